@@ -1,0 +1,36 @@
+"""Export the contract's JSON Schemas (published under docs/schemas/)."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from contract.ack import Ack
+from contract.deadletter import DeadLetter
+from contract.envelope import event_adapter
+from contract.state import EdgeState
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """File name -> JSON Schema, for every message on the wire."""
+    return {
+        "event.schema.json": event_adapter.json_schema(),
+        "ack.schema.json": TypeAdapter(Ack).json_schema(),
+        "edge-state.schema.json": TypeAdapter(EdgeState).json_schema(),
+        "deadletter.schema.json": TypeAdapter(DeadLetter).json_schema(),
+    }
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def export(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in schemas().items():
+        path = directory / name
+        path.write_text(render(schema))
+        written.append(path)
+    return written
