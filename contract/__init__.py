@@ -16,7 +16,7 @@ from contract.envelope import (
     new_event,
     parse_event,
 )
-from contract.ids import Barcode, Identifier, InvalidIdentifier, check_identifier
+from contract.ids import Barcode, Identifier, InvalidIdentifierError, check_identifier
 from contract.state import EdgeState
 from contract.topics import Topics, parse_edge_topic
 
@@ -29,7 +29,7 @@ __all__ = [
     "Event",
     "EventType",
     "Identifier",
-    "InvalidIdentifier",
+    "InvalidIdentifierError",
     "Subject",
     "SubjectKind",
     "Topics",

@@ -11,19 +11,19 @@ MAX_ID_LENGTH = 64
 _ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 
-class InvalidIdentifier(ValueError):
+class InvalidIdentifierError(ValueError):
     """An id that would break a topic, a URL or a log line."""
 
 
 def check_identifier(value: str, *, what: str = "id") -> str:
-    """Return `value` unchanged if it is a safe id, else raise `InvalidIdentifier` saying why."""
+    """Return `value` unchanged if it is a safe id, else raise `InvalidIdentifierError` saying why."""
     if not value:
-        raise InvalidIdentifier(f"{what} must not be empty")
+        raise InvalidIdentifierError(f"{what} must not be empty")
     if len(value) > MAX_ID_LENGTH:
-        raise InvalidIdentifier(f"{what} is {len(value)} characters long, the limit is {MAX_ID_LENGTH}")
+        raise InvalidIdentifierError(f"{what} is {len(value)} characters long, the limit is {MAX_ID_LENGTH}")
     if not _ID_PATTERN.fullmatch(value):
         bad = next((c for c in value if not re.fullmatch(r"[A-Za-z0-9._:-]", c)), value[0])
-        raise InvalidIdentifier(
+        raise InvalidIdentifierError(
             f"{what} {value!r} contains {bad!r}: use letters, digits and . _ : - only, "
             "starting with a letter or digit"
         )
