@@ -18,11 +18,21 @@ class DeadLetter(BaseModel):
     @classmethod
     def of(cls, *, reason: str, topic: str, payload: bytes, received_at: AwareDatetime) -> "DeadLetter":
         try:
-            return cls(reason=reason, topic=topic, received_at=received_at,
-                       payload=payload.decode("utf-8"), payload_encoding="utf-8")
+            return cls(
+                reason=reason,
+                topic=topic,
+                received_at=received_at,
+                payload=payload.decode("utf-8"),
+                payload_encoding="utf-8",
+            )
         except UnicodeDecodeError:
-            return cls(reason=reason, topic=topic, received_at=received_at,
-                       payload=base64.b64encode(payload).decode("ascii"), payload_encoding="base64")
+            return cls(
+                reason=reason,
+                topic=topic,
+                received_at=received_at,
+                payload=base64.b64encode(payload).decode("ascii"),
+                payload_encoding="base64",
+            )
 
     def original(self) -> bytes:
         if self.payload_encoding == "base64":

@@ -24,8 +24,7 @@ def check_identifier(value: str, *, what: str = "id") -> str:
     if not _ID_PATTERN.fullmatch(value):
         bad = next((c for c in value if not re.fullmatch(r"[A-Za-z0-9._:-]", c)), value[0])
         raise InvalidIdentifierError(
-            f"{what} {value!r} contains {bad!r}: use letters, digits and . _ : - only, "
-            "starting with a letter or digit"
+            f"{what} {value!r} contains {bad!r}: use letters, digits and . _ : - only, starting with a letter or digit"
         )
     return value
 

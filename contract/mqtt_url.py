@@ -1,6 +1,8 @@
 """Parse a broker URL (`mqtt://user:pass@host:1883`, `mqtts://...`) into what an MQTT client needs."""
 
+import ssl
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 _DEFAULT_PORTS = {"mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883}
@@ -34,3 +36,15 @@ class BrokerAddress:
         scheme = "mqtts" if self.tls else "mqtt"
         user = f"{self.username}@" if self.username else ""
         return f"{scheme}://{user}{self.host}:{self.port}"
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `aiomqtt.Client`: host, port, credentials, and TLS with system CAs for mqtts."""
+        kwargs: dict[str, Any] = {
+            "hostname": self.host,
+            "port": self.port,
+            "username": self.username,
+            "password": self.password,
+        }
+        if self.tls:
+            kwargs["tls_context"] = ssl.create_default_context()
+        return kwargs

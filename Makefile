@@ -1,0 +1,35 @@
+# Two commands do all set-up on a fresh clone: `make demo` and `make test`. Both create .venv and install.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint format schemas clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "wardlink needs Python >= 3.11 (set PYTHON=python3.x)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(STAMP)  ## broker, sorter simulator, edge and gateway on embedded defaults
+	$(BIN)/wardlink demo
+
+test: $(STAMP)  ## the whole suite: embedded defaults, then the real Mosquitto and PostgreSQL
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schemas: $(STAMP)  ## regenerate docs/schemas from the models
+	$(BIN)/wardlink schemas export docs/schemas
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,71 @@
+"""The edge agent: one task per device, one uplink, one outbox."""
+
+import asyncio
+import logging
+from types import TracebackType
+
+from contract import Topics
+from device_profiles import DeviceProfile, Site
+from edge.modbus_device import ModbusDevice
+from edge.outbox import Outbox
+from edge.settings import EdgeSettings
+from edge.uplink import Uplink
+
+log = logging.getLogger(__name__)
+
+
+class EdgeAgent:
+    """`async with EdgeAgent(settings, site, profiles) as agent:` runs until the block ends."""
+
+    def __init__(self, settings: EdgeSettings, site: Site, profiles: dict[str, DeviceProfile]) -> None:
+        self.settings = settings
+        self.site = site
+        self.topics = Topics(site=site.site, edge=site.edge, root=settings.topic_root)
+        self.outbox = Outbox(settings.outbox_path(site.edge), site=site.site, edge=site.edge)
+        self.uplink = Uplink(settings, self.topics, self.outbox)
+        self.devices = [
+            ModbusDevice(
+                device,
+                profiles[device.profile],
+                self.outbox,
+                on_events=self.uplink.wake,
+                max_backoff_s=settings.max_backoff_s,
+            )
+            for device in site.devices
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self.uplink.run(), name="uplink"))
+        for device in self.devices:
+            self._tasks.append(asyncio.create_task(device.run(), name=f"device:{device.device.id}"))
+        log.info(
+            "edge %s/%s serving %d device(s), outbox %s (next seq %d)",
+            self.site.site,
+            self.site.edge,
+            len(self.devices),
+            self.outbox.path,
+            self.outbox.next_seq(),
+        )
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.outbox.close()
+
+    async def __aenter__(self) -> "EdgeAgent":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+async def run_edge(settings: EdgeSettings, site: Site, profiles: dict[str, DeviceProfile]) -> None:
+    """Run until cancelled."""
+    async with EdgeAgent(settings, site, profiles):
+        await asyncio.Event().wait()

@@ -1,0 +1,133 @@
+"""One Modbus TCP device: its own task, connection, timeouts and backoff, so it can never stall another.
+
+The device exposes observations as a mailbox (FIFO) whose head record carries a sequence number: the edge
+reads the head, writes the events to the outbox together with the device's cursor, then acknowledges the
+record so the device shows the next one. A crash between the two steps re-reads the same record, sees it
+in the cursor, and only repeats the acknowledgement: an observation is never recorded twice.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from contract import Subject
+from device_profiles import DeviceInstance, DeviceProfile, MailboxRecord, decode_record, encode_ack
+from edge.backoff import Backoff, FailureLog
+from edge.observation import Observation
+from edge.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+class DeviceUnavailableError(Exception):
+    """The device did not answer, or answered with a Modbus exception."""
+
+
+class ModbusDevice:
+    def __init__(
+        self,
+        device: DeviceInstance,
+        profile: DeviceProfile,
+        outbox: Outbox,
+        *,
+        on_events: Callable[[], None],
+        max_backoff_s: float,
+    ) -> None:
+        self.device = device
+        self.profile = profile
+        self._outbox = outbox
+        self._on_events = on_events
+        self._backoff = Backoff(initial=max(device.poll_interval_s, 0.2), cap=max_backoff_s)
+        self._failures = FailureLog(log, f"device {device.id} at {device.modbus.host}:{device.modbus.port}")
+        self.online: bool | None = None
+        self._cursor = outbox.cursor(device.id)  # the last mailbox record already in the outbox
+        self.polls = 0
+        self.records = 0
+
+    async def run(self) -> None:
+        endpoint = self.device.modbus
+        client = AsyncModbusTcpClient(
+            endpoint.host,
+            port=endpoint.port,
+            timeout=self.device.timeout_s,
+            retries=0,
+            reconnect_delay=0,  # we own reconnection, with our own backoff and offline/online events
+            name=self.device.id,
+        )
+        try:
+            while True:
+                try:
+                    if not client.connected and not await client.connect():
+                        raise DeviceUnavailableError("connection refused or timed out")
+                    drained = await self._poll(client)
+                except (DeviceUnavailableError, ModbusException, OSError, TimeoutError) as exc:
+                    client.close()
+                    await self._went_offline(str(exc) or type(exc).__name__)
+                    await asyncio.sleep(self._backoff.next_delay())
+                    continue
+                await self._came_online()
+                if not drained:
+                    await asyncio.sleep(self.device.poll_interval_s)
+        finally:
+            client.close()
+
+    async def _poll(self, client: AsyncModbusTcpClient) -> bool:
+        """Read the mailbox head once; returns False when it was empty (time to wait for the next poll)."""
+        box = self.profile.mailbox
+        reader = client.read_input_registers if box.table == "input" else client.read_holding_registers
+        response = await reader(box.address, count=box.count, device_id=self.device.modbus.unit)
+        self.polls += 1
+        if response.isError():
+            raise DeviceUnavailableError(f"Modbus exception response {response}")
+        record = decode_record(self.profile, list(response.registers), self.device.id)
+        if record is None:
+            return False
+        if record.seq != self._cursor:
+            await self._outbox.aappend([self._observation(record)], cursor=(self.device.id, record.seq))
+            self._cursor = record.seq
+            self.records += 1
+            self._on_events()
+        address, words = encode_ack(self.profile, record.seq)
+        ack = await client.write_registers(address, words, device_id=self.device.modbus.unit)
+        if ack.isError():
+            raise DeviceUnavailableError(f"Modbus exception response to the mailbox ack: {ack}")
+        return True
+
+    def _observation(self, record: MailboxRecord) -> Observation:
+        return Observation(
+            type=record.event_type,  # type: ignore[arg-type]
+            device=self.device.id,
+            subject=Subject(kind=record.subject_kind, id=record.subject_id),  # type: ignore[arg-type]
+            occurred_at=record.occurred_at,
+            data=record.data,
+        )
+
+    async def _device_event(self, type_: str, data: dict[str, str]) -> None:
+        observation = Observation(
+            type=type_,  # type: ignore[arg-type]
+            device=self.device.id,
+            subject=Subject(kind="device", id=self.device.id),
+            occurred_at=datetime.now(UTC),
+            data=data,
+        )
+        await self._outbox.aappend([observation])
+        self._on_events()
+
+    async def _came_online(self) -> None:
+        if self.online:
+            return
+        self.online = True
+        self._failures.recovered()
+        self._backoff.reset()
+        await self._device_event("device.online", {})
+
+    async def _went_offline(self, reason: str) -> None:
+        self._failures.failed(reason)
+        if self.online is False:
+            return
+        self.online = False
+        await self._device_event("device.offline", {"reason": reason[:200]})

@@ -1,0 +1,28 @@
+"""Edge agent settings, from `WARDLINK_*` environment variables."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from device_profiles import PROFILES_DIR, SITES_DIR
+
+
+class EdgeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARDLINK_", extra="ignore")
+
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    topic_root: str = "wardlink"
+    site_file: Path = SITES_DIR / "demo.yaml"
+    profiles_dir: Path = PROFILES_DIR
+    data_dir: Path = Path("data")
+    resend_after_s: float = Field(
+        default=10.0, gt=0, description="Republish an event not acked by the gateway after this."
+    )
+    publish_batch: int = Field(
+        default=200, ge=1, description="Events published concurrently before waiting for PUBACKs."
+    )
+    max_backoff_s: float = Field(default=30.0, gt=0, description="Cap of the reconnect backoff to broker and devices.")
+
+    def outbox_path(self, edge: str) -> Path:
+        return self.data_dir / f"edge-{edge}.outbox.sqlite"

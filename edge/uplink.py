@@ -1,0 +1,122 @@
+"""The edge's link to the broker: birth/death, publishing the outbox at QoS 1, and taking the gateway's acks.
+
+An event leaves the outbox only when the gateway's `Ack` names it (the gateway acks after it committed).
+Anything sent but not acked is sent again after `resend_after_s`, and everything unacked is due again after a
+reconnect; the gateway stores each id once, so duplicates are harmless.
+"""
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+import aiomqtt
+from pydantic import ValidationError
+
+from contract import Ack, EdgeState, Topics
+from contract.mqtt_url import BrokerAddress
+from edge.backoff import Backoff, FailureLog
+from edge.outbox import Outbox
+from edge.settings import EdgeSettings
+from wardlink import __version__
+
+log = logging.getLogger(__name__)
+
+_IDLE_CHECK_S = 1.0
+
+
+class Uplink:
+    def __init__(self, settings: EdgeSettings, topics: Topics, outbox: Outbox) -> None:
+        self._settings = settings
+        self._topics = topics
+        self._outbox = outbox
+        self._broker = BrokerAddress.parse(settings.mqtt_url)
+        self._wakeup = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.published = 0
+        self.acked = 0
+
+    def wake(self) -> None:
+        """Tell the pump that new events are in the outbox."""
+        self._wakeup.set()
+
+    def _state(self, state: str, since: datetime) -> bytes:
+        body = EdgeState(state=state, site=self._topics.site, edge=self._topics.edge, since=since, version=__version__)  # type: ignore[arg-type]
+        return body.model_dump_json().encode()
+
+    async def run(self) -> None:
+        """Stay connected until cancelled, reconnecting with capped backoff."""
+        backoff = Backoff(initial=0.5, cap=self._settings.max_backoff_s)
+        failures = FailureLog(log, f"MQTT link to {self._broker}")
+        while True:
+            since = datetime.now(UTC)
+            will = aiomqtt.Will(self._topics.state, self._state("offline", since), qos=1, retain=True)
+            try:
+                async with aiomqtt.Client(
+                    **self._broker.client_kwargs(),
+                    identifier=f"wardlink-edge-{self._topics.site}-{self._topics.edge}",
+                    protocol=aiomqtt.ProtocolVersion.V311,
+                    will=will,
+                    clean_session=True,
+                    keepalive=15,
+                ) as client:
+                    await client.subscribe(self._topics.ack, qos=1)
+                    await client.publish(self._topics.state, self._state("online", since), qos=1, retain=True)
+                    failures.recovered()
+                    backoff.reset()
+                    await asyncio.to_thread(self._outbox.unmark_sent)
+                    self.connected.set()
+                    log.info("edge %s connected to %s", self._topics.edge, self._broker)
+                    try:
+                        await self._serve(client)
+                    finally:
+                        self.connected.clear()
+                        if _cancelling():
+                            await _say_goodbye(client, self._topics.state, self._state("offline", since))
+            except* aiomqtt.MqttError as errors:
+                failures.failed(str(errors.exceptions[0]))
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._pump(client))
+            tasks.create_task(self._take_acks(client))
+
+    async def _pump(self, client: aiomqtt.Client) -> None:
+        while True:
+            due = await self._outbox.adue(
+                resend_after_s=self._settings.resend_after_s, limit=self._settings.publish_batch
+            )
+            if not due:
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), _IDLE_CHECK_S)
+                continue
+            # Publish a batch concurrently; each publish returns when the broker has the message (PUBACK).
+            await asyncio.gather(*(client.publish(self._topics.events, p.payload, qos=1) for p in due))
+            await self._outbox.amark_sent(p.seq for p in due)
+            self.published += len(due)
+
+    async def _take_acks(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            if str(message.topic) != self._topics.ack:
+                continue
+            try:
+                ack = Ack.model_validate_json(message.payload)  # type: ignore[arg-type]
+            except ValidationError as exc:
+                log.warning("ignoring a malformed ack on %s: %s", message.topic, exc.errors()[0]["msg"])
+                continue
+            self.acked += await self._outbox.aack(ack.ids)
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _say_goodbye(client: aiomqtt.Client, topic: str, payload: bytes) -> None:
+    """A clean shutdown sends no Last Will, so publish the death certificate ourselves."""
+    try:
+        await asyncio.wait_for(client.publish(topic, payload, qos=1, retain=True), 2)
+    except (aiomqtt.MqttError, TimeoutError):
+        log.debug("could not publish the offline state on shutdown")

@@ -1,0 +1,146 @@
+"""The whole system in one process, every hop over a real socket: broker, sorter simulator, edge, gateway.
+
+`make demo` runs it with a realistic barcode stream; the end-to-end tests run it the same way and drive the
+simulator themselves.
+"""
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from device_profiles import ModbusEndpoint, load_site
+from edge.agent import EdgeAgent
+from edge.settings import EdgeSettings
+from gateway.service import Gateway
+from gateway.settings import GatewaySettings
+from simulators.scenarios import run_stream
+from simulators.sorter import SorterSimulator
+from wardlink.broker import EmbeddedBroker
+from wardlink.net import free_port, port_open
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StackConfig:
+    """What differs between the demo, a test and a developer's machine; None means the embedded default."""
+
+    data_dir: Path = Path("data")
+    mqtt_url: str | None = None
+    database_url: str | None = None
+    database_schema: str | None = None
+    topic_root: str = "wardlink"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    site_file: Path | None = None
+    stream_rate_per_s: float | None = 2.0
+    """Tubes per second fed to the sorter simulator; None feeds nothing (a test inducts its own tubes)."""
+    seed: int = 1
+    edge_resend_after_s: float = 10.0
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "StackConfig":
+        env = os.environ
+        config = cls(
+            data_dir=Path(env.get("WARDLINK_DATA_DIR", "data")),
+            mqtt_url=env.get("WARDLINK_MQTT_URL") or None,
+            database_url=env.get("WARDLINK_DATABASE_URL") or None,
+            database_schema=env.get("WARDLINK_DATABASE_SCHEMA") or None,
+            topic_root=env.get("WARDLINK_TOPIC_ROOT", "wardlink"),
+            api_host=env.get("WARDLINK_API_HOST", "127.0.0.1"),
+            api_port=int(env.get("WARDLINK_API_PORT", "8080")),
+        )
+        for name, value in overrides.items():
+            setattr(config, name, value)
+        return config
+
+
+@dataclass
+class Stack:
+    config: StackConfig
+    broker: EmbeddedBroker | None = None
+    gateway: Gateway | None = None
+    sorter: SorterSimulator | None = None
+    edge: EdgeAgent | None = None
+    _stream: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    @property
+    def mqtt_url(self) -> str:
+        if self.config.mqtt_url:
+            return self.config.mqtt_url
+        assert self.broker is not None
+        return self.broker.url
+
+    @property
+    def api_url(self) -> str:
+        assert self.gateway is not None
+        return self.gateway.api_url
+
+    async def start(self) -> None:
+        cfg = self.config
+        if cfg.mqtt_url is None:
+            self.broker = EmbeddedBroker()
+            await self.broker.start()
+        api_port = cfg.api_port
+        if api_port == 0 or port_open(cfg.api_host, api_port):
+            api_port = free_port(cfg.api_host)
+        self.gateway = Gateway(
+            GatewaySettings(
+                mqtt_url=self.mqtt_url,
+                database_url=cfg.database_url,
+                database_schema=cfg.database_schema,
+                data_dir=cfg.data_dir,
+                topic_root=cfg.topic_root,
+                api_host=cfg.api_host,
+                api_port=api_port,
+            )
+        )
+        await self.gateway.start()
+
+        edge_settings = EdgeSettings(
+            mqtt_url=self.mqtt_url,
+            topic_root=cfg.topic_root,
+            data_dir=cfg.data_dir,
+            resend_after_s=cfg.edge_resend_after_s,
+            **({"site_file": cfg.site_file} if cfg.site_file else {}),
+        )
+        site, profiles = load_site(edge_settings.site_file, edge_settings.profiles_dir)
+        sorter_instance = site.devices[0]
+        self.sorter = SorterSimulator(profiles[sorter_instance.profile], host="127.0.0.1", port=0)
+        await self.sorter.start()
+        # Point the edge at the simulator exactly as it would point at the real sorter.
+        endpoint = ModbusEndpoint(host="127.0.0.1", port=self.sorter.port, unit=sorter_instance.modbus.unit)
+        site = site.model_copy(
+            update={"devices": [sorter_instance.model_copy(update={"modbus": endpoint}), *site.devices[1:]]}
+        )
+        self.edge = EdgeAgent(edge_settings, site, profiles)
+        await self.edge.start()
+        if cfg.stream_rate_per_s:
+            self._stream = asyncio.create_task(run_stream(self.sorter, cfg.stream_rate_per_s, cfg.seed, None))
+
+    async def stop(self) -> None:
+        if self._stream is not None:
+            self._stream.cancel()
+            await asyncio.gather(self._stream, return_exceptions=True)
+        for part in (self.edge, self.sorter, self.gateway, self.broker):
+            if part is not None:
+                try:
+                    await part.stop()
+                except Exception:
+                    log.exception("stopping %s failed", type(part).__name__)
+
+    async def __aenter__(self) -> "Stack":
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
