@@ -1,0 +1,56 @@
+"""A site file: which devices an edge serves, where they are, and which profile each one follows."""
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+from contract.ids import Identifier
+from device_profiles.profile import COLLECT_PROBLEMS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModbusEndpoint(_Strict):
+    host: str = Field(min_length=1)
+    port: int = Field(default=502, ge=1, le=65535)
+    unit: int = Field(default=1, ge=0, le=255, description="Modbus unit (device) id.")
+
+
+class DeviceInstance(_Strict):
+    """One device at an address, following a profile (EdgeX: a device)."""
+
+    id: Identifier
+    profile: Identifier = Field(description="Name of a profile in the profiles folder.")
+    location: Identifier
+    modbus: ModbusEndpoint
+    poll_interval_s: float = Field(default=0.5, gt=0, le=3600)
+    timeout_s: float = Field(default=2.0, gt=0, le=300)
+
+
+class Site(_Strict):
+    site: Identifier
+    edge: Identifier
+    description: str = ""
+    devices: list[DeviceInstance] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self, info: ValidationInfo) -> "Site":
+        if info.context and info.context.get(COLLECT_PROBLEMS):
+            return self
+        if problems := self.problems():
+            raise ValueError("; ".join(f"{field}: {reason}" for field, reason in problems))
+        return self
+
+    def problems(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        ids: dict[str, int] = {}
+        endpoints: dict[tuple[str, int, int], int] = {}
+        for i, device in enumerate(self.devices):
+            if device.id in ids:
+                out.append((f"devices[{i}].id", f"{device.id!r} is already the id of devices[{ids[device.id]}]"))
+            ids.setdefault(device.id, i)
+            key = (device.modbus.host, device.modbus.port, device.modbus.unit)
+            if key in endpoints:
+                out.append((f"devices[{i}].modbus", f"same host, port and unit as devices[{endpoints[key]}]"))
+            endpoints.setdefault(key, i)
+        return out

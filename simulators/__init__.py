@@ -1,0 +1,1 @@
+"""Device simulators that are real network peers, built from the same profiles as the edge."""
