@@ -28,4 +28,11 @@ class CodecError(ValueError):
 
 
 class RecordError(ValueError):
-    """A mailbox record that cannot become an event (for example a scanned record without a usable barcode)."""
+    """A mailbox record that cannot become an event (for example a scanned record without a usable barcode).
+
+    `seq` is the record's sequence number, so the edge can set the record aside and acknowledge it.
+    """
+
+    def __init__(self, message: str, *, seq: int) -> None:
+        super().__init__(message)
+        self.seq = seq

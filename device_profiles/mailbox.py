@@ -60,7 +60,7 @@ def decode_record(profile: DeviceProfile, registers: list[int], device_id: str) 
     try:
         return _decode(block, seq, device_id)
     except (CodecError, InvalidIdentifierError) as exc:
-        raise RecordError(f"device {device_id} mailbox record {seq}: {exc}") from exc
+        raise RecordError(f"device {device_id} mailbox record {seq}: {exc}", seq=seq) from exc
 
 
 def _decode(block: _Block, seq: int, device_id: str) -> MailboxRecord:

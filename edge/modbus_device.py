@@ -2,11 +2,15 @@
 
 The device exposes observations as a mailbox (FIFO) whose head record carries a sequence number: the edge
 reads the head, writes the events to the outbox together with the device's cursor, then acknowledges the
-record so the device shows the next one. A crash between the two steps re-reads the same record, sees it
-in the cursor, and only repeats the acknowledgement: an observation is never recorded twice.
+record so the device shows the next one. A crash or a lost acknowledgement between the two steps re-reads
+the same record, finds it in the cursor, and only repeats the acknowledgement: an observation is never
+recorded twice. The cursor is the record's sequence number *and content*, so a device that rebooted and
+numbers its records from 1 again is not mistaken for one repeating an old record.
 """
 
 import asyncio
+import hashlib
+import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,13 +18,26 @@ from datetime import UTC, datetime
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from contract import Subject
-from device_profiles import DeviceInstance, DeviceProfile, MailboxRecord, decode_record, encode_ack
+from contract import DeadLetter, Subject
+from device_profiles import (
+    CodecError,
+    DeviceInstance,
+    DeviceProfile,
+    MailboxRecord,
+    RecordError,
+    decode_record,
+    encode_ack,
+)
 from edge.backoff import Backoff, FailureLog
 from edge.observation import Observation
 from edge.outbox import Outbox
 
 log = logging.getLogger(__name__)
+
+
+def _record_key(record: MailboxRecord) -> str:
+    """Sequence number plus a digest of the content: what identifies one record across reconnects and reboots."""
+    return f"{record.seq}:{hashlib.sha256(repr(record).encode()).hexdigest()[:16]}"
 
 
 class DeviceUnavailableError(Exception):
@@ -47,6 +64,7 @@ class ModbusDevice:
         self._cursor = outbox.cursor(device.id)  # the last mailbox record already in the outbox
         self.polls = 0
         self.records = 0
+        self.rejected_records = 0
 
     async def run(self) -> None:
         endpoint = self.device.modbus
@@ -83,19 +101,48 @@ class ModbusDevice:
         self.polls += 1
         if response.isError():
             raise DeviceUnavailableError(f"Modbus exception response {response}")
-        record = decode_record(self.profile, list(response.registers), self.device.id)
-        if record is None:
-            return False
-        if record.seq != self._cursor:
-            await self._outbox.aappend([self._observation(record)], cursor=(self.device.id, record.seq))
-            self._cursor = record.seq
-            self.records += 1
-            self._on_events()
-        address, words = encode_ack(self.profile, record.seq)
+        registers = list(response.registers)
+        try:
+            record = decode_record(self.profile, registers, self.device.id)
+        except RecordError as exc:
+            await self._set_aside(exc, registers)
+            seq = exc.seq
+        except CodecError as exc:  # a short or garbled read: the device misbehaves, try again
+            raise DeviceUnavailableError(str(exc)) from exc
+        else:
+            if record is None:
+                return False
+            seq = record.seq
+            key = _record_key(record)
+            if key != self._cursor:
+                await self._outbox.aappend([self._observation(record)], cursor=(self.device.id, key))
+                self._cursor = key
+                self.records += 1
+                self._on_events()
+        address, words = encode_ack(self.profile, seq)
         ack = await client.write_registers(address, words, device_id=self.device.modbus.unit)
         if ack.isError():
             raise DeviceUnavailableError(f"Modbus exception response to the mailbox ack: {ack}")
         return True
+
+    async def _set_aside(self, exc: RecordError, registers: list[int]) -> None:
+        """A record that cannot become an event is kept, with the reason, for the dead-letter topic."""
+        key = f"{exc.seq}:unusable"
+        if key == self._cursor:
+            return
+        self.rejected_records += 1
+        log.error("%s; set aside for the dead-letter topic", exc)
+        box, endpoint = self.profile.mailbox, self.device.modbus
+        letter = DeadLetter(
+            reason=str(exc),
+            topic=f"modbus://{endpoint.host}:{endpoint.port}/{endpoint.unit}/{box.table}/{box.address}",
+            received_at=datetime.now(UTC),
+            payload=json.dumps({"device": self.device.id, "profile": self.profile.name, "registers": registers}),
+            payload_encoding="utf-8",
+        )
+        await asyncio.to_thread(self._outbox.set_aside, letter, cursor=(self.device.id, key))
+        self._cursor = key
+        self._on_events()
 
     def _observation(self, record: MailboxRecord) -> Observation:
         return Observation(

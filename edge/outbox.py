@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from contract import Event, new_event
+from contract import DeadLetter, Event, new_event
 from edge.observation import Observation
 
 _SCHEMA = """
@@ -26,7 +26,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at REAL NOT NULL,
     sent_at REAL
 );
-CREATE TABLE IF NOT EXISTS device_cursor (device TEXT PRIMARY KEY, last_record INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS device_cursor (device TEXT PRIMARY KEY, last_record TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deadletter (id INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL);
 """
 
 
@@ -56,7 +57,7 @@ class Outbox:
             self._db.close()
 
     # -- writing -------------------------------------------------------------------------------------------
-    def append(self, observations: Sequence[Observation], *, cursor: tuple[str, int] | None = None) -> list[Event]:
+    def append(self, observations: Sequence[Observation], *, cursor: tuple[str, str] | None = None) -> list[Event]:
         """Give each observation its id and the next sequence numbers, durably; optionally move a device cursor."""
         with self._lock, self._transaction():
             row = self._db.execute("SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
@@ -86,12 +87,30 @@ class Outbox:
                 (next_seq,),
             )
             if cursor is not None:
-                self._db.execute(
-                    "INSERT INTO device_cursor (device, last_record) VALUES (?, ?) "
-                    "ON CONFLICT (device) DO UPDATE SET last_record = excluded.last_record",
-                    cursor,
-                )
+                self._set_cursor(cursor)
             return events
+
+    def set_aside(self, deadletter: DeadLetter, *, cursor: tuple[str, str]) -> None:
+        """Keep what could not become an event (with the reason) until it is on the dead-letter topic."""
+        with self._lock, self._transaction():
+            self._db.execute("INSERT INTO deadletter (payload) VALUES (?)", (deadletter.model_dump_json().encode(),))
+            self._set_cursor(cursor)
+
+    def deadletters(self, limit: int) -> list[tuple[int, bytes]]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, payload FROM deadletter ORDER BY id LIMIT ?", (limit,)).fetchall()
+        return [(row_id, bytes(payload)) for row_id, payload in rows]
+
+    def drop_deadletters(self, ids: Iterable[int]) -> None:
+        with self._lock:
+            self._db.executemany("DELETE FROM deadletter WHERE id = ?", [(i,) for i in ids])
+
+    def _set_cursor(self, cursor: tuple[str, str]) -> None:
+        self._db.execute(
+            "INSERT INTO device_cursor (device, last_record) VALUES (?, ?) "
+            "ON CONFLICT (device) DO UPDATE SET last_record = excluded.last_record",
+            cursor,
+        )
 
     def mark_sent(self, seqs: Iterable[int]) -> None:
         now = time.time()
@@ -124,10 +143,11 @@ class Outbox:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
-    def cursor(self, device: str) -> int | None:
+    def cursor(self, device: str) -> str | None:
+        """The key of the device's last mailbox record already recorded here (see `ModbusDevice`)."""
         with self._lock:
             row = self._db.execute("SELECT last_record FROM device_cursor WHERE device = ?", (device,)).fetchone()
-        return None if row is None else int(row[0])
+        return None if row is None else str(row[0])
 
     def next_seq(self) -> int:
         with self._lock:
@@ -136,7 +156,7 @@ class Outbox:
 
     # -- asyncio faces -------------------------------------------------------------------------------------
     async def aappend(
-        self, observations: Sequence[Observation], *, cursor: tuple[str, int] | None = None
+        self, observations: Sequence[Observation], *, cursor: tuple[str, str] | None = None
     ) -> list[Event]:
         return await asyncio.to_thread(self.append, observations, cursor=cursor)
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from contract import Ack, EdgeState, Topics
 from contract.mqtt_url import BrokerAddress
+from contract.topics import deadletter_topic
 from edge.backoff import Backoff, FailureLog
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
@@ -31,6 +32,7 @@ class Uplink:
         self._topics = topics
         self._outbox = outbox
         self._broker = BrokerAddress.parse(settings.mqtt_url)
+        self._deadletter_topic = deadletter_topic(settings.topic_root)
         self._wakeup = asyncio.Event()
         self.connected = asyncio.Event()
         self.published = 0
@@ -84,6 +86,7 @@ class Uplink:
 
     async def _pump(self, client: aiomqtt.Client) -> None:
         while True:
+            await self._publish_deadletters(client)
             due = await self._outbox.adue(
                 resend_after_s=self._settings.resend_after_s, limit=self._settings.publish_batch
             )
@@ -96,6 +99,12 @@ class Uplink:
             await asyncio.gather(*(client.publish(self._topics.events, p.payload, qos=1) for p in due))
             await self._outbox.amark_sent(p.seq for p in due)
             self.published += len(due)
+
+    async def _publish_deadletters(self, client: aiomqtt.Client) -> None:
+        letters = await asyncio.to_thread(self._outbox.deadletters, self._settings.publish_batch)
+        for row_id, payload in letters:
+            await client.publish(self._deadletter_topic, payload, qos=1)
+            await asyncio.to_thread(self._outbox.drop_deadletters, [row_id])
 
     async def _take_acks(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

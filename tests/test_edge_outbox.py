@@ -75,9 +75,9 @@ def test_an_ack_removes_exactly_the_named_events_and_ignores_unknown_ids(path: P
 def test_the_device_cursor_moves_in_the_same_transaction_as_the_events(path: Path) -> None:
     box = _open(path)
     assert box.cursor("sorter-1") is None
-    box.append([_scan("S1")], cursor=("sorter-1", 41))
+    box.append([_scan("S1")], cursor=("sorter-1", "41:abc"))
     box.close()
-    assert _open(path).cursor("sorter-1") == 41
+    assert _open(path).cursor("sorter-1") == "41:abc"
 
 
 def test_due_is_in_sequence_order_and_bounded(path: Path) -> None:
