@@ -95,3 +95,6 @@ async def test_a_device_that_drops_off_goes_offline_and_comes_back_by_itself(sta
         await rebooted.induct(tube)
     for tube in tubes:
         await eventually(lambda t=tube: _status(stack.api_url, t.barcode), lambda s: s == "sorted")
+        async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+            timeline = (await api.get(f"/api/v1/specimens/{tube.barcode}")).json()["timeline"]
+        assert [step["type"] for step in timeline] == ["specimen.scanned", "specimen.sorted"]

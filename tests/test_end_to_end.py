@@ -51,7 +51,8 @@ async def stack(infra: Infra, tmp_path: Path) -> AsyncIterator[Stack]:
 
 
 async def test_every_tube_appears_once_with_its_lane_or_reason(stack: Stack) -> None:
-    assert stack.sorter is not None and stack.edge is not None
+    assert stack.sorter is not None
+    assert stack.edge is not None
     tubes = _tubes()
     for tube in tubes:
         await stack.sorter.induct(tube)
