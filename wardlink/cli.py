@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import sys
 import urllib.request
 from collections.abc import Coroutine
@@ -20,7 +21,7 @@ def _logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)-5s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("amqtt", "transitions", "pymodbus", "uvicorn.access", "aiosqlite", "asyncio"):
+    for noisy in ("amqtt", "transitions", "pymodbus", "uvicorn.access", "aiosqlite", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -37,7 +38,9 @@ def _run(coro: Coroutine[Any, Any, None]) -> int:
 async def _demo(args: argparse.Namespace) -> None:
     from wardlink.stack import Stack, StackConfig
 
-    config = StackConfig.from_env(stream_rate_per_s=args.rate, seed=args.seed)
+    # A fresh seed per run by default: a demo restarted on the same data directory must not re-sort old barcodes.
+    seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
+    config = StackConfig.from_env(stream_rate_per_s=args.rate, seed=seed)
     async with Stack(config) as stack:
         assert stack.sorter is not None
         assert stack.edge is not None
@@ -47,7 +50,7 @@ async def _demo(args: argparse.Namespace) -> None:
             "\nwardlink demo: broker, sorter simulator, edge and gateway are running. Ctrl-C stops everything.\n"
             f"  MQTT broker  {broker}\n"
             f"  database     {stack.gateway.settings.resolved_database_url}\n"
-            f"  sorter sim   modbus tcp 127.0.0.1:{stack.sorter.port}  ({args.rate} tubes/s, seed {args.seed})\n"
+            f"  sorter sim   modbus tcp 127.0.0.1:{stack.sorter.port}  ({args.rate} tubes/s, seed {seed})\n"
             f"  edge         {stack.edge.site.site}/{stack.edge.site.edge}, outbox {stack.edge.outbox.path}\n"
             f"  API          {stack.api_url}   (try {stack.api_url}/api/v1/specimens)\n",
             flush=True,
@@ -135,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run broker, sorter simulator, edge and gateway in one process")
     demo.add_argument("--rate", type=float, default=2.0, help="tubes per second into the sorter (default 2)")
-    demo.add_argument("--seed", type=int, default=1, help="seed of the simulated barcode stream")
+    demo.add_argument("--seed", type=int, help="seed of the simulated barcode stream (default: a new one per run)")
     demo.set_defaults(run=lambda a: _run(_demo(a)))
 
     gateway = sub.add_parser("gateway", help="run the gateway (settings from WARDLINK_* variables)")
