@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
+from importlib.metadata import version
 
 import aiomqtt
 from pydantic import ValidationError
@@ -19,9 +20,10 @@ from contract.topics import deadletter_topic
 from edge.backoff import Backoff, FailureLog
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
-from wardlink import __version__
 
 log = logging.getLogger(__name__)
+
+VERSION = version("wardlink")
 
 _IDLE_CHECK_S = 1.0
 
@@ -43,7 +45,7 @@ class Uplink:
         self._wakeup.set()
 
     def _state(self, state: str, since: datetime) -> bytes:
-        body = EdgeState(state=state, site=self._topics.site, edge=self._topics.edge, since=since, version=__version__)  # type: ignore[arg-type]
+        body = EdgeState(state=state, site=self._topics.site, edge=self._topics.edge, since=since, version=VERSION)  # type: ignore[arg-type]
         return body.model_dump_json().encode()
 
     async def run(self) -> None:

@@ -10,10 +10,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # package -> packages of ours it must never import
 FORBIDDEN = {
     "contract": {"edge", "gateway", "device_profiles", "simulators", "wardlink"},
-    "edge": {"gateway", "simulators"},
-    "gateway": {"edge", "device_profiles", "simulators"},
-    "device_profiles": {"edge", "gateway", "simulators"},
-    "simulators": {"edge", "gateway"},
+    "edge": {"gateway", "simulators", "wardlink"},
+    "gateway": {"edge", "device_profiles", "simulators", "wardlink"},
+    "device_profiles": {"edge", "gateway", "simulators", "wardlink"},
+    "simulators": {"edge", "gateway", "wardlink"},
 }
 
 

@@ -1,3 +1,5 @@
 """wardlink: the command line and the one-process demo that wires broker, simulators, edge and gateway."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("wardlink")
