@@ -271,7 +271,7 @@ async def test_an_ack_comes_only_after_its_events_are_queryable(api: httpx.Async
                 missing_when_acked.append(barcode)
 
     edge.on_ack = check
-    await asyncio.gather(*(edge.send(e) for e in events))
+    await edge.send(*events)
     await edge.until_acked(*events)
     assert missing_when_acked == []
     listing = (await api.get("/api/v1/specimens", params={"limit": 1000})).json()

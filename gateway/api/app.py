@@ -1,0 +1,26 @@
+"""`create_app(settings, store, ingest)`: the FastAPI application, built per gateway, never at import."""
+
+from fastapi import FastAPI
+
+from gateway.api import problems
+from gateway.api.routes import edges, health, specimens
+from gateway.ingest import Ingest
+from gateway.settings import GatewaySettings
+from gateway.store import Store
+
+
+def create_app(settings: GatewaySettings, store: Store, ingest: Ingest | None = None) -> FastAPI:
+    app = FastAPI(
+        title="wardlink gateway",
+        summary="Specimens, edges and the gateway's health, from the canonical events the edges publish.",
+        version="1",
+        responses=problems.PROBLEM_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.ingest = ingest
+    problems.install(app)
+    app.include_router(specimens.router, prefix="/api/v1")
+    app.include_router(edges.router, prefix="/api/v1")
+    app.include_router(health.router)
+    return app

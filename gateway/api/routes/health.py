@@ -1,0 +1,36 @@
+"""Health: is the database reachable, is the broker connected, and what has ingest done so far."""
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import IngestDep, StoreDep
+from gateway.api.models import HealthPublic, IngestPublic
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/healthz",
+    response_model=HealthPublic,
+    responses={503: {"model": HealthPublic, "description": "The database is unreachable."}},
+)
+async def health(store: StoreDep, ingest: IngestDep) -> HealthPublic | JSONResponse:
+    """200 while the database answers (`degraded` if the broker link is down), 503 when it does not."""
+    database = await store.ping()
+    broker = ingest is not None and ingest.connected.is_set()
+    counters = IngestPublic()
+    if ingest is not None:
+        c = ingest.counters
+        counters = IngestPublic(
+            accepted=c.accepted,
+            duplicates=c.duplicates,
+            rejected=dict(c.rejected.counts),
+            batches=c.batches,
+            acks_published=c.acks_published,
+            store_failures=c.store_failures,
+        )
+    status = "unavailable" if not database else "ok" if broker else "degraded"
+    body = HealthPublic(status=status, database=database, broker=broker, ingest=counters)
+    if not database:
+        return JSONResponse(body.model_dump(mode="json"), status_code=503)
+    return body

@@ -1,0 +1,25 @@
+"""Gather queued items into batches: up to `size` items, or whatever arrived within `wait_s` of the first."""
+
+import asyncio
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def next_batch(queue: asyncio.Queue[T], size: int, wait_s: float) -> list[T]:
+    """Wait for one item, then take more until the batch is full or `wait_s` has passed."""
+    batch = [await queue.get()]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while len(batch) < size:
+        if not queue.empty():
+            batch.append(queue.get_nowait())
+            continue
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        try:
+            batch.append(await asyncio.wait_for(queue.get(), remaining))
+        except TimeoutError:
+            break
+    return batch

@@ -1,0 +1,190 @@
+"""Ingest: take events and edge states from the broker, store each event once, then acknowledge it.
+
+One aiomqtt connection, re-established with capped backoff, feeds a queue; a batcher commits up to
+`ingest_batch_size` events (or what arrived within `ingest_batch_wait_ms`) in one transaction and only then
+publishes one `Ack` per edge. Anything that fails validation goes to the dead-letter topic with the reason.
+"""
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiomqtt
+
+from contract import Ack, DeadLetter, Event, Topics
+from contract.mqtt_url import BrokerAddress
+from contract.topics import deadletter_topic, subscription
+from gateway.backoff import Backoff, FailureLog, ReasonCounter
+from gateway.batcher import next_batch
+from gateway.settings import GatewaySettings
+from gateway.store import BatchResult, Store
+from gateway.validation import RejectedError, accept_event, accept_state
+
+log = logging.getLogger(__name__)
+
+_PROTOCOLS = {"3.1.1": aiomqtt.ProtocolVersion.V311, "5": aiomqtt.ProtocolVersion.V5}
+
+
+@dataclass
+class IngestCounters:
+    accepted: int = 0
+    """Events stored for the first time."""
+    duplicates: int = 0
+    """Events whose id was already stored (acknowledged again, stored once)."""
+    batches: int = 0
+    acks_published: int = 0
+    store_failures: int = 0
+    rejected: ReasonCounter = field(default_factory=lambda: ReasonCounter(log, "rejected a payload"))
+
+
+class Ingest:
+    """`await ingest.run()` until cancelled; `connected` is set while the subscription is in place."""
+
+    def __init__(self, settings: GatewaySettings, store: Store) -> None:
+        self._settings = settings
+        self._store = store
+        self._root = settings.topic_root
+        self._broker = BrokerAddress.parse(settings.mqtt_url)
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=4 * settings.ingest_batch_size)
+        self._client: aiomqtt.Client | None = None
+        self.connected = asyncio.Event()
+        self.counters = IngestCounters()
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._stay_connected())
+            tasks.create_task(self._commit_batches())
+
+    # -- the broker link ---------------------------------------------------------------------------------------
+    async def _stay_connected(self) -> None:
+        backoff = Backoff(initial=0.2, cap=self._settings.mqtt_max_backoff_s)
+        failures = FailureLog(log, f"MQTT link to {self._broker}")
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    **self._broker.client_kwargs(),
+                    identifier=self._settings.client_id,
+                    protocol=_PROTOCOLS[self._settings.mqtt_protocol],
+                    clean_session=True,
+                    keepalive=15,
+                ) as client:
+                    await client.subscribe(subscription("events", self._root), qos=1)
+                    await client.subscribe(subscription("state", self._root), qos=1)
+                    failures.recovered()
+                    backoff.reset()
+                    log.info("gateway subscribed to %s on %s", self._root, self._broker)
+                    self._client = client
+                    self.connected.set()
+                    try:
+                        async for message in client.messages:
+                            await self._handle(client, message)
+                    finally:
+                        self._client = None
+                        self.connected.clear()
+            except aiomqtt.MqttError as exc:
+                failures.failed(str(exc))
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        topic = str(message.topic)
+        payload = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
+        try:
+            if message.topic.matches(subscription("state", self._root)):
+                await self._take_state(topic, payload)
+            else:
+                await self._queue.put(accept_event(topic, payload, self._root, datetime.now(UTC)))
+        except RejectedError as rejected:
+            await self._dead_letter(client, topic, payload, rejected)
+        except aiomqtt.MqttError:
+            raise
+        except Exception as exc:
+            # A bug must not stop the gateway; the payload is kept on the dead-letter topic for a look later.
+            log.exception("unexpected error while handling a message on %s", topic)
+            await self._dead_letter(client, topic, payload, RejectedError("internal", type(exc).__name__))
+
+    async def _take_state(self, topic: str, payload: bytes) -> None:
+        if not payload:
+            return  # an empty retained message only clears the retained state
+        state = accept_state(topic, payload, self._root)
+        try:
+            await self._store.record_edge_state(state)
+        except Exception as exc:
+            # The state is retained on the broker: it comes again on the next (re)subscription.
+            self.counters.store_failures += 1
+            log.warning("could not record %s/%s %s: %s", state.site, state.edge, state.state, exc)
+
+    async def _dead_letter(self, client: aiomqtt.Client, topic: str, payload: bytes, rejected: RejectedError) -> None:
+        self.counters.rejected.add(rejected.kind, f"{rejected.reason} (topic {topic})")
+        letter = DeadLetter.of(
+            reason=f"{rejected.kind}: {rejected.reason}", topic=topic, payload=payload, received_at=datetime.now(UTC)
+        )
+        await client.publish(deadletter_topic(self._root), letter.model_dump_json().encode(), qos=1)
+
+    # -- commit, then acknowledge ------------------------------------------------------------------------------
+    async def _commit_batches(self) -> None:
+        wait_s = self._settings.ingest_batch_wait_ms / 1000
+        while True:
+            batch = await next_batch(self._queue, self._settings.ingest_batch_size, wait_s)
+            try:
+                result = await self._commit(batch)
+                await self._acknowledge(result.stored)
+            except Exception:
+                # A bug must not stop ingest; the batch stays unacknowledged and the edges resend it.
+                log.exception("could not commit or acknowledge a batch of %d events", len(batch))
+
+    async def _commit(self, batch: Sequence[Event]) -> BatchResult:
+        """Commit the batch, retrying while the database is unreachable."""
+        backoff = Backoff(initial=0.2, cap=self._settings.mqtt_max_backoff_s)
+        failures = FailureLog(log, "committing events to the database")
+        while True:
+            try:
+                result = await self._store.commit_batch(batch)
+            except Exception as exc:
+                self.counters.store_failures += 1
+                if await self._store.ping():
+                    return await self._commit_one_by_one(batch)
+                failures.failed(str(exc))
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            failures.recovered()
+            self._count(result)
+            return result
+
+    async def _commit_one_by_one(self, batch: Sequence[Event]) -> BatchResult:
+        """The database is up but refused the batch: keep one bad event from holding back the others."""
+        stored: list[Event] = []
+        for event in batch:
+            try:
+                result = await self._store.commit_batch([event])
+            except Exception as exc:
+                # Left unacknowledged: the edge keeps it and the operator sees the reason in the log.
+                self.counters.rejected.add("store_refused", f"event {event.id}: {exc}")
+                continue
+            self._count(result)
+            stored.extend(result.stored)
+        return BatchResult(stored=stored, inserted=0, duplicates=0)
+
+    def _count(self, result: BatchResult) -> None:
+        self.counters.batches += 1
+        self.counters.accepted += result.inserted
+        self.counters.duplicates += result.duplicates
+
+    async def _acknowledge(self, stored: Sequence[Event]) -> None:
+        by_edge: dict[tuple[str, str], list[Event]] = defaultdict(list)
+        for event in stored:
+            by_edge[(event.site, event.edge)].append(event)
+        client = self._client
+        if client is None:
+            return  # not connected: the edges resend what stays unacknowledged, and we ack the duplicates
+        now = datetime.now(UTC)
+        for (site, edge), events in by_edge.items():
+            ack = Ack(site=site, edge=edge, ids=[e.id for e in events], committed_at=now)
+            try:
+                await client.publish(Topics(site, edge, self._root).ack, ack.model_dump_json().encode(), qos=1)
+            except aiomqtt.MqttError as exc:
+                log.debug("could not acknowledge %d events to %s/%s: %s", len(events), site, edge, exc)
+                return
+            self.counters.acks_published += 1

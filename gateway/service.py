@@ -1,0 +1,147 @@
+"""The gateway as one object: migrate the database, subscribe to the edges, serve the API.
+
+    async with Gateway(settings) as gateway:
+        print(gateway.api_url)
+
+`run_gateway(settings)` does the same until it is cancelled (the `wardlink gateway` command and the demo).
+"""
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+from types import TracebackType
+
+import uvicorn
+
+from contract.mqtt_url import BrokerAddress
+from gateway.api import create_app
+from gateway.ingest import Ingest
+from gateway.settings import GatewaySettings
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class GatewayStartError(RuntimeError):
+    """The gateway could not start; the message says what to check."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: whoever runs the gateway decides when it stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind the API socket ourselves, so that port 0 gives a free port without a race."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise GatewayStartError(
+            f"cannot listen on {host}:{port} ({exc.strerror}); set WARDLINK_API_PORT to a free port, or 0"
+        ) from exc
+    sock.setblocking(False)
+    return sock
+
+
+class Gateway:
+    def __init__(self, settings: GatewaySettings) -> None:
+        self.settings = settings
+        self.store: Store | None = None
+        self.ingest: Ingest | None = None
+        self._socket: socket.socket | None = None
+        self._server: _Server | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def api_url(self) -> str:
+        if self._socket is None:
+            raise RuntimeError("the gateway is not started: await gateway.start() first")
+        host, port = self._socket.getsockname()[:2]
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+    async def start(self) -> None:
+        """Return once the database is migrated, the API listens and the MQTT subscription is in place."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        settings = self.settings
+        self.store = await Store.open(settings)
+        self.ingest = Ingest(settings, self.store)
+        self._tasks.append(asyncio.create_task(self.ingest.run(), name="gateway-ingest"))
+
+        self._socket = _listen(settings.api_host, settings.api_port)
+        config = uvicorn.Config(
+            create_app(settings, self.store, self.ingest), log_level="warning", lifespan="off", access_log=False
+        )
+        self._server = _Server(config)
+        self._tasks.append(asyncio.create_task(self._server.serve(sockets=[self._socket]), name="gateway-api"))
+
+        try:
+            async with asyncio.timeout(settings.startup_timeout_s):
+                await asyncio.gather(self._until_listening(), self.ingest.connected.wait())
+        except TimeoutError:
+            raise GatewayStartError(
+                f"no MQTT subscription within {settings.startup_timeout_s:g} s: is the broker at "
+                f"{BrokerAddress.parse(settings.mqtt_url)} running? Check WARDLINK_MQTT_URL"
+            ) from None
+        log.info("gateway API on %s, events from %s", self.api_url, settings.topic_root)
+
+    async def _until_listening(self) -> None:
+        assert self._server is not None
+        while not self._server.started:
+            for task in self._tasks:
+                if task.done():
+                    task.result()  # raise what made it stop
+                    raise GatewayStartError(f"{task.get_name()} stopped during start-up")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        """Stop serving, stop ingesting (an uncommitted batch is simply not acknowledged), close the database."""
+        if self._server is not None and self._server.started:
+            # Let uvicorn finish the requests in flight, briefly; then cancel whatever is left.
+            self._server.should_exit = True
+            api = next(t for t in self._tasks if t.get_name() == "gateway-api")
+            await asyncio.wait([api], timeout=5)
+        for task in self._tasks:
+            task.cancel()
+        results = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                log.warning("gateway task ended with %r", result)
+        self._tasks.clear()
+        self._server = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+        self.ingest = None
+
+    async def __aenter__(self) -> "Gateway":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+async def run_gateway(settings: GatewaySettings) -> None:
+    """Run the gateway until cancelled; stop cleanly either way."""
+    async with Gateway(settings):
+        await asyncio.Event().wait()

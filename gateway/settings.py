@@ -1,0 +1,46 @@
+"""Gateway settings from `WARDLINK_*` environment variables, with defaults that run anywhere."""
+
+import uuid
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _client_id() -> str:
+    return f"wardlink-gateway-{uuid.uuid4().hex[:12]}"
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WARDLINK_", extra="ignore")
+
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_protocol: Literal["3.1.1", "5"] = "3.1.1"
+    """3.1.1 works with every broker, the embedded amqtt included."""
+    database_url: str | None = None
+    """None: a SQLite file in `data_dir` (WAL). `postgresql+asyncpg://...` for PostgreSQL."""
+    database_schema: str | None = None
+    """PostgreSQL schema for every table, the Alembic version table included (set as the search_path)."""
+    data_dir: Path = Path("data")
+    topic_root: str = "wardlink"
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=0, le=65535)
+    """0 picks a free port; `Gateway.api_url` tells which."""
+    ingest_batch_size: int = Field(default=500, ge=1, le=5000)
+    ingest_batch_wait_ms: int = Field(default=20, ge=0)
+    client_id: str = Field(default_factory=_client_id)
+    mqtt_max_backoff_s: float = Field(default=30.0, gt=0)
+    startup_timeout_s: float = Field(default=30.0, gt=0)
+    """How long `Gateway.start()` waits for the broker subscription before giving up with a reason."""
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'wardlink.db'}"
+
+
+@lru_cache
+def get_settings() -> GatewaySettings:
+    """The process's settings, read from the environment once."""
+    return GatewaySettings()

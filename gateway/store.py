@@ -1,0 +1,214 @@
+"""Storage for events, the specimen projection and edge states: one code path for SQLite and PostgreSQL.
+
+Each event id is stored once (`INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`); in the same transaction
+the specimens a batch touched are recomputed from all of their stored events, so arrival order never matters.
+"""
+
+import asyncio
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from contract import EdgeState, Event
+from gateway.database import create_engine
+from gateway.migrate import migrate
+from gateway.projection import SpecimenRow, StoredEvent, custody_order, fold_specimen
+from gateway.settings import GatewaySettings
+from gateway.tables import edges, events, specimens
+
+_CHUNK = 1000  # stays far below SQLite's and asyncpg's bound-parameter limits
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one committed batch did: every id in it is now stored (new or already there)."""
+
+    stored: list[Event]
+    inserted: int
+    duplicates: int
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRow:
+    site: str
+    edge: str
+    state: str
+    since: datetime
+    version: str
+    updated_at: datetime
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _stored_event(row: sa.Row[Any]) -> StoredEvent:
+    return StoredEvent(
+        id=row.id,
+        seq=row.seq,
+        type=row.type,
+        occurred_at=row.occurred_at,
+        received_at=row.received_at,
+        site=row.site,
+        edge=row.edge,
+        device=row.device,
+        data=row.body.get("data") or {},
+    )
+
+
+def _event_row(event: Event) -> dict[str, Any]:
+    if event.received_at is None:
+        raise ValueError(f"event {event.id} has no received_at: the gateway stamps it before storing")
+    return {
+        "id": event.id,
+        "site": event.site,
+        "edge": event.edge,
+        "seq": event.seq,
+        "device": event.device,
+        "subject_kind": event.subject.kind,
+        "subject_id": event.subject.id,
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        "received_at": event.received_at,
+        "body": event.model_dump(mode="json"),
+    }
+
+
+class Store:
+    """The gateway's database; `await Store.open(settings)` migrates it first."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    @classmethod
+    async def open(cls, settings: GatewaySettings) -> "Store":
+        engine = create_engine(settings)
+        try:
+            await migrate(engine, settings.database_schema)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def ping(self, timeout_s: float = 3.0) -> bool:
+        """True when the database answers within `timeout_s`."""
+        try:
+            async with asyncio.timeout(timeout_s), self.engine.connect() as connection:
+                await connection.execute(sa.text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    # -- ingest ------------------------------------------------------------------------------------------------
+    async def commit_batch(self, batch: Sequence[Event]) -> BatchResult:
+        """Store new events and refresh the specimens they touch, in one transaction."""
+        first_of: dict[UUID, Event] = {}
+        for event in batch:
+            first_of.setdefault(event.id, event)
+        unique = list(first_of.values())
+        inserted: set[UUID] = set()
+        async with self.engine.begin() as connection:
+            for chunk in _chunks(unique):
+                statement = self._insert(events).on_conflict_do_nothing(index_elements=["id"]).returning(events.c.id)
+                result = await connection.execute(statement, [_event_row(e) for e in chunk])
+                inserted.update(result.scalars())
+            touched = {e.subject.id for e in unique if e.id in inserted and e.subject.kind == "specimen"}
+            if touched:
+                await self._reproject(connection, sorted(touched))
+        return BatchResult(stored=unique, inserted=len(inserted), duplicates=len(batch) - len(inserted))
+
+    async def _reproject(self, connection: AsyncConnection, barcodes: Sequence[str]) -> None:
+        by_barcode: dict[str, list[StoredEvent]] = defaultdict(list)
+        for chunk in _chunks(barcodes):
+            query = sa.select(events).where(events.c.subject_kind == "specimen", events.c.subject_id.in_(chunk))
+            for row in await connection.execute(query):
+                by_barcode[row.subject_id].append(_stored_event(row))
+        rows = [row for b in barcodes if (row := fold_specimen(b, by_barcode[b])) is not None]
+        if not rows:
+            return
+        statement = self._insert(specimens)
+        upsert = statement.on_conflict_do_update(
+            index_elements=["barcode"],
+            set_={c.name: statement.excluded[c.name] for c in specimens.columns if c.name != "barcode"},
+        )
+        for chunk in _chunks(rows):
+            await connection.execute(upsert, [_row_dict(row) for row in chunk])
+
+    async def record_edge_state(self, state: EdgeState) -> bool:
+        """Apply a birth or death unless a newer connection's state is already recorded; True when applied."""
+        statement = self._insert(edges).values(
+            site=state.site,
+            edge=state.edge,
+            state=state.state,
+            since=state.since,
+            version=state.version,
+            updated_at=datetime.now(UTC),
+        )
+        excluded = statement.excluded
+        # A death belongs to the connection that began at `since`; a stale one never hides a newer birth.
+        newer = sa.or_(
+            edges.c.since < excluded.since,
+            sa.and_(edges.c.since == excluded.since, excluded.state == "offline"),
+        )
+        upsert = statement.on_conflict_do_update(
+            index_elements=["site", "edge"],
+            set_={
+                "state": excluded.state,
+                "since": excluded.since,
+                "version": excluded.version,
+                "updated_at": excluded.updated_at,
+            },
+            where=newer,
+        ).returning(edges.c.site)
+        async with self.engine.begin() as connection:
+            result = await connection.execute(upsert)
+            return result.first() is not None
+
+    # -- queries -----------------------------------------------------------------------------------------------
+    async def specimen(self, barcode: str) -> tuple[SpecimenRow, list[StoredEvent]] | None:
+        """The specimen's row and its timeline in custody order; None when the barcode was never seen."""
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(sa.select(specimens).where(specimens.c.barcode == barcode))).first()
+            if row is None:
+                return None
+            query = sa.select(events).where(events.c.subject_kind == "specimen", events.c.subject_id == barcode)
+            timeline = [_stored_event(r) for r in await connection.execute(query)]
+        return SpecimenRow(**row._asdict()), sorted(timeline, key=custody_order)
+
+    async def specimens(self, *, limit: int, offset: int, status: str | None = None) -> tuple[list[SpecimenRow], int]:
+        """One page of specimens, most recent first, and how many match in all."""
+        where = [specimens.c.status == status] if status else []
+        page = (
+            sa.select(specimens)
+            .where(*where)
+            .order_by(specimens.c.last_event_at.desc(), specimens.c.barcode)
+            .limit(limit)
+            .offset(offset)
+        )
+        count = sa.select(sa.func.count()).select_from(specimens).where(*where)
+        async with self.engine.connect() as connection:
+            rows = [SpecimenRow(**r._asdict()) for r in await connection.execute(page)]
+            total = (await connection.execute(count)).scalar_one()
+        return rows, total
+
+    async def edges(self) -> list[EdgeRow]:
+        async with self.engine.connect() as connection:
+            result = await connection.execute(sa.select(edges).order_by(edges.c.site, edges.c.edge))
+            return [EdgeRow(**r._asdict()) for r in result]
+
+
+def _row_dict(row: SpecimenRow) -> dict[str, Any]:
+    return dataclasses.asdict(row)

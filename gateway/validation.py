@@ -1,0 +1,80 @@
+"""Checks at the gateway's door: what arrives on an edge topic is turned into a contract object or rejected.
+
+A rejection carries a short `kind` (counted and logged once per kind) and a `reason` for the dead letter.
+"""
+
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from contract import EdgeState, Event, parse_edge_topic, parse_event
+from contract.envelope import MAX_EVENT_BYTES
+
+_MAX_REASON = 300
+
+
+class RejectedError(Exception):
+    """The payload cannot be accepted; `kind` names the check that failed, `reason` says why."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(f"{kind}: {reason}")
+        self.kind = kind
+        self.reason = reason
+
+
+def short_reason(exc: ValidationError) -> str:
+    """Pydantic's first error as `location: message`, and how many more there were."""
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"])
+    text = f"{where}: {first['msg']}" if where else first["msg"]
+    if len(errors) > 1:
+        text += f" (+{len(errors) - 1} more)"
+    return text[:_MAX_REASON]
+
+
+def _edge_of(topic: str, root: str) -> tuple[str, str]:
+    try:
+        topics, _channel = parse_edge_topic(topic, root)
+    except ValueError as exc:
+        raise RejectedError("bad_topic", str(exc)[:_MAX_REASON]) from exc
+    return topics.site, topics.edge
+
+
+def _check_size(payload: bytes) -> None:
+    if len(payload) > MAX_EVENT_BYTES:
+        raise RejectedError("too_large", f"payload is {len(payload)} bytes, the limit is {MAX_EVENT_BYTES}")
+
+
+def _check_sender(topic_edge: tuple[str, str], claimed: tuple[str, str], what: str) -> None:
+    if claimed != topic_edge:
+        raise RejectedError(
+            "wrong_edge",
+            f"{what} names site/edge {'/'.join(claimed)} but arrived on the topic of {'/'.join(topic_edge)}; "
+            "an edge publishes only on its own topics",
+        )
+
+
+def accept_event(topic: str, payload: bytes, root: str, received_at: datetime) -> Event:
+    """The validated event stamped with `received_at`, or `RejectedError`."""
+    _check_size(payload)
+    sender = _edge_of(topic, root)
+    try:
+        event = parse_event(payload)
+    except ValidationError as exc:
+        kind = "malformed" if exc.errors()[0]["type"] == "json_invalid" else "invalid"
+        raise RejectedError(kind, short_reason(exc)) from exc
+    _check_sender(sender, (event.site, event.edge), "the event")
+    return event.model_copy(update={"received_at": received_at})
+
+
+def accept_state(topic: str, payload: bytes, root: str) -> EdgeState:
+    """The validated birth or death certificate, or `RejectedError`."""
+    _check_size(payload)
+    sender = _edge_of(topic, root)
+    try:
+        state = EdgeState.model_validate_json(payload)
+    except ValidationError as exc:
+        raise RejectedError("invalid_state", short_reason(exc)) from exc
+    _check_sender(sender, (state.site, state.edge), "the edge state")
+    return state
