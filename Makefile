@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format schemas clean
+.PHONY: demo test lint format schemas bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -33,3 +33,6 @@ schemas: $(STAMP)  ## regenerate docs/schemas from the models
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+
+bench: $(STAMP)  ## throughput and latency figures (printed, and saved to benchmarks/results.json)
+	$(BIN)/python -m benchmarks.ingest

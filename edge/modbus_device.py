@@ -19,6 +19,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from contract import DeadLetter, Subject
+from contract.backoff import Backoff, FailureLog
 from device_profiles import (
     CodecError,
     DeviceInstance,
@@ -28,7 +29,6 @@ from device_profiles import (
     decode_record,
     encode_ack,
 )
-from edge.backoff import Backoff, FailureLog
 from edge.observation import Observation
 from edge.outbox import Outbox
 

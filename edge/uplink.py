@@ -15,9 +15,9 @@ import aiomqtt
 from pydantic import ValidationError
 
 from contract import Ack, EdgeState, Topics
+from contract.backoff import Backoff, FailureLog
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
-from edge.backoff import Backoff, FailureLog
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
 

@@ -15,10 +15,11 @@ from datetime import UTC, datetime
 import aiomqtt
 
 from contract import Ack, DeadLetter, Event, Topics
+from contract.backoff import Backoff, FailureLog
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic, subscription
-from gateway.backoff import Backoff, FailureLog, ReasonCounter
 from gateway.batcher import next_batch
+from gateway.reasons import ReasonCounter
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store
 from gateway.validation import RejectedError, accept_event, accept_state

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.settings import GatewaySettings
+from gateway.store import Store
 from tests.infra import Infra, embedded_infra, real_infra
 
 
@@ -15,3 +17,26 @@ async def infra(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     else:
         async with real_infra() as value:
             yield value
+
+
+@pytest.fixture
+def gateway_settings(infra: Infra, tmp_path: Path) -> GatewaySettings:
+    """Gateway settings pointing at this test's broker, database, schema and topic root."""
+    return GatewaySettings(
+        mqtt_url=infra.mqtt_url,
+        database_url=infra.database_url,
+        database_schema=infra.database_schema,
+        data_dir=tmp_path,
+        topic_root=infra.topic_root,
+        api_port=0,
+    )
+
+
+@pytest.fixture
+async def store(gateway_settings: GatewaySettings) -> AsyncIterator[Store]:
+    """A migrated, empty store in this test's own database or schema."""
+    opened = await Store.open(gateway_settings)
+    try:
+        yield opened
+    finally:
+        await opened.close()

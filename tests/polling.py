@@ -2,13 +2,19 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, timeout_s: float = 60) -> T:
-    """Call `probe` until `accept(result)`; on timeout fail with the last result so the reason is visible."""
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    accept: Callable[[T], Any] = bool,
+    *,
+    what: str = "the condition",
+    timeout_s: float = 60,
+) -> T:
+    """Call `probe` until `accept(result)` holds and return that result; on timeout fail with the last result."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while True:
@@ -16,5 +22,5 @@ async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bo
         if accept(result):
             return result
         if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s; last result: {result!r}"[:2000])
-        await asyncio.sleep(0.2)
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last: {result!r}"[:2000])
+        await asyncio.sleep(0.05)

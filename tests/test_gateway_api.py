@@ -12,33 +12,13 @@ from contract import Subject, new_event
 from gateway.api import create_app
 from gateway.settings import GatewaySettings
 from gateway.store import Store
-from tests.infra import Infra
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
-def settings_for(infra: Infra, tmp_path: Path) -> GatewaySettings:
-    return GatewaySettings(
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        data_dir=tmp_path,
-        topic_root=infra.topic_root,
-    )
-
-
 @pytest.fixture
-async def store(infra: Infra, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(settings_for(infra, tmp_path))
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-@pytest.fixture
-async def api(infra: Infra, tmp_path: Path, store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings_for(infra, tmp_path), store)
+async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(gateway_settings, store)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
         yield client
 

@@ -8,7 +8,6 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -23,23 +22,11 @@ from contract.topics import deadletter_topic
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from tests.infra import Infra
+from tests.polling import eventually
 
 SITE, EDGE, DEVICE = "general-hospital", "core-lab-edge", "sorter-1"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, what: str, timeout_s: float = 15) -> T:
-    """Poll `probe` until it returns something truthy; fail with `what` after `timeout_s`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        value = await probe()
-        if value:
-            return value
-        if loop.time() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def specimen_event(kind: str, barcode: str, seq: int, at: datetime, edge: str = EDGE, **data: Any) -> Event:
@@ -121,17 +108,8 @@ class FakeEdge:
 
 
 @pytest.fixture
-async def gateway(infra: Infra, tmp_path: Path) -> AsyncIterator[Gateway]:
-    settings = GatewaySettings(
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        data_dir=tmp_path,
-        topic_root=infra.topic_root,
-        api_port=0,
-        ingest_batch_wait_ms=5,
-    )
-    async with Gateway(settings) as running:
+async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Gateway]:
+    async with Gateway(gateway_settings.model_copy(update={"ingest_batch_wait_ms": 5})) as running:
         yield running
 
 

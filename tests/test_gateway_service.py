@@ -1,7 +1,6 @@
 """The gateway as a process part: settings from the environment, start-up errors, and riding out a broker restart."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from contract import Ack, Subject, Topics, new_event
 from gateway.service import Gateway, GatewayStartError
 from gateway.settings import GatewaySettings
+from tests.polling import eventually
 from wardlink.broker import EmbeddedBroker
 from wardlink.net import free_port
 
@@ -58,9 +58,9 @@ async def test_the_gateway_reconnects_after_the_broker_restarts(tmp_path: Path) 
     async with EmbeddedBroker(port=port) as first, Gateway(settings) as gateway:
         await first.stop()
         async with httpx.AsyncClient(base_url=gateway.api_url) as api:
-            await _until(lambda: _health(api, broker=False), "the gateway to notice the broker is gone")
+            await eventually(lambda: _health(api, broker=False), what="the gateway to notice the broker is gone")
             async with EmbeddedBroker(port=port):
-                await _until(lambda: _health(api, broker=True), "the gateway to reconnect")
+                await eventually(lambda: _health(api, broker=True), what="the gateway to reconnect")
                 async with aiomqtt.Client("127.0.0.1", port, protocol=aiomqtt.ProtocolVersion.V311) as edge:
                     await edge.subscribe(topics.ack, qos=1)
                     await edge.publish(topics.events, event.model_dump_json(), qos=1)
@@ -73,12 +73,3 @@ async def test_the_gateway_reconnects_after_the_broker_restarts(tmp_path: Path) 
 
 async def _health(api: httpx.AsyncClient, *, broker: bool) -> bool:
     return bool((await api.get("/healthz")).json()["broker"] is broker)
-
-
-async def _until(probe: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 15) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not await probe():
-        if loop.time() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        await asyncio.sleep(0.05)

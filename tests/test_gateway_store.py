@@ -1,38 +1,15 @@
 """Storage on an empty SQLite file and an empty PostgreSQL schema: migrations, store-once, re-projection, edges."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from contract import EdgeState, Event, Subject, new_event
 from gateway.migrate import migrate
-from gateway.settings import GatewaySettings
 from gateway.store import Store
 from tests.infra import Infra
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-
-
-def settings_for(infra: Infra, tmp_path: Path) -> GatewaySettings:
-    return GatewaySettings(
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        data_dir=tmp_path,
-        topic_root=infra.topic_root,
-    )
-
-
-@pytest.fixture
-async def store(infra: Infra, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(settings_for(infra, tmp_path))
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def received(kind: str, barcode: str, seq: int, at: datetime, **data: object) -> Event:

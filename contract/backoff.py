@@ -1,7 +1,9 @@
-"""Capped exponential backoff, and logs that report a problem once, then stay quiet until it recovers."""
+"""How every peer of the wire keeps a link alive: capped exponential backoff, failures logged once.
+
+Part of the contract's behaviour, like the broker URL: edge, gateway and simulators reconnect the same way.
+"""
 
 import logging
-from collections import Counter
 from dataclasses import dataclass
 
 
@@ -20,7 +22,7 @@ class Backoff:
 
 
 class FailureLog:
-    """The first failure at ERROR, the rest at DEBUG, the recovery at INFO with the count."""
+    """Log the first failure at ERROR, the rest at DEBUG, and the recovery at INFO with the count."""
 
     def __init__(self, logger: logging.Logger, what: str) -> None:
         self._log = logger
@@ -38,19 +40,3 @@ class FailureLog:
         if self.failures:
             self._log.info("%s recovered after %d failed attempts", self._what, self.failures)
         self.failures = 0
-
-
-class ReasonCounter:
-    """Counts occurrences per reason; logs the first of each reason at WARNING and the rest at DEBUG."""
-
-    def __init__(self, logger: logging.Logger, what: str) -> None:
-        self._log = logger
-        self._what = what
-        self.counts: Counter[str] = Counter()
-
-    def add(self, reason: str, detail: str) -> None:
-        self.counts[reason] += 1
-        if self.counts[reason] == 1:
-            self._log.warning("%s (%s): %s; further ones are counted quietly", self._what, reason, detail)
-        else:
-            self._log.debug("%s (%s, #%d): %s", self._what, reason, self.counts[reason], detail)
