@@ -9,7 +9,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy.engine import make_url
 
+from contract.mqtt_url import BrokerAddress
 from wardlink.broker import EmbeddedBroker
 from wardlink.net import port_open
 
@@ -29,8 +31,14 @@ class Infra:
 
 
 def _real_services_missing() -> str | None:
-    missing = [name for name, port in (("Mosquitto", 1883), ("PostgreSQL", 5432)) if not port_open("127.0.0.1", port)]
-    return " and ".join(missing) + " not reachable on 127.0.0.1" if missing else None
+    broker = BrokerAddress.parse(REAL_MQTT_URL)
+    database = make_url(REAL_DATABASE_URL)
+    services = {
+        f"Mosquitto ({broker.host}:{broker.port})": (broker.host, broker.port),
+        f"PostgreSQL ({database.host}:{database.port or 5432})": (database.host or "127.0.0.1", database.port or 5432),
+    }
+    missing = [name for name, (host, port) in services.items() if not port_open(host, port)]
+    return " and ".join(missing) + " not reachable" if missing else None
 
 
 def require_real_services() -> None:
