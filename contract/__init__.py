@@ -5,8 +5,10 @@ or payload is rejected at the boundary with a reason, never deep inside a consum
 """
 
 from contract.ack import Ack
+from contract.command import Command, command_adapter
 from contract.deadletter import DeadLetter
 from contract.envelope import (
+    EVENT_TYPES,
     SCHEMA_VERSION,
     Event,
     EventType,
@@ -16,24 +18,31 @@ from contract.envelope import (
     new_event,
     parse_event,
 )
-from contract.ids import Barcode, Identifier, InvalidIdentifierError, check_identifier
+from contract.ids import Barcode, Gtin, Identifier, InvalidIdentifierError, check_identifier
 from contract.state import EdgeState
+from contract.telemetry import Reading, Telemetry
 from contract.topics import Topics, parse_edge_topic
 
 __all__ = [
+    "EVENT_TYPES",
     "SCHEMA_VERSION",
     "Ack",
     "Barcode",
+    "Command",
     "DeadLetter",
     "EdgeState",
     "Event",
     "EventType",
+    "Gtin",
     "Identifier",
     "InvalidIdentifierError",
+    "Reading",
     "Subject",
     "SubjectKind",
+    "Telemetry",
     "Topics",
     "check_identifier",
+    "command_adapter",
     "event_adapter",
     "new_event",
     "parse_edge_topic",

@@ -42,3 +42,18 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 
 Barcode = Annotated[str, AfterValidator(_barcode)]
 """A specimen or container barcode as read by a scanner."""
+
+
+def _gtin(value: str) -> str:
+    """GS1 GTIN-8/12/13/14, kept as the 14-digit form, with its check digit verified."""
+    if not value.isdigit() or len(value) not in (8, 12, 13, 14):
+        raise InvalidIdentifierError(f"GTIN {value!r} must be 8, 12, 13 or 14 digits")
+    digits = value.zfill(14)
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits[:13]))
+    if (10 - total % 10) % 10 != int(digits[13]):
+        raise InvalidIdentifierError(f"GTIN {value!r} has a wrong check digit")
+    return digits
+
+
+Gtin = Annotated[str, AfterValidator(_gtin)]
+"""A GS1 Global Trade Item Number, normalised to 14 digits."""

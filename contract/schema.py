@@ -7,9 +7,11 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from contract.ack import Ack
+from contract.command import command_adapter
 from contract.deadletter import DeadLetter
 from contract.envelope import event_adapter
 from contract.state import EdgeState
+from contract.telemetry import Telemetry
 
 
 def schemas() -> dict[str, dict[str, Any]]:
@@ -19,6 +21,8 @@ def schemas() -> dict[str, dict[str, Any]]:
         "ack.schema.json": TypeAdapter(Ack).json_schema(),
         "edge-state.schema.json": TypeAdapter(EdgeState).json_schema(),
         "deadletter.schema.json": TypeAdapter(DeadLetter).json_schema(),
+        "telemetry.schema.json": TypeAdapter(Telemetry).json_schema(),
+        "command.schema.json": command_adapter.json_schema(),
     }
 
 

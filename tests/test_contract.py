@@ -9,7 +9,8 @@ from uuid import uuid4
 import pytest
 from pydantic import ValidationError
 
-from contract import Ack, Subject, Topics, check_identifier, new_event, parse_event
+from contract import Ack, Reading, Subject, Topics, check_identifier, command_adapter, new_event, parse_event
+from contract.events.cabinet import Item
 from contract.ids import InvalidIdentifierError
 from contract.mqtt_url import BrokerAddress
 from contract.schema import render, schemas
@@ -143,3 +144,71 @@ def test_published_json_schemas_match_the_models() -> None:
     directory = Path(__file__).resolve().parent.parent / "docs" / "schemas"
     for name, schema in schemas().items():
         assert (directory / name).read_text() == render(schema), f"{name} is stale: run `make schemas`"
+
+
+@pytest.mark.parametrize(
+    ("gtin", "normalised"),
+    [("04012345123456", "04012345123456"), ("4012345123456", "04012345123456"), ("96385074", "00000096385074")],
+)
+def test_gtins_are_normalised_to_14_digits(gtin: str, normalised: str) -> None:
+    item = Item(bin="A1", gtin=gtin, lot="L1", expiry="2027-01-31", quantity=3)
+    assert item.gtin == normalised
+
+
+@pytest.mark.parametrize(("gtin", "reason"), [("04012345123457", "check digit"), ("4012-345", "digits")])
+def test_gtins_with_a_wrong_check_digit_or_shape_are_rejected(gtin: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        Item(bin="A1", gtin=gtin, lot="L1", expiry="2027-01-31", quantity=3)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_telemetry_refuses_values_that_are_not_finite(value: float) -> None:
+    with pytest.raises(ValidationError, match="finite"):
+        Reading(metric="fridge_temperature", value=value, unit="C")
+
+
+def test_a_carrier_dispatch_carries_the_specimens_scanned_into_it() -> None:
+    event = new_event(
+        "carrier.dispatched",
+        seq=3,
+        site="general-hospital",
+        edge="tube-edge",
+        device="tubes-1",
+        subject=Subject(kind="carrier", id="RFID-00A1"),
+        occurred_at=NOW,
+        data={
+            "transaction": 17,
+            "from_station": "ward-3a",
+            "to_station": "lab",
+            "priority": "stat",
+            "specimens": ["S123456789", "S123456797"],
+        },
+    )
+    assert parse_event(event.model_dump_json()) == event
+    with pytest.raises(ValidationError, match="contains '/'"):
+        new_event(
+            "carrier.dispatched",
+            seq=4,
+            site="s",
+            edge="e",
+            device="d",
+            subject=Subject(kind="carrier", id="C1"),
+            occurred_at=NOW,
+            data={"transaction": 1, "from_station": "a", "to_station": "b", "specimens": ["S1/2"]},
+        )
+
+
+def test_commands_are_a_discriminated_union() -> None:
+    command = command_adapter.validate_python(
+        {
+            "type": "dispatch_delivery",
+            "id": str(uuid4()),
+            "requested_by": "pharm-007",
+            "requested_at": NOW.isoformat(),
+            "delivery": "D-1001",
+            "destination": "ward-3a",
+        }
+    )
+    assert command.type == "dispatch_delivery"
+    with pytest.raises(ValidationError, match="does not match any of the expected tags"):
+        command_adapter.validate_python({"type": "self_destruct", "id": str(uuid4())})
