@@ -6,6 +6,7 @@ file, field and reason, the register codec and the mailbox record codec the edge
 
 from device_profiles.codec import decode, encode
 from device_profiles.errors import CodecError, ProfileError, ProfileProblem, RecordError
+from device_profiles.kinds import PROFILE_CLASSES, DeviceProfile, validate_profile
 from device_profiles.loader import (
     PROFILES_DIR,
     SITES_DIR,
@@ -15,12 +16,13 @@ from device_profiles.loader import (
     validate_files,
 )
 from device_profiles.mailbox import MailboxRecord, decode_ack, decode_record, encode_ack, encode_record, noread_id
-from device_profiles.profile import Block, DeviceProfile, EventMapping, Mailbox, OccurredAt, Unreadable
+from device_profiles.profile import Block, EventMapping, Mailbox, ModbusProfile, OccurredAt, ProfileBase, Unreadable
 from device_profiles.resource import Resource
-from device_profiles.site import DeviceInstance, ModbusEndpoint, Site
+from device_profiles.site import DeviceInstance, ModbusEndpoint, MqttEndpoint, Site
 
 __all__ = [
     "PROFILES_DIR",
+    "PROFILE_CLASSES",
     "SITES_DIR",
     "Block",
     "CodecError",
@@ -30,7 +32,10 @@ __all__ = [
     "Mailbox",
     "MailboxRecord",
     "ModbusEndpoint",
+    "ModbusProfile",
+    "MqttEndpoint",
     "OccurredAt",
+    "ProfileBase",
     "ProfileError",
     "ProfileProblem",
     "RecordError",
@@ -48,4 +53,5 @@ __all__ = [
     "noread_id",
     "profile_json_schema",
     "validate_files",
+    "validate_profile",
 ]

@@ -4,10 +4,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from device_profiles.errors import ProfileError, ProfileProblem
-from device_profiles.profile import COLLECT_PROBLEMS, DeviceProfile
+from device_profiles.kinds import DeviceProfile, profile_adapter
+from device_profiles.profile import COLLECT_PROBLEMS, ProfileBase
 from device_profiles.site import Site
 
 M = TypeVar("M", bound=BaseModel)
@@ -81,9 +82,12 @@ _FRIENDLY = {
 }
 
 
-def _validate(model: type[M], data: Any, file: str, problems: list[ProfileProblem]) -> M | None:
+def _validate(model: type[M] | TypeAdapter[Any], data: Any, file: str, problems: list[ProfileProblem]) -> M | None:
     try:
-        value = model.model_validate(data, context={COLLECT_PROBLEMS: True})
+        if isinstance(model, TypeAdapter):
+            value = model.validate_python(data, context={COLLECT_PROBLEMS: True})
+        else:
+            value = model.model_validate(data, context={COLLECT_PROBLEMS: True})
     except ValidationError as exc:
         for error in exc.errors():
             reason = _FRIENDLY.get(error["type"]) or error["msg"].removeprefix("Value error, ")
@@ -98,7 +102,7 @@ def _load_profile(path: Path, problems: list[ProfileProblem]) -> DeviceProfile |
     if data is None:
         return None
     before = len(problems)
-    profile = _validate(DeviceProfile, data, display_path(path), problems)
+    profile: ProfileBase | None = _validate(profile_adapter, data, display_path(path), problems)
     if profile is not None and profile.name != path.stem:
         problems.append(
             ProfileProblem(display_path(path), "name", f"{profile.name!r} does not match the file name {path.name!r}")
@@ -135,11 +139,21 @@ def _check_site(path: Path, profiles: dict[str, DeviceProfile], problems: list[P
     site = _validate(Site, data, file, problems)
     if site is not None:
         for i, device in enumerate(site.devices):
-            if device.profile not in profiles:
+            profile = profiles.get(device.profile)
+            if profile is None:
                 known = ", ".join(sorted(profiles)) or "none"
                 problems.append(
                     ProfileProblem(
                         file, f"devices[{i}].profile", f"unknown profile {device.profile!r} (known: {known})"
+                    )
+                )
+            elif getattr(device, profile.endpoint) is None:
+                problems.append(
+                    ProfileProblem(
+                        file,
+                        f"devices[{i}].{profile.endpoint}",
+                        f"profile {profile.name!r} speaks {profile.protocol}: give the device a '{profile.endpoint}' "
+                        "endpoint",
                     )
                 )
     return site if len(problems) == before else None
@@ -189,5 +203,5 @@ def validate_files(paths: list[Path]) -> list[ProfileProblem]:
 
 def profile_json_schema() -> dict[str, Any]:
     """JSON Schema of a device profile file, for editors and `docs/schemas/device-profile.schema.json`."""
-    schema = DeviceProfile.model_json_schema()
+    schema = profile_adapter.json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}

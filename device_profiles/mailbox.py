@@ -11,7 +11,7 @@ from contract.ids import InvalidIdentifierError, check_identifier
 from device_profiles.codec import decode, encode
 from device_profiles.contract_events import event_shapes
 from device_profiles.errors import CodecError, RecordError
-from device_profiles.profile import DeviceProfile, EventMapping
+from device_profiles.profile import EventMapping, ModbusProfile
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def noread_id(device_id: str, seq: int) -> str:
 class _Block:
     """The registers of one mailbox read, decoded lazily by resource name."""
 
-    def __init__(self, profile: DeviceProfile, registers: list[int]) -> None:
+    def __init__(self, profile: ModbusProfile, registers: list[int]) -> None:
         box = profile.mailbox
         if len(registers) != box.count:
             raise CodecError(f"mailbox block: expected {box.count} registers from {box.address}, got {len(registers)}")
@@ -47,7 +47,7 @@ class _Block:
         return decode(resource, self.registers[start : start + resource.size])
 
 
-def decode_record(profile: DeviceProfile, registers: list[int], device_id: str) -> MailboxRecord | None:
+def decode_record(profile: ModbusProfile, registers: list[int], device_id: str) -> MailboxRecord | None:
     """The head record in one read of `profile.mailbox`; None when the mailbox is empty (sequence 0).
 
     Raises `RecordError` (a ValueError) saying which record and field when the record cannot become an event.
@@ -102,7 +102,7 @@ def _unreadable(mapping: EventMapping, value: Any) -> bool:
 
 
 def encode_record(
-    profile: DeviceProfile, record: MailboxRecord | None, *, extra: Mapping[str, Any] | None = None
+    profile: ModbusProfile, record: MailboxRecord | None, *, extra: Mapping[str, Any] | None = None
 ) -> list[int]:
     """The mailbox block showing `record` (None: the empty mailbox); `extra` sets other in-block resources."""
     box = profile.mailbox
@@ -133,12 +133,12 @@ def encode_record(
     return words
 
 
-def encode_ack(profile: DeviceProfile, seq: int) -> tuple[int, list[int]]:
+def encode_ack(profile: ModbusProfile, seq: int) -> tuple[int, list[int]]:
     """Holding address and register values that acknowledge record `seq` (for `write_registers`)."""
     ack = profile.resource(profile.mailbox.ack)
     return ack.address, encode(ack, seq)
 
 
-def decode_ack(profile: DeviceProfile, registers: list[int]) -> int:
+def decode_ack(profile: ModbusProfile, registers: list[int]) -> int:
     """The sequence number written to the ack register (the device side of `encode_ack`)."""
     return int(decode(profile.resource(profile.mailbox.ack), registers))

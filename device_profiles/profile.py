@@ -1,7 +1,7 @@
 """A device profile (device model): its resources and how its mailbox records become domain events."""
 
 from functools import cached_property
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
@@ -77,14 +77,32 @@ class Mailbox(_Strict):
         )
 
 
-class DeviceProfile(_Strict):
-    """A device model (EdgeX: device profile); devices at an address are `DeviceInstance`s of a site."""
+class ProfileBase(_Strict):
+    """What every device model has (EdgeX: device profile); devices at an address are a site's `DeviceInstance`s.
+
+    Each protocol subclasses it with a `protocol` literal; `endpoint` names the `DeviceInstance` field that
+    says where a device of this model is (`modbus` or `mqtt`).
+    """
+
+    endpoint: ClassVar[Literal["modbus", "mqtt"]]
 
     name: Identifier = Field(description="Profile name, equal to the file name without .yaml.")
     manufacturer: str = Field(min_length=1)
     model: str = Field(min_length=1)
     description: str = ""
     labels: list[str] = Field(default_factory=list)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Cross-reference problems as (field, reason); none by default."""
+        return []
+
+
+class ModbusProfile(ProfileBase):
+    """A Modbus TCP device model: registers as resources, and a mailbox whose records become events."""
+
+    endpoint: ClassVar[Literal["modbus", "mqtt"]] = "modbus"
+
+    protocol: Literal["modbus-tcp"] = "modbus-tcp"
     resources: list[Resource] = Field(min_length=1)
     mailbox: Mailbox
 
@@ -96,7 +114,7 @@ class DeviceProfile(_Strict):
         return self.by_name[name]
 
     @model_validator(mode="after")
-    def _cross_checked(self, info: ValidationInfo) -> "DeviceProfile":
+    def _cross_checked(self, info: ValidationInfo) -> "ModbusProfile":
         if info.context and info.context.get(COLLECT_PROBLEMS):
             return self
         if problems := self.problems():
@@ -128,7 +146,7 @@ def _resource_problems(resources: list[Resource]) -> list[tuple[str, str]]:
 
 
 class _MailboxCheck:
-    def __init__(self, profile: DeviceProfile) -> None:
+    def __init__(self, profile: ModbusProfile) -> None:
         self.box = profile.mailbox
         self.resources = {r.name: r for r in profile.resources}
         self.out: list[tuple[str, str]] = []
@@ -227,7 +245,3 @@ class _MailboxCheck:
             resource = self._in_block(f"{where}.when.{name}", name)
             if resource is not None and value not in (resource.mappings or {}).values():
                 self.out.append((f"{where}.when.{name}", f"{value!r} is not a mapped value of {name!r}"))
-
-
-def validate_profile(data: Any, *, collect: bool) -> DeviceProfile:
-    return DeviceProfile.model_validate(data, context={COLLECT_PROBLEMS: collect})

@@ -16,15 +16,29 @@ class ModbusEndpoint(_Strict):
     unit: int = Field(default=1, ge=0, le=255, description="Modbus unit (device) id.")
 
 
+class MqttEndpoint(_Strict):
+    """A device that speaks MQTT: which broker (None: the edge's own) and the id it uses in its topics."""
+
+    url: str | None = Field(default=None, description="mqtt://host:port of the devices' broker; None: the edge's.")
+    topic_id: Identifier = Field(description="The device's id in its vendor topics (serial number, cabinet key).")
+
+
 class DeviceInstance(_Strict):
-    """One device at an address, following a profile (EdgeX: a device)."""
+    """One device at an address, following a profile (EdgeX: a device); exactly one endpoint is given."""
 
     id: Identifier
     profile: Identifier = Field(description="Name of a profile in the profiles folder.")
     location: Identifier
-    modbus: ModbusEndpoint
+    modbus: ModbusEndpoint | None = None
+    mqtt: MqttEndpoint | None = None
     poll_interval_s: float = Field(default=0.5, gt=0, le=3600)
     timeout_s: float = Field(default=2.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _one_endpoint(self) -> "DeviceInstance":
+        if (self.modbus is None) == (self.mqtt is None):
+            raise ValueError("give exactly one endpoint: 'modbus' (host, port, unit) or 'mqtt' (url, topic_id)")
+        return self
 
 
 class Site(_Strict):
@@ -49,6 +63,8 @@ class Site(_Strict):
             if device.id in ids:
                 out.append((f"devices[{i}].id", f"{device.id!r} is already the id of devices[{ids[device.id]}]"))
             ids.setdefault(device.id, i)
+            if device.modbus is None:
+                continue
             key = (device.modbus.host, device.modbus.port, device.modbus.unit)
             if key in endpoints:
                 out.append((f"devices[{i}].modbus", f"same host, port and unit as devices[{endpoints[key]}]"))

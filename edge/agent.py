@@ -6,7 +6,8 @@ from types import TracebackType
 
 from contract import Topics
 from device_profiles import DeviceProfile, Site
-from edge.modbus_device import ModbusDevice
+from edge.device_context import DeviceContext
+from edge.drivers import driver_for
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
 from edge.uplink import Uplink
@@ -24,13 +25,7 @@ class EdgeAgent:
         self.outbox = Outbox(settings.outbox_path(site.edge), site=site.site, edge=site.edge)
         self.uplink = Uplink(settings, self.topics, self.outbox)
         self.devices = [
-            ModbusDevice(
-                device,
-                profiles[device.profile],
-                self.outbox,
-                on_events=self.uplink.wake,
-                max_backoff_s=settings.max_backoff_s,
-            )
+            driver_for(DeviceContext(device, profiles[device.profile], self.outbox, self.uplink, settings))
             for device in site.devices
         ]
         self._tasks: list[asyncio.Task[None]] = []
@@ -38,7 +33,7 @@ class EdgeAgent:
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self.uplink.run(), name="uplink"))
         for device in self.devices:
-            self._tasks.append(asyncio.create_task(device.run(), name=f"device:{device.device.id}"))
+            self._tasks.append(asyncio.create_task(device.run(), name=f"device:{device.ctx.id}"))
         log.info(
             "edge %s/%s serving %d device(s), outbox %s (next seq %d)",
             self.site.site,

@@ -90,11 +90,12 @@ class Outbox:
                 self._set_cursor(cursor)
             return events
 
-    def set_aside(self, deadletter: DeadLetter, *, cursor: tuple[str, str]) -> None:
+    def set_aside(self, deadletter: DeadLetter, *, cursor: tuple[str, str] | None = None) -> None:
         """Keep what could not become an event (with the reason) until it is on the dead-letter topic."""
         with self._lock, self._transaction():
             self._db.execute("INSERT INTO deadletter (payload) VALUES (?)", (deadletter.model_dump_json().encode(),))
-            self._set_cursor(cursor)
+            if cursor is not None:
+                self._set_cursor(cursor)
 
     def deadletters(self, limit: int) -> list[tuple[int, bytes]]:
         with self._lock:

@@ -22,6 +22,7 @@ class EdgeSettings(BaseSettings):
     publish_batch: int = Field(
         default=200, ge=1, description="Events published concurrently before waiting for PUBACKs."
     )
+    telemetry_buffer: int = Field(default=10_000, ge=1, description="Readings kept while the broker is away.")
     max_backoff_s: float = Field(default=30.0, gt=0, description="Cap of the reconnect backoff to broker and devices.")
 
     def outbox_path(self, edge: str) -> Path:

@@ -8,13 +8,14 @@ reconnect; the gateway stores each id once, so duplicates are harmless.
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from datetime import UTC, datetime
 from importlib.metadata import version
 
 import aiomqtt
 from pydantic import ValidationError
 
-from contract import Ack, EdgeState, Topics
+from contract import Ack, EdgeState, Telemetry, Topics
 from contract.backoff import Backoff, FailureLog
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
@@ -31,11 +32,13 @@ _IDLE_CHECK_S = 1.0
 class Uplink:
     def __init__(self, settings: EdgeSettings, topics: Topics, outbox: Outbox) -> None:
         self._settings = settings
-        self._topics = topics
+        self.topics = topics
         self._outbox = outbox
         self._broker = BrokerAddress.parse(settings.mqtt_url)
         self._deadletter_topic = deadletter_topic(settings.topic_root)
         self._wakeup = asyncio.Event()
+        self._telemetry: deque[Telemetry] = deque(maxlen=settings.telemetry_buffer)
+        self.telemetry_dropped = 0
         self.connected = asyncio.Event()
         self.published = 0
         self.acked = 0
@@ -44,8 +47,15 @@ class Uplink:
         """Tell the pump that new events are in the outbox."""
         self._wakeup.set()
 
+    def send_telemetry(self, telemetry: Telemetry) -> None:
+        """Queue a reading for QoS 0; when the buffer is full the oldest reading is dropped (and counted)."""
+        if len(self._telemetry) == self._telemetry.maxlen:
+            self.telemetry_dropped += 1
+        self._telemetry.append(telemetry)
+        self._wakeup.set()
+
     def _state(self, state: str, since: datetime) -> bytes:
-        body = EdgeState(state=state, site=self._topics.site, edge=self._topics.edge, since=since, version=VERSION)  # type: ignore[arg-type]
+        body = EdgeState(state=state, site=self.topics.site, edge=self.topics.edge, since=since, version=VERSION)  # type: ignore[arg-type]
         return body.model_dump_json().encode()
 
     async def run(self) -> None:
@@ -54,29 +64,29 @@ class Uplink:
         failures = FailureLog(log, f"MQTT link to {self._broker}")
         while True:
             since = datetime.now(UTC)
-            will = aiomqtt.Will(self._topics.state, self._state("offline", since), qos=1, retain=True)
+            will = aiomqtt.Will(self.topics.state, self._state("offline", since), qos=1, retain=True)
             try:
                 async with aiomqtt.Client(
                     **self._broker.client_kwargs(),
-                    identifier=f"wardlink-edge-{self._topics.site}-{self._topics.edge}",
+                    identifier=f"wardlink-edge-{self.topics.site}-{self.topics.edge}",
                     protocol=aiomqtt.ProtocolVersion.V311,
                     will=will,
                     clean_session=True,
                     keepalive=15,
                 ) as client:
-                    await client.subscribe(self._topics.ack, qos=1)
-                    await client.publish(self._topics.state, self._state("online", since), qos=1, retain=True)
+                    await client.subscribe(self.topics.ack, qos=1)
+                    await client.publish(self.topics.state, self._state("online", since), qos=1, retain=True)
                     failures.recovered()
                     backoff.reset()
                     await asyncio.to_thread(self._outbox.unmark_sent)
                     self.connected.set()
-                    log.info("edge %s connected to %s", self._topics.edge, self._broker)
+                    log.info("edge %s connected to %s", self.topics.edge, self._broker)
                     try:
                         await self._serve(client)
                     finally:
                         self.connected.clear()
                         if _cancelling():
-                            await _say_goodbye(client, self._topics.state, self._state("offline", since))
+                            await _say_goodbye(client, self.topics.state, self._state("offline", since))
             except* aiomqtt.MqttError as errors:
                 failures.failed(str(errors.exceptions[0]))
             await asyncio.sleep(backoff.next_delay())
@@ -89,6 +99,7 @@ class Uplink:
     async def _pump(self, client: aiomqtt.Client) -> None:
         while True:
             await self._publish_deadletters(client)
+            await self._publish_telemetry(client)
             due = await self._outbox.adue(
                 resend_after_s=self._settings.resend_after_s, limit=self._settings.publish_batch
             )
@@ -98,9 +109,14 @@ class Uplink:
                     await asyncio.wait_for(self._wakeup.wait(), _IDLE_CHECK_S)
                 continue
             # Publish a batch concurrently; each publish returns when the broker has the message (PUBACK).
-            await asyncio.gather(*(client.publish(self._topics.events, p.payload, qos=1) for p in due))
+            await asyncio.gather(*(client.publish(self.topics.events, p.payload, qos=1) for p in due))
             await self._outbox.amark_sent(p.seq for p in due)
             self.published += len(due)
+
+    async def _publish_telemetry(self, client: aiomqtt.Client) -> None:
+        while self._telemetry:
+            await client.publish(self.topics.telemetry, self._telemetry[0].model_dump_json().encode(), qos=0)
+            self._telemetry.popleft()
 
     async def _publish_deadletters(self, client: aiomqtt.Client) -> None:
         letters = await asyncio.to_thread(self._outbox.deadletters, self._settings.publish_batch)
@@ -110,7 +126,7 @@ class Uplink:
 
     async def _take_acks(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            if str(message.topic) != self._topics.ack:
+            if str(message.topic) != self.topics.ack:
                 continue
             try:
                 ack = Ack.model_validate_json(message.payload)  # type: ignore[arg-type]

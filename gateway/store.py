@@ -189,19 +189,26 @@ class Store:
         return SpecimenRow(**row._asdict()), sorted(timeline, key=custody_order)
 
     async def specimens(self, *, limit: int, offset: int, status: str | None = None) -> tuple[list[SpecimenRow], int]:
-        """One page of specimens, most recent first, and how many match in all."""
+        """One page of specimens, most recent first, and how many match in all.
+
+        The total comes from the same statement (a window count), so page and count are one snapshot even while
+        ingest commits: two statements could count rows the page did not see.
+        """
         where = [specimens.c.status == status] if status else []
         page = (
-            sa.select(specimens)
+            sa.select(specimens, sa.func.count().over().label("total"))
             .where(*where)
             .order_by(specimens.c.last_event_at.desc(), specimens.c.barcode)
             .limit(limit)
             .offset(offset)
         )
-        count = sa.select(sa.func.count()).select_from(specimens).where(*where)
         async with self.engine.connect() as connection:
-            rows = [SpecimenRow(**r._asdict()) for r in await connection.execute(page)]
-            total = (await connection.execute(count)).scalar_one()
+            result = [r._asdict() for r in await connection.execute(page)]
+            if not result:  # past the last page: the window count has no row to ride on
+                count = sa.select(sa.func.count()).select_from(specimens).where(*where)
+                return [], (await connection.execute(count)).scalar_one()
+        total = result[0].pop("total")
+        rows = [SpecimenRow(**{k: v for k, v in r.items() if k != "total"}) for r in result]
         return rows, total
 
     async def edges(self) -> list[EdgeRow]:

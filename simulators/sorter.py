@@ -18,7 +18,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from device_profiles import DeviceProfile, MailboxRecord, Resource, decode_ack, encode, encode_record, load_profiles
+from device_profiles import MailboxRecord, ModbusProfile, Resource, decode_ack, encode, encode_record, load_profiles
 from simulators.fifo import RecordFifo
 from simulators.tube import RackFiller, Rejected, Tube
 
@@ -44,7 +44,7 @@ class SorterSimulator:
 
     def __init__(
         self,
-        profile: DeviceProfile,
+        profile: ModbusProfile,
         host: str = "127.0.0.1",
         port: int = 0,
         unit: int = 1,
@@ -246,7 +246,7 @@ def _default(resource: Resource) -> Any:
     return float(low) if resource.value_type == "float" else int(low)
 
 
-def _mailbox_names(profile: DeviceProfile) -> set[str]:
+def _mailbox_names(profile: ModbusProfile) -> set[str]:
     return {r.name for r in profile.resources if profile.mailbox.contains(r)}
 
 

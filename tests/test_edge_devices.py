@@ -71,7 +71,7 @@ async def test_an_unusable_record_goes_to_the_dead_letter_topic_and_the_sorter_k
 async def test_a_device_that_drops_off_goes_offline_and_comes_back_by_itself(stack: Stack) -> None:
     assert stack.sorter is not None
     assert stack.edge is not None
-    device = stack.edge.devices[0]
+    device = stack.edge.devices[0].ctx
     port, profile = stack.sorter.port, stack.sorter.profile
 
     async def online() -> bool | None:

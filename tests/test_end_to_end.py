@@ -5,6 +5,7 @@ defaults (amqtt + SQLite, exactly the demo) and on the real Mosquitto + PostgreS
 """
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,7 @@ async def test_every_tube_appears_once_with_its_lane_or_reason(stack: Stack) -> 
                 assert body["reason"] == tube.outcome.reason
                 assert body["location"]["lane"] == 0
             assert body["location"]["device"] == "sorter-1"
-            occurred = [step["occurred_at"] for step in body["timeline"]]
+            occurred = [datetime.fromisoformat(step["occurred_at"]) for step in body["timeline"]]
             assert occurred == sorted(occurred)
 
         unreadable = [s for s in listed["data"] if s["barcode"].startswith("NOREAD.")]

@@ -9,8 +9,8 @@ import pytest
 from contract import new_event
 from contract.envelope import Subject
 from device_profiles import (
-    DeviceProfile,
     MailboxRecord,
+    ModbusProfile,
     RecordError,
     decode_ack,
     decode_record,
@@ -24,7 +24,7 @@ AT = datetime(2025, 3, 4, 8, 15, 30, 250000, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def profile() -> DeviceProfile:
+def profile() -> ModbusProfile:
     return load_profiles()["acme-sorter-s100"]
 
 
@@ -47,13 +47,13 @@ def record(event_type: str, data: dict[str, Any], subject_id: str = "S123456782"
         pytest.param(record("specimen.sorted", {"lane": 1, "rack": 1, "position": 1}, seq=SEQ_MAX), id="largest seq"),
     ],
 )
-def test_a_record_survives_the_registers(profile: DeviceProfile, original: MailboxRecord) -> None:
+def test_a_record_survives_the_registers(profile: ModbusProfile, original: MailboxRecord) -> None:
     registers = encode_record(profile, original, extra={"pending_count": 5})
     assert len(registers) == profile.mailbox.count
     assert decode_record(profile, registers, "sorter-1") == original
 
 
-def test_the_registers_of_a_sorted_record_follow_the_register_map(profile: DeviceProfile) -> None:
+def test_the_registers_of_a_sorted_record_follow_the_register_map(profile: ModbusProfile) -> None:
     words = encode_record(
         profile, record("specimen.sorted", {"lane": 4, "rack": 2, "position": 50}), extra={"pending_count": 5}
     )
@@ -68,7 +68,7 @@ def test_the_registers_of_a_sorted_record_follow_the_register_map(profile: Devic
     assert all(at[a] == 0 for a in range(118, 129))  # NUL padded
 
 
-def test_an_unreadable_tube_gets_a_placeholder_subject_per_device_and_seq(profile: DeviceProfile) -> None:
+def test_an_unreadable_tube_gets_a_placeholder_subject_per_device_and_seq(profile: ModbusProfile) -> None:
     data = {"reason": "no_read", "lane": 0, "rack": 1, "position": 4, "barcode_read": False}
     registers = encode_record(profile, record("specimen.rejected", data, subject_id="", seq=42))
     assert registers[13:] == [0] * 16  # the sorter shows a blank barcode
@@ -78,11 +78,11 @@ def test_an_unreadable_tube_gets_a_placeholder_subject_per_device_and_seq(profil
     assert decoded.data == data
 
 
-def test_an_empty_mailbox_decodes_to_none(profile: DeviceProfile) -> None:
+def test_an_empty_mailbox_decodes_to_none(profile: ModbusProfile) -> None:
     assert decode_record(profile, encode_record(profile, None, extra={"pending_count": 0}), "sorter-1") is None
 
 
-def test_decoded_records_make_valid_contract_events(profile: DeviceProfile) -> None:
+def test_decoded_records_make_valid_contract_events(profile: ModbusProfile) -> None:
     data = {"reason": "rack_full", "lane": 0, "rack": 2, "position": 9, "barcode_read": True}
     decoded = decode_record(profile, encode_record(profile, record("specimen.rejected", data)), "sorter-1")
     assert decoded is not None
@@ -99,7 +99,7 @@ def test_decoded_records_make_valid_contract_events(profile: DeviceProfile) -> N
     assert event.occurred_at == AT
 
 
-def _tamper(profile: DeviceProfile, words: list[int], address: int, value: int) -> list[int]:
+def _tamper(profile: ModbusProfile, words: list[int], address: int, value: int) -> list[int]:
     words = list(words)
     words[address - profile.mailbox.address] = value
     return words
@@ -116,7 +116,7 @@ def _tamper(profile: DeviceProfile, words: list[int], address: int, value: int) 
     ],
 )
 def test_a_record_that_cannot_become_an_event_says_which_and_why(
-    profile: DeviceProfile, address: int, value: int, reason: str
+    profile: ModbusProfile, address: int, value: int, reason: str
 ) -> None:
     data = {"reason": "unknown_order", "lane": 0, "rack": 1, "position": 1, "barcode_read": True}
     words = _tamper(profile, encode_record(profile, record("specimen.rejected", data, seq=12)), address, value)
@@ -127,13 +127,13 @@ def test_a_record_that_cannot_become_an_event_says_which_and_why(
     assert reason in str(caught.value)
 
 
-def test_a_short_read_is_refused(profile: DeviceProfile) -> None:
+def test_a_short_read_is_refused(profile: ModbusProfile) -> None:
     with pytest.raises(ValueError, match="expected 29 registers from 100, got 28"):
         decode_record(profile, [0] * 28, "sorter-1")
 
 
 @pytest.mark.parametrize(("seq", "words"), [(1, [0, 1]), (65538, [1, 2]), (SEQ_MAX, [0xFFFF, 0xFFFF])])
-def test_ack_writes_the_seq_to_the_holding_ack_register(profile: DeviceProfile, seq: int, words: list[int]) -> None:
+def test_ack_writes_the_seq_to_the_holding_ack_register(profile: ModbusProfile, seq: int, words: list[int]) -> None:
     assert encode_ack(profile, seq) == (200, words)
     assert decode_ack(profile, words) == seq
 

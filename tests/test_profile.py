@@ -11,7 +11,7 @@ import yaml
 from device_profiles import (
     PROFILES_DIR,
     SITES_DIR,
-    DeviceProfile,
+    ModbusProfile,
     ProfileError,
     ProfileProblem,
     load_profiles,
@@ -218,7 +218,7 @@ def test_every_problem_is_collected_and_printed_one_per_line(tmp_path: Path) -> 
 def test_constructing_a_profile_in_code_checks_cross_references_too() -> None:
     data = _add_resource(packaged_profile(), **LANE_COPY)
     with pytest.raises(ValueError, match=r"resources\[17\]\.address: overlaps resource 'lane'"):
-        DeviceProfile.model_validate(data)
+        ModbusProfile.model_validate(data)
 
 
 # -- site files --------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
-from device_profiles import DeviceProfile, MailboxRecord, decode, decode_record, encode_ack, load_profiles
+from device_profiles import MailboxRecord, ModbusProfile, decode, decode_record, encode_ack, load_profiles
 from simulators.sorter import SorterSimulator
 from simulators.tube import Rejected, Sorted, Tube
 from wardlink.net import free_port
@@ -15,12 +15,12 @@ UNIT = 1
 
 
 @pytest.fixture(scope="module")
-def profile() -> DeviceProfile:
+def profile() -> ModbusProfile:
     return load_profiles()["acme-sorter-s100"]
 
 
 @pytest.fixture
-async def sim(profile: DeviceProfile) -> AsyncIterator[SorterSimulator]:
+async def sim(profile: ModbusProfile) -> AsyncIterator[SorterSimulator]:
     async with SorterSimulator(profile, port=free_port(), unit=UNIT, capacity=6) as simulator:
         yield simulator
 
@@ -33,27 +33,27 @@ async def client(sim: SorterSimulator) -> AsyncIterator[AsyncModbusTcpClient]:
     modbus.close()
 
 
-async def read_head(client: AsyncModbusTcpClient, profile: DeviceProfile) -> MailboxRecord | None:
+async def read_head(client: AsyncModbusTcpClient, profile: ModbusProfile) -> MailboxRecord | None:
     box = profile.mailbox
     response = await client.read_input_registers(box.address, count=box.count, device_id=UNIT)
     assert not response.isError(), response
     return decode_record(profile, list(response.registers), "sorter-1")
 
 
-async def ack(client: AsyncModbusTcpClient, profile: DeviceProfile, seq: int) -> None:
+async def ack(client: AsyncModbusTcpClient, profile: ModbusProfile, seq: int) -> None:
     address, words = encode_ack(profile, seq)
     response = await client.write_registers(address, words, device_id=UNIT)
     assert not response.isError(), response
 
 
-async def read(client: AsyncModbusTcpClient, profile: DeviceProfile, name: str) -> object:
+async def read(client: AsyncModbusTcpClient, profile: ModbusProfile, name: str) -> object:
     resource = profile.resource(name)
     response = await client.read_input_registers(resource.address, count=resource.size, device_id=UNIT)
     return decode(resource, list(response.registers))
 
 
 async def test_the_edge_reads_acks_and_sees_the_next_record(
-    sim: SorterSimulator, client: AsyncModbusTcpClient, profile: DeviceProfile
+    sim: SorterSimulator, client: AsyncModbusTcpClient, profile: ModbusProfile
 ) -> None:
     assert await read_head(client, profile) is None
     first = await sim.induct(Tube("S100000017", Sorted(lane=3, rack=1, position=1), input_rack=7, input_position=2))
@@ -84,7 +84,7 @@ async def test_the_edge_reads_acks_and_sees_the_next_record(
 
 
 async def test_a_stale_or_wrong_ack_does_not_pop(
-    sim: SorterSimulator, client: AsyncModbusTcpClient, profile: DeviceProfile
+    sim: SorterSimulator, client: AsyncModbusTcpClient, profile: ModbusProfile
 ) -> None:
     await sim.induct(Tube("S100000017", Sorted(lane=1, rack=1, position=1)))
     head = await read_head(client, profile)
@@ -104,7 +104,7 @@ async def test_a_stale_or_wrong_ack_does_not_pop(
 
 
 async def test_half_an_ack_is_refused(
-    sim: SorterSimulator, client: AsyncModbusTcpClient, profile: DeviceProfile
+    sim: SorterSimulator, client: AsyncModbusTcpClient, profile: ModbusProfile
 ) -> None:
     await sim.induct(Tube("S100000017", Sorted(lane=1, rack=1, position=1)))
     response = await client.write_register(profile.resource(profile.mailbox.ack).address + 1, 1, device_id=UNIT)
@@ -113,7 +113,7 @@ async def test_half_an_ack_is_refused(
 
 
 async def test_status_pending_count_and_a_full_mailbox(
-    sim: SorterSimulator, client: AsyncModbusTcpClient, profile: DeviceProfile
+    sim: SorterSimulator, client: AsyncModbusTcpClient, profile: ModbusProfile
 ) -> None:
     assert await read(client, profile, "status") == "idle"
     for n in range(3):  # 6 records fill the mailbox
@@ -147,7 +147,7 @@ async def test_addresses_outside_the_profile_answer_with_an_exception(
     assert response.isError()
 
 
-async def test_a_simulator_on_port_0_reports_the_port_it_got(profile: DeviceProfile) -> None:
+async def test_a_simulator_on_port_0_reports_the_port_it_got(profile: ModbusProfile) -> None:
     async with SorterSimulator(profile, port=0) as simulator:
         assert simulator.port > 0
         modbus = AsyncModbusTcpClient("127.0.0.1", port=simulator.port, timeout=2, retries=0)
