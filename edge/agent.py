@@ -4,7 +4,7 @@ import asyncio
 import logging
 from types import TracebackType
 
-from contract import Topics
+from contract import Command, Topics
 from device_profiles import DeviceProfile, Site
 from edge.device_context import DeviceContext
 from edge.drivers import driver_for
@@ -29,6 +29,18 @@ class EdgeAgent:
             for device in site.devices
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        self.uplink.route_command = self._route_command
+
+    def _route_command(self, device: str, command: Command) -> bool:
+        driver = next((d for d in self.devices if d.ctx.id == device), None)
+        if driver is None or not getattr(driver, "takes_commands", False):
+            return False
+        try:
+            driver.ctx.commands.put_nowait(command)
+        except asyncio.QueueFull:
+            log.warning("device %s has 100 commands waiting; refusing %s", device, command.type)
+            return False
+        return True
 
     async def start(self) -> None:
         self._tasks.append(asyncio.create_task(self.uplink.run(), name="uplink"))

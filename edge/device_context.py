@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from contract import DeadLetter, Reading, Subject, SubjectKind, Telemetry
+from contract import Command, DeadLetter, Reading, Subject, SubjectKind, Telemetry
 from contract.backoff import Backoff, FailureLog
 from device_profiles import DeviceInstance, ProfileBase
 from edge.observation import Observation
@@ -35,6 +35,8 @@ class DeviceContext:
         self.online: bool | None = None
         self.cursor = outbox.cursor(device.id)
         """The driver's last position in the device's own stream (e.g. a mailbox record), kept with the events."""
+        self.commands: asyncio.Queue[Command] = asyncio.Queue(maxsize=100)
+        """Commands for this device from the command topic; drivers that take commands read them from here."""
         self.events = 0
         self.set_aside_count = 0
 

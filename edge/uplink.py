@@ -9,13 +9,14 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 
 import aiomqtt
 from pydantic import ValidationError
 
-from contract import Ack, EdgeState, Telemetry, Topics
+from contract import Ack, Command, DeadLetter, EdgeState, Telemetry, Topics, command_adapter
 from contract.backoff import Backoff, FailureLog
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
@@ -36,6 +37,9 @@ class Uplink:
         self._outbox = outbox
         self._broker = BrokerAddress.parse(settings.mqtt_url)
         self._deadletter_topic = deadletter_topic(settings.topic_root)
+        self._commands_prefix = topics.command("x")[:-1]
+        self.route_command: Callable[[str, Command], bool] = lambda _device, _command: False
+        """Set by the agent: hand a command to the device's driver; False when no such device takes commands."""
         self._wakeup = asyncio.Event()
         self._telemetry: deque[Telemetry] = deque(maxlen=settings.telemetry_buffer)
         self.telemetry_dropped = 0
@@ -75,6 +79,7 @@ class Uplink:
                     keepalive=15,
                 ) as client:
                     await client.subscribe(self.topics.ack, qos=1)
+                    await client.subscribe(self._commands_prefix + "+", qos=1)
                     await client.publish(self.topics.state, self._state("online", since), qos=1, retain=True)
                     failures.recovered()
                     backoff.reset()
@@ -126,7 +131,11 @@ class Uplink:
 
     async def _take_acks(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            if str(message.topic) != self.topics.ack:
+            topic = str(message.topic)
+            if topic.startswith(self._commands_prefix):
+                await self._take_command(client, topic, message.payload)  # type: ignore[arg-type]
+                continue
+            if topic != self.topics.ack:
                 continue
             try:
                 ack = Ack.model_validate_json(message.payload)  # type: ignore[arg-type]
@@ -134,6 +143,20 @@ class Uplink:
                 log.warning("ignoring a malformed ack on %s: %s", message.topic, exc.errors()[0]["msg"])
                 continue
             self.acked += await self._outbox.aack(ack.ids)
+
+    async def _take_command(self, client: aiomqtt.Client, topic: str, payload: bytes) -> None:
+        device = topic.removeprefix(self._commands_prefix)
+        try:
+            command = command_adapter.validate_json(payload)
+        except ValidationError as exc:
+            reason = f"invalid command for {device}: {exc.errors()[0]['msg']}"
+        else:
+            if self.route_command(device, command):
+                return
+            reason = f"no device {device!r} behind this edge takes {command.type} commands"
+        log.warning("%s; kept on the dead-letter topic", reason)
+        letter = DeadLetter.of(reason=reason, topic=topic, payload=payload, received_at=datetime.now(UTC))
+        await client.publish(self._deadletter_topic, letter.model_dump_json().encode(), qos=1)
 
 
 def _cancelling() -> bool:
