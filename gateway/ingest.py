@@ -1,8 +1,9 @@
-"""Ingest: take events and edge states from the broker, store each event once, then acknowledge it.
+"""Ingest: take events, edge states and telemetry from the broker, store each event once, then acknowledge it.
 
 One aiomqtt connection, re-established with capped backoff, feeds a queue; a batcher commits up to
 `ingest_batch_size` events (or what arrived within `ingest_batch_wait_ms`) in one transaction and only then
-publishes one `Ack` per edge. Anything that fails validation goes to the dead-letter topic with the reason.
+publishes one `Ack` per edge. Telemetry (QoS 0) goes to its own writer (`gateway.telemetry_ingest`) and never
+waits behind events. Anything that fails validation goes to the dead-letter topic with the reason.
 """
 
 import asyncio
@@ -22,7 +23,8 @@ from gateway.batcher import next_batch
 from gateway.reasons import ReasonCounter
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store
-from gateway.validation import RejectedError, accept_event, accept_state
+from gateway.telemetry_ingest import TelemetryWriter
+from gateway.validation import RejectedError, accept_event, accept_state, accept_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +55,13 @@ class Ingest:
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self.counters = IngestCounters()
+        self.telemetry = TelemetryWriter(settings, store)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._stay_connected())
             tasks.create_task(self._commit_batches())
+            tasks.create_task(self.telemetry.run())
 
     # -- the broker link ---------------------------------------------------------------------------------------
     async def _stay_connected(self) -> None:
@@ -74,6 +78,7 @@ class Ingest:
                 ) as client:
                     await client.subscribe(subscription("events", self._root), qos=1)
                     await client.subscribe(subscription("state", self._root), qos=1)
+                    await client.subscribe(subscription("telemetry", self._root), qos=0)
                     failures.recovered()
                     backoff.reset()
                     log.info("gateway subscribed to %s on %s", self._root, self._broker)
@@ -92,19 +97,23 @@ class Ingest:
     async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         topic = str(message.topic)
         payload = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
+        is_telemetry = message.topic.matches(subscription("telemetry", self._root))
+        rejections = self.telemetry.counters.rejected if is_telemetry else self.counters.rejected
         try:
-            if message.topic.matches(subscription("state", self._root)):
+            if is_telemetry:
+                self.telemetry.offer(accept_telemetry(topic, payload, self._root))
+            elif message.topic.matches(subscription("state", self._root)):
                 await self._take_state(topic, payload)
             else:
                 await self._queue.put(accept_event(topic, payload, self._root, datetime.now(UTC)))
         except RejectedError as rejected:
-            await self._dead_letter(client, topic, payload, rejected)
+            await self._dead_letter(client, topic, payload, rejected, rejections)
         except aiomqtt.MqttError:
             raise
         except Exception as exc:
             # A bug must not stop the gateway; the payload is kept on the dead-letter topic for a look later.
             log.exception("unexpected error while handling a message on %s", topic)
-            await self._dead_letter(client, topic, payload, RejectedError("internal", type(exc).__name__))
+            await self._dead_letter(client, topic, payload, RejectedError("internal", type(exc).__name__), rejections)
 
     async def _take_state(self, topic: str, payload: bytes) -> None:
         if not payload:
@@ -117,8 +126,10 @@ class Ingest:
             self.counters.store_failures += 1
             log.warning("could not record %s/%s %s: %s", state.site, state.edge, state.state, exc)
 
-    async def _dead_letter(self, client: aiomqtt.Client, topic: str, payload: bytes, rejected: RejectedError) -> None:
-        self.counters.rejected.add(rejected.kind, f"{rejected.reason} (topic {topic})")
+    async def _dead_letter(
+        self, client: aiomqtt.Client, topic: str, payload: bytes, rejected: RejectedError, counter: ReasonCounter
+    ) -> None:
+        counter.add(rejected.kind, f"{rejected.reason} (topic {topic})")
         letter = DeadLetter.of(
             reason=f"{rejected.kind}: {rejected.reason}", topic=topic, payload=payload, received_at=datetime.now(UTC)
         )

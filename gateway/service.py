@@ -1,4 +1,4 @@
-"""The gateway as one object: migrate the database, subscribe to the edges, serve the API.
+"""The gateway as one object: migrate the database, subscribe to the edges, downsample telemetry, serve the API.
 
     async with Gateway(settings) as gateway:
         print(gateway.api_url)
@@ -11,12 +11,14 @@ import contextlib
 import logging
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from types import TracebackType
 
 import uvicorn
 
 from contract.mqtt_url import BrokerAddress
 from gateway.api import create_app
+from gateway.downsampling import run_downsampling
 from gateway.ingest import Ingest
 from gateway.settings import GatewaySettings
 from gateway.store import Store
@@ -81,6 +83,14 @@ class Gateway:
         self.store = await Store.open(settings)
         self.ingest = Ingest(settings, self.store)
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="gateway-ingest"))
+        retention = run_downsampling(
+            self.store.engine,
+            every=timedelta(seconds=settings.telemetry_downsample_every_s),
+            raw_for=timedelta(hours=settings.telemetry_raw_hours),
+            keep_for=timedelta(days=settings.telemetry_retention_days),
+            on_pass=self.ingest.telemetry.counters.add_pass,
+        )
+        self._tasks.append(asyncio.create_task(retention, name="gateway-downsampling"))
 
         self._socket = _listen(settings.api_host, settings.api_port)
         config = uvicorn.Config(

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,25 @@ class GatewaySettings(BaseSettings):
     mqtt_max_backoff_s: float = Field(default=30.0, gt=0)
     startup_timeout_s: float = Field(default=30.0, gt=0)
     """How long `Gateway.start()` waits for the broker subscription before giving up with a reason."""
+
+    telemetry_batch_size: int = Field(default=200, ge=1, le=5000)
+    """Telemetry messages per transaction (each holds up to 100 readings)."""
+    telemetry_batch_wait_ms: int = Field(default=200, ge=0)
+    telemetry_raw_hours: float = Field(default=24, gt=0)
+    """Raw readings are kept this long, then folded into one-minute means."""
+    telemetry_retention_days: float = Field(default=30, gt=0)
+    """One-minute means (and anything else) older than this are deleted."""
+    telemetry_downsample_every_s: float = Field(default=300, gt=0)
+    """How often the downsampling and retention pass runs."""
+
+    @model_validator(mode="after")
+    def _retention_outlasts_raw(self) -> "GatewaySettings":
+        if self.telemetry_retention_days * 24 < self.telemetry_raw_hours:
+            raise ValueError(
+                "WARDLINK_TELEMETRY_RETENTION_DAYS must cover at least WARDLINK_TELEMETRY_RAW_HOURS: "
+                f"{self.telemetry_retention_days:g} days < {self.telemetry_raw_hours:g} hours"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

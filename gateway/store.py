@@ -1,7 +1,8 @@
-"""Storage for events, the specimen projection and edge states: one code path for SQLite and PostgreSQL.
+"""Storage for events, the specimen and device projections, telemetry and edge states, on SQLite and PostgreSQL.
 
 Each event id is stored once (`INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`); in the same transaction
-the specimens a batch touched are recomputed from all of their stored events, so arrival order never matters.
+the specimens and devices a batch touched are recomputed from all of their stored events, so arrival order never
+matters. Device and telemetry details live in `device_store` and `telemetry_store`; this class is the one door.
 """
 
 import asyncio
@@ -17,12 +18,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contract import EdgeState, Event
+from contract import EdgeState, Event, Telemetry
 from gateway.database import create_engine
+from gateway.device_projection import DeviceRow
+from gateway.device_store import find_devices, latest_sightings, list_devices, reproject_devices, touch_devices
+from gateway.event_query import EventFilter, EventRecord, page_events, stored_event
 from gateway.migrate import migrate
 from gateway.projection import SpecimenRow, StoredEvent, custody_order, fold_specimen
 from gateway.settings import GatewaySettings
 from gateway.tables import edges, events, specimens
+from gateway.telemetry_store import LatestReading, Point, latest_readings, series, store_telemetry
 
 _CHUNK = 1000  # stays far below SQLite's and asyncpg's bound-parameter limits
 
@@ -49,20 +54,6 @@ class EdgeRow:
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-def _stored_event(row: sa.Row[Any]) -> StoredEvent:
-    return StoredEvent(
-        id=row.id,
-        seq=row.seq,
-        type=row.type,
-        occurred_at=row.occurred_at,
-        received_at=row.received_at,
-        site=row.site,
-        edge=row.edge,
-        device=row.device,
-        data=row.body.get("data") or {},
-    )
 
 
 def _event_row(event: Event) -> dict[str, Any]:
@@ -114,7 +105,7 @@ class Store:
 
     # -- ingest ------------------------------------------------------------------------------------------------
     async def commit_batch(self, batch: Sequence[Event]) -> BatchResult:
-        """Store new events and refresh the specimens they touch, in one transaction."""
+        """Store new events and refresh the specimens and devices they touch, in one transaction."""
         first_of: dict[UUID, Event] = {}
         for event in batch:
             first_of.setdefault(event.id, event)
@@ -125,9 +116,15 @@ class Store:
                 statement = self._insert(events).on_conflict_do_nothing(index_elements=["id"]).returning(events.c.id)
                 result = await connection.execute(statement, [_event_row(e) for e in chunk])
                 inserted.update(result.scalars())
-            touched = {e.subject.id for e in unique if e.id in inserted and e.subject.kind == "specimen"}
+            new = [e for e in unique if e.id in inserted]
+            touched = {e.subject.id for e in new if e.subject.kind == "specimen"}
             if touched:
                 await self._reproject(connection, sorted(touched))
+            health = {(e.site, e.subject.id) for e in new if e.subject.kind == "device"}
+            if health:
+                await reproject_devices(connection, self._insert, sorted(health))
+            seen = latest_sightings((e.site, e.device, e.edge, e.occurred_at) for e in new)
+            await touch_devices(connection, self._insert, seen)
         return BatchResult(stored=unique, inserted=len(inserted), duplicates=len(batch) - len(inserted))
 
     async def _reproject(self, connection: AsyncConnection, barcodes: Sequence[str]) -> None:
@@ -135,7 +132,7 @@ class Store:
         for chunk in _chunks(barcodes):
             query = sa.select(events).where(events.c.subject_kind == "specimen", events.c.subject_id.in_(chunk))
             for row in await connection.execute(query):
-                by_barcode[row.subject_id].append(_stored_event(row))
+                by_barcode[row.subject_id].append(stored_event(row))
         rows = [row for b in barcodes if (row := fold_specimen(b, by_barcode[b])) is not None]
         if not rows:
             return
@@ -185,7 +182,7 @@ class Store:
             if row is None:
                 return None
             query = sa.select(events).where(events.c.subject_kind == "specimen", events.c.subject_id == barcode)
-            timeline = [_stored_event(r) for r in await connection.execute(query)]
+            timeline = [stored_event(r) for r in await connection.execute(query)]
         return SpecimenRow(**row._asdict()), sorted(timeline, key=custody_order)
 
     async def specimens(self, *, limit: int, offset: int, status: str | None = None) -> tuple[list[SpecimenRow], int]:
@@ -210,6 +207,53 @@ class Store:
         total = result[0].pop("total")
         rows = [SpecimenRow(**{k: v for k, v in r.items() if k != "total"}) for r in result]
         return rows, total
+
+    async def events(self, where: EventFilter, *, limit: int, offset: int) -> tuple[list[EventRecord], int]:
+        """One page of events of any family in the order they happened, and how many match in all."""
+        async with self.engine.connect() as connection:
+            return await page_events(connection, where, limit=limit, offset=offset)
+
+    async def commit_telemetry(self, batch: Sequence[Telemetry]) -> int:
+        """Store a batch of telemetry messages in one transaction; how many readings were new."""
+        async with self.engine.begin() as connection:
+            return await store_telemetry(connection, self._insert, batch)
+
+    async def devices(
+        self, *, site: str | None, edge: str | None, state: str | None, limit: int, offset: int
+    ) -> tuple[list[DeviceRow], int]:
+        """One page of devices by site and id, and how many match in all."""
+        async with self.engine.connect() as connection:
+            return await list_devices(connection, site=site, edge=edge, state=state, limit=limit, offset=offset)
+
+    async def device(self, device: str, site: str | None = None) -> list[tuple[DeviceRow, list[LatestReading]]]:
+        """Each row of `device` (one per site that has one, or just `site`'s) with its latest readings."""
+        async with self.engine.connect() as connection:
+            rows = await find_devices(connection, device, site)
+            return [(row, await latest_readings(connection, row.site, row.device)) for row in rows]
+
+    async def telemetry(
+        self,
+        *,
+        site: str,
+        device: str,
+        metric: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[Point], int]:
+        """A device's telemetry, oldest first: raw readings, and one-minute means where they were downsampled."""
+        async with self.engine.connect() as connection:
+            return await series(
+                connection,
+                site=site,
+                device=device,
+                metric=metric,
+                since=since,
+                until=until,
+                limit=limit,
+                offset=offset,
+            )
 
     async def edges(self) -> list[EdgeRow]:
         async with self.engine.connect() as connection:

@@ -42,6 +42,9 @@ events = sa.Table(
     sa.Column("received_at", UtcDateTime(), nullable=False),
     sa.Column("body", sa.JSON(), nullable=False),
     sa.Index("ix_events_subject_occurred", "subject_kind", "subject_id", "occurred_at"),
+    sa.Index("ix_events_occurred", "occurred_at"),
+    sa.Index("ix_events_device_occurred", "device", "occurred_at"),
+    sa.Index("ix_events_type_occurred", "type", "occurred_at"),
 )
 
 specimens = sa.Table(
@@ -71,4 +74,51 @@ edges = sa.Table(
     sa.Column("since", UtcDateTime(), nullable=False),
     sa.Column("version", sa.String(64), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# resolution_s 0: a raw reading at `at`; 60: the mean of `samples` readings in the minute starting at `at`.
+telemetry = sa.Table(
+    "telemetry",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("device", sa.String(64), primary_key=True),
+    sa.Column("metric", sa.String(64), primary_key=True),
+    sa.Column("resolution_s", sa.Integer(), primary_key=True),
+    sa.Column("at", UtcDateTime(), primary_key=True),
+    sa.Column("edge", sa.String(64), nullable=False),
+    sa.Column("value", sa.Double(), nullable=False),
+    sa.Column("samples", sa.Integer(), nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Index("ix_telemetry_series", "device", "metric", "at"),
+    sa.Index("ix_telemetry_resolution_at", "resolution_s", "at"),
+)
+
+device_readings = sa.Table(
+    "device_readings",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("device", sa.String(64), primary_key=True),
+    sa.Column("metric", sa.String(64), primary_key=True),
+    sa.Column("edge", sa.String(64), nullable=False),
+    sa.Column("value", sa.Double(), nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("device", sa.String(64), primary_key=True),
+    sa.Column("edge", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("since", UtcDateTime(), nullable=True),
+    sa.Column("last_seen_at", UtcDateTime(), nullable=False),
+    sa.Column("status", sa.String(40), nullable=True),
+    sa.Column("components", sa.JSON(), nullable=False),
+    sa.Column("faults", sa.JSON(), nullable=False),
+    sa.Column("offline_reason", sa.String(200), nullable=True),
+    sa.Column("last_event_at", UtcDateTime(), nullable=True),
+    sa.Column("event_count", sa.Integer(), nullable=False),
+    sa.Index("ix_devices_state", "state"),
 )

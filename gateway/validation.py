@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from contract import EdgeState, Event, parse_edge_topic, parse_event
+from contract import EdgeState, Event, Telemetry, parse_edge_topic, parse_event
 from contract.envelope import MAX_EVENT_BYTES
 
 _MAX_REASON = 300
@@ -78,3 +78,16 @@ def accept_state(topic: str, payload: bytes, root: str) -> EdgeState:
         raise RejectedError("invalid_state", short_reason(exc)) from exc
     _check_sender(sender, (state.site, state.edge), "the edge state")
     return state
+
+
+def accept_telemetry(topic: str, payload: bytes, root: str) -> Telemetry:
+    """The validated telemetry message (every reading a finite number), or `RejectedError`."""
+    _check_size(payload)
+    sender = _edge_of(topic, root)
+    try:
+        telemetry = Telemetry.model_validate_json(payload)
+    except ValidationError as exc:
+        kind = "malformed" if exc.errors()[0]["type"] == "json_invalid" else "invalid_telemetry"
+        raise RejectedError(kind, short_reason(exc)) from exc
+    _check_sender(sender, (telemetry.site, telemetry.edge), "the telemetry")
+    return telemetry

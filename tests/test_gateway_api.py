@@ -94,6 +94,17 @@ async def test_health_without_a_broker_link_is_degraded(api: httpx.AsyncClient) 
             "acks_published": 0,
             "store_failures": 0,
         },
+        "telemetry": {
+            "messages": 0,
+            "readings": 0,
+            "dropped": 0,
+            "rejected": {},
+            "batches": 0,
+            "store_failures": 0,
+            "downsample_passes": 0,
+            "raw_folded": 0,
+            "expired": 0,
+        },
     }
 
 

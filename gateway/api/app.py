@@ -3,7 +3,7 @@
 from fastapi import FastAPI
 
 from gateway.api import problems
-from gateway.api.routes import edges, health, specimens
+from gateway.api.routes import devices, edges, events, health, specimens
 from gateway.ingest import Ingest
 from gateway.settings import GatewaySettings
 from gateway.store import Store
@@ -12,7 +12,7 @@ from gateway.store import Store
 def create_app(settings: GatewaySettings, store: Store, ingest: Ingest | None = None) -> FastAPI:
     app = FastAPI(
         title="wardlink gateway",
-        summary="Specimens, edges and the gateway's health, from the canonical events the edges publish.",
+        summary="Specimens, devices, events, edges and the gateway's health, from what the edges publish.",
         version="1",
         responses=problems.PROBLEM_RESPONSES,
     )
@@ -21,6 +21,8 @@ def create_app(settings: GatewaySettings, store: Store, ingest: Ingest | None = 
     app.state.ingest = ingest
     problems.install(app)
     app.include_router(specimens.router, prefix="/api/v1")
+    app.include_router(events.router, prefix="/api/v1")
+    app.include_router(devices.router, prefix="/api/v1")
     app.include_router(edges.router, prefix="/api/v1")
     app.include_router(health.router)
     return app

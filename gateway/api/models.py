@@ -6,6 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from contract import SubjectKind
+from gateway.device_projection import DeviceState
 from gateway.projection import SpecimenStatus
 
 
@@ -29,6 +31,31 @@ class TimelineEntry(BaseModel):
     edge: str
     device: str
     data: dict[str, Any]
+
+
+class SubjectPublic(BaseModel):
+    kind: SubjectKind
+    id: str
+
+
+class EventPublic(BaseModel):
+    """One stored event of any family: a timeline entry that also says what it is about."""
+
+    event_id: UUID
+    seq: int
+    type: str
+    occurred_at: datetime
+    received_at: datetime
+    site: str
+    edge: str
+    device: str
+    subject: SubjectPublic
+    data: dict[str, Any]
+
+
+class EventListPublic(BaseModel):
+    data: list[EventPublic] = Field(description="Events in the order they happened (occurred_at, then seq).")
+    count: int = Field(description="How many events match, across all pages.")
 
 
 class SpecimenBase(BaseModel):
@@ -64,6 +91,77 @@ class EdgeListPublic(BaseModel):
     count: int
 
 
+class FaultPublic(BaseModel):
+    code: str
+    component: str | None = Field(description="The part of the device at fault; null for the device itself.")
+    severity: Literal["info", "warning", "critical"]
+    description: str
+    since: datetime
+
+
+class ComponentStatusPublic(BaseModel):
+    component: str
+    status: str
+    since: datetime
+
+
+class ReadingPublic(BaseModel):
+    metric: str
+    value: float
+    unit: str
+    at: datetime
+
+
+class DeviceBase(BaseModel):
+    site: str
+    device: str
+    edge: str = Field(description="The edge that last reported the device's health (or first heard of it).")
+    state: DeviceState = Field(description="online / offline as the edge reports it; unknown before it has.")
+    since: datetime | None = Field(description="When the device entered its state; null while unknown.")
+    last_seen_at: datetime = Field(description="The latest event or telemetry from the device.")
+    status: str | None = Field(description="The device's own status word; null until it reports one.")
+    offline_reason: str | None
+    faults: list[FaultPublic] = Field(description="Active faults, the oldest first.")
+
+
+class DevicePublic(DeviceBase):
+    components: list[ComponentStatusPublic] = Field(description="The status of each component that reported one.")
+    readings: list[ReadingPublic] = Field(description="The latest value of each metric.")
+
+
+class DeviceListPublic(BaseModel):
+    data: list[DeviceBase]
+    count: int = Field(description="How many devices match, across all pages.")
+
+
+class TelemetryPointPublic(BaseModel):
+    metric: str
+    at: datetime
+    value: float
+    unit: str
+    samples: int = Field(description="1 for a raw reading; how many readings a one-minute mean stands for.")
+    resolution_s: int = Field(description="0 for a raw reading; 60 for the mean of the minute starting at `at`.")
+
+
+class TelemetryListPublic(BaseModel):
+    site: str
+    device: str
+    data: list[TelemetryPointPublic] = Field(description="Points in time order, the oldest first.")
+    count: int = Field(description="How many points match, across all pages.")
+
+
+class TelemetryCountersPublic(BaseModel):
+    messages: int = 0
+    readings: int = 0
+    dropped: int = 0
+    rejected: dict[str, int] = Field(default_factory=dict, description="Dead-lettered telemetry per reason.")
+    batches: int = 0
+    store_failures: int = 0
+    downsample_passes: int = 0
+    raw_folded: int = 0
+    expired: int = 0
+
+
 class IngestPublic(BaseModel):
     accepted: int = 0
     duplicates: int = 0
@@ -78,6 +176,7 @@ class HealthPublic(BaseModel):
     database: bool
     broker: bool
     ingest: IngestPublic
+    telemetry: TelemetryCountersPublic
 
 
 class Problem(BaseModel):

@@ -1,10 +1,10 @@
-"""Health: is the database reachable, is the broker connected, and what has ingest done so far."""
+"""Health: is the database reachable, is the broker connected, and what have event and telemetry ingest done."""
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import IngestDep, StoreDep
-from gateway.api.models import HealthPublic, IngestPublic
+from gateway.api.models import HealthPublic, IngestPublic, TelemetryCountersPublic
 
 router = APIRouter(tags=["health"])
 
@@ -29,8 +29,22 @@ async def health(store: StoreDep, ingest: IngestDep) -> HealthPublic | JSONRespo
             acks_published=c.acks_published,
             store_failures=c.store_failures,
         )
+    telemetry = TelemetryCountersPublic()
+    if ingest is not None:
+        t = ingest.telemetry.counters
+        telemetry = TelemetryCountersPublic(
+            messages=t.messages,
+            readings=t.readings,
+            dropped=t.dropped,
+            rejected=dict(t.rejected.counts),
+            batches=t.batches,
+            store_failures=t.store_failures,
+            downsample_passes=t.downsample_passes,
+            raw_folded=t.raw_folded,
+            expired=t.expired,
+        )
     status = "unavailable" if not database else "ok" if broker else "degraded"
-    body = HealthPublic(status=status, database=database, broker=broker, ingest=counters)
+    body = HealthPublic(status=status, database=database, broker=broker, ingest=counters, telemetry=telemetry)
     if not database:
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
     return body

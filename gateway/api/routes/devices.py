@@ -1,0 +1,139 @@
+"""Devices: which are online, what they report (status, components, faults), their latest readings and series."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from contract import Identifier
+from contract.base import UtcDatetime
+from gateway.api.deps import StoreDep
+from gateway.api.models import (
+    ComponentStatusPublic,
+    DeviceBase,
+    DeviceListPublic,
+    DevicePublic,
+    FaultPublic,
+    Problem,
+    ReadingPublic,
+    TelemetryListPublic,
+    TelemetryPointPublic,
+)
+from gateway.api.routes.events import check_window
+from gateway.device_projection import DeviceRow, DeviceState
+from gateway.store import Store
+from gateway.telemetry_store import LatestReading
+
+MAX_PAGE = 500
+MAX_POINTS = 5000
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+DevicePath = Annotated[Identifier, Path(description="The device id from the site's device list.")]
+SiteQuery = Annotated[
+    Identifier | None, Query(description="The device's site; needed only when two sites use the same device id.")
+]
+
+
+def _base(row: DeviceRow) -> dict[str, object]:
+    return {
+        "site": row.site,
+        "device": row.device,
+        "edge": row.edge,
+        "state": row.state,
+        "since": row.since,
+        "last_seen_at": row.last_seen_at,
+        "status": row.status,
+        "offline_reason": row.offline_reason,
+        "faults": [
+            FaultPublic(
+                code=f.code,
+                component=f.component,
+                severity=f.severity,  # type: ignore[arg-type]
+                description=f.description,
+                since=f.since,
+            )
+            for f in row.faults
+        ],
+    }
+
+
+def _public(row: DeviceRow, readings: list[LatestReading]) -> DevicePublic:
+    parts = row.components
+    return DevicePublic(
+        **_base(row),  # type: ignore[arg-type]
+        components=[ComponentStatusPublic(component=c.component, status=c.status, since=c.since) for c in parts],
+        readings=[ReadingPublic(metric=r.metric, value=r.value, unit=r.unit, at=r.at) for r in readings],
+    )
+
+
+async def _the_device(store: Store, device: str, site: str | None) -> tuple[DeviceRow, list[LatestReading]]:
+    found = await store.device(device, site)
+    if not found:
+        where = f" at site {site}" if site else ""
+        raise HTTPException(
+            status_code=404,
+            detail=f"nothing from device {device}{where} has arrived yet; check the id against the site's device "
+            "list, or try again once its edge has reached it",
+        )
+    if len(found) > 1:
+        sites = ", ".join(row.site for row, _ in found)
+        raise HTTPException(
+            status_code=409, detail=f"device {device} exists at sites {sites}; add ?site= to say which one"
+        )
+    return found[0]
+
+
+@router.get("", response_model=DeviceListPublic)
+async def list_devices(
+    store: StoreDep,
+    site: Annotated[Identifier | None, Query()] = None,
+    edge: Annotated[Identifier | None, Query()] = None,
+    state: Annotated[DeviceState | None, Query(description="Only devices in this state.")] = None,
+    limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DeviceListPublic:
+    """Every device heard from, by site and id, with its state, status and active faults."""
+    rows, count = await store.devices(site=site, edge=edge, state=state, limit=min(limit, MAX_PAGE), offset=offset)
+    return DeviceListPublic(data=[DeviceBase(**_base(row)) for row in rows], count=count)  # type: ignore[arg-type]
+
+
+_NOT_FOUND = {404: {"model": Problem}, 409: {"model": Problem}}
+
+
+@router.get("/{device}", response_model=DevicePublic, responses=_NOT_FOUND)
+async def read_device(store: StoreDep, device: DevicePath, site: SiteQuery = None) -> DevicePublic:
+    """One device: state, status of each component, active faults and the latest value of each metric."""
+    row, readings = await _the_device(store, device, site)
+    return _public(row, readings)
+
+
+@router.get("/{device}/telemetry", response_model=TelemetryListPublic, responses=_NOT_FOUND)
+async def read_telemetry(
+    store: StoreDep,
+    device: DevicePath,
+    site: SiteQuery = None,
+    metric: Annotated[Identifier | None, Query(description="Only this metric; all of them by default.")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="At or after (with a zone).")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="Before (with a zone).")] = None,
+    limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_POINTS} are returned.")] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TelemetryListPublic:
+    """The device's readings, oldest first: raw for the recent past, one-minute means beyond it."""
+    check_window(since, until)
+    row, _readings = await _the_device(store, device, site)
+    points, count = await store.telemetry(
+        site=row.site,
+        device=row.device,
+        metric=metric,
+        since=since,
+        until=until,
+        limit=min(limit, MAX_POINTS),
+        offset=offset,
+    )
+    data = [
+        TelemetryPointPublic(
+            metric=p.metric, at=p.at, value=p.value, unit=p.unit, samples=p.samples, resolution_s=p.resolution_s
+        )
+        for p in points
+    ]
+    return TelemetryListPublic(site=row.site, device=row.device, data=data, count=count)

@@ -1,0 +1,94 @@
+"""Telemetry ingest: validated readings queue up and are stored in batches, never in the way of domain events.
+
+Telemetry arrives at QoS 0 and losing a reading is acceptable (the contract says so), so when the queue is full
+the newest message is dropped and counted instead of holding up the broker link that also carries events.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from contract import Telemetry
+from contract.backoff import Backoff, FailureLog
+from gateway.batcher import next_batch
+from gateway.downsampling import DownsampleResult
+from gateway.reasons import ReasonCounter
+from gateway.settings import GatewaySettings
+from gateway.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TelemetryCounters:
+    messages: int = 0
+    """Telemetry messages stored."""
+    readings: int = 0
+    """Readings stored for the first time (a repeated reading is stored once)."""
+    dropped: int = 0
+    """Valid messages not stored: the queue was full, or the database refused their batch."""
+    batches: int = 0
+    store_failures: int = 0
+    rejected: ReasonCounter = field(default_factory=lambda: ReasonCounter(log, "rejected a telemetry payload"))
+    downsample_passes: int = 0
+    raw_folded: int = 0
+    """Raw readings replaced by one-minute means."""
+    expired: int = 0
+    """Rows deleted because they were older than the retention."""
+
+    def add_pass(self, result: DownsampleResult) -> None:
+        self.downsample_passes += 1
+        self.raw_folded += result.raw_folded
+        self.expired += result.expired
+
+
+class TelemetryWriter:
+    """`offer(message)` from the broker link; `await writer.run()` stores batches until cancelled."""
+
+    def __init__(self, settings: GatewaySettings, store: Store) -> None:
+        self._settings = settings
+        self._store = store
+        self._queue: asyncio.Queue[Telemetry] = asyncio.Queue(maxsize=10 * settings.telemetry_batch_size)
+        self.counters = TelemetryCounters()
+
+    def offer(self, message: Telemetry) -> bool:
+        """Queue a message for storage; False (and counted as dropped) when the queue is full."""
+        try:
+            self._queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.counters.dropped += 1
+            if self.counters.dropped == 1:
+                log.warning("telemetry queue full: dropping the newest readings until the database catches up")
+            return False
+        return True
+
+    async def run(self) -> None:
+        wait_s = self._settings.telemetry_batch_wait_ms / 1000
+        while True:
+            batch = await next_batch(self._queue, self._settings.telemetry_batch_size, wait_s)
+            try:
+                await self._commit(batch)
+            except Exception:
+                self.counters.dropped += len(batch)
+                log.exception("could not store a batch of %d telemetry messages", len(batch))
+
+    async def _commit(self, batch: Sequence[Telemetry]) -> None:
+        """Store the batch, waiting while the database is unreachable; a batch it refuses is dropped."""
+        backoff = Backoff(initial=0.2, cap=self._settings.mqtt_max_backoff_s)
+        failures = FailureLog(log, "storing telemetry")
+        while True:
+            try:
+                inserted = await self._store.commit_telemetry(batch)
+            except Exception as exc:
+                self.counters.store_failures += 1
+                if await self._store.ping():
+                    raise
+                failures.failed(str(exc))
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            failures.recovered()
+            self.counters.batches += 1
+            self.counters.messages += len(batch)
+            self.counters.readings += inserted
+            return

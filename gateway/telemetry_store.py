@@ -1,0 +1,136 @@
+"""Telemetry in the embedded store: raw readings, the latest value per metric, series queries.
+
+Functions take the caller's connection and the dialect's `insert`. Downsampling lives in `gateway.downsampling`.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contract import Telemetry
+from gateway.device_store import latest_sightings, touch_devices
+from gateway.tables import device_readings, telemetry
+
+Insert = Callable[[sa.Table], Any]
+RAW = 0
+"""`resolution_s` of a raw reading."""
+_CHUNK = 1000  # rows per statement: far below SQLite's and asyncpg's bound-parameter limits
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One point of a series: a raw reading (`resolution_s` 0, `samples` 1) or a mean over `resolution_s`."""
+
+    metric: str
+    at: datetime
+    value: float
+    unit: str
+    samples: int
+    resolution_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class LatestReading:
+    metric: str
+    value: float
+    unit: str
+    at: datetime
+
+
+def _raw_rows(batch: Sequence[Telemetry]) -> list[dict[str, Any]]:
+    """One row per reading; a reading repeated (a QoS 0 duplicate, a metric twice in one message) counts once."""
+    rows: dict[tuple[str, str, str, datetime], dict[str, Any]] = {}
+    for message in batch:
+        for reading in message.readings:
+            rows[(message.site, message.device, reading.metric, message.at)] = {
+                "site": message.site,
+                "device": message.device,
+                "metric": reading.metric,
+                "resolution_s": RAW,
+                "at": message.at,
+                "edge": message.edge,
+                "value": reading.value,
+                "samples": 1,
+                "unit": reading.unit,
+            }
+    return list(rows.values())
+
+
+def _latest_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    latest: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["site"], row["device"], row["metric"])
+        if key not in latest or row["at"] > latest[key]["at"]:
+            latest[key] = row
+    columns = ("site", "device", "metric", "edge", "value", "unit", "at")
+    return [{c: row[c] for c in columns} for row in latest.values()]
+
+
+async def store_telemetry(connection: AsyncConnection, insert: Insert, batch: Sequence[Telemetry]) -> int:
+    """Store the readings of `batch`, move each metric's latest value on, touch the devices; rows inserted."""
+    rows = _raw_rows(batch)
+    inserted = 0
+    for start in range(0, len(rows), _CHUNK):
+        statement = insert(telemetry).on_conflict_do_nothing().returning(telemetry.c.at)
+        inserted += len((await connection.execute(statement, rows[start : start + _CHUNK])).all())
+    latest = _latest_rows(rows)
+    statement = insert(device_readings)
+    excluded = statement.excluded
+    # A reading that arrives late (an edge's backlog after an outage) never replaces a newer one.
+    upsert = statement.on_conflict_do_update(
+        index_elements=["site", "device", "metric"],
+        set_={c: excluded[c] for c in ("edge", "value", "unit", "at")},
+        where=device_readings.c.at < excluded.at,
+    )
+    for start in range(0, len(latest), _CHUNK):
+        await connection.execute(upsert, latest[start : start + _CHUNK])
+    await touch_devices(connection, insert, latest_sightings((m.site, m.device, m.edge, m.at) for m in batch))
+    return inserted
+
+
+async def latest_readings(connection: AsyncConnection, site: str, device: str) -> list[LatestReading]:
+    query = (
+        sa.select(device_readings)
+        .where(device_readings.c.site == site, device_readings.c.device == device)
+        .order_by(device_readings.c.metric)
+    )
+    return [LatestReading(r.metric, r.value, r.unit, r.at) for r in await connection.execute(query)]
+
+
+async def series(
+    connection: AsyncConnection,
+    *,
+    site: str,
+    device: str,
+    metric: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Point], int]:
+    """Points of a device (one metric or all), oldest first, and how many match in all."""
+    c = telemetry.c
+    where = [c.site == site, c.device == device]
+    if metric is not None:
+        where.append(c.metric == metric)
+    if since is not None:
+        where.append(c.at >= since)
+    if until is not None:
+        where.append(c.at < until)
+    page = (
+        sa.select(telemetry, sa.func.count().over().label("total"))
+        .where(*where)
+        .order_by(c.at, c.metric, c.resolution_s)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = list(await connection.execute(page))
+    if not rows:
+        count = sa.select(sa.func.count()).select_from(telemetry).where(*where)
+        return [], (await connection.execute(count)).scalar_one()
+    points = [Point(r.metric, r.at, r.value, r.unit, r.samples, r.resolution_s) for r in rows]
+    return points, rows[0].total
