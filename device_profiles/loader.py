@@ -91,7 +91,9 @@ def _validate(model: type[M] | TypeAdapter[Any], data: Any, file: str, problems:
     except ValidationError as exc:
         for error in exc.errors():
             reason = _FRIENDLY.get(error["type"]) or error["msg"].removeprefix("Value error, ")
-            problems.append(ProfileProblem(file, _field(error["loc"]), reason))
+            tagged = model is profile_adapter and error["type"] != "union_tag_invalid"
+            loc = error["loc"][1:] if tagged else error["loc"]  # without the union's protocol tag
+            problems.append(ProfileProblem(file, _field(loc), reason))
         return None
     problems.extend(ProfileProblem(file, field, reason) for field, reason in value.problems())  # type: ignore[attr-defined]
     return value

@@ -11,7 +11,7 @@ from contract.ids import InvalidIdentifierError, check_identifier
 from device_profiles.codec import decode, encode
 from device_profiles.contract_events import event_shapes
 from device_profiles.errors import CodecError, RecordError
-from device_profiles.profile import EventMapping, ModbusProfile
+from device_profiles.profile import EventMapping, Mailbox, ModbusProfile, ResourceList
 
 
 @dataclass(frozen=True)
@@ -31,20 +31,37 @@ def noread_id(device_id: str, seq: int) -> str:
     return f"NOREAD.{device_id}.{seq}"
 
 
+def mailbox_of(profile: ModbusProfile) -> Mailbox:
+    """The profile's mailbox; a `CodecError` naming the profile when it has none (a watch-only device)."""
+    if profile.mailbox is None:
+        raise CodecError(f"profile {profile.name!r} has no mailbox")
+    return profile.mailbox
+
+
 class _Block:
     """The registers of one mailbox read, decoded lazily by resource name."""
 
     def __init__(self, profile: ModbusProfile, registers: list[int]) -> None:
-        box = profile.mailbox
+        box = mailbox_of(profile)
         if len(registers) != box.count:
             raise CodecError(f"mailbox block: expected {box.count} registers from {box.address}, got {len(registers)}")
         self.profile = profile
+        self.box = box
         self.registers = registers
 
     def value(self, name: str) -> Any:
         resource = self.profile.resource(name)
-        start = resource.address - self.profile.mailbox.address
+        start = resource.address - self.box.address
         return decode(resource, self.registers[start : start + resource.size])
+
+    def field(self, spec: str | ResourceList) -> Any:
+        """One data field: a resource's value, or the first `count` slots of a list."""
+        if not isinstance(spec, ResourceList):
+            return self.value(spec)
+        count = int(self.value(spec.count))
+        if not 0 <= count <= len(spec.items):
+            raise CodecError(f"{spec.count}: {count} values, but the profile has {len(spec.items)} slots")
+        return [self.value(name) for name in spec.items[:count]]
 
 
 def decode_record(profile: ModbusProfile, registers: list[int], device_id: str) -> MailboxRecord | None:
@@ -52,8 +69,8 @@ def decode_record(profile: ModbusProfile, registers: list[int], device_id: str) 
 
     Raises `RecordError` (a ValueError) saying which record and field when the record cannot become an event.
     """
-    box = profile.mailbox
     block = _Block(profile, registers)
+    box = block.box
     seq = int(block.value(box.sequence))
     if seq == 0:
         return None
@@ -64,7 +81,7 @@ def decode_record(profile: ModbusProfile, registers: list[int], device_id: str) 
 
 
 def _decode(block: _Block, seq: int, device_id: str) -> MailboxRecord:
-    box = block.profile.mailbox
+    box = block.box
     event_type = str(block.value(box.event_type))
     mapping = box.events[event_type]
     shape = event_shapes()[event_type]
@@ -77,7 +94,7 @@ def _decode(block: _Block, seq: int, device_id: str) -> MailboxRecord:
         subject_id = noread_id(device_id, seq)
     else:
         subject_id = check_identifier(str(block.value(mapping.subject_id)), what=f"subject id ({mapping.subject_id})")
-    data = {name: block.value(resource) for name, resource in mapping.data.items()}
+    data = {name: block.field(spec) for name, spec in mapping.data.items()}
     if mapping.unreadable is not None:
         data[mapping.unreadable.flag] = not unreadable
     try:
@@ -105,7 +122,7 @@ def encode_record(
     profile: ModbusProfile, record: MailboxRecord | None, *, extra: Mapping[str, Any] | None = None
 ) -> list[int]:
     """The mailbox block showing `record` (None: the empty mailbox); `extra` sets other in-block resources."""
-    box = profile.mailbox
+    box = mailbox_of(profile)
     values: dict[str, Any] = dict(extra or {})
     if record is None:
         values[box.sequence] = 0
@@ -119,9 +136,14 @@ def encode_record(
         values[box.occurred_at.seconds] = int(stamp.timestamp())
         if box.occurred_at.milliseconds:
             values[box.occurred_at.milliseconds] = stamp.microsecond // 1000
-        for field_name, resource_name in mapping.data.items():
-            if record.data.get(field_name) is not None:
-                values[resource_name] = record.data[field_name]
+        for field_name, spec in mapping.data.items():
+            value = record.data.get(field_name)
+            if value is None:
+                continue
+            if isinstance(spec, ResourceList):
+                values.update(_slots(spec, field_name, value))
+            else:
+                values[spec] = value
         values[mapping.subject_id] = "" if _unreadable(mapping, values.get) else record.subject_id
     words = [0] * box.count
     for name, value in values.items():
@@ -133,12 +155,20 @@ def encode_record(
     return words
 
 
+def _slots(spec: ResourceList, field_name: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, list | tuple):
+        raise CodecError(f"{field_name}: expected a list, got {value!r}")
+    if len(value) > len(spec.items):
+        raise CodecError(f"{field_name}: {len(value)} values, but the profile has {len(spec.items)} slots")
+    return {spec.count: len(value), **dict(zip(spec.items, value, strict=False))}
+
+
 def encode_ack(profile: ModbusProfile, seq: int) -> tuple[int, list[int]]:
     """Holding address and register values that acknowledge record `seq` (for `write_registers`)."""
-    ack = profile.resource(profile.mailbox.ack)
+    ack = profile.resource(mailbox_of(profile).ack)
     return ack.address, encode(ack, seq)
 
 
 def decode_ack(profile: ModbusProfile, registers: list[int]) -> int:
     """The sequence number written to the ack register (the device side of `encode_ack`)."""
-    return int(decode(profile.resource(profile.mailbox.ack), registers))
+    return int(decode(profile.resource(mailbox_of(profile).ack), registers))

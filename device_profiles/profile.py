@@ -1,13 +1,14 @@
-"""A device profile (device model): its resources and how its mailbox records become domain events."""
+"""A device profile (device model): its resources, how its mailbox records become domain events, what it watches."""
 
 from functools import cached_property
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from contract.ids import Identifier
 from device_profiles.contract_events import event_shapes
 from device_profiles.resource import INTEGER_RAW_TYPES, Resource, ResourceName
+from device_profiles.watch import CommandWrite, Watch, watch_problems
 
 COLLECT_PROBLEMS = "collect_problems"
 """Validation context key: skip the cross-reference checks so the loader can report each one with its field."""
@@ -37,11 +38,20 @@ class Unreadable(_Strict):
     flag: str = Field(description="Data field set False when unreadable, True otherwise.")
 
 
+class ResourceList(_Strict):
+    """A list-valued data field: `count` says how many of the `items` slots (in order) hold values."""
+
+    items: list[ResourceName] = Field(min_length=1, max_length=100)
+    count: ResourceName
+
+
 class EventMapping(_Strict):
     """Which resources fill one event type: its subject id and its data fields."""
 
     subject_id: ResourceName
-    data: dict[str, ResourceName] = Field(default_factory=dict, description="contract data field -> resource")
+    data: dict[str, ResourceName | ResourceList] = Field(
+        default_factory=dict, description="contract data field -> resource, or slots + count for a list"
+    )
     unreadable: Unreadable | None = None
 
 
@@ -98,13 +108,18 @@ class ProfileBase(_Strict):
 
 
 class ModbusProfile(ProfileBase):
-    """A Modbus TCP device model: registers as resources, and a mailbox whose records become events."""
+    """A Modbus TCP device model: registers as resources, a mailbox whose records become events, watch rules
+    polled besides it, and the commands it takes (at least a mailbox or a watch)."""
 
     endpoint: ClassVar[Literal["modbus", "mqtt"]] = "modbus"
 
     protocol: Literal["modbus-tcp"] = "modbus-tcp"
     resources: list[Resource] = Field(min_length=1)
-    mailbox: Mailbox
+    mailbox: Mailbox | None = None
+    watch: Watch | None = None
+    commands: dict[str, list[CommandWrite]] = Field(
+        default_factory=dict, description="contract command type (pause, resume) -> the writes that carry it out"
+    )
 
     @cached_property
     def by_name(self) -> dict[str, Resource]:
@@ -122,8 +137,13 @@ class ModbusProfile(ProfileBase):
         return self
 
     def problems(self) -> list[tuple[str, str]]:
-        """Cross-reference problems as (field, reason): overlaps, and mailbox names that do not fit."""
-        return [*_resource_problems(self.resources), *_MailboxCheck(self).problems()]
+        """Cross-reference problems as (field, reason): overlaps; mailbox, watch or command names that do not fit."""
+        out = _resource_problems(self.resources)
+        if self.mailbox is None and self.watch is None:
+            out.append(("mailbox", "a Modbus profile needs a mailbox, a watch, or both: nothing would be read"))
+        if self.mailbox is not None:
+            out += _MailboxCheck(self, self.mailbox).problems()
+        return out + watch_problems(self)
 
 
 def _resource_problems(resources: list[Resource]) -> list[tuple[str, str]]:
@@ -146,8 +166,8 @@ def _resource_problems(resources: list[Resource]) -> list[tuple[str, str]]:
 
 
 class _MailboxCheck:
-    def __init__(self, profile: ModbusProfile) -> None:
-        self.box = profile.mailbox
+    def __init__(self, profile: ModbusProfile, box: Mailbox) -> None:
+        self.box = box
         self.resources = {r.name: r for r in profile.resources}
         self.out: list[tuple[str, str]] = []
 
@@ -223,18 +243,32 @@ class _MailboxCheck:
             self.out.append((where, f"unknown event type (the contract has: {', '.join(sorted(event_shapes()))})"))
             return
         self._in_block(f"{where}.subject_id", mapping.subject_id)
-        for field, name in mapping.data.items():
+        for field, spec in mapping.data.items():
             if field not in shape.fields:
                 self.out.append(
                     (f"{where}.data.{field}", f"not a field of {event_type} (fields: {', '.join(shape.fields)})")
                 )
-            self._in_block(f"{where}.data.{field}", name)
+            else:
+                self._list_or_not(f"{where}.data.{field}", field, spec, shape.data_model.model_fields[field].annotation)
+            if isinstance(spec, ResourceList):
+                for j, item in enumerate(spec.items):
+                    self._in_block(f"{where}.data.{field}.items[{j}]", item)
+                self._in_block(f"{where}.data.{field}.count", spec.count, integer=True)
+            else:
+                self._in_block(f"{where}.data.{field}", spec)
         flag = mapping.unreadable.flag if mapping.unreadable else None
         for field in shape.required:
             if field not in mapping.data and field != flag:
                 self.out.append((f"{where}.data", f"{event_type} requires {field!r}: map it to a resource"))
         if mapping.unreadable is not None:
             self._unreadable(f"{where}.unreadable", mapping.unreadable, mapping, shape.fields)
+
+    def _list_or_not(self, where: str, field: str, spec: str | ResourceList, annotation: object) -> None:
+        is_list = get_origin(annotation) is list
+        if is_list and not isinstance(spec, ResourceList):
+            self.out.append((where, f"{field!r} is a list: map it to slots and a count ({{items: [...], count: ...}})"))
+        elif not is_list and isinstance(spec, ResourceList):
+            self.out.append((where, f"{field!r} is a single value: map it to one resource, not a list"))
 
     def _unreadable(self, where: str, unreadable: Unreadable, mapping: EventMapping, fields: tuple[str, ...]) -> None:
         if unreadable.flag not in fields:

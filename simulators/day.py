@@ -39,12 +39,11 @@ class Devices(_Strict):
     sorters: int = Field(default=1, ge=0, le=20)
     sorter_profile: Identifier = "acme-sorter-s100"
     tube_systems: int = Field(default=1, ge=0, le=5)
-    tube_profile: Identifier | None = None
+    tube_profile: Identifier = "tubenet-pts9"
     robots: int = Field(default=3, ge=0, le=50)
-    robot_profile: Identifier | None = None
+    robot_profile: Identifier = "medicart-mc2"
     cabinets: int = Field(default=4, ge=0, le=100)
-    cabinet_profile: Identifier | None = None
-
+    cabinet_profile: Identifier = "medvault-mv40"
 
     def ids(self) -> dict[str, list[str]]:
         """Device ids by family, as the scenario names them: sorter-1, tubes-1, robot-1, cabinet-1, ..."""

@@ -110,5 +110,5 @@ async def test_run_sorter_serves_until_cancelled(caplog: pytest.LogCaptureFixtur
 
 
 async def test_run_sorter_names_the_known_profiles_when_given_an_unknown_one() -> None:
-    with pytest.raises(ValueError, match="unknown profile 'acme-sorter-s9' \\(known: acme-sorter-s100\\)"):
+    with pytest.raises(ValueError, match=r"unknown profile 'acme-sorter-s9' \(known: (.*, )?acme-sorter-s100[,)]"):
         await run_sorter("acme-sorter-s9", "127.0.0.1", free_port(), rate_per_s=1, seed=1)

@@ -21,8 +21,10 @@ def _logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)-5s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("amqtt", "transitions", "pymodbus", "uvicorn.access", "aiosqlite", "asyncio", "alembic", "mqtt"):
+    for noisy in ("amqtt", "transitions", "pymodbus", "uvicorn.access", "aiosqlite", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # paho warns about every publish still waiting for its PUBACK under load; the outbox is what guarantees delivery.
+    logging.getLogger("mqtt").setLevel(logging.ERROR)
 
 
 def _run(coro: Coroutine[Any, Any, None]) -> int:
@@ -40,27 +42,44 @@ async def _demo(args: argparse.Namespace) -> None:
 
     # A fresh seed per run by default: a demo restarted on the same data directory must not re-sort old barcodes.
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
-    config = StackConfig.from_env(stream_rate_per_s=args.rate, seed=seed)
+    scenario = None if args.sorter_only else args.scenario
+    config = StackConfig.from_env(stream_rate_per_s=args.rate, seed=seed, scenario=scenario)
     async with Stack(config) as stack:
-        assert stack.sorter is not None
         assert stack.edge is not None
         assert stack.gateway is not None
         broker = stack.mqtt_url + ("  (embedded amqtt)" if stack.broker else "")
         print(
-            "\nwardlink demo: broker, sorter simulator, edge and gateway are running. Ctrl-C stops everything.\n"
+            "\nwardlink demo: broker, simulators, edge and gateway are running. Ctrl-C stops everything.\n"
             f"  MQTT broker  {broker}\n"
             f"  database     {stack.gateway.settings.resolved_database_url}\n"
-            f"  sorter sim   modbus tcp 127.0.0.1:{stack.sorter.port}  ({args.rate} tubes/s, seed {seed})\n"
-            f"  edge         {stack.edge.site.site}/{stack.edge.site.edge}, outbox {stack.edge.outbox.path}\n"
-            f"  API          {stack.api_url}   (try {stack.api_url}/api/v1/specimens)\n",
+            f"  simulators   {_simulators(stack, args, seed)}\n"
+            f"  edge         {stack.edge.site.site}/{stack.edge.site.edge}, {len(stack.edge.devices)} device(s), "
+            f"outbox {stack.edge.outbox.path}\n"
+            f"  API          {stack.api_url}   (try {stack.api_url}/api/v1/devices)\n",
             flush=True,
         )
         barcodes = await _first_barcodes(stack.api_url, want=5)
         print("Example barcodes that went through the sorter, edge and gateway:")
         for barcode in barcodes:
             print(f"  curl {stack.api_url}/api/v1/specimens/{barcode}")
+        if stack.hospital is not None:
+            print("Every family's events, and the devices' health:")
+            for kind in ("carrier", "delivery", "cabinet"):
+                print(f"  curl '{stack.api_url}/api/v1/events?subject_kind={kind}&limit=20'")
+            print(f"  curl {stack.api_url}/api/v1/devices")
         print(flush=True)
         await asyncio.Event().wait()
+
+
+def _simulators(stack: Any, args: argparse.Namespace, seed: int) -> str:
+    if stack.hospital is None:
+        return f"sorter, modbus tcp 127.0.0.1:{stack.sorter.port} ({args.rate} tubes/s, seed {seed})"
+    h = stack.hospital
+    return (
+        f"scenario {h.scenario.name!r} at {h.scenario.speed:g}x from {h.scenario.start:%H:%M}: "
+        f"{len(h.sorters)} sorter(s), {len(h.tube_systems)} tube system(s), {len(h.robots)} robot(s), "
+        f"{len(h.cabinets)} cabinet(s)"
+    )
 
 
 async def _first_barcodes(api_url: str, want: int, timeout_s: float = 60) -> list[str]:
@@ -102,6 +121,41 @@ async def _sim_sorter(args: argparse.Namespace) -> None:
     await run_sorter(args.profile, args.host, args.port, args.rate, args.seed)
 
 
+async def _sim_tubes(args: argparse.Namespace) -> None:
+    from simulators.tubes import run_tubes
+
+    await run_tubes(args.profile, args.host, args.port, args.rate, args.seed, args.speed)
+
+
+async def _sim_robot(args: argparse.Namespace) -> None:
+    from simulators.robot import run_robots
+
+    await run_robots(args.profile, args.broker, args.count, args.seed, args.speed)
+
+
+async def _sim_cabinet(args: argparse.Namespace) -> None:
+    from simulators.cabinet_activity import run_cabinets
+
+    await run_cabinets(args.profile, args.broker, args.count, args.seed, args.speed)
+
+
+async def _sim_hospital(args: argparse.Namespace) -> None:
+    import yaml
+
+    from simulators.day import load_scenario
+    from simulators.hospital import Hospital
+
+    hospital = Hospital(load_scenario(args.scenario), args.broker, edge=args.edge, topic_root=args.topic_root)
+    await hospital.start()
+    try:
+        site = hospital.site().model_dump(mode="json", exclude_none=True)
+        await asyncio.to_thread(Path(args.site_out).write_text, yaml.safe_dump(site, sort_keys=False))
+        print(f"site file for the edge: {args.site_out}  (wardlink edge --site {args.site_out})", flush=True)
+        await hospital.run()
+    finally:
+        await hospital.stop()
+
+
 # -- profiles and schemas --------------------------------------------------------------------------------------
 def _profiles_validate(args: argparse.Namespace) -> int:
     from device_profiles import PROFILES_DIR, SITES_DIR, validate_files
@@ -136,9 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run broker, sorter simulator, edge and gateway in one process")
-    demo.add_argument("--rate", type=float, default=2.0, help="tubes per second into the sorter (default 2)")
-    demo.add_argument("--seed", type=int, help="seed of the simulated barcode stream (default: a new one per run)")
+    demo = sub.add_parser("demo", help="run broker, simulators of every family, edge and gateway in one process")
+    demo.add_argument("--rate", type=float, default=2.0, help="with --sorter-only: tubes per second (default 2)")
+    demo.add_argument("--seed", type=int, help="seed of the simulated traffic (default: a new one per run)")
+    demo.add_argument(
+        "--scenario", default="demo", help="hospital-day scenario (simulators/days/): demo, busy-day, ..."
+    )
+    demo.add_argument("--sorter-only", action="store_true", help="just the specimen sorter, fed at --rate")
     demo.set_defaults(run=lambda a: _run(_demo(a)))
 
     gateway = sub.add_parser("gateway", help="run the gateway (settings from WARDLINK_* variables)")
@@ -156,6 +214,32 @@ def build_parser() -> argparse.ArgumentParser:
     sorter.add_argument("--rate", type=float, default=1.0, help="tubes per second")
     sorter.add_argument("--seed", type=int, default=1)
     sorter.set_defaults(run=lambda a: _run(_sim_sorter(a)))
+    tubes = sim.add_parser("tubes", help="pneumatic tube system: a Modbus TCP server with carrier traffic")
+    tubes.add_argument("--profile", default="tubenet-pts9")
+    tubes.add_argument("--host", default="127.0.0.1")
+    tubes.add_argument("--port", type=int, default=5021)
+    tubes.add_argument("--rate", type=float, default=6.0, help="carriers per minute")
+    tubes.add_argument("--seed", type=int, default=1)
+    tubes.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    tubes.set_defaults(run=lambda a: _run(_sim_tubes(a)))
+    for family, profile, help_text, run in (
+        ("robot", "medicart-mc2", "VDA 5050 delivery robots (MQTT)", _sim_robot),
+        ("cabinet", "medvault-mv40", "smart medication cabinets (MQTT, vendor JSON)", _sim_cabinet),
+    ):
+        family_parser = sim.add_parser(family, help=help_text)
+        family_parser.add_argument("--profile", default=profile)
+        family_parser.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="the devices' MQTT broker")
+        family_parser.add_argument("--count", type=int, default=2)
+        family_parser.add_argument("--seed", type=int, default=1)
+        family_parser.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+        family_parser.set_defaults(run=lambda a, run=run: _run(run(a)))
+    hospital = sim.add_parser("hospital", help="every family from a scenario file, with traffic and faults")
+    hospital.add_argument("--scenario", default="busy-day", help="name in simulators/days/ or a path")
+    hospital.add_argument("--broker", default="mqtt://127.0.0.1:1883")
+    hospital.add_argument("--edge", default="hospital-edge", help="edge id the site file names")
+    hospital.add_argument("--topic-root", default="wardlink")
+    hospital.add_argument("--site-out", default="hospital-site.yaml", help="where to write the edge's site file")
+    hospital.set_defaults(run=lambda a: _run(_sim_hospital(a)))
 
     profiles = sub.add_parser("profiles", help="device profiles").add_subparsers(dest="action", required=True)
     validate = profiles.add_parser("validate", help="validate profile and site files; non-zero exit on problems")

@@ -16,6 +16,8 @@ from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from simulators.day import Scenario, load_scenario
+from simulators.hospital import Hospital
 from simulators.scenarios import run_stream
 from simulators.sorter import SorterSimulator
 from wardlink.broker import EmbeddedBroker
@@ -38,8 +40,11 @@ class StackConfig:
     site_file: Path | None = None
     stream_rate_per_s: float | None = 2.0
     """Tubes per second fed to the sorter simulator; None feeds nothing (a test inducts its own tubes)."""
-    seed: int = 1
+    seed: int | None = None
+    """Overrides the scenario's (or the sorter stream's) seed; the demo draws a new one per run."""
     edge_resend_after_s: float = 10.0
+    scenario: str | None = None
+    """A hospital-day scenario (`simulators/days/`): every device family instead of the lone sorter."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> "StackConfig":
@@ -64,6 +69,7 @@ class Stack:
     broker: EmbeddedBroker | None = None
     gateway: Gateway | None = None
     sorter: SorterSimulator | None = None
+    hospital: Hospital | None = None
     edge: EdgeAgent | None = None
     _stream: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -107,6 +113,12 @@ class Stack:
             resend_after_s=cfg.edge_resend_after_s,
             **({"site_file": cfg.site_file} if cfg.site_file else {}),
         )
+        if cfg.scenario:
+            scenario = load_scenario(cfg.scenario)
+            if cfg.seed is not None:
+                scenario = scenario.model_copy(update={"seed": cfg.seed})
+            await self._start_hospital(edge_settings, scenario)
+            return
         site, profiles = load_site(edge_settings.site_file, edge_settings.profiles_dir)
         sorter_instance = site.devices[0]
         self.sorter = SorterSimulator(profiles[sorter_instance.profile], host="127.0.0.1", port=0)
@@ -119,13 +131,22 @@ class Stack:
         self.edge = EdgeAgent(edge_settings, site, profiles)
         await self.edge.start()
         if cfg.stream_rate_per_s:
-            self._stream = asyncio.create_task(run_stream(self.sorter, cfg.stream_rate_per_s, cfg.seed, None))
+            self._stream = asyncio.create_task(run_stream(self.sorter, cfg.stream_rate_per_s, cfg.seed or 1, None))
+
+    async def _start_hospital(self, edge_settings: EdgeSettings, scenario: Scenario) -> None:
+        self.hospital = Hospital(scenario, self.mqtt_url, topic_root=self.config.topic_root)
+        await self.hospital.start()
+        self.sorter = next(iter(self.hospital.sorters.values()), None)
+        self.edge = EdgeAgent(edge_settings, self.hospital.site(), self.hospital.profiles)
+        await self.edge.start()
+        self._stream = asyncio.create_task(self.hospital.run())
 
     async def stop(self) -> None:
         if self._stream is not None:
             self._stream.cancel()
             await asyncio.gather(self._stream, return_exceptions=True)
-        for part in (self.edge, self.sorter, self.gateway, self.broker):
+        simulators = [self.hospital] if self.hospital else [self.sorter]
+        for part in (self.edge, *simulators, self.gateway, self.broker):
             if part is not None:
                 try:
                     await part.stop()

@@ -5,6 +5,8 @@ from typing import Any, Protocol
 
 from edge.device_context import DeviceContext
 from edge.drivers.modbus import ModbusDevice
+from edge.drivers.mqtt_json import MqttJsonDevice
+from edge.drivers.vda5050 import Vda5050Device
 
 
 class Driver(Protocol):
@@ -15,6 +17,8 @@ class Driver(Protocol):
 
 DRIVERS: dict[str, Callable[[DeviceContext], Driver]] = {
     "modbus-tcp": ModbusDevice,
+    "mqtt-json": MqttJsonDevice,
+    "vda5050": Vda5050Device,
 }
 
 

@@ -1,22 +1,38 @@
 """Modbus TCP devices: one task, connection, timeout and backoff per device, so one can never stall another.
 
-The device exposes observations as a mailbox (FIFO) whose head record carries a sequence number: the edge
-reads the head, writes the events to the outbox together with the device's cursor, then acknowledges the
-record so the device shows the next one. A crash or a lost acknowledgement between the two steps re-reads
-the same record, finds it in the cursor, and only repeats the acknowledgement: an observation is never
-recorded twice. The cursor is the record's sequence number *and content*, so a device that rebooted and
-numbers its records from 1 again is not mistaken for one repeating an old record.
+Each cycle the driver carries out waiting commands, polls the profile's watch (status, faults, telemetry) once
+every `poll_interval_s`, and drains the mailbox.
+
+The mailbox is a FIFO whose head record carries a sequence number: the edge reads the head, writes the events
+to the outbox together with the device's cursor, then acknowledges the record so the device shows the next
+one. A crash or a lost acknowledgement between the two steps re-reads the same record, finds it in the cursor,
+and only repeats the acknowledgement: an observation is never recorded twice. The cursor holds the record's
+sequence number *and content*, so a device that rebooted and numbers its records from 1 again is not mistaken
+for one repeating an old record.
+
+Watched values become events only when they differ from what the edge last recorded; that state is kept in
+the same cursor, written with the events, so a reconnect or an edge restart never repeats a status or fault.
 """
 
 import asyncio
 import hashlib
 import json
+import logging
+import math
+from collections import deque
+from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
+from pymodbus.pdu import ModbusPDU
 
-from device_profiles import CodecError, MailboxRecord, ModbusProfile, RecordError, decode_record, encode_ack
+from contract import Command
+from device_profiles import CodecError, MailboxRecord, ModbusProfile, RecordError, decode_record, encode, encode_ack
+from device_profiles.watch import CommandWrite
+from device_profiles.watch_state import ReadSpan, WatchState, read_plan, watch_changes, watch_readings
 from edge.device_context import DeviceContext
+
+log = logging.getLogger(__name__)
 
 
 def _record_key(record: MailboxRecord) -> str:
@@ -24,11 +40,27 @@ def _record_key(record: MailboxRecord) -> str:
     return f"{record.seq}:{hashlib.sha256(repr(record).encode()).hexdigest()[:16]}"
 
 
+def _parse_cursor(cursor: str | None) -> tuple[str | None, WatchState]:
+    """(mailbox key, watch state) from the stored cursor; a plain string is a mailbox key of an older edge."""
+    if cursor is None:
+        return None, WatchState()
+    try:
+        data = json.loads(cursor)
+    except ValueError:
+        return cursor, WatchState()
+    if not isinstance(data, dict):
+        return cursor, WatchState()
+    mailbox = data.get("mailbox")
+    return (mailbox if isinstance(mailbox, str) else None), WatchState.from_json(data.get("watch"))
+
+
 class DeviceUnavailableError(Exception):
     """The device did not answer, or answered with a Modbus exception."""
 
 
 class ModbusDevice:
+    takes_commands = True
+
     def __init__(self, ctx: DeviceContext) -> None:
         assert isinstance(ctx.profile, ModbusProfile)
         assert ctx.device.modbus is not None
@@ -36,6 +68,23 @@ class ModbusDevice:
         self.profile: ModbusProfile = ctx.profile
         self.endpoint = ctx.device.modbus
         self.polls = 0
+        self.watch_polls = 0
+        self.plan: list[ReadSpan] = read_plan(self.profile)
+        self.mailbox_key, self.watch_state = _parse_cursor(ctx.cursor)
+        self._watch_due = -math.inf
+        self._telemetry: tuple[float, dict[str, Any]] | None = None
+        self._bad_values: dict[str, str] = {}
+        self._commands: deque[Command] = deque()
+
+    @property
+    def _source(self) -> str:
+        endpoint = self.endpoint
+        return f"modbus://{endpoint.host}:{endpoint.port}/{endpoint.unit}"
+
+    def _cursor(self, *, mailbox: str | None = None, watch: WatchState | None = None) -> str:
+        return json.dumps(
+            {"mailbox": mailbox or self.mailbox_key, "watch": (watch or self.watch_state).to_json()}, sort_keys=True
+        )
 
     async def run(self) -> None:
         ctx, endpoint = self.ctx, self.endpoint
@@ -52,21 +101,137 @@ class ModbusDevice:
                 try:
                     if not client.connected and not await client.connect():
                         raise DeviceUnavailableError("connection refused or timed out")
-                    drained = await self._poll(client)
+                    busy = await self._cycle(client)
                 except (DeviceUnavailableError, ModbusException, OSError, TimeoutError) as exc:
                     client.close()
                     await ctx.went_offline(str(exc) or type(exc).__name__)
+                    self._watch_due = -math.inf  # the first read after a reconnect re-checks every watched value
                     await asyncio.sleep(ctx.backoff.next_delay())
                     continue
                 await ctx.came_online()
-                if not drained:
+                if not busy:
                     await asyncio.sleep(ctx.device.poll_interval_s)
         finally:
             client.close()
 
-    async def _poll(self, client: AsyncModbusTcpClient) -> bool:
+    async def _cycle(self, client: AsyncModbusTcpClient) -> bool:
+        """Commands, the watch when due, one mailbox record; True when a record was there (poll again at once)."""
+        await self._run_commands(client)
+        now = asyncio.get_running_loop().time()
+        if self.plan and now >= self._watch_due:
+            self._watch_due = now + self.ctx.device.poll_interval_s
+            await self._watch(client)
+        if self.profile.mailbox is None:
+            return False
+        return await self._mailbox(client)
+
+    # -- commands ----------------------------------------------------------------------------------------------
+    async def _run_commands(self, client: AsyncModbusTcpClient) -> None:
+        """Carry out waiting commands; one that fails on the link stays first in line for after the reconnect."""
+        while True:
+            if not self._commands:
+                try:
+                    self._commands.append(self.ctx.commands.get_nowait())
+                except asyncio.QueueEmpty:
+                    return
+            command = self._commands[0]
+            writes = self.profile.commands.get(command.type)
+            refusal = None
+            if writes is None:
+                takes = ", ".join(sorted(self.profile.commands)) or "none"
+                refusal = (
+                    f"device {self.ctx.id} ({self.profile.name}) does not take {command.type!r} (it takes: {takes})"
+                )
+            else:
+                for write in writes:
+                    response = await self._write(client, write)
+                    if response.isError():
+                        refusal = f"device {self.ctx.id} refused {command.type!r} ({write.resource}): {response}"
+                        break
+            self._commands.popleft()
+            if refusal is not None:
+                await self.ctx.set_aside(refusal, f"{self._source}/commands", command.model_dump_json())
+            else:
+                log.info("device %s: %s by %s carried out", self.ctx.id, command.type, command.requested_by)
+
+    async def _write(self, client: AsyncModbusTcpClient, write: CommandWrite) -> ModbusPDU:
+        resource, unit = self.profile.resource(write.resource), self.endpoint.unit
+        words = encode(resource, write.value)
+        if resource.table == "coil":
+            return await client.write_coil(resource.address, bool(words[0]), device_id=unit)
+        return await client.write_registers(resource.address, words, device_id=unit)
+
+    # -- watch -------------------------------------------------------------------------------------------------
+    async def _read(self, client: AsyncModbusTcpClient, span: ReadSpan) -> list[int] | list[bool]:
+        unit = self.endpoint.unit
+        if span.table == "input":
+            response = await client.read_input_registers(span.start, count=span.count, device_id=unit)
+        elif span.table == "holding":
+            response = await client.read_holding_registers(span.start, count=span.count, device_id=unit)
+        elif span.table == "coil":
+            response = await client.read_coils(span.start, count=span.count, device_id=unit)
+        else:
+            response = await client.read_discrete_inputs(span.start, count=span.count, device_id=unit)
+        if response.isError():
+            raise DeviceUnavailableError(f"Modbus exception response to {span.table} {span.start}: {response}")
+        return list(response.bits) if span.bits else list(response.registers)
+
+    async def _watch(self, client: AsyncModbusTcpClient) -> None:
+        """Read every watched block, record status and fault changes, send telemetry when due."""
+        values: dict[str, Any] = {}
+        problems: dict[str, str] = {}
+        raw: dict[str, list[int] | list[bool]] = {}
+        for span in self.plan:
+            words = await self._read(client, span)
+            try:
+                decoded, bad = span.decode(words)
+            except CodecError as exc:  # a short read: the device misbehaves, try again
+                raise DeviceUnavailableError(str(exc)) from exc
+            values.update(decoded)
+            problems.update(bad)
+            raw[f"{span.table}/{span.start}"] = words
+        self.watch_polls += 1
+        await self.ctx.came_online()
+        await self._set_aside_bad_values(problems, raw)
+        watch = self.profile.watch
+        assert watch is not None
+        changes, state = watch_changes(watch, values, self.watch_state)
+        if changes:
+            observations = [self.ctx.observation(change.type, "device", self.ctx.id, change.data) for change in changes]
+            await self.ctx.emit(observations, cursor=self._cursor(watch=state))
+            self.watch_state = state
+        self._send_telemetry(values)
+
+    async def _set_aside_bad_values(self, problems: dict[str, str], raw: dict[str, Any]) -> None:
+        """A watched value that does not decode is kept with the reason once (not every poll) and skipped."""
+        for name, reason in problems.items():
+            if self._bad_values.get(name) == reason:
+                continue
+            self._bad_values[name] = reason
+            payload = {"device": self.ctx.id, "profile": self.profile.name, "resource": name, "reads": raw}
+            await self.ctx.set_aside(f"device {self.ctx.id} watch: {reason}", self._source, json.dumps(payload))
+        for name in list(self._bad_values):
+            if name not in problems:
+                del self._bad_values[name]
+
+    def _send_telemetry(self, values: dict[str, Any]) -> None:
+        watch = self.profile.watch
+        if watch is None or watch.telemetry is None:
+            return
+        now = asyncio.get_running_loop().time()
+        current = {name: values[name] for name in watch.telemetry.resources if name in values}
+        if self._telemetry is not None:
+            sent_at, sent = self._telemetry
+            if sent == current and now - sent_at < watch.telemetry.every_s:
+                return
+        self.ctx.telemetry(watch_readings(self.profile, current))
+        self._telemetry = (now, current)
+
+    # -- mailbox -----------------------------------------------------------------------------------------------
+    async def _mailbox(self, client: AsyncModbusTcpClient) -> bool:
         """Read the mailbox head once; returns False when it was empty (time to wait for the next poll)."""
         box, unit = self.profile.mailbox, self.endpoint.unit
+        assert box is not None
         reader = client.read_input_registers if box.table == "input" else client.read_holding_registers
         response = await reader(box.address, count=box.count, device_id=unit)
         self.polls += 1
@@ -76,7 +241,7 @@ class ModbusDevice:
         try:
             record = decode_record(self.profile, registers, self.ctx.id)
         except RecordError as exc:
-            await self._set_aside(exc, registers)
+            await self._set_aside_record(exc, registers)
             seq = exc.seq
         except CodecError as exc:  # a short or garbled read: the device misbehaves, try again
             raise DeviceUnavailableError(str(exc)) from exc
@@ -85,30 +250,33 @@ class ModbusDevice:
                 return False
             seq = record.seq
             key = _record_key(record)
-            if key != self.ctx.cursor:
+            if key != self.mailbox_key:
                 observation = self.ctx.observation(
                     record.event_type,
-                    record.subject_kind,
+                    record.subject_kind,  # type: ignore[arg-type]
                     record.subject_id,
                     record.data,
-                    record.occurred_at,  # type: ignore[arg-type]
+                    record.occurred_at,
                 )
-                await self.ctx.emit([observation], cursor=key)
+                await self.ctx.emit([observation], cursor=self._cursor(mailbox=key))
+                self.mailbox_key = key
         address, words = encode_ack(self.profile, seq)
         ack = await client.write_registers(address, words, device_id=unit)
         if ack.isError():
             raise DeviceUnavailableError(f"Modbus exception response to the mailbox ack: {ack}")
         return True
 
-    async def _set_aside(self, exc: RecordError, registers: list[int]) -> None:
+    async def _set_aside_record(self, exc: RecordError, registers: list[int]) -> None:
         """A record that cannot become an event is kept, with the reason, for the dead-letter topic."""
         key = f"{exc.seq}:unusable"
-        if key == self.ctx.cursor:
+        if key == self.mailbox_key:
             return
-        box, endpoint = self.profile.mailbox, self.endpoint
+        box = self.profile.mailbox
+        assert box is not None
         await self.ctx.set_aside(
             str(exc),
-            f"modbus://{endpoint.host}:{endpoint.port}/{endpoint.unit}/{box.table}/{box.address}",
+            f"{self._source}/{box.table}/{box.address}",
             json.dumps({"device": self.ctx.id, "profile": self.profile.name, "registers": registers}),
-            cursor=key,
+            cursor=self._cursor(mailbox=key),
         )
+        self.mailbox_key = key

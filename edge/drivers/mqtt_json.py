@@ -1,0 +1,248 @@
+"""MQTT devices that speak vendor JSON (smart cabinets): one field-broker connection and task per device.
+
+The driver subscribes to the device's topics from its `MqttJsonProfile`, turns each message into a contract
+event or telemetry through `MessageMapper`, and hands contract commands to the device as vendor JSON. What
+does not map, or maps to data the contract rejects, is set aside for the dead-letter topic with the reason and
+the next message flows. A message the device repeats (same vendor message id) makes no second event: the
+recent ids live in memory and, with each event, in the outbox as the device's cursor, so a restart keeps them.
+
+Presence: the vendor's retained status (its Last Will says offline) and a heartbeat (silent for
+`heartbeat_timeout_s`: offline); losing the field broker is offline too, with the reason.
+"""
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import aiomqtt
+from pydantic import ValidationError
+
+from contract import Command
+from contract.mqtt_url import BrokerAddress
+from device_profiles.mqtt_json import MqttJsonProfile
+from device_profiles.mqtt_json_mapping import MappedEvent, MappedIgnored, MappedPresence, MappingError, MessageMapper
+from edge.device_context import DeviceContext
+
+log = logging.getLogger(__name__)
+
+CURSOR_IDS = 64
+"""Vendor message ids kept in the outbox cursor (enough for a burst of resends after a reconnect)."""
+
+
+class RecentIds:
+    """The last `capacity` vendor message ids, oldest forgotten first."""
+
+    def __init__(self, capacity: int = 1024, initial: Iterable[str] = ()) -> None:
+        self._order: deque[str] = deque(maxlen=capacity)
+        self._set: set[str] = set()
+        for value in initial:
+            self.add(value)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._set
+
+    def add(self, value: str) -> None:
+        if value in self._set:
+            return
+        if len(self._order) == self._order.maxlen:
+            self._set.discard(self._order[0])
+        self._order.append(value)
+        self._set.add(value)
+
+    def cursor(self) -> str:
+        return json.dumps(list(self._order)[-CURSOR_IDS:], separators=(",", ":"))
+
+    @staticmethod
+    def from_cursor(cursor: str | None) -> list[str]:
+        try:
+            values = json.loads(cursor) if cursor else []
+        except ValueError:
+            return []
+        return [str(v) for v in values] if isinstance(values, list) else []
+
+
+def _text(payload: bytes) -> str:
+    return payload.decode("utf-8", errors="backslashreplace")
+
+
+class MqttJsonDevice:
+    takes_commands = True
+
+    def __init__(self, ctx: DeviceContext) -> None:
+        assert isinstance(ctx.profile, MqttJsonProfile)
+        assert ctx.device.mqtt is not None
+        self.ctx = ctx
+        self.profile: MqttJsonProfile = ctx.profile
+        self.mapper = MessageMapper(self.profile, ctx.device.mqtt.topic_id, ctx.id)
+        self.broker = BrokerAddress.parse(ctx.device.mqtt.url or ctx.settings.mqtt_url)
+        self.seen = RecentIds(initial=RecentIds.from_cursor(ctx.cursor))
+        self.duplicates = 0
+        self._last_heard = 0.0
+        self._held: Command | None = None
+        self._awaiting_reply: dict[UUID, float] = {}
+        self._answered = RecentIds(capacity=256)
+        """Unlock commands already answered: by the cabinet, or by the edge when no reply came in time."""
+        self._timed_out = RecentIds(capacity=256)
+        self._subscribed = frozenset(self.mapper.subscriptions)
+        self.foreign = 0
+
+    async def run(self) -> None:
+        ctx = self.ctx
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    **self.broker.client_kwargs(),
+                    identifier=f"wardlink-{ctx.id}-{uuid4().hex[:8]}",
+                    protocol=aiomqtt.ProtocolVersion.V311,
+                    clean_session=True,
+                    keepalive=15,
+                    timeout=max(ctx.device.timeout_s, 5.0),
+                ) as client:
+                    for topic in self.mapper.subscriptions:
+                        await client.subscribe(topic, qos=1)
+                    self._last_heard = asyncio.get_running_loop().time()
+                    await self._serve(client)
+            except aiomqtt.MqttError as exc:
+                await ctx.went_offline(f"field broker {self.broker}: {exc}")
+                await asyncio.sleep(ctx.backoff.next_delay())
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """Read, send commands and watch the heartbeat until one of them fails (the link dropped)."""
+        tasks = [
+            asyncio.create_task(self._read(client)),
+            asyncio.create_task(self._send_commands(client)),
+            asyncio.create_task(self._watch()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # re-raise what ended it
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- incoming ----------------------------------------------------------------------------------------------
+    async def _read(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            if message.topic.value not in self._subscribed:
+                # amqtt can hand a reconnected client retained messages of topics it never asked for.
+                self.foreign += 1
+                log.debug("device %s: ignoring a message on %s, not one of its topics", self.ctx.id, message.topic)
+                continue
+            payload = message.payload
+            raw = bytes(payload) if isinstance(payload, bytes | bytearray) else str(payload).encode()
+            await self.handle(message.topic.value, raw)
+
+    async def handle(self, topic: str, payload: bytes) -> None:
+        """One message from the device: an event, telemetry, presence, or a reason to set it aside."""
+        ctx = self.ctx
+        try:
+            mapped = self.mapper.map(topic, payload)
+        except MappingError as exc:
+            self._heard()
+            await ctx.set_aside(f"{ctx.id} ({self.profile.name}): {exc}", topic, _text(payload))
+            return
+        if isinstance(mapped, MappedPresence):
+            if mapped.online:
+                self._heard()
+                await ctx.came_online()
+            else:
+                await ctx.went_offline(mapped.reason)
+            return
+        self._heard()
+        await ctx.came_online()
+        if isinstance(mapped, MappedIgnored):
+            return
+        if mapped.message_id is not None:
+            if mapped.message_id in self.seen:
+                self.duplicates += 1
+                log.debug("device %s repeated message %s; no second event", ctx.id, mapped.message_id)
+                return
+            self.seen.add(mapped.message_id)
+        if not isinstance(mapped, MappedEvent):
+            ctx.telemetry(mapped.readings, at=mapped.at)
+            return
+        if mapped.event_type == "cabinet.unlock_replied":
+            command_id = str(mapped.data["command_id"])
+            self._awaiting_reply.pop(UUID(command_id), None)
+            if command_id in self._timed_out:
+                reason = f"{ctx.id}: reply to command {command_id} came after the edge had refused it for want of one"
+                await ctx.set_aside(reason, topic, _text(payload))
+                return
+            if command_id in self._answered:
+                self.duplicates += 1  # the cabinet answered the same command twice (a redelivered command)
+                return
+            self._answered.add(command_id)
+        observation = ctx.observation(
+            mapped.event_type,
+            mapped.subject_kind,  # type: ignore[arg-type]
+            mapped.subject_id,
+            mapped.data,
+            mapped.occurred_at,
+        )
+        try:
+            await ctx.emit([observation], cursor=self.seen.cursor() if mapped.message_id else None)
+        except (ValidationError, ValueError) as exc:
+            await ctx.set_aside(
+                f"{ctx.id}: the contract rejects {mapped.event_type}: {exc}"[:1000], topic, _text(payload)
+            )
+
+    def _heard(self) -> None:
+        self._last_heard = asyncio.get_running_loop().time()
+
+    # -- outgoing ----------------------------------------------------------------------------------------------
+    async def _send_commands(self, client: aiomqtt.Client) -> None:
+        while True:
+            # A command taken but not sent when the link dropped is sent after the reconnect.
+            self._held = self._held or await self.ctx.commands.get()
+            await self._send(client, self._held)
+            self._held = None
+
+    async def _send(self, client: aiomqtt.Client, command: Command) -> None:
+        ctx = self.ctx
+        source = f"edge:commands/{ctx.id}"
+        try:
+            topic, body = self.mapper.render(command)
+        except MappingError as exc:
+            await ctx.set_aside(f"{ctx.id}: {exc}", source, command.model_dump_json())
+            return
+        if ctx.online is False:
+            reason = f"cabinet {ctx.id} is offline: {command.type} was not sent"
+            if command.type == "unlock_cabinet":
+                await self._refuse_unlock(command.id, reason)
+            else:
+                await ctx.set_aside(reason, source, command.model_dump_json())
+            return
+        await client.publish(topic, body, qos=1)
+        timeout = self.profile.commands[command.type].reply_timeout_s
+        if command.type == "unlock_cabinet" and timeout is not None:
+            self._awaiting_reply[command.id] = asyncio.get_running_loop().time() + timeout
+        log.info("device %s: sent %s %s", ctx.id, command.type, command.id)
+
+    async def _refuse_unlock(self, command_id: UUID, reason: str) -> None:
+        data = {"command_id": str(command_id), "accepted": False, "reason": reason[:200]}
+        observation = self.ctx.observation("cabinet.unlock_replied", "cabinet", self.ctx.id, data, datetime.now(UTC))
+        await self.ctx.emit([observation])
+
+    # -- watching ----------------------------------------------------------------------------------------------
+    async def _watch(self) -> None:
+        """Heartbeat (silent too long: offline) and unlock replies that never came."""
+        loop = asyncio.get_running_loop()
+        timeout = self.profile.heartbeat_timeout_s
+        while True:
+            now = loop.time()
+            if now - self._last_heard > timeout and self.ctx.online is not False:
+                await self.ctx.went_offline(f"no message from the device for {timeout:g} s")
+            for command_id, deadline in list(self._awaiting_reply.items()):
+                if now > deadline:
+                    del self._awaiting_reply[command_id]
+                    self._timed_out.add(str(command_id))
+                    self._answered.add(str(command_id))
+                    wait = self.profile.commands["unlock_cabinet"].reply_timeout_s
+                    await self._refuse_unlock(command_id, f"no reply from the cabinet within {wait:g} s")
+            await asyncio.sleep(min(1.0, timeout / 4))

@@ -1,0 +1,184 @@
+"""VDA 5050 robots: the edge is master control for each robot, over MQTT on the robots' broker.
+
+One task and one MQTT connection per robot, as for every device. It listens on the robot's `connection`,
+`state`, `visualization` and `factsheet` topics and validates every message against the official schema
+(anything else is set aside for the dead-letter topic, and the link carries on). A `dispatch_delivery`
+command becomes an order along the shortest route from where the robot is; what the robot then reports
+becomes delivery events, faults and telemetry (`MasterControl` decides which). ONLINE / OFFLINE /
+CONNECTIONBROKEN on the retained `connection` topic become `device.online` / `device.offline`.
+"""
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import aiomqtt
+
+from contract import Reading
+from contract.command import DispatchDelivery, PauseDevice, ResumeDevice
+from contract.mqtt_url import BrokerAddress
+from device_profiles.maps import MAPS_DIR, NodeGraph, load_map
+from device_profiles.vda5050 import Channel, Vda5050Profile, parse_timestamp
+from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, parse
+from edge.device_context import DeviceContext
+from edge.drivers.vda5050_master import MasterControl, Reaction
+
+log = logging.getLogger(__name__)
+
+_TICK_S = 0.5
+_OFFLINE_REASONS = {
+    "OFFLINE": "robot went offline (VDA 5050 connection OFFLINE)",
+    "CONNECTIONBROKEN": "robot connection broken (VDA 5050 Last Will CONNECTIONBROKEN)",
+}
+
+
+def _graph_for(ctx: DeviceContext, profile: Vda5050Profile) -> NodeGraph:
+    """The map beside the profiles folder in use (a site's own maps), else the packaged one."""
+    beside = ctx.settings.profiles_dir.parent / "maps"
+    return load_map(profile.map, beside if (beside / f"{profile.map}.yaml").is_file() else MAPS_DIR)
+
+
+class Vda5050Device:
+    takes_commands = True
+
+    def __init__(self, ctx: DeviceContext) -> None:
+        assert isinstance(ctx.profile, Vda5050Profile)
+        assert ctx.device.mqtt is not None
+        self.ctx = ctx
+        self.profile: Vda5050Profile = ctx.profile
+        self.serial = ctx.device.mqtt.topic_id
+        self.broker = BrokerAddress.parse(ctx.device.mqtt.url or ctx.settings.mqtt_url)
+        self.master = MasterControl(ctx.id, self.profile, _graph_for(ctx, self.profile), self.serial, ctx.cursor)
+        self.factsheet: dict[str, Any] | None = None
+        self.received = 0
+        self._last_telemetry = 0.0
+        self._client: aiomqtt.Client | None = None
+
+    def topic(self, channel: Channel) -> str:
+        return self.profile.topic(self.serial, channel)
+
+    async def run(self) -> None:
+        ctx = self.ctx
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    **self.broker.client_kwargs(),
+                    identifier=f"wardlink-master-{ctx.settings.topic_root.replace('/', '-')}-{ctx.id}"[:128],
+                    protocol=aiomqtt.ProtocolVersion.V311,
+                    clean_session=True,
+                    keepalive=15,
+                    timeout=ctx.device.timeout_s,
+                ) as client:
+                    self._client = client
+                    for channel in ("connection", "state", "visualization", "factsheet"):
+                        await client.subscribe(self.topic(channel), qos=1 if channel == "connection" else 0)
+                    ctx.failures.recovered()
+                    ctx.backoff.reset()
+                    try:
+                        async with asyncio.TaskGroup() as tasks:
+                            tasks.create_task(self._receive(client))
+                            tasks.create_task(self._commands())
+                            tasks.create_task(self._ticks())
+                    finally:
+                        self._client = None
+                        self.master.online = False
+            except* aiomqtt.MqttError as errors:
+                await ctx.went_offline(f"robots' broker {self.broker} unreachable: {errors.exceptions[0]}")
+            await asyncio.sleep(ctx.backoff.next_delay())
+
+    # -- from the robot ----------------------------------------------------------------------------------------
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            topic = str(message.topic)
+            channel = topic.rsplit("/", 1)[-1]
+            if channel not in ("connection", "state", "visualization", "factsheet"):
+                continue
+            payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
+            if not payload:
+                continue  # a retained message being cleared
+            try:
+                body = parse(channel, payload)  # type: ignore[arg-type]
+                self._check_sender(channel, body)  # type: ignore[arg-type]
+            except Vda5050SchemaError as exc:
+                await self.ctx.set_aside(str(exc), topic, bytes(payload).decode("utf-8", "replace"))
+                continue
+            self.received += 1
+            await self._take(channel, body)
+
+    def _check_sender(self, kind: MessageKind, body: dict[str, Any]) -> None:
+        sender = (body.get("manufacturer"), body.get("serialNumber"))
+        if sender != (self.profile.manufacturer, self.serial):
+            raise Vda5050SchemaError(f"{kind} names robot {sender[0]}/{sender[1]} but came on {self.serial}'s topic")
+
+    async def _take(self, channel: str, body: dict[str, Any]) -> None:
+        if channel == "connection":
+            state = body["connectionState"]
+            if state == "ONLINE":
+                self.master.online = True
+                await self.ctx.came_online()
+                await self._react(self.master.tick(self._now()))
+            else:
+                self.master.online = False
+                await self.ctx.went_offline(_OFFLINE_REASONS[state])
+        elif channel == "state":
+            await self._react(self.master.on_state(body, self._now()))
+            self._telemetry(body, body.get("agvPosition"), body["batteryState"]["batteryCharge"])
+        elif channel == "visualization":
+            self._telemetry(body, body.get("agvPosition"), None)
+        else:
+            self.factsheet = body
+
+    def _telemetry(self, body: dict[str, Any], position: dict[str, Any] | None, charge: float | None) -> None:
+        now = self._now()
+        if now - self._last_telemetry < self.ctx.device.poll_interval_s:
+            return  # at most one reading set per poll interval, however often the robot talks
+        readings = []
+        if charge is not None:
+            readings.append(Reading(metric="battery_charge", value=charge, unit="%"))
+        if position is not None:
+            readings += [
+                Reading(metric="position_x", value=position["x"], unit="m"),
+                Reading(metric="position_y", value=position["y"], unit="m"),
+            ]
+        if readings:
+            self._last_telemetry = now
+            at = parse_timestamp(body["timestamp"]) if body.get("timestamp") else None
+            self.ctx.telemetry(readings, at=at)
+
+    # -- to the robot ------------------------------------------------------------------------------------------
+    async def _commands(self) -> None:
+        while True:
+            command = await self.ctx.commands.get()
+            if isinstance(command, DispatchDelivery):
+                await self._react(self.master.dispatch(command, self._now()))
+            elif isinstance(command, PauseDevice | ResumeDevice):
+                kind = "startPause" if isinstance(command, PauseDevice) else "stopPause"
+                await self._react(self.master.instant(kind, f"{command.type}.{command.id.hex[:12]}"))
+            else:
+                reason = f"a VDA 5050 robot does not take {command.type} commands"
+                await self.ctx.set_aside(reason, f"command/{self.ctx.id}", command.model_dump_json())
+
+    async def _ticks(self) -> None:
+        while True:
+            await asyncio.sleep(_TICK_S)
+            await self._react(self.master.tick(self._now()))
+
+    async def _react(self, reaction: Reaction) -> None:
+        """Record the events (with the new cursor, one transaction), then send the messages."""
+        if reaction.events:
+            observations = [
+                self.ctx.observation(e.type, e.subject_kind, e.subject_id, e.data, e.occurred_at)  # type: ignore[arg-type]
+                for e in reaction.events
+            ]
+            await self.ctx.emit(observations, cursor=self.master.cursor())
+        client = self._client
+        for channel, message in reaction.messages:
+            if client is None:
+                log.warning("robot %s: not connected, %s not sent", self.ctx.id, channel)
+                continue
+            await client.publish(self.topic(channel), json.dumps(message).encode(), qos=0)
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()

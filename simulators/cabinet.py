@@ -1,0 +1,443 @@
+"""A MedVault MV-40 ward medication cabinet as a real MQTT client speaking the vendor's JSON.
+
+    async with CabinetSimulator(profile, "MV40-0231", broker_url, seed=1, speed=60) as cabinet:
+        await cabinet.open_door("N-40217")
+        await cabinet.remove("D1-03", 2, "N-40217")
+        await cabinet.close_door()
+
+Topics come from the profile (`status`, `events`, `telemetry`, `inventory`, `commands`, `replies`); the JSON
+shapes are the MV-40's, the ones `device_profiles/models/medvault-mv40.yaml` maps. Times are simulated seconds
+running `speed` times faster than real time; message timestamps are the cabinet clock (UTC, epoch ms).
+Deterministic for a seed. Faults: `warm_fridge`, door ajar (left open), `power_loss` (the broker publishes the
+Last Will) and `reboot`, `malformed_frames`, `duplicate_messages`.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import socket
+from collections import deque
+from collections.abc import Callable, Coroutine
+from datetime import UTC, date, datetime
+from types import TracebackType
+from typing import Any
+
+import aiomqtt
+
+from contract.backoff import Backoff
+from contract.mqtt_url import BrokerAddress
+from device_profiles import MqttJsonProfile
+from simulators import cabinet_json as mv40
+from simulators.cabinet_json import ALARM_TEXT, MALFORMED_KINDS
+from simulators.cabinet_stock import BinStock, badges, stock_cabinet
+
+log = logging.getLogger(__name__)
+
+TOPICS = ("status", "events", "telemetry", "inventory", "commands", "replies")
+FRIDGE_RANGE_C = (2.0, 8.0)
+
+
+class CabinetError(RuntimeError):
+    """Something a real cabinet would not let happen (remove from a closed cabinet, more than the bin holds)."""
+
+
+def _device_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class CabinetSimulator:
+    def __init__(
+        self,
+        profile: MqttJsonProfile,
+        topic_id: str,
+        broker_url: str,
+        seed: int = 1,
+        speed: float = 1.0,
+        *,
+        telemetry_interval_s: float = 30.0,
+        door_ajar_after_s: float = 120.0,
+        fridge_setpoint_c: float = 5.0,
+        boot: int = 0,
+        today: date | None = None,
+        clock: Callable[[], datetime] = _device_now,
+    ) -> None:
+        missing = [name for name in TOPICS if name not in profile.topics]
+        if missing:
+            raise ValueError(f"profile {profile.name} lacks the MV-40 topics {', '.join(missing)}")
+        if speed <= 0:
+            raise ValueError("speed must be > 0")
+        self.profile = profile
+        self.topic_id = topic_id
+        self.broker = BrokerAddress.parse(broker_url)
+        self.speed = speed
+        self.telemetry_interval_s = telemetry_interval_s
+        self.door_ajar_after_s = door_ajar_after_s
+        self.setpoint_c = fridge_setpoint_c
+        self.clock = clock
+        self.rng = random.Random(seed)
+        self.stock: dict[str, BinStock] = stock_cabinet(self.rng, today or clock().date())
+        self.nurses, self.pharmacy = badges(self.rng)
+        self.enrolled = {*self.nurses, *self.pharmacy}
+        self.boot = boot
+        self.door_opened_by: str | None = None
+        self.unlocked_for: str | None = None
+        self.fridge_c = fridge_setpoint_c
+        self.alarms: set[str] = set()
+        self.commands: list[dict[str, Any]] = []
+        """Every command received, as JSON (tests read it)."""
+        self.published = 0
+        self.powered = False
+        self.connected = asyncio.Event()
+        self._fridge_target = fridge_setpoint_c
+        self._counter = 0
+        self._pending: deque[tuple[str, bytes, bool]] = deque(maxlen=10_000)
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._duplicate_until = 0.0
+        self._malformed_until = 0.0
+
+    def topic(self, name: str) -> str:
+        return self.profile.topic(name, self.topic_id)
+
+    def real_seconds(self, sim_seconds: float) -> float:
+        """How long `sim_seconds` of simulated time take in real time."""
+        return sim_seconds / self.speed
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Power on: connect (Last Will: OFFLINE, retained), publish ONLINE, report the fridge every interval."""
+        if self.powered:
+            return
+        self.powered = True
+        self.boot += 1
+        self._counter = 0
+        self.door_opened_by = None
+        self._tasks = [
+            asyncio.create_task(self._link(), name=f"cabinet:{self.topic_id}:link"),
+            asyncio.create_task(self._fridge_loop(), name=f"cabinet:{self.topic_id}:fridge"),
+        ]
+
+    async def stop(self) -> None:
+        """Shut down cleanly: OFFLINE (retained, cause shutdown), then disconnect (the Last Will is not sent)."""
+        if not self.powered:
+            return
+        if self.connected.is_set():
+            self._status("OFFLINE", cause="shutdown")
+            with contextlib.suppress(TimeoutError):
+                await self.flushed(timeout_s=5)
+        await self._power_off()
+
+    async def power_loss(self, minutes: float | None = None) -> None:
+        """The power goes: the TCP link dies without a DISCONNECT, so the broker publishes the Last Will.
+
+        With `minutes`, the cabinet reboots by itself after that long (simulated); else `await reboot()`.
+        """
+        if not self.powered:
+            return
+        client = self._client
+        if client is not None:
+            # aiomqtt resolves its disconnect future with an exception nobody awaits once we stop: retrieve it.
+            client._disconnected.add_done_callback(lambda f: f.cancelled() or f.exception())
+            sock = client._client.socket()  # no public way to die mid-connection: it is a power loss
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        await self._power_off()
+        if minutes is not None:
+            self._tasks.append(asyncio.create_task(self._reboot_after(minutes)))
+
+    async def reboot(self) -> None:
+        """Power comes back: a new boot; messages not yet published are still in the cabinet's journal."""
+        await self._power_off()
+        await self.start()
+
+    async def _reboot_after(self, minutes: float) -> None:
+        await asyncio.sleep(self.real_seconds(minutes * 60))
+        await self.start()
+
+    async def _power_off(self) -> None:
+        self.powered = False
+        self.connected.clear()
+        current = asyncio.current_task()
+        tasks = [t for t in [*self._tasks, *self._timers.values()] if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks = [t for t in self._tasks if t is current]
+        self._timers.clear()
+        self._client = None
+
+    async def forget(self) -> None:
+        """Withdraw the retained status from the broker (an empty retained message), e.g. after a test."""
+        async with aiomqtt.Client(**self.broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
+            await client.publish(self.topic("status"), b"", qos=1, retain=True)
+
+    async def flushed(self, timeout_s: float = 30) -> None:
+        """Wait until every message so far is published (the broker acknowledged it)."""
+        if not self._pending:
+            return
+        self._drained.clear()
+        await asyncio.wait_for(self._drained.wait(), timeout_s)
+
+    async def __aenter__(self) -> "CabinetSimulator":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- the MQTT link -----------------------------------------------------------------------------------------
+    async def _link(self) -> None:
+        backoff = Backoff(initial=0.2, cap=5.0)
+        while self.powered:
+            will = aiomqtt.Will(self.topic("status"), mv40.last_will(), qos=1, retain=True)
+            try:
+                async with aiomqtt.Client(
+                    **self.broker.client_kwargs(),
+                    identifier=f"mv40-{self.topic_id}",
+                    protocol=aiomqtt.ProtocolVersion.V311,
+                    will=will,
+                    clean_session=True,
+                    keepalive=10,
+                ) as client:
+                    self._client = client
+                    await client.subscribe(self.topic("commands"), qos=1)
+                    await client.publish(self.topic("status"), self._status_body("ONLINE"), qos=1, retain=True)
+                    self.connected.set()
+                    backoff.reset()
+                    await _first_failure(self._drain(client), self._read_commands(client))
+            except aiomqtt.MqttError as exc:
+                log.debug("cabinet %s: broker link lost: %s", self.topic_id, exc)
+            finally:
+                self._client = None
+                self.connected.clear()
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _drain(self, client: aiomqtt.Client) -> None:
+        while True:
+            while self._pending:
+                topic, payload, retain = self._pending[0]
+                await client.publish(topic, payload, qos=1, retain=retain)
+                self._pending.popleft()
+                self.published += 1
+            self._drained.set()
+            self._wake.clear()
+            await self._wake.wait()
+
+    async def _read_commands(self, client: aiomqtt.Client) -> None:
+        commands = self.topic("commands")
+        async for message in client.messages:
+            if message.topic.value != commands:
+                continue  # amqtt can hand a reconnected client retained messages it did not subscribe to
+            try:
+                body = json.loads(message.payload)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                log.warning("cabinet %s: ignoring a command that is not JSON", self.topic_id)
+                continue
+            if isinstance(body, dict):
+                self.commands.append(body)
+                self._command(body)
+
+    # -- publishing --------------------------------------------------------------------------------------------
+    def _ts(self) -> int:
+        return int(self.clock().timestamp() * 1000)
+
+    def _next_id(self) -> str:
+        self._counter += 1
+        return f"{self.topic_id}-b{self.boot}-{self._counter:06d}"
+
+    def _status_body(self, state: str, cause: str | None = None) -> bytes:
+        return mv40.status(state, self._ts(), self.boot, cause)
+
+    def _status(self, state: str, cause: str | None = None) -> None:
+        self._pending.append((self.topic("status"), self._status_body(state, cause), True))
+        self._wake.set()
+
+    def _publish(self, topic_name: str, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.powered:
+            raise CabinetError(f"cabinet {self.topic_id} is powered off")
+        message = {"msgId": self._next_id(), "ts": self._ts(), **body}
+        payload = json.dumps(message).encode()
+        now = asyncio.get_running_loop().time()
+        for _ in range(2 if now < self._duplicate_until else 1):
+            self._pending.append((self.topic(topic_name), payload, False))
+        if now < self._malformed_until:
+            self._pending.append((self.topic("events"), self.malformed(self.rng.choice(MALFORMED_KINDS)), False))
+        self._wake.set()
+        return message
+
+    def malformed(self, kind: str) -> bytes:
+        """A frame the edge must set aside (see `cabinet_json.MALFORMED_KINDS`), with a fresh msgId."""
+        return mv40.malformed(kind, self._next_id(), self._ts())
+
+    def send_malformed(self, kind: str) -> bytes:
+        """Publish one malformed frame on the events topic now; returns it."""
+        frame = self.malformed(kind)
+        self._pending.append((self.topic("events"), frame, False))
+        self._wake.set()
+        return frame
+
+    def malformed_frames(self, minutes: float) -> None:
+        """Fault: for `minutes` (simulated), every message is followed by a malformed frame."""
+        self._malformed_until = asyncio.get_running_loop().time() + self.real_seconds(minutes * 60)
+
+    def duplicate_messages(self, minutes: float) -> None:
+        """Fault: for `minutes` (simulated), every message is published twice with the same msgId."""
+        self._duplicate_until = asyncio.get_running_loop().time() + self.real_seconds(minutes * 60)
+
+    # -- nurse and pharmacy access -----------------------------------------------------------------------------
+    async def open_door(self, badge: str) -> bool:
+        """Badge in and open; an unknown badge raises (and clears) an access-denied alarm and returns False."""
+        if badge not in self.enrolled:
+            user = {"badgeId": badge}
+            self._alarm("A-301", "RAISED", user=user)
+            self._alarm("A-301", "CLEARED", user=user)
+            return False
+        if self.door_opened_by is not None:
+            raise CabinetError(f"the door is already open (by {self.door_opened_by})")
+        self.door_opened_by = badge
+        self.unlocked_for = None
+        self._publish("events", {"evt": "DOOR_OPEN", "door": {"id": "main"}, "user": {"badgeId": badge}})
+        self._later("door_ajar", self.door_ajar_after_s, self._door_ajar)
+        return True
+
+    async def close_door(self, badge: str | None = None) -> None:
+        badge = badge or self.door_opened_by
+        if self.door_opened_by is None:
+            raise CabinetError("the door is already closed")
+        self.door_opened_by = None
+        self._cancel("door_ajar")
+        self._publish("events", {"evt": "DOOR_CLOSE", "door": {"id": "main"}, "user": {"badgeId": badge}})
+        if "A-101" in self.alarms:
+            self._alarm("A-101", "CLEARED")
+
+    async def remove(self, bin_id: str, quantity: int = 1, badge: str | None = None) -> dict[str, Any]:
+        line = self._open_bin(bin_id)
+        if quantity < 1 or quantity > line.quantity:
+            raise CabinetError(f"bin {bin_id} holds {line.quantity}; cannot take {quantity}")
+        self.stock[bin_id] = line.with_quantity(line.quantity - quantity)
+        return self._movement("ITEM_TAKEN", line, quantity, badge)
+
+    async def return_item(self, bin_id: str, quantity: int = 1, badge: str | None = None) -> dict[str, Any]:
+        line = self._open_bin(bin_id)
+        self.stock[bin_id] = line.with_quantity(line.quantity + quantity)
+        return self._movement("ITEM_RETURNED", line, quantity, badge)
+
+    async def restock(
+        self,
+        bin_id: str,
+        quantity: int,
+        badge: str | None = None,
+        *,
+        lot: str | None = None,
+        expiry: date | None = None,
+    ) -> dict[str, Any]:
+        """Fill a bin; a new lot (with its expiry) replaces the bin's lot."""
+        line = self._open_bin(bin_id)
+        if lot is not None:
+            line = BinStock(line.bin, line.gtin, lot, expiry or line.expiry, line.quantity, line.par, line.description)
+        self.stock[bin_id] = line.with_quantity(line.quantity + quantity)
+        return self._movement("ITEM_REFILLED", line, quantity, badge)
+
+    def _open_bin(self, bin_id: str) -> BinStock:
+        if self.door_opened_by is None:
+            raise CabinetError("the door is closed: open_door(badge) first")
+        if bin_id not in self.stock:
+            raise CabinetError(f"no bin {bin_id!r}")
+        return self.stock[bin_id]
+
+    def _movement(self, evt: str, line: BinStock, quantity: int, badge: str | None) -> dict[str, Any]:
+        txn_id = f"T{self.boot}-{self._counter + 1:06d}"
+        return self._publish("events", mv40.movement(evt, line, quantity, badge or self.door_opened_by, txn_id))
+
+    async def inventory(self, request_id: str | None = None) -> dict[str, Any]:
+        """Publish a full stock snapshot (the MV-40 groups bins by drawer)."""
+        return self._publish("inventory", self._snapshot(request_id))
+
+    def _snapshot(self, request_id: str | None) -> dict[str, Any]:
+        return mv40.snapshot(self.stock, request_id)
+
+    # -- commands ----------------------------------------------------------------------------------------------
+    def _command(self, body: dict[str, Any]) -> None:
+        cmd, request_id = body.get("cmd"), body.get("reqId")
+        if not self.powered:
+            return
+        if cmd == "UNLOCK":
+            badge = body.get("badgeId")
+            if badge in self.enrolled and self.door_opened_by is None:
+                self.unlocked_for = str(badge)
+                self._publish("replies", {"reqId": request_id, "cmd": cmd, "result": "GRANTED"})
+            else:
+                why = "door already open" if badge in self.enrolled else "badge not enrolled"
+                self._publish("replies", {"reqId": request_id, "cmd": cmd, "result": "DENIED", "why": why})
+        elif cmd == "INVENTORY":
+            self._publish("replies", {"reqId": request_id, "cmd": cmd, "result": "OK"})
+            self._publish("inventory", self._snapshot(request_id))
+        else:
+            self._publish("replies", {"reqId": request_id, "cmd": cmd, "result": "ERROR", "why": "unknown command"})
+
+    # -- fridge and alarms -------------------------------------------------------------------------------------
+    def warm_fridge(self, target_c: float, minutes: float) -> None:
+        """Fault: the fridge drifts toward `target_c` for `minutes` (simulated), then recovers to the setpoint."""
+        self._fridge_target = target_c
+        self._later("fridge_fault", minutes * 60, self._fridge_recovers)
+
+    async def _fridge_recovers(self) -> None:
+        self._fridge_target = self.setpoint_c
+
+    async def _fridge_loop(self) -> None:
+        while True:
+            self.fridge_c += (self._fridge_target - self.fridge_c) * 0.3 + self.rng.gauss(0, 0.08)
+            temperature = round(self.fridge_c, 2)
+            fridge = {"tempC": temperature, "setpointC": self.setpoint_c, "compressor": "ON"}
+            self._publish("telemetry", {"fridge": fridge, "door": {"open": self.door_opened_by is not None}})
+            low, high = FRIDGE_RANGE_C
+            for code, out_of_range in (("A-201", temperature > high), ("A-202", temperature < low)):
+                if out_of_range and code not in self.alarms:
+                    self._alarm(code, "RAISED", text=f"{ALARM_TEXT[code]}: {temperature:.1f} °C")
+                elif not out_of_range and code in self.alarms:
+                    self._alarm(code, "CLEARED")
+            await asyncio.sleep(self.real_seconds(self.telemetry_interval_s))
+
+    async def _door_ajar(self) -> None:
+        if self.door_opened_by is not None and "A-101" not in self.alarms:
+            self._alarm("A-101", "RAISED", text=f"door open for {self.door_ajar_after_s:g} s")
+
+    def _alarm(self, code: str, state: str, *, text: str | None = None, user: dict[str, str] | None = None) -> None:
+        (self.alarms.add if state == "RAISED" else self.alarms.discard)(code)
+        self._publish("events", mv40.alarm(code, state, text, user))
+
+    def _later(self, name: str, sim_seconds: float, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._cancel(name)
+
+        async def timer() -> None:
+            await asyncio.sleep(self.real_seconds(sim_seconds))
+            self._timers.pop(name, None)
+            await action()
+
+        self._timers[name] = asyncio.get_running_loop().create_task(timer())
+
+    def _cancel(self, name: str) -> None:
+        task = self._timers.pop(name, None)
+        if task is not None:
+            task.cancel()
+
+
+async def _first_failure(*coroutines: Coroutine[Any, Any, None]) -> None:
+    """Run together until the first one ends; cancel the rest and re-raise what ended it."""
+    tasks = [asyncio.create_task(c) for c in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

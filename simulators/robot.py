@@ -1,0 +1,309 @@
+"""A VDA 5050 2.1 delivery robot on MQTT, compressed in time: a real network peer for the edge's master control.
+
+    async with RobotSimulator(profile, graph, "MC2-0001", "mqtt://127.0.0.1:1883", speed=60) as robot:
+        ...  # the edge sends orders; a test releases the drawer: await robot.release_drawer("drawer-1", pin="4711")
+
+It subscribes to `order` and `instantActions`, publishes `connection` (ONLINE retained; the Last Will says
+CONNECTIONBROKEN; OFFLINE on a clean stop), `factsheet` (retained), `state` on every change and at least every
+30 s of robot time, and `visualization` every second of robot time (at most 5 per wall second). Every message it
+publishes is checked against the official schema first. `speed` compresses robot time: at 60 a 120 m trip at
+1.2 m/s takes under two seconds. Faults to inject: `block_edge`, `set_battery`, `crash` (no goodbye: the
+broker publishes the Last Will).
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import socket
+from collections import deque
+from types import TracebackType
+from typing import Any
+
+import aiomqtt
+
+from contract.backoff import Backoff, FailureLog
+from contract.mqtt_url import BrokerAddress
+from device_profiles.maps import NodeGraph, load_map
+from device_profiles.vda5050 import Channel, Headers, Vda5050Profile
+from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, check, parse
+from simulators.robot_body import RobotBody
+from simulators.robot_factsheet import factsheet_body
+
+log = logging.getLogger(__name__)
+
+_MIN_WALL_GAP_S = 0.2  # visualization: at most 5 messages per wall second, whatever the compression
+
+
+class RobotSimulator:
+    def __init__(
+        self,
+        profile: Vda5050Profile,
+        graph: NodeGraph,
+        serial: str,
+        broker_url: str,
+        *,
+        speed: float = 1.0,
+        start_node: str | None = None,
+        battery_pct: float = 100.0,
+        tick_s: float = 0.05,
+        state_interval_s: float = 30.0,
+        visualization_interval_s: float = 1.0,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive (1 = real time, 60 = a minute per second)")
+        chargers = graph.nodes_of_kind("charger")
+        node = graph.node(start_node) if start_node else (chargers[0] if chargers else graph.nodes[0])
+        self.profile, self.graph, self.serial = profile, graph, serial
+        self.body = RobotBody(profile, graph, node, battery_pct=battery_pct)
+        self.broker = BrokerAddress.parse(broker_url)
+        self.speed, self.tick_s = speed, tick_s
+        self.state_interval_s, self.visualization_interval_s = state_interval_s, visualization_interval_s
+        self.headers = Headers(profile.manufacturer, serial)
+        self.sim_time_s = 0.0
+        self.sent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=5000)
+        """The newest messages published, (channel, message): what tests check against the schemas."""
+        self.rejected = 0
+        self.connected = asyncio.Event()
+        self._signature = ""
+        self._last_state_s = -1e18
+        self._last_visualization_s = -1e18
+        self._last_visualization_wall = 0.0
+        self._due: set[Channel] = {"state", "factsheet"}
+        self._wake = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._crashed = False
+
+    def topic(self, channel: Channel) -> str:
+        return self.profile.topic(self.serial, channel)
+
+    # -- life cycle --------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start driving and connect; returns once the robot is ONLINE on the broker."""
+        self._tasks = [
+            asyncio.create_task(self._physics(), name=f"robot:{self.serial}:physics"),
+            asyncio.create_task(self._link(), name=f"robot:{self.serial}:link"),
+        ]
+        await asyncio.wait_for(self.connected.wait(), 30)
+
+    async def stop(self) -> None:
+        """Say OFFLINE (retained) and disconnect cleanly."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def __aenter__(self) -> "RobotSimulator":
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- what a test or a scenario does to the robot -----------------------------------------------------------
+    async def release_drawer(self, drawer: str, *, pin: str | None = None, badge: str | None = None) -> bool:
+        """Someone at the robot types the PIN and/or shows a badge; True when the drawer opened."""
+        refused = self.body.release(drawer, pin=pin, badge=badge)
+        if refused:
+            log.info("robot %s: drawer %s stays locked: %s", self.serial, drawer, refused)
+        self._changed()
+        return refused is None
+
+    def block_edge(self, edge_id: str) -> None:
+        """An obstacle on the edge: the robot stops before it and reports pathBlocked until it is cleared."""
+        self.graph.edge_by_id[edge_id]
+        self.body.blocked_edges.add(edge_id)
+
+    def unblock_edge(self, edge_id: str) -> None:
+        self.body.blocked_edges.discard(edge_id)
+
+    def set_battery(self, pct: float) -> None:
+        self.body.battery_pct = max(0.0, min(100.0, pct))
+
+    async def crash(self) -> None:
+        """Lose the connection without a goodbye (power cut): the broker publishes the Last Will."""
+        self._crashed = True
+        client = self._client
+        if client is not None:
+            sock = client._client.socket()
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+        await self.stop()
+
+    # -- robot time --------------------------------------------------------------------------------------------
+    async def _physics(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            self.tick(self.tick_s * self.speed)
+
+    def tick(self, dt_s: float) -> None:
+        """Advance robot time by `dt_s` and mark what is due to publish."""
+        self.body.step(dt_s)
+        self.sim_time_s += dt_s
+        signature = self.body.signature()
+        if signature != self._signature or self.sim_time_s - self._last_state_s >= self.state_interval_s:
+            self._due.add("state")
+        loop = asyncio.get_running_loop()
+        if (
+            self.sim_time_s - self._last_visualization_s >= self.visualization_interval_s
+            and loop.time() - self._last_visualization_wall >= _MIN_WALL_GAP_S
+        ):
+            self._due.add("visualization")
+        if self.body.factsheet_requested:
+            self.body.factsheet_requested = False
+            self._due.add("factsheet")
+        if self._due:
+            self._wake.set()
+
+    def _changed(self) -> None:
+        self._due.add("state")
+        if self.body.factsheet_requested:
+            self.body.factsheet_requested = False
+            self._due.add("factsheet")
+        self._wake.set()
+
+    # -- the MQTT link -----------------------------------------------------------------------------------------
+    def _message(self, channel: Channel, body: dict[str, Any]) -> dict[str, Any]:
+        message = {**self.headers(channel), **body}
+        return check(channel, message)  # type: ignore[arg-type]
+
+    def _connection(self, state: str) -> bytes:
+        return json.dumps(self._message("connection", {"connectionState": state})).encode()
+
+    async def _link(self) -> None:
+        backoff = Backoff(initial=0.2, cap=5.0)
+        failures = FailureLog(log, f"robot {self.serial} link to {self.broker}")
+        while True:
+            will = aiomqtt.Will(self.topic("connection"), self._connection("CONNECTIONBROKEN"), qos=1, retain=True)
+            try:
+                async with aiomqtt.Client(
+                    **self.broker.client_kwargs(),
+                    identifier=f"wardlink-sim-{self.profile.manufacturer}-{self.serial}",
+                    protocol=aiomqtt.ProtocolVersion.V311,
+                    will=will,
+                    clean_session=True,
+                    keepalive=10,
+                ) as client:
+                    self._client = client
+                    await client.subscribe(self.topic("order"), qos=0)
+                    await client.subscribe(self.topic("instantActions"), qos=0)
+                    await client.publish(self.topic("connection"), self._connection("ONLINE"), qos=1, retain=True)
+                    self._due.update(("factsheet", "state"))
+                    failures.recovered()
+                    backoff.reset()
+                    self.connected.set()
+                    try:
+                        async with asyncio.TaskGroup() as tasks:
+                            tasks.create_task(self._receive(client))
+                            tasks.create_task(self._publish(client))
+                    finally:
+                        self.connected.clear()
+                        self._client = None
+                        if _cancelling() and not self._crashed:
+                            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                                offline = self._connection("OFFLINE")
+                                await asyncio.wait_for(
+                                    client.publish(self.topic("connection"), offline, qos=1, retain=True), 2
+                                )
+            except* aiomqtt.MqttError as errors:
+                failures.failed(str(errors.exceptions[0]))
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _publish(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            due, self._due = self._due, set()
+            if "factsheet" in due:
+                await self._send(client, "factsheet", factsheet_body(self.profile), retain=True)
+            if "state" in due:
+                self._signature = self.body.signature()
+                self._last_state_s = self.sim_time_s
+                await self._send(client, "state", self.body.state())
+            if "visualization" in due:
+                self._last_visualization_s = self.sim_time_s
+                self._last_visualization_wall = asyncio.get_running_loop().time()
+                body = {"agvPosition": self.body.position(), "velocity": self.body.velocity()}
+                await self._send(client, "visualization", body)
+
+    async def _send(self, client: aiomqtt.Client, channel: Channel, body: dict[str, Any], retain: bool = False) -> None:
+        message = self._message(channel, body)
+        self.sent.append((channel, message))
+        await client.publish(self.topic(channel), json.dumps(message).encode(), qos=0, retain=retain)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            channel = str(message.topic).rsplit("/", 1)[-1]
+            kind: MessageKind = "order" if channel == "order" else "instantActions"
+            try:
+                body = parse(kind, message.payload)  # type: ignore[arg-type]
+                if (body["manufacturer"], body["serialNumber"]) != (self.profile.manufacturer, self.serial):
+                    raise Vda5050SchemaError(f"{kind} addressed to {body['manufacturer']}/{body['serialNumber']}")
+            except Vda5050SchemaError as exc:
+                self.rejected += 1
+                self.body.raise_error("validationError", "WARNING", str(exc), topic=channel)
+                self._changed()
+                continue
+            if kind == "order":
+                self.body.take_order(body)
+            else:
+                for action in body["actions"]:
+                    self.body.instant(action)
+            self._changed()
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def run_robots(
+    profile_name: str,
+    broker_url: str,
+    count: int = 1,
+    seed: int = 1,
+    speed: float = 1.0,
+    *,
+    profiles: dict[str, Any] | None = None,
+    serial_prefix: str = "MC2",
+) -> None:
+    """A fleet of `count` robots (serials `{prefix}-0001`...) on the profile's map, until cancelled.
+
+    Seeded: the same seed gives each robot the same start node (a charger or the pharmacy) and battery charge.
+    """
+    if profiles is None:
+        from device_profiles import load_profiles
+
+        profiles = load_profiles()
+    profile = profiles[profile_name]
+    if not isinstance(profile, Vda5050Profile):
+        raise ValueError(f"profile {profile_name!r} is not a VDA 5050 robot (protocol {profile.protocol!r})")
+    graph = load_map(profile.map)
+    rng = random.Random(seed)
+    homes = [n.id for n in graph.nodes if n.kind in ("charger", "pharmacy")] or [graph.nodes[0].id]
+    robots = [
+        RobotSimulator(
+            profile,
+            graph,
+            f"{serial_prefix}-{i + 1:04d}",
+            broker_url,
+            speed=speed,
+            start_node=rng.choice(homes),
+            battery_pct=round(rng.uniform(60, 100), 1),
+        )
+        for i in range(count)
+    ]
+    async with contextlib.AsyncExitStack() as stack:
+        for robot in robots:
+            await stack.enter_async_context(robot)
+        log.info("%d robot(s) of %s online on %s (x%g time)", count, profile_name, robots[0].broker, speed)
+        await asyncio.Event().wait()

@@ -1,0 +1,153 @@
+"""A ward cabinet end to end: MV-40 simulator -> vendor JSON over MQTT -> edge -> wire contract -> gateway database.
+
+Every hop is a real socket; runs on the embedded amqtt + SQLite and on the real Mosquitto + PostgreSQL.
+"""
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+import sqlalchemy as sa
+
+from contract import Topics
+from contract.mqtt_url import BrokerAddress
+from device_profiles import MqttJsonProfile, Site, load_profiles
+from edge.agent import EdgeAgent
+from edge.settings import EdgeSettings
+from gateway.service import Gateway
+from gateway.settings import GatewaySettings
+from gateway.store import Store
+from gateway.tables import events
+from simulators.cabinet import CabinetSimulator
+from tests.infra import Infra
+from tests.polling import eventually
+
+SITE, EDGE, DEVICE = "general-hospital", "pharmacy-edge", "cabinet-ward-3a"
+
+
+@pytest.fixture
+async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Gateway]:
+    running = Gateway(gateway_settings)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def cabinet(infra: Infra) -> AsyncIterator[CabinetSimulator]:
+    profile = load_profiles()["medvault-mv40"]
+    assert isinstance(profile, MqttJsonProfile)
+    simulator = CabinetSimulator(profile, f"MV40-{uuid.uuid4().hex[:8]}", infra.mqtt_url, seed=11, speed=1)
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.stop()
+        await simulator.forget()
+
+
+@pytest.fixture
+async def edge(infra: Infra, tmp_path: Path, cabinet: CabinetSimulator) -> AsyncIterator[EdgeAgent]:
+    site = Site.model_validate(
+        {
+            "site": SITE,
+            "edge": EDGE,
+            "devices": [
+                {
+                    "id": DEVICE,
+                    "profile": cabinet.profile.name,
+                    "location": "ward-3a",
+                    "mqtt": {"topic_id": cabinet.topic_id},  # on the edge's own broker
+                }
+            ],
+        }
+    )
+    settings = EdgeSettings(mqtt_url=infra.mqtt_url, topic_root=infra.topic_root, data_dir=tmp_path / "edge")
+    async with EdgeAgent(settings, site, {cabinet.profile.name: cabinet.profile}) as agent:
+        yield agent
+
+
+async def stored(store: Store) -> list[dict[str, Any]]:
+    """What the gateway committed about the cabinet, in edge order."""
+    query = sa.select(events.c.id, events.c.type, events.c.body).where(events.c.device == DEVICE).order_by(events.c.seq)
+    async with store.engine.connect() as connection:
+        return [{"id": row.id, "type": row.type, **row.body} for row in await connection.execute(query)]
+
+
+async def test_a_nurse_visit_a_remote_unlock_and_a_dropped_link_are_stored_exactly_once(
+    infra: Infra, gateway: Gateway, cabinet: CabinetSimulator, edge: EdgeAgent
+) -> None:
+    assert gateway.store is not None
+    store = gateway.store
+
+    def types(rows: list[dict[str, Any]]) -> list[str]:
+        return [row["type"] for row in rows]
+
+    await eventually(lambda: stored(store), lambda rows: "device.online" in types(rows), what="the cabinet online")
+
+    # A nurse takes two of an item.
+    nurse = cabinet.nurses[0]
+    bin_id = next(b for b, line in cabinet.stock.items() if line.quantity >= 2 and b.startswith("D"))
+    line = cabinet.stock[bin_id]
+    await cabinet.open_door(nurse)
+    await cabinet.remove(bin_id, 2, nurse)
+    await cabinet.close_door()
+
+    # The pharmacy unlocks it remotely for another nurse, through the edge's command topic.
+    command_id = str(uuid.uuid4())
+    unlock = {
+        "type": "unlock_cabinet",
+        "id": command_id,
+        "requested_by": "pharmacy-svc",
+        "requested_at": datetime.now(UTC).isoformat(),
+        "badge": cabinet.nurses[1],
+    }
+    broker = BrokerAddress.parse(infra.mqtt_url)
+    async with aiomqtt.Client(**broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
+        await client.publish(Topics(SITE, EDGE, infra.topic_root).command(DEVICE), json.dumps(unlock), qos=1)
+
+    visit = ["cabinet.door_opened", "cabinet.item_removed", "cabinet.door_closed", "cabinet.unlock_replied"]
+    rows = await eventually(
+        lambda: stored(store), lambda rows: all(t in types(rows) for t in visit), what="the visit and the reply"
+    )
+    by_type = {row["type"]: row for row in rows}
+    assert by_type["cabinet.door_opened"]["data"] == {"badge": nurse}
+    assert by_type["cabinet.item_removed"]["data"] == {
+        "bin": bin_id,
+        "gtin": line.gtin,
+        "lot": line.lot,
+        "expiry": line.expiry.isoformat(),
+        "quantity": 2,
+        "badge": nurse,
+    }
+    assert by_type["cabinet.item_removed"]["subject"] == {"kind": "cabinet", "id": DEVICE}
+    assert by_type["cabinet.unlock_replied"]["data"] == {"command_id": command_id, "accepted": True, "reason": ""}
+    assert types(rows)[:4] == ["device.online", *visit[:3]]
+
+    # The link drops: the cabinet goes away, then comes back (a new boot).
+    await cabinet.stop()
+    await eventually(lambda: stored(store), lambda rows: types(rows)[-1:] == ["device.offline"], what="offline")
+    await cabinet.start()
+    rows = await eventually(
+        lambda: stored(store), lambda rows: types(rows)[-1:] == ["device.online"], what="online again"
+    )
+    assert rows[-2]["data"] == {"reason": "status OFFLINE: shutdown"}
+
+    # Nothing was stored twice: each observation once, the edge's outbox drained by the gateway's acks.
+    async def depth() -> int:
+        return edge.outbox.depth()
+
+    await eventually(depth, lambda n: n == 0, what="the edge outbox drained")
+    rows = await stored(store)
+    counts = Counter(types(rows))
+    assert {t: counts[t] for t in visit} == dict.fromkeys(visit, 1)
+    assert (counts["device.online"], counts["device.offline"]) == (2, 1)
+    assert len({row["id"] for row in rows}) == len(rows)

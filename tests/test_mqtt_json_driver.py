@@ -1,0 +1,259 @@
+"""The edge's vendor-JSON driver against a simulated MV-40 over a real broker: bad frames, repeats, presence, commands.
+
+Runs on the embedded amqtt and on the real Mosquitto. The test watches what the edge publishes (events by id,
+so the edge's resends count once, and dead letters); no gateway is needed for the driver's behaviour.
+"""
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from contract import DeadLetter, Topics
+from contract.mqtt_url import BrokerAddress
+from contract.topics import deadletter_topic
+from device_profiles import MqttJsonProfile, Site, load_profiles
+from edge.agent import EdgeAgent
+from edge.drivers.mqtt_json import MqttJsonDevice
+from edge.settings import EdgeSettings
+from simulators.cabinet import CabinetSimulator
+from tests.infra import Infra
+from tests.polling import eventually
+
+DEVICE = "cabinet-3a"
+
+
+def mv40(**changes: Any) -> MqttJsonProfile:
+    profile = load_profiles()["medvault-mv40"]
+    assert isinstance(profile, MqttJsonProfile)
+    return profile.model_copy(update=changes)
+
+
+@dataclass
+class Rig:
+    """One cabinet behind one edge, and a watcher on the edge's events and the dead-letter topic."""
+
+    topics: Topics
+    agent: EdgeAgent
+    cabinet: CabinetSimulator
+    client: aiomqtt.Client
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    @property
+    def driver(self) -> MqttJsonDevice:
+        driver = self.agent.devices[0]
+        assert isinstance(driver, MqttJsonDevice)
+        return driver
+
+    def of_type(self, *types: str) -> list[dict[str, Any]]:
+        return [e for e in self.events.values() if e["type"] in types]
+
+    async def wait_for(self, *types: str, count: int = 1) -> list[dict[str, Any]]:
+        async def probe() -> list[dict[str, Any]]:
+            return self.of_type(*types)
+
+        return await eventually(probe, lambda found: len(found) >= count, what=f"{count} x {types}", timeout_s=30)
+
+    async def wait_for_dead_letter(self, count: int = 1) -> list[DeadLetter]:
+        async def probe() -> list[DeadLetter]:
+            return list(self.dead_letters)
+
+        return await eventually(probe, lambda found: len(found) >= count, what="dead letters", timeout_s=30)
+
+    async def command(self, body: dict[str, Any]) -> str:
+        command_id = str(uuid.uuid4())
+        stamp = {"id": command_id, "requested_by": "pharmacy-svc", "requested_at": datetime.now(UTC).isoformat()}
+        await self.client.publish(self.topics.command(DEVICE), json.dumps({**stamp, **body}), qos=1)
+        return command_id
+
+
+@asynccontextmanager
+async def rig(
+    infra: Infra, tmp_path: Path, profile: MqttJsonProfile | None = None, **cabinet: Any
+) -> AsyncIterator[Rig]:
+    profile = profile or mv40()
+    topic_id = f"MV40-{uuid.uuid4().hex[:8]}"  # unique per test: runs share the real Mosquitto
+    site = Site.model_validate(
+        {
+            "site": "general-hospital",
+            "edge": "pharmacy-edge",
+            "devices": [{"id": DEVICE, "profile": profile.name, "location": "ward-3a", "mqtt": {"topic_id": topic_id}}],
+        }
+    )
+    settings = EdgeSettings(mqtt_url=infra.mqtt_url, topic_root=infra.topic_root, data_dir=tmp_path / "edge")
+    topics = Topics(site.site, site.edge, infra.topic_root)
+    broker = BrokerAddress.parse(infra.mqtt_url)
+    simulator = CabinetSimulator(profile, topic_id, infra.mqtt_url, seed=7, speed=1, **cabinet)
+    async with aiomqtt.Client(**broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
+        await client.subscribe(topics.events, qos=1)
+        await client.subscribe(deadletter_topic(infra.topic_root), qos=1)
+        async with EdgeAgent(settings, site, {profile.name: profile}) as agent:
+            running = Rig(topics, agent, simulator, client)
+            reader = asyncio.create_task(_collect(running))
+            await asyncio.wait_for(agent.uplink.connected.wait(), 30)
+            try:
+                yield running
+            finally:
+                reader.cancel()
+                await simulator.stop()
+                await simulator.forget()
+
+
+async def _collect(rig: Rig) -> None:
+    async for message in rig.client.messages:
+        payload: bytes = message.payload  # type: ignore[assignment]
+        if message.topic.value == rig.topics.events:
+            event = json.loads(payload)
+            rig.events.setdefault(event["id"], event)  # the edge resends until a gateway acks: count ids once
+        else:
+            rig.dead_letters.append(DeadLetter.model_validate_json(payload))
+
+
+async def test_a_malformed_frame_is_set_aside_with_the_reason_and_the_next_message_flows(
+    infra: Infra, tmp_path: Path
+) -> None:
+    async with rig(infra, tmp_path) as r:
+        await r.cabinet.start()
+        await r.wait_for("device.online")
+        sent = r.cabinet.send_malformed("truncated")
+        nurse = r.cabinet.nurses[0]
+        await r.cabinet.open_door(nurse)
+        (opened,) = await r.wait_for("cabinet.door_opened")
+        assert opened["data"] == {"badge": nurse}
+        (letter,) = await r.wait_for_dead_letter()
+        assert "payload is not JSON" in letter.reason
+        assert letter.topic == r.cabinet.topic("events")
+        assert letter.original() == sent  # kept untouched
+        assert r.driver.ctx.set_aside_count == 1
+
+
+async def test_a_repeated_vendor_message_makes_no_second_event(infra: Infra, tmp_path: Path) -> None:
+    async with rig(infra, tmp_path) as r:
+        await r.cabinet.start()
+        await r.wait_for("device.online")
+        r.cabinet.duplicate_messages(minutes=10)
+        nurse = r.cabinet.nurses[1]
+        await r.cabinet.open_door(nurse)
+        bin_id = next(b for b, line in r.cabinet.stock.items() if line.quantity >= 2)
+        await r.cabinet.remove(bin_id, 2, nurse)
+        await r.cabinet.close_door()
+        r.cabinet.duplicate_messages(minutes=0)
+        await r.cabinet.open_door(nurse)  # after the repeats: once this is in, every repeat has been seen
+        await r.wait_for("cabinet.door_opened", count=2)
+        assert len(r.of_type("cabinet.item_removed")) == 1
+        assert len(r.of_type("cabinet.door_closed")) == 1
+        assert r.driver.duplicates >= 3
+
+
+async def test_power_loss_is_seen_through_the_last_will_and_the_reboot_brings_it_back(
+    infra: Infra, tmp_path: Path
+) -> None:
+    async with rig(infra, tmp_path) as r:
+        await r.cabinet.start()
+        await r.wait_for("device.online")
+        await r.cabinet.power_loss()
+        (offline,) = await r.wait_for("device.offline")
+        assert offline["data"] == {"reason": "status OFFLINE: connection lost"}
+        await r.cabinet.reboot()
+        await r.wait_for("device.online", count=2)
+        assert r.driver.ctx.online is True
+
+
+async def test_a_silent_cabinet_goes_offline_after_the_heartbeat_timeout(infra: Infra, tmp_path: Path) -> None:
+    async with rig(infra, tmp_path, mv40(heartbeat_timeout_s=1.0), telemetry_interval_s=3600) as r:
+        await r.cabinet.start()
+        await r.wait_for("device.online")
+        (offline,) = await r.wait_for("device.offline")
+        assert offline["data"] == {"reason": "no message from the device for 1 s"}
+        await r.cabinet.open_door(r.cabinet.nurses[0])  # it speaks again
+        await r.wait_for("device.online", count=2)
+
+
+async def test_a_remote_unlock_gets_the_cabinets_reply(infra: Infra, tmp_path: Path) -> None:
+    async with rig(infra, tmp_path) as r:
+        await r.cabinet.start()
+        await r.wait_for("device.online")
+        granted = await r.command({"type": "unlock_cabinet", "badge": r.cabinet.nurses[2]})
+        refused = await r.command({"type": "unlock_cabinet", "badge": "N-000001"})
+        replies = {e["data"]["command_id"]: e["data"] for e in await r.wait_for("cabinet.unlock_replied", count=2)}
+        assert replies == {
+            granted: {"command_id": granted, "accepted": True, "reason": ""},
+            refused: {"command_id": refused, "accepted": False, "reason": "badge not enrolled"},
+        }
+        assert r.cabinet.unlocked_for == r.cabinet.nurses[2]
+
+
+async def test_an_inventory_request_is_answered_with_the_snapshot(infra: Infra, tmp_path: Path) -> None:
+    async with rig(infra, tmp_path) as r:
+        await r.cabinet.start()
+        await r.wait_for("device.online")
+        await r.command({"type": "request_inventory"})
+        (report,) = await r.wait_for("cabinet.inventory_reported")
+        bins = {item["bin"]: item for item in report["data"]["bins"]}
+        assert set(bins) == set(r.cabinet.stock)
+        line = r.cabinet.stock["D1-01"]
+        assert bins["D1-01"] == {
+            "bin": "D1-01",
+            "gtin": line.gtin,
+            "lot": line.lot,
+            "expiry": line.expiry.isoformat(),
+            "quantity": line.quantity,
+        }
+        assert r.dead_letters == []  # the bare acknowledgement of the request is recognised, not set aside
+
+
+async def test_an_unlock_without_a_reply_is_refused_by_the_edge_and_a_late_reply_is_set_aside(
+    infra: Infra, tmp_path: Path
+) -> None:
+    commands = mv40().commands
+    # The edge expects a reply within 1 s; this cabinet listens on another topic, so it never hears the command.
+    unlock = commands["unlock_cabinet"].model_copy(update={"reply_timeout_s": 1.0, "topic": "inventory"})
+    async with rig(infra, tmp_path, mv40(commands={**commands, "unlock_cabinet": unlock})) as r:
+        await r.cabinet.start()
+        await r.wait_for("device.online")
+        command_id = await r.command({"type": "unlock_cabinet", "badge": r.cabinet.nurses[0]})
+        (reply,) = await r.wait_for("cabinet.unlock_replied")
+        assert reply["data"] == {
+            "command_id": command_id,
+            "accepted": False,
+            "reason": "no reply from the cabinet within 1 s",
+        }
+        late = {"msgId": "late-1", "ts": 1795422612250, "reqId": command_id, "cmd": "UNLOCK", "result": "GRANTED"}
+        await r.client.publish(r.cabinet.topic("replies"), json.dumps(late), qos=1)
+        # The late reply arrives as a set-aside, not as a second answer (plus the command the cabinet ignored).
+        letters = await eventually(
+            lambda: _letters(r), lambda found: any("came after" in x.reason for x in found), what="the late reply"
+        )
+        assert len(r.of_type("cabinet.unlock_replied")) == 1
+        assert [json.loads(x.payload)["reqId"] for x in letters if "came after" in x.reason] == [command_id]
+
+
+async def _letters(r: Rig) -> list[DeadLetter]:
+    return list(r.dead_letters)
+
+
+async def test_commands_the_cabinet_cannot_take_are_refused_with_a_reason(infra: Infra, tmp_path: Path) -> None:
+    async with rig(infra, tmp_path) as r:
+        await r.cabinet.start()
+        await r.wait_for("device.online")
+        await r.cabinet.power_loss()
+        await r.wait_for("device.offline")
+        unlock = await r.command({"type": "unlock_cabinet", "badge": r.cabinet.nurses[0]})
+        await r.command({"type": "pause"})
+        (reply,) = await r.wait_for("cabinet.unlock_replied")
+        assert reply["data"] == {
+            "command_id": unlock,
+            "accepted": False,
+            "reason": f"cabinet {DEVICE} is offline: unlock_cabinet was not sent",
+        }
+        (letter,) = await r.wait_for_dead_letter()
+        assert "does not take pause commands" in letter.reason
+        assert json.loads(letter.payload)["type"] == "pause"
