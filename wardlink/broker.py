@@ -2,12 +2,24 @@
 
 import logging
 from types import TracebackType
+from typing import Any
 
 from amqtt.broker import Broker
 
 from wardlink.net import free_port
 
 log = logging.getLogger(__name__)
+
+
+class _Broker(Broker):
+    """amqtt's broker, minus one bug (0.12): on every connect it sends the new client the retained messages of
+    *every* client's subscriptions, not only its own. Retained messages go only to a session that holds the
+    subscription (a fresh subscribe has just added it; a resumed session already had it)."""
+
+    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int], session: Any) -> None:
+        holders = self._subscriptions.get(subscription[0], [])
+        if any(held is session for held, _qos in holders):
+            await super()._publish_retained_messages_for_subscription(subscription, session)
 
 
 class EmbeddedBroker:
@@ -30,7 +42,7 @@ class EmbeddedBroker:
         # amqtt logs every packet at INFO; keep our logs readable.
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        self._broker = Broker(config)
+        self._broker = _Broker(config)
         await self._broker.start()
         log.info("embedded MQTT broker listening on %s", self.url)
 
