@@ -99,7 +99,7 @@ async def plant(infra: Infra, tmp_path: Path) -> AsyncIterator[Plant]:
         yield Plant(gateway, edge, tubes, sorter, infra.mqtt_url)
     finally:
         for part in (edge, tubes, sorter, gateway):
-            await part.stop()
+            await asyncio.wait_for(part.stop(), 60)
 
 
 def _types(events: list[dict[str, Any]]) -> list[str]:

@@ -104,15 +104,14 @@ async def test_racks_counters_and_error_lane_reasons(
     assert values["throughput_per_hour"] == 6
 
 
-async def test_a_power_loss_resets_sequence_counters_and_coils(
-    sim: SorterSimulator, profile: ModbusProfile
-) -> None:
+async def test_a_power_loss_resets_sequence_counters_and_coils(sim: SorterSimulator, profile: ModbusProfile) -> None:
     await sim.induct(Tube("S100000017", Sorted(lane=1, rack=1, position=1)))
     sim.values["induction_paused"] = True
     port = sim.port
     lost = await sim.power_cycle(off_s=0.01)
     assert lost == 2  # scan + sort were never acknowledged: a power loss takes them
-    assert sim.port == port and sim.reboots == 1
+    assert sim.port == port
+    assert sim.reboots == 1
     [scan, _] = await sim.induct(Tube("S100000025", Sorted(lane=1, rack=1, position=2)))
     assert scan.seq == 1
     modbus = AsyncModbusTcpClient("127.0.0.1", port=port, timeout=2, retries=0)

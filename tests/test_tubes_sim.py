@@ -125,7 +125,8 @@ async def test_a_blocked_zone_holds_carriers_passing_through_and_reroutes_those_
     passing = await sim.send(CARRIER, "pharmacy", "ward-5a")  # zone-c -> d -> e -> f
     bound = await sim.send("E280116000000002", "lab", "ward-3b")  # into zone-d: rerouted to ward-4b (zone-e)
     await asyncio.sleep(1.0)  # ten times the trips' device time: only the block can keep them
-    assert not passing.arrived.is_set() and not bound.arrived.is_set()
+    assert not passing.arrived.is_set()
+    assert not bound.arrived.is_set()
     assert bound.rerouted_to == ["ward-4b"]
     sim.clear_zone("zone-d")
     await asyncio.wait_for(asyncio.gather(passing.arrived.wait(), bound.arrived.wait()), 10)

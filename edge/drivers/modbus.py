@@ -54,6 +54,14 @@ def _parse_cursor(cursor: str | None) -> tuple[str | None, WatchState]:
     return (mailbox if isinstance(mailbox, str) else None), WatchState.from_json(data.get("watch"))
 
 
+def _raise_if_cancelled() -> None:
+    """Honour a cancellation that a library swallowed: Python 3.11's `asyncio.wait_for` (inside pymodbus) can
+    return a result that arrived together with the cancellation, and the task would poll on forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class DeviceUnavailableError(Exception):
     """The device did not answer, or answered with a Modbus exception."""
 
@@ -98,6 +106,7 @@ class ModbusDevice:
         )
         try:
             while True:
+                _raise_if_cancelled()
                 try:
                     if not client.connected and not await client.connect():
                         raise DeviceUnavailableError("connection refused or timed out")
