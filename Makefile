@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format schemas bench clean
+.PHONY: demo test lint format schemas docs bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -30,6 +30,9 @@ format: $(STAMP)
 
 schemas: $(STAMP)  ## regenerate docs/schemas from the models
 	$(BIN)/wardlink schemas export docs/schemas
+
+docs: schemas  ## regenerate docs/schemas and the register/topic map tables in docs/devices.md
+	$(BIN)/wardlink profiles reference --update docs/devices.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

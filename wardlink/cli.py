@@ -172,6 +172,20 @@ def _profiles_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profiles_reference(args: argparse.Namespace) -> int:
+    from device_profiles import load_profiles
+    from device_profiles.reference import render, splice
+
+    reference = render(load_profiles())
+    if args.update is None:
+        print(reference, end="")
+        return 0
+    path = Path(args.update)
+    path.write_text(splice(path.read_text(), reference))
+    print(f"updated {path}")
+    return 0
+
+
 def _schemas_export(args: argparse.Namespace) -> int:
     from contract.schema import render
     from contract.schema import schemas as contract_schemas
@@ -245,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate = profiles.add_parser("validate", help="validate profile and site files; non-zero exit on problems")
     validate.add_argument("paths", nargs="*", help="files or folders (default: the packaged profiles and sites)")
     validate.set_defaults(run=_profiles_validate)
+    reference = profiles.add_parser("reference", help="every profile's register or topic map as markdown tables")
+    reference.add_argument("--update", metavar="FILE", help="replace the generated part of FILE (docs/devices.md)")
+    reference.set_defaults(run=_profiles_reference)
 
     schemas = sub.add_parser("schemas", help="JSON Schemas").add_subparsers(dest="action", required=True)
     export = schemas.add_parser("export", help="write the wire-contract and profile JSON Schemas")
