@@ -110,8 +110,11 @@ class Uplink:
             )
             if not due:
                 self._wakeup.clear()
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that arrives
+                # as the wait completes, which left the uplink (and EdgeAgent.stop) hanging.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), _IDLE_CHECK_S)
+                    async with asyncio.timeout(_IDLE_CHECK_S):
+                        await self._wakeup.wait()
                 continue
             # Publish a batch concurrently; each publish returns when the broker has the message (PUBACK).
             await asyncio.gather(*(client.publish(self.topics.events, p.payload, qos=1) for p in due))
@@ -167,6 +170,7 @@ def _cancelling() -> bool:
 async def _say_goodbye(client: aiomqtt.Client, topic: str, payload: bytes) -> None:
     """A clean shutdown sends no Last Will, so publish the death certificate ourselves."""
     try:
-        await asyncio.wait_for(client.publish(topic, payload, qos=1, retain=True), 2)
+        async with asyncio.timeout(2):
+            await client.publish(topic, payload, qos=1, retain=True)
     except (aiomqtt.MqttError, TimeoutError):
         log.debug("could not publish the offline state on shutdown")

@@ -19,7 +19,9 @@ async def next_batch(queue: asyncio.Queue[T], size: int, wait_s: float) -> list[
         if remaining <= 0:
             break
         try:
-            batch.append(await asyncio.wait_for(queue.get(), remaining))
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation (gateway stop).
+            async with asyncio.timeout(remaining):
+                batch.append(await queue.get())
         except TimeoutError:
             break
     return batch

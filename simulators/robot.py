@@ -215,6 +215,10 @@ class RobotSimulator:
                                     client.publish(self.topic("connection"), offline, qos=1, retain=True), 2
                                 )
             except* aiomqtt.MqttError as errors:
+                if _cancelling():
+                    # A TaskGroup whose child failed while we were being stopped reports the failure, not the
+                    # cancellation: keep the stop.
+                    raise asyncio.CancelledError from None
                 failures.failed(str(errors.exceptions[0]))
             await asyncio.sleep(backoff.next_delay())
 

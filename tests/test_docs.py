@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from device_profiles import load_profiles
+from contract.schema import render as render_schema
+from device_profiles import load_profiles, profile_json_schema
 from device_profiles.reference import render
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -11,3 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_docs_devices_shows_the_register_and_topic_map_of_every_profile() -> None:
     document = (ROOT / "docs" / "devices.md").read_text()
     assert render(load_profiles()).rstrip("\n") in document, "docs/devices.md is stale: run `make docs`"
+
+
+def test_the_published_device_profile_schema_matches_the_models() -> None:
+    published = (ROOT / "docs" / "schemas" / "device-profile.schema.json").read_text()
+    assert published == render_schema(profile_json_schema()), "device-profile.schema.json is stale: run `make docs`"

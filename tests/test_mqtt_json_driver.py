@@ -95,16 +95,18 @@ async def rig(
     async with aiomqtt.Client(**broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
         await client.subscribe(topics.events, qos=1)
         await client.subscribe(deadletter_topic(infra.topic_root), qos=1)
-        async with EdgeAgent(settings, site, {profile.name: profile}) as agent:
-            running = Rig(topics, agent, simulator, client)
-            reader = asyncio.create_task(_collect(running))
-            await asyncio.wait_for(agent.uplink.connected.wait(), 30)
-            try:
-                yield running
-            finally:
-                reader.cancel()
-                await simulator.stop()
-                await simulator.forget()
+        try:
+            async with EdgeAgent(settings, site, {profile.name: profile}) as agent:
+                running = Rig(topics, agent, simulator, client)
+                reader = asyncio.create_task(_collect(running))
+                await asyncio.wait_for(agent.uplink.connected.wait(), 30)
+                try:
+                    yield running
+                finally:
+                    reader.cancel()
+        finally:  # the edge first, so its shutdown does not race the cabinet's last words
+            await simulator.stop()
+            await simulator.forget()
 
 
 async def _collect(rig: Rig) -> None:

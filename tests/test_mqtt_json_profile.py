@@ -5,10 +5,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
-from device_profiles import PROFILES_DIR, MqttJsonProfile, ProfileError, load_profiles, load_site, validate_files
+from device_profiles import (
+    PROFILES_DIR,
+    MqttJsonProfile,
+    ProfileError,
+    load_profiles,
+    load_site,
+    profile_json_schema,
+    validate_files,
+)
 from device_profiles.kinds import validate_profile
 
 PROFILE = "medvault-mv40"
@@ -191,3 +200,7 @@ def test_validating_in_code_raises_with_the_field_and_reason() -> None:
     data["messages"]["door_opened"]["topic"] = "doors"
     with pytest.raises(ValueError, match=r"messages.door_opened.topic: no topic named 'doors'"):
         validate_profile(data)
+
+
+def test_the_json_schema_describes_the_cabinet_profile() -> None:
+    jsonschema.validate(packaged(), profile_json_schema())

@@ -20,7 +20,7 @@ from device_profiles.maps import load_map
 from device_profiles.vda5050 import Channel, Headers, Vda5050Profile
 from device_profiles.vda5050_schemas import schema_errors
 from edge.drivers.vda5050_orders import instant_actions_message, order_message
-from simulators.robot import RobotSimulator
+from simulators.robot import RobotSimulator, run_robots
 from tests.infra import Infra
 from tests.polling import eventually
 
@@ -184,3 +184,23 @@ async def test_a_malformed_order_is_refused_with_a_warning_and_the_robot_keeps_g
             "order", order_message(watcher.headers, "o-2", route, drawer="drawer-1", load_id="D-2", pin=None)
         )
         await eventually(lambda: _now(watcher.last("state")), lambda s: s and s["orderId"] == "o-2" and not s["errors"])
+
+
+async def test_a_seeded_fleet_runs_until_cancelled_and_says_goodbye(infra: Infra) -> None:
+    profile, prefix = _profile(), f"F{uuid.uuid4().hex[:8]}"
+    serials = [f"{prefix}-0001", f"{prefix}-0002"]
+    async with (
+        watching(infra.mqtt_url, profile, serials[0]) as first,
+        watching(infra.mqtt_url, profile, serials[1]) as second,
+    ):
+        fleet = asyncio.create_task(
+            run_robots("medicart-mc2", infra.mqtt_url, count=2, seed=7, speed=60, serial_prefix=prefix)
+        )
+        for watcher in (first, second):
+            await eventually(lambda w=watcher: _now(w.last("state")), lambda s: s is not None)
+        fleet.cancel()
+        await asyncio.gather(fleet, return_exceptions=True)
+        for watcher in (first, second):
+            await eventually(lambda w=watcher: _now(w.last("connection")), lambda m: m["connectionState"] == "OFFLINE")
+    starts = [w.messages["state"][0]["lastNodeId"] for w in (first, second)]
+    assert all(node in ("charger-0", "pharmacy") for node in starts)

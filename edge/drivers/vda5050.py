@@ -84,6 +84,10 @@ class Vda5050Device:
                         self._client = None
                         self.master.online = False
             except* aiomqtt.MqttError as errors:
+                if _cancelling():
+                    # A TaskGroup whose child failed while the agent stopped us reports the failure, not the
+                    # cancellation: keep the stop.
+                    raise asyncio.CancelledError from None
                 await ctx.went_offline(f"robots' broker {self.broker} unreachable: {errors.exceptions[0]}")
             await asyncio.sleep(ctx.backoff.next_delay())
 
@@ -182,3 +186,8 @@ class Vda5050Device:
     @staticmethod
     def _now() -> float:
         return asyncio.get_running_loop().time()
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
