@@ -110,43 +110,29 @@ class Hospital:
     def site(self) -> Site:
         """Where every simulated device is, as the edge's site instance file would say."""
         d = self.scenario.devices
+        modbus = [
+            *((i, d.sorter_profile, "core-lab", sim.port) for i, sim in self.sorters.items()),
+            *((i, d.tube_profile, "tube-plant-room", sim.port) for i, sim in self.tube_systems.items()),
+        ]
+        mqtt = [
+            *((i, d.robot_profile, "pharmacy", sim.serial) for i, sim in self.robots.items()),
+            *(
+                (i, d.cabinet_profile, WARDS[n % len(WARDS)], sim.topic_id)
+                for n, (i, sim) in enumerate(self.cabinets.items())
+            ),
+        ]
         devices = [
             DeviceInstance(
                 id=i,
-                profile=d.sorter_profile,
-                location="core-lab",
+                profile=profile,
+                location=where,
                 poll_interval_s=0.2,
-                modbus=ModbusEndpoint(host="127.0.0.1", port=sim.port),
+                modbus=ModbusEndpoint(host="127.0.0.1", port=port),
             )
-            for i, sim in self.sorters.items()
-        ]
-        devices += [
-            DeviceInstance(
-                id=i,
-                profile=d.tube_profile,
-                location="tube-plant-room",
-                poll_interval_s=0.2,
-                modbus=ModbusEndpoint(host="127.0.0.1", port=sim.port),
-            )
-            for i, sim in self.tube_systems.items()
-        ]
-        devices += [
-            DeviceInstance(
-                id=i,
-                profile=d.robot_profile,
-                location="pharmacy",
-                mqtt=MqttEndpoint(url=self.broker_url, topic_id=sim.serial),
-            )
-            for i, sim in self.robots.items()
-        ]
-        devices += [
-            DeviceInstance(
-                id=i,
-                profile=d.cabinet_profile,
-                location=WARDS[n % len(WARDS)],
-                mqtt=MqttEndpoint(url=self.broker_url, topic_id=sim.topic_id),
-            )
-            for n, (i, sim) in enumerate(self.cabinets.items())
+            for i, profile, where, port in modbus
+        ] + [
+            DeviceInstance(id=i, profile=profile, location=where, mqtt=MqttEndpoint(url=self.broker_url, topic_id=key))
+            for i, profile, where, key in mqtt
         ]
         return Site(
             site=self.topics.site, edge=self.topics.edge, description=self.scenario.description, devices=devices

@@ -6,6 +6,7 @@ import pytest
 from gateway.settings import GatewaySettings
 from gateway.store import Store
 from tests.infra import Infra, embedded_infra, real_infra
+from wardlink.stack import Stack, StackConfig
 
 
 @pytest.fixture(params=["embedded", pytest.param("real", marks=pytest.mark.real_services)])
@@ -40,3 +41,19 @@ async def store(gateway_settings: GatewaySettings) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+async def sorter_stack(infra: Infra, tmp_path: Path) -> AsyncIterator[Stack]:
+    """The demo's sorter-only stack on this test's broker and database; the test inducts its own tubes."""
+    config = StackConfig(
+        data_dir=tmp_path / "data",
+        mqtt_url=infra.mqtt_url,
+        database_url=infra.database_url,
+        database_schema=infra.database_schema,
+        topic_root=infra.topic_root,
+        api_port=0,
+        stream_rate_per_s=None,
+    )
+    async with Stack(config) as running:
+        yield running

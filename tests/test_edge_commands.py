@@ -2,9 +2,7 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from uuid import uuid4
 
 import aiomqtt
@@ -13,23 +11,12 @@ import pytest
 from contract import DeadLetter, Topics
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
-from tests.infra import Infra
-from wardlink.stack import Stack, StackConfig
+from wardlink.stack import Stack
 
 
 @pytest.fixture
-async def stack(infra: Infra, tmp_path: Path) -> AsyncIterator[Stack]:
-    config = StackConfig(
-        data_dir=tmp_path / "data",
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        topic_root=infra.topic_root,
-        api_port=0,
-        stream_rate_per_s=None,
-    )
-    async with Stack(config) as running:
-        yield running
+def stack(sorter_stack: Stack) -> Stack:
+    return sorter_stack
 
 
 def _unlock() -> bytes:

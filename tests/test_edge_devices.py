@@ -1,9 +1,7 @@
 """The edge and a misbehaving sorter: unusable records, a device that drops off and one that reboots."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiomqtt
 import httpx
@@ -16,24 +14,13 @@ from device_profiles import MailboxRecord
 from simulators.scenarios import lab_barcode
 from simulators.sorter import SorterSimulator
 from simulators.tube import Rejected, Sorted, Tube
-from tests.infra import Infra
 from tests.polling import eventually
-from wardlink.stack import Stack, StackConfig
+from wardlink.stack import Stack
 
 
 @pytest.fixture
-async def stack(infra: Infra, tmp_path: Path) -> AsyncIterator[Stack]:
-    config = StackConfig(
-        data_dir=tmp_path / "data",
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        topic_root=infra.topic_root,
-        api_port=0,
-        stream_rate_per_s=None,
-    )
-    async with Stack(config) as running:
-        yield running
+def stack(sorter_stack: Stack) -> Stack:
+    return sorter_stack
 
 
 async def _status(api_url: str, barcode: str) -> str | None:
