@@ -90,8 +90,10 @@ class RobotSimulator:
 
     async def stop(self) -> None:
         """Say OFFLINE (retained) and disconnect cleanly."""
-        for task in self._tasks:
-            task.cancel()
+        while pending := [task for task in self._tasks if not task.done()]:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=5)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
 
@@ -224,6 +226,7 @@ class RobotSimulator:
 
     async def _publish(self, client: aiomqtt.Client) -> None:
         while True:
+            _raise_if_cancelling()
             await self._wake.wait()
             self._wake.clear()
             due, self._due = self._due, set()
@@ -263,11 +266,18 @@ class RobotSimulator:
                 for action in body["actions"]:
                     self.body.instant(action)
             self._changed()
+            _raise_if_cancelling()
 
 
 def _cancelling() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+def _raise_if_cancelling() -> None:
+    """Python 3.11's `wait_for` (inside aiomqtt's publish) can swallow a cancellation that races a reply."""
+    if _cancelling():
+        raise asyncio.CancelledError
 
 
 async def run_robots(

@@ -109,6 +109,8 @@ class Vda5050Device:
                 continue
             self.received += 1
             await self._take(channel, body)
+            if _cancelling():
+                raise asyncio.CancelledError
 
     def _check_sender(self, kind: MessageKind, body: dict[str, Any]) -> None:
         sender = (body.get("manufacturer"), body.get("serialNumber"))
@@ -182,6 +184,9 @@ class Vda5050Device:
                 log.warning("robot %s: not connected, %s not sent", self.ctx.id, channel)
                 continue
             await client.publish(self.topic(channel), json.dumps(message).encode(), qos=0)
+        if _cancelling():
+            # Python 3.11's `wait_for` (inside aiomqtt's publish) can swallow a cancellation that races a reply.
+            raise asyncio.CancelledError
 
     @staticmethod
     def _now() -> float:
