@@ -1,8 +1,10 @@
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.store import Store
 from tests.infra import Infra, embedded_infra, real_infra
@@ -57,3 +59,18 @@ async def sorter_stack(infra: Infra, tmp_path: Path) -> AsyncIterator[Stack]:
     )
     async with Stack(config) as running:
         yield running
+
+
+@pytest.fixture
+async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Gateway]:
+    """A running gateway on this test's broker and database, committing batches without waiting to fill them."""
+    quick = gateway_settings.model_copy(update={"ingest_batch_wait_ms": 5, "telemetry_batch_wait_ms": 5})
+    async with Gateway(quick) as running:
+        yield running
+
+
+@pytest.fixture
+async def api(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client for the running gateway's API, over a real socket."""
+    async with httpx.AsyncClient(base_url=gateway.api_url, timeout=10) as client:
+        yield client

@@ -20,7 +20,6 @@ from contract.envelope import MAX_EVENT_BYTES
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from gateway.service import Gateway
-from gateway.settings import GatewaySettings
 from tests.infra import Infra
 from tests.polling import eventually
 
@@ -105,18 +104,6 @@ class FakeEdge:
             return wanted <= self.acked()
 
         await eventually(probe, what=f"acks for {len(wanted)} events")
-
-
-@pytest.fixture
-async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Gateway]:
-    async with Gateway(gateway_settings.model_copy(update={"ingest_batch_wait_ms": 5})) as running:
-        yield running
-
-
-@pytest.fixture
-async def api(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.api_url, timeout=10) as client:
-        yield client
 
 
 @pytest.fixture

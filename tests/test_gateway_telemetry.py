@@ -38,18 +38,6 @@ def message(second: float, edge: str = EDGE, **values: float) -> Telemetry:
 
 
 @pytest.fixture
-async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Gateway]:
-    async with Gateway(gateway_settings.model_copy(update={"telemetry_batch_wait_ms": 5})) as running:
-        yield running
-
-
-@pytest.fixture
-async def api(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=gateway.api_url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 async def edge(infra: Infra, gateway: Gateway) -> AsyncIterator[FakeEdge]:
     async with FakeEdge(infra).connected() as connected:
         yield connected
