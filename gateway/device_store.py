@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from contract import Event
 from gateway.device_projection import (
     ActiveFault,
     ComponentStatus,
@@ -22,6 +23,7 @@ from gateway.device_projection import (
 )
 from gateway.event_query import stored_event
 from gateway.projection import StoredEvent
+from gateway.projectors import Tx
 from gateway.tables import devices, events
 
 _CHUNK = 1000  # far below SQLite's and asyncpg's bound-parameter limits
@@ -181,3 +183,13 @@ async def find_devices(connection: AsyncConnection, device: str, site: str | Non
     if site is not None:
         query = query.where(devices.c.site == site)
     return [device_row(r) for r in await connection.execute(query)]
+
+
+async def project_devices(tx: Tx, new: Sequence[Event]) -> None:
+    """The projector for device health: refold the devices whose health events arrived, note who was heard from."""
+    health = {(e.site, e.subject.id) for e in new if e.subject.kind == "device"}
+    if health:
+        await reproject_devices(tx.connection, tx.insert, sorted(health))
+    await touch_devices(
+        tx.connection, tx.insert, latest_sightings((e.site, e.device, e.edge, e.occurred_at) for e in new)
+    )

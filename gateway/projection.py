@@ -50,6 +50,23 @@ class SpecimenRow:
     first_seen_at: datetime
     last_event_at: datetime
     event_count: int
+    priority: str | None = None
+    category: str | None = None
+    ward: str | None = None
+    order_id: str | None = None
+    location: str | None = None
+    custodian: str | None = None
+    carrier: str | None = None
+    collected_at: datetime | None = None
+    dispatched_at: datetime | None = None
+    arrived_at: datetime | None = None
+    sorted_at: datetime | None = None
+    lab_received_at: datetime | None = None
+    resulted_at: datetime | None = None
+    target_s: int | None = None
+    due_at: datetime | None = None
+    tat_s: int | None = None
+    within_target: bool | None = None
 
 
 def custody_order(event: StoredEvent) -> tuple[datetime, int, int, str]:

@@ -18,6 +18,7 @@ import uvicorn
 
 from contract.mqtt_url import BrokerAddress
 from gateway.api import create_app
+from gateway.clock import Clock, utc_now
 from gateway.downsampling import run_downsampling
 from gateway.ingest import Ingest
 from gateway.settings import GatewaySettings
@@ -55,8 +56,10 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 class Gateway:
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, clock: Clock = utc_now) -> None:
         self.settings = settings
+        self.clock = clock
+        """Now, for turnaround, alerts and the live views: the wall clock unless a simulation plays faster."""
         self.store: Store | None = None
         self.ingest: Ingest | None = None
         self._socket: socket.socket | None = None
@@ -94,7 +97,10 @@ class Gateway:
 
         self._socket = _listen(settings.api_host, settings.api_port)
         config = uvicorn.Config(
-            create_app(settings, self.store, self.ingest), log_level="warning", lifespan="off", access_log=False
+            create_app(settings, self.store, self.ingest, clock=self.clock),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
         )
         self._server = _Server(config)
         self._tasks.append(asyncio.create_task(self._server.serve(sockets=[self._socket]), name="gateway-api"))
@@ -151,7 +157,7 @@ class Gateway:
         await self.stop()
 
 
-async def run_gateway(settings: GatewaySettings) -> None:
+async def run_gateway(settings: GatewaySettings, clock: Clock = utc_now) -> None:
     """Run the gateway until cancelled; stop cleanly either way."""
-    async with Gateway(settings):
+    async with Gateway(settings, clock):
         await asyncio.Event().wait()

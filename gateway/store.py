@@ -7,8 +7,7 @@ matters. Device and telemetry details live in `device_store` and `telemetry_stor
 
 import asyncio
 import dataclasses
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,15 +15,16 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contract import EdgeState, Event, Telemetry
 from gateway.database import create_engine
 from gateway.device_projection import DeviceRow
-from gateway.device_store import find_devices, latest_sightings, list_devices, reproject_devices, touch_devices
+from gateway.device_store import find_devices, list_devices
 from gateway.event_query import EventFilter, EventRecord, page_events, stored_event
 from gateway.migrate import migrate
-from gateway.projection import SpecimenRow, StoredEvent, custody_order, fold_specimen
+from gateway.projection import SpecimenRow, StoredEvent, custody_order
+from gateway.projectors import Tx, projectors
 from gateway.settings import GatewaySettings
 from gateway.tables import edges, events, specimens
 from gateway.telemetry_store import LatestReading, Point, latest_readings, series, store_telemetry
@@ -39,6 +39,8 @@ class BatchResult:
     stored: list[Event]
     inserted: int
     duplicates: int
+    new: list[Event] = dataclasses.field(default_factory=list)
+    """The events this batch stored for the first time (what changed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,9 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._projectors = projectors()
+        self.listeners: list[Callable[[BatchResult], None]] = []
+        """Called after each committed batch (the live stream listens here); must not block."""
 
     @classmethod
     async def open(cls, settings: GatewaySettings) -> "Store":
@@ -117,32 +122,13 @@ class Store:
                 result = await connection.execute(statement, [_event_row(e) for e in chunk])
                 inserted.update(result.scalars())
             new = [e for e in unique if e.id in inserted]
-            touched = {e.subject.id for e in new if e.subject.kind == "specimen"}
-            if touched:
-                await self._reproject(connection, sorted(touched))
-            health = {(e.site, e.subject.id) for e in new if e.subject.kind == "device"}
-            if health:
-                await reproject_devices(connection, self._insert, sorted(health))
-            seen = latest_sightings((e.site, e.device, e.edge, e.occurred_at) for e in new)
-            await touch_devices(connection, self._insert, seen)
-        return BatchResult(stored=unique, inserted=len(inserted), duplicates=len(batch) - len(inserted))
-
-    async def _reproject(self, connection: AsyncConnection, barcodes: Sequence[str]) -> None:
-        by_barcode: dict[str, list[StoredEvent]] = defaultdict(list)
-        for chunk in _chunks(barcodes):
-            query = sa.select(events).where(events.c.subject_kind == "specimen", events.c.subject_id.in_(chunk))
-            for row in await connection.execute(query):
-                by_barcode[row.subject_id].append(stored_event(row))
-        rows = [row for b in barcodes if (row := fold_specimen(b, by_barcode[b])) is not None]
-        if not rows:
-            return
-        statement = self._insert(specimens)
-        upsert = statement.on_conflict_do_update(
-            index_elements=["barcode"],
-            set_={c.name: statement.excluded[c.name] for c in specimens.columns if c.name != "barcode"},
-        )
-        for chunk in _chunks(rows):
-            await connection.execute(upsert, [_row_dict(row) for row in chunk])
+            tx = Tx(connection, self._insert)
+            for project in self._projectors:
+                await project(tx, new)
+        result = BatchResult(stored=unique, inserted=len(inserted), duplicates=len(batch) - len(inserted), new=new)
+        for listener in self.listeners:
+            listener(result)
+        return result
 
     async def record_edge_state(self, state: EdgeState) -> bool:
         """Apply a birth or death unless a newer connection's state is already recorded; True when applied."""
@@ -259,7 +245,3 @@ class Store:
         async with self.engine.connect() as connection:
             result = await connection.execute(sa.select(edges).order_by(edges.c.site, edges.c.edge))
             return [EdgeRow(**r._asdict()) for r in result]
-
-
-def _row_dict(row: SpecimenRow) -> dict[str, Any]:
-    return dataclasses.asdict(row)

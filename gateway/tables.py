@@ -61,8 +61,28 @@ specimens = sa.Table(
     sa.Column("first_seen_at", UtcDateTime(), nullable=False),
     sa.Column("last_event_at", UtcDateTime(), nullable=False),
     sa.Column("event_count", sa.Integer(), nullable=False),
+    # The journey (migration 0003): who ordered it, where it is, each step's time and the target it must make.
+    sa.Column("priority", sa.String(8), nullable=True),
+    sa.Column("category", sa.String(64), nullable=True),
+    sa.Column("ward", sa.String(64), nullable=True),
+    sa.Column("order_id", sa.String(64), nullable=True),
+    sa.Column("location", sa.String(64), nullable=True),
+    sa.Column("custodian", sa.String(64), nullable=True),
+    sa.Column("carrier", sa.String(64), nullable=True),
+    sa.Column("collected_at", UtcDateTime(), nullable=True),
+    sa.Column("dispatched_at", UtcDateTime(), nullable=True),
+    sa.Column("arrived_at", UtcDateTime(), nullable=True),
+    sa.Column("sorted_at", UtcDateTime(), nullable=True),
+    sa.Column("lab_received_at", UtcDateTime(), nullable=True),
+    sa.Column("resulted_at", UtcDateTime(), nullable=True),
+    sa.Column("target_s", sa.Integer(), nullable=True),
+    sa.Column("due_at", UtcDateTime(), nullable=True),
+    sa.Column("tat_s", sa.Integer(), nullable=True),
+    sa.Column("within_target", sa.Boolean(), nullable=True),
     sa.Index("ix_specimens_last_event_at", "last_event_at"),
     sa.Index("ix_specimens_status_last_event_at", "status", "last_event_at"),
+    sa.Index("ix_specimens_due_open", "resulted_at", "due_at"),
+    sa.Index("ix_specimens_ward_collected", "ward", "collected_at"),
 )
 
 edges = sa.Table(
@@ -121,4 +141,152 @@ devices = sa.Table(
     sa.Column("last_event_at", UtcDateTime(), nullable=True),
     sa.Column("event_count", sa.Integer(), nullable=False),
     sa.Index("ix_devices_state", "state"),
+)
+
+# -- tracking (migration 0003) ---------------------------------------------------------------------------------
+carrier_loads = sa.Table(
+    "carrier_loads",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("carrier", sa.String(64), primary_key=True),
+    sa.Column("transaction", sa.BigInteger(), primary_key=True),
+    sa.Column("barcode", sa.String(64), primary_key=True),
+    sa.Index("ix_carrier_loads_barcode", "barcode"),
+)
+
+carrier_trips = sa.Table(
+    "carrier_trips",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("carrier", sa.String(64), primary_key=True),
+    sa.Column("transaction", sa.BigInteger(), primary_key=True),
+    sa.Column("device", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("from_station", sa.String(64), nullable=True),
+    sa.Column("to_station", sa.String(64), nullable=True),
+    sa.Column("station", sa.String(64), nullable=True),
+    sa.Column("priority", sa.String(8), nullable=True),
+    sa.Column("secure", sa.Boolean(), nullable=False),
+    sa.Column("specimens", sa.JSON(), nullable=False),
+    sa.Column("dispatched_at", UtcDateTime(), nullable=True),
+    sa.Column("arrived_at", UtcDateTime(), nullable=True),
+    sa.Column("released_at", UtcDateTime(), nullable=True),
+    sa.Column("released_by", sa.String(64), nullable=True),
+    sa.Column("reroutes", sa.Integer(), nullable=False),
+    sa.Column("last_event_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_carrier_trips_status_dispatched", "status", "dispatched_at"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("delivery", sa.String(64), primary_key=True),
+    sa.Column("site", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=True),
+    sa.Column("ward", sa.String(64), nullable=True),
+    sa.Column("destination", sa.String(64), nullable=True),
+    sa.Column("cabinet", sa.String(64), nullable=True),
+    sa.Column("priority", sa.String(8), nullable=True),
+    sa.Column("items", sa.JSON(), nullable=False),
+    sa.Column("robot", sa.String(64), nullable=True),
+    sa.Column("drawer", sa.String(64), nullable=True),
+    sa.Column("location", sa.String(64), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=True),
+    sa.Column("assigned_at", UtcDateTime(), nullable=True),
+    sa.Column("loaded_at", UtcDateTime(), nullable=True),
+    sa.Column("departed_at", UtcDateTime(), nullable=True),
+    sa.Column("arrived_at", UtcDateTime(), nullable=True),
+    sa.Column("handed_over_at", UtcDateTime(), nullable=True),
+    sa.Column("handed_over_by", sa.String(64), nullable=True),
+    sa.Column("stocked_at", UtcDateTime(), nullable=True),
+    sa.Column("failed_at", UtcDateTime(), nullable=True),
+    sa.Column("failure_reason", sa.String(200), nullable=True),
+    sa.Column("due_at", UtcDateTime(), nullable=True),
+    sa.Column("last_event_at", UtcDateTime(), nullable=False),
+    sa.Column("event_count", sa.Integer(), nullable=False),
+    sa.Index("ix_deliveries_status_last_event_at", "status", "last_event_at"),
+    sa.Index("ix_deliveries_ward", "ward"),
+)
+
+cabinets = sa.Table(
+    "cabinets",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("cabinet", sa.String(64), primary_key=True),
+    sa.Column("door", sa.String(8), nullable=False),
+    sa.Column("door_since", UtcDateTime(), nullable=True),
+    sa.Column("alarms", sa.JSON(), nullable=False),
+    sa.Column("last_access_at", UtcDateTime(), nullable=True),
+    sa.Column("last_access_by", sa.String(64), nullable=True),
+    sa.Column("inventory_at", UtcDateTime(), nullable=True),
+    sa.Column("last_event_at", UtcDateTime(), nullable=False),
+    sa.Column("event_count", sa.Integer(), nullable=False),
+)
+
+# What each bin holds now: the last full inventory report plus every movement after it.
+cabinet_stock = sa.Table(
+    "cabinet_stock",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("cabinet", sa.String(64), primary_key=True),
+    sa.Column("bin", sa.String(64), primary_key=True),
+    sa.Column("gtin", sa.String(14), primary_key=True),
+    sa.Column("lot", sa.String(64), primary_key=True),
+    sa.Column("expiry", sa.Date(), nullable=False),
+    sa.Column("quantity", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# One row per alert; `open_key` ("kind|site|subject") is set while the alert is raised or acknowledged and
+# cleared to NULL when it clears, so the unique index allows one open alert per condition and any number closed.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("open_key", sa.String(200), nullable=True, unique=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("site", sa.String(64), nullable=False),
+    sa.Column("subject_kind", sa.String(16), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("ward", sa.String(64), nullable=True),
+    sa.Column("message", sa.String(400), nullable=False),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Column("raised_at", UtcDateTime(), nullable=False),
+    sa.Column("acknowledged_at", UtcDateTime(), nullable=True),
+    sa.Column("acknowledged_by", sa.String(64), nullable=True),
+    sa.Column("cleared_at", UtcDateTime(), nullable=True),
+    sa.Column("rules_version", sa.Integer(), nullable=False),
+    sa.Index("ix_alerts_state_raised", "state", "raised_at"),
+    sa.Index("ix_alerts_subject", "subject_kind", "subject_id"),
+)
+
+# Versioned tracking rules (targets, thresholds, par levels); the highest version is in force.
+rules = sa.Table(
+    "rules",
+    metadata,
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("body", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("comment", sa.String(200), nullable=False),
+)
+
+# The custody log: append-only, each record chained by SHA-256 to the one before (see gateway/custody_log.py).
+custody_log = sa.Table(
+    "custody_log",
+    metadata,
+    sa.Column("position", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("event_id", sa.Uuid(), nullable=False, unique=True),
+    sa.Column("subject_kind", sa.String(16), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("occurred_at", UtcDateTime(), nullable=False),
+    sa.Column("recorded_at", UtcDateTime(), nullable=False),
+    sa.Column("body_sha256", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_custody_log_subject", "subject_kind", "subject_id"),
 )

@@ -28,6 +28,10 @@ class DoorData(Strict):
 
 class ItemMovedData(Item):
     badge: Identifier | None = None
+    order_id: Identifier | None = Field(
+        default=None, description="The medication order a removal was made against; none for an override."
+    )
+    delivery: Identifier | None = Field(default=None, description="The pharmacy delivery a restock came with.")
 
 
 class InventoryReportedData(Strict):

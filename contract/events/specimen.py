@@ -1,10 +1,34 @@
-"""Specimen events: what a sorter (or a station scanner) saw happen to a tube."""
+"""Specimen events: collected at a ward, scanned and sorted by the lab's sorter, received and resulted by the lab.
+
+Collection, receipt and result come from the clinical systems (the ward's collection app, the laboratory
+information system) through an integration; scans and sorting come from devices through an edge.
+"""
 
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from contract.base import Envelope, Strict, SubjectKind
+from contract.ids import Identifier
+
+SpecimenPriority = Literal["stat", "urgent", "routine"]
+
+
+class SpecimenCollectedData(Strict):
+    priority: SpecimenPriority = "routine"
+    category: Identifier = Field(description="Test category the turnaround target depends on, e.g. blood-gas, cbc.")
+    ward: Identifier = Field(description="The ordering ward, where the specimen was collected.")
+    badge: Identifier | None = Field(default=None, description="Who collected it (badge id, never a name).")
+    order_id: Identifier | None = Field(default=None, description="The laboratory order it was collected for.")
+
+
+class SpecimenReceivedData(Strict):
+    location: Identifier | None = Field(default=None, description="Where the lab took it in (a bench, an analyser).")
+    badge: Identifier | None = None
+
+
+class SpecimenResultedData(Strict):
+    badge: Identifier | None = Field(default=None, description="Who released the result (badge or user id).")
 
 
 class SpecimenScannedData(Strict):
@@ -32,6 +56,14 @@ class SpecimenRejectedData(Strict):
     )
 
 
+class SpecimenCollected(Envelope):
+    """The specimen was taken at a ward for an order; its priority and test category set its turnaround target."""
+
+    subject_kind: ClassVar[SubjectKind] = "specimen"
+    type: Literal["specimen.collected"] = "specimen.collected"
+    data: SpecimenCollectedData
+
+
 class SpecimenScanned(Envelope):
     """A device read the specimen's barcode."""
 
@@ -56,4 +88,27 @@ class SpecimenRejected(Envelope):
     data: SpecimenRejectedData
 
 
-SPECIMEN_EVENTS = (SpecimenScanned, SpecimenSorted, SpecimenRejected)
+class SpecimenReceived(Envelope):
+    """The laboratory took the specimen in (accessioned it); reported by the laboratory information system."""
+
+    subject_kind: ClassVar[SubjectKind] = "specimen"
+    type: Literal["specimen.received"] = "specimen.received"
+    data: SpecimenReceivedData = SpecimenReceivedData()
+
+
+class SpecimenResulted(Envelope):
+    """The laboratory released the result: the end of the specimen's turnaround."""
+
+    subject_kind: ClassVar[SubjectKind] = "specimen"
+    type: Literal["specimen.resulted"] = "specimen.resulted"
+    data: SpecimenResultedData = SpecimenResultedData()
+
+
+SPECIMEN_EVENTS = (
+    SpecimenCollected,
+    SpecimenScanned,
+    SpecimenSorted,
+    SpecimenRejected,
+    SpecimenReceived,
+    SpecimenResulted,
+)
