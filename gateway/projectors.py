@@ -12,14 +12,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
+from gateway.rules import TrackingRules
 
 
 @dataclass(frozen=True, slots=True)
 class Tx:
-    """One open transaction and the dialect's `INSERT` (for `ON CONFLICT`)."""
+    """One open transaction, the dialect's `INSERT` (for `ON CONFLICT`) and the rules in force."""
 
     connection: AsyncConnection
     insert: Callable[..., Any]
+    rules: TrackingRules
 
     @property
     def dialect(self) -> str:

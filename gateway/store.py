@@ -25,6 +25,7 @@ from gateway.event_query import EventFilter, EventRecord, page_events, stored_ev
 from gateway.migrate import migrate
 from gateway.projection import SpecimenRow, StoredEvent, custody_order
 from gateway.projectors import Tx, projectors
+from gateway.rules import TrackingRules, default_rules
 from gateway.settings import GatewaySettings
 from gateway.tables import edges, events, specimens
 from gateway.telemetry_store import LatestReading, Point, latest_readings, series, store_telemetry
@@ -83,6 +84,8 @@ class Store:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._projectors = projectors()
+        self.rules: TrackingRules = default_rules()
+        """The rules in force (turnaround targets, alert thresholds); `gateway.rules.store` loads and versions them."""
         self.listeners: list[Callable[[BatchResult], None]] = []
         """Called after each committed batch (the live stream listens here); must not block."""
 
@@ -122,7 +125,7 @@ class Store:
                 result = await connection.execute(statement, [_event_row(e) for e in chunk])
                 inserted.update(result.scalars())
             new = [e for e in unique if e.id in inserted]
-            tx = Tx(connection, self._insert)
+            tx = Tx(connection, self._insert, self.rules)
             for project in self._projectors:
                 await project(tx, new)
         result = BatchResult(stored=unique, inserted=len(inserted), duplicates=len(batch) - len(inserted), new=new)

@@ -1,0 +1,98 @@
+"""The rules model. Targets and expected leg times are here; alert thresholds are in `gateway.rules.alerting`.
+
+A target applies to a priority and, optionally, a test category and a ward; the most specific match wins
+(ward and category, then category, then ward, then priority alone). Expected leg times feed the prediction of
+when a specimen will be resulted, which is what raises an at-risk alert while there is still time to act.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_RULES = Path(__file__).with_name("default.yaml")
+
+Priority = Literal["stat", "urgent", "routine"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TurnaroundTarget(_Model):
+    priority: Priority
+    category: str | None = None
+    ward: str | None = None
+    minutes: float = Field(gt=0, le=7 * 24 * 60, description="Collection to result.")
+
+    @property
+    def specificity(self) -> int:
+        return (2 if self.category else 0) + (1 if self.ward else 0)
+
+
+class ExpectedLegs(_Model):
+    """How long each leg usually takes, in minutes; the prediction adds the legs a specimen has not done yet."""
+
+    collection_to_dispatch: float = Field(default=5, ge=0)
+    transit: float = Field(default=5, ge=0)
+    arrival_to_sorted: float = Field(default=3, ge=0)
+    sorted_to_result: float = Field(default=20, ge=0)
+    sorted_to_result_by_category: dict[str, float] = Field(default_factory=dict)
+
+    def to_result(self, category: str | None) -> float:
+        return self.sorted_to_result_by_category.get(category or "", self.sorted_to_result)
+
+
+class TurnaroundRules(_Model):
+    targets: list[TurnaroundTarget] = Field(min_length=1)
+    expected_legs: ExpectedLegs = ExpectedLegs()
+
+    @model_validator(mode="after")
+    def _one_target_per_key(self) -> "TurnaroundRules":
+        seen: set[tuple[str, str | None, str | None]] = set()
+        for n, t in enumerate(self.targets):
+            key = (t.priority, t.category, t.ward)
+            if key in seen:
+                raise ValueError(
+                    f"targets[{n}]: a second target for priority {t.priority!r}, "
+                    f"category {t.category!r}, ward {t.ward!r}; keep one"
+                )
+            seen.add(key)
+        return self
+
+    def target_minutes(self, priority: str | None, category: str | None, ward: str | None) -> float | None:
+        """The most specific target that applies; None when no target names this priority."""
+        matching = [
+            t
+            for t in self.targets
+            if t.priority == (priority or "routine") and t.category in (None, category) and t.ward in (None, ward)
+        ]
+        if not matching:
+            return None
+        return max(matching, key=lambda t: t.specificity).minutes
+
+
+class TrackingRules(_Model):
+    """The whole configuration; `version` is given by the store when a set of rules is imported."""
+
+    version: int = Field(default=0, ge=0)
+    turnaround: TurnaroundRules
+
+
+def load_rules(path: Path) -> TrackingRules:
+    """Read and validate a rules file; raises ValueError naming the file, the field and the reason."""
+    from gateway.rules.errors import rules_error
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    return rules_error(path, raw)
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> TrackingRules:
+    """The shipped defaults (from the hospital's plans), used until someone imports their own."""
+    return load_rules(DEFAULT_RULES)
