@@ -1,11 +1,24 @@
-"""Parse a broker URL (`mqtt://user:pass@host:1883`, `mqtts://...`) into what an MQTT client needs."""
+"""Parse a broker URL (`mqtt://user:pass@host:1883`, `mqtts://...`) into what an MQTT client needs.
 
+For TLS with a private CA (the secure profile, docs/security.md) name the CA file, and for client certificates
+the certificate and key, either in the URL's query (`mqtts://...:8883?ca_file=/etc/wardlink/ca.crt`) or in
+`WARDLINK_MQTT_CA_FILE`, `WARDLINK_MQTT_CERT_FILE` and `WARDLINK_MQTT_KEY_FILE`; the URL wins.
+Without a CA file, mqtts trusts the system's CAs.
+"""
+
+import os
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 _DEFAULT_PORTS = {"mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883}
+_TLS_FILES = {
+    "ca_file": "WARDLINK_MQTT_CA_FILE",
+    "cert_file": "WARDLINK_MQTT_CERT_FILE",
+    "key_file": "WARDLINK_MQTT_KEY_FILE",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,20 +28,42 @@ class BrokerAddress:
     tls: bool = False
     username: str | None = None
     password: str | None = None
+    ca_file: str | None = None
+    """PEM file of the CA(s) to trust instead of the system's; TLS only."""
+    cert_file: str | None = None
+    """PEM client certificate, for brokers that require one; TLS only, with `key_file`."""
+    key_file: str | None = None
 
     @classmethod
-    def parse(cls, url: str) -> "BrokerAddress":
+    def parse(cls, url: str, env: Mapping[str, str] | None = None) -> "BrokerAddress":
+        """`env` (default: the process environment) supplies the TLS files the URL's query does not name."""
         parts = urlsplit(url)
         if parts.scheme not in _DEFAULT_PORTS:
             raise ValueError(f"broker URL {url!r}: scheme must be one of {sorted(_DEFAULT_PORTS)}")
         if not parts.hostname:
-            raise ValueError(f"broker URL {url!r} names no host")
+            raise ValueError(f"broker URL {_redacted(url)!r} names no host")
+        tls = parts.scheme in ("mqtts", "ssl")
+        query = parse_qs(parts.query, keep_blank_values=True)
+        if unknown := sorted(set(query) - set(_TLS_FILES)):
+            known = ", ".join(_TLS_FILES)
+            raise ValueError(f"broker URL {_redacted(url)!r}: unknown parameter(s) {unknown}; known: {known}")
+        environment = os.environ if env is None else env
+        files: dict[str, str | None] = {}
+        for name, variable in _TLS_FILES.items():
+            in_url = query.get(name, [""])[-1]
+            if in_url and not tls:
+                raise ValueError(f"broker URL {_redacted(url)!r}: {name} needs TLS (mqtts://)")
+            # The environment's files are for TLS links only: a plain field broker beside them stays plain.
+            files[name] = in_url or (environment.get(variable) if tls else None) or None
+        if (files["cert_file"] is None) != (files["key_file"] is None):
+            raise ValueError(f"broker URL {_redacted(url)!r}: give cert_file and key_file together")
         return cls(
             host=parts.hostname,
             port=parts.port or _DEFAULT_PORTS[parts.scheme],
-            tls=parts.scheme in ("mqtts", "ssl"),
+            tls=tls,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
+            **files,
         )
 
     def __str__(self) -> str:
@@ -37,8 +72,17 @@ class BrokerAddress:
         user = f"{self.username}@" if self.username else ""
         return f"{scheme}://{user}{self.host}:{self.port}"
 
+    def tls_context(self) -> ssl.SSLContext | None:
+        """None for plain MQTT; else a verifying context trusting `ca_file` (or the system's CAs)."""
+        if not self.tls:
+            return None
+        context = ssl.create_default_context(cafile=self.ca_file)
+        if self.cert_file and self.key_file:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `aiomqtt.Client`: host, port, credentials, and TLS with system CAs for mqtts."""
+        """Keyword arguments for `aiomqtt.Client`: host, port, credentials, and TLS for mqtts."""
         kwargs: dict[str, Any] = {
             "hostname": self.host,
             "port": self.port,
@@ -46,5 +90,12 @@ class BrokerAddress:
             "password": self.password,
         }
         if self.tls:
-            kwargs["tls_context"] = ssl.create_default_context()
+            kwargs["tls_context"] = self.tls_context()
         return kwargs
+
+
+def _redacted(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)

@@ -23,7 +23,7 @@ from gateway.device_projection import (
 )
 from gateway.event_query import stored_event
 from gateway.projection import StoredEvent
-from gateway.projectors import Tx
+from gateway.projectors import INTEGRATION_EDGE, Tx
 from gateway.tables import devices, events
 
 _CHUNK = 1000  # far below SQLite's and asyncpg's bound-parameter limits
@@ -190,6 +190,5 @@ async def project_devices(tx: Tx, new: Sequence[Event]) -> None:
     health = {(e.site, e.subject.id) for e in new if e.subject.kind == "device"}
     if health:
         await reproject_devices(tx.connection, tx.insert, sorted(health))
-    await touch_devices(
-        tx.connection, tx.insert, latest_sightings((e.site, e.device, e.edge, e.occurred_at) for e in new)
-    )
+    heard = ((e.site, e.device, e.edge, e.occurred_at) for e in new if e.edge != INTEGRATION_EDGE)
+    await touch_devices(tx.connection, tx.insert, latest_sightings(heard))

@@ -17,10 +17,13 @@ from types import TracebackType
 import uvicorn
 
 from contract.mqtt_url import BrokerAddress
+from gateway.alerts.engine import AlertEngine
 from gateway.api import create_app
 from gateway.clock import Clock, utc_now
 from gateway.downsampling import run_downsampling
 from gateway.ingest import Ingest
+from gateway.live import LiveHub
+from gateway.rules.store import load_rules_in_force
 from gateway.settings import GatewaySettings
 from gateway.store import Store
 
@@ -62,6 +65,10 @@ class Gateway:
         """Now, for turnaround, alerts and the live views: the wall clock unless a simulation plays faster."""
         self.store: Store | None = None
         self.ingest: Ingest | None = None
+        self.alerts: AlertEngine | None = None
+        """Raises and clears alerts every `alerts_every_s`; `await gateway.alerts.evaluate()` runs a pass now."""
+        self.live: LiveHub | None = None
+        """The live stream's hub: every committed batch's new events, fanned out to subscribers."""
         self._socket: socket.socket | None = None
         self._server: _Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -84,6 +91,11 @@ class Gateway:
     async def _start(self) -> None:
         settings = self.settings
         self.store = await Store.open(settings)
+        self.store.rules = await load_rules_in_force(self.store.engine)
+        self.alerts = AlertEngine(self.store, self.clock)
+        self._tasks.append(asyncio.create_task(self.alerts.run(settings.alerts_every_s), name="gateway-alerts"))
+        self.live = LiveHub()
+        self.store.listeners.append(self.live.publish)
         self.ingest = Ingest(settings, self.store)
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="gateway-ingest"))
         retention = run_downsampling(
@@ -97,7 +109,7 @@ class Gateway:
 
         self._socket = _listen(settings.api_host, settings.api_port)
         config = uvicorn.Config(
-            create_app(settings, self.store, self.ingest, clock=self.clock),
+            create_app(settings, self.store, self.ingest, clock=self.clock, live=self.live),
             log_level="warning",
             lifespan="off",
             access_log=False,
@@ -126,6 +138,8 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop serving, stop ingesting (an uncommitted batch is simply not acknowledged), close the database."""
+        if self.live is not None:
+            self.live.close()  # live streams end with a last frame, so uvicorn is not left waiting for them
         if self._server is not None and self._server.started:
             # Let uvicorn finish the requests in flight, briefly; then cancel whatever is left.
             self._server.should_exit = True
@@ -146,6 +160,8 @@ class Gateway:
             await self.store.close()
             self.store = None
         self.ingest = None
+        self.alerts = None
+        self.live = None
 
     async def __aenter__(self) -> "Gateway":
         await self.start()

@@ -44,6 +44,8 @@ class GatewaySettings(BaseSettings):
     """One-minute means (and anything else) older than this are deleted."""
     telemetry_downsample_every_s: float = Field(default=300, gt=0)
     """How often the downsampling and retention pass runs."""
+    alerts_every_s: float = Field(default=15, gt=0)
+    """How often (wall time) the alert engine compares what is wrong now with the open alerts."""
 
     @model_validator(mode="after")
     def _retention_outlasts_raw(self) -> "GatewaySettings":

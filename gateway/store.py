@@ -21,14 +21,22 @@ from contract import EdgeState, Event, Telemetry
 from gateway.database import create_engine
 from gateway.device_projection import DeviceRow
 from gateway.device_store import find_devices, list_devices
-from gateway.event_query import EventFilter, EventRecord, page_events, stored_event
+from gateway.event_query import EventFilter, EventRecord, page_events
 from gateway.migrate import migrate
-from gateway.projection import SpecimenRow, StoredEvent, custody_order
+from gateway.projection import SpecimenRow, StoredEvent, journey_events
 from gateway.projectors import Tx, projectors
 from gateway.rules import TrackingRules, default_rules
 from gateway.settings import GatewaySettings
+from gateway.specimen_store import (
+    SpecimenFilter,
+    all_specimens,
+    page_specimens,
+    specimen_histories,
+    specimen_row,
+)
 from gateway.tables import edges, events, specimens
 from gateway.telemetry_store import LatestReading, Point, latest_readings, series, store_telemetry
+from gateway.turnaround import outlook
 
 _CHUNK = 1000  # stays far below SQLite's and asyncpg's bound-parameter limits
 
@@ -165,37 +173,41 @@ class Store:
 
     # -- queries -----------------------------------------------------------------------------------------------
     async def specimen(self, barcode: str) -> tuple[SpecimenRow, list[StoredEvent]] | None:
-        """The specimen's row and its timeline in custody order; None when the barcode was never seen."""
+        """The specimen's row and its timeline in custody order (with its carriers' trip events); None if unseen."""
         async with self.engine.connect() as connection:
             row = (await connection.execute(sa.select(specimens).where(specimens.c.barcode == barcode))).first()
             if row is None:
                 return None
-            query = sa.select(events).where(events.c.subject_kind == "specimen", events.c.subject_id == barcode)
-            timeline = [stored_event(r) for r in await connection.execute(query)]
-        return SpecimenRow(**row._asdict()), sorted(timeline, key=custody_order)
+            history = (await specimen_histories(connection, [barcode]))[barcode]
+        return specimen_row(row), journey_events(history)
 
-    async def specimens(self, *, limit: int, offset: int, status: str | None = None) -> tuple[list[SpecimenRow], int]:
-        """One page of specimens, most recent first, and how many match in all.
+    async def specimens(
+        self,
+        *,
+        limit: int,
+        offset: int,
+        status: str | None = None,
+        where: SpecimenFilter | None = None,
+        by_due: bool = False,
+        at_risk_at: datetime | None = None,
+    ) -> tuple[list[SpecimenRow], int]:
+        """One page of specimens, most recent first (or the earliest due first), and how many match in all.
 
         The total comes from the same statement (a window count), so page and count are one snapshot even while
-        ingest commits: two statements could count rows the page did not see.
+        ingest commits: two statements could count rows the page did not see. With `at_risk_at` (now), only the
+        specimens predicted to miss a target not yet passed; those are few (open, due later), so they are
+        filtered here with `turnaround.outlook` and paged in memory.
         """
-        where = [specimens.c.status == status] if status else []
-        page = (
-            sa.select(specimens, sa.func.count().over().label("total"))
-            .where(*where)
-            .order_by(specimens.c.last_event_at.desc(), specimens.c.barcode)
-            .limit(limit)
-            .offset(offset)
-        )
+        where = where or SpecimenFilter()
+        if status is not None:
+            where = dataclasses.replace(where, status=status)
         async with self.engine.connect() as connection:
-            result = [r._asdict() for r in await connection.execute(page)]
-            if not result:  # past the last page: the window count has no row to ride on
-                count = sa.select(sa.func.count()).select_from(specimens).where(*where)
-                return [], (await connection.execute(count)).scalar_one()
-        total = result[0].pop("total")
-        rows = [SpecimenRow(**{k: v for k, v in r.items() if k != "total"}) for r in result]
-        return rows, total
+            if at_risk_at is None:
+                return await page_specimens(connection, where, by_due=by_due, limit=limit, offset=offset)
+            candidates = dataclasses.replace(where, open_due_from=at_risk_at)
+            rows = await all_specimens(connection, candidates, by_due=by_due)
+        risky = [r for r in rows if outlook(r, self.rules, at_risk_at).state == "at_risk"]
+        return risky[offset : offset + limit], len(risky)
 
     async def events(self, where: EventFilter, *, limit: int, offset: int) -> tuple[list[EventRecord], int]:
         """One page of events of any family in the order they happened, and how many match in all."""

@@ -2,7 +2,7 @@
 
     async with CabinetSimulator(profile, "MV40-0231", broker_url, seed=1, speed=60) as cabinet:
         await cabinet.open_door("N-40217")
-        await cabinet.remove("D1-03", 2, "N-40217")
+        await cabinet.remove("D1-03", 2, "N-40217", order_id="MO-0012345")
         await cabinet.close_door()
 
 Topics come from the profile (`status`, `events`, `telemetry`, `inventory`, `commands`, `replies`); the JSON
@@ -318,12 +318,15 @@ class CabinetSimulator:
         if "A-101" in self.alarms:
             self._alarm("A-101", "CLEARED")
 
-    async def remove(self, bin_id: str, quantity: int = 1, badge: str | None = None) -> dict[str, Any]:
+    async def remove(
+        self, bin_id: str, quantity: int = 1, badge: str | None = None, *, order_id: str | None = None
+    ) -> dict[str, Any]:
+        """Take items out against the medication order `order_id`; without one it is an override."""
         line = self._open_bin(bin_id)
         if quantity < 1 or quantity > line.quantity:
             raise CabinetError(f"bin {bin_id} holds {line.quantity}; cannot take {quantity}")
         self.stock[bin_id] = line.with_quantity(line.quantity - quantity)
-        return self._movement("ITEM_TAKEN", line, quantity, badge)
+        return self._movement("ITEM_TAKEN", line, quantity, badge, order_ref=order_id)
 
     async def return_item(self, bin_id: str, quantity: int = 1, badge: str | None = None) -> dict[str, Any]:
         line = self._open_bin(bin_id)
@@ -338,13 +341,14 @@ class CabinetSimulator:
         *,
         lot: str | None = None,
         expiry: date | None = None,
+        delivery: str | None = None,
     ) -> dict[str, Any]:
-        """Fill a bin; a new lot (with its expiry) replaces the bin's lot."""
+        """Fill a bin (from the pharmacy delivery `delivery`, if given); a new lot and expiry replace the bin's."""
         line = self._open_bin(bin_id)
         if lot is not None:
             line = BinStock(line.bin, line.gtin, lot, expiry or line.expiry, line.quantity, line.par, line.description)
         self.stock[bin_id] = line.with_quantity(line.quantity + quantity)
-        return self._movement("ITEM_REFILLED", line, quantity, badge)
+        return self._movement("ITEM_REFILLED", line, quantity, badge, delivery_ref=delivery)
 
     def _open_bin(self, bin_id: str) -> BinStock:
         if self.door_opened_by is None:
@@ -353,9 +357,21 @@ class CabinetSimulator:
             raise CabinetError(f"no bin {bin_id!r}")
         return self.stock[bin_id]
 
-    def _movement(self, evt: str, line: BinStock, quantity: int, badge: str | None) -> dict[str, Any]:
+    def _movement(
+        self,
+        evt: str,
+        line: BinStock,
+        quantity: int,
+        badge: str | None,
+        *,
+        order_ref: str | None = None,
+        delivery_ref: str | None = None,
+    ) -> dict[str, Any]:
         txn_id = f"T{self.boot}-{self._counter + 1:06d}"
-        return self._publish("events", mv40.movement(evt, line, quantity, badge or self.door_opened_by, txn_id))
+        body = mv40.movement(
+            evt, line, quantity, badge or self.door_opened_by, txn_id, order_ref=order_ref, delivery_ref=delivery_ref
+        )
+        return self._publish("events", body)
 
     async def inventory(self, request_id: str | None = None) -> dict[str, Any]:
         """Publish a full stock snapshot (the MV-40 groups bins by drawer)."""

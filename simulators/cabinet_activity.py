@@ -27,11 +27,18 @@ class WardPattern:
     left_open_share: float = 0.03
     """Accesses after which the door is left open past the door-ajar limit."""
     return_share: float = 0.1
+    override_share: float = 0.05
+    """Removals without a medication order (an override: the discrepancy pharmacy reviews)."""
     restock_every_h: float = 8.0
 
 
+def medication_order(rng: random.Random, override_share: float) -> str | None:
+    """The medication order a nurse takes an item for (`MO-` + 7 digits); None for an override."""
+    return None if rng.random() < override_share else f"MO-{rng.randrange(1_000_000, 9_999_999)}"
+
+
 async def nurse_access(cabinet: CabinetSimulator, rng: random.Random, pattern: WardPattern) -> None:
-    """One visit: badge in, take one to three items (maybe return one), close the door."""
+    """One visit: badge in, take one to three items against orders (now and then an override), close the door."""
     if rng.random() < pattern.unknown_badge_share:
         await cabinet.open_door(f"N-{rng.randint(100_000, 999_999)}")  # not enrolled: access denied
         return
@@ -44,7 +51,8 @@ async def nurse_access(cabinet: CabinetSimulator, rng: random.Random, pattern: W
         if not stocked:
             break
         bin_id = rng.choice(stocked)
-        await cabinet.remove(bin_id, min(rng.choice((1, 1, 1, 2)), cabinet.stock[bin_id].quantity), badge)
+        quantity = min(rng.choice((1, 1, 1, 2)), cabinet.stock[bin_id].quantity)
+        await cabinet.remove(bin_id, quantity, badge, order_id=medication_order(rng, pattern.override_share))
         taken.append(bin_id)
         await asyncio.sleep(cabinet.real_seconds(rng.uniform(5, 20)))
     if taken and rng.random() < pattern.return_share:

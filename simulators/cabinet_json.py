@@ -29,10 +29,27 @@ def last_will() -> str:
     return json.dumps({"state": "OFFLINE", "cause": "connection lost"})
 
 
-def movement(evt: str, line: BinStock, quantity: int, badge: str | None, txn_id: str) -> dict[str, Any]:
-    """ITEM_TAKEN / ITEM_RETURNED / ITEM_REFILLED: the bin, the GS1 identity of the item, who did it."""
+def movement(
+    evt: str,
+    line: BinStock,
+    quantity: int,
+    badge: str | None,
+    txn_id: str,
+    *,
+    order_ref: str | None = None,
+    delivery_ref: str | None = None,
+) -> dict[str, Any]:
+    """ITEM_TAKEN / ITEM_RETURNED / ITEM_REFILLED: the bin, the GS1 identity of the item, who did it.
+
+    A removal names the medication order it was made against (`orderRef`; absent for an override), a refill the
+    pharmacy delivery it came with (`deliveryRef`).
+    """
     item = {"gtin": line.gtin, "lot": line.lot, "exp": line.expiry.isoformat(), "desc": line.description}
-    txn = {"txnId": txn_id, "binId": line.bin, "qty": quantity, "item": item}
+    txn: dict[str, Any] = {"txnId": txn_id, "binId": line.bin, "qty": quantity, "item": item}
+    if order_ref is not None:
+        txn["orderRef"] = order_ref
+    if delivery_ref is not None:
+        txn["deliveryRef"] = delivery_ref
     return {"evt": evt, "txn": txn, "user": {"badgeId": badge}}
 
 

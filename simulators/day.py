@@ -1,7 +1,8 @@
 """A hospital day as data: which devices, how busy each hour is, and which faults strike when.
 
 A scenario file (YAML, `simulators/days/*.yaml`) is validated like a profile (`extra="forbid"`); times are
-the hospital's local clock ("HH:MM") and run `speed` times faster than real time. Deterministic given `seed`.
+the hospital's local clock ("HH:MM") and run `speed` times faster than real time, on the day before the one it
+is played on (see `simulators.clock`). Deterministic given `seed`.
 """
 
 from datetime import time
@@ -59,9 +60,12 @@ class Traffic(_Strict):
     """How busy the hospital is from `start` until the next period starts (per hour, hospital time)."""
 
     start: time
-    specimens_per_hour: float = Field(ge=0, description="Tubes into each sorter.")
+    specimens_per_hour: float = Field(
+        ge=0,
+        description="Tubes walked to each sorter, besides those the tube system brings (a few it rejects).",
+    )
     carriers_per_hour: float = Field(ge=0, description="Tube-system trips, ~60 % carrying specimens to the lab.")
-    stat_share: float = Field(default=0.05, ge=0, le=1)
+    stat_share: float = Field(default=0.05, ge=0, le=1, description="STAT share of specimens (and other carriers).")
     deliveries_per_hour: float = Field(default=0, ge=0, description="Pharmacy robot deliveries.")
     cabinet_accesses_per_hour: float = Field(default=0, ge=0, description="Nurse accesses, per cabinet.")
 

@@ -1,10 +1,19 @@
 """A whole hospital of simulators driven by a scenario: traffic by the hour and faults at given times.
 
 `Hospital` starts every simulator the scenario names (sorters and tube systems as Modbus TCP servers on
-free loopback ports, robots and cabinets as MQTT clients of the given broker), says where they are as a
-`Site` for the edge, then plays the day: tubes into the sorters, carriers through the tube system, pharmacy
-deliveries dispatched to the robots through the edge's command topic (as the pharmacy system would), nurses
-at the cabinets, and the faults. Deterministic given the scenario's seed (up to asyncio scheduling).
+free loopback ports, robots and cabinets as MQTT clients of the given broker) and the clinical systems that
+report what only they know (the laboratory information system and the pharmacy system, each publishing as its
+own edge), says where the devices are as a `Site` for the edge, then plays the day on simulated time
+(`SimClock`: yesterday, from the scenario's start; every device stamps its records with it):
+
+- specimens collected on the wards travel by tube carrier to the lab, are sorted, taken in and resulted
+  (`simulators.hospital_specimens`); others are walked to the sorter; the sorter rejects what it cannot read;
+- carriers that are not about specimens (pharmacy, blood bank, empties) keep the tube system busy;
+- pharmacy deliveries go by robot to a ward and into its cabinet; nurses take items against medication orders
+  (`simulators.hospital_pharmacy`);
+- the scenario's faults strike at their times (`simulators.hospital_faults`).
+
+Deterministic given the scenario's seed (up to asyncio scheduling).
 """
 
 import asyncio
@@ -12,30 +21,31 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
-
-import aiomqtt
 
 from contract import Topics
-from contract.command import DispatchDelivery
-from contract.mqtt_url import BrokerAddress
 from device_profiles import DeviceInstance, ModbusEndpoint, MqttEndpoint, Site, load_profiles
 from device_profiles.maps import load_map
 from simulators.cabinet import CabinetSimulator
 from simulators.cabinet_activity import cabinet_ids
+from simulators.clinical_systems import LAB_SYSTEM, PHARMACY_SYSTEM, ClinicalSystem
 from simulators.clock import SimClock
 from simulators.day import Fault, Scenario
+from simulators.hospital_faults import FAULTS
+from simulators.hospital_pharmacy import dispatch_delivery, visit_cabinet
+from simulators.hospital_specimens import free_carrier, send_specimens, walk_in
 from simulators.robot import RobotSimulator
 from simulators.scenarios import tubes
 from simulators.sorter import SorterSimulator
+from simulators.specimen_journey import DefaultLegs, Legs, Staff
+from simulators.tube import RackFiller
 from simulators.tubes import TubeSystemSimulator
-from simulators.tubes_traffic import carrier_ids, dispatches
+from simulators.tubes_traffic import LAB, carrier_ids, dispatches
 
 log = logging.getLogger(__name__)
 
 WARDS = ("ward-3a", "ward-4b", "icu", "ed")
+"""Wards with a robot drop-off and (in turn) a cabinet."""
 
 
 class Hospital:
@@ -48,40 +58,69 @@ class Hospital:
         edge: str = "hospital-edge",
         topic_root: str = "wardlink",
         profiles: dict[str, Any] | None = None,
+        legs: Legs | None = None,
+        clock: SimClock | None = None,
     ) -> None:
         self.scenario = scenario
         self.broker_url = broker_url
         self.topics = Topics(site=site, edge=edge, root=topic_root)
         self.profiles = profiles or load_profiles()
         self.rng = random.Random(scenario.seed)
-        self.clock = SimClock(scenario.start, scenario.speed)
+        self.clock = clock or SimClock(scenario.start, scenario.speed)
+        self.legs: Legs = legs or DefaultLegs()
+        """Expected leg times (the gateway's rules); simulated legs stay below them unless a fault strikes."""
         ids = scenario.devices.ids()
         devices = scenario.devices
-        self.sorters = {i: SorterSimulator(self.profiles[devices.sorter_profile], port=0) for i in ids["sorter"]}
+        now = self.clock.now
+        self.sorters = {
+            i: SorterSimulator(self.profiles[devices.sorter_profile], port=0, clock=now) for i in ids["sorter"]
+        }
+        self.racks = {sim: RackFiller(sim.positions_per_rack) for sim in self.sorters.values()}
         self.tube_systems = {
-            i: TubeSystemSimulator(self.profiles[devices.tube_profile], port=0, speed=scenario.speed)
+            i: TubeSystemSimulator(self.profiles[devices.tube_profile], port=0, speed=scenario.speed, clock=now)
             for i in ids["tubes"]
         }
         robot_profile = self.profiles[devices.robot_profile]
         self.graph = load_map(robot_profile.map)
         self.robots = {
             device: RobotSimulator(
-                robot_profile, self.graph, f"MC2-{n:04d}", broker_url, speed=scenario.speed, start_node="charger-0"
+                robot_profile,
+                self.graph,
+                f"MC2-{n:04d}",
+                broker_url,
+                speed=scenario.speed,
+                start_node="charger-0",
+                clock=now,
             )
             for n, device in enumerate(ids["robot"], start=1)
         }
         cabinet_profile = self.profiles[devices.cabinet_profile]
         self.cabinets = {
             device: CabinetSimulator(
-                cabinet_profile, key, broker_url, seed=scenario.seed * 100 + n, speed=scenario.speed
+                cabinet_profile, key, broker_url, seed=scenario.seed * 100 + n, speed=scenario.speed, clock=now
             )
             for n, (device, key) in enumerate(zip(ids["cabinet"], cabinet_ids(len(ids["cabinet"])), strict=True), 1)
         }
+        self.cabinet_ward = {device: WARDS[n % len(WARDS)] for n, device in enumerate(self.cabinets)}
+        stations = {s for t in self.tube_systems.values() for s in t.network.stations}
+        self.wards = sorted(stations - {LAB, "pharmacy", "blood-bank"}) or list(WARDS)
+        self.staff = Staff(self.rng, sorted({*self.wards, *WARDS}))
+        self.lis = ClinicalSystem(
+            broker_url, site=site, edge=LAB_SYSTEM, device="lis", topic_root=topic_root, clock=now
+        )
+        self.pharmacy = ClinicalSystem(
+            broker_url, site=site, edge=PHARMACY_SYSTEM, device="pharmacy", topic_root=topic_root, clock=now
+        )
+        self.specimen_number = self.rng.randrange(10_000_000, 90_000_000)
+        self.orders = self.rng.randrange(1_000_000, 9_000_000)
         self.carriers_sent = 0
+        self.collected = 0
+        self.resulted = 0
         self.dispatched = 0
         self.inducted = 0
         self.cabinet_visits = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- set-up ------------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -92,12 +131,20 @@ class Hospital:
             *self.cabinets.values(),
         ]:
             await sim.start()
+        await self.lis.start()
+        await self.pharmacy.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._background]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        self._background.clear()
+        for system in (self.lis, self.pharmacy):
+            with contextlib.suppress(TimeoutError):
+                await system.acknowledged(timeout_s=2)
+            await system.stop()
         for sim in [
             *self.cabinets.values(),
             *self.robots.values(),
@@ -116,10 +163,7 @@ class Hospital:
         ]
         mqtt = [
             *((i, d.robot_profile, "pharmacy", sim.serial) for i, sim in self.robots.items()),
-            *(
-                (i, d.cabinet_profile, WARDS[n % len(WARDS)], sim.topic_id)
-                for n, (i, sim) in enumerate(self.cabinets.items())
-            ),
+            *((i, d.cabinet_profile, self.cabinet_ward[i], sim.topic_id) for i, sim in self.cabinets.items()),
         ]
         devices = [
             DeviceInstance(
@@ -138,20 +182,32 @@ class Hospital:
             site=self.topics.site, edge=self.topics.edge, description=self.scenario.description, devices=devices
         )
 
+    def sorter_for_lab(self) -> SorterSimulator | None:
+        """The sorter a lab station's carriers are unloaded onto (the least busy one)."""
+        if not self.sorters:
+            return None
+        return min(self.sorters.values(), key=lambda s: len(s.mailbox))
+
+    def background(self, task: asyncio.Task[None]) -> None:
+        """Keep a journey's follow-up running until it ends (cancelled with the hospital)."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
+
     # -- the day -----------------------------------------------------------------------------------------------
     async def run(self) -> None:
         """Play the day until its end (or until cancelled)."""
         traffic: list[Callable[[], Awaitable[None]]] = []
         stream = tubes(self.scenario.seed)
         for sorter in self.sorters.values():
-            traffic.append(self._every("specimens_per_hour", lambda s=sorter: self._induct(s, stream)))
+            traffic.append(self._every("specimens_per_hour", lambda s=sorter: walk_in(self, s, next(stream))))
         for tube_system in self.tube_systems.values():
             trips = dispatches(self.scenario.seed, tube_system.network)
             traffic.append(self._every("carriers_per_hour", lambda t=tube_system, d=trips: self._send_carrier(t, d)))
         if self.robots:
-            traffic.append(self._every("deliveries_per_hour", self._dispatch))
+            traffic.append(self._every("deliveries_per_hour", lambda: dispatch_delivery(self)))
         for cabinet in self.cabinets.values():
-            traffic.append(self._every("cabinet_accesses_per_hour", lambda c=cabinet: self._visit(c)))
+            traffic.append(self._every("cabinet_accesses_per_hour", lambda c=cabinet: visit_cabinet(self, c)))
         self._tasks = [asyncio.create_task(loop()) for loop in traffic]
         self._tasks += [asyncio.create_task(self._fault(f)) for f in self.scenario.faults]
         await self.clock.sleep_until(self.scenario.end)
@@ -167,80 +223,32 @@ class Hospital:
                     await self.clock.sleep(60)
                     continue
                 await self.clock.sleep(self.rng.expovariate(per_hour / 3600))
-                task = asyncio.create_task(action())
-                task.add_done_callback(_log_failure)
+                self.background(asyncio.create_task(action()))  # type: ignore[arg-type]
 
         return loop
 
-    async def _induct(self, sorter: SorterSimulator, stream: Any) -> None:
-        await sorter.induct(next(stream))
-        self.inducted += 1
-
     async def _send_carrier(self, tube_system: TubeSystemSimulator, trips: Any) -> None:
-        """A carrier leaves a station (60 % carry specimens to the lab); secure ones are released with a badge."""
+        """A carrier leaves a station: specimens to the lab make a whole journey; secure ones need a badge."""
         trip = next(trips)
-        busy = {t.carrier for t in tube_system.trips.values() if t.state != "done"}
-        free = [c for c in carrier_ids(tube_system.network) if c not in busy]
-        if not free:
+        if trip.specimens and trip.to_station == LAB:
+            await send_specimens(self, tube_system, trip)
+            return
+        carrier = free_carrier(self, tube_system)
+        if carrier is None:
             return  # every carrier is out: the station waits for one to come back
         stat = self.rng.random() < self.scenario.traffic_at(self.clock.time_of_day()).stat_share
         sent = await tube_system.send(
-            self.rng.choice(free),
+            carrier,
             trip.from_station,
             trip.to_station,
             priority="stat" if stat else "normal",
             secure=trip.secure,
-            specimens=trip.specimens,
         )
         self.carriers_sent += 1
         if trip.secure and trip.badge:
             await sent.arrived.wait()
             await self.clock.sleep(trip.release_after_s)
-            await tube_system.present_badge(trip.to_station, trip.badge)
-
-    async def _dispatch(self) -> None:
-        """The pharmacy sends a delivery to a ward through the edge, as its order system would."""
-        device = self.rng.choice(sorted(self.robots))
-        robot = self.robots[device]
-        self.dispatched += 1
-        pin = f"{self.rng.randrange(10_000):04d}"
-        command = DispatchDelivery(
-            id=uuid4(),
-            requested_by="pharmacy-system",
-            requested_at=datetime.now(UTC),
-            delivery=f"D-{self.scenario.seed % 1000:03d}-{self.dispatched:05d}",
-            destination=self.rng.choice(WARDS),
-            drawer=robot.profile.drawers[0],
-            release_pin=pin,
-        )
-        broker = BrokerAddress.parse(self.broker_url)
-        async with aiomqtt.Client(**broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
-            await client.publish(self.topics.command(device), command.model_dump_json().encode(), qos=1)
-        await self._hand_over(robot, command.drawer, pin)
-
-    async def _hand_over(self, robot: RobotSimulator, drawer: str, pin: str) -> None:
-        """A nurse waits at the ward and opens the drawer with the PIN once the robot is there (30 sim-min max)."""
-        for _ in range(30 * 60 // 10):
-            handover = robot.body.handover
-            if handover is not None and handover.due and handover.drawer == drawer:
-                await self.clock.sleep(self.rng.uniform(20, 180))
-                await robot.release_drawer(drawer, pin=pin)
-                return
-            await self.clock.sleep(10)
-
-    async def _visit(self, cabinet: CabinetSimulator) -> None:
-        """A nurse opens the cabinet, takes an item or two, sometimes returns one, and closes the door."""
-        badge = self.rng.choice(cabinet.nurses)
-        if cabinet.door_opened_by is not None:
-            return  # someone is at the cabinet already; this nurse comes back later
-        self.cabinet_visits += 1
-        if not await cabinet.open_door(badge):
-            return
-        bins = [b for b, line in cabinet.stock.items() if line.quantity > 0]
-        for bin_id in self.rng.sample(bins, k=min(len(bins), self.rng.choice((1, 1, 2)))):
-            await cabinet.remove(bin_id, 1, badge)
-        await self.clock.sleep(self.rng.uniform(20, 90))
-        await cabinet.close_door(badge)
+            await tube_system.present_badge(sent.to_station, trip.badge)
 
     async def _fault(self, fault: Fault) -> None:
         await self.clock.sleep_until(fault.at)
@@ -253,75 +261,4 @@ def _log_failure(task: asyncio.Task[None]) -> None:
         log.warning("simulated activity failed: %r", task.exception())
 
 
-async def _sorter_status(h: Hospital, fault: Fault) -> None:
-    sorter = h.sorters[fault.device]
-    sorter.forced_status = fault.kind
-    await h.clock.sleep(fault.minutes * 60)
-    sorter.forced_status = None
-
-
-async def _path_blocked(h: Hospital, fault: Fault) -> None:
-    robot = h.robots[fault.device]
-    edge = fault.params.get("edge", "e-elevator-0-3")
-    robot.block_edge(edge)
-    await h.clock.sleep(fault.minutes * 60)
-    robot.unblock_edge(edge)
-
-
-async def _battery_low(h: Hospital, fault: Fault) -> None:
-    h.robots[fault.device].set_battery(float(fault.params.get("percent", 8)))
-
-
-async def _door_ajar(h: Hospital, fault: Fault) -> None:
-    cabinet = h.cabinets[fault.device]
-    badge = cabinet.nurses[0]
-    if await cabinet.open_door(badge):
-        await h.clock.sleep(fault.minutes * 60)
-        await cabinet.close_door(badge)
-
-
-async def _fridge_warming(h: Hospital, fault: Fault) -> None:
-    h.cabinets[fault.device].warm_fridge(float(fault.params.get("target", 10.0)), fault.minutes)
-
-
-async def _power_loss(h: Hospital, fault: Fault) -> None:
-    if fault.device in h.cabinets:
-        await h.cabinets[fault.device].power_loss(fault.minutes)
-    elif fault.device in h.robots:
-        robot = h.robots[fault.device]
-        await robot.crash()
-        await h.clock.sleep(fault.minutes * 60)
-        await robot.start()
-    else:
-        device = h.sorters.get(fault.device) or h.tube_systems[fault.device]
-        await device.power_cycle(fault.minutes * 60 / h.scenario.speed)
-
-
-async def _zone_blocked(h: Hospital, fault: Fault) -> None:
-    tube_system = h.tube_systems[fault.device]
-    zone = str(fault.params.get("zone", next(iter(tube_system.network.zones))))
-    tube_system.block_zone(zone)
-    await h.clock.sleep(fault.minutes * 60)
-    tube_system.clear_zone(zone)
-
-
-async def _mqtt_fault(h: Hospital, fault: Fault) -> None:
-    cabinet = h.cabinets.get(fault.device)
-    if cabinet is None:
-        log.warning("%s applies to cabinets only, not %s", fault.kind, fault.device)
-        return
-    getattr(cabinet, fault.kind)(fault.minutes)
-
-
-FAULTS: dict[str, Callable[[Hospital, Fault], Awaitable[None]]] = {
-    "jam": _sorter_status,
-    "door_open": _sorter_status,
-    "zone_blocked": _zone_blocked,
-    "path_blocked": _path_blocked,
-    "battery_low": _battery_low,
-    "door_ajar": _door_ajar,
-    "fridge_warming": _fridge_warming,
-    "power_loss": _power_loss,
-    "malformed_frames": _mqtt_fault,
-    "duplicate_messages": _mqtt_fault,
-}
+__all__ = ["WARDS", "Hospital", "carrier_ids"]

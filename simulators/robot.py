@@ -7,7 +7,8 @@ It subscribes to `order` and `instantActions`, publishes `connection` (ONLINE re
 CONNECTIONBROKEN; OFFLINE on a clean stop), `factsheet` (retained), `state` on every change and at least every
 30 s of robot time, and `visualization` every second of robot time (at most 5 per wall second). Every message it
 publishes is checked against the official schema first. `speed` compresses robot time: at 60 a 120 m trip at
-1.2 m/s takes under two seconds. Faults to inject: `block_edge`, `set_battery`, `crash` (no goodbye: the
+1.2 m/s takes under two seconds; message timestamps come from `clock` (the wall clock unless a scenario passes
+its simulated clock). Faults to inject: `block_edge`, `set_battery`, `crash` (no goodbye: the
 broker publishes the Last Will).
 """
 
@@ -18,6 +19,8 @@ import logging
 import random
 import socket
 from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -50,6 +53,7 @@ class RobotSimulator:
         tick_s: float = 0.05,
         state_interval_s: float = 30.0,
         visualization_interval_s: float = 1.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive (1 = real time, 60 = a minute per second)")
@@ -61,6 +65,8 @@ class RobotSimulator:
         self.speed, self.tick_s = speed, tick_s
         self.state_interval_s, self.visualization_interval_s = state_interval_s, visualization_interval_s
         self.headers = Headers(profile.manufacturer, serial)
+        self.clock = clock or _wall_now
+        """The robot's clock for message timestamps (aware UTC): the wall clock unless a scenario gives its own."""
         self.sim_time_s = 0.0
         self.sent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=5000)
         """The newest messages published, (channel, message): what tests check against the schemas."""
@@ -175,7 +181,7 @@ class RobotSimulator:
 
     # -- the MQTT link -----------------------------------------------------------------------------------------
     def _message(self, channel: Channel, body: dict[str, Any]) -> dict[str, Any]:
-        message = {**self.headers(channel), **body}
+        message = {**self.headers(channel, self.clock()), **body}
         return check(channel, message)  # type: ignore[arg-type]
 
     def _connection(self, state: str) -> bytes:
@@ -267,6 +273,10 @@ class RobotSimulator:
                     self.body.instant(action)
             self._changed()
             _raise_if_cancelling()
+
+
+def _wall_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _cancelling() -> bool:

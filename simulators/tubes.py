@@ -5,7 +5,8 @@ and moves the carrier zone by zone (device time divided by `speed`): a blocked z
 cleared; a destination whose zone is blocked or that is out of service sends it to an alternate station
 (`carrier.rerouted`); at the destination it is `carrier.arrived`, and a secure carrier waits there
 (`carrier_held`) until `present_badge` releases it (`carrier.released`). Station statuses, zone-blocked bits
-and counters are rendered at each read. Timestamps are the wall clock; transaction numbers survive a power loss.
+and counters are rendered at each read. Timestamps come from `clock` (the wall clock unless a scenario passes its
+simulated clock, which runs at the same `speed`); transaction numbers survive a power loss.
 """
 
 import asyncio

@@ -93,12 +93,12 @@ async def test_a_nurse_visit_a_remote_unlock_and_a_dropped_link_are_stored_exact
 
     await eventually(lambda: stored(store), lambda rows: "device.online" in types(rows), what="the cabinet online")
 
-    # A nurse takes two of an item.
+    # A nurse takes two of an item against a medication order.
     nurse = cabinet.nurses[0]
     bin_id = next(b for b, line in cabinet.stock.items() if line.quantity >= 2 and b.startswith("D"))
     line = cabinet.stock[bin_id]
     await cabinet.open_door(nurse)
-    await cabinet.remove(bin_id, 2, nurse)
+    await cabinet.remove(bin_id, 2, nurse, order_id="MO-4711001")
     await cabinet.close_door()
 
     # The pharmacy unlocks it remotely for another nurse, through the edge's command topic.
@@ -127,6 +127,8 @@ async def test_a_nurse_visit_a_remote_unlock_and_a_dropped_link_are_stored_exact
         "expiry": line.expiry.isoformat(),
         "quantity": 2,
         "badge": nurse,
+        "order_id": "MO-4711001",
+        "delivery": None,
     }
     assert by_type["cabinet.item_removed"]["subject"] == {"kind": "cabinet", "id": DEVICE}
     assert by_type["cabinet.unlock_replied"]["data"] == {"command_id": command_id, "accepted": True, "reason": ""}

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import random
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import date
@@ -14,7 +15,7 @@ from contract.ids import check_identifier
 from contract.mqtt_url import BrokerAddress
 from device_profiles import MqttJsonProfile, load_profiles
 from simulators.cabinet import CabinetError, CabinetSimulator
-from simulators.cabinet_activity import WardPattern, cabinet_ids, run_cabinets
+from simulators.cabinet_activity import WardPattern, cabinet_ids, medication_order, run_cabinets
 from simulators.cabinet_stock import FORMULARY, gtin14, gtin_check_digit
 from tests.infra import Infra
 from tests.polling import eventually
@@ -124,6 +125,33 @@ async def test_a_nurse_visit_is_published_as_vendor_json(cabinet: CabinetSimulat
     assert cabinet.stock["D2-04"].quantity == before + 3
     assert len({e["msgId"] for e in events}) == 5
     assert all(isinstance(e["ts"], int) for e in events)
+
+
+async def test_removals_name_their_medication_order_and_refills_their_delivery(
+    cabinet: CabinetSimulator, listener: Listener
+) -> None:
+    await cabinet.start()
+    nurse = cabinet.nurses[0]
+    await cabinet.open_door(nurse)
+    await cabinet.remove("D1-02", 1, nurse, order_id="MO-4711001")
+    await cabinet.remove("D1-02", 1, nurse)  # an override: no order
+    await cabinet.restock("D1-02", 2, nurse, delivery="D-001-00042")
+    await cabinet.close_door()
+    events = await listener.wait("evt", lambda b: b["evt"].startswith("ITEM_"), count=3)
+    refs = [(e["evt"], e["txn"].get("orderRef"), e["txn"].get("deliveryRef")) for e in events]
+    assert refs == [
+        ("ITEM_TAKEN", "MO-4711001", None),
+        ("ITEM_TAKEN", None, None),
+        ("ITEM_REFILLED", None, "D-001-00042"),
+    ]
+
+
+def test_most_ward_removals_are_against_an_order_and_a_few_are_overrides() -> None:
+    rng = random.Random(4)
+    orders = [medication_order(rng, WardPattern().override_share) for _ in range(2000)]
+    overrides = orders.count(None) / len(orders)
+    assert 0.03 < overrides < 0.07
+    assert all(check_identifier(order) for order in orders if order is not None)
 
 
 async def test_misuse_is_refused_like_a_real_cabinet_would(cabinet: CabinetSimulator) -> None:

@@ -29,7 +29,8 @@ AT = datetime(2026, 11, 23, 8, 30, 12, 250000, tzinfo=UTC)
 GTIN = "00614141001019"  # GS1 example company prefix 0614141, item 00101, check digit 9
 COMMAND_ID = "5b0c1f0e-7a53-4c8e-9d0b-3f1d2a9c4e11"
 ITEM = {"gtin": GTIN, "lot": "L24A117", "exp": "2027-03-31", "desc": "paracetamol 500 mg tablet"}
-ITEM_DATA = {"bin": "D1-03", "gtin": GTIN, "lot": "L24A117", "expiry": "2027-03-31", "quantity": 2, "badge": "N-40217"}
+ITEM_DATA = {"bin": "D1-03", "gtin": GTIN, "lot": "L24A117", "expiry": "2027-03-31", "quantity": 2, "badge": "N-40217",
+             "order_id": None, "delivery": None}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +62,13 @@ def test_the_gtin_used_here_is_the_simulators_first_formulary_item() -> None:
         ("evt", frame(evt="DOOR_CLOSE", door={"id": "main"}), "cabinet.door_closed", {"badge": None}),
         ("evt", frame(evt="ITEM_TAKEN", txn={"binId": "D1-03", "qty": 2, "item": ITEM}, user={"badgeId": "N-40217"}),
          "cabinet.item_removed", ITEM_DATA),
+        # A removal against a medication order, and a refill that came with a pharmacy delivery.
+        ("evt", frame(evt="ITEM_TAKEN", txn={"binId": "D1-03", "qty": 2, "item": ITEM, "orderRef": "MO-4711001"},
+                      user={"badgeId": "N-40217"}),
+         "cabinet.item_removed", {**ITEM_DATA, "order_id": "MO-4711001"}),
+        ("evt", frame(evt="ITEM_REFILLED", txn={"binId": "D1-03", "qty": 2, "item": ITEM, "deliveryRef": "D-001-00042"},
+                      user={"badgeId": "N-40217"}),
+         "cabinet.item_restocked", {**ITEM_DATA, "delivery": "D-001-00042"}),
         ("evt", frame(evt="ITEM_RETURNED", txn={"binId": "D1-03", "qty": 2, "item": ITEM}, user={"badgeId": "N-40217"}),
          "cabinet.item_returned", ITEM_DATA),
         ("evt", frame(evt="ITEM_REFILLED", txn={"binId": "D1-03", "qty": 2, "item": ITEM}, user={"badgeId": "N-40217"}),

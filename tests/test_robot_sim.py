@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import aiomqtt
@@ -120,6 +121,19 @@ async def test_every_message_the_robot_publishes_fits_the_official_schema(infra:
     assert [m["connectionState"] for m in watcher.messages["connection"]] == ["ONLINE", "OFFLINE"]
     state_ids = [m["headerId"] for m in watcher.messages["state"]]
     assert state_ids == sorted(set(state_ids))
+
+
+async def test_a_robot_given_a_clock_stamps_its_messages_with_it(infra: Infra) -> None:
+    """In a scenario the robot's clock is the hospital's simulated time, not the wall clock."""
+    profile, serial = _profile(), unique_serial()
+    simulated = datetime(2026, 11, 22, 7, 30, 15, 250000, tzinfo=UTC)
+    async with (
+        watching(infra.mqtt_url, profile, serial) as watcher,
+        RobotSimulator(profile, load_map(profile.map), serial, infra.mqtt_url, speed=60, clock=lambda: simulated),
+    ):
+        await eventually(lambda: _now(watcher.last("state")), lambda state: state is not None)
+    stamps = {m["timestamp"] for messages in watcher.messages.values() for m in messages}
+    assert stamps == {"2026-11-22T07:30:15.25Z"}
 
 
 async def test_the_robot_reports_state_at_least_every_30_robot_seconds_when_nothing_changes(infra: Infra) -> None:

@@ -12,6 +12,10 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from wardlink.audit_cli import add_audit_parser
+from wardlink.rules_cli import add_rules_parser
+from wardlink.security.cli import add_parser as add_security_parser
+
 DOCS_SCHEMAS = Path("docs/schemas")
 
 
@@ -262,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     reference = profiles.add_parser("reference", help="every profile's register or topic map as markdown tables")
     reference.add_argument("--update", metavar="FILE", help="replace the generated part of FILE (docs/devices.md)")
     reference.set_defaults(run=_profiles_reference)
+
+    add_security_parser(sub)
+    add_audit_parser(sub)
+    add_rules_parser(sub)
 
     schemas = sub.add_parser("schemas", help="JSON Schemas").add_subparsers(dest="action", required=True)
     export = schemas.add_parser("export", help="write the wire-contract and profile JSON Schemas")

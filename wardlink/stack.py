@@ -1,7 +1,9 @@
-"""The whole system in one process, every hop over a real socket: broker, sorter simulator, edge, gateway.
+"""The whole system in one process, every hop over a real socket: broker, simulators, edge, gateway.
 
-`make demo` runs it with a realistic barcode stream; the end-to-end tests run it the same way and drive the
-simulator themselves.
+`make demo` runs it with a hospital-day scenario (or a lone sorter fed a barcode stream); the end-to-end tests run
+it the same way and drive the simulators themselves. With a scenario, the gateway's clock is the hospital's
+simulated clock (`simulators.clock.SimClock`), so overdue and at-risk are judged on the same time the devices
+stamp their records with.
 """
 
 import asyncio
@@ -14,9 +16,10 @@ from types import TracebackType
 from device_profiles import ModbusEndpoint, load_site
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
+from gateway.clock import utc_now
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from simulators.day import Scenario, load_scenario
+from simulators.day import load_scenario
 from simulators.hospital import Hospital
 from simulators.scenarios import run_stream
 from simulators.sorter import SorterSimulator
@@ -93,6 +96,13 @@ class Stack:
         api_port = cfg.api_port
         if api_port == 0 or port_open(cfg.api_host, api_port):
             api_port = free_port(cfg.api_host)
+        if cfg.scenario:
+            scenario = load_scenario(cfg.scenario)
+            if cfg.seed is not None:
+                scenario = scenario.model_copy(update={"seed": cfg.seed})
+            self.hospital = Hospital(scenario, self.mqtt_url, topic_root=cfg.topic_root)
+        # The gateway's now (overdue, at risk) is the hospital's simulated time when a scenario plays.
+        clock = self.hospital.clock.now if self.hospital else utc_now
         self.gateway = Gateway(
             GatewaySettings(
                 mqtt_url=self.mqtt_url,
@@ -102,7 +112,8 @@ class Stack:
                 topic_root=cfg.topic_root,
                 api_host=cfg.api_host,
                 api_port=api_port,
-            )
+            ),
+            clock=clock,
         )
         await self.gateway.start()
 
@@ -113,11 +124,8 @@ class Stack:
             resend_after_s=cfg.edge_resend_after_s,
             **({"site_file": cfg.site_file} if cfg.site_file else {}),
         )
-        if cfg.scenario:
-            scenario = load_scenario(cfg.scenario)
-            if cfg.seed is not None:
-                scenario = scenario.model_copy(update={"seed": cfg.seed})
-            await self._start_hospital(edge_settings, scenario)
+        if self.hospital is not None:
+            await self._start_hospital(edge_settings)
             return
         site, profiles = load_site(edge_settings.site_file, edge_settings.profiles_dir)
         sorter_instance = site.devices[0]
@@ -133,8 +141,8 @@ class Stack:
         if cfg.stream_rate_per_s:
             self._stream = asyncio.create_task(run_stream(self.sorter, cfg.stream_rate_per_s, cfg.seed or 1, None))
 
-    async def _start_hospital(self, edge_settings: EdgeSettings, scenario: Scenario) -> None:
-        self.hospital = Hospital(scenario, self.mqtt_url, topic_root=self.config.topic_root)
+    async def _start_hospital(self, edge_settings: EdgeSettings) -> None:
+        assert self.hospital is not None
         await self.hospital.start()
         self.sorter = next(iter(self.hospital.sorters.values()), None)
         self.edge = EdgeAgent(edge_settings, self.hospital.site(), self.hospital.profiles)

@@ -7,8 +7,10 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from contract import SubjectKind
+from contract.events.specimen import SpecimenPriority
 from gateway.device_projection import DeviceState
-from gateway.projection import SpecimenStatus
+from gateway.projection import RefKind, SpecimenStatus
+from gateway.turnaround import LegName, OutlookState
 
 
 class Location(BaseModel):
@@ -58,18 +60,83 @@ class EventListPublic(BaseModel):
     count: int = Field(description="How many events match, across all pages.")
 
 
+class RefPublic(BaseModel):
+    """A place (ward, station, carrier, device, lab) or a handler (person by badge, carrier, device, system)."""
+
+    kind: RefKind
+    id: str
+
+
+class OutlookPublic(BaseModel):
+    """Will it make its target: met/missed once resulted; before that overdue, at_risk or on_track."""
+
+    state: OutlookState
+    due_at: datetime | None
+    predicted_at: datetime | None = Field(description="When the result is expected (or came), from the leg times.")
+    slack_s: int | None = Field(description="Due minus predicted, in seconds; negative when late.")
+
+
+class LegPublic(BaseModel):
+    name: LegName
+    start: datetime | None
+    end: datetime | None
+    seconds: int | None = Field(description="Null until both ends happened.")
+    expected_s: int | None = Field(description="What the rules expect this leg to take (total: the target).")
+
+
+class CustodyPublic(BaseModel):
+    """One holder in the chain of custody, from its first to its last step in a row."""
+
+    handler: RefPublic
+    place: RefPublic | None
+    since: datetime
+    until: datetime
+
+
+class CustodyStepPublic(TimelineEntry):
+    """A timeline entry with what it is about (the specimen or its carrier), where, and who handled it."""
+
+    subject: SubjectPublic
+    place: RefPublic | None
+    handler: RefPublic | None
+
+
 class SpecimenBase(BaseModel):
     barcode: str
     status: SpecimenStatus
-    location: Location
+    location: Location = Field(description="The device that last saw it, with its sorter lane/rack/position.")
     reason: str | None = Field(description="Why the sorter rejected the specimen; null unless rejected.")
     first_seen_at: datetime
     last_event_at: datetime
     event_count: int
+    priority: SpecimenPriority | None = Field(description="From its collection; null when not reported.")
+    category: str | None
+    ward: str | None = Field(description="The ordering ward.")
+    order_id: str | None
+    place: str | None = Field(description="Where it is now: ward, carrier, station, sorter or lab location id.")
+    custodian: str | None = Field(description="Who has it now: badge, carrier, device or lab system id.")
+    carrier: str | None = Field(description="The carrier of its latest tube trip.")
+    collected_at: datetime | None
+    dispatched_at: datetime | None
+    arrived_at: datetime | None
+    sorted_at: datetime | None
+    lab_received_at: datetime | None
+    resulted_at: datetime | None
+    target_s: int | None = Field(description="Collection to result target from the rules; null without collection.")
+    due_at: datetime | None
+    tat_s: int | None = Field(description="Collection to result, in seconds, once resulted.")
+    within_target: bool | None
+    outlook: OutlookPublic
 
 
 class SpecimenPublic(SpecimenBase):
-    timeline: list[TimelineEntry] = Field(description="Every event about the specimen, in the order they happened.")
+    """Where it is, who had it, and whether it will make its target."""
+
+    legs: list[LegPublic]
+    custodians: list[CustodyPublic] = Field(description="The chain of custody, in order; the last holds it now.")
+    timeline: list[CustodyStepPublic] = Field(
+        description="Every event of its journey (its carriers' trips included), in the order they happened."
+    )
 
 
 class SpecimenListPublic(BaseModel):

@@ -12,6 +12,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.rules.alerting import AlertRules
+from gateway.rules.pharmacy import CabinetRules, DeliveryRules
+
 DEFAULT_RULES = Path(__file__).with_name("default.yaml")
 
 Priority = Literal["stat", "urgent", "routine"]
@@ -79,6 +82,9 @@ class TrackingRules(_Model):
 
     version: int = Field(default=0, ge=0)
     turnaround: TurnaroundRules
+    alerts: AlertRules = AlertRules()
+    deliveries: DeliveryRules = DeliveryRules()
+    cabinets: dict[str, CabinetRules] = Field(default_factory=dict, description="Per cabinet id (the device id).")
 
 
 def load_rules(path: Path) -> TrackingRules:

@@ -1,20 +1,49 @@
-"""Specimens: where each one is now, and the timeline of custody that led there."""
+"""Specimens: where each one is now, who had it, and whether it will make its turnaround target."""
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from contract import Barcode
-from gateway.api.deps import StoreDep
-from gateway.api.models import Location, Problem, SpecimenBase, SpecimenListPublic, SpecimenPublic, TimelineEntry
-from gateway.projection import SpecimenRow, SpecimenStatus, StoredEvent
+from contract import Barcode, Identifier
+from contract.events.specimen import SpecimenPriority
+from gateway.api.deps import ClockDep, StoreDep
+from gateway.api.models import (
+    CustodyPublic,
+    CustodyStepPublic,
+    LegPublic,
+    Location,
+    OutlookPublic,
+    Problem,
+    RefPublic,
+    SpecimenBase,
+    SpecimenListPublic,
+    SpecimenPublic,
+    SubjectPublic,
+)
+from gateway.projection import (
+    CustodyStep,
+    Ref,
+    SpecimenRow,
+    SpecimenStatus,
+    custody_chain,
+    custody_steps,
+)
+from gateway.rules import TrackingRules
+from gateway.specimen_store import SpecimenFilter
+from gateway.turnaround import LegName, legs, outlook
 
 MAX_PAGE = 500
 
 router = APIRouter(prefix="/specimens", tags=["specimens"])
 
 
-def _base(row: SpecimenRow) -> dict[str, object]:
+def _ref(ref: Ref | None) -> RefPublic | None:
+    return RefPublic(kind=ref.kind, id=ref.id) if ref is not None else None
+
+
+def _base(row: SpecimenRow, rules: TrackingRules, now: datetime) -> dict[str, object]:
+    seen = outlook(row, rules, now)
     return {
         "barcode": row.barcode,
         "status": row.status,
@@ -23,11 +52,44 @@ def _base(row: SpecimenRow) -> dict[str, object]:
         "first_seen_at": row.first_seen_at,
         "last_event_at": row.last_event_at,
         "event_count": row.event_count,
+        "priority": row.priority,
+        "category": row.category,
+        "ward": row.ward,
+        "order_id": row.order_id,
+        "place": row.location,
+        "custodian": row.custodian,
+        "carrier": row.carrier,
+        "collected_at": row.collected_at,
+        "dispatched_at": row.dispatched_at,
+        "arrived_at": row.arrived_at,
+        "sorted_at": row.sorted_at,
+        "lab_received_at": row.lab_received_at,
+        "resulted_at": row.resulted_at,
+        "target_s": row.target_s,
+        "due_at": row.due_at,
+        "tat_s": row.tat_s,
+        "within_target": row.within_target,
+        "outlook": OutlookPublic(
+            state=seen.state, due_at=seen.due_at, predicted_at=seen.predicted_at, slack_s=seen.slack_s
+        ),
     }
 
 
-def _entry(event: StoredEvent) -> TimelineEntry:
-    return TimelineEntry(
+def _expected_s(row: SpecimenRow, rules: TrackingRules) -> dict[LegName, int | None]:
+    """What the rules expect of each leg, in seconds; the total is the specimen's target."""
+    legs_ = rules.turnaround.expected_legs
+    return {
+        "collection_to_dispatch": round(legs_.collection_to_dispatch * 60),
+        "transit": round(legs_.transit * 60),
+        "arrival_to_sorted": round(legs_.arrival_to_sorted * 60),
+        "arrival_to_result": round((legs_.arrival_to_sorted + legs_.to_result(row.category)) * 60),
+        "total": row.target_s,
+    }
+
+
+def _step(step: CustodyStep) -> CustodyStepPublic:
+    event = step.event
+    return CustodyStepPublic(
         event_id=event.id,
         seq=event.seq,
         type=event.type,
@@ -37,32 +99,80 @@ def _entry(event: StoredEvent) -> TimelineEntry:
         edge=event.edge,
         device=event.device,
         data=dict(event.data),
+        subject=SubjectPublic(kind=event.subject_kind, id=event.subject_id),  # type: ignore[arg-type]
+        place=_ref(step.place),
+        handler=_ref(step.handler),
     )
 
 
 @router.get("", response_model=SpecimenListPublic)
 async def list_specimens(
     store: StoreDep,
+    clock: ClockDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
     status: Annotated[SpecimenStatus | None, Query(description="Only specimens in this status.")] = None,
+    ward: Annotated[Identifier | None, Query(description="Only specimens ordered by this ward.")] = None,
+    priority: Annotated[SpecimenPriority | None, Query()] = None,
+    category: Annotated[Identifier | None, Query(description="Only this test category.")] = None,
+    overdue: Annotated[
+        bool, Query(description="true: only those past their due time and not resulted (by the gateway's clock).")
+    ] = False,
+    at_risk: Annotated[
+        bool, Query(description="true: only those not yet due but predicted to miss their target.")
+    ] = False,
+    sort: Annotated[
+        Literal["recent", "due"] | None,
+        Query(
+            description="recent: most recently active first; due: earliest due first, STAT first. "
+            "Default: due when filtering overdue or at risk, else recent."
+        ),
+    ] = None,
 ) -> SpecimenListPublic:
-    """Specimens, the most recently active first."""
-    rows, count = await store.specimens(limit=min(limit, MAX_PAGE), offset=offset, status=status)
-    return SpecimenListPublic(data=[SpecimenBase(**_base(row)) for row in rows], count=count)
+    """Specimens, the most recently active first, or the most urgent first."""
+    now = clock()
+    where = SpecimenFilter(
+        status=status, ward=ward, priority=priority, category=category, overdue_at=now if overdue else None
+    )
+    by_due = sort == "due" or (sort is None and (overdue or at_risk))
+    rows, count = await store.specimens(
+        limit=min(limit, MAX_PAGE), offset=offset, where=where, by_due=by_due, at_risk_at=now if at_risk else None
+    )
+    return SpecimenListPublic(data=[SpecimenBase(**_base(row, store.rules, now)) for row in rows], count=count)
 
 
 @router.get("/{barcode}", response_model=SpecimenPublic, responses={404: {"model": Problem}})
 async def read_specimen(
-    store: StoreDep, barcode: Annotated[Barcode, Path(description="The barcode as the scanner read it.")]
+    store: StoreDep,
+    clock: ClockDep,
+    barcode: Annotated[Barcode, Path(description="The barcode as the scanner read it.")],
 ) -> SpecimenPublic:
-    """One specimen: status, current location and its timeline in the order things happened."""
+    """One specimen: where it is, who had it (chain of custody and timeline), its legs and its outlook."""
     found = await store.specimen(barcode)
     if found is None:
         raise HTTPException(
             status_code=404,
             detail=f"no event about specimen {barcode} has arrived yet; check the barcode, "
-            "or try again once the sorter has scanned it",
+            "or try again once it has been collected, sent or scanned",
         )
     row, timeline = found
-    return SpecimenPublic(**_base(row), timeline=[_entry(event) for event in timeline])
+    rules = store.rules
+    steps = custody_steps(timeline)
+    expected = _expected_s(row, rules)
+    return SpecimenPublic(
+        **_base(row, rules, clock()),
+        legs=[
+            LegPublic(name=leg.name, start=leg.start, end=leg.end, seconds=leg.seconds, expected_s=expected[leg.name])
+            for leg in legs(row)
+        ],
+        custodians=[
+            CustodyPublic(
+                handler=RefPublic(kind=c.handler.kind, id=c.handler.id),
+                place=_ref(c.place),
+                since=c.since,
+                until=c.until,
+            )
+            for c in custody_chain(steps)
+        ],
+        timeline=[_step(step) for step in steps],
+    )

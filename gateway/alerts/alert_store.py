@@ -1,0 +1,138 @@
+"""The alerts table: list and read alerts, acknowledge one (raised -> acknowledged by whom -> cleared)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.alerts.conditions import clear_after_acknowledgement
+from gateway.rules import TrackingRules
+from gateway.rules.alerting import SEVERITY_RANK
+from gateway.tables import alerts
+
+AlertState = Literal["raised", "acknowledged", "cleared"]
+StateFilter = Literal["open", "raised", "acknowledged", "cleared"]
+"""`open` is raised or acknowledged."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    id: UUID
+    kind: str
+    severity: str
+    state: AlertState
+    site: str
+    subject_kind: str
+    subject_id: str
+    ward: str | None
+    message: str
+    details: dict[str, Any]
+    raised_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    cleared_at: datetime | None
+    rules_version: int
+
+
+class AlertNotFoundError(LookupError):
+    pass
+
+
+class AlertAlreadyClearedError(RuntimeError):
+    def __init__(self, alert: AlertRow) -> None:
+        self.alert = alert
+        super().__init__(f"alert {alert.id} cleared at {alert.cleared_at:%Y-%m-%d %H:%M:%S}Z; nothing to acknowledge")
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    state: StateFilter | None = None
+    kind: str | None = None
+    severity: str | None = None
+    ward: str | None = None
+    subject_kind: str | None = None
+    subject_id: str | None = None
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        c = alerts.c
+        clauses: list[sa.ColumnElement[bool]] = []
+        if self.state == "open":
+            clauses.append(c.state.in_(("raised", "acknowledged")))
+        elif self.state is not None:
+            clauses.append(c.state == self.state)
+        for column, value in (
+            (c.kind, self.kind),
+            (c.severity, self.severity),
+            (c.ward, self.ward),
+            (c.subject_kind, self.subject_kind),
+            (c.subject_id, self.subject_id),
+        ):
+            if value is not None:
+                clauses.append(column == value)
+        return clauses
+
+
+_COLUMNS = [c for c in alerts.c if c.name != "open_key"]
+_SEVERITY_ORDER = sa.case(*((alerts.c.severity == name, rank) for name, rank in SEVERITY_RANK.items()), else_=0).desc()
+
+
+def alert_row(row: Any) -> AlertRow:
+    values = {c.name: getattr(row, c.name) for c in _COLUMNS}
+    values["details"] = dict(values["details"] or {})
+    return AlertRow(**values)
+
+
+async def list_alerts(
+    connection: AsyncConnection, where: AlertFilter, *, limit: int, offset: int
+) -> tuple[list[AlertRow], int]:
+    """One page of alerts, most severe first and then newest first, and how many match in all."""
+    page = (
+        sa.select(*_COLUMNS, sa.func.count().over().label("total"))
+        .where(*where.where())
+        .order_by(_SEVERITY_ORDER, alerts.c.raised_at.desc(), alerts.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = list(await connection.execute(page))
+    if not rows:
+        count = sa.select(sa.func.count()).select_from(alerts).where(*where.where())
+        return [], (await connection.execute(count)).scalar_one()
+    return [alert_row(r) for r in rows], rows[0].total
+
+
+async def get_alert(connection: AsyncConnection, alert_id: UUID) -> AlertRow | None:
+    row = (await connection.execute(sa.select(*_COLUMNS).where(alerts.c.id == alert_id))).first()
+    return alert_row(row) if row is not None else None
+
+
+async def acknowledge(
+    engine: AsyncEngine, alert_id: UUID, *, by: str, note: str | None, now: datetime, rules: TrackingRules
+) -> AlertRow:
+    """Record who acknowledged the alert and when (the first acknowledgement stands; repeating it is harmless).
+
+    An alert whose kind clears on acknowledgement (a discrepancy someone has checked) clears at once.
+    Raises `AlertNotFoundError`, or `AlertAlreadyClearedError` when there is nothing left to acknowledge.
+    """
+    async with engine.begin() as connection:
+        query = sa.select(*_COLUMNS).where(alerts.c.id == alert_id)
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        found = (await connection.execute(query)).first()
+        if found is None:
+            raise AlertNotFoundError(f"no alert {alert_id}")
+        alert = alert_row(found)
+        if alert.state == "cleared":
+            raise AlertAlreadyClearedError(alert)
+        if alert.state == "acknowledged":
+            return alert
+        values: dict[str, Any] = {"state": "acknowledged", "acknowledged_at": now, "acknowledged_by": by}
+        if note:
+            values["details"] = {**alert.details, "acknowledgement_note": note}
+        if clear_after_acknowledgement(alert.kind, rules.alerts, alert.ward) == timedelta(0):
+            values |= {"state": "cleared", "cleared_at": now, "open_key": None}
+        await connection.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(**values))
+        updated = (await connection.execute(sa.select(*_COLUMNS).where(alerts.c.id == alert_id))).one()
+        return alert_row(updated)

@@ -1,0 +1,166 @@
+"""What alert conditions are computed from (a `Snapshot` of rows), and what they produce (a `Condition`).
+
+The engine fills a snapshot from the tables; tests build one by hand. Conditions are plain values: the same
+snapshot, rules and `now` always give the same set.
+"""
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway.cabinet_projection import StockLine
+from gateway.projection import SpecimenRow
+from gateway.rules.alerting import Severity
+
+SiteId = tuple[str, str]
+"""(site, id): a device, a cabinet or a robot."""
+
+OPEN_KEY_MAX = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One thing that is wrong now; its `key` identifies it across evaluations (one open alert per key)."""
+
+    kind: str
+    severity: Severity
+    site: str
+    subject_kind: str
+    subject_id: str
+    ward: str | None
+    message: str
+    details: Mapping[str, Any]
+    episode: str | None = None
+    """Set for conditions that are one occurrence each (a removal, a rejection): part of the key, and an alert
+    closed for it is never raised again."""
+
+    @property
+    def key(self) -> str:
+        return alert_key(self.kind, self.site, self.subject_id, self.episode)
+
+
+def alert_key(kind: str, site: str, subject_id: str, episode: str | None) -> str:
+    """`kind|site|subject[|episode]`, hashed past the column's 200 characters."""
+    key = f"{kind}|{site}|{subject_id}" + (f"|{episode}" if episode else "")
+    if len(key) <= OPEN_KEY_MAX:
+        return key
+    return f"{kind}|{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierTrip:
+    site: str
+    carrier: str
+    transaction: int
+    device: str
+    from_station: str | None
+    to_station: str | None
+    priority: str | None
+    specimens: tuple[str, ...]
+    dispatched_at: datetime | None
+    arrived_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    delivery: str
+    site: str
+    status: str
+    order_id: str | None
+    ward: str | None
+    priority: str | None
+    robot: str | None
+    location: str | None
+    due_at: datetime | None
+    handed_over_at: datetime | None
+    stocked_at: datetime | None
+    failed_at: datetime | None
+    last_event_at: datetime
+
+    @property
+    def done(self) -> bool:
+        return any(t is not None for t in (self.handed_over_at, self.stocked_at, self.failed_at))
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One reading of a series (a fridge temperature, a robot position)."""
+
+    at: datetime
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    at: datetime
+    x: float
+    y: float
+
+
+@dataclass(frozen=True, slots=True)
+class Cabinet:
+    site: str
+    cabinet: str
+    door: str
+    door_since: datetime | None
+    alarms: tuple[str, ...]
+    """The cabinet's own alarms that are active (door_ajar, temperature_out_of_range, access_denied)."""
+    inventoried: bool = True
+    """False until the cabinet reports a full inventory: before that, how much it holds is unknown."""
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A `cabinet.item_removed` event."""
+
+    event_id: str
+    site: str
+    cabinet: str
+    occurred_at: datetime
+    bin: str
+    gtin: str
+    lot: str
+    quantity: int
+    badge: str | None
+    order_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    site: str
+    device: str
+    device_type: str
+    state: str
+    since: datetime | None
+    offline_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    site: str
+    edge: str
+    state: str
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The rows one evaluation looks at; every field defaults to nothing, so tests set only what they need."""
+
+    specimens: Sequence[SpecimenRow] = ()
+    carrier_trips: Sequence[CarrierTrip] = ()
+    deliveries: Sequence[Delivery] = ()
+    robot_tracks: Mapping[SiteId, Sequence[Position]] = field(default_factory=dict)
+    """Positions of robots with a stalled delivery, over the last `robot_no_progress_minutes`."""
+    batteries: Mapping[SiteId, Sample] = field(default_factory=dict)
+    """The latest battery charge (%) per robot."""
+    fridges: Mapping[SiteId, Sequence[Sample]] = field(default_factory=dict)
+    """Fridge temperatures per cabinet, oldest first: at least the latest reading, and when it is out of range
+    everything back to the last reading in range."""
+    cabinets: Sequence[Cabinet] = ()
+    stock: Mapping[SiteId, Sequence[StockLine]] = field(default_factory=dict)
+    removals: Sequence[Removal] = ()
+    devices: Sequence[Device] = ()
+    edges: Sequence[Edge] = ()

@@ -1,0 +1,56 @@
+"""Request and response models for alerts and the versioned rules."""
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contract.ids import Identifier
+
+
+class AlertSubject(BaseModel):
+    kind: str = Field(description="specimen, carrier, delivery, cabinet, device or edge.")
+    id: str = Field(description="A barcode, carrier#transaction, delivery, cabinet, device or edge id.")
+
+
+class AlertPublic(BaseModel):
+    id: UUID
+    kind: str = Field(description="e.g. specimen.at_risk, cabinet.cold_chain, device.offline.")
+    severity: Literal["info", "warning", "critical"]
+    state: Literal["raised", "acknowledged", "cleared"]
+    site: str
+    subject: AlertSubject
+    ward: str | None
+    message: str = Field(description="What is wrong and what to do, for a person (ids, never patient data).")
+    details: dict[str, Any]
+    raised_at: datetime = Field(description="When the gateway raised it (the gateway's clock).")
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None = Field(description="The user or badge id that acknowledged it.")
+    cleared_at: datetime | None
+    rules_version: int = Field(description="The rules version in force when it was raised.")
+
+
+class AlertListPublic(BaseModel):
+    data: list[AlertPublic] = Field(description="Most severe first, then the newest first.")
+    count: int = Field(description="How many alerts match, across all pages.")
+
+
+class Acknowledgement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    by: Identifier = Field(description="Who acknowledges: a user or badge id (never a name).")
+    note: str | None = Field(default=None, max_length=200, description="What was done about it.")
+
+
+class RulesVersionPublic(BaseModel):
+    version: int
+    created_at: datetime | None = Field(description="null for version 0, the shipped defaults.")
+    created_by: str
+    comment: str
+    in_force: bool
+
+
+class RulesVersionListPublic(BaseModel):
+    data: list[RulesVersionPublic] = Field(description="Newest first; version 0 (the shipped defaults) last.")
+    count: int

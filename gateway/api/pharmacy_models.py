@@ -1,0 +1,186 @@
+"""Response models for the pharmacy: deliveries, cabinets (state, inventory, temperature, access) and the pick list."""
+
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from gateway.cabinet_projection import DoorState
+from gateway.delivery_projection import DeliveryStatus
+
+
+class DeliveryLinePublic(BaseModel):
+    gtin: str
+    quantity: int
+
+
+class DeliveryBase(BaseModel):
+    delivery: str
+    site: str
+    status: DeliveryStatus = Field(description="The furthest step reached; failed unless it was handed over anyway.")
+    order_id: str | None = Field(description="The pharmacy's order; null until the pharmacy system reports it.")
+    ward: str | None
+    destination: str | None = Field(description="The drop-off node on the robots' map.")
+    cabinet: str | None
+    priority: str | None = Field(description="stat or routine; null when the pharmacy system never reported it.")
+    items: list[DeliveryLinePublic]
+    robot: str | None
+    drawer: str | None
+    location: str | None = Field(
+        description="Where it is: the robot's last node, the destination once handed over, the cabinet once stocked."
+    )
+    created_at: datetime | None
+    assigned_at: datetime | None
+    loaded_at: datetime | None
+    departed_at: datetime | None
+    arrived_at: datetime | None
+    handed_over_at: datetime | None
+    handed_over_by: str | None = Field(description="The badge that opened the robot's drawer.")
+    stocked_at: datetime | None
+    failed_at: datetime | None
+    failure_reason: str | None
+    due_at: datetime | None = Field(description="Created (or first heard of) plus the target for its priority.")
+    overdue: bool = Field(description="Still on its way and past due, by the gateway's clock.")
+    last_event_at: datetime
+    event_count: int
+
+
+class DeliveryStepPublic(BaseModel):
+    event_id: UUID
+    at: datetime
+    type: str
+    status: DeliveryStatus
+    place: str | None = Field(description="Where it happened: a node on the robots' map or the cabinet.")
+    robot: str | None
+    badge: str | None = Field(description="Who handled it (badge id, never a name).")
+    detail: str | None = Field(description="The drawer, the failure's reason, or the bin a restock went into.")
+
+
+class ProgressPublic(BaseModel):
+    step: int = Field(description="Steps reached (created, assigned, loaded, departed, arrived, handed over, stocked).")
+    of: int
+    status: DeliveryStatus
+    due_at: datetime | None
+    overdue: bool
+
+
+class DeliveryPublic(DeliveryBase):
+    progress: ProgressPublic
+    steps: list[DeliveryStepPublic] = Field(description="What happened to the delivery, in the order it happened.")
+
+
+class DeliveryListPublic(BaseModel):
+    data: list[DeliveryBase]
+    count: int = Field(description="How many deliveries match, across all pages.")
+
+
+class AlarmPublic(BaseModel):
+    alarm: str
+    since: datetime
+    detail: str
+    badge: str | None
+
+
+class CabinetBase(BaseModel):
+    site: str
+    cabinet: str
+    ward: str | None = Field(description="The ward the rules assign the cabinet to; null when they do not name it.")
+    door: DoorState
+    door_since: datetime | None
+    alarms: list[AlarmPublic] = Field(description="Active alarms, the oldest first.")
+    last_access_at: datetime | None = Field(description="The latest door opening or item movement.")
+    last_access_by: str | None = Field(description="Its badge.")
+    inventory_at: datetime | None = Field(description="The last full inventory snapshot; null before the first.")
+    below_par: int | None = Field(
+        description="How many items (GTINs) are below their par minimum; null until the cabinet has reported a full "
+        "inventory (before that its stock is unknown)."
+    )
+    last_event_at: datetime
+    event_count: int
+
+
+class StockLinePublic(BaseModel):
+    bin: str
+    gtin: str
+    lot: str
+    expiry: date
+    quantity: int
+    par_min: int | None = Field(description="The cabinet's par minimum for the GTIN (over all its bins); null: none.")
+    par_max: int | None
+    below_par: bool | None = Field(
+        description="The cabinet holds fewer of the GTIN, over all its bins, than par_min; null until the cabinet "
+        "has reported a full inventory."
+    )
+    updated_at: datetime
+
+
+class CabinetPublic(CabinetBase):
+    refrigerated: bool
+    inventory: list[StockLinePublic] = Field(
+        description="Per bin, GTIN and lot, by bin: the last full inventory plus every movement since (before the "
+        "first inventory, the movements alone)."
+    )
+
+
+class CabinetListPublic(BaseModel):
+    data: list[CabinetBase]
+    count: int = Field(description="How many cabinets match, across all pages.")
+
+
+class TemperaturePointPublic(BaseModel):
+    at: datetime
+    value: float
+    unit: str
+    samples: int = Field(description="1 for a raw reading; how many readings a one-minute mean stands for.")
+    resolution_s: int = Field(description="0 for a raw reading; 60 for the mean of the minute starting at `at`.")
+
+
+class TemperaturePublic(BaseModel):
+    site: str
+    cabinet: str
+    metric: str
+    data: list[TemperaturePointPublic] = Field(description="Oldest first.")
+    count: int = Field(description="How many points match, across all pages.")
+
+
+AccessAction = Literal["opened", "closed", "removed", "returned", "restocked"]
+
+
+class AccessEntryPublic(BaseModel):
+    event_id: UUID
+    at: datetime
+    type: str
+    action: AccessAction
+    badge: str | None = Field(description="Who (badge id, never a name).")
+    bin: str | None
+    gtin: str | None
+    lot: str | None
+    expiry: date | None
+    quantity: int | None
+    order_id: str | None = Field(description="The medication order a removal was made against; null: none given.")
+    delivery: str | None = Field(description="The pharmacy delivery a restock came with.")
+
+
+class AccessListPublic(BaseModel):
+    site: str
+    cabinet: str
+    data: list[AccessEntryPublic] = Field(description="In the order they happened, the oldest first.")
+    count: int = Field(description="How many entries match, across all pages.")
+
+
+class PickLinePublic(BaseModel):
+    site: str
+    cabinet: str
+    ward: str
+    gtin: str
+    on_hand: int = Field(description="Over all of the cabinet's bins and lots.")
+    par_min: int
+    par_max: int
+    quantity: int = Field(description="How many to pick: par_max - on_hand.")
+    bins: list[str] = Field(description="The bins that hold the item.")
+
+
+class ReplenishmentPublic(BaseModel):
+    data: list[PickLinePublic] = Field(description="By ward, cabinet and GTIN.")
+    count: int

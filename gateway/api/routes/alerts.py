@@ -1,0 +1,116 @@
+"""Alerts: what is wrong now (and was), most severe first; acknowledge one to say someone is on it."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query
+
+from gateway.alerts.alert_store import (
+    AlertAlreadyClearedError,
+    AlertFilter,
+    AlertNotFoundError,
+    AlertRow,
+    StateFilter,
+    acknowledge,
+    get_alert,
+    list_alerts,
+)
+from gateway.api.alert_models import Acknowledgement, AlertListPublic, AlertPublic, AlertSubject
+from gateway.api.deps import ClockDep, StoreDep
+from gateway.api.models import Problem
+from gateway.rules.alerting import AlertKind, Severity
+
+MAX_PAGE = 500
+SUBJECT_KINDS = ("specimen", "carrier", "delivery", "cabinet", "device", "edge")
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+
+def alert_public(row: AlertRow) -> AlertPublic:
+    return AlertPublic(
+        id=row.id,
+        kind=row.kind,
+        severity=row.severity,  # type: ignore[arg-type]
+        state=row.state,
+        site=row.site,
+        subject=AlertSubject(kind=row.subject_kind, id=row.subject_id),
+        ward=row.ward,
+        message=row.message,
+        details=row.details,
+        raised_at=row.raised_at,
+        acknowledged_at=row.acknowledged_at,
+        acknowledged_by=row.acknowledged_by,
+        cleared_at=row.cleared_at,
+        rules_version=row.rules_version,
+    )
+
+
+def _subject(value: str | None) -> tuple[str | None, str | None]:
+    """`specimen:S123` -> (specimen, S123); a bare id matches that id whatever its kind."""
+    if value is None:
+        return None, None
+    kind, sep, rest = value.partition(":")
+    if sep and kind in SUBJECT_KINDS and rest:
+        return kind, rest
+    return None, value
+
+
+def _not_found(alert_id: UUID) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"no alert {alert_id}; list them at /api/v1/alerts")
+
+
+@router.get("", response_model=AlertListPublic)
+async def list_all(
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    state: Annotated[StateFilter | None, Query(description="open (raised or acknowledged), raised, ...")] = None,
+    kind: Annotated[AlertKind | None, Query()] = None,
+    severity: Annotated[Severity | None, Query()] = None,
+    ward: Annotated[str | None, Query(max_length=64)] = None,
+    subject: Annotated[
+        str | None, Query(max_length=90, description="`kind:id` (e.g. specimen:S123) or just the id.")
+    ] = None,
+) -> AlertListPublic:
+    """Alerts, the most severe first and then the newest first."""
+    subject_kind, subject_id = _subject(subject)
+    where = AlertFilter(
+        state=state, kind=kind, severity=severity, ward=ward, subject_kind=subject_kind, subject_id=subject_id
+    )
+    async with store.engine.connect() as connection:
+        rows, count = await list_alerts(connection, where, limit=min(limit, MAX_PAGE), offset=offset)
+    return AlertListPublic(data=[alert_public(r) for r in rows], count=count)
+
+
+@router.get("/{alert_id}", response_model=AlertPublic, responses={404: {"model": Problem}})
+async def read_one(store: StoreDep, alert_id: UUID) -> AlertPublic:
+    async with store.engine.connect() as connection:
+        row = await get_alert(connection, alert_id)
+    if row is None:
+        raise _not_found(alert_id)
+    return alert_public(row)
+
+
+@router.post(
+    "/{alert_id}/acknowledge",
+    response_model=AlertPublic,
+    responses={404: {"model": Problem}, 409: {"model": Problem}},
+)
+async def acknowledge_one(
+    store: StoreDep, clock: ClockDep, alert_id: UUID, acknowledgement: Acknowledgement
+) -> AlertPublic:
+    """Say who is on it. Repeating it changes nothing (the first acknowledgement stands); 409 once cleared."""
+    try:
+        row = await acknowledge(
+            store.engine,
+            alert_id,
+            by=acknowledgement.by,
+            note=acknowledgement.note,
+            now=clock(),
+            rules=store.rules,
+        )
+    except AlertNotFoundError:
+        raise _not_found(alert_id) from None
+    except AlertAlreadyClearedError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    return alert_public(row)

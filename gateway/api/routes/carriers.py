@@ -1,0 +1,96 @@
+"""Tube carriers: their trips (dispatched, rerouted, arrived, released) with the specimens inside."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from contract import Identifier
+from gateway.api.deps import StoreDep
+from gateway.api.models import Problem
+from gateway.api.tracking_models import CarrierPublic, TripListPublic, TripPublic
+from gateway.carrier_projection import IN_TRANSIT, TripRow, TripStatus
+from gateway.carrier_store import page_trips
+
+MAX_PAGE = 500
+
+router = APIRouter(prefix="/carriers", tags=["carriers"])
+
+
+def trip_public(row: TripRow) -> TripPublic:
+    transit = (
+        round((row.arrived_at - row.dispatched_at).total_seconds())
+        if row.arrived_at is not None and row.dispatched_at is not None
+        else None
+    )
+    return TripPublic(
+        site=row.site,
+        carrier=row.carrier,
+        transaction=row.transaction,
+        device=row.device,
+        status=row.status,
+        from_station=row.from_station,
+        to_station=row.to_station,
+        station=row.station,
+        priority=row.priority,
+        secure=row.secure,
+        specimens=list(row.specimens),
+        dispatched_at=row.dispatched_at,
+        arrived_at=row.arrived_at,
+        released_at=row.released_at,
+        released_by=row.released_by,
+        reroutes=row.reroutes,
+        last_event_at=row.last_event_at,
+        transit_s=transit,
+    )
+
+
+@router.get("", response_model=TripListPublic)
+async def list_trips(
+    store: StoreDep,
+    status: Annotated[
+        list[TripStatus] | None, Query(description="Only trips in this status; repeat for several.")
+    ] = None,
+    in_transit: Annotated[bool, Query(description="true: only trips dispatched or rerouted, not arrived yet.")] = False,
+    site: Annotated[Identifier | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TripListPublic:
+    """Carrier trips, the latest dispatched first."""
+    statuses: list[str] = list(status or ())
+    if in_transit:
+        statuses = [s for s in (statuses or IN_TRANSIT) if s in IN_TRANSIT]
+        if not statuses:
+            return TripListPublic(data=[], count=0)  # asked for arrived trips that are in transit
+    async with store.engine.connect() as connection:
+        rows, count = await page_trips(
+            connection, statuses=statuses, site=site, limit=min(limit, MAX_PAGE), offset=offset
+        )
+    return TripListPublic(data=[trip_public(r) for r in rows], count=count)
+
+
+@router.get("/{carrier}", response_model=CarrierPublic, responses={404: {"model": Problem}})
+async def read_carrier(
+    store: StoreDep,
+    carrier: Annotated[Identifier, Path(description="The carrier's id (its RFID tag).")],
+    site: Annotated[Identifier | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CarrierPublic:
+    """One carrier's trips, the latest first, each with the specimens it carried."""
+    async with store.engine.connect() as connection:
+        rows, count = await page_trips(
+            connection, carrier=carrier, site=site, limit=min(limit, MAX_PAGE), offset=offset
+        )
+    if count == 0:
+        raise HTTPException(
+            status_code=404,
+            detail=f"no trip of carrier {carrier} has been reported yet; check the id, "
+            "or try again once the tube system has dispatched it",
+        )
+    latest = rows[0] if offset == 0 and rows else None
+    in_transit = latest is not None and latest.status in IN_TRANSIT
+    if latest is None:  # a later page: ask for the latest trip alone
+        async with store.engine.connect() as connection:
+            first, _ = await page_trips(connection, carrier=carrier, site=site, limit=1, offset=0)
+        in_transit = bool(first) and first[0].status in IN_TRANSIT
+    return CarrierPublic(carrier=carrier, in_transit=in_transit, data=[trip_public(r) for r in rows], count=count)

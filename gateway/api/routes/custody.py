@@ -1,0 +1,118 @@
+"""Custody: a subject's records in the hash-chained custody log, and a check of the whole chain."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, Field
+
+from contract import Identifier
+from gateway.api.deps import StoreDep
+from gateway.api.models import Problem
+from gateway.audit import AuditReport, ProblemKind, verify_custody_log
+from gateway.custody_log import CustodyRecord, subject_records
+
+MAX_PAGE = 1000
+
+router = APIRouter(prefix="/custody", tags=["custody"])
+
+CustodyKind = Literal["specimen", "carrier", "delivery", "cabinet"]
+
+
+class CustodyRecordPublic(BaseModel):
+    position: int = Field(description="Place in the log, counting from 1 in the order records were appended.")
+    event_id: UUID
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime = Field(description="When the gateway appended the record.")
+    device: str | None = Field(description="Where the event was observed; null if the event is missing.")
+    data: dict[str, Any] = Field(description="What the event says: badge, place, station, ...")
+    body_sha256: str = Field(description="SHA-256 of the event body's canonical JSON.")
+    prev_hash: str
+    hash: str = Field(description="sha256(prev_hash + canonical JSON of the record's fields).")
+
+
+class CustodyListPublic(BaseModel):
+    subject_kind: CustodyKind
+    subject_id: str
+    data: list[CustodyRecordPublic] = Field(description="The subject's records in log order.")
+    count: int = Field(description="How many records the subject has, across all pages.")
+
+
+class AuditProblemPublic(BaseModel):
+    kind: ProblemKind
+    detail: str
+    position: int | None
+    event_id: UUID | None
+
+
+class AuditReportPublic(BaseModel):
+    intact: bool
+    records: int = Field(description="Records checked.")
+    head_position: int | None = Field(description="The newest record's position; keep it with head_hash elsewhere.")
+    head_hash: str | None
+    problems: list[AuditProblemPublic]
+    truncated: bool = Field(description="True when there were more problems than listed.")
+    summary: str
+
+
+def _record(record: CustodyRecord) -> CustodyRecordPublic:
+    return CustodyRecordPublic(
+        position=record.position,
+        event_id=record.event_id,
+        type=record.type,
+        occurred_at=record.occurred_at,
+        recorded_at=record.recorded_at,
+        device=record.device,
+        data=dict(record.data),
+        body_sha256=record.body_sha256,
+        prev_hash=record.prev_hash,
+        hash=record.hash,
+    )
+
+
+def report_public(report: AuditReport) -> AuditReportPublic:
+    return AuditReportPublic(
+        intact=report.intact,
+        records=report.records,
+        head_position=report.head_position,
+        head_hash=report.head_hash,
+        problems=[
+            AuditProblemPublic(kind=p.kind, detail=p.detail, position=p.position, event_id=p.event_id)
+            for p in report.problems
+        ],
+        truncated=report.truncated,
+        summary=report.summary(),
+    )
+
+
+@router.get("/verify", response_model=AuditReportPublic)
+async def verify(store: StoreDep) -> AuditReportPublic:
+    """Walk the whole chain and every recorded event, as `wardlink audit verify` does; `intact` says the verdict."""
+    async with store.engine.connect() as connection:
+        return report_public(await verify_custody_log(connection))
+
+
+@router.get("/{subject_kind}/{subject_id}", response_model=CustodyListPublic, responses={404: {"model": Problem}})
+async def read_custody(
+    store: StoreDep,
+    subject_kind: Annotated[CustodyKind, Path(description="specimen, carrier, delivery or cabinet.")],
+    subject_id: Annotated[Identifier, Path(description="The barcode, carrier, delivery or cabinet id.")],
+    limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CustodyListPublic:
+    """A subject's custody records, in the order they were recorded, each with its hashes."""
+    async with store.engine.connect() as connection:
+        records, count = await subject_records(
+            connection, subject_kind, subject_id, limit=min(limit, MAX_PAGE), offset=offset
+        )
+    if count == 0:
+        raise HTTPException(
+            status_code=404,
+            detail=f"no custody record for {subject_kind} {subject_id} yet; check the id, "
+            "or try again once an event about it has arrived",
+        )
+    return CustodyListPublic(
+        subject_kind=subject_kind, subject_id=subject_id, data=[_record(r) for r in records], count=count
+    )

@@ -1,0 +1,126 @@
+"""Deliveries: where each pharmacy delivery is, who handled it, and whether it is late."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from contract import Identifier
+from gateway.api.deps import ClockDep, StoreDep
+from gateway.api.models import Problem
+from gateway.api.pharmacy_models import (
+    DeliveryBase,
+    DeliveryLinePublic,
+    DeliveryListPublic,
+    DeliveryPublic,
+    DeliveryStepPublic,
+    ProgressPublic,
+)
+from gateway.delivery_projection import DeliveryRow, DeliveryStatus, progress
+from gateway.delivery_store import find_delivery, list_deliveries
+
+MAX_PAGE = 500
+
+router = APIRouter(prefix="/deliveries", tags=["deliveries"])
+
+
+def _base(row: DeliveryRow, now: datetime) -> dict[str, object]:
+    return {
+        "delivery": row.delivery,
+        "site": row.site,
+        "status": row.status,
+        "order_id": row.order_id,
+        "ward": row.ward,
+        "destination": row.destination,
+        "cabinet": row.cabinet,
+        "priority": row.priority,
+        "items": [DeliveryLinePublic(gtin=line.gtin, quantity=line.quantity) for line in row.items],
+        "robot": row.robot,
+        "drawer": row.drawer,
+        "location": row.location,
+        "created_at": row.created_at,
+        "assigned_at": row.assigned_at,
+        "loaded_at": row.loaded_at,
+        "departed_at": row.departed_at,
+        "arrived_at": row.arrived_at,
+        "handed_over_at": row.handed_over_at,
+        "handed_over_by": row.handed_over_by,
+        "stocked_at": row.stocked_at,
+        "failed_at": row.failed_at,
+        "failure_reason": row.failure_reason,
+        "due_at": row.due_at,
+        "overdue": row.overdue(now),
+        "last_event_at": row.last_event_at,
+        "event_count": row.event_count,
+    }
+
+
+@router.get("", response_model=DeliveryListPublic)
+async def read_deliveries(
+    store: StoreDep,
+    clock: ClockDep,
+    status: Annotated[DeliveryStatus | None, Query(description="Only deliveries in this status.")] = None,
+    ward: Annotated[Identifier | None, Query(description="Only deliveries for this ward.")] = None,
+    robot: Annotated[Identifier | None, Query(description="Only deliveries on this robot.")] = None,
+    in_progress: Annotated[
+        bool | None, Query(description="true: not yet handed over, stocked or failed; false: those.")
+    ] = None,
+    overdue: Annotated[
+        bool, Query(description="true: only those in progress and past due, by the gateway's clock.")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DeliveryListPublic:
+    """Deliveries, the most recently active first."""
+    now = clock()
+    async with store.engine.connect() as connection:
+        rows, count = await list_deliveries(
+            connection,
+            status=status,
+            ward=ward,
+            robot=robot,
+            in_progress=in_progress,
+            overdue_at=now if overdue else None,
+            limit=min(limit, MAX_PAGE),
+            offset=offset,
+        )
+    return DeliveryListPublic(data=[DeliveryBase(**_base(row, now)) for row in rows], count=count)  # type: ignore[arg-type]
+
+
+@router.get("/{delivery}", response_model=DeliveryPublic, responses={404: {"model": Problem}})
+async def read_delivery(
+    store: StoreDep,
+    clock: ClockDep,
+    delivery: Annotated[Identifier, Path(description="The delivery id the pharmacy gave it.")],
+) -> DeliveryPublic:
+    """One delivery: where it is, its progress against its due time, and every step in the order it happened."""
+    async with store.engine.connect() as connection:
+        found = await find_delivery(connection, delivery)
+    if found is None:
+        raise HTTPException(
+            status_code=404,
+            detail=f"no event about delivery {delivery} has arrived yet; check the id, or try again once the "
+            "pharmacy system or a robot has reported it",
+        )
+    row, steps = found
+    now = clock()
+    done = progress(row, now)
+    return DeliveryPublic(
+        **_base(row, now),  # type: ignore[arg-type]
+        progress=ProgressPublic(
+            step=done.step, of=done.of, status=done.status, due_at=done.due_at, overdue=done.overdue
+        ),
+        steps=[
+            DeliveryStepPublic(
+                event_id=s.event_id,  # type: ignore[arg-type]
+                at=s.at,
+                type=s.type,
+                status=s.status,
+                place=s.place,
+                robot=s.robot,
+                badge=s.badge,
+                detail=s.detail,
+            )
+            for s in steps
+        ],
+    )

@@ -1,0 +1,75 @@
+"""The live stream: server-sent events, one `change` per newly stored event, for the dashboard and any client.
+
+Frames: `event: change` with a `Change` as JSON; a `: heartbeat` comment when nothing happened for a while;
+`event: end` with the reason as the last frame (the client fell behind, or the gateway is stopping).
+"""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+
+from contract import EVENT_TYPES, Identifier, SubjectKind
+from gateway.live import ChangeFilter, LiveHub, StreamEnd
+
+router = APIRouter(tags=["stream"])
+
+EVENT_STREAM = "text/event-stream"
+RETRY_MS = 3000
+
+
+def get_live(request: Request) -> LiveHub:
+    return request.app.state.live  # type: ignore[no-any-return]
+
+
+def frame(event: str, body: dict[str, str]) -> str:
+    return f"event: {event}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
+
+
+async def frames(hub: LiveHub, where: ChangeFilter) -> AsyncIterator[str]:
+    """The stream's frames until the subscription ends; leaving early (client gone) unsubscribes."""
+    with hub.subscribe(where) as subscription:
+        # The subscription exists before the first byte goes out: a client that has read it misses nothing after.
+        yield f"retry: {RETRY_MS}\n: stream open\n\n"
+        while True:
+            try:
+                async with asyncio.timeout(hub.heartbeat_s):
+                    item = await subscription.next()
+            except TimeoutError:
+                yield ": heartbeat\n\n"
+                continue
+            if isinstance(item, StreamEnd):
+                yield frame("end", item.as_json())
+                return
+            yield frame("change", item.as_json())
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {EVENT_STREAM: {}}, "description": "Server-sent events: change, end."}},
+)
+async def stream_changes(
+    request: Request,
+    subject_kind: Annotated[SubjectKind | None, Query(description="Only changes about this kind of subject.")] = None,
+    subject_id: Annotated[Identifier | None, Query(description="Only changes about this subject id.")] = None,
+    type_: Annotated[
+        str | None,
+        Query(alias="type", description="Only event types starting with this, e.g. `specimen.` or `delivery.failed`."),
+    ] = None,
+) -> StreamingResponse:
+    """Every newly stored event as it is committed, as server-sent events; re-read state from the API on `end`."""
+    if type_ is not None and not any(t.startswith(type_) for t in EVENT_TYPES):
+        raise HTTPException(
+            status_code=422,
+            detail=f"no event type starts with {type_!r}; use a prefix of one of {', '.join(sorted(EVENT_TYPES))}",
+        )
+    where = ChangeFilter(subject_kind=subject_kind, subject_id=subject_id, type_prefix=type_)
+    return StreamingResponse(
+        frames(get_live(request), where),
+        media_type=EVENT_STREAM,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,64 @@
+"""Turnaround figures: p50 / p90 and share within target over resulted specimens, overall, per group and per leg."""
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+
+from contract import Identifier
+from contract.base import UtcDatetime
+from gateway.api.deps import ClockDep, StoreDep
+from gateway.api.tracking_models import FiguresPublic, LegFiguresPublic, TurnaroundPublic
+from gateway.specimen_store import resulted_between
+from gateway.turnaround import Figures, GroupBy, aggregate
+
+DEFAULT_WINDOW = timedelta(hours=24)
+MAX_WINDOW = timedelta(days=92)
+
+router = APIRouter(prefix="/turnaround", tags=["turnaround"])
+
+
+def _figures(figures: Figures) -> FiguresPublic:
+    return FiguresPublic(
+        key=figures.key,
+        count=figures.count,
+        p50_s=figures.p50_s,
+        p90_s=figures.p90_s,
+        targeted=figures.targeted,
+        within_target=figures.within_target,
+        legs=[LegFiguresPublic(leg=f.leg, count=f.count, p50_s=f.p50_s, p90_s=f.p90_s) for f in figures.legs],
+    )
+
+
+@router.get("", response_model=TurnaroundPublic)
+async def turnaround(
+    store: StoreDep,
+    clock: ClockDep,
+    since: Annotated[
+        UtcDatetime | None, Query(description="Collected at or after (with a zone); default until - 24 h.")
+    ] = None,
+    until: Annotated[UtcDatetime | None, Query(description="Collected before (with a zone); default now.")] = None,
+    group_by: Annotated[
+        GroupBy | None, Query(description="Also per priority, ordering ward, UTC hour of collection or test category.")
+    ] = None,
+    site: Annotated[Identifier | None, Query()] = None,
+) -> TurnaroundPublic:
+    """Collection-to-result figures of the specimens collected in the window and resulted since."""
+    until = until or clock()
+    since = since or until - DEFAULT_WINDOW
+    if since >= until:
+        raise HTTPException(status_code=422, detail="since must be before until (since is inclusive, until exclusive)")
+    if until - since > MAX_WINDOW:
+        raise HTTPException(
+            status_code=422, detail=f"the window is longer than {MAX_WINDOW.days} days; ask for a shorter one"
+        )
+    async with store.engine.connect() as connection:
+        rows = await resulted_between(connection, since, until, site)
+    report = aggregate(rows, group_by)
+    return TurnaroundPublic(
+        since=since,
+        until=until,
+        group_by=group_by,
+        overall=_figures(report.overall),
+        groups=[_figures(g) for g in report.groups],
+    )

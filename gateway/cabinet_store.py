@@ -1,0 +1,231 @@
+"""The cabinets and cabinet_stock tables: re-projected in the batch's transaction from all of a cabinet's events.
+
+Queries take the caller's connection: the cabinet rows, what each bin holds, the access log (from the events
+table) and the replenishment pick list. `cabinet_items` and `below_par` are what the alert engine calls.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contract import Event
+from gateway.cabinet_projection import ACCESS_EVENTS, ActiveAlarm, CabinetRow, CabinetState, StockLine, fold_cabinet
+from gateway.event_query import EventFilter, EventRecord, page_events, stored_event
+from gateway.projection import StoredEvent
+from gateway.projectors import Tx
+from gateway.replenishment import PickLine, pick_list
+from gateway.rules import TrackingRules
+from gateway.tables import cabinet_stock, cabinets, events
+
+_CHUNK = 1000  # far below SQLite's and asyncpg's bound-parameter limits
+CabinetKey = tuple[str, str]
+"""(site, cabinet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CabinetItem:
+    """One line of a cabinet's stock, saying which cabinet it is in (what `cabinet_items` returns)."""
+
+    site: str
+    cabinet: str
+    line: StockLine
+
+
+# -- projection ----------------------------------------------------------------------------------------------------
+def _row_values(row: CabinetRow) -> dict[str, Any]:
+    return {
+        "site": row.site,
+        "cabinet": row.cabinet,
+        "door": row.door,
+        "door_since": row.door_since,
+        "alarms": [
+            {"alarm": a.alarm, "since": a.since.isoformat(), "detail": a.detail, "badge": a.badge} for a in row.alarms
+        ],
+        "last_access_at": row.last_access_at,
+        "last_access_by": row.last_access_by,
+        "inventory_at": row.inventory_at,
+        "last_event_at": row.last_event_at,
+        "event_count": row.event_count,
+    }
+
+
+def _stock_values(site: str, cabinet: str, line: StockLine) -> dict[str, Any]:
+    return {
+        "site": site,
+        "cabinet": cabinet,
+        "bin": line.bin,
+        "gtin": line.gtin,
+        "lot": line.lot,
+        "expiry": line.expiry,
+        "quantity": line.quantity,
+        "updated_at": line.updated_at,
+    }
+
+
+def cabinet_row(row: Any) -> CabinetRow:
+    return CabinetRow(
+        site=row.site,
+        cabinet=row.cabinet,
+        door=row.door,
+        door_since=row.door_since,
+        alarms=tuple(
+            ActiveAlarm(a["alarm"], datetime.fromisoformat(a["since"]), a["detail"], a["badge"]) for a in row.alarms
+        ),
+        last_access_at=row.last_access_at,
+        last_access_by=row.last_access_by,
+        inventory_at=row.inventory_at,
+        last_event_at=row.last_event_at,
+        event_count=row.event_count,
+    )
+
+
+def _stock_line(row: Any) -> StockLine:
+    return StockLine(row.bin, row.gtin, row.lot, row.expiry, row.quantity, row.updated_at)
+
+
+async def _store(connection: AsyncConnection, insert: Any, states: Sequence[CabinetState]) -> None:
+    statement = insert(cabinets)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["site", "cabinet"],
+        set_={c.name: statement.excluded[c.name] for c in cabinets.columns if c.name not in ("site", "cabinet")},
+    )
+    await connection.execute(upsert, [_row_values(s.row) for s in states])
+    for state in states:
+        site, cabinet = state.row.site, state.row.cabinet
+        await connection.execute(
+            sa.delete(cabinet_stock).where(cabinet_stock.c.site == site, cabinet_stock.c.cabinet == cabinet)
+        )
+        lines = [_stock_values(site, cabinet, line) for line in state.stock]
+        for start in range(0, len(lines), _CHUNK):
+            await connection.execute(sa.insert(cabinet_stock), lines[start : start + _CHUNK])
+
+
+async def reproject_cabinets(connection: AsyncConnection, insert: Any, keys: Sequence[CabinetKey]) -> None:
+    """Fold every event of each cabinet again; store its row and replace its stock lines."""
+    wanted = set(keys)
+    by_key: dict[CabinetKey, list[StoredEvent]] = defaultdict(list)
+    ids = sorted({cabinet for _site, cabinet in wanted})
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        query = sa.select(events).where(events.c.subject_kind == "cabinet", events.c.subject_id.in_(chunk))
+        for row in await connection.execute(query):
+            if (row.site, row.subject_id) in wanted:
+                by_key[(row.site, row.subject_id)].append(stored_event(row))
+    states = [state for key in keys if (state := fold_cabinet(*key, by_key[key])) is not None]
+    if states:
+        await _store(connection, insert, states)
+
+
+async def project_cabinets(tx: Tx, new: Sequence[Event]) -> None:
+    """The projector for cabinets: refold each cabinet that one of the batch's new events is about."""
+    touched = {(e.site, e.subject.id) for e in new if e.subject.kind == "cabinet"}
+    if touched:
+        await reproject_cabinets(tx.connection, tx.insert, sorted(touched))
+
+
+# -- queries -------------------------------------------------------------------------------------------------------
+async def list_cabinets(
+    connection: AsyncConnection, *, site: str | None = None, limit: int, offset: int
+) -> tuple[list[CabinetRow], int]:
+    """One page of cabinets by site and id, and how many match in all (one snapshot)."""
+    where = [cabinets.c.site == site] if site is not None else []
+    page = (
+        sa.select(cabinets, sa.func.count().over().label("total"))
+        .where(*where)
+        .order_by(cabinets.c.site, cabinets.c.cabinet)
+        .limit(limit)
+        .offset(offset)
+    )
+    result = list(await connection.execute(page))
+    if not result:
+        count = sa.select(sa.func.count()).select_from(cabinets).where(*where)
+        return [], (await connection.execute(count)).scalar_one()
+    return [cabinet_row(r) for r in result], result[0].total
+
+
+async def find_cabinets(connection: AsyncConnection, cabinet: str, site: str | None = None) -> list[CabinetRow]:
+    """The rows of `cabinet` (one per site that has a cabinet of that id, or only the given site's)."""
+    query = sa.select(cabinets).where(cabinets.c.cabinet == cabinet).order_by(cabinets.c.site)
+    if site is not None:
+        query = query.where(cabinets.c.site == site)
+    return [cabinet_row(r) for r in await connection.execute(query)]
+
+
+async def stock_of(
+    connection: AsyncConnection, keys: Sequence[CabinetKey] | None = None, *, inventoried_only: bool = False
+) -> dict[CabinetKey, list[StockLine]]:
+    """The stock lines (zeros included) of the given cabinets, or of every cabinet; by bin, GTIN and lot.
+
+    Every given (or, with None, every known) cabinet has an entry, empty when nothing was ever in it. With
+    `inventoried_only`, only cabinets that have reported a full inventory: before that, what a cabinet holds is
+    unknown (its movements alone say what changed, not how many there are).
+    """
+    if keys is None or inventoried_only:
+        query = sa.select(cabinets.c.site, cabinets.c.cabinet)
+        if inventoried_only:
+            query = query.where(cabinets.c.inventory_at.is_not(None))
+        known = [(r.site, r.cabinet) for r in await connection.execute(query)]
+        wanted = known if keys is None else [key for key in keys if key in frozenset(known)]
+    else:
+        wanted = list(keys)
+    stock: dict[CabinetKey, list[StockLine]] = {key: [] for key in wanted}
+    ids = sorted({cabinet for _site, cabinet in wanted})
+    c = cabinet_stock.c
+    for start in range(0, len(ids), _CHUNK):
+        query = (
+            sa.select(cabinet_stock)
+            .where(c.cabinet.in_(ids[start : start + _CHUNK]))
+            .order_by(c.site, c.cabinet, c.bin, c.gtin, c.lot)
+        )
+        for row in await connection.execute(query):
+            if (row.site, row.cabinet) in stock:
+                stock[(row.site, row.cabinet)].append(_stock_line(row))
+    return stock
+
+
+async def cabinet_items(
+    connection: AsyncConnection, site: str, cabinet: str, bins: Sequence[str] | None
+) -> list[CabinetItem]:
+    """What the cabinet holds now (quantity above 0) in the given bins, or in every bin with None; by bin."""
+    c = cabinet_stock.c
+    query = (
+        sa.select(cabinet_stock)
+        .where(c.site == site, c.cabinet == cabinet, c.quantity > 0)
+        .order_by(c.bin, c.gtin, c.lot)
+    )
+    if bins is not None:
+        query = query.where(c.bin.in_(list(bins)))
+    return [CabinetItem(site, cabinet, _stock_line(r)) for r in await connection.execute(query)]
+
+
+async def below_par(connection: AsyncConnection, rules: TrackingRules, ward: str | None = None) -> list[PickLine]:
+    """The pick list: in every cabinet with par levels whose stock is known (it has reported a full inventory),
+    each GTIN below its min, and how many bring it to max."""
+    return pick_list(await stock_of(connection, inventoried_only=True), rules.cabinets, ward=ward)
+
+
+async def access_log(
+    connection: AsyncConnection,
+    site: str,
+    cabinet: str,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[EventRecord], int]:
+    """Door and item events of the cabinet in the order they happened, and how many match in all."""
+    where = EventFilter(
+        subject_kind="cabinet",
+        subject_id=cabinet,
+        site=site,
+        types=tuple(sorted(ACCESS_EVENTS)),
+        since=since,
+        until=until,
+    )
+    return await page_events(connection, where, limit=limit, offset=offset)

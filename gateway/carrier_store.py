@@ -1,0 +1,173 @@
+"""Carrier trips and loads: re-projected in the batch's transaction from all stored events of each touched trip.
+
+`carrier_loads` says which specimens rode in which trip (from `carrier.dispatched`); the specimen projector, which
+runs after this one, follows it from a carrier event to the specimens whose journey it changes.
+"""
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contract import Event
+from gateway.carrier_projection import TripKey, TripRow, fold_trip
+from gateway.event_query import stored_event
+from gateway.projection import StoredEvent
+from gateway.projectors import Tx
+from gateway.tables import carrier_loads, carrier_trips, events
+
+_CHUNK = 500  # keys per statement: far below SQLite's and asyncpg's bound-parameter limits
+_TRACKING_LOCK = 0x57_4C_54_52  # "WLTR"; with the schema as the second key, so each schema has its own lock
+
+_TRANSACTION = sa.cast(events.c.body[("data", "transaction")].as_string(), sa.BigInteger)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def stored_with_subject(row: Any) -> StoredEvent:
+    """A stored event that also knows its subject (the fold needs a carrier event's carrier id)."""
+    return dataclasses.replace(stored_event(row), subject_kind=row.subject_kind, subject_id=row.subject_id)
+
+
+async def tracking_lock(tx: Tx) -> None:
+    """Serialise the tracking projections on PostgreSQL until the transaction ends.
+
+    Two transactions that fold the same specimen at once would each miss the other's new events (read committed);
+    taken after the events are inserted, the lock makes the later fold see the earlier one's events. SQLite
+    already serialises writers. Re-entrant within a transaction.
+    """
+    if tx.dialect == "postgresql":
+        lock = sa.text("SELECT pg_advisory_xact_lock(CAST(:key AS integer), hashtext(current_schema()))")
+        await tx.connection.execute(lock, {"key": _TRACKING_LOCK})
+
+
+def trip_keys(new: Iterable[Event]) -> set[TripKey]:
+    """The trips that new carrier events belong to."""
+    return {(e.site, e.subject.id, e.data.transaction) for e in new if e.subject.kind == "carrier"}  # type: ignore[union-attr]
+
+
+async def trip_events(connection: AsyncConnection, keys: Iterable[TripKey]) -> dict[TripKey, list[StoredEvent]]:
+    """All stored events of each trip."""
+    wanted = sorted(set(keys))
+    found: dict[TripKey, list[StoredEvent]] = {key: [] for key in wanted}
+    for chunk in _chunks(wanted):
+        # The carriers' events by the subject index, then the trips' transaction numbers out of the JSON body.
+        query = sa.select(events).where(
+            events.c.subject_kind == "carrier",
+            events.c.subject_id.in_(sorted({carrier for _, carrier, _ in chunk})),
+            _TRANSACTION.in_(sorted({transaction for _, _, transaction in chunk})),
+        )
+        for row in await connection.execute(query):
+            key = (row.site, row.subject_id, int(row.body["data"]["transaction"]))
+            if key in found:
+                found[key].append(stored_with_subject(row))
+    return found
+
+
+async def loaded_barcodes(connection: AsyncConnection, keys: Iterable[TripKey]) -> set[str]:
+    """The specimens loaded into any of these trips."""
+    wanted = sorted(set(keys))
+    barcodes: set[str] = set()
+    c = carrier_loads.c
+    for chunk in _chunks(wanted):
+        query = sa.select(c.site, c.carrier, c.transaction, c.barcode).where(
+            c.site.in_(sorted({site for site, _, _ in chunk})),  # the primary key's prefix
+            c.carrier.in_(sorted({carrier for _, carrier, _ in chunk})),
+            c.transaction.in_(sorted({transaction for _, _, transaction in chunk})),
+        )
+        chosen = set(chunk)
+        for r in await connection.execute(query):
+            if (r.site, r.carrier, r.transaction) in chosen:
+                barcodes.add(r.barcode)
+    return barcodes
+
+
+async def trips_of(connection: AsyncConnection, barcodes: Sequence[str]) -> dict[str, set[TripKey]]:
+    """The trips each specimen was loaded into."""
+    trips: dict[str, set[TripKey]] = defaultdict(set)
+    for chunk in _chunks(barcodes):
+        query = sa.select(carrier_loads).where(carrier_loads.c.barcode.in_(chunk))
+        for r in await connection.execute(query):
+            trips[r.barcode].add((r.site, r.carrier, r.transaction))
+    return trips
+
+
+async def project_carriers(tx: Tx, new: Sequence[Event]) -> None:
+    """The projector for carrier trips and loads; runs before the specimens projector."""
+    keys = trip_keys(new)
+    if not keys:
+        return
+    await tracking_lock(tx)
+    loads = [
+        {"site": e.site, "carrier": e.subject.id, "transaction": e.data.transaction, "barcode": barcode}  # type: ignore[union-attr]
+        for e in new
+        if e.type == "carrier.dispatched"
+        for barcode in e.data.specimens  # type: ignore[union-attr]
+    ]
+    connection = tx.connection
+    for chunk in _chunks(loads):
+        await connection.execute(tx.insert(carrier_loads).on_conflict_do_nothing(), list(chunk))
+    by_trip = await trip_events(connection, keys)
+    rows = [row for key, trip in sorted(by_trip.items()) if (row := fold_trip(key, trip)) is not None]
+    if not rows:
+        return
+    statement = tx.insert(carrier_trips)
+    keep = ("site", "carrier", "transaction")
+    upsert = statement.on_conflict_do_update(
+        index_elements=list(keep),
+        set_={c.name: statement.excluded[c.name] for c in carrier_trips.columns if c.name not in keep},
+    )
+    for chunk in _chunks(rows):
+        await connection.execute(upsert, [_trip_values(row) for row in chunk])
+
+
+def _trip_values(row: TripRow) -> dict[str, Any]:
+    values = dataclasses.asdict(row)
+    values["specimens"] = list(row.specimens)
+    return values
+
+
+def trip_row(row: Any) -> TripRow:
+    values = row._asdict()
+    values.pop("total", None)
+    values["specimens"] = tuple(values["specimens"])
+    return TripRow(**values)
+
+
+async def page_trips(
+    connection: AsyncConnection,
+    *,
+    statuses: Sequence[str] = (),
+    carrier: str | None = None,
+    site: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[TripRow], int]:
+    """One page of trips, the latest dispatched first, and how many match in all (one snapshot)."""
+    c = carrier_trips.c
+    where: list[sa.ColumnElement[bool]] = []
+    if statuses:
+        where.append(c.status.in_(list(statuses)))
+    if carrier is not None:
+        where.append(c.carrier == carrier)
+    if site is not None:
+        where.append(c.site == site)
+    latest = sa.func.coalesce(c.dispatched_at, c.last_event_at)
+    page = (
+        sa.select(carrier_trips, sa.func.count().over().label("total"))
+        .where(*where)
+        .order_by(latest.desc(), c.site, c.carrier, c.transaction.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    result = list(await connection.execute(page))
+    if not result:
+        count = sa.select(sa.func.count()).select_from(carrier_trips).where(*where)
+        return [], (await connection.execute(count)).scalar_one()
+    return [trip_row(r) for r in result], result[0].total

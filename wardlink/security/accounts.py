@@ -1,0 +1,153 @@
+"""Who may connect to the broker and which topics each may write and read: gateways, edges and MQTT devices.
+
+The grants follow the wire contract (`contract.topics`) and the device profiles, so an edge writes only under
+its own `{root}/v1/{site}/{edge}/` prefix and reads only its own acks and commands, and a device writes only
+its own topics (a VDA 5050 robot only `uagv/v2/{manufacturer}/{its serial}/...`).
+"""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from contract.ids import check_identifier
+from contract.topics import DEFAULT_ROOT, Topics, deadletter_topic, subscription
+from device_profiles import DeviceInstance, DeviceProfile, MqttJsonProfile, Site, Vda5050Profile
+
+Access = Literal["read", "write", "readwrite"]
+Role = Literal["gateway", "edge", "device"]
+
+VDA_FROM_ROBOT = ("connection", "state", "visualization", "factsheet")
+VDA_TO_ROBOT = ("order", "instantActions")
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One line of a Mosquitto ACL: `topic {access} {topic}` (the topic may hold `+` and `#`)."""
+
+    access: Access
+    topic: str
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An MQTT user: its name, what it is, and what it may write and read."""
+
+    username: str
+    role: Role
+    name: str
+    """File-name-safe name of the component (its env file is `{name}.env`)."""
+    grants: tuple[Grant, ...]
+
+    def __post_init__(self) -> None:
+        # Mosquitto's password file splits at the first colon; an ACL line ends at the line break.
+        if not self.username or any(c in self.username for c in ":\n\r\t "):
+            raise ValueError(f"MQTT user name {self.username!r} must be non-empty without ':' or whitespace")
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeSpec:
+    """An edge agent and the MQTT devices it serves on the same broker (none: only the edge's own topics)."""
+
+    site: str
+    edge: str
+    devices: tuple[tuple[DeviceInstance, DeviceProfile], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        check_identifier(self.site, what="site")
+        check_identifier(self.edge, what="edge")
+
+    @classmethod
+    def from_site(cls, site: Site, profiles: dict[str, DeviceProfile]) -> "EdgeSpec":
+        """The edge of a site file with every device that talks MQTT on the edge's own broker."""
+        devices = tuple(
+            (device, profiles[device.profile])
+            for device in site.devices
+            if device.mqtt is not None and device.mqtt.url is None
+        )
+        return cls(site=site.site, edge=site.edge, devices=devices)
+
+
+def _component(*parts: str) -> str:
+    return "-".join(p.replace(":", "_") for p in parts)
+
+
+def gateway_account(number: int, root: str = DEFAULT_ROOT) -> Account:
+    """A gateway replica: reads every edge's events, telemetry and state; writes acks, commands, dead letters."""
+    grants = (
+        *(Grant("read", subscription(channel, root)) for channel in ("events", "telemetry", "state")),
+        Grant("write", subscription("ack", root)),
+        Grant("write", subscription("commands", root) + "/+"),
+        Grant("write", deadletter_topic(root)),
+    )
+    return Account(username=f"gateway-{number}", role="gateway", name=f"gateway-{number}", grants=grants)
+
+
+def edge_account(spec: EdgeSpec, root: str = DEFAULT_ROOT) -> Account:
+    """An edge agent: its own topics, and master control's side of each device it serves."""
+    topics = Topics(site=spec.site, edge=spec.edge, root=root)
+    grants: list[Grant] = [
+        Grant("write", topics.events),
+        Grant("write", topics.telemetry),
+        Grant("write", topics.state),
+        Grant("write", deadletter_topic(root)),
+        Grant("read", topics.ack),
+        Grant("read", f"{topics.base}/commands/+"),
+    ]
+    for device, profile in spec.devices:
+        from_device, to_device = device_topics(device, profile)
+        grants += [Grant("read", t) for t in from_device]
+        grants += [Grant("write", t) for t in to_device]
+    return Account(
+        username=f"edge/{spec.site}/{spec.edge}",
+        role="edge",
+        name=_component("edge", spec.site, spec.edge),
+        grants=tuple(grants),
+    )
+
+
+def device_account(spec: EdgeSpec, device: DeviceInstance, profile: DeviceProfile) -> Account:
+    """An MQTT device: writes only what it reports about itself, reads only what is sent to it."""
+    from_device, to_device = device_topics(device, profile)
+    return Account(
+        username=f"device/{spec.site}/{spec.edge}/{device.id}",
+        role="device",
+        name=_component("device", spec.site, spec.edge, device.id),
+        grants=(*(Grant("write", t) for t in from_device), *(Grant("read", t) for t in to_device)),
+    )
+
+
+def device_topics(device: DeviceInstance, profile: DeviceProfile) -> tuple[list[str], list[str]]:
+    """(topics the device publishes, topics it subscribes to), from its profile; ValueError for non-MQTT ones."""
+    if device.mqtt is None:
+        raise ValueError(f"device {device.id!r} has no MQTT endpoint")
+    topic_id = device.mqtt.topic_id
+    if isinstance(profile, Vda5050Profile):
+        return (
+            [profile.topic(topic_id, c) for c in VDA_FROM_ROBOT],
+            [profile.topic(topic_id, c) for c in VDA_TO_ROBOT],
+        )
+    if isinstance(profile, MqttJsonProfile):
+        commands = {mapping.topic for mapping in profile.commands.values()}
+        published = {message.topic for message in profile.messages.values()}
+        if profile.presence is not None:
+            published.add(profile.presence.topic)
+        return (
+            [profile.topic(name, topic_id) for name in sorted(published - commands)],
+            [profile.topic(name, topic_id) for name in sorted(commands)],
+        )
+    raise ValueError(f"device {device.id!r}: profile {profile.name!r} does not speak MQTT")
+
+
+def accounts(edges: list[EdgeSpec], gateways: int = 1, root: str = DEFAULT_ROOT) -> list[Account]:
+    """Every account of a deployment: the gateways, each edge, each MQTT device; user names are unique."""
+    if gateways < 1:
+        raise ValueError("a deployment has at least one gateway")
+    out = [gateway_account(n, root) for n in range(1, gateways + 1)]
+    for spec in edges:
+        out.append(edge_account(spec, root))
+        out += [device_account(spec, device, profile) for device, profile in spec.devices]
+    seen: set[str] = set()
+    for account in out:
+        if account.username in seen:
+            raise ValueError(f"{account.username!r} is named twice: give each edge and device once")
+        seen.add(account.username)
+    return out
