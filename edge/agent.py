@@ -6,6 +6,7 @@ from types import TracebackType
 
 from contract import Command, Topics
 from device_profiles import DeviceProfile, Site
+from edge.clock import Clock, utc_now
 from edge.device_context import DeviceContext
 from edge.drivers import driver_for
 from edge.outbox import Outbox
@@ -16,16 +17,23 @@ log = logging.getLogger(__name__)
 
 
 class EdgeAgent:
-    """`async with EdgeAgent(settings, site, profiles) as agent:` runs until the block ends."""
+    """`async with EdgeAgent(settings, site, profiles) as agent:` runs until the block ends.
 
-    def __init__(self, settings: EdgeSettings, site: Site, profiles: dict[str, DeviceProfile]) -> None:
+    `clock` stamps what the edge observes itself (online/offline, watch events, birth/death, dead letters): the
+    wall clock unless a simulation passes its own (see `edge.clock`).
+    """
+
+    def __init__(
+        self, settings: EdgeSettings, site: Site, profiles: dict[str, DeviceProfile], *, clock: Clock = utc_now
+    ) -> None:
         self.settings = settings
         self.site = site
+        self.clock = clock
         self.topics = Topics(site=site.site, edge=site.edge, root=settings.topic_root)
         self.outbox = Outbox(settings.outbox_path(site.edge), site=site.site, edge=site.edge)
-        self.uplink = Uplink(settings, self.topics, self.outbox)
+        self.uplink = Uplink(settings, self.topics, self.outbox, clock=clock)
         self.devices = [
-            driver_for(DeviceContext(device, profiles[device.profile], self.outbox, self.uplink, settings))
+            driver_for(DeviceContext(device, profiles[device.profile], self.outbox, self.uplink, settings, clock=clock))
             for device in site.devices
         ]
         self._tasks: list[asyncio.Task[None]] = []
@@ -72,7 +80,9 @@ class EdgeAgent:
         await self.stop()
 
 
-async def run_edge(settings: EdgeSettings, site: Site, profiles: dict[str, DeviceProfile]) -> None:
+async def run_edge(
+    settings: EdgeSettings, site: Site, profiles: dict[str, DeviceProfile], *, clock: Clock = utc_now
+) -> None:
     """Run until cancelled."""
-    async with EdgeAgent(settings, site, profiles):
+    async with EdgeAgent(settings, site, profiles, clock=clock):
         await asyncio.Event().wait()

@@ -1,18 +1,20 @@
 """What a device driver gets from the agent: the outbox, telemetry, and the device's health reporting.
 
 Every driver, whatever its protocol, reports `device.online` / `device.offline` the same way: once per
-change, with the edge's timestamp, and logs a failure once, then quietly until the device recovers.
+change, with the edge's timestamp, and logs a failure once, then quietly until the device recovers. The edge's
+timestamps come from the context's clock (`now()`), the wall clock unless a simulation gives its own.
 """
 
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from contract import Command, DeadLetter, Reading, Subject, SubjectKind, Telemetry
 from contract.backoff import Backoff, FailureLog
 from device_profiles import DeviceInstance, ProfileBase
+from edge.clock import Clock, utc_now
 from edge.observation import Observation
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
@@ -23,11 +25,20 @@ log = logging.getLogger("edge.devices")
 
 class DeviceContext:
     def __init__(
-        self, device: DeviceInstance, profile: ProfileBase, outbox: Outbox, uplink: Uplink, settings: EdgeSettings
+        self,
+        device: DeviceInstance,
+        profile: ProfileBase,
+        outbox: Outbox,
+        uplink: Uplink,
+        settings: EdgeSettings,
+        *,
+        clock: Clock = utc_now,
     ) -> None:
         self.device = device
         self.profile = profile
         self.settings = settings
+        self.now: Clock = clock
+        """The edge's now (aware UTC) for what it stamps itself; timers of real elapsed time use the loop clock."""
         self._outbox = outbox
         self._uplink = uplink
         self.backoff = Backoff(initial=max(device.poll_interval_s, 0.2), cap=settings.max_backoff_s)
@@ -56,7 +67,7 @@ class DeviceContext:
             type=type_,
             device=self.device.id,
             subject=Subject(kind=subject_kind, id=subject_id),
-            occurred_at=occurred_at or datetime.now(UTC),
+            occurred_at=occurred_at or self.now(),
             data=data or {},
         )
 
@@ -73,7 +84,7 @@ class DeviceContext:
         self.set_aside_count += 1
         log.error("device %s: %s; set aside for the dead-letter topic", self.device.id, reason)
         letter = DeadLetter(
-            reason=reason, topic=source, received_at=datetime.now(UTC), payload=payload, payload_encoding="utf-8"
+            reason=reason, topic=source, received_at=self.now(), payload=payload, payload_encoding="utf-8"
         )
         await asyncio.to_thread(
             self._outbox.set_aside, letter, cursor=(self.device.id, cursor) if cursor is not None else None
@@ -90,7 +101,7 @@ class DeviceContext:
                     site=self._uplink.topics.site,
                     edge=self._uplink.topics.edge,
                     device=self.device.id,
-                    at=at or datetime.now(UTC),
+                    at=at or self.now(),
                     readings=list(readings),
                 )
             )

@@ -10,7 +10,7 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from importlib.metadata import version
 
 import aiomqtt
@@ -20,6 +20,7 @@ from contract import Ack, Command, DeadLetter, EdgeState, Telemetry, Topics, com
 from contract.backoff import Backoff, FailureLog
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
+from edge.clock import Clock, utc_now
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
 
@@ -31,8 +32,9 @@ _IDLE_CHECK_S = 1.0
 
 
 class Uplink:
-    def __init__(self, settings: EdgeSettings, topics: Topics, outbox: Outbox) -> None:
+    def __init__(self, settings: EdgeSettings, topics: Topics, outbox: Outbox, *, clock: Clock = utc_now) -> None:
         self._settings = settings
+        self._now = clock
         self.topics = topics
         self._outbox = outbox
         self._broker = BrokerAddress.parse(settings.mqtt_url)
@@ -67,7 +69,7 @@ class Uplink:
         backoff = Backoff(initial=0.5, cap=self._settings.max_backoff_s)
         failures = FailureLog(log, f"MQTT link to {self._broker}")
         while True:
-            since = datetime.now(UTC)
+            since = self._now()
             will = aiomqtt.Will(self.topics.state, self._state("offline", since), qos=1, retain=True)
             try:
                 async with aiomqtt.Client(
@@ -158,7 +160,7 @@ class Uplink:
                 return
             reason = f"no device {device!r} behind this edge takes {command.type} commands"
         log.warning("%s; kept on the dead-letter topic", reason)
-        letter = DeadLetter.of(reason=reason, topic=topic, payload=payload, received_at=datetime.now(UTC))
+        letter = DeadLetter.of(reason=reason, topic=topic, payload=payload, received_at=self._now())
         await client.publish(self._deadletter_topic, letter.model_dump_json().encode(), qos=1)
 
 

@@ -22,6 +22,7 @@ from uuid import UUID
 from contract import Event
 
 if TYPE_CHECKING:
+    from gateway.alerts.alert_store import AlertRow
     from gateway.store import BatchResult
 
 log = logging.getLogger(__name__)
@@ -169,6 +170,11 @@ class LiveHub:
             self._fan_out([Change.of(event) for event in result.new])
         except Exception:  # the commit is done; a notice that cannot be built must not fail the batch
             log.exception("live hub: could not publish a batch of %d change(s)", len(result.new))
+
+    def alert_changed(self, what: str, alert: "AlertRow", at: datetime) -> None:
+        """An alert was raised, acknowledged or cleared: offered as `alert.<what>`, about the alert's subject."""
+        if self._subscribers:
+            self._fan_out([Change(alert.id, f"alert.{what}", alert.subject_kind, alert.subject_id, alert.site, at)])
 
     def _fan_out(self, changes: list[Change]) -> None:
         for subscription in list(self._subscribers):

@@ -8,8 +8,11 @@
 Topics come from the profile (`status`, `events`, `telemetry`, `inventory`, `commands`, `replies`); the JSON
 shapes are the MV-40's, the ones `device_profiles/models/medvault-mv40.yaml` maps. Times are simulated seconds
 running `speed` times faster than real time; message timestamps are the cabinet clock (UTC, epoch ms).
-Deterministic for a seed. Faults: `warm_fridge`, door ajar (left open), `power_loss` (the broker publishes the
-Last Will) and `reboot`, `malformed_frames`, `duplicate_messages`.
+Deterministic for a seed; `stock_seed` (default: `seed`) alone decides how the bins are stocked, so a cabinet
+can hold the same stock whatever the traffic's seed. With `inventory_every_s` the cabinet reports its full
+inventory on every connect and then every that many simulated seconds, as real cabinets do; without it, only when
+asked (the INVENTORY command, `inventory()`). Faults: `warm_fridge`, door ajar (left open), `power_loss` (the
+broker publishes the Last Will) and `reboot`, `malformed_frames`, `duplicate_messages`.
 """
 
 import asyncio
@@ -59,6 +62,8 @@ class CabinetSimulator:
         telemetry_interval_s: float = 30.0,
         door_ajar_after_s: float = 120.0,
         fridge_setpoint_c: float = 5.0,
+        stock_seed: int | None = None,
+        inventory_every_s: float | None = None,
         boot: int = 0,
         today: date | None = None,
         clock: Callable[[], datetime] = _device_now,
@@ -68,6 +73,8 @@ class CabinetSimulator:
             raise ValueError(f"profile {profile.name} lacks the MV-40 topics {', '.join(missing)}")
         if speed <= 0:
             raise ValueError("speed must be > 0")
+        if inventory_every_s is not None and inventory_every_s <= 0:
+            raise ValueError("inventory_every_s must be > 0 (or None: report the inventory only when asked)")
         self.profile = profile
         self.topic_id = topic_id
         self.broker = BrokerAddress.parse(broker_url)
@@ -75,9 +82,11 @@ class CabinetSimulator:
         self.telemetry_interval_s = telemetry_interval_s
         self.door_ajar_after_s = door_ajar_after_s
         self.setpoint_c = fridge_setpoint_c
+        self.inventory_every_s = inventory_every_s
         self.clock = clock
         self.rng = random.Random(seed)
-        self.stock: dict[str, BinStock] = stock_cabinet(self.rng, today or clock().date())
+        stock_rng = self.rng if stock_seed is None else random.Random(stock_seed)
+        self.stock: dict[str, BinStock] = stock_cabinet(stock_rng, today or clock().date())
         self.nurses, self.pharmacy = badges(self.rng)
         self.enrolled = {*self.nurses, *self.pharmacy}
         self.boot = boot
@@ -110,7 +119,10 @@ class CabinetSimulator:
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Power on: connect (Last Will: OFFLINE, retained), publish ONLINE, report the fridge every interval."""
+        """Power on: connect (Last Will: OFFLINE, retained), publish ONLINE, report the fridge every interval.
+
+        With `inventory_every_s`, the full inventory follows ONLINE on every connect and then every interval.
+        """
         if self.powered:
             return
         self.powered = True
@@ -121,6 +133,9 @@ class CabinetSimulator:
             asyncio.create_task(self._link(), name=f"cabinet:{self.topic_id}:link"),
             asyncio.create_task(self._fridge_loop(), name=f"cabinet:{self.topic_id}:fridge"),
         ]
+        if self.inventory_every_s is not None:
+            inventory = self._inventory_loop(self.inventory_every_s)
+            self._tasks.append(asyncio.create_task(inventory, name=f"cabinet:{self.topic_id}:inventory"))
 
     async def stop(self) -> None:
         """Shut down cleanly: OFFLINE (retained, cause shutdown), then disconnect (the Last Will is not sent)."""
@@ -212,6 +227,9 @@ class CabinetSimulator:
                     await client.publish(self.topic("status"), self._status_body("ONLINE"), qos=1, retain=True)
                     self.connected.set()
                     backoff.reset()
+                    if self.inventory_every_s is not None:
+                        # Queued after anything the journal still holds: the snapshot is the stock as of now.
+                        self._publish("inventory", self._snapshot(None))
                     await _first_failure(self._drain(client), self._read_commands(client))
             except aiomqtt.MqttError as exc:
                 log.debug("cabinet %s: broker link lost: %s", self.topic_id, exc)
@@ -379,6 +397,13 @@ class CabinetSimulator:
 
     def _snapshot(self, request_id: str | None) -> dict[str, Any]:
         return mv40.snapshot(self.stock, request_id)
+
+    async def _inventory_loop(self, every_s: float) -> None:
+        """The periodic full report; while the link is down there is none (the next connect reports anyway)."""
+        while True:
+            await asyncio.sleep(self.real_seconds(every_s))
+            if self.connected.is_set():
+                self._publish("inventory", self._snapshot(None))
 
     # -- commands ----------------------------------------------------------------------------------------------
     def _command(self, body: dict[str, Any]) -> None:

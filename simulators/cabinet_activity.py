@@ -107,14 +107,20 @@ async def run_cabinets(
     profiles_dir: Path = PROFILES_DIR,
     topic_prefix: str = "MV40",
     pattern: WardPattern | None = None,
+    inventory_every_s: float | None = 3600.0,
 ) -> None:
-    """Run `count` cabinets on the broker at `broker_url` with simulated ward activity, until cancelled."""
+    """Run `count` cabinets on the broker at `broker_url` with simulated ward activity, until cancelled.
+
+    Each reports its full inventory when it connects and then every `inventory_every_s` simulated seconds.
+    """
     profile = load_profiles(profiles_dir).get(profile_name)
     if not isinstance(profile, MqttJsonProfile):
         raise ValueError(f"{profile_name!r} is not an mqtt-json cabinet profile in {profiles_dir}")
     pattern = pattern or WardPattern()
     cabinets = [
-        CabinetSimulator(profile, topic_id, broker_url, seed=seed * 1000 + i, speed=speed)
+        CabinetSimulator(
+            profile, topic_id, broker_url, seed=seed * 1000 + i, speed=speed, inventory_every_s=inventory_every_s
+        )
         for i, topic_id in enumerate(cabinet_ids(count, topic_prefix), start=1)
     ]
     tasks: list[asyncio.Task[None]] = []

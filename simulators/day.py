@@ -45,6 +45,12 @@ class Devices(_Strict):
     robot_profile: Identifier = "medicart-mc2"
     cabinets: int = Field(default=4, ge=0, le=100)
     cabinet_profile: Identifier = "medvault-mv40"
+    cabinet_inventory_minutes: float = Field(
+        default=60,
+        gt=0,
+        le=24 * 60,
+        description="Each cabinet reports its full inventory on connect and then this often (simulated minutes).",
+    )
 
     def ids(self) -> dict[str, list[str]]:
         """Device ids by family, as the scenario names them: sorter-1, tubes-1, robot-1, cabinet-1, ..."""

@@ -10,7 +10,8 @@ own edge), says where the devices are as a `Site` for the edge, then plays the d
   (`simulators.hospital_specimens`); others are walked to the sorter; the sorter rejects what it cannot read;
 - carriers that are not about specimens (pharmacy, blood bank, empties) keep the tube system busy;
 - pharmacy deliveries go by robot to a ward and into its cabinet; nurses take items against medication orders
-  (`simulators.hospital_pharmacy`);
+  (`simulators.hospital_pharmacy`); every cabinet reports its full inventory when it connects and then every
+  `cabinet_inventory_minutes`, its bins stocked the same whatever the seed (`CABINET_STOCK_SEED`);
 - the scenario's faults strike at their times (`simulators.hospital_faults`).
 
 Deterministic given the scenario's seed (up to asyncio scheduling).
@@ -46,6 +47,12 @@ log = logging.getLogger(__name__)
 
 WARDS = ("ward-3a", "ward-4b", "icu", "ed")
 """Wards with a robot drop-off and (in turn) a cabinet."""
+FIRST_COUNT_AFTER_S = 60.0
+"""A simulated minute into the day every cabinet reports its count once more: its report on connect may have gone
+out before the edge listened (the hospital's devices start before the edge that serves them)."""
+CABINET_STOCK_SEED = 100
+"""cabinet-n's bins are stocked from seed CABINET_STOCK_SEED + n whatever the scenario's seed, so the par levels
+shipped in gateway/rules/default.yaml match every run of every scenario (the traffic still follows the seed)."""
 
 
 class Hospital:
@@ -97,7 +104,14 @@ class Hospital:
         cabinet_profile = self.profiles[devices.cabinet_profile]
         self.cabinets = {
             device: CabinetSimulator(
-                cabinet_profile, key, broker_url, seed=scenario.seed * 100 + n, speed=scenario.speed, clock=now
+                cabinet_profile,
+                key,
+                broker_url,
+                seed=scenario.seed * 100 + n,
+                stock_seed=CABINET_STOCK_SEED + n,
+                inventory_every_s=devices.cabinet_inventory_minutes * 60,
+                speed=scenario.speed,
+                clock=now,
             )
             for n, (device, key) in enumerate(zip(ids["cabinet"], cabinet_ids(len(ids["cabinet"])), strict=True), 1)
         }
@@ -209,6 +223,7 @@ class Hospital:
         for cabinet in self.cabinets.values():
             traffic.append(self._every("cabinet_accesses_per_hour", lambda c=cabinet: visit_cabinet(self, c)))
         self._tasks = [asyncio.create_task(loop()) for loop in traffic]
+        self._tasks += [asyncio.create_task(self._first_count(cabinet)) for cabinet in self.cabinets.values()]
         self._tasks += [asyncio.create_task(self._fault(f)) for f in self.scenario.faults]
         await self.clock.sleep_until(self.scenario.end)
         log.info("scenario %s reached %s", self.scenario.name, self.scenario.end)
@@ -250,6 +265,11 @@ class Hospital:
             await self.clock.sleep(trip.release_after_s)
             await tube_system.present_badge(sent.to_station, trip.badge)
 
+    async def _first_count(self, cabinet: CabinetSimulator) -> None:
+        await self.clock.sleep(FIRST_COUNT_AFTER_S)
+        if cabinet.connected.is_set():
+            await cabinet.inventory()
+
     async def _fault(self, fault: Fault) -> None:
         await self.clock.sleep_until(fault.at)
         log.info("fault at %s: %s on %s for %g min", fault.at, fault.kind, fault.device, fault.minutes)
@@ -261,4 +281,4 @@ def _log_failure(task: asyncio.Task[None]) -> None:
         log.warning("simulated activity failed: %r", task.exception())
 
 
-__all__ = ["WARDS", "Hospital", "carrier_ids"]
+__all__ = ["CABINET_STOCK_SEED", "WARDS", "Hospital", "carrier_ids"]

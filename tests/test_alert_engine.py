@@ -19,6 +19,7 @@ from gateway.alerts.engine import AlertEngine
 from gateway.rules.store import import_rules, rules_document, validate_document
 from gateway.store import Store
 from gateway.tables import alerts
+from tests.clock import SteppedClock
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -26,25 +27,13 @@ SITE = "general-hospital"
 _seq = itertools.count(1)
 
 
-class TestClock:
-    """The gateway's clock, moved by the test."""
-
-    __test__ = False
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> SteppedClock:
+    return SteppedClock(T0)
 
 
 @pytest.fixture
-def clock() -> TestClock:
-    return TestClock(T0)
-
-
-@pytest.fixture
-def engine(store: Store, clock: TestClock) -> AlertEngine:
+def engine(store: Store, clock: SteppedClock) -> AlertEngine:
     return AlertEngine(store, clock)
 
 
@@ -62,7 +51,7 @@ def event(kind: str, subject_kind: str, subject_id: str, at: datetime, device: s
     return built.model_copy(update={"received_at": at})
 
 
-async def at(engine: AlertEngine, clock: TestClock, when: datetime) -> tuple[int, int]:
+async def at(engine: AlertEngine, clock: SteppedClock, when: datetime) -> tuple[int, int]:
     """Run one pass at `when`; how many alerts it raised and cleared."""
     clock.now = when
     evaluation = await engine.evaluate()
@@ -76,7 +65,7 @@ async def all_alerts(store: Store, **where: Any) -> list[AlertRow]:
 
 
 async def test_raise_acknowledge_clear_and_a_returning_condition_raises_a_new_alert(
-    store: Store, engine: AlertEngine, clock: TestClock
+    store: Store, engine: AlertEngine, clock: SteppedClock
 ) -> None:
     await store.commit_batch([event("device.offline", "device", "sorter-1", T0, "sorter-1", reason="modbus timeout")])
     assert await at(engine, clock, T0 + 2 * MIN) == (0, 0)  # within the grace
@@ -120,7 +109,7 @@ async def test_raise_acknowledge_clear_and_a_returning_condition_raises_a_new_al
 
 
 async def test_acknowledging_twice_keeps_the_first_acknowledgement(
-    store: Store, engine: AlertEngine, clock: TestClock
+    store: Store, engine: AlertEngine, clock: SteppedClock
 ) -> None:
     await store.commit_batch([event("device.offline", "device", "sorter-1", T0, "sorter-1", reason="timeout")])
     await at(engine, clock, T0 + 3 * MIN)
@@ -152,12 +141,12 @@ async def stock_cabinet(store: Store) -> None:
     )
 
 
-async def passes(engine: AlertEngine, clock: TestClock, minutes: range) -> list[tuple[int, int]]:
+async def passes(engine: AlertEngine, clock: SteppedClock, minutes: range) -> list[tuple[int, int]]:
     return [await at(engine, clock, T0 + m * MIN) for m in minutes]
 
 
 async def test_a_fridge_at_10_c_for_20_minutes_raises_exactly_one_alert_naming_the_cabinet_and_its_items(
-    store: Store, engine: AlertEngine, clock: TestClock
+    store: Store, engine: AlertEngine, clock: SteppedClock
 ) -> None:
     await stock_cabinet(store)
     await store.commit_telemetry([fridge(T0 - 2 * MIN, 5.0), fridge(T0 - MIN, 5.1)])
@@ -179,7 +168,9 @@ async def test_a_fridge_at_10_c_for_20_minutes_raises_exactly_one_alert_naming_t
     assert await at(engine, clock, T0 + 22 * MIN) == (0, 1)
 
 
-async def test_a_fridge_warm_for_5_minutes_raises_nothing(store: Store, engine: AlertEngine, clock: TestClock) -> None:
+async def test_a_fridge_warm_for_5_minutes_raises_nothing(
+    store: Store, engine: AlertEngine, clock: SteppedClock
+) -> None:
     await stock_cabinet(store)
     for minute in range(30):
         await store.commit_telemetry([fridge(T0 + minute * MIN, 10.0 if 5 <= minute < 10 else 5.0)])
@@ -188,7 +179,7 @@ async def test_a_fridge_warm_for_5_minutes_raises_nothing(store: Store, engine: 
 
 
 async def test_a_discrepancy_stays_until_acknowledged_then_clears_and_never_comes_back(
-    store: Store, engine: AlertEngine, clock: TestClock
+    store: Store, engine: AlertEngine, clock: SteppedClock
 ) -> None:
     removed = event(
         "cabinet.item_removed",
@@ -217,7 +208,7 @@ async def test_a_discrepancy_stays_until_acknowledged_then_clears_and_never_come
 
 
 async def test_an_acknowledged_error_lane_alert_clears_after_its_clear_after_time(
-    store: Store, engine: AlertEngine, clock: TestClock
+    store: Store, engine: AlertEngine, clock: SteppedClock
 ) -> None:
     await store.commit_batch(
         [event("specimen.rejected", "specimen", "S900", T0, "sorter-1", reason="unknown_order", lane=9)]
@@ -233,7 +224,7 @@ async def test_an_acknowledged_error_lane_alert_clears_after_its_clear_after_tim
 
 
 async def test_rules_imported_elsewhere_apply_from_the_next_pass(
-    store: Store, engine: AlertEngine, clock: TestClock
+    store: Store, engine: AlertEngine, clock: SteppedClock
 ) -> None:
     await store.commit_batch([event("device.offline", "device", "tubes-1", T0, "tubes-1", reason="timeout")])
     assert await at(engine, clock, T0 + 3 * MIN) == (1, 0)
@@ -246,7 +237,7 @@ async def test_rules_imported_elsewhere_apply_from_the_next_pass(
     assert open_keys == [None]
 
 
-async def test_every_kind_is_gathered_from_its_tables(store: Store, engine: AlertEngine, clock: TestClock) -> None:
+async def test_every_kind_is_gathered_from_its_tables(store: Store, engine: AlertEngine, clock: SteppedClock) -> None:
     """One pass over rows the projections and telemetry wrote: each kind finds its subject."""
     bins = [{"bin": "F-01", "gtin": "00614141001934", "lot": "INS-7", "quantity": 1, "expiry": "2027-06-30"}]
     await store.commit_batch(

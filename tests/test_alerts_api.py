@@ -17,6 +17,7 @@ from gateway.rules.store import import_rules
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.store import Store
+from tests.clock import SteppedClock
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -24,23 +25,13 @@ SITE = "general-hospital"
 _seq = itertools.count(1)
 
 
-class TestClock:
-    __test__ = False
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> SteppedClock:
+    return SteppedClock(T0)
 
 
 @pytest.fixture
-def clock() -> TestClock:
-    return TestClock(T0)
-
-
-@pytest.fixture
-async def api(gateway_settings: GatewaySettings, store: Store, clock: TestClock) -> AsyncIterator[httpx.AsyncClient]:
+async def api(gateway_settings: GatewaySettings, store: Store, clock: SteppedClock) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store, clock=clock)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
         yield client
@@ -60,7 +51,7 @@ def event(kind: str, subject_kind: str, subject_id: str, at: datetime, **data: A
     return built.model_copy(update={"received_at": at})
 
 
-async def seed(store: Store, clock: TestClock) -> None:
+async def seed(store: Store, clock: SteppedClock) -> None:
     """A sorter offline (warning, 08:03), then cabinet-3's door ajar (warning, icu, 08:10; no par levels) and an edge
     offline (critical, 08:10)."""
     engine = AlertEngine(store, clock)
@@ -78,7 +69,7 @@ def _edge_offline(since: datetime) -> EdgeState:
 
 
 async def test_alerts_come_most_severe_first_then_newest_and_filter_by_state_kind_severity_ward_subject(
-    api: httpx.AsyncClient, store: Store, clock: TestClock
+    api: httpx.AsyncClient, store: Store, clock: SteppedClock
 ) -> None:
     await seed(store, clock)
     page = (await api.get("/api/v1/alerts")).json()
@@ -112,7 +103,7 @@ async def test_alerts_come_most_severe_first_then_newest_and_filter_by_state_kin
 
 
 async def test_acknowledge_says_who_and_a_cleared_alert_answers_409(
-    api: httpx.AsyncClient, store: Store, clock: TestClock
+    api: httpx.AsyncClient, store: Store, clock: SteppedClock
 ) -> None:
     await seed(store, clock)
     [sorter] = (await api.get("/api/v1/alerts", params={"subject": "sorter-1"})).json()["data"]
@@ -233,7 +224,7 @@ async def test_put_says_who_imports_them(api: httpx.AsyncClient) -> None:
 
 # -- through a running gateway ---------------------------------------------------------------------------------
 async def test_a_gateway_starts_with_the_stored_rules_and_its_engine_raises_on_its_clock(
-    gateway_settings: GatewaySettings, clock: TestClock
+    gateway_settings: GatewaySettings, clock: SteppedClock
 ) -> None:
     opened = await Store.open(gateway_settings)
     try:

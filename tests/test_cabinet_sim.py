@@ -44,8 +44,15 @@ class Listener:
 
 
 @pytest.fixture
-async def cabinet(infra: Infra) -> AsyncIterator[CabinetSimulator]:
-    simulator = CabinetSimulator(mv40(), f"MV40-{uuid.uuid4().hex[:8]}", infra.mqtt_url, seed=5, speed=600)
+def cabinet_options() -> dict[str, Any]:
+    """Extra `CabinetSimulator` arguments; a test overrides them with `parametrize`."""
+    return {}
+
+
+@pytest.fixture
+async def cabinet(infra: Infra, cabinet_options: dict[str, Any]) -> AsyncIterator[CabinetSimulator]:
+    topic_id = f"MV40-{uuid.uuid4().hex[:8]}"
+    simulator = CabinetSimulator(mv40(), topic_id, infra.mqtt_url, seed=5, speed=600, **cabinet_options)
     try:
         yield simulator
     finally:
@@ -80,6 +87,21 @@ def test_the_same_seed_stocks_the_same_cabinet_and_badges() -> None:
     first, second, other = (CabinetSimulator(mv40(), "MV40-0001", "mqtt://127.0.0.1:1", seed=s) for s in (3, 3, 4))
     assert (first.stock, first.nurses, first.pharmacy) == (second.stock, second.nurses, second.pharmacy)
     assert first.stock != other.stock
+
+
+def test_the_stock_seed_alone_decides_how_the_bins_are_stocked() -> None:
+    first, second = (
+        CabinetSimulator(mv40(), "MV40-0001", "mqtt://127.0.0.1:1", seed=s, stock_seed=42, today=date(2026, 11, 23))
+        for s in (3, 4)
+    )
+    assert first.stock == second.stock
+    assert first.nurses != second.nurses  # the rest still follows the seed
+    assert first.stock != CabinetSimulator(mv40(), "MV40-0001", "mqtt://127.0.0.1:1", seed=3).stock
+
+
+def test_the_inventory_interval_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="inventory_every_s"):
+        CabinetSimulator(mv40(), "MV40-0001", "mqtt://127.0.0.1:1", inventory_every_s=0)
 
 
 def test_the_stock_is_gs1_identified_and_the_fridge_holds_the_cold_items() -> None:
@@ -219,6 +241,47 @@ async def test_remote_unlock_and_inventory_are_answered(
     ]
     (snapshot,) = await listener.wait("inventory", lambda b: b["reqId"] == "r3")
     assert sum(len(d["bins"]) for d in snapshot["drawers"]) == 44
+
+
+def _on_hand(snapshot: dict[str, Any]) -> dict[str, int]:
+    return {b["binId"]: b["onHand"] for drawer in snapshot["drawers"] for b in drawer["bins"]}
+
+
+@pytest.mark.parametrize("cabinet_options", [{"inventory_every_s": 24 * 3600.0}])  # no periodic report in the test
+async def test_a_cabinet_reports_its_full_inventory_each_time_it_connects(
+    cabinet: CabinetSimulator, listener: Listener
+) -> None:
+    await cabinet.start()
+    (first,) = await listener.wait("inventory", lambda _: True)
+    assert [s for s, _ in listener.messages if s in ("status", "inventory")] == ["status", "inventory"]
+    assert first["reqId"] is None  # unsolicited
+    assert _on_hand(first) == {b: line.quantity for b, line in cabinet.stock.items()}
+    assert len(_on_hand(first)) == 44
+
+    await cabinet.open_door(cabinet.nurses[0])
+    await cabinet.remove("F-01", 1)
+    await cabinet.close_door()
+    await cabinet.power_loss()
+    await cabinet.reboot()
+    (_, again) = await listener.wait("inventory", lambda _: True, count=2)
+    assert _on_hand(again) == {**_on_hand(first), "F-01": _on_hand(first)["F-01"] - 1}
+    heard = [(s, b) for s, b in listener.messages if s in ("status", "inventory")]
+    back_online = heard.index(("status", *listener.bodies("status", lambda b: b.get("boot") == 2)))
+    assert heard.index(("inventory", again)) > back_online
+
+
+@pytest.mark.parametrize("cabinet_options", [{"inventory_every_s": 120.0}])  # every 0.2 s at x600
+async def test_a_cabinet_reports_its_inventory_periodically_as_it_stands_then(
+    cabinet: CabinetSimulator, listener: Listener
+) -> None:
+    await cabinet.start()
+    await listener.wait("inventory", lambda _: True, count=3)
+    before = cabinet.stock["D3-07"].quantity
+    await cabinet.open_door(cabinet.nurses[0])
+    await cabinet.remove("D3-07", 1)
+    await cabinet.close_door()
+    (later, *_) = await listener.wait("inventory", lambda b: _on_hand(b)["D3-07"] == before - 1)
+    assert _on_hand(later) == {b: line.quantity for b, line in cabinet.stock.items()}
 
 
 async def test_power_loss_leaves_the_last_will_and_a_reboot_comes_back_online(

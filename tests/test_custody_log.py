@@ -8,7 +8,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,10 +24,10 @@ from gateway.custody_log import GENESIS_HASH, CustodyFields, canonical_json, rec
 from gateway.settings import GatewaySettings
 from gateway.store import Store
 from gateway.tables import custody_log, events
+from tests.cli import cli_env, wardlink
 
 SITE, EDGE = "general-hospital", "ward-edge"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-WARDLINK = Path(sys.executable).with_name("wardlink")
 
 
 def custody_event(kind: str, subject: str, seq: int, at: datetime, **data: Any) -> Event:
@@ -350,29 +349,8 @@ async def test_custody_errors_are_problem_details(api: httpx.AsyncClient, path: 
 
 
 # -- the command line --------------------------------------------------------------------------------------------
-def cli_env(settings: GatewaySettings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WARDLINK_")}
-    env["WARDLINK_DATA_DIR"] = str(settings.data_dir)
-    if settings.database_url is not None:
-        env["WARDLINK_DATABASE_URL"] = settings.database_url
-    if settings.database_schema is not None:
-        env["WARDLINK_DATABASE_SCHEMA"] = settings.database_schema
-    return env
-
-
 async def audit_verify(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        str(WARDLINK),
-        "audit",
-        "verify",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await wardlink(env, "audit", "verify", *args)
 
 
 async def test_audit_verify_exits_0_on_an_intact_log_and_1_naming_each_problem(

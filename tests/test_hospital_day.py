@@ -82,6 +82,8 @@ async def test_a_specimen_and_a_delivery_travel_end_to_end_on_simulated_time(day
     assert day.hospital is not None
     assert day.gateway is not None
     assert day.gateway.clock == day.hospital.clock.now  # overdue and at risk are judged on the devices' time
+    assert day.edge is not None
+    assert day.edge.clock == day.hospital.clock.now  # and the edge stamps its own observations on it too
     async with httpx.AsyncClient(base_url=day.api_url, timeout=10) as api:
 
         async def carried_and_resulted() -> list[str]:
@@ -125,8 +127,26 @@ async def test_a_specimen_and_a_delivery_travel_end_to_end_on_simulated_time(day
         )
         assert any(e["data"]["order_id"] for e in removals)
 
+        # The cabinet reports its full inventory (on connect, early in the day, then hourly): the gateway knows what
+        # it holds and weighs it against the shipped par levels, whatever the scenario's seed.
+        inventories = await eventually(
+            lambda: _events(api, type="cabinet.inventory_reported", device="cabinet-1"), what="a cabinet inventory"
+        )
+        assert len(inventories[0]["data"]["bins"]) == 44
+        cabinet = (await api.get("/api/v1/cabinets/cabinet-1")).json()
+        assert cabinet["inventory_at"] is not None
+        assert isinstance(cabinet["below_par"], int)
+        assert all(line["par_max"] is not None for line in cabinet["inventory"])
+
         simulated_day = day.hospital.clock.start.date()
-        device_events = [*journey[1:3], *steps[1:2], *restocks]
+        # What the edge stamps itself (devices coming online, the sorter's watched status) is on the
+        # simulated day too, so an offline device's grace period is measured on the gateway's (simulated) now.
+        edge_stamped = [
+            *await _events(api, type="device.online", edge="hospital-edge"),
+            *await _events(api, type="device.status_changed", device="sorter-1"),
+        ]
+        assert {e["device"] for e in edge_stamped if e["type"] == "device.online"} >= {"sorter-1", "cabinet-1"}
+        device_events = [*journey[1:3], *steps[1:2], *restocks, *edge_stamped]
         wall = datetime.now(UTC)
         for event in device_events:
             occurred = datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))

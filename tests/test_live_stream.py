@@ -177,6 +177,40 @@ async def test_each_newly_stored_event_reaches_the_stream_once(gateway: Gateway,
     assert second["event_id"] == str(later.id)
 
 
+async def test_alerts_reach_the_stream_as_they_are_raised_acknowledged_and_cleared(
+    gateway: Gateway, edge: Edge, api: httpx.AsyncClient
+) -> None:
+    assert gateway.alerts is not None
+    removal = event(
+        "cabinet.item_removed",
+        "cabinet-1",
+        1,
+        bin="A-01",
+        gtin="00614141001019",
+        lot="L1",
+        expiry="2027-06-30",
+        quantity=2,
+        badge="rn-0421",
+    )  # no medication order: a discrepancy
+    async with open_stream(gateway, type="alert.") as stream:
+        await edge.send(removal)
+        await stored(api, 1)
+        await gateway.alerts.evaluate()
+        (raised,) = await stream.changes(1)
+        response = await api.post(f"/api/v1/alerts/{raised['event_id']}/acknowledge", json={"by": "ph-0007"})
+        assert response.status_code == 200
+        acknowledged, cleared = await stream.changes(2)  # a discrepancy is done once someone acknowledged it
+    changes = (raised, acknowledged, cleared)
+    assert [c["type"] for c in changes] == [
+        "alert.raised",
+        "alert.acknowledged",
+        "alert.cleared",
+    ]
+    assert {(c["event_id"], c["subject_kind"], c["subject_id"]) for c in changes} == {
+        (raised["event_id"], "cabinet", "cabinet-1")
+    }
+
+
 async def test_filters_select_by_subject_kind_subject_id_and_type_prefix(
     gateway: Gateway, edge: Edge, api: httpx.AsyncClient
 ) -> None:

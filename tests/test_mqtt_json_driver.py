@@ -7,10 +7,10 @@ so the edge's resends count once, and dead letters); no gateway is needed for th
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from device_profiles import MqttJsonProfile, Site, load_profiles
 from edge.agent import EdgeAgent
+from edge.clock import utc_now
 from edge.drivers.mqtt_json import MqttJsonDevice
 from edge.settings import EdgeSettings
 from simulators.cabinet import CabinetSimulator
@@ -77,7 +78,12 @@ class Rig:
 
 @asynccontextmanager
 async def rig(
-    infra: Infra, tmp_path: Path, profile: MqttJsonProfile | None = None, **cabinet: Any
+    infra: Infra,
+    tmp_path: Path,
+    profile: MqttJsonProfile | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    **cabinet: Any,
 ) -> AsyncIterator[Rig]:
     profile = profile or mv40()
     topic_id = f"MV40-{uuid.uuid4().hex[:8]}"  # unique per test: runs share the real Mosquitto
@@ -96,7 +102,7 @@ async def rig(
         await client.subscribe(topics.events, qos=1)
         await client.subscribe(deadletter_topic(infra.topic_root), qos=1)
         try:
-            async with EdgeAgent(settings, site, {profile.name: profile}) as agent:
+            async with EdgeAgent(settings, site, {profile.name: profile}, clock=clock) as agent:
                 running = Rig(topics, agent, simulator, client)
                 reader = asyncio.create_task(_collect(running))
                 await asyncio.wait_for(agent.uplink.connected.wait(), 30)
@@ -259,3 +265,31 @@ async def test_commands_the_cabinet_cannot_take_are_refused_with_a_reason(infra:
         (letter,) = await r.wait_for_dead_letter()
         assert "does not take pause commands" in letter.reason
         assert json.loads(letter.payload)["type"] == "pause"
+
+
+async def test_what_the_edge_says_itself_is_stamped_on_its_clock_and_the_cabinets_messages_keep_theirs(
+    infra: Infra, tmp_path: Path
+) -> None:
+    behind = timedelta(days=2)
+
+    def two_days_ago() -> datetime:
+        return datetime.now(UTC) - behind
+
+    started = datetime.now(UTC)
+    async with rig(infra, tmp_path, clock=two_days_ago) as r:
+        await r.cabinet.start()
+        (online,) = await r.wait_for("device.online")
+        await r.cabinet.open_door(r.cabinet.nurses[0])
+        (opened,) = await r.wait_for("cabinet.door_opened")
+        await r.cabinet.power_loss()
+        (offline,) = await r.wait_for("device.offline")
+        unlock = await r.command({"type": "unlock_cabinet", "badge": r.cabinet.nurses[0]})
+        (refused,) = await r.wait_for("cabinet.unlock_replied")
+        assert refused["data"]["command_id"] == unlock
+
+    def at(event: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(event["occurred_at"])
+
+    for event in (online, offline, refused):
+        assert started - behind <= at(event) <= datetime.now(UTC) - behind, event
+    assert started - timedelta(seconds=1) <= at(opened) <= datetime.now(UTC)  # the cabinet's own time

@@ -1,8 +1,6 @@
 """The pick list (on hand vs par per cabinet and GTIN), the pharmacy rules that feed it, and the shipped defaults."""
 
-import random
 from collections import defaultdict
-from datetime import date
 
 import pytest
 from pydantic import ValidationError
@@ -13,8 +11,8 @@ from gateway.replenishment import pick_list
 from gateway.rules import default_rules
 from gateway.rules.pharmacy import CabinetRules, DeliveryRules, ParLevel
 from gateway.store import Store
-from simulators.cabinet_stock import stock_cabinet
-from simulators.day import load_scenario
+from simulators.day import available, load_scenario
+from simulators.hospital import Hospital
 from tests.pharmacy_events import EXPIRY, IBUPROFEN, INSULIN, PARACETAMOL, SITE, T0, Seq, cabinet_event, item
 
 WARD_3A = CabinetRules(
@@ -79,24 +77,35 @@ def test_fridge_bins_and_badges() -> None:
     )
 
 
-def test_the_shipped_par_levels_match_the_demo_cabinets_stock() -> None:
-    """Each demo cabinet's par max is the sum of its bins' par for the GTIN; it starts at or above its minimum."""
+@pytest.mark.parametrize("scenario", available())
+@pytest.mark.parametrize("seed", [1, 2, 424242])  # `wardlink demo` draws a new seed per run
+def test_the_shipped_par_levels_match_the_simulated_cabinets_stock_whatever_the_seed(scenario: str, seed: int) -> None:
+    """Each simulated cabinet's par max is the sum of its bins' par for the GTIN; it starts at or above its minimum."""
     rules = default_rules()
-    scenario = load_scenario("demo")
-    for n, cabinet in enumerate(scenario.devices.ids()["cabinet"], start=1):
-        stocked = stock_cabinet(random.Random(scenario.seed * 100 + n), date(2026, 11, 23))
+    hospital = Hospital(load_scenario(scenario).model_copy(update={"seed": seed}), "mqtt://127.0.0.1:1")  # not started
+    assert hospital.cabinets
+    for cabinet, simulator in hospital.cabinets.items():
         par: dict[str, int] = defaultdict(int)
         held: dict[str, int] = defaultdict(int)
-        for bin_stock in stocked.values():
+        for bin_stock in simulator.stock.values():
             par[bin_stock.gtin] += bin_stock.par
             held[bin_stock.gtin] += bin_stock.quantity
         configured = rules.cabinets[cabinet]
         assert {gtin: level.max for gtin, level in configured.par.items()} == par
-        assert all(held[gtin] >= level.min for gtin, level in configured.par.items())
+        assert all(level.min == level.max // 2 <= held[gtin] for gtin, level in configured.par.items())
+        assert configured.ward == hospital.cabinet_ward[cabinet]
         assert configured.refrigerated
-        assert {b.bin for b in stocked.values() if b.bin.startswith("F")} == set(configured.refrigerated_bins or [])
-    assert (rules.cabinets["cabinet-1"].ward, rules.cabinets["cabinet-2"].ward) == ("ward-3a", "ward-4b")
+        fridge = {b.bin for b in simulator.stock.values() if b.bin.startswith("F")}
+        assert fridge == set(configured.refrigerated_bins or [])
     assert rules.deliveries.target_minutes == {"stat": 30, "routine": 120}
+
+
+def test_a_cabinets_stock_follows_its_stock_seed_and_its_traffic_the_scenario_seed() -> None:
+    demo = load_scenario("demo")
+    one, other = (Hospital(demo.model_copy(update={"seed": s}), "mqtt://127.0.0.1:1") for s in (1, 2))
+    assert one.cabinets["cabinet-1"].stock == other.cabinets["cabinet-1"].stock
+    assert one.cabinets["cabinet-1"].stock != one.cabinets["cabinet-2"].stock
+    assert one.cabinets["cabinet-1"].nurses != other.cabinets["cabinet-1"].nurses
 
 
 async def test_below_par_reads_the_projected_stock_of_every_inventoried_cabinet(store: Store) -> None:

@@ -1,8 +1,6 @@
 """Versioned rules: validation that names field and reason, thresholds per ward and device type, import/export."""
 
-import asyncio
 import os
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,9 +26,9 @@ from gateway.rules.store import (
 from gateway.settings import GatewaySettings
 from gateway.store import Store
 from gateway.tables import rules as rules_table
+from tests.cli import cli_env, wardlink
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-WARDLINK = Path(sys.executable).with_name("wardlink")
 TURNAROUND = "turnaround: {targets: [{priority: stat, minutes: 30}]}\n"
 
 
@@ -189,38 +187,18 @@ async def test_an_import_needs_someone_to_answer_for_it(store: Store) -> None:
 
 
 # -- the command line ------------------------------------------------------------------------------------------
-def cli_env(settings: GatewaySettings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WARDLINK_")}
-    env["WARDLINK_DATA_DIR"] = str(settings.data_dir)
-    if settings.database_url is not None:
-        env["WARDLINK_DATABASE_URL"] = settings.database_url
-    if settings.database_schema is not None:
-        env["WARDLINK_DATABASE_SCHEMA"] = settings.database_schema
-    return env
-
-
-async def wardlink(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        str(WARDLINK),
-        "rules",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+async def rules_cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    return await wardlink(env, "rules", *args)
 
 
 async def test_rules_validate_exits_1_naming_file_field_and_reason(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(TURNAROUND + "alerts: {door_ajar_minutes: 0, overrides: [{ward: icu}]}\n")
-    status, _, err = await wardlink(dict(os.environ), "validate", str(bad))
+    status, _, err = await rules_cli(dict(os.environ), "validate", str(bad))
     assert status == 1
     assert f"{bad}: alerts.door_ajar_minutes: Input should be greater than 0" in err
     assert f"{bad}: alerts.overrides[0]: an override sets at least one threshold" in err
-    status, out, _ = await wardlink(dict(os.environ), "validate", str(DEFAULT_RULES))
+    status, out, _ = await rules_cli(dict(os.environ), "validate", str(DEFAULT_RULES))
     assert (status, out.strip()) == (0, f"{DEFAULT_RULES}: valid (6 turnaround targets, 4 cabinets)")
 
 
@@ -233,16 +211,16 @@ async def test_rules_import_then_export_against_the_configured_database(
     document["alerts"]["door_ajar_minutes"] = 2
     mine.write_text(yaml.safe_dump(document))
 
-    status, out, err = await wardlink(env, "import", str(mine), "--by", "u77", "--comment", "faster door alarm")
+    status, out, err = await rules_cli(env, "import", str(mine), "--by", "u77", "--comment", "faster door alarm")
     assert (status, err) == (0, "")
     assert "rules version 1 imported by u77" in out
     assert (await load_rules_in_force(store.engine)).alerts.door_ajar_minutes == 2
 
-    status, out, _ = await wardlink(env, "export")
+    status, out, _ = await rules_cli(env, "export")
     assert status == 0
     assert out.startswith("# wardlink tracking rules, version 1, by u77")
     assert parse_rules(out, "exported").alerts.door_ajar_minutes == 2
-    status, out, _ = await wardlink(env, "export", "--version", "0")
+    status, out, _ = await rules_cli(env, "export", "--version", "0")
     assert (status, parse_rules(out, "defaults")) == (0, default_rules())
-    status, _, err = await wardlink(env, "export", "--version", "9")
+    status, _, err = await rules_cli(env, "export", "--version", "9")
     assert (status, err.strip()) == (1, "no rules version 9; `wardlink rules export` prints the one in force")

@@ -9,7 +9,6 @@ at risk, each before its target passes; none of the others is; and the figures s
 
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,19 +19,12 @@ from gateway.rules import default_rules
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from simulators.lab_morning import DEVICE_EDGE, LAB_EDGE, Blockage, LabMorning, lab_morning
+from tests.clock import SteppedClock
 from tests.infra import Infra
 from tests.test_gateway_e2e import FakeEdge
 
 START = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 STEP = timedelta(minutes=1)
-
-
-@dataclass
-class SteppedClock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")

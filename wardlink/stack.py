@@ -1,9 +1,10 @@
 """The whole system in one process, every hop over a real socket: broker, simulators, edge, gateway.
 
 `make demo` runs it with a hospital-day scenario (or a lone sorter fed a barcode stream); the end-to-end tests run
-it the same way and drive the simulators themselves. With a scenario, the gateway's clock is the hospital's
-simulated clock (`simulators.clock.SimClock`), so overdue and at-risk are judged on the same time the devices
-stamp their records with.
+it the same way and drive the simulators themselves. With a scenario, the gateway's and the edge's clock is the
+hospital's simulated clock (`simulators.clock.SimClock`): overdue and at-risk are judged on the same time the devices
+stamp their records with, and what the edge stamps itself (device online/offline, watch events, dead letters) falls
+on the same simulated day.
 """
 
 import asyncio
@@ -145,7 +146,9 @@ class Stack:
         assert self.hospital is not None
         await self.hospital.start()
         self.sorter = next(iter(self.hospital.sorters.values()), None)
-        self.edge = EdgeAgent(edge_settings, self.hospital.site(), self.hospital.profiles)
+        self.edge = EdgeAgent(
+            edge_settings, self.hospital.site(), self.hospital.profiles, clock=self.hospital.clock.now
+        )
         await self.edge.start()
         self._stream = asyncio.create_task(self.hospital.run())
 

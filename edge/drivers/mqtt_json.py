@@ -15,7 +15,6 @@ import json
 import logging
 from collections import deque
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import aiomqtt
@@ -226,7 +225,7 @@ class MqttJsonDevice:
 
     async def _refuse_unlock(self, command_id: UUID, reason: str) -> None:
         data = {"command_id": str(command_id), "accepted": False, "reason": reason[:200]}
-        observation = self.ctx.observation("cabinet.unlock_replied", "cabinet", self.ctx.id, data, datetime.now(UTC))
+        observation = self.ctx.observation("cabinet.unlock_replied", "cabinet", self.ctx.id, data, self.ctx.now())
         await self.ctx.emit([observation])
 
     # -- watching ----------------------------------------------------------------------------------------------

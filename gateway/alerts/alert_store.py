@@ -1,5 +1,6 @@
 """The alerts table: list and read alerts, acknowledge one (raised -> acknowledged by whom -> cleared)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -101,6 +102,13 @@ async def list_alerts(
         count = sa.select(sa.func.count()).select_from(alerts).where(*where.where())
         return [], (await connection.execute(count)).scalar_one()
     return [alert_row(r) for r in rows], rows[0].total
+
+
+async def alerts_by_id(connection: AsyncConnection, ids: Sequence[UUID]) -> list[AlertRow]:
+    """The alerts with these ids (a pass's raised and cleared ones), in no particular order."""
+    if not ids:
+        return []
+    return [alert_row(r) for r in await connection.execute(sa.select(*_COLUMNS).where(alerts.c.id.in_(ids)))]
 
 
 async def get_alert(connection: AsyncConnection, alert_id: UUID) -> AlertRow | None:

@@ -13,7 +13,7 @@ conditional on the row still being open.
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.alerts.alert_store import AlertRow, alerts_by_id
 from gateway.alerts.conditions import (
     CLEARS_ON_ACKNOWLEDGEMENT,
     STICKY_KINDS,
@@ -53,6 +54,10 @@ class Evaluation:
     kept: int = 0
 
 
+AlertListener = Callable[[str, AlertRow, datetime], None]
+"""(what happened: raised | acknowledged | cleared, the alert as it is now, when)."""
+
+
 class AlertEngine:
     """Evaluates the conditions against the store's rows and keeps the alerts table in step."""
 
@@ -61,6 +66,8 @@ class AlertEngine:
         self.clock = clock
         self.passes = 0
         self.last: Evaluation | None = None
+        self.listeners: list[AlertListener] = []
+        """Told of every alert a pass raised or cleared (the live stream listens here); must not block."""
 
     async def evaluate(self) -> Evaluation:
         """One pass at the clock's now."""
@@ -75,6 +82,12 @@ class AlertEngine:
             evaluation = await reconcile(connection, conditions, rules, now)
         self.passes += 1
         self.last = evaluation
+        if self.listeners and (evaluation.raised or evaluation.cleared):
+            async with engine.connect() as connection:
+                changed = await alerts_by_id(connection, [*evaluation.raised, *evaluation.cleared])
+            for row in changed:
+                for listener in self.listeners:
+                    listener("cleared" if row.cleared_at is not None else "raised", row, now)
         if evaluation.raised or evaluation.cleared:
             log.info(
                 "alerts: %d raised, %d cleared, %d kept open",

@@ -3,7 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from gateway.alerts.alert_store import (
     AlertAlreadyClearedError,
@@ -18,6 +18,7 @@ from gateway.alerts.alert_store import (
 from gateway.api.alert_models import Acknowledgement, AlertListPublic, AlertPublic, AlertSubject
 from gateway.api.deps import ClockDep, StoreDep
 from gateway.api.models import Problem
+from gateway.api.routes.stream import get_live
 from gateway.rules.alerting import AlertKind, Severity
 
 MAX_PAGE = 500
@@ -97,7 +98,7 @@ async def read_one(store: StoreDep, alert_id: UUID) -> AlertPublic:
     responses={404: {"model": Problem}, 409: {"model": Problem}},
 )
 async def acknowledge_one(
-    store: StoreDep, clock: ClockDep, alert_id: UUID, acknowledgement: Acknowledgement
+    request: Request, store: StoreDep, clock: ClockDep, alert_id: UUID, acknowledgement: Acknowledgement
 ) -> AlertPublic:
     """Say who is on it. Repeating it changes nothing (the first acknowledgement stands); 409 once cleared."""
     try:
@@ -113,4 +114,9 @@ async def acknowledge_one(
         raise _not_found(alert_id) from None
     except AlertAlreadyClearedError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
+    if row.acknowledged_by == acknowledgement.by:  # this request acknowledged it (a repeat changes nothing)
+        live = get_live(request)
+        live.alert_changed("acknowledged", row, row.acknowledged_at or clock())
+        if row.cleared_at is not None:  # some alerts (a discrepancy) are done once someone has acknowledged them
+            live.alert_changed("cleared", row, row.cleared_at)
     return alert_public(row)

@@ -21,6 +21,11 @@ EVENT_STREAM = "text/event-stream"
 RETRY_MS = 3000
 
 
+ALERT_CHANGES = frozenset({"alert.raised", "alert.acknowledged", "alert.cleared"})
+STREAM_TYPES = EVENT_TYPES | ALERT_CHANGES
+"""What a change's `type` can be: a stored event's type, or what happened to an alert (its id is the alert's)."""
+
+
 def get_live(request: Request) -> LiveHub:
     return request.app.state.live  # type: ignore[no-any-return]
 
@@ -58,14 +63,17 @@ async def stream_changes(
     subject_id: Annotated[Identifier | None, Query(description="Only changes about this subject id.")] = None,
     type_: Annotated[
         str | None,
-        Query(alias="type", description="Only event types starting with this, e.g. `specimen.` or `delivery.failed`."),
+        Query(
+            alias="type",
+            description="Only event types starting with this, e.g. `specimen.`, `delivery.failed` or `alert.`.",
+        ),
     ] = None,
 ) -> StreamingResponse:
     """Every newly stored event as it is committed, as server-sent events; re-read state from the API on `end`."""
-    if type_ is not None and not any(t.startswith(type_) for t in EVENT_TYPES):
+    if type_ is not None and not any(t.startswith(type_) for t in STREAM_TYPES):
         raise HTTPException(
             status_code=422,
-            detail=f"no event type starts with {type_!r}; use a prefix of one of {', '.join(sorted(EVENT_TYPES))}",
+            detail=f"no event type starts with {type_!r}; use a prefix of one of {', '.join(sorted(STREAM_TYPES))}",
         )
     where = ChangeFilter(subject_kind=subject_kind, subject_id=subject_id, type_prefix=type_)
     return StreamingResponse(
