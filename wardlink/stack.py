@@ -102,8 +102,14 @@ class Stack:
             if cfg.seed is not None:
                 scenario = scenario.model_copy(update={"seed": cfg.seed})
             self.hospital = Hospital(scenario, self.mqtt_url, topic_root=cfg.topic_root)
-        # The gateway's now (overdue, at risk) is the hospital's simulated time when a scenario plays.
+        # The gateway's now (overdue, at risk) is the hospital's simulated time when a scenario plays, and its
+        # alert pass runs once a simulated minute unless WARDLINK_ALERTS_EVERY_S says otherwise.
         clock = self.hospital.clock.now if self.hospital else utc_now
+        alert_pass = (
+            {"alerts_every_s": 60 / self.hospital.scenario.speed}
+            if self.hospital and "WARDLINK_ALERTS_EVERY_S" not in os.environ
+            else {}
+        )
         self.gateway = Gateway(
             GatewaySettings(
                 mqtt_url=self.mqtt_url,
@@ -113,6 +119,7 @@ class Stack:
                 topic_root=cfg.topic_root,
                 api_host=cfg.api_host,
                 api_port=api_port,
+                **alert_pass,
             ),
             clock=clock,
         )
