@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
+from gateway.carrier_store import tracking_lock
 from gateway.delivery_projection import (
     DONE,
     RESTOCKED,
@@ -103,6 +104,9 @@ async def project_deliveries(tx: Tx, new: Sequence[Event]) -> None:
     touched = {e.subject.id for e in new if e.subject.kind == "delivery"}
     touched |= {named for e in new if e.type == RESTOCKED and (named := getattr(e.data, "delivery", None))}
     if touched:
+        # Two transactions folding one delivery at once would each miss the other's new event and the later upsert
+        # would win with a row missing one (read committed): the lock makes the later fold see the earlier's events.
+        await tracking_lock(tx)
         await reproject_deliveries(tx.connection, tx.insert, tx.rules.deliveries, sorted(touched))
 
 

@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -84,7 +84,8 @@ class SequenceCounter:
 def content_id(site: str, source: str, event: ReportedEvent) -> UUID:
     """An id from the event's content: the very same event reported again gets the same id (a duplicate)."""
     data = json.dumps(event.data, sort_keys=True, separators=(",", ":"), default=str)
-    occurred = event.occurred_at.isoformat()
+    at = event.occurred_at
+    occurred = (at.astimezone(UTC) if at.tzinfo is not None else at).isoformat()  # one spelling per instant
     return uuid5(_ID_NAMESPACE, f"{site}|{source}|{event.type}|{event.subject_id}|{occurred}|{data}")
 
 

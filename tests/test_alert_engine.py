@@ -311,3 +311,33 @@ async def test_every_kind_is_gathered_from_its_tables(store: Store, engine: Aler
         ("device.offline", "sorter-1"),
         ("edge.offline", "ward-edge"),
     }
+
+
+async def test_a_lost_carrier_with_the_longest_id_raises_its_alert_and_the_others_too(
+    store: Store, engine: AlertEngine, clock: SteppedClock
+) -> None:
+    """The subject of a lost-carrier alert is `carrier#transaction`: with a 64-character carrier id it must still
+    fit the column (PostgreSQL rejects a longer one, and the failed insert would stop every alert of the pass)."""
+    carrier = "C" * 64
+    await store.commit_batch(
+        [
+            event(
+                "carrier.dispatched",
+                "carrier",
+                carrier,
+                T0,
+                "tubes-1",
+                transaction=123456789012,
+                from_station="icu-1",
+                to_station="lab",
+                specimens=["S1"],
+            ),
+            event("device.offline", "device", "sorter-1", T0, "sorter-1", reason="timeout"),
+        ]
+    )
+    assert await at(engine, clock, T0 + 20 * MIN) == (2, 0)
+    lost = {a.kind: a for a in await all_alerts(store)}["carrier.lost"]
+    assert len(lost.subject_id) <= 64
+    assert lost.subject_id.endswith("#123456789012")
+    assert lost.details["carrier"] == carrier
+    assert await at(engine, clock, T0 + 21 * MIN) == (0, 0)  # the same alert on the next pass, not a second one

@@ -220,6 +220,12 @@ async def test_put_says_who_imports_them(api: httpx.AsyncClient) -> None:
     response = await api.put("/api/v1/rules", content="turnaround: {targets: [{priority: stat, minutes: 30}]}")
     assert response.status_code == 422
     assert "by: Field required" in response.json()["detail"]
+    blank = await api.put(
+        "/api/v1/rules", params={"by": "  "}, content="turnaround: {targets: [{priority: stat, minutes: 30}]}"
+    )
+    assert blank.status_code == 422
+    assert blank.headers["content-type"] == "application/problem+json"
+    assert "who imports the rules" in blank.json()["detail"]
 
 
 # -- through a running gateway ---------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 that mixes the LIS's reports (HTTP) with the tube system's and the sorter's events (MQTT, through an edge)."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -126,6 +126,19 @@ def test_without_an_id_the_same_content_gets_the_same_id() -> None:
     )
     assert first[0].id == retried[0].id != corrected[0].id
     assert (first[0].seq, retried[0].seq) == (1, 9)
+
+
+def test_the_same_instant_written_in_another_zone_is_the_same_event() -> None:
+    """A retry that spells the time in the system's local zone instead of UTC is still a duplicate, not a second
+    result of the same specimen."""
+    local = T0.astimezone(timezone(timedelta(hours=1)))
+    in_utc = build_events(
+        SITE, "lis", [ReportedEvent("specimen.resulted", "S1", T0, {"badge": "L5"})], SequenceCounter(1), T0
+    )
+    in_local = build_events(
+        SITE, "lis", [ReportedEvent("specimen.resulted", "S1", local, {"badge": "L5"})], SequenceCounter(2), T0
+    )
+    assert in_utc[0].id == in_local[0].id
 
 
 def test_the_gateway_sequence_keeps_increasing() -> None:

@@ -94,6 +94,13 @@ def test_a_document_that_is_not_a_rules_mapping_says_so(text: str, reason: str) 
     assert reason in problem.reason
 
 
+def test_a_cabinets_ward_must_fit_where_alerts_name_it() -> None:
+    """The ward is written on every alert about the cabinet (64 characters, like every id)."""
+    [problem] = problems(TURNAROUND + f"cabinets: {{cabinet-1: {{ward: {'w' * 65}}}}}\n")
+    assert problem.field == "cabinets.cabinet-1.ward"
+    assert "at most 64 characters" in problem.reason
+
+
 def test_every_problem_is_reported_at_once() -> None:
     found = problems("turnaround: {targets: []}\nalerts: {door_ajar_minutes: -1, lookback_hours: 0}\n")
     assert [p.field for p in found] == ["turnaround.targets", "alerts.door_ajar_minutes", "alerts.lookback_hours"]

@@ -21,6 +21,9 @@ CLEARS_ON_ACKNOWLEDGEMENT = frozenset({"cabinet.discrepancy", "specimen.error_la
 STICKY_KINDS = frozenset({"cabinet.discrepancy"})
 """Kinds whose alert only acknowledgement clears: the removal dropping out of the lookback does not."""
 
+SUBJECT_MAX = 64
+"""The alerts table's `subject_id` column (the details carry the full ids)."""
+
 _REJECT_REASONS = {
     "no_read": "the sorter could not read the barcode",
     "unknown_order": "no order matches the barcode",
@@ -185,7 +188,7 @@ def carrier_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) 
             severity="critical" if trip.priority == "stat" or trip.specimens else "warning",
             site=trip.site,
             subject_kind="carrier",
-            subject_id=f"{trip.carrier}#{trip.transaction}",
+            subject_id=_trip_subject(trip.carrier, trip.transaction),
             ward=None,
             message=f"Carrier {trip.carrier} (transaction {trip.transaction}) sent from {trip.from_station or '?'} "
             f"to {trip.to_station or '?'} at {clock_time(trip.dispatched_at)} has not arrived after "
@@ -201,6 +204,12 @@ def carrier_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) 
                 "specimens": list(trip.specimens),
             },
         )
+
+
+def _trip_subject(carrier: str, transaction: int) -> str:
+    """`carrier#transaction`, the carrier id shortened when both would not fit the alert's 64-character subject."""
+    suffix = f"#{transaction}"
+    return carrier[: SUBJECT_MAX - len(suffix)] + suffix
 
 
 # -- deliveries and robots -------------------------------------------------------------------------------------

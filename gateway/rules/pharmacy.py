@@ -56,7 +56,7 @@ class ParLevel(_Model):
 
 
 class CabinetRules(_Model):
-    ward: str = Field(min_length=1, description="The ward the cabinet serves.")
+    ward: str = Field(min_length=1, max_length=64, description="The ward the cabinet serves.")
     allowed_badges: list[str] | None = Field(
         default=None, description="Badges that may open the cabinet and take items; null lets any badge."
     )

@@ -98,6 +98,8 @@ async def put_rules(
     comment: Annotated[str, Query(max_length=200, description="Why, for the version history.")] = "",
 ) -> Response:
     """Validate a rules document and make it the next version, in force at once."""
+    if not by.strip():
+        raise HTTPException(status_code=422, detail="by: say who imports the rules (a user or badge id)")
     body = await request.body()
     if len(body) > MAX_BODY:
         raise HTTPException(status_code=413, detail=f"a rules document is at most {MAX_BODY} bytes")
