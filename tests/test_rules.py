@@ -175,6 +175,12 @@ async def test_an_import_gives_open_specimens_the_new_target_in_the_same_transac
     assert (after[0].target_s, after[0].due_at) == (20 * 60, T0 + timedelta(minutes=20))
 
 
+def test_exported_gtins_are_quoted_so_that_any_yaml_tool_keeps_their_leading_zeros() -> None:
+    exported = rules_yaml(default_rules())
+    assert '"00614141001019"' in exported
+    assert parse_rules(exported, "exported") == default_rules()
+
+
 async def test_a_stored_version_that_no_longer_validates_is_skipped_for_the_one_before(store: Store) -> None:
     await import_rules(store.engine, default_rules(), by="u1", comment="", now=T0)
     async with store.engine.begin() as connection:

@@ -94,13 +94,25 @@ def rules_document(rules: TrackingRules) -> dict[str, Any]:
     return rules.model_dump(mode="json", exclude={"version"})
 
 
+class _QuotedDigits(yaml.SafeDumper):
+    """Quotes strings of digits (GTINs): YAML 1.2 tools would read `00614141001019` as a number and drop the zeros."""
+
+
+_QuotedDigits.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style='"' if value.isdigit() else None
+    ),
+)
+
+
 def rules_yaml(rules: TrackingRules, about: RulesVersion | None = None) -> str:
     """The rules as a YAML file that `wardlink rules import` takes back unchanged."""
     header = f"# wardlink tracking rules, version {rules.version}"
     if about is not None:
         when = f" at {about.created_at:%Y-%m-%d %H:%M}Z" if about.created_at else ""
         header += f", by {about.created_by}{when}" + (f": {about.comment}" if about.comment else "")
-    body = yaml.safe_dump(rules_document(rules), sort_keys=False, allow_unicode=True, width=120)
+    body = yaml.dump(rules_document(rules), Dumper=_QuotedDigits, sort_keys=False, allow_unicode=True, width=120)
     return f"{header}\n{body}"
 
 
