@@ -12,34 +12,32 @@ Deterministic for a seed; `stock_seed` (default: `seed`) alone decides how the b
 can hold the same stock whatever the traffic's seed. With `inventory_every_s` the cabinet reports its full
 inventory on every connect and then every that many simulated seconds, as real cabinets do; without it, only when
 asked (the INVENTORY command, `inventory()`). Faults: `warm_fridge`, door ajar (left open), `power_loss` (the
-broker publishes the Last Will) and `reboot`, `malformed_frames`, `duplicate_messages`.
+broker publishes the Last Will) and `reboot`, `malformed_frames`, `duplicate_messages`. Its parts: the MQTT
+connection and journal (`cabinet_link`), stamping and garbling the stream (`cabinet_stream`), the JSON shapes
+(`cabinet_json`), the fridge (`cabinet_fridge`), the stock and badges (`cabinet_stock`).
 """
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
-import socket
-from collections import deque
 from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
 
-import aiomqtt
-
-from contract.backoff import Backoff
 from contract.mqtt_url import BrokerAddress
 from device_profiles import MqttJsonProfile
 from simulators import cabinet_json as mv40
-from simulators.cabinet_json import ALARM_TEXT, MALFORMED_KINDS
+from simulators.cabinet_fridge import Fridge
+from simulators.cabinet_json import ALARM_TEXT
+from simulators.cabinet_link import CabinetLink
 from simulators.cabinet_stock import BinStock, badges, stock_cabinet
+from simulators.cabinet_stream import VendorStream
 
 log = logging.getLogger(__name__)
 
 TOPICS = ("status", "events", "telemetry", "inventory", "commands", "replies")
-FRIDGE_RANGE_C = (2.0, 8.0)
 
 
 class CabinetError(RuntimeError):
@@ -81,7 +79,6 @@ class CabinetSimulator:
         self.speed = speed
         self.telemetry_interval_s = telemetry_interval_s
         self.door_ajar_after_s = door_ajar_after_s
-        self.setpoint_c = fridge_setpoint_c
         self.inventory_every_s = inventory_every_s
         self.clock = clock
         self.rng = random.Random(seed)
@@ -89,29 +86,48 @@ class CabinetSimulator:
         self.stock: dict[str, BinStock] = stock_cabinet(stock_rng, today or clock().date())
         self.nurses, self.pharmacy = badges(self.rng)
         self.enrolled = {*self.nurses, *self.pharmacy}
-        self.boot = boot
         self.door_opened_by: str | None = None
         self.unlocked_for: str | None = None
-        self.fridge_c = fridge_setpoint_c
+        self.fridge = Fridge(fridge_setpoint_c)
         self.alarms: set[str] = set()
         self.commands: list[dict[str, Any]] = []
         """Every command received, as JSON (tests read it)."""
-        self.published = 0
         self.powered = False
-        self.connected = asyncio.Event()
-        self._fridge_target = fridge_setpoint_c
-        self._counter = 0
-        self._pending: deque[tuple[str, bytes, bool]] = deque(maxlen=10_000)
-        self._wake = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._client: aiomqtt.Client | None = None
+        self.link = CabinetLink(
+            self.broker,
+            topic_id,
+            status_topic=self.topic("status"),
+            commands_topic=self.topic("commands"),
+            online_status=lambda: self.stream.status("ONLINE"),
+            on_connected=self._connected,
+            on_command=self._received,
+        )
+        self.connected = self.link.connected
+        """Set while the cabinet is connected to the broker (after its ONLINE status)."""
+        self.stream = VendorStream(self.link, self.topic, topic_id, clock, self.rng, boot)
         self._tasks: list[asyncio.Task[Any]] = []
         self._timers: dict[str, asyncio.Task[None]] = {}
-        self._duplicate_until = 0.0
-        self._malformed_until = 0.0
 
     def topic(self, name: str) -> str:
         return self.profile.topic(name, self.topic_id)
+
+    @property
+    def boot(self) -> int:
+        """Power-ons so far (with the `boot` it was made with): part of every msgId."""
+        return self.stream.boot
+
+    @property
+    def fridge_c(self) -> float:
+        return self.fridge.temperature_c
+
+    @property
+    def setpoint_c(self) -> float:
+        return self.fridge.setpoint_c
+
+    @property
+    def published(self) -> int:
+        """Messages the broker acknowledged."""
+        return self.link.published
 
     def real_seconds(self, sim_seconds: float) -> float:
         """How long `sim_seconds` of simulated time take in real time."""
@@ -126,11 +142,10 @@ class CabinetSimulator:
         if self.powered:
             return
         self.powered = True
-        self.boot += 1
-        self._counter = 0
+        self.stream.new_boot()
         self.door_opened_by = None
         self._tasks = [
-            asyncio.create_task(self._link(), name=f"cabinet:{self.topic_id}:link"),
+            asyncio.create_task(self.link.run(lambda: self.powered), name=f"cabinet:{self.topic_id}:link"),
             asyncio.create_task(self._fridge_loop(), name=f"cabinet:{self.topic_id}:fridge"),
         ]
         if self.inventory_every_s is not None:
@@ -154,14 +169,7 @@ class CabinetSimulator:
         """
         if not self.powered:
             return
-        client = self._client
-        if client is not None:
-            # aiomqtt resolves its disconnect future with an exception nobody awaits once we stop: retrieve it.
-            client._disconnected.add_done_callback(lambda f: f.cancelled() or f.exception())
-            sock = client._client.socket()  # no public way to die mid-connection: it is a power loss
-            if isinstance(sock, socket.socket):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+        self.link.cut()
         await self._power_off()
         if minutes is not None:
             self._tasks.append(asyncio.create_task(self._reboot_after(minutes)))
@@ -177,7 +185,7 @@ class CabinetSimulator:
 
     async def _power_off(self) -> None:
         self.powered = False
-        self.connected.clear()
+        self.link.detach()
         current = asyncio.current_task()
         tasks = [t for t in [*self._tasks, *self._timers.values()] if t is not current]
         for task in tasks:
@@ -185,19 +193,14 @@ class CabinetSimulator:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = [t for t in self._tasks if t is current]
         self._timers.clear()
-        self._client = None
 
     async def forget(self) -> None:
         """Withdraw the retained status from the broker (an empty retained message), e.g. after a test."""
-        async with aiomqtt.Client(**self.broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
-            await client.publish(self.topic("status"), b"", qos=1, retain=True)
+        await self.link.forget()
 
     async def flushed(self, timeout_s: float = 30) -> None:
         """Wait until every message so far is published (the broker acknowledged it)."""
-        if not self._pending:
-            return
-        self._drained.clear()
-        await asyncio.wait_for(self._drained.wait(), timeout_s)
+        await self.link.flushed(timeout_s)
 
     async def __aenter__(self) -> "CabinetSimulator":
         await self.start()
@@ -209,106 +212,41 @@ class CabinetSimulator:
         await self.stop()
 
     # -- the MQTT link -----------------------------------------------------------------------------------------
-    async def _link(self) -> None:
-        backoff = Backoff(initial=0.2, cap=5.0)
-        while self.powered:
-            will = aiomqtt.Will(self.topic("status"), mv40.last_will(), qos=1, retain=True)
-            try:
-                async with aiomqtt.Client(
-                    **self.broker.client_kwargs(),
-                    identifier=f"mv40-{self.topic_id}",
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    will=will,
-                    clean_session=True,
-                    keepalive=10,
-                ) as client:
-                    self._client = client
-                    await client.subscribe(self.topic("commands"), qos=1)
-                    await client.publish(self.topic("status"), self._status_body("ONLINE"), qos=1, retain=True)
-                    self.connected.set()
-                    backoff.reset()
-                    if self.inventory_every_s is not None:
-                        # Queued after anything the journal still holds: the snapshot is the stock as of now.
-                        self._publish("inventory", self._snapshot(None))
-                    await _first_failure(self._drain(client), self._read_commands(client))
-            except aiomqtt.MqttError as exc:
-                log.debug("cabinet %s: broker link lost: %s", self.topic_id, exc)
-            finally:
-                self._client = None
-                self.connected.clear()
-            await asyncio.sleep(backoff.next_delay())
+    def _connected(self) -> None:
+        if self.inventory_every_s is not None:
+            # Queued after anything the journal still holds: the snapshot is the stock as of now.
+            self._publish("inventory", self._snapshot(None))
 
-    async def _drain(self, client: aiomqtt.Client) -> None:
-        while True:
-            while self._pending:
-                topic, payload, retain = self._pending[0]
-                await client.publish(topic, payload, qos=1, retain=retain)
-                self._pending.popleft()
-                self.published += 1
-            self._drained.set()
-            self._wake.clear()
-            await self._wake.wait()
-
-    async def _read_commands(self, client: aiomqtt.Client) -> None:
-        commands = self.topic("commands")
-        async for message in client.messages:
-            if message.topic.value != commands:
-                continue  # amqtt can hand a reconnected client retained messages it did not subscribe to
-            try:
-                body = json.loads(message.payload)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                log.warning("cabinet %s: ignoring a command that is not JSON", self.topic_id)
-                continue
-            if isinstance(body, dict):
-                self.commands.append(body)
-                self._command(body)
+    def _received(self, body: dict[str, Any]) -> None:
+        self.commands.append(body)
+        self._command(body)
 
     # -- publishing --------------------------------------------------------------------------------------------
-    def _ts(self) -> int:
-        return int(self.clock().timestamp() * 1000)
-
-    def _next_id(self) -> str:
-        self._counter += 1
-        return f"{self.topic_id}-b{self.boot}-{self._counter:06d}"
-
-    def _status_body(self, state: str, cause: str | None = None) -> bytes:
-        return mv40.status(state, self._ts(), self.boot, cause)
-
     def _status(self, state: str, cause: str | None = None) -> None:
-        self._pending.append((self.topic("status"), self._status_body(state, cause), True))
-        self._wake.set()
+        self.link.send(self.topic("status"), self.stream.status(state, cause), retain=True)
 
     def _publish(self, topic_name: str, body: dict[str, Any]) -> dict[str, Any]:
         if not self.powered:
             raise CabinetError(f"cabinet {self.topic_id} is powered off")
-        message = {"msgId": self._next_id(), "ts": self._ts(), **body}
-        payload = json.dumps(message).encode()
-        now = asyncio.get_running_loop().time()
-        for _ in range(2 if now < self._duplicate_until else 1):
-            self._pending.append((self.topic(topic_name), payload, False))
-        if now < self._malformed_until:
-            self._pending.append((self.topic("events"), self.malformed(self.rng.choice(MALFORMED_KINDS)), False))
-        self._wake.set()
-        return message
+        return self.stream.publish(topic_name, body)
 
     def malformed(self, kind: str) -> bytes:
         """A frame the edge must set aside (see `cabinet_json.MALFORMED_KINDS`), with a fresh msgId."""
-        return mv40.malformed(kind, self._next_id(), self._ts())
+        return self.stream.malformed(kind)
 
     def send_malformed(self, kind: str) -> bytes:
         """Publish one malformed frame on the events topic now; returns it."""
         frame = self.malformed(kind)
-        self._pending.append((self.topic("events"), frame, False))
-        self._wake.set()
+        self.link.send(self.topic("events"), frame)
         return frame
 
     def malformed_frames(self, minutes: float) -> None:
         """Fault: for `minutes` (simulated), every message is followed by a malformed frame."""
-        self._malformed_until = asyncio.get_running_loop().time() + self.real_seconds(minutes * 60)
+        self.stream.malformed_for(self.real_seconds(minutes * 60))
 
     def duplicate_messages(self, minutes: float) -> None:
         """Fault: for `minutes` (simulated), every message is published twice with the same msgId."""
-        self._duplicate_until = asyncio.get_running_loop().time() + self.real_seconds(minutes * 60)
+        self.stream.duplicate_for(self.real_seconds(minutes * 60))
 
     # -- nurse and pharmacy access -----------------------------------------------------------------------------
     async def open_door(self, badge: str) -> bool:
@@ -385,7 +323,7 @@ class CabinetSimulator:
         order_ref: str | None = None,
         delivery_ref: str | None = None,
     ) -> dict[str, Any]:
-        txn_id = f"T{self.boot}-{self._counter + 1:06d}"
+        txn_id = f"T{self.boot}-{self.stream.counter + 1:06d}"
         body = mv40.movement(
             evt, line, quantity, badge or self.door_opened_by, txn_id, order_ref=order_ref, delivery_ref=delivery_ref
         )
@@ -427,20 +365,18 @@ class CabinetSimulator:
     # -- fridge and alarms -------------------------------------------------------------------------------------
     def warm_fridge(self, target_c: float, minutes: float) -> None:
         """Fault: the fridge drifts toward `target_c` for `minutes` (simulated), then recovers to the setpoint."""
-        self._fridge_target = target_c
+        self.fridge.warm(target_c)
         self._later("fridge_fault", minutes * 60, self._fridge_recovers)
 
     async def _fridge_recovers(self) -> None:
-        self._fridge_target = self.setpoint_c
+        self.fridge.recover()
 
     async def _fridge_loop(self) -> None:
         while True:
-            self.fridge_c += (self._fridge_target - self.fridge_c) * 0.3 + self.rng.gauss(0, 0.08)
-            temperature = round(self.fridge_c, 2)
+            temperature = self.fridge.read(self.rng)
             fridge = {"tempC": temperature, "setpointC": self.setpoint_c, "compressor": "ON"}
             self._publish("telemetry", {"fridge": fridge, "door": {"open": self.door_opened_by is not None}})
-            low, high = FRIDGE_RANGE_C
-            for code, out_of_range in (("A-201", temperature > high), ("A-202", temperature < low)):
+            for code, out_of_range in Fridge.out_of_range(temperature).items():
                 if out_of_range and code not in self.alarms:
                     self._alarm(code, "RAISED", text=f"{ALARM_TEXT[code]}: {temperature:.1f} °C")
                 elif not out_of_range and code in self.alarms:
@@ -469,16 +405,3 @@ class CabinetSimulator:
         task = self._timers.pop(name, None)
         if task is not None:
             task.cancel()
-
-
-async def _first_failure(*coroutines: Coroutine[Any, Any, None]) -> None:
-    """Run together until the first one ends; cancel the rest and re-raise what ended it."""
-    tasks = [asyncio.create_task(c) for c in coroutines]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            task.result()
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)

@@ -29,6 +29,7 @@ from tests.infra import Infra
 from tests.polling import eventually
 
 SITE, EDGE, DEVICE = "general-hospital", "pharmacy-edge", "cabinet-ward-3a"
+INVENTORY = "cabinet.inventory_reported"
 
 
 @pytest.fixture
@@ -91,7 +92,16 @@ async def test_a_nurse_visit_a_remote_unlock_and_a_dropped_link_are_stored_exact
     def types(rows: list[dict[str, Any]]) -> list[str]:
         return [row["type"] for row in rows]
 
-    await eventually(lambda: stored(store), lambda rows: "device.online" in types(rows), what="the cabinet online")
+    def without_inventory(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The cabinet's report on the edge's request as it comes online lands within a few seconds of it."""
+        return [row for row in rows if row["type"] != INVENTORY]
+
+    # The cabinet was online before the edge started: the edge asks for its full inventory as it finds it online.
+    await eventually(
+        lambda: stored(store),
+        lambda rows: types(rows) == ["device.online", INVENTORY],
+        what="the cabinet online, and its inventory",
+    )
 
     # A nurse takes two of an item against a medication order.
     nurse = cabinet.nurses[0]
@@ -132,16 +142,19 @@ async def test_a_nurse_visit_a_remote_unlock_and_a_dropped_link_are_stored_exact
     }
     assert by_type["cabinet.item_removed"]["subject"] == {"kind": "cabinet", "id": DEVICE}
     assert by_type["cabinet.unlock_replied"]["data"] == {"command_id": command_id, "accepted": True, "reason": ""}
-    assert types(rows)[:4] == ["device.online", *visit[:3]]
+    assert types(rows)[:5] == ["device.online", INVENTORY, *visit[:3]]
 
     # The link drops: the cabinet goes away, then comes back (a new boot).
     await cabinet.stop()
     await eventually(lambda: stored(store), lambda rows: types(rows)[-1:] == ["device.offline"], what="offline")
     await cabinet.start()
     rows = await eventually(
-        lambda: stored(store), lambda rows: types(rows)[-1:] == ["device.online"], what="online again"
+        lambda: stored(store),
+        lambda rows: types(without_inventory(rows))[-1:] == ["device.online"],
+        what="online again",
     )
-    assert rows[-2]["data"] == {"reason": "status OFFLINE: shutdown"}
+    assert without_inventory(rows)[-2]["data"] == {"reason": "status OFFLINE: shutdown"}
+    await eventually(lambda: stored(store), lambda rows: types(rows).count(INVENTORY) == 2, what="asked again")
 
     # Nothing was stored twice: each observation once, the edge's outbox drained by the gateway's acks.
     async def depth() -> int:
@@ -151,5 +164,5 @@ async def test_a_nurse_visit_a_remote_unlock_and_a_dropped_link_are_stored_exact
     rows = await stored(store)
     counts = Counter(types(rows))
     assert {t: counts[t] for t in visit} == dict.fromkeys(visit, 1)
-    assert (counts["device.online"], counts["device.offline"]) == (2, 1)
+    assert (counts["device.online"], counts["device.offline"], counts[INVENTORY]) == (2, 1, 2)
     assert len({row["id"] for row in rows}) == len(rows)

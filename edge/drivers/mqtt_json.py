@@ -8,6 +8,12 @@ recent ids live in memory and, with each event, in the outbox as the device's cu
 
 Presence: the vendor's retained status (its Last Will says offline) and a heartbeat (silent for
 `heartbeat_timeout_s`: offline); losing the field broker is offline too, with the reason.
+
+Rebirth (as a Sparkplug host asks a node to rebirth): each time a device comes online in the edge's eyes (its
+ONLINE status, or any message after it was offline or unknown, e.g. the retained status seen as the edge
+(re)subscribes), and its profile takes `request_inventory`, the edge asks for a full inventory unless one arrives
+by itself within `REBIRTH_GRACE_S`. A cabinet that connected before the edge, or an edge restart, so never leaves
+the stock unknown until the next periodic report; a cabinet that reports on connect is not asked twice.
 """
 
 import asyncio
@@ -21,6 +27,8 @@ import aiomqtt
 from pydantic import ValidationError
 
 from contract import Command
+from contract.backoff import FailureLog
+from contract.command import RequestInventory
 from contract.mqtt_url import BrokerAddress
 from device_profiles.mqtt_json import MqttJsonProfile
 from device_profiles.mqtt_json_mapping import MappedEvent, MappedIgnored, MappedPresence, MappingError, MessageMapper
@@ -30,6 +38,11 @@ log = logging.getLogger(__name__)
 
 CURSOR_IDS = 64
 """Vendor message ids kept in the outbox cursor (enough for a burst of resends after a reconnect)."""
+REBIRTH_COMMAND = "request_inventory"
+REBIRTH_ANSWER = "cabinet.inventory_reported"
+REBIRTH_GRACE_S = 2.0
+"""How long (real seconds) the edge waits, once a device is online, for an inventory the device sends unasked."""
+REQUESTED_BY = "wardlink-edge"
 
 
 class RecentIds:
@@ -88,6 +101,13 @@ class MqttJsonDevice:
         self._timed_out = RecentIds(capacity=256)
         self._subscribed = frozenset(self.mapper.subscriptions)
         self.foreign = 0
+        self._rebirth_due = asyncio.Event()
+        """Set at each online transition; the rebirth task then asks for the inventory (once per transition)."""
+        self._inventory_heard = False
+        """An inventory arrived since the last online transition: no need to ask for one."""
+        self._rebirth_failures = FailureLog(log, f"device {ctx.id}: asking for the inventory as it came online")
+        self.inventory_requests = 0
+        """Inventories the edge asked for itself (tests read it)."""
 
     async def run(self) -> None:
         ctx = self.ctx
@@ -116,6 +136,8 @@ class MqttJsonDevice:
             asyncio.create_task(self._send_commands(client)),
             asyncio.create_task(self._watch()),
         ]
+        if REBIRTH_COMMAND in self.profile.commands:
+            tasks.append(asyncio.create_task(self._rebirth(client)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -149,12 +171,12 @@ class MqttJsonDevice:
         if isinstance(mapped, MappedPresence):
             if mapped.online:
                 self._heard()
-                await ctx.came_online()
+                await self._came_online()
             else:
                 await ctx.went_offline(mapped.reason)
             return
         self._heard()
-        await ctx.came_online()
+        await self._came_online()
         if isinstance(mapped, MappedIgnored):
             return
         if mapped.message_id is not None:
@@ -166,6 +188,8 @@ class MqttJsonDevice:
         if not isinstance(mapped, MappedEvent):
             ctx.telemetry(mapped.readings, at=mapped.at)
             return
+        if mapped.event_type == REBIRTH_ANSWER:
+            self._inventory_heard = True
         if mapped.event_type == "cabinet.unlock_replied":
             command_id = str(mapped.data["command_id"])
             self._awaiting_reply.pop(UUID(command_id), None)
@@ -193,6 +217,13 @@ class MqttJsonDevice:
 
     def _heard(self) -> None:
         self._last_heard = asyncio.get_running_loop().time()
+
+    async def _came_online(self) -> None:
+        if self.ctx.online is True:
+            return
+        await self.ctx.came_online()
+        self._inventory_heard = False
+        self._rebirth_due.set()
 
     # -- outgoing ----------------------------------------------------------------------------------------------
     async def _send_commands(self, client: aiomqtt.Client) -> None:
@@ -227,6 +258,29 @@ class MqttJsonDevice:
         data = {"command_id": str(command_id), "accepted": False, "reason": reason[:200]}
         observation = self.ctx.observation("cabinet.unlock_replied", "cabinet", self.ctx.id, data, self.ctx.now())
         await self.ctx.emit([observation])
+
+    async def _rebirth(self, client: aiomqtt.Client) -> None:
+        """After each online transition, ask for the full inventory unless the device sent one by itself."""
+        while True:
+            await self._rebirth_due.wait()
+            self._rebirth_due.clear()
+            await asyncio.sleep(REBIRTH_GRACE_S)
+            if self._rebirth_due.is_set() or self.ctx.online is not True or self._inventory_heard:
+                continue  # online again meanwhile (a new grace), offline (the next transition asks), or reported
+            await self._request_inventory(client)
+
+    async def _request_inventory(self, client: aiomqtt.Client) -> None:
+        command = RequestInventory(id=uuid4(), requested_by=REQUESTED_BY, requested_at=self.ctx.now())
+        try:
+            topic, body = self.mapper.render(command)
+            await client.publish(topic, body, qos=1)
+        except (MappingError, aiomqtt.MqttError) as exc:
+            # Logged once; a dropped link reconnects and the device's next online transition asks again.
+            self._rebirth_failures.failed(str(exc))
+            return
+        self._rebirth_failures.recovered()
+        self.inventory_requests += 1
+        log.info("device %s: came online; asked for its full inventory (%s)", self.ctx.id, command.id)
 
     # -- watching ----------------------------------------------------------------------------------------------
     async def _watch(self) -> None:

@@ -1,0 +1,76 @@
+"""What a simulated cabinet writes: each message stamped the MV-40 way, and the faults that garble the stream.
+
+Every message gets `msgId` ({topic_id}-b{boot}-{counter}, the counter starting afresh each boot) and `ts` (the
+cabinet clock, epoch ms), then goes into the link's journal. Faults: every message published twice with the
+same msgId (a resend), or followed by a malformed frame.
+"""
+
+import asyncio
+import json
+import random
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from simulators import cabinet_json as mv40
+from simulators.cabinet_json import MALFORMED_KINDS
+from simulators.cabinet_link import CabinetLink
+
+
+class VendorStream:
+    def __init__(
+        self,
+        link: CabinetLink,
+        topic: Callable[[str], str],
+        topic_id: str,
+        clock: Callable[[], datetime],
+        rng: random.Random,
+        boot: int = 0,
+    ) -> None:
+        self.link = link
+        self.topic = topic
+        self.topic_id = topic_id
+        self.clock = clock
+        self.rng = rng
+        """The cabinet's own generator: the malformed frames' kinds follow its seed."""
+        self.boot = boot
+        self.counter = 0
+        self._duplicate_until = 0.0
+        self._malformed_until = 0.0
+
+    def new_boot(self) -> None:
+        self.boot += 1
+        self.counter = 0
+
+    def ts(self) -> int:
+        return int(self.clock().timestamp() * 1000)
+
+    def next_id(self) -> str:
+        self.counter += 1
+        return f"{self.topic_id}-b{self.boot}-{self.counter:06d}"
+
+    def status(self, state: str, cause: str | None = None) -> bytes:
+        return mv40.status(state, self.ts(), self.boot, cause)
+
+    def publish(self, topic_name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Stamp `body` and journal it on the profile's topic `topic_name` (twice, or with a bad frame, if faulty)."""
+        message = {"msgId": self.next_id(), "ts": self.ts(), **body}
+        payload = json.dumps(message).encode()
+        now = asyncio.get_running_loop().time()
+        for _ in range(2 if now < self._duplicate_until else 1):
+            self.link.send(self.topic(topic_name), payload)
+        if now < self._malformed_until:
+            self.link.send(self.topic("events"), self.malformed(self.rng.choice(MALFORMED_KINDS)))
+        return message
+
+    def malformed(self, kind: str) -> bytes:
+        """A frame the edge must set aside (see `cabinet_json.MALFORMED_KINDS`), with a fresh msgId."""
+        return mv40.malformed(kind, self.next_id(), self.ts())
+
+    def duplicate_for(self, real_s: float) -> None:
+        """Fault: for `real_s` (real seconds), every message is published twice with the same msgId."""
+        self._duplicate_until = asyncio.get_running_loop().time() + real_s
+
+    def malformed_for(self, real_s: float) -> None:
+        """Fault: for `real_s` (real seconds), every message is followed by a malformed frame."""
+        self._malformed_until = asyncio.get_running_loop().time() + real_s
