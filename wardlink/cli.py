@@ -27,7 +27,10 @@ def _logging(verbose: bool) -> None:
     )
     for noisy in ("amqtt", "transitions", "pymodbus", "uvicorn.access", "aiosqlite", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    # paho warns about every publish still waiting for its PUBACK under load; the outbox is what guarantees delivery.
+    # aiomqtt warns about every publish still waiting for its PUBACK under load; the outbox is what guarantees
+    # delivery. It sets its logger's level when imported, so import it first or that would undo ours.
+    import aiomqtt  # noqa: F401
+
     logging.getLogger("mqtt").setLevel(logging.ERROR)
 
 
