@@ -1,9 +1,13 @@
 """`make bench`: how fast events get from an edge to a committed row, as figures (never asserted in tests).
 
-Three measurements on this machine, each printed as a table row and saved to benchmarks/results.json:
+Measurements on this machine, each printed as a table row and saved to benchmarks/results.json:
 - baseline: a bare MQTT subscriber that does nothing with QoS 1 messages (the broker's and client's limit);
-- gateway ingest: a fake edge publishes pre-built envelopes; time until the gateway acked every id
-  (validated, committed, acknowledged), on the embedded defaults and, when reachable, Mosquitto + PostgreSQL;
+- gateway ingest: fake edges publish pre-built envelopes; time until the gateway acked every id
+  (validated, committed, acknowledged), on the embedded defaults and, when reachable, Mosquitto + PostgreSQL,
+  for two streams (`benchmarks.event_mix`): sorter scans of new specimens (the pre-tracking figure), and the
+  tracking mix of whole journeys (specimens in carriers, deliveries, cabinets) that every projector works on;
+- store commit: `Store.commit_batch` alone (projectors included) on the tracking mix, after four times as many
+  events of the same mix committed first (a database a few hours into a day: carriers and cabinets with history);
 - end to end: tubes inducted into the sorter simulator until every event is committed (Modbus mailbox poll,
   outbox fsync, MQTT, gateway).
 """
@@ -19,13 +23,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 
-from contract import Ack, Subject, Topics, new_event
+from benchmarks.event_mix import describe, sorter_scans, topics_for, tracking_mix
+from contract import Ack, Event
 from contract.mqtt_url import BrokerAddress
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
@@ -71,7 +76,7 @@ async def baseline(url: str, count: int) -> float:
 
 
 @asynccontextmanager
-async def _schema(database_url: str | None) -> AsyncIterator[str | None]:
+async def schema_for(database_url: str | None) -> AsyncIterator[str | None]:
     if database_url is None or not database_url.startswith("postgresql"):
         yield None
         return
@@ -87,11 +92,12 @@ async def _schema(database_url: str | None) -> AsyncIterator[str | None]:
         await conn.close()
 
 
-async def gateway_ingest(url: str, database_url: str | None, count: int) -> tuple[float, float]:
-    """(events/s committed and acked, p99 seconds from publish to ack) for one gateway."""
+async def gateway_ingest(url: str, database_url: str | None, events: list[Event]) -> tuple[float, float]:
+    """(events/s committed and acked, p99 seconds from publish to ack) for one gateway fed `events` in order."""
     root = f"bench{uuid.uuid4().hex[:8]}/wardlink"
+    count = len(events)
     with tempfile.TemporaryDirectory() as data_dir:
-        async with _schema(database_url) as schema:
+        async with schema_for(database_url) as schema:
             settings = GatewaySettings(
                 mqtt_url=url,
                 database_url=database_url,
@@ -101,25 +107,13 @@ async def gateway_ingest(url: str, database_url: str | None, count: int) -> tupl
                 api_port=0,
             )
             async with Gateway(settings):
-                topics = Topics("bench-site", "bench-edge", root)
-                now = datetime.now(UTC)
-                events = [
-                    new_event(
-                        "specimen.scanned",
-                        seq=i + 1,
-                        site=topics.site,
-                        edge=topics.edge,
-                        device="sorter-1",
-                        subject=Subject(kind="specimen", id=f"S{i:09d}"),
-                        occurred_at=now,
-                    )
-                    for i in range(count)
-                ]
-                payloads = [e.model_dump_json().encode() for e in events]
+                edges = {e.edge: topics_for(e.edge, root) for e in events}
+                payloads = [(edges[e.edge].events, e.model_dump_json().encode()) for e in events]
                 sent_at: dict[str, float] = {}
                 latencies: list[float] = []
                 async with _client(url) as edge:
-                    await edge.subscribe(topics.ack, qos=1)
+                    for topics in edges.values():
+                        await edge.subscribe(topics.ack, qos=1)
                     started = time.perf_counter()
 
                     async def publish() -> None:
@@ -129,7 +123,7 @@ async def gateway_ingest(url: str, database_url: str | None, count: int) -> tupl
                             for e in chunk:
                                 sent_at[str(e.id)] = stamp
                             await asyncio.gather(
-                                *(edge.publish(topics.events, p, qos=1) for p in payloads[start : start + 200])
+                                *(edge.publish(topic, p, qos=1) for topic, p in payloads[start : start + 200])
                             )
 
                     publishing = asyncio.create_task(publish())
@@ -173,21 +167,41 @@ async def main(count: int) -> None:
 
     def row(name: str, value: float, unit: str, note: str = "") -> None:
         rows.append({"measurement": name, "value": round(value, 3), "unit": unit, "note": note})
-        print(f"{name:<44} {value:>10,.1f} {unit:<10} {note}", flush=True)
+        print(f"{name:<58} {value:>10,.1f} {unit:<10} {note}", flush=True)
 
-    print(f"{'measurement':<44} {'value':>10} {'unit':<10} note")
+    print(f"{'measurement':<58} {'value':>10} {'unit':<10} note")
+    start = datetime.now(UTC) - timedelta(hours=6)  # the mix spans a few hours; none of it in the future
+    scans, mix = sorter_scans(count, start), tracking_mix(count, start)
+    print(f"tracking mix by subject: {describe(mix)}")
+    streams = (("sorter scans", scans), ("tracking mix", mix))
+
+    async def ingest_rows(url: str, database_url: str | None, infra: str) -> None:
+        for name, stream in streams:
+            rate, p99 = await gateway_ingest(url, database_url, stream)
+            row(f"gateway ingest, {name}: {infra}", rate, "events/s", f"{count} events, committed + acked")
+            row(f"  publish -> ack p99, {name}: {infra}", p99 * 1000, "ms", "whole burst in flight")
+
     async with EmbeddedBroker() as broker:
         row("baseline: bare subscriber, amqtt", await baseline(broker.url, count), "msg/s", f"{count} QoS 1")
-        rate, p99 = await gateway_ingest(broker.url, None, count)
-        row("gateway ingest: amqtt + SQLite", rate, "events/s", f"{count} events, committed + acked")
-        row("  publish -> ack p99: amqtt + SQLite", p99 * 1000, "ms", "whole burst in flight")
+        await ingest_rows(broker.url, None, "amqtt + SQLite")
     if port_open("127.0.0.1", 1883) and port_open("127.0.0.1", 5432):
         row("baseline: bare subscriber, Mosquitto", await baseline(REAL_MQTT, count), "msg/s", f"{count} QoS 1")
-        rate, p99 = await gateway_ingest(REAL_MQTT, REAL_DB, count)
-        row("gateway ingest: Mosquitto + PostgreSQL", rate, "events/s", f"{count} events, committed + acked")
-        row("  publish -> ack p99: Mosquitto + PostgreSQL", p99 * 1000, "ms", "whole burst in flight")
+        await ingest_rows(REAL_MQTT, REAL_DB, "Mosquitto + PostgreSQL")
     else:
         print("(Mosquitto on 1883 / PostgreSQL on 5432 not reachable: real-services rows skipped)")
+    from benchmarks.profile_commit import store_rate
+
+    history = 4 * count
+    for db, infra in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+        if db == "postgresql" and not port_open("127.0.0.1", 5432):
+            continue
+        rate = await store_rate(db, "tracking", count, 200, history)
+        row(
+            f"store commit, tracking mix after {history:,} events: {infra}",
+            rate,
+            "events/s",
+            "no broker, batches of 200",
+        )
     tube_count = max(count // 10, 100)
     row("end to end: sorter -> edge -> gateway", await end_to_end(tube_count), "tubes/s", f"{tube_count} tubes")
     RESULTS.write_text(

@@ -4,9 +4,8 @@ Queries take the caller's connection: the cabinet rows, what each bin holds, the
 table) and the replenishment pick list. `cabinet_items` and `below_par` are what the alert engine calls.
 """
 
-from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,17 +13,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
+from gateway.cabinet_history import CabinetKey, cabinet_histories
 from gateway.cabinet_projection import ACCESS_EVENTS, ActiveAlarm, CabinetRow, CabinetState, StockLine, fold_cabinet
-from gateway.event_query import EventFilter, EventRecord, page_events, stored_event
-from gateway.projection import StoredEvent
+from gateway.event_query import EventFilter, EventRecord, page_events
 from gateway.projectors import Tx
 from gateway.replenishment import PickLine, pick_list
 from gateway.rules import TrackingRules
-from gateway.tables import cabinet_stock, cabinets, events
+from gateway.tables import cabinet_stock, cabinets
 
 _CHUNK = 1000  # far below SQLite's and asyncpg's bound-parameter limits
-CabinetKey = tuple[str, str]
-"""(site, cabinet)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,17 +103,20 @@ async def _store(connection: AsyncConnection, insert: Any, states: Sequence[Cabi
 
 
 async def reproject_cabinets(connection: AsyncConnection, insert: Any, keys: Sequence[CabinetKey]) -> None:
-    """Fold every event of each cabinet again; store its row and replace its stock lines."""
-    wanted = set(keys)
-    by_key: dict[CabinetKey, list[StoredEvent]] = defaultdict(list)
-    ids = sorted({cabinet for _site, cabinet in wanted})
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
-        query = sa.select(events).where(events.c.subject_kind == "cabinet", events.c.subject_id.in_(chunk))
-        for row in await connection.execute(query):
-            if (row.site, row.subject_id) in wanted:
-                by_key[(row.site, row.subject_id)].append(stored_event(row))
-    states = [state for key in keys if (state := fold_cabinet(*key, by_key[key])) is not None]
+    """Fold each cabinet again; store its row and replace its stock lines.
+
+    The fold sees the events whose bodies it needs (`cabinet_history`), and the row's event count and latest event
+    come from an aggregate over all of them: the same row as a fold over every event, without decoding the body
+    of every event the cabinet ever sent on each batch.
+    """
+    histories = await cabinet_histories(connection, keys)
+    states = []
+    for key in keys:
+        history = histories.get(key)
+        state = fold_cabinet(*key, history.events) if history else None
+        if history and state:
+            row = replace(state.row, event_count=history.event_count, last_event_at=history.last_event_at)
+            states.append(CabinetState(row=row, stock=state.stock))
     if states:
         await _store(connection, insert, states)
 

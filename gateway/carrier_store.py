@@ -127,8 +127,12 @@ async def project_carriers(tx: Tx, new: Sequence[Event]) -> None:
         await connection.execute(upsert, [_trip_values(row) for row in chunk])
 
 
+_TRIP_COLUMNS = tuple(f.name for f in dataclasses.fields(TripRow))
+
+
 def _trip_values(row: TripRow) -> dict[str, Any]:
-    values = dataclasses.asdict(row)
+    """The row's values: scalars as they are (no deep copy), the specimens as a JSON list."""
+    values = {name: getattr(row, name) for name in _TRIP_COLUMNS}
     values["specimens"] = list(row.specimens)
     return values
 

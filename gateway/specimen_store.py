@@ -69,7 +69,15 @@ async def _reproject(tx: Tx, barcodes: Sequence[str], rules: TrackingRules) -> N
         set_={c.name: statement.excluded[c.name] for c in specimens.columns if c.name != "barcode"},
     )
     for chunk in _chunks(rows):
-        await connection.execute(upsert, [dataclasses.asdict(row) for row in chunk])
+        await connection.execute(upsert, [_values(row) for row in chunk])
+
+
+_COLUMNS = tuple(f.name for f in dataclasses.fields(SpecimenRow))
+
+
+def _values(row: SpecimenRow) -> dict[str, Any]:
+    """The row's values (all scalars: a shallow copy, not `dataclasses.asdict`'s deep copy of each one)."""
+    return {name: getattr(row, name) for name in _COLUMNS}
 
 
 async def reproject_unresulted(tx: Tx) -> int:
