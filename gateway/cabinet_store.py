@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Event
 from gateway.cabinet_history import CabinetKey, cabinet_histories
 from gateway.cabinet_projection import ACCESS_EVENTS, ActiveAlarm, CabinetRow, CabinetState, StockLine, fold_cabinet
+from gateway.carrier_store import tracking_lock
 from gateway.event_query import EventFilter, EventRecord, page_events
 from gateway.projectors import Tx
 from gateway.replenishment import PickLine, pick_list
@@ -125,6 +126,8 @@ async def project_cabinets(tx: Tx, new: Sequence[Event]) -> None:
     """The projector for cabinets: refold each cabinet that one of the batch's new events is about."""
     touched = {(e.site, e.subject.id) for e in new if e.subject.kind == "cabinet"}
     if touched:
+        # Two writers folding one cabinet at once would each miss the other's events (PostgreSQL).
+        await tracking_lock(tx)
         await reproject_cabinets(tx.connection, tx.insert, sorted(touched))
 
 
