@@ -341,3 +341,26 @@ async def test_a_lost_carrier_with_the_longest_id_raises_its_alert_and_the_other
     assert lost.subject_id.endswith("#123456789012")
     assert lost.details["carrier"] == carrier
     assert await at(engine, clock, T0 + 21 * MIN) == (0, 0)  # the same alert on the next pass, not a second one
+
+
+async def test_a_carrier_lost_for_more_than_a_day_stays_alerted_until_the_open_work_lookback(
+    store: Store, engine: AlertEngine, clock: SteppedClock
+) -> None:
+    """Specimens are watched for a day; a carrier that never arrived stays lost longer than that."""
+    dispatched = event(
+        "carrier.dispatched",
+        "carrier",
+        "C-LOST",
+        T0,
+        "tubes-1",
+        transaction=7,
+        from_station="icu-1",
+        to_station="lab",
+        specimens=["S1"],
+    )
+    await store.commit_batch([dispatched])
+    assert await at(engine, clock, T0 + 20 * MIN) == (1, 0)
+    assert await at(engine, clock, T0 + timedelta(days=2)) == (0, 0)  # still lost, the same alert
+    [lost] = await all_alerts(store)
+    assert (lost.kind, lost.state) == ("carrier.lost", "raised")
+    assert await at(engine, clock, T0 + timedelta(days=15)) == (0, 1)  # let go after `open_work_lookback_days`

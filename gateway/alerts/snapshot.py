@@ -58,8 +58,9 @@ async def gather(connection: AsyncConnection, rules: TrackingRules, now: datetim
     since = now - timedelta(hours=rules.alerts.lookback_hours)
     readings = await _latest_readings(connection)
     cabinet_rows = await _cabinets(connection)
-    open_deliveries = await _deliveries(connection, since)
-    trips = await _trips(connection, since)
+    open_since = now - timedelta(days=rules.alerts.open_work_lookback_days)
+    open_deliveries = await _deliveries(connection, open_since)
+    trips = await _trips(connection, open_since)
     fridges = await _fridges(connection, rules, readings.get(FRIDGE, {}), since)
     par_cabinets = [
         (c.site, c.cabinet) for c in cabinet_rows if c.inventoried and (r := rules.cabinets.get(c.cabinet)) and r.par

@@ -141,6 +141,9 @@ class AlertRules(AlertThresholds):
     """Kinds that never raise."""
     lookback_hours: float = Field(default=24, gt=0, le=24 * 14)
     """Specimens, removals and rejections older than this are no longer watched."""
+    open_work_lookback_days: float = Field(default=14, gt=0, le=366)
+    """Carrier trips that never arrived and deliveries never finished are watched this long (a lost carrier stays
+    lost after a day), then let go: a trip whose arrival was never reported must not alarm forever."""
 
     @model_validator(mode="after")
     def _overrides_are_unambiguous_and_valid(self) -> "AlertRules":
