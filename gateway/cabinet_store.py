@@ -15,14 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Event
 from gateway.cabinet_history import CabinetKey, cabinet_histories
 from gateway.cabinet_projection import ACCESS_EVENTS, ActiveAlarm, CabinetRow, CabinetState, StockLine, fold_cabinet
-from gateway.carrier_store import tracking_lock
 from gateway.event_query import EventFilter, EventRecord, page_events
-from gateway.projectors import Tx
+from gateway.projectors import Tx, chunks
 from gateway.replenishment import PickLine, pick_list
 from gateway.rules import TrackingRules
 from gateway.tables import cabinet_stock, cabinets
-
-_CHUNK = 1000  # far below SQLite's and asyncpg's bound-parameter limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +96,8 @@ async def _store(connection: AsyncConnection, insert: Any, states: Sequence[Cabi
             sa.delete(cabinet_stock).where(cabinet_stock.c.site == site, cabinet_stock.c.cabinet == cabinet)
         )
         lines = [_stock_values(site, cabinet, line) for line in state.stock]
-        for start in range(0, len(lines), _CHUNK):
-            await connection.execute(sa.insert(cabinet_stock), lines[start : start + _CHUNK])
+        for chunk in chunks(lines):
+            await connection.execute(sa.insert(cabinet_stock), chunk)
 
 
 async def reproject_cabinets(connection: AsyncConnection, insert: Any, keys: Sequence[CabinetKey]) -> None:
@@ -126,8 +123,6 @@ async def project_cabinets(tx: Tx, new: Sequence[Event]) -> None:
     """The projector for cabinets: refold each cabinet that one of the batch's new events is about."""
     touched = {(e.site, e.subject.id) for e in new if e.subject.kind == "cabinet"}
     if touched:
-        # Two writers folding one cabinet at once would each miss the other's events (PostgreSQL).
-        await tracking_lock(tx)
         await reproject_cabinets(tx.connection, tx.insert, sorted(touched))
 
 
@@ -179,12 +174,8 @@ async def stock_of(
     stock: dict[CabinetKey, list[StockLine]] = {key: [] for key in wanted}
     ids = sorted({cabinet for _site, cabinet in wanted})
     c = cabinet_stock.c
-    for start in range(0, len(ids), _CHUNK):
-        query = (
-            sa.select(cabinet_stock)
-            .where(c.cabinet.in_(ids[start : start + _CHUNK]))
-            .order_by(c.site, c.cabinet, c.bin, c.gtin, c.lot)
-        )
+    for chunk in chunks(ids):
+        query = sa.select(cabinet_stock).where(c.cabinet.in_(chunk)).order_by(c.site, c.cabinet, c.bin, c.gtin, c.lot)
         for row in await connection.execute(query):
             if (row.site, row.cabinet) in stock:
                 stock[(row.site, row.cabinet)].append(_stock_line(row))

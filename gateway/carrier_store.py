@@ -16,35 +16,15 @@ from contract import Event
 from gateway.carrier_projection import TripKey, TripRow, fold_trip
 from gateway.event_query import stored_event
 from gateway.projection import StoredEvent
-from gateway.projectors import Tx
+from gateway.projectors import Tx, chunks
 from gateway.tables import carrier_loads, carrier_trips, events
 
-_CHUNK = 500  # keys per statement: far below SQLite's and asyncpg's bound-parameter limits
-_TRACKING_LOCK = 0x57_4C_54_52  # "WLTR"; with the schema as the second key, so each schema has its own lock
-
 _TRANSACTION = sa.cast(events.c.body[("data", "transaction")].as_string(), sa.BigInteger)
-
-
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def stored_with_subject(row: Any) -> StoredEvent:
     """A stored event that also knows its subject (the fold needs a carrier event's carrier id)."""
     return dataclasses.replace(stored_event(row), subject_kind=row.subject_kind, subject_id=row.subject_id)
-
-
-async def tracking_lock(tx: Tx) -> None:
-    """Serialise the tracking projections on PostgreSQL until the transaction ends.
-
-    Two transactions that fold the same specimen at once would each miss the other's new events (read committed);
-    taken after the events are inserted, the lock makes the later fold see the earlier one's events. SQLite
-    already serialises writers. Re-entrant within a transaction.
-    """
-    if tx.dialect == "postgresql":
-        lock = sa.text("SELECT pg_advisory_xact_lock(CAST(:key AS integer), hashtext(current_schema()))")
-        await tx.connection.execute(lock, {"key": _TRACKING_LOCK})
 
 
 def trip_keys(new: Iterable[Event]) -> set[TripKey]:
@@ -56,7 +36,7 @@ async def trip_events(connection: AsyncConnection, keys: Iterable[TripKey]) -> d
     """All stored events of each trip."""
     wanted = sorted(set(keys))
     found: dict[TripKey, list[StoredEvent]] = {key: [] for key in wanted}
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         # The carriers' events by the subject index, then the trips' transaction numbers out of the JSON body.
         query = sa.select(events).where(
             events.c.subject_kind == "carrier",
@@ -75,7 +55,7 @@ async def loaded_barcodes(connection: AsyncConnection, keys: Iterable[TripKey]) 
     wanted = sorted(set(keys))
     barcodes: set[str] = set()
     c = carrier_loads.c
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         query = sa.select(c.site, c.carrier, c.transaction, c.barcode).where(
             c.site.in_(sorted({site for site, _, _ in chunk})),  # the primary key's prefix
             c.carrier.in_(sorted({carrier for _, carrier, _ in chunk})),
@@ -91,7 +71,7 @@ async def loaded_barcodes(connection: AsyncConnection, keys: Iterable[TripKey]) 
 async def trips_of(connection: AsyncConnection, barcodes: Sequence[str]) -> dict[str, set[TripKey]]:
     """The trips each specimen was loaded into."""
     trips: dict[str, set[TripKey]] = defaultdict(set)
-    for chunk in _chunks(barcodes):
+    for chunk in chunks(barcodes):
         query = sa.select(carrier_loads).where(carrier_loads.c.barcode.in_(chunk))
         for r in await connection.execute(query):
             trips[r.barcode].add((r.site, r.carrier, r.transaction))
@@ -103,7 +83,6 @@ async def project_carriers(tx: Tx, new: Sequence[Event]) -> None:
     keys = trip_keys(new)
     if not keys:
         return
-    await tracking_lock(tx)
     loads = [
         {"site": e.site, "carrier": e.subject.id, "transaction": e.data.transaction, "barcode": barcode}  # type: ignore[union-attr]
         for e in new
@@ -111,7 +90,7 @@ async def project_carriers(tx: Tx, new: Sequence[Event]) -> None:
         for barcode in e.data.specimens  # type: ignore[union-attr]
     ]
     connection = tx.connection
-    for chunk in _chunks(loads):
+    for chunk in chunks(loads):
         await connection.execute(tx.insert(carrier_loads).on_conflict_do_nothing(), list(chunk))
     by_trip = await trip_events(connection, keys)
     rows = [row for key, trip in sorted(by_trip.items()) if (row := fold_trip(key, trip)) is not None]
@@ -123,7 +102,7 @@ async def project_carriers(tx: Tx, new: Sequence[Event]) -> None:
         index_elements=list(keep),
         set_={c.name: statement.excluded[c.name] for c in carrier_trips.columns if c.name not in keep},
     )
-    for chunk in _chunks(rows):
+    for chunk in chunks(rows):
         await connection.execute(upsert, [_trip_values(row) for row in chunk])
 
 

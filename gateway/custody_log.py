@@ -6,15 +6,16 @@ things happened): `position` counts up from 1 without gaps, `body_sha256` finger
 first record. Editing, removing or reordering a record, or editing a recorded event's body, breaks a hash or a
 link that `gateway.audit.verify_custody_log` recomputes.
 
-Appends are serialised: on PostgreSQL by a transaction-scoped advisory lock (several gateway replicas may commit
-at once), on SQLite by its single writer. Both the writer and the verifier hash the canonical JSON form
-(`canonical_json`), so a database that reorders keys or reformats numbers in a JSON column changes no hash.
+Appends are serialised: on PostgreSQL by the projection lock every batch takes (`gateway.projectors`; several
+gateway replicas may commit at once), on SQLite by its single writer. Both the writer and the verifier hash the
+canonical JSON form (`canonical_json`), so a database that reorders keys or reformats numbers in a JSON column
+changes no hash.
 """
 
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
-from gateway.projectors import Tx
+from gateway.projectors import Tx, chunks
 from gateway.tables import custody_log, events
 
 CUSTODY_KINDS: tuple[str, ...] = ("specimen", "carrier", "delivery", "cabinet")
@@ -32,9 +33,6 @@ CUSTODY_KINDS: tuple[str, ...] = ("specimen", "carrier", "delivery", "cabinet")
 
 GENESIS_HASH = "0" * 64
 """The `prev_hash` of the first record."""
-
-ADVISORY_LOCK_CLASS = 0x57_4C_43_4C  # "WLCL"; the second key is the schema, so each schema has its own log
-_CHUNK = 1000  # far below SQLite's and asyncpg's bound-parameter limits
 
 
 def _canonical(value: Any) -> Any:
@@ -121,18 +119,6 @@ def _append_order(event: Event) -> tuple[datetime, int, str]:
     return (event.occurred_at, event.seq, str(event.id))
 
 
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
-async def _lock(tx: Tx) -> None:
-    if tx.dialect == "postgresql":
-        # Held until the batch commits: the next appender reads the head only after this batch's records are in.
-        lock = sa.text("SELECT pg_advisory_xact_lock(CAST(:key AS integer), hashtext(current_schema()))")
-        await tx.connection.execute(lock, {"key": ADVISORY_LOCK_CLASS})
-
-
 async def _head(connection: AsyncConnection) -> tuple[int, str] | None:
     query = sa.select(custody_log.c.position, custody_log.c.hash).order_by(custody_log.c.position.desc()).limit(1)
     row = (await connection.execute(query)).first()
@@ -148,7 +134,7 @@ async def _older_unrecorded(connection: AsyncConnection, batch: set[UUID]) -> li
 
 async def _stored(connection: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, Any]:
     found: dict[UUID, Any] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         query = sa.select(
             events.c.id, events.c.subject_kind, events.c.subject_id, events.c.type, events.c.occurred_at, events.c.body
         ).where(events.c.id.in_(chunk))
@@ -161,7 +147,6 @@ async def project_custody_log(tx: Tx, new: Sequence[Event]) -> None:
     custody = sorted((e for e in new if e.subject.kind in CUSTODY_KINDS), key=_append_order)
     if not custody:
         return
-    await _lock(tx)
     connection = tx.connection
     head = await _head(connection)
     ids = [e.id for e in custody]
@@ -201,7 +186,7 @@ async def project_custody_log(tx: Tx, new: Sequence[Event]) -> None:
             }
         )
         prev_hash = digest
-    for chunk in _chunks(records):
+    for chunk in chunks(records):
         await connection.execute(sa.insert(custody_log), list(chunk))
 
 

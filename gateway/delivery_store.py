@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
-from gateway.carrier_store import tracking_lock
 from gateway.delivery_projection import (
     DONE,
     RESTOCKED,
@@ -28,11 +27,10 @@ from gateway.delivery_projection import (
 )
 from gateway.event_query import stored_event
 from gateway.projection import StoredEvent
-from gateway.projectors import Tx
+from gateway.projectors import Tx, chunks
 from gateway.rules.pharmacy import DeliveryRules
 from gateway.tables import deliveries, events
 
-_CHUNK = 1000  # far below SQLite's and asyncpg's bound-parameter limits
 RESTOCK_LOOKBACK = timedelta(days=1)
 """How long before a delivery's first event a restock naming it still counts (clocks of two systems disagree)."""
 
@@ -48,8 +46,7 @@ def _restock_event(row: Any) -> StoredEvent:
 async def delivery_events(connection: AsyncConnection, ids: Sequence[str]) -> dict[str, list[StoredEvent]]:
     """Each delivery's own events and the restocks naming it (within the look-back of its first event)."""
     found: dict[str, list[StoredEvent]] = defaultdict(list)
-    for start in range(0, len(ids), _CHUNK):
-        chunk = list(ids[start : start + _CHUNK])
+    for chunk in chunks(ids):
         query = sa.select(events).where(events.c.subject_kind == "delivery", events.c.subject_id.in_(chunk))
         for row in await connection.execute(query):
             found[row.subject_id].append(stored_event(row))
@@ -95,8 +92,8 @@ async def reproject_deliveries(
         index_elements=["delivery"],
         set_={c.name: statement.excluded[c.name] for c in deliveries.columns if c.name != "delivery"},
     )
-    for start in range(0, len(rows), _CHUNK):
-        await connection.execute(upsert, [_row_values(r) for r in rows[start : start + _CHUNK]])
+    for chunk in chunks(rows):
+        await connection.execute(upsert, [_row_values(r) for r in chunk])
 
 
 async def project_deliveries(tx: Tx, new: Sequence[Event]) -> None:
@@ -104,9 +101,6 @@ async def project_deliveries(tx: Tx, new: Sequence[Event]) -> None:
     touched = {e.subject.id for e in new if e.subject.kind == "delivery"}
     touched |= {named for e in new if e.type == RESTOCKED and (named := getattr(e.data, "delivery", None))}
     if touched:
-        # Two transactions folding one delivery at once would each miss the other's new event and the later upsert
-        # would win with a row missing one (read committed): the lock makes the later fold see the earlier's events.
-        await tracking_lock(tx)
         await reproject_deliveries(tx.connection, tx.insert, tx.rules.deliveries, sorted(touched))
 
 

@@ -23,10 +23,9 @@ from gateway.device_projection import (
 )
 from gateway.event_query import stored_event
 from gateway.projection import StoredEvent
-from gateway.projectors import INTEGRATION_EDGE, Tx
+from gateway.projectors import INTEGRATION_EDGE, Tx, chunks
 from gateway.tables import devices, events
 
-_CHUNK = 1000  # far below SQLite's and asyncpg's bound-parameter limits
 Insert = Callable[[sa.Table], Any]
 DeviceKey = tuple[str, str]
 """(site, device)."""
@@ -116,8 +115,7 @@ async def reproject_devices(connection: AsyncConnection, insert: Insert, keys: S
     wanted = set(keys)
     by_key: dict[DeviceKey, list[StoredEvent]] = defaultdict(list)
     ids = sorted({device for _site, device in wanted})
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    for chunk in chunks(ids):
         query = sa.select(events).where(events.c.subject_kind == "device", events.c.subject_id.in_(chunk))
         for r in await connection.execute(query):
             if (r.site, r.subject_id) in wanted:

@@ -5,10 +5,11 @@ Each one recomputes its rows from all stored events of the touched subjects (pur
 alone, so arrival order, duplicates and late events never change the outcome.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
@@ -29,6 +30,30 @@ class Tx:
     @property
     def dialect(self) -> str:
         return self.connection.dialect.name
+
+
+CHUNK = 1000
+"""Keys or rows per statement: far below SQLite's and asyncpg's bound-parameter limits."""
+
+_PROJECTION_LOCK = 0x57_4C_54_52  # "WLTR"; with the schema as the second key, so each schema has its own lock
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    """`items` in slices of at most `size`, for `IN (...)` lists and multi-row inserts."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def projection_lock(tx: Tx) -> None:
+    """Serialise projection on PostgreSQL until the transaction ends; SQLite already has one writer.
+
+    Two transactions folding the same subject at once would each miss the other's new events (read committed) and
+    the later upsert would win; two appending to the custody log would fork its chain. Taken after a batch's events
+    are inserted, the lock makes the later batch see the earlier one's events and records. Re-entrant.
+    """
+    if tx.dialect == "postgresql":
+        lock = sa.text("SELECT pg_advisory_xact_lock(CAST(:key AS integer), hashtext(current_schema()))")
+        await tx.connection.execute(lock, {"key": _PROJECTION_LOCK})
 
 
 def dialect_insert(connection: AsyncConnection) -> Callable[..., Any]:
@@ -56,5 +81,5 @@ def projectors() -> list[Projector]:
         project_devices,
         project_deliveries,
         project_cabinets,
-        project_custody_log,  # last: it holds the custody log's append lock until the batch commits
+        project_custody_log,
     ]

@@ -5,7 +5,7 @@ A specimen's history is its own events plus the events of every carrier trip it 
 """
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,18 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
-from gateway.carrier_store import loaded_barcodes, stored_with_subject, tracking_lock, trip_events, trip_keys, trips_of
+from gateway.carrier_store import loaded_barcodes, stored_with_subject, trip_events, trip_keys, trips_of
 from gateway.projection import SpecimenRow, StoredEvent, fold_specimen
-from gateway.projectors import Tx
+from gateway.projectors import Tx, chunks, projection_lock
 from gateway.rules import TrackingRules
 from gateway.tables import events, specimens
-
-_CHUNK = 1000
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 async def project_specimens(tx: Tx, new: Sequence[Event]) -> None:
@@ -34,7 +27,6 @@ async def project_specimens(tx: Tx, new: Sequence[Event]) -> None:
     carriers = trip_keys(new)
     if not touched and not carriers:
         return
-    await tracking_lock(tx)
     if carriers:
         touched |= await loaded_barcodes(tx.connection, carriers)
     await _reproject(tx, sorted(touched), tx.rules)
@@ -43,7 +35,7 @@ async def project_specimens(tx: Tx, new: Sequence[Event]) -> None:
 async def specimen_histories(connection: AsyncConnection, barcodes: Sequence[str]) -> dict[str, list[StoredEvent]]:
     """Each specimen's own events and the events of every trip it rode in (in no particular order)."""
     histories: dict[str, list[StoredEvent]] = {b: [] for b in barcodes}
-    for chunk in _chunks(barcodes):
+    for chunk in chunks(barcodes):
         query = sa.select(events).where(events.c.subject_kind == "specimen", events.c.subject_id.in_(chunk))
         for row in await connection.execute(query):
             histories[row.subject_id].append(stored_with_subject(row))
@@ -58,7 +50,7 @@ async def specimen_histories(connection: AsyncConnection, barcodes: Sequence[str
 async def _reproject(tx: Tx, barcodes: Sequence[str], rules: TrackingRules) -> None:
     connection = tx.connection
     rows: list[SpecimenRow] = []
-    for chunk in _chunks(barcodes):
+    for chunk in chunks(barcodes):
         histories = await specimen_histories(connection, chunk)
         rows.extend(row for b in chunk if (row := fold_specimen(b, histories[b], rules)) is not None)
     if not rows:
@@ -68,7 +60,7 @@ async def _reproject(tx: Tx, barcodes: Sequence[str], rules: TrackingRules) -> N
         index_elements=["barcode"],
         set_={c.name: statement.excluded[c.name] for c in specimens.columns if c.name != "barcode"},
     )
-    for chunk in _chunks(rows):
+    for chunk in chunks(rows):
         await connection.execute(upsert, [_values(row) for row in chunk])
 
 
@@ -85,7 +77,7 @@ async def reproject_unresulted(tx: Tx) -> int:
     c = specimens.c
     query = sa.select(c.barcode).where(c.collected_at.is_not(None), c.resulted_at.is_(None)).order_by(c.barcode)
     barcodes = list((await tx.connection.execute(query)).scalars())
-    await tracking_lock(tx)
+    await projection_lock(tx)
     await _reproject(tx, barcodes, tx.rules)
     return len(barcodes)
 

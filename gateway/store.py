@@ -7,7 +7,7 @@ matters. Device and telemetry details live in `device_store` and `telemetry_stor
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from gateway.device_store import find_devices, list_devices
 from gateway.event_query import EventFilter, EventRecord, page_events
 from gateway.migrate import migrate
 from gateway.projection import SpecimenRow, StoredEvent, journey_events
-from gateway.projectors import Tx, projectors
+from gateway.projectors import Tx, chunks, projection_lock, projectors
 from gateway.rules import TrackingRules, default_rules
 from gateway.settings import GatewaySettings
 from gateway.specimen_store import (
@@ -37,8 +37,6 @@ from gateway.specimen_store import (
 from gateway.tables import edges, events, specimens
 from gateway.telemetry_store import LatestReading, Point, latest_readings, series, store_telemetry
 from gateway.turnaround import outlook
-
-_CHUNK = 1000  # stays far below SQLite's and asyncpg's bound-parameter limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +58,6 @@ class EdgeRow:
     since: datetime
     version: str
     updated_at: datetime
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 def _event_row(event: Event) -> dict[str, Any]:
@@ -128,12 +121,14 @@ class Store:
         unique = list(first_of.values())
         inserted: set[UUID] = set()
         async with self.engine.begin() as connection:
-            for chunk in _chunks(unique):
+            for chunk in chunks(unique):
                 statement = self._insert(events).on_conflict_do_nothing(index_elements=["id"]).returning(events.c.id)
                 result = await connection.execute(statement, [_event_row(e) for e in chunk])
                 inserted.update(result.scalars())
             new = [e for e in unique if e.id in inserted]
             tx = Tx(connection, self._insert, self.rules)
+            if new:
+                await projection_lock(tx)
             for project in self._projectors:
                 await project(tx, new)
         result = BatchResult(stored=unique, inserted=len(inserted), duplicates=len(batch) - len(inserted), new=new)

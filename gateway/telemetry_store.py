@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Telemetry
 from gateway.device_store import latest_sightings, touch_devices
+from gateway.projectors import chunks
 from gateway.tables import device_readings, telemetry
 
 Insert = Callable[[sa.Table], Any]
 RAW = 0
 """`resolution_s` of a raw reading."""
-_CHUNK = 1000  # rows per statement: far below SQLite's and asyncpg's bound-parameter limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +74,9 @@ async def store_telemetry(connection: AsyncConnection, insert: Insert, batch: Se
     """Store the readings of `batch`, move each metric's latest value on, touch the devices; rows inserted."""
     rows = _raw_rows(batch)
     inserted = 0
-    for start in range(0, len(rows), _CHUNK):
+    for chunk in chunks(rows):
         statement = insert(telemetry).on_conflict_do_nothing().returning(telemetry.c.at)
-        inserted += len((await connection.execute(statement, rows[start : start + _CHUNK])).all())
+        inserted += len((await connection.execute(statement, chunk)).all())
     latest = _latest_rows(rows)
     statement = insert(device_readings)
     excluded = statement.excluded
@@ -86,8 +86,8 @@ async def store_telemetry(connection: AsyncConnection, insert: Insert, batch: Se
         set_={c: excluded[c] for c in ("edge", "value", "unit", "at")},
         where=device_readings.c.at < excluded.at,
     )
-    for start in range(0, len(latest), _CHUNK):
-        await connection.execute(upsert, latest[start : start + _CHUNK])
+    for chunk in chunks(latest):
+        await connection.execute(upsert, chunk)
     await touch_devices(connection, insert, latest_sightings((m.site, m.device, m.edge, m.at) for m in batch))
     return inserted
 

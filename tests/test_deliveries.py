@@ -4,13 +4,13 @@ SQLite and PostgreSQL (restocks naming a delivery, the list's filters)."""
 import asyncio
 import dataclasses
 import random
-from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import gateway.store
 from contract import Event
 from gateway.delivery_projection import STEPS, delivery_steps, fold_delivery, progress
 from gateway.delivery_store import find_delivery, list_deliveries
@@ -264,19 +264,23 @@ async def test_the_list_filters_by_status_ward_robot_progress_and_overdue(store:
     assert (page, total) == ([], 4)
 
 
-async def test_two_batches_about_one_delivery_committed_at_once_both_count(store: Store) -> None:
+async def test_two_batches_about_one_delivery_committed_at_once_both_count(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The pharmacy system's `created` (through the API) and the robot's `accepted` (through MQTT), or two gateways,
     commit at the same moment: the transaction that folds second sees the other's event, and the row has both."""
     if store.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers: two transactions never fold at the same time")
     created, accepted = journey("D-7")[:2]
     both_inserted = asyncio.Barrier(2)
+    lock = gateway.store.projection_lock
 
-    async def after_both_inserted(tx: Tx, new: Sequence[Event]) -> None:
+    async def after_both_inserted(tx: Tx) -> None:
         async with asyncio.timeout(10):
             await both_inserted.wait()
+        await lock(tx)
 
-    store._projectors = [after_both_inserted, *store._projectors]
+    monkeypatch.setattr(gateway.store, "projection_lock", after_both_inserted)
     await asyncio.gather(store.commit_batch([created]), store.commit_batch([accepted]))
     async with store.engine.connect() as connection:
         found = await find_delivery(connection, "D-7")
