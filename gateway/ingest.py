@@ -23,6 +23,7 @@ from gateway.batcher import next_batch
 from gateway.reasons import ReasonCounter
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Store
+from gateway.store_retry import while_database_down
 from gateway.telemetry_ingest import TelemetryWriter
 from gateway.validation import RejectedError, accept_event, accept_state, accept_telemetry
 
@@ -148,22 +149,23 @@ class Ingest:
                 log.exception("could not commit or acknowledge a batch of %d events", len(batch))
 
     async def _commit(self, batch: Sequence[Event]) -> BatchResult:
-        """Commit the batch, retrying while the database is unreachable."""
-        backoff = Backoff(initial=0.2, cap=self._settings.mqtt_max_backoff_s)
-        failures = FailureLog(log, "committing events to the database")
-        while True:
-            try:
-                result = await self._store.commit_batch(batch)
-            except Exception as exc:
-                self.counters.store_failures += 1
-                if await self._store.ping():
-                    return await self._commit_one_by_one(batch)
-                failures.failed(str(exc))
-                await asyncio.sleep(backoff.next_delay())
-                continue
-            failures.recovered()
-            self._count(result)
-            return result
+        """Commit the batch, retrying while the database is unreachable; one by one if it refuses the batch."""
+        try:
+            result = await while_database_down(
+                self._store,
+                lambda: self._store.commit_batch(batch),
+                log=log,
+                what="committing events to the database",
+                max_backoff_s=self._settings.mqtt_max_backoff_s,
+                on_failure=self._store_failed,
+            )
+        except Exception:
+            return await self._commit_one_by_one(batch)
+        self._count(result)
+        return result
+
+    def _store_failed(self) -> None:
+        self.counters.store_failures += 1
 
     async def _commit_one_by_one(self, batch: Sequence[Event]) -> BatchResult:
         """The database is up but refused the batch: keep one bad event from holding back the others."""

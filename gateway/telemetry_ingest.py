@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from contract import Telemetry
-from contract.backoff import Backoff, FailureLog
 from gateway.batcher import next_batch
 from gateway.downsampling import DownsampleResult
 from gateway.reasons import ReasonCounter
 from gateway.settings import GatewaySettings
 from gateway.store import Store
+from gateway.store_retry import while_database_down
 
 log = logging.getLogger(__name__)
 
@@ -75,20 +75,17 @@ class TelemetryWriter:
 
     async def _commit(self, batch: Sequence[Telemetry]) -> None:
         """Store the batch, waiting while the database is unreachable; a batch it refuses is dropped."""
-        backoff = Backoff(initial=0.2, cap=self._settings.mqtt_max_backoff_s)
-        failures = FailureLog(log, "storing telemetry")
-        while True:
-            try:
-                inserted = await self._store.commit_telemetry(batch)
-            except Exception as exc:
-                self.counters.store_failures += 1
-                if await self._store.ping():
-                    raise
-                failures.failed(str(exc))
-                await asyncio.sleep(backoff.next_delay())
-                continue
-            failures.recovered()
-            self.counters.batches += 1
-            self.counters.messages += len(batch)
-            self.counters.readings += inserted
-            return
+        inserted = await while_database_down(
+            self._store,
+            lambda: self._store.commit_telemetry(batch),
+            log=log,
+            what="storing telemetry",
+            max_backoff_s=self._settings.mqtt_max_backoff_s,
+            on_failure=self._store_failed,
+        )
+        self.counters.batches += 1
+        self.counters.messages += len(batch)
+        self.counters.readings += inserted
+
+    def _store_failed(self) -> None:
+        self.counters.store_failures += 1
