@@ -2,7 +2,7 @@
 back over HTTP. Runs on the embedded amqtt + SQLite and on the real Mosquitto + PostgreSQL."""
 
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import aiomqtt
@@ -15,6 +15,7 @@ from gateway.rules import default_rules
 from gateway.rules.pharmacy import CabinetRules, ParLevel
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from tests.clock import SteppedClock
 from tests.infra import Infra
 from tests.pharmacy_events import (
     EDGE,
@@ -39,23 +40,13 @@ WARD_3A = CabinetRules(
 )
 
 
-class Now:
-    """The gateway's clock, set by the test."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
+@pytest.fixture
+def now() -> SteppedClock:
+    return SteppedClock(T0 + timedelta(minutes=20))
 
 
 @pytest.fixture
-def now() -> Now:
-    return Now(T0 + timedelta(minutes=20))
-
-
-@pytest.fixture
-async def pharmacy_gateway(gateway_settings: GatewaySettings, now: Now) -> AsyncIterator[Gateway]:
+async def pharmacy_gateway(gateway_settings: GatewaySettings, now: SteppedClock) -> AsyncIterator[Gateway]:
     """A gateway on the test's clock; raw telemetry kept for years, so the fixed test dates are never folded."""
     settings = gateway_settings.model_copy(
         update={
@@ -121,7 +112,7 @@ def fridge(minute: float, celsius: float) -> Telemetry:
 
 # -- deliveries ----------------------------------------------------------------------------------------------------
 async def test_where_is_a_delivery_its_progress_and_whether_it_is_overdue(
-    api: httpx.AsyncClient, edge: Callable[..., Any], now: Now
+    api: httpx.AsyncClient, edge: Callable[..., Any], now: SteppedClock
 ) -> None:
     n = Seq()
     on_its_way = journey("D-1", priority="stat", seq=n)[:5]  # arrived at ward-3a at 08:15, due 08:30
@@ -150,7 +141,7 @@ async def test_where_is_a_delivery_its_progress_and_whether_it_is_overdue(
         ("delivery.arrived", "ward-3a", "robot-1", None),
     ]
 
-    now.at = T0 + timedelta(minutes=31)  # nobody has unloaded the robot: late
+    now.now = T0 + timedelta(minutes=31)  # nobody has unloaded the robot: late
     late = await get(api, "/api/v1/deliveries/D-1")
     assert (late["overdue"], late["progress"]["overdue"]) == (True, True)
     overdue = await get(api, "/api/v1/deliveries", overdue="true")
