@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format schemas docs bench clean
+.PHONY: demo test lint format schemas docs bench clean chaos
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -37,5 +37,10 @@ docs: schemas  ## regenerate docs/schemas and the register/topic map tables in d
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
 
-bench: $(STAMP)  ## throughput and latency figures (printed, and saved to benchmarks/results.json)
+bench: $(STAMP)  ## throughput (1 and 2 gateways), latency, edge capacity, memory (printed; benchmarks/results.json)
 	$(BIN)/python -m benchmarks.ingest
+
+CHAOS_RUNS ?= 100
+CHAOS_PARALLEL ?= 3
+chaos: $(STAMP)  ## randomised fault runs on the real processes (CHAOS_RUNS, CHAOS_SEED); figures in benchmarks/chaos-results.json
+	$(BIN)/python -m tests.chaos --runs $(CHAOS_RUNS) --parallel $(CHAOS_PARALLEL) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))

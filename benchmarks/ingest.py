@@ -1,13 +1,15 @@
 """`make bench`: how fast events get from an edge to a committed row, as figures (never asserted in tests).
 
-Measurements on this machine, each printed as a table row and saved to benchmarks/results.json:
+Measurements on this machine, each printed as a table row and saved to benchmarks/results.json
+(`docs/performance.md` explains each):
 - baseline: a bare MQTT subscriber that does nothing with QoS 1 messages (the broker's and client's limit);
-- gateway ingest: fake edges publish pre-built envelopes; time until the gateway acked every id
-  (validated, committed, acknowledged), on the embedded defaults and, when reachable, Mosquitto + PostgreSQL,
-  for two streams (`benchmarks.event_mix`): sorter scans of new specimens (the pre-tracking figure), and the
-  tracking mix of whole journeys (specimens in carriers, deliveries, cabinets) that every projector works on;
-- store commit: `Store.commit_batch` alone (projectors included) on the tracking mix, after four times as many
-  events of the same mix committed first (a database a few hours into a day: carriers and cabinets with history);
+- gateway ingest: fake edges publish the tracking mix (`benchmarks.event_mix`) as fast as it goes to one gateway
+  process (amqtt + SQLite, Mosquitto + PostgreSQL) and to two gateway processes sharing the stream (MQTT v5 shared
+  subscription, one PostgreSQL); the clock stops when every id is acknowledged (validated, committed, acked);
+- latency at a steady 1,000 events/s: publish -> ack, and publish -> the specimen answering in the API;
+- store commit: `Store.commit_batch` alone (projectors included) after four times as many events committed first;
+- edge capacity: N simulated sorters polled at 1 Hz by one edge agent, its CPU share;
+- memory: the gateway's RSS serving queries with 1,000,000 tracked specimens in PostgreSQL;
 - end to end: tubes inducted into the sorter simulator until every event is committed (Modbus mailbox poll,
   outbox fsync, MQTT, gateway).
 """
@@ -21,19 +23,17 @@ import platform
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 
-from benchmarks.event_mix import describe, sorter_scans, topics_for, tracking_mix
-from contract import Ack, Event
-from contract.mqtt_url import BrokerAddress
-from gateway.service import Gateway
-from gateway.settings import GatewaySettings
+from benchmarks.edge_capacity import edge_capacity
+from benchmarks.event_mix import describe, tracking_mix
+from benchmarks.feed import mqtt_client
+from benchmarks.memory import gateway_memory
+from benchmarks.scale import percentile, replica_ingest
 from simulators.scenarios import tubes
 from wardlink.broker import EmbeddedBroker
 from wardlink.net import port_open
@@ -42,15 +42,6 @@ from wardlink.stack import Stack, StackConfig
 RESULTS = Path(__file__).resolve().parent / "results.json"
 REAL_MQTT = "mqtt://127.0.0.1:1883"
 REAL_DB = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-
-
-def _client(url: str, **kwargs: Any) -> aiomqtt.Client:
-    return aiomqtt.Client(
-        **BrokerAddress.parse(url).client_kwargs(),
-        protocol=aiomqtt.ProtocolVersion.V311,
-        max_queued_incoming_messages=0,
-        **kwargs,
-    )
 
 
 async def _publish_all(client: aiomqtt.Client, topic: str, payloads: list[bytes], window: int = 200) -> None:
@@ -62,7 +53,8 @@ async def baseline(url: str, count: int) -> float:
     """Messages/s through the broker to a subscriber that does nothing."""
     topic = f"bench/{uuid.uuid4().hex}/x"
     payload = b"x" * 400  # about the size of an envelope
-    async with _client(url) as sub, _client(url) as pub:
+    v311 = aiomqtt.ProtocolVersion.V311
+    async with mqtt_client(url, v311) as sub, mqtt_client(url, v311) as pub:
         await sub.subscribe(topic, qos=1)
         received = 0
         started = time.perf_counter()
@@ -73,74 +65,6 @@ async def baseline(url: str, count: int) -> float:
                 break
         await publishing
         return count / (time.perf_counter() - started)
-
-
-@asynccontextmanager
-async def schema_for(database_url: str | None) -> AsyncIterator[str | None]:
-    if database_url is None or not database_url.startswith("postgresql"):
-        yield None
-        return
-    import asyncpg
-
-    schema = f"wl_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield schema
-    finally:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
-
-
-async def gateway_ingest(url: str, database_url: str | None, events: list[Event]) -> tuple[float, float]:
-    """(events/s committed and acked, p99 seconds from publish to ack) for one gateway fed `events` in order."""
-    root = f"bench{uuid.uuid4().hex[:8]}/wardlink"
-    count = len(events)
-    with tempfile.TemporaryDirectory() as data_dir:
-        async with schema_for(database_url) as schema:
-            settings = GatewaySettings(
-                mqtt_url=url,
-                database_url=database_url,
-                database_schema=schema,
-                data_dir=Path(data_dir),
-                topic_root=root,
-                api_port=0,
-            )
-            async with Gateway(settings):
-                edges = {e.edge: topics_for(e.edge, root) for e in events}
-                payloads = [(edges[e.edge].events, e.model_dump_json().encode()) for e in events]
-                sent_at: dict[str, float] = {}
-                latencies: list[float] = []
-                async with _client(url) as edge:
-                    for topics in edges.values():
-                        await edge.subscribe(topics.ack, qos=1)
-                    started = time.perf_counter()
-
-                    async def publish() -> None:
-                        for start in range(0, count, 200):
-                            chunk = events[start : start + 200]
-                            stamp = time.perf_counter()
-                            for e in chunk:
-                                sent_at[str(e.id)] = stamp
-                            await asyncio.gather(
-                                *(edge.publish(topic, p, qos=1) for topic, p in payloads[start : start + 200])
-                            )
-
-                    publishing = asyncio.create_task(publish())
-                    acked: set[str] = set()
-                    async for message in edge.messages:
-                        arrived = time.perf_counter()
-                        for event_id in Ack.model_validate_json(message.payload).ids:  # type: ignore[arg-type]
-                            key = str(event_id)
-                            if key not in acked:
-                                acked.add(key)
-                                latencies.append(arrived - sent_at[key])
-                        if len(acked) == count:
-                            break
-                    await publishing
-                    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return count / elapsed, latencies[int(len(latencies) * 0.99) - 1]
 
 
 async def end_to_end(count: int) -> float:
@@ -162,69 +86,138 @@ async def end_to_end(count: int) -> float:
             return count / (time.perf_counter() - started)
 
 
-async def main(count: int) -> None:
-    rows: list[dict[str, Any]] = []
+class Table:
+    """Rows printed as they come and kept for results.json."""
 
-    def row(name: str, value: float, unit: str, note: str = "") -> None:
-        rows.append({"measurement": name, "value": round(value, 3), "unit": unit, "note": note})
-        print(f"{name:<58} {value:>10,.1f} {unit:<10} {note}", flush=True)
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+        print(f"{'measurement':<62} {'value':>10} {'unit':<10} note", flush=True)
 
-    print(f"{'measurement':<58} {'value':>10} {'unit':<10} note")
-    start = datetime.now(UTC) - timedelta(hours=6)  # the mix spans a few hours; none of it in the future
-    scans, mix = sorter_scans(count, start), tracking_mix(count, start)
-    print(f"tracking mix by subject: {describe(mix)}")
-    streams = (("sorter scans", scans), ("tracking mix", mix))
+    def row(self, name: str, value: float, unit: str, note: str = "") -> None:
+        self.rows.append({"measurement": name, "value": round(value, 3), "unit": unit, "note": note})
+        print(f"{name:<62} {value:>10,.1f} {unit:<10} {note}", flush=True)
 
-    async def ingest_rows(url: str, database_url: str | None, infra: str) -> None:
-        for name, stream in streams:
-            rate, p99 = await gateway_ingest(url, database_url, stream)
-            row(f"gateway ingest, {name}: {infra}", rate, "events/s", f"{count} events, committed + acked")
-            row(f"  publish -> ack p99, {name}: {infra}", p99 * 1000, "ms", "whole burst in flight")
 
+async def main(count: int, specimens: int, devices: list[int]) -> None:
+    table = Table()
+    row = table.row
+    real = port_open("127.0.0.1", 1883) and port_open("127.0.0.1", 5432)
+    start = datetime.now(UTC) - timedelta(hours=30)  # the mix spans about a day; none of it in the future
+    mix = tracking_mix(count, start)
+    print(f"tracking mix by subject: {describe(mix)}", flush=True)
+
+    # -- throughput: the broker's limit, then one and two gateway processes ------------------------------------
     async with EmbeddedBroker() as broker:
-        row("baseline: bare subscriber, amqtt", await baseline(broker.url, count), "msg/s", f"{count} QoS 1")
-        await ingest_rows(broker.url, None, "amqtt + SQLite")
-    if port_open("127.0.0.1", 1883) and port_open("127.0.0.1", 5432):
-        row("baseline: bare subscriber, Mosquitto", await baseline(REAL_MQTT, count), "msg/s", f"{count} QoS 1")
-        await ingest_rows(REAL_MQTT, REAL_DB, "Mosquitto + PostgreSQL")
+        amqtt_base = await baseline(broker.url, count)
+        row("baseline: bare subscriber, amqtt", amqtt_base, "msg/s", f"{count} QoS 1")
+        one = await replica_ingest(1, broker.url, None, mix)
+        row(
+            "gateway ingest, 1 gateway: amqtt + SQLite",
+            one.rate,
+            "events/s",
+            f"{one.rate / amqtt_base:.0%} of baseline",
+        )
+    if real:
+        base = await baseline(REAL_MQTT, count)
+        row("baseline: bare subscriber, Mosquitto", base, "msg/s", f"{count} QoS 1")
+        one = await replica_ingest(1, REAL_MQTT, REAL_DB, mix)
+        row(
+            "gateway ingest, 1 gateway: Mosquitto + PostgreSQL",
+            one.rate,
+            "events/s",
+            f"{one.rate / base:.0%} of baseline",
+        )
+        two = await replica_ingest(2, REAL_MQTT, REAL_DB, mix)
+        split = "/".join(str(s["accepted"]) for s in two.shares)
+        row("gateway ingest, 2 gateways: Mosquitto + PostgreSQL", two.rate, "events/s", f"shares {split}")
+        row("  2 gateways / 1 gateway", two.rate / one.rate, "x", "target >= 1.7")
     else:
         print("(Mosquitto on 1883 / PostgreSQL on 5432 not reachable: real-services rows skipped)")
+
+    # -- latency at a steady 1,000 events/s --------------------------------------------------------------------
+    steady = tracking_mix(10_000, start, seed=8)
+    targets = [("Mosquitto + PostgreSQL", REAL_MQTT, REAL_DB)] if real else []
+    async with EmbeddedBroker() as broker:
+        for infra, url, db in [("amqtt + SQLite", broker.url, None), *targets]:
+            run = await replica_ingest(1, url, db, steady, rate_per_s=1000, probe_every=5)
+            note = f"{len(steady):,} events at 1,000/s"
+            for p in (50, 99):
+                row(f"  publish -> ack p{p} at 1,000 ev/s: {infra}", percentile(run.latencies, p) * 1000, "ms", note)
+            for p in (50, 99):
+                probes = f"{len(run.queryable)} specimens polled in the API"
+                row(
+                    f"  publish -> queryable p{p} at 1,000 ev/s: {infra}",
+                    percentile(run.queryable, p) * 1000,
+                    "ms",
+                    probes,
+                )
+
+    # -- the store alone, a few hours into a day ---------------------------------------------------------------
     from benchmarks.profile_commit import store_rate
 
-    history = 4 * count
+    timed, history = 5000, 20_000  # the figures before this benchmark grew were taken so
     for db, infra in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
-        if db == "postgresql" and not port_open("127.0.0.1", 5432):
+        if db == "postgresql" and not real:
             continue
-        rate = await store_rate(db, "tracking", count, 200, history)
-        row(
-            f"store commit, tracking mix after {history:,} events: {infra}",
-            rate,
-            "events/s",
-            "no broker, batches of 200",
-        )
-    tube_count = max(count // 10, 100)
+        rate = await store_rate(db, "tracking", timed, 200, history)
+        row(f"store commit, tracking mix after {history:,} events: {infra}", rate, "events/s", "batches of 200")
+
+    # -- edge capacity: Modbus devices polled at 1 Hz ----------------------------------------------------------
+    async with EmbeddedBroker() as broker:
+        url = REAL_MQTT if real else broker.url
+        for n in devices:
+            edge = await asyncio.to_thread(edge_capacity, url, n)
+            row(f"edge: {n} Modbus devices polled at 1 Hz, CPU", edge.cpu_share * 100, "% of a core", "")
+            row(f"  edge: {n} devices, watch polls per device", edge.polls_per_device_s, "Hz", "1.0 = keeps up")
+
+    # -- memory with a million tracked specimens ---------------------------------------------------------------
+    if real:
+        memory = await gateway_memory(REAL_MQTT, REAL_DB, specimens)
+        note = f"{specimens:,} specimens (loaded in {memory.load_s:.0f} s)"
+        row("gateway memory: RSS after start", memory.rss_idle_mb, "MB", note)
+        row("gateway memory: RSS after queries", memory.rss_serving_mb, "MB", note)
+        row("gateway memory: peak RSS", memory.peak_mb, "MB", note)
+        for name, seconds in memory.queries.items():
+            row(f"  query: {name}", seconds * 1000, "ms", f"over {specimens:,} specimens")
+
+    tube_count = 500
     row("end to end: sorter -> edge -> gateway", await end_to_end(tube_count), "tubes/s", f"{tube_count} tubes")
-    RESULTS.write_text(
-        json.dumps(
-            {"when": datetime.now(UTC).isoformat(), "machine": _machine(), "count": count, "rows": rows}, indent=2
-        )
-        + "\n"
-    )
+    payload = {"when": datetime.now(UTC).isoformat(), "machine": _machine(), "count": count, "rows": table.rows}
+    RESULTS.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"saved {RESULTS}")
 
 
 def _machine() -> dict[str, Any]:
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()}
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in _read("/proc/cpuinfo").splitlines() if ln.startswith("model name")),
+        platform.processor(),
+    )
+    mem = next((ln.split()[1] for ln in _read("/proc/meminfo").splitlines() if ln.startswith("MemTotal:")), "0")
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gb": round(int(mem) / 1024 / 1024, 1),
+        "load_average_at_end": os.getloadavg(),
+    }
+
+
+def _read(path: str) -> str:
+    return Path(path).read_text() if Path(path).exists() else ""
 
 
 def run(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=5000, help="events per measurement (default 5000)")
+    parser.add_argument("--count", type=int, default=10_000, help="events per throughput measurement (10,000)")
+    parser.add_argument("--specimens", type=int, default=1_000_000, help="specimens for the memory row (1,000,000)")
+    parser.add_argument("--devices", default="100,300", help="edge-capacity device counts (100,300)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     for noisy in ("amqtt", "transitions", "alembic", "pymodbus", "mqtt"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    asyncio.run(main(args.count))
+    devices = [int(n) for n in args.devices.split(",") if n]
+    asyncio.run(main(args.count, args.specimens, devices))
 
 
 if __name__ == "__main__":

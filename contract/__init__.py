@@ -7,6 +7,7 @@ or payload is rejected at the boundary with a reason, never deep inside a consum
 from contract.ack import Ack
 from contract.command import Command, command_adapter
 from contract.deadletter import DeadLetter
+from contract.edge_status import EdgeStatus
 from contract.envelope import (
     EVENT_TYPES,
     SCHEMA_VERSION,
@@ -31,6 +32,7 @@ __all__ = [
     "Command",
     "DeadLetter",
     "EdgeState",
+    "EdgeStatus",
     "Event",
     "EventType",
     "Gtin",

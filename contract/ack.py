@@ -1,10 +1,17 @@
-"""Acknowledgement from the gateway to one edge: these events are committed and may leave the outbox."""
+"""Acknowledgement from the gateway to one edge: these events are committed and may leave the outbox.
+
+Besides the ids, an ack may say how far the edge's sequence is committed without a hole (`committed_through`,
+for the outbox `epoch` it names) and which sequence ranges the gateway has not seen although later ones arrived
+(`missing`): the edge makes those due again at once. All three are optional so an ack from an older gateway parses.
+"""
 
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contract.ids import Identifier
+
+MAX_MISSING_RANGES = 100
 
 
 class Ack(BaseModel):
@@ -14,3 +21,21 @@ class Ack(BaseModel):
     edge: Identifier
     ids: list[UUID] = Field(max_length=10_000, description="Event ids committed (or already stored).")
     committed_at: AwareDatetime
+    epoch: str | None = Field(
+        default=None, max_length=64, description="The outbox epoch `committed_through` and `missing` refer to."
+    )
+    committed_through: int | None = Field(
+        default=None, ge=0, description="Every seq of `epoch` up to and including this one is committed."
+    )
+    missing: list[tuple[int, int]] = Field(
+        default_factory=list,
+        max_length=MAX_MISSING_RANGES,
+        description="Inclusive [from, to] seq ranges of `epoch` not committed although later seqs are: resend them.",
+    )
+
+    @model_validator(mode="after")
+    def _ranges_are_ordered(self) -> "Ack":
+        for low, high in self.missing:
+            if low < 1 or high < low:
+                raise ValueError(f"missing range [{low}, {high}] is not 1 <= from <= to")
+        return self

@@ -13,8 +13,25 @@ SCHEMA_VERSION = 1
 SubjectKind = Literal["specimen", "carrier", "delivery", "cabinet", "robot", "device"]
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+"""Timestamps outside these are a device clock that was never set or a corrupted field, not a real instant;
+they would also overflow the arithmetic done on them (due times, turnaround), so they are rejected."""
+
+MAX_SEQ = 2**63 - 1
+"""The largest sequence number the store's 64-bit column holds."""
+MAX_INT32 = 2**31 - 1
+"""The largest count, lane, rack or position the store's 32-bit columns hold."""
+
+
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp is outside the calendar once converted to UTC") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"timestamp {utc.isoformat()} is not between 1970 and 3000: is the device clock set?")
+    return utc
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
@@ -44,7 +61,7 @@ class Envelope(Strict):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     id: UUID
-    seq: int = Field(ge=1, description="Per-edge sequence number; keeps increasing across edge restarts.")
+    seq: int = Field(ge=1, le=MAX_SEQ, description="Per-edge sequence number; keeps increasing across edge restarts.")
     occurred_at: UtcDatetime
     received_at: UtcDatetime | None = None
     site: Identifier

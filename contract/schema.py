@@ -9,7 +9,9 @@ from pydantic import TypeAdapter
 from contract.ack import Ack
 from contract.command import command_adapter
 from contract.deadletter import DeadLetter
+from contract.edge_status import EdgeStatus
 from contract.envelope import event_adapter
+from contract.simulation import ControlResult, SimulatorPresence, control_request_adapter
 from contract.state import EdgeState
 from contract.telemetry import Telemetry
 
@@ -20,9 +22,13 @@ def schemas() -> dict[str, dict[str, Any]]:
         "event.schema.json": event_adapter.json_schema(),
         "ack.schema.json": TypeAdapter(Ack).json_schema(),
         "edge-state.schema.json": TypeAdapter(EdgeState).json_schema(),
+        "edge-status.schema.json": TypeAdapter(EdgeStatus).json_schema(),
         "deadletter.schema.json": TypeAdapter(DeadLetter).json_schema(),
         "telemetry.schema.json": TypeAdapter(Telemetry).json_schema(),
         "command.schema.json": command_adapter.json_schema(),
+        "simulation-presence.schema.json": TypeAdapter(SimulatorPresence).json_schema(),
+        "simulation-control.schema.json": control_request_adapter.json_schema(),
+        "simulation-result.schema.json": TypeAdapter(ControlResult).json_schema(),
     }
 
 

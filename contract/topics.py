@@ -8,7 +8,7 @@ from contract.ids import check_identifier
 VERSION = "v1"
 DEFAULT_ROOT = "wardlink"
 
-Channel = Literal["events", "telemetry", "state", "ack", "commands"]
+Channel = Literal["events", "telemetry", "state", "status", "ack", "commands"]
 
 
 def _check_root(root: str) -> str:
@@ -25,6 +25,7 @@ class Topics:
     - `events`: canonical event envelopes, edge -> gateway, QoS 1.
     - `telemetry`: measurements, edge -> gateway, QoS 0.
     - `state`: birth (on connect) and death (MQTT Last Will), retained, edge -> gateway.
+    - `status`: the outbox report (`EdgeStatus`: depth, bytes, fill level, refusals), retained, edge -> gateway.
     - `ack`: which events the gateway has committed, gateway -> edge, QoS 1.
     - `commands`: commands for a device behind the edge, gateway -> edge, QoS 1.
     """
@@ -55,6 +56,10 @@ class Topics:
         return f"{self.base}/state"
 
     @property
+    def status(self) -> str:
+        return f"{self.base}/status"
+
+    @property
     def ack(self) -> str:
         return f"{self.base}/ack"
 
@@ -70,6 +75,48 @@ def subscription(channel: Channel, root: str = DEFAULT_ROOT) -> str:
 def deadletter_topic(root: str = DEFAULT_ROOT) -> str:
     """Where the gateway republishes what it rejected, with the reason."""
     return f"{_check_root(root)}/{VERSION}/deadletter"
+
+
+# -- simulation control (contract/simulation.py) ---------------------------------------------------------------
+SimulationChannel = Literal["presence", "control", "result"]
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationTopics:
+    """The topics of one simulator under `{root}/v1/simulation/{simulator}/`.
+
+    - `presence`: what it offers and runs, retained; its Last Will says `online: false`, simulator -> gateway.
+    - `control`: start a scenario, inject or clear a fault, gateway -> simulator, QoS 1.
+    - `result`: accepted or refused (with the reason), one per request, simulator -> gateway, QoS 1.
+    """
+
+    simulator: str
+    root: str = DEFAULT_ROOT
+
+    def __post_init__(self) -> None:
+        check_identifier(self.simulator, what="simulator")
+        _check_root(self.root)
+
+    @property
+    def base(self) -> str:
+        return f"{self.root}/{VERSION}/simulation/{self.simulator}"
+
+    @property
+    def presence(self) -> str:
+        return f"{self.base}/presence"
+
+    @property
+    def control(self) -> str:
+        return f"{self.base}/control"
+
+    @property
+    def result(self) -> str:
+        return f"{self.base}/result"
+
+
+def simulation_subscription(channel: SimulationChannel, root: str = DEFAULT_ROOT) -> str:
+    """The wildcard filter for one simulation channel of every simulator."""
+    return f"{_check_root(root)}/{VERSION}/simulation/+/{channel}"
 
 
 def parse_edge_topic(topic: str, root: str = DEFAULT_ROOT) -> tuple[Topics, str]:

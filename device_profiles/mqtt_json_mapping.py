@@ -69,6 +69,13 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float (JSON numbers have no limit)
+        return False
+
+
 def parse_timestamp(value: Any, timestamp: Timestamp) -> datetime:
     """The vendor's timestamp as an aware UTC datetime; raises MappingError saying what was wrong with it."""
     where = f"timestamp at {timestamp.path!r}"
@@ -83,8 +90,11 @@ def parse_timestamp(value: Any, timestamp: Timestamp) -> datetime:
             raise MappingError(f"{where} is not ISO 8601: {value!r}") from None
         if moment.tzinfo is None:
             raise MappingError(f"{where} has no time zone: {value!r}")
-        return moment.astimezone(UTC)
-    if not _number(value) or not math.isfinite(value):
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise MappingError(f"{where} is out of range: {value!r}") from None
+    if not _number(value) or not _finite(value):
         raise MappingError(f"{where} must be a number ({timestamp.format}), got {value!r}")
     seconds = value / 1000 if timestamp.format == "epoch_ms" else value
     try:

@@ -103,7 +103,10 @@ def parse_timestamp(text: str) -> datetime:
     at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if at.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no zone")
-    return at.astimezone(UTC)
+    try:
+        return at.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"timestamp {text!r} is outside the calendar once converted to UTC") from None
 
 
 class Headers:

@@ -6,6 +6,7 @@ timestamps come from the context's clock (`now()`), the wall clock unless a simu
 """
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,7 +17,7 @@ from contract.backoff import Backoff, FailureLog
 from device_profiles import DeviceInstance, ProfileBase
 from edge.clock import Clock, utc_now
 from edge.observation import Observation
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxFullError, OutboxStorageError
 from edge.settings import EdgeSettings
 from edge.uplink import Uplink
 
@@ -43,6 +44,8 @@ class DeviceContext:
         self._uplink = uplink
         self.backoff = Backoff(initial=max(device.poll_interval_s, 0.2), cap=settings.max_backoff_s)
         self.failures = FailureLog(log, f"device {device.id} ({profile.name})")
+        self.storage_failures = FailureLog(log, f"device {device.id}: writing to the outbox")
+        """The disk refusing the outbox's writes: logged once with the reason, then quietly until a write works."""
         self.online: bool | None = None
         self.cursor = outbox.cursor(device.id)
         """The driver's last position in the device's own stream (e.g. a mailbox record), kept with the events."""
@@ -71,24 +74,96 @@ class DeviceContext:
             data=data or {},
         )
 
-    async def emit(self, observations: Sequence[Observation], *, cursor: str | None = None) -> None:
-        """Record observations durably (with the driver's new cursor, in the same transaction) and wake the uplink."""
-        await self._outbox.aappend(observations, cursor=(self.device.id, cursor) if cursor is not None else None)
+    @property
+    def outbox_full(self) -> bool:
+        """At the bound: a driver that can leave records on the device (a Modbus mailbox) stops taking them."""
+        return self._outbox.full
+
+    async def emit(
+        self, observations: Sequence[Observation], *, cursor: str | None = None, hold_back: bool = False
+    ) -> None:
+        """Record observations durably (with the driver's new cursor, in the same transaction) and wake the uplink.
+
+        When the outbox is full: with `hold_back` the `OutboxFullError` goes to the driver, which leaves the record
+        where the device keeps it (nothing moved, the cursor included); without, the observations are refused and
+        each is kept on the dead-letter table with the reason `outbox_full` (counted in `Outbox.refused`), never
+        dropped silently: a push device (MQTT cabinet, VDA 5050 robot) cannot be asked to hold them.
+        The same holds when the disk refuses the write (`OutboxStorageError`); if the dead-letter table cannot be
+        written either, the observations are counted in `Outbox.refused` with the reason in `Outbox.refusal`.
+        """
+        try:
+            await self._outbox.aappend(observations, cursor=(self.device.id, cursor) if cursor is not None else None)
+        except OutboxFullError as exc:
+            if isinstance(exc, OutboxStorageError):
+                self.storage_failures.failed(str(exc))
+            if hold_back:
+                raise
+            await self._refuse(observations, str(exc), cursor)
+            return
+        self.storage_failures.recovered()
         if cursor is not None:
             self.cursor = cursor
         self.events += len(observations)
         self._uplink.wake()
 
+    async def _refuse(self, observations: Sequence[Observation], why: str, cursor: str | None) -> None:
+        if self._outbox.refused % 1000 == 0:
+            log.error("device %s: outbox full, refusing its events to the dead-letter topic: %s", self.device.id, why)
+        self._outbox.refused += len(observations)
+        self._outbox.refusal = why
+        for n, observation in enumerate(observations):
+            payload = json.dumps(
+                {
+                    "type": observation.type,
+                    "device": observation.device,
+                    "subject": observation.subject.model_dump(mode="json"),
+                    "occurred_at": observation.occurred_at.isoformat(),
+                    "data": observation.data,
+                },
+                default=str,
+            )
+            letter = DeadLetter(
+                reason=f"outbox_full: {why}",
+                topic=f"device/{self.device.id}",
+                received_at=self.now(),
+                payload=payload,
+                payload_encoding="utf-8",
+            )
+            moved = (self.device.id, cursor) if cursor is not None and n == len(observations) - 1 else None
+            try:
+                await asyncio.to_thread(self._outbox.set_aside, letter, cursor=moved)
+            except OutboxStorageError as exc:
+                # Nowhere on this disk to keep them: counted (above) and logged with the reason, the rest too.
+                self._outbox.refusal = f"{why}; the dead-letter table too: {exc}"
+                self.storage_failures.failed(self._outbox.refusal)
+                return
+        if cursor is not None:
+            self.cursor = cursor
+        self._uplink.wake()
+
     async def set_aside(self, reason: str, source: str, payload: str, *, cursor: str | None = None) -> None:
-        """Keep what could not become an event, with the reason, until it is on the dead-letter topic."""
+        """Keep what could not become an event, with the reason, until it is on the dead-letter topic.
+
+        When the disk refuses the write: with a `cursor` the `OutboxStorageError` goes to the driver (which leaves
+        the record on the device and tries again); without, the letter is counted in `Outbox.refused` and logged.
+        """
         self.set_aside_count += 1
         log.error("device %s: %s; set aside for the dead-letter topic", self.device.id, reason)
         letter = DeadLetter(
             reason=reason, topic=source, received_at=self.now(), payload=payload, payload_encoding="utf-8"
         )
-        await asyncio.to_thread(
-            self._outbox.set_aside, letter, cursor=(self.device.id, cursor) if cursor is not None else None
-        )
+        try:
+            await asyncio.to_thread(
+                self._outbox.set_aside, letter, cursor=(self.device.id, cursor) if cursor is not None else None
+            )
+        except OutboxStorageError as exc:
+            self.storage_failures.failed(str(exc))
+            if cursor is not None:
+                raise
+            self._outbox.refused += 1
+            self._outbox.refusal = f"{reason}; not kept: {exc}"
+            return
+        self.storage_failures.recovered()
         if cursor is not None:
             self.cursor = cursor
         self._uplink.wake()

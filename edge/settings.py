@@ -24,6 +24,16 @@ class EdgeSettings(BaseSettings):
     )
     telemetry_buffer: int = Field(default=10_000, ge=1, description="Readings kept while the broker is away.")
     max_backoff_s: float = Field(default=30.0, gt=0, description="Cap of the reconnect backoff to broker and devices.")
+    # -- delivery guarantees: the outbox bound and its report (docs/reliability.md) ------------------------------
+    outbox_max_bytes: int = Field(
+        default=1_000_000_000,
+        ge=1,
+        description="Payload bytes of unacknowledged events the outbox holds; at the bound new domain events are "
+        "refused (Modbus mailboxes keep their records, push devices' messages are dead-lettered, counted).",
+    )
+    status_every_s: float = Field(
+        default=30.0, gt=0, description="Publish the outbox report this often (and on connect and level changes)."
+    )
 
     def outbox_path(self, edge: str) -> Path:
         return self.data_dir / f"edge-{edge}.outbox.sqlite"

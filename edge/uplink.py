@@ -2,26 +2,33 @@
 
 An event leaves the outbox only when the gateway's `Ack` names it (the gateway acks after it committed).
 Anything sent but not acked is sent again after `resend_after_s`, and everything unacked is due again after a
-reconnect; the gateway stores each id once, so duplicates are harmless.
+reconnect; the gateway stores each id once, so duplicates are harmless. An ack may also say the edge's sequence
+is committed through some seq (those leave the outbox too) and which seq ranges the gateway misses (due again at
+once). After a reconnect the backlog goes out oldest first, sharing each batch with events created since the
+connection came up. The outbox report (`EdgeStatus`) is published retained on connect, when the fill level
+crosses a step, and every `status_every_s`. When the disk refuses the outbox's writes (`OutboxStorageError`), the
+uplink backs off and reconnects, exactly as after a lost link.
 """
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.metadata import version
 
 import aiomqtt
 from pydantic import ValidationError
 
-from contract import Ack, Command, DeadLetter, EdgeState, Telemetry, Topics, command_adapter
+from contract import Ack, Command, DeadLetter, EdgeState, EdgeStatus, Telemetry, Topics, command_adapter
 from contract.backoff import Backoff, FailureLog
+from contract.edge_status import fill_level
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from edge.clock import Clock, utc_now
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxStorageError
 from edge.settings import EdgeSettings
 
 log = logging.getLogger(__name__)
@@ -42,12 +49,18 @@ class Uplink:
         self._commands_prefix = topics.command("x")[:-1]
         self.route_command: Callable[[str, Command], bool] = lambda _device, _command: False
         """Set by the agent: hand a command to the device's driver; False when no such device takes commands."""
+        self.health: Callable[[], tuple[int, str | None]] = lambda: (0, None)
+        """Set by the agent: (task restarts, the latest unexpected error) for the status report."""
         self._wakeup = asyncio.Event()
         self._telemetry: deque[Telemetry] = deque(maxlen=settings.telemetry_buffer)
         self.telemetry_dropped = 0
         self.connected = asyncio.Event()
         self.published = 0
         self.acked = 0
+        self.resend_requested = 0
+        """Events made due again because an ack said the gateway misses their seqs."""
+        self.status_published = 0
+        self._live_since: float | None = None
 
     def wake(self) -> None:
         """Tell the pump that new events are in the outbox."""
@@ -61,13 +74,43 @@ class Uplink:
         self._wakeup.set()
 
     def _state(self, state: str, since: datetime) -> bytes:
-        body = EdgeState(state=state, site=self.topics.site, edge=self.topics.edge, since=since, version=VERSION)  # type: ignore[arg-type]
+        body = EdgeState(
+            state=state,  # type: ignore[arg-type]
+            site=self.topics.site,
+            edge=self.topics.edge,
+            since=since,
+            version=VERSION,
+            epoch=self._outbox.epoch,
+            first_seq=self._outbox.first_seq,
+        )
         return body.model_dump_json().encode()
+
+    async def status(self) -> EdgeStatus:
+        """The outbox report as of now."""
+        fill = await self._outbox.afill()
+        restarts, problem = self.health()
+        return EdgeStatus(
+            site=self.topics.site,
+            edge=self.topics.edge,
+            at=datetime.now(UTC),  # the wall clock, like the outbox's own times (not a simulated day's)
+            epoch=self._outbox.epoch,
+            next_seq=await asyncio.to_thread(self._outbox.next_seq),
+            depth=fill.depth,
+            bytes=fill.bytes,
+            max_bytes=fill.max_bytes,
+            level=fill_level(fill.bytes, fill.max_bytes),
+            oldest_created_at=fill.oldest_created_at,
+            refused=self._outbox.refused,
+            telemetry_dropped=self.telemetry_dropped,
+            restarts=restarts,
+            problem=(problem or self._outbox.refusal or "")[:1000] or None,
+        )
 
     async def run(self) -> None:
         """Stay connected until cancelled, reconnecting with capped backoff."""
         backoff = Backoff(initial=0.5, cap=self._settings.max_backoff_s)
         failures = FailureLog(log, f"MQTT link to {self._broker}")
+        storage = FailureLog(log, f"edge {self.topics.edge} updating its outbox")
         while True:
             since = self._now()
             will = aiomqtt.Will(self.topics.state, self._state("offline", since), qos=1, retain=True)
@@ -86,6 +129,8 @@ class Uplink:
                     failures.recovered()
                     backoff.reset()
                     await asyncio.to_thread(self._outbox.unmark_sent)
+                    storage.recovered()
+                    self._live_since = time.time()
                     self.connected.set()
                     log.info("edge %s connected to %s", self.topics.edge, self._broker)
                     try:
@@ -96,19 +141,49 @@ class Uplink:
                             await _say_goodbye(client, self.topics.state, self._state("offline", since))
             except* aiomqtt.MqttError as errors:
                 failures.failed(str(errors.exceptions[0]))
+            except* OutboxStorageError as errors:
+                # The disk refused a write (sent marks, acks): start over like after a lost link once it has room;
+                # what was sent is due again and the gateway stores each id once.
+                storage.failed(str(errors.exceptions[0]))
             await asyncio.sleep(backoff.next_delay())
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._pump(client))
             tasks.create_task(self._take_acks(client))
+            tasks.create_task(self._report(client))
+
+    async def _report(self, client: aiomqtt.Client) -> None:
+        """Publish the outbox report on connect, on every change of fill level, and every `status_every_s`."""
+        last_level: int | None = None
+        last_at = -float("inf")
+        loop = asyncio.get_running_loop()
+        while True:
+            level = fill_level(self._outbox.bytes, self._outbox.max_bytes)
+            if level != last_level or loop.time() - last_at >= self._settings.status_every_s:
+                report = await self.status()
+                await client.publish(self.topics.status, report.model_dump_json().encode(), qos=1, retain=True)
+                self.status_published += 1
+                if report.level != last_level and report.level >= 80:
+                    log.warning(
+                        "edge %s outbox at %d %% (%d events, %d of %d bytes)",
+                        self.topics.edge,
+                        report.level,
+                        report.depth,
+                        report.bytes,
+                        report.max_bytes,
+                    )
+                last_level, last_at = report.level, loop.time()
+            await asyncio.sleep(_IDLE_CHECK_S)
 
     async def _pump(self, client: aiomqtt.Client) -> None:
         while True:
             await self._publish_deadletters(client)
             await self._publish_telemetry(client)
             due = await self._outbox.adue(
-                resend_after_s=self._settings.resend_after_s, limit=self._settings.publish_batch
+                resend_after_s=self._settings.resend_after_s,
+                limit=self._settings.publish_batch,
+                live_since=self._live_since,
             )
             if not due:
                 self._wakeup.clear()
@@ -147,7 +222,18 @@ class Uplink:
             except ValidationError as exc:
                 log.warning("ignoring a malformed ack on %s: %s", message.topic, exc.errors()[0]["msg"])
                 continue
-            self.acked += await self._outbox.aack(ack.ids)
+            await self._take_ack(ack)
+
+    async def _take_ack(self, ack: Ack) -> None:
+        self.acked += await self._outbox.aack(ack.ids)
+        if ack.epoch is not None and ack.committed_through is not None:
+            self.acked += await asyncio.to_thread(self._outbox.ack_through, ack.epoch, ack.committed_through)
+        if ack.missing and ack.epoch == self._outbox.epoch:
+            again = await asyncio.to_thread(self._outbox.make_due, ack.missing)
+            if again:
+                self.resend_requested += again
+                log.info("gateway misses seq %s of %s; %d event(s) due again", ack.missing, self.topics.edge, again)
+                self._wakeup.set()
 
     async def _take_command(self, client: aiomqtt.Client, topic: str, payload: bytes) -> None:
         device = topic.removeprefix(self._commands_prefix)

@@ -128,10 +128,17 @@ async def project_cabinets(tx: Tx, new: Sequence[Event]) -> None:
 
 # -- queries -------------------------------------------------------------------------------------------------------
 async def list_cabinets(
-    connection: AsyncConnection, *, site: str | None = None, limit: int, offset: int
+    connection: AsyncConnection,
+    *,
+    site: str | None = None,
+    only: Sequence[str] | None = None,
+    limit: int,
+    offset: int,
 ) -> tuple[list[CabinetRow], int]:
-    """One page of cabinets by site and id, and how many match in all (one snapshot)."""
+    """One page of cabinets by site and id (`only` these ids, if given), and how many match in all (one snapshot)."""
     where = [cabinets.c.site == site] if site is not None else []
+    if only is not None:
+        where.append(cabinets.c.cabinet.in_(only))
     page = (
         sa.select(cabinets, sa.func.count().over().label("total"))
         .where(*where)

@@ -109,6 +109,7 @@ async def list_deliveries(
     *,
     status: str | None = None,
     ward: str | None = None,
+    wards: tuple[str, ...] | None = None,
     robot: str | None = None,
     in_progress: bool | None = None,
     overdue_at: datetime | None = None,
@@ -118,12 +119,14 @@ async def list_deliveries(
     """One page of deliveries, the most recently active first, and how many match in all (one snapshot).
 
     `in_progress` True: not yet handed over, stocked or failed (False: the others). `overdue_at`: only those
-    still in progress whose due time has passed at that instant.
+    still in progress whose due time has passed at that instant. `wards`: only deliveries for one of these wards.
     """
     c = deliveries.c
     where: list[sa.ColumnElement[bool]] = [
         column == value for column, value in ((c.status, status), (c.ward, ward), (c.robot, robot)) if value is not None
     ]
+    if wards is not None:
+        where.append(c.ward.in_(wards))
     if in_progress is not None:
         where.append(c.status.not_in(sorted(DONE)) if in_progress else c.status.in_(sorted(DONE)))
     if overdue_at is not None:

@@ -68,6 +68,7 @@ def stored_event(row: Any) -> StoredEvent:
         edge=row.edge,
         device=row.device,
         data=row.body.get("data") or {},
+        historical=bool(getattr(row, "historical", False)),
     )
 
 

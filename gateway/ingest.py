@@ -7,25 +7,30 @@ waits behind events. Anything that fails validation goes to the dead-letter topi
 """
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Literal, NoReturn
 
 import aiomqtt
 
 from contract import Ack, DeadLetter, Event, Topics
+from contract.ack import MAX_MISSING_RANGES
 from contract.backoff import Backoff, FailureLog
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic, subscription
 from gateway.batcher import next_batch
 from gateway.reasons import ReasonCounter
+from gateway.sequences import SequenceState
 from gateway.settings import GatewaySettings
+from gateway.shared_subscription import SharedSubscriptionError, check_granted, refused_mqtt5, shared_filter
 from gateway.store import BatchResult, Store
 from gateway.store_retry import while_database_down
 from gateway.telemetry_ingest import TelemetryWriter
-from gateway.validation import RejectedError, accept_event, accept_state, accept_telemetry
+from gateway.validation import RejectedError, accept_event, accept_state, accept_status, accept_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,15 @@ class IngestCounters:
     acks_published: int = 0
     store_failures: int = 0
     rejected: ReasonCounter = field(default_factory=lambda: ReasonCounter(log, "rejected a payload"))
+    # -- delivery guarantees (docs/reliability.md) --
+    tampered: int = 0
+    """Events whose id was stored with another body: rejected, dead-lettered (`tampered`), never acknowledged."""
+    historical: int = 0
+    """New events marked historical (they happened before their edge's current connection)."""
+    resend_requests: int = 0
+    """Acks that asked an edge to resend missing seqs."""
+    statuses: int = 0
+    """Outbox reports recorded."""
 
 
 class Ingest:
@@ -55,8 +69,22 @@ class Ingest:
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=4 * settings.ingest_batch_size)
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
+        self.failure: SharedSubscriptionError | None = None
+        """Why ingest stopped for good (a broker that cannot share the stream between replicas); None while fine."""
+        self._failed = asyncio.Event()
         self.counters = IngestCounters()
         self.telemetry = TelemetryWriter(settings, store)
+
+    async def ready(self) -> None:
+        """Return once subscribed; raise `SharedSubscriptionError` if the broker cannot serve this gateway at all."""
+        waits = [asyncio.create_task(self.connected.wait()), asyncio.create_task(self._failed.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        if self.failure is not None:
+            raise self.failure
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tasks:
@@ -74,12 +102,14 @@ class Ingest:
                     **self._broker.client_kwargs(),
                     identifier=self._settings.client_id,
                     protocol=_PROTOCOLS[self._settings.mqtt_protocol],
-                    clean_session=True,
+                    # MQTT 5 has clean start instead (paho refuses clean_session there; the default starts clean).
+                    clean_session=True if self._settings.mqtt_protocol == "3.1.1" else None,
                     keepalive=15,
                 ) as client:
-                    await client.subscribe(subscription("events", self._root), qos=1)
-                    await client.subscribe(subscription("state", self._root), qos=1)
-                    await client.subscribe(subscription("telemetry", self._root), qos=0)
+                    await self._subscribe(client, "events", qos=1)
+                    await client.subscribe(subscription("state", self._root), qos=1)  # every replica: unshared
+                    await client.subscribe(subscription("status", self._root), qos=1)  # outbox reports, retained
+                    await self._subscribe(client, "telemetry", qos=0)
                     failures.recovered()
                     backoff.reset()
                     log.info("gateway subscribed to %s on %s", self._root, self._broker)
@@ -92,8 +122,26 @@ class Ingest:
                         self._client = None
                         self.connected.clear()
             except aiomqtt.MqttError as exc:
+                fatal = refused_mqtt5(exc, str(self._broker)) if self._settings.mqtt_shared_group else None
+                if fatal is not None:
+                    self._give_up(fatal)
                 failures.failed(str(exc))
+            except SharedSubscriptionError as exc:
+                self._give_up(exc)
             await asyncio.sleep(backoff.next_delay())
+
+    async def _subscribe(self, client: aiomqtt.Client, channel: Literal["events", "telemetry"], qos: int) -> None:
+        """Events and telemetry: shared between the replicas of `mqtt_shared_group` when one is set."""
+        topic_filter = shared_filter(subscription(channel, self._root), self._settings.mqtt_shared_group)
+        granted = await client.subscribe(topic_filter, qos=qos)
+        if self._settings.mqtt_shared_group is not None:
+            check_granted(topic_filter, granted or [], str(self._broker))
+
+    def _give_up(self, failure: SharedSubscriptionError) -> NoReturn:
+        log.error("%s", failure)
+        self.failure = failure
+        self._failed.set()
+        raise failure
 
     async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         topic = str(message.topic)
@@ -105,6 +153,8 @@ class Ingest:
                 self.telemetry.offer(accept_telemetry(topic, payload, self._root))
             elif message.topic.matches(subscription("state", self._root)):
                 await self._take_state(topic, payload)
+            elif message.topic.matches(subscription("status", self._root)):
+                await self._take_status(topic, payload)
             else:
                 await self._queue.put(accept_event(topic, payload, self._root, datetime.now(UTC)))
         except RejectedError as rejected:
@@ -127,6 +177,18 @@ class Ingest:
             self.counters.store_failures += 1
             log.warning("could not record %s/%s %s: %s", state.site, state.edge, state.state, exc)
 
+    async def _take_status(self, topic: str, payload: bytes) -> None:
+        if not payload:
+            return
+        status = accept_status(topic, payload, self._root)
+        try:
+            await self._store.record_edge_status(status)
+        except Exception as exc:
+            self.counters.store_failures += 1  # retained: it comes again, and the edge reports every status_every_s
+            log.warning("could not record the outbox report of %s/%s: %s", status.site, status.edge, exc)
+            return
+        self.counters.statuses += 1
+
     async def _dead_letter(
         self, client: aiomqtt.Client, topic: str, payload: bytes, rejected: RejectedError, counter: ReasonCounter
     ) -> None:
@@ -143,7 +205,8 @@ class Ingest:
             batch = await next_batch(self._queue, self._settings.ingest_batch_size, wait_s)
             try:
                 result = await self._commit(batch)
-                await self._acknowledge(result.stored)
+                await self._reject_tampered(result)
+                await self._acknowledge(result.stored, result.sequences)
             except Exception:
                 # A bug must not stop ingest; the batch stays unacknowledged and the edges resend it.
                 log.exception("could not commit or acknowledge a batch of %d events", len(batch))
@@ -170,6 +233,8 @@ class Ingest:
     async def _commit_one_by_one(self, batch: Sequence[Event]) -> BatchResult:
         """The database is up but refused the batch: keep one bad event from holding back the others."""
         stored: list[Event] = []
+        tampered = []
+        sequences = {}
         for event in batch:
             try:
                 result = await self._store.commit_batch([event])
@@ -179,14 +244,41 @@ class Ingest:
                 continue
             self._count(result)
             stored.extend(result.stored)
-        return BatchResult(stored=stored, inserted=0, duplicates=0)
+            tampered.extend(result.tampered)
+            sequences.update(result.sequences)
+        return BatchResult(stored=stored, inserted=0, duplicates=0, tampered=tampered, sequences=sequences)
 
     def _count(self, result: BatchResult) -> None:
         self.counters.batches += 1
         self.counters.accepted += result.inserted
         self.counters.duplicates += result.duplicates
+        self.counters.historical += len(result.historical)
 
-    async def _acknowledge(self, stored: Sequence[Event]) -> None:
+    async def _reject_tampered(self, result: BatchResult) -> None:
+        """An id stored with another body: dead-letter the new body with the reason `tampered`, count it."""
+        client = self._client
+        for item in result.tampered:
+            event = item.event
+            self.counters.tampered += 1
+            reason = (
+                f"event {event.id} from {event.site}/{event.edge} was stored with body sha256 {item.stored_sha256}; "
+                f"this body has sha256 {item.offered_sha256}: not stored, not acknowledged"
+            )
+            self.counters.rejected.add("tampered", reason)
+            if client is None:
+                continue  # the edge sends it again and it is rejected again then
+            letter = DeadLetter.of(
+                reason=f"tampered: {reason}",
+                topic=Topics(event.site, event.edge, self._root).events,
+                payload=event.model_dump_json(exclude={"received_at"}).encode(),
+                received_at=datetime.now(UTC),
+            )
+            with contextlib.suppress(aiomqtt.MqttError):
+                await client.publish(deadletter_topic(self._root), letter.model_dump_json().encode(), qos=1)
+
+    async def _acknowledge(
+        self, stored: Sequence[Event], sequences: Mapping[tuple[str, str], SequenceState] | None = None
+    ) -> None:
         by_edge: dict[tuple[str, str], list[Event]] = defaultdict(list)
         for event in stored:
             by_edge[(event.site, event.edge)].append(event)
@@ -195,10 +287,30 @@ class Ingest:
             return  # not connected: the edges resend what stays unacknowledged, and we ack the duplicates
         now = datetime.now(UTC)
         for (site, edge), events in by_edge.items():
-            ack = Ack(site=site, edge=edge, ids=[e.id for e in events], committed_at=now)
+            ack = self._ack(site, edge, events, (sequences or {}).get((site, edge)), now)
             try:
                 await client.publish(Topics(site, edge, self._root).ack, ack.model_dump_json().encode(), qos=1)
             except aiomqtt.MqttError as exc:
                 log.debug("could not acknowledge %d events to %s/%s: %s", len(events), site, edge, exc)
                 return
             self.counters.acks_published += 1
+
+    def _ack(self, site: str, edge: str, events: Sequence[Event], tracker: SequenceState | None, now: datetime) -> Ack:
+        """The ids; with a tracker that knows the edge's epoch, how far it is committed and what to resend."""
+        ids = [e.id for e in events]
+        if tracker is None or tracker.epoch is None:
+            return Ack(site=site, edge=edge, ids=ids, committed_at=now)
+        missing: list[tuple[int, int]] = []
+        resend_after = timedelta(seconds=self._settings.sequence_gap_resend_after_s)
+        if tracker.gap_since is not None and self._store.clock() - tracker.gap_since >= resend_after:
+            missing = tracker.missing[:MAX_MISSING_RANGES]
+            self.counters.resend_requests += 1
+        return Ack(
+            site=site,
+            edge=edge,
+            ids=ids,
+            committed_at=now,
+            epoch=tracker.epoch,
+            committed_through=tracker.committed_through,
+            missing=missing,
+        )

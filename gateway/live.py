@@ -41,13 +41,17 @@ class Change:
     subject_id: str
     site: str
     occurred_at: datetime
+    historical: bool = False
+    """A replayed backlog event (see `gateway.historical`); only events carry it, alerts never."""
 
     @classmethod
-    def of(cls, event: Event) -> "Change":
-        return cls(event.id, event.type, event.subject.kind, event.subject.id, event.site, event.occurred_at)
+    def of(cls, event: Event, historical: bool = False) -> "Change":
+        return cls(
+            event.id, event.type, event.subject.kind, event.subject.id, event.site, event.occurred_at, historical
+        )
 
-    def as_json(self) -> dict[str, str]:
-        return {
+    def as_json(self) -> dict[str, str | bool]:
+        frame: dict[str, str | bool] = {
             "event_id": str(self.event_id),
             "type": self.type,
             "subject_kind": self.subject_kind,
@@ -55,6 +59,9 @@ class Change:
             "site": self.site,
             "occurred_at": self.occurred_at.isoformat().replace("+00:00", "Z"),
         }
+        if self.historical:
+            frame["historical"] = True
+        return frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +174,7 @@ class LiveHub:
         if not self._subscribers or not result.new:
             return
         try:
-            self._fan_out([Change.of(event) for event in result.new])
+            self._fan_out([Change.of(event, event.id in result.historical) for event in result.new])
         except Exception:  # the commit is done; a notice that cannot be built must not fail the batch
             log.exception("live hub: could not publish a batch of %d change(s)", len(result.new))
 

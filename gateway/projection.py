@@ -94,6 +94,8 @@ class StoredEvent:
     subject_kind: str = ""
     """What the event is about ("specimen", "carrier", ...); empty when the reader did not need it."""
     subject_id: str = ""
+    historical: bool = False
+    """It happened before its edge's current connection came up (a replayed backlog; see `gateway.historical`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ from gateway.ingest import Ingest
 from gateway.live import LiveHub
 from gateway.rules.store import load_rules_in_force
 from gateway.settings import GatewaySettings
+from gateway.shared_subscription import SharedSubscriptionError
+from gateway.simulation import SimulationLink
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ class Gateway:
         """Raises and clears alerts every `alerts_every_s`; `await gateway.alerts.evaluate()` runs a pass now."""
         self.live: LiveHub | None = None
         """The live stream's hub: every committed batch's new events, fanned out to subscribers."""
+        self.simulation: SimulationLink | None = None
+        """Attached simulators and control requests to them (None when `simulation_control` is off)."""
         self._socket: socket.socket | None = None
         self._server: _Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -91,6 +95,7 @@ class Gateway:
     async def _start(self) -> None:
         settings = self.settings
         self.store = await Store.open(settings)
+        self.store.clock = self.clock  # gap and tamper times on the same clock the alerts judge them by
         self.store.rules = await load_rules_in_force(self.store.engine)
         self.alerts = AlertEngine(self.store, self.clock)
         self._tasks.append(asyncio.create_task(self.alerts.run(settings.alerts_every_s), name="gateway-alerts"))
@@ -108,9 +113,15 @@ class Gateway:
         )
         self._tasks.append(asyncio.create_task(retention, name="gateway-downsampling"))
 
+        if settings.simulation_control:
+            self.simulation = SimulationLink(settings)
+            self._tasks.append(asyncio.create_task(self.simulation.run(), name="gateway-simulation"))
+
         self._socket = _listen(settings.api_host, settings.api_port)
+        app = create_app(settings, self.store, self.ingest, clock=self.clock, live=self.live)
+        app.state.simulation = self.simulation
         config = uvicorn.Config(
-            create_app(settings, self.store, self.ingest, clock=self.clock, live=self.live),
+            app,
             log_level="warning",
             lifespan="off",
             access_log=False,
@@ -120,7 +131,9 @@ class Gateway:
 
         try:
             async with asyncio.timeout(settings.startup_timeout_s):
-                await asyncio.gather(self._until_listening(), self.ingest.connected.wait())
+                await asyncio.gather(self._until_listening(), self.ingest.ready())
+        except SharedSubscriptionError as exc:
+            raise GatewayStartError(str(exc)) from None
         except TimeoutError:
             raise GatewayStartError(
                 f"no MQTT subscription within {settings.startup_timeout_s:g} s: is the broker at "
@@ -163,6 +176,7 @@ class Gateway:
         self.ingest = None
         self.alerts = None
         self.live = None
+        self.simulation = None
 
     async def __aenter__(self) -> "Gateway":
         await self.start()

@@ -5,8 +5,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contract.ids import check_identifier
 
 
 def _client_id() -> str:
@@ -47,12 +49,89 @@ class GatewaySettings(BaseSettings):
     alerts_every_s: float = Field(default=15, gt=0)
     """How often (wall time) the alert engine compares what is wrong now with the open alerts."""
 
+    # -- accounts and roles: sessions, login throttling (gateway/auth, docs/access.md) ---------------------------
+    session_idle_minutes: float = Field(default=30, gt=0)
+    """A session unused this long (wall time) ends; the user logs in again."""
+    session_absolute_hours: float = Field(default=12, gt=0)
+    """A session ends this long after login, however busy."""
+    cookie_secure: bool | None = None
+    """The session cookie's `Secure` flag: None sets it when the request came over https (or a proxy said so)."""
+    login_max_failures: int = Field(default=5, ge=1)
+    """Failed logins per user name and client address within `login_failure_window_minutes` before a 429."""
+    login_failure_window_minutes: float = Field(default=15, gt=0)
+
+    # -- simulation control: start scenarios and inject faults in attached simulators (docs/simulation.md) -----
+    simulation_control: bool = True
+    """False on a production gateway: no simulation link, and /api/v1/simulation answers 404."""
+    simulation_result_wait_s: float = Field(default=2.0, ge=0, le=30)
+    """How long a control request waits for the simulator's answer before answering 202 (pending)."""
+
+    # -- delivery guarantees: historical events, sequence gaps (docs/reliability.md) ----------------------------
+    historical_grace_s: float = Field(default=60, ge=0)
+    """An event that happened more than this before its edge's current connection came up is historical."""
+    sequence_gap_resend_after_s: float = Field(default=3, ge=0)
+    """An ack asks the edge to resend the seqs it misses once a gap is this old (younger ones are usually events
+    still on their way out of order)."""
+
+    # -- scale-out: several gateways share the event stream (MQTT v5 shared subscriptions) -------------------
+    mqtt_shared_group: str | None = None
+    """Set on every replica: events and telemetry arrive at one replica of the group (`$share/<group>/...`); edge
+    states still reach each replica. Needs `mqtt_protocol: "5"` and a broker with shared subscriptions."""
+
+    # -- deployment: telemetry to InfluxDB 2 (gateway/telemetry_influx.py, docs/deployment.md) ----------------
+    influx_url: str | None = None
+    """e.g. http://influxdb:8086. None: telemetry is kept in the embedded store only."""
+    influx_token: SecretStr | None = None
+    """An InfluxDB API token with write access to the bucket."""
+    influx_org: str | None = None
+    influx_bucket: str | None = None
+    influx_batch_size: int = Field(default=1000, ge=1, le=50_000)
+    """Points per write request."""
+    influx_flush_ms: int = Field(default=1000, ge=0)
+    """How long a write waits for more points before sending a smaller batch."""
+    influx_buffer: int = Field(default=100_000, ge=1)
+    """Points held while InfluxDB is slow or away; when full the oldest are dropped (and counted)."""
+    influx_max_backoff_s: float = Field(default=30.0, gt=0)
+    """Cap of the retry backoff after a 429, a 5xx or a connection error."""
+    influx_timeout_s: float = Field(default=10.0, gt=0)
+
+    # -- dashboard: the robots' node graph on the pharmacy view (gateway/site_map.py, docs/dashboard.md) ---------
+    maps_dir: Path | None = None
+    """A folder of robot node graphs, `{site}.yaml` in the format of device_profiles/maps; None: robots are listed
+    without a map. `wardlink demo` points it at the packaged maps."""
+
+    @model_validator(mode="after")
+    def _influx_complete(self) -> "GatewaySettings":
+        if self.influx_url is None:
+            return self
+        given = {"token": self.influx_token, "org": self.influx_org, "bucket": self.influx_bucket}
+        missing = [f"WARDLINK_INFLUX_{name.upper()}" for name, value in given.items() if not value]
+        if missing:
+            raise ValueError(f"WARDLINK_INFLUX_URL is set, so {', '.join(missing)} must be set too")
+        return self
+
+    # -- API quality: request size limit (gateway/api/body_limit.py, docs/api.md) ----------------------------------
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Request bodies larger than this get a 413 problem, whether declared in Content-Length or streamed."""
+
     @model_validator(mode="after")
     def _retention_outlasts_raw(self) -> "GatewaySettings":
         if self.telemetry_retention_days * 24 < self.telemetry_raw_hours:
             raise ValueError(
                 "WARDLINK_TELEMETRY_RETENTION_DAYS must cover at least WARDLINK_TELEMETRY_RAW_HOURS: "
                 f"{self.telemetry_retention_days:g} days < {self.telemetry_raw_hours:g} hours"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _shared_group_on_mqtt5(self) -> "GatewaySettings":
+        if self.mqtt_shared_group is None:
+            return self
+        check_identifier(self.mqtt_shared_group, what="WARDLINK_MQTT_SHARED_GROUP")
+        if self.mqtt_protocol != "5":
+            raise ValueError(
+                "WARDLINK_MQTT_SHARED_GROUP needs WARDLINK_MQTT_PROTOCOL=5: an MQTT 3.1.1 broker without shared "
+                "subscriptions takes '$share/...' as a plain topic filter and the gateway would receive nothing"
             )
         return self
 

@@ -89,6 +89,8 @@ class SpecimenFilter:
 
     status: str | None = None
     ward: str | None = None
+    wards: tuple[str, ...] | None = None
+    """Only specimens ordered by one of these wards (a ward-scoped caller's); None: any ward or none."""
     priority: str | None = None
     category: str | None = None
     overdue_at: datetime | None = None
@@ -108,6 +110,8 @@ class SpecimenFilter:
             )
             if value is not None
         ]
+        if self.wards is not None:
+            clauses.append(c.ward.in_(self.wards))
         if self.overdue_at is not None:
             clauses += [c.resulted_at.is_(None), c.due_at < self.overdue_at]
         if self.open_due_from is not None:

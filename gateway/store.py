@@ -9,7 +9,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -17,15 +17,20 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from contract import EdgeState, Event, Telemetry
+from contract import EdgeState, EdgeStatus, Event, Telemetry
+from gateway.clock import Clock, utc_now
 from gateway.database import create_engine
 from gateway.device_projection import DeviceRow
 from gateway.device_store import find_devices, list_devices
+from gateway.edge_outbox_store import record_status
 from gateway.event_query import EventFilter, EventRecord, page_events
+from gateway.historical import DEFAULT_GRACE, historical_ids
 from gateway.migrate import migrate
 from gateway.projection import SpecimenRow, StoredEvent, journey_events
 from gateway.projectors import Tx, chunks, projection_lock, projectors
 from gateway.rules import TrackingRules, default_rules
+from gateway.sequences import SequenceState, record_birth, sequence_states
+from gateway.sequences import track as track_sequences
 from gateway.settings import GatewaySettings
 from gateway.specimen_store import (
     SpecimenFilter,
@@ -35,6 +40,8 @@ from gateway.specimen_store import (
     specimen_row,
 )
 from gateway.tables import edges, events, specimens
+from gateway.tamper import Tampered, event_fingerprint, stored_fingerprints
+from gateway.tamper import record as record_tampering
 from gateway.telemetry_store import LatestReading, Point, latest_readings, series, store_telemetry
 from gateway.turnaround import outlook
 
@@ -48,6 +55,12 @@ class BatchResult:
     duplicates: int
     new: list[Event] = dataclasses.field(default_factory=list)
     """The events this batch stored for the first time (what changed)."""
+    tampered: list[Tampered] = dataclasses.field(default_factory=list)
+    """Ids seen again with a different body: not stored, not in `stored` (never acknowledged)."""
+    historical: frozenset[UUID] = frozenset()
+    """The new events marked historical (see `gateway.historical`)."""
+    sequences: dict[tuple[str, str], SequenceState] = dataclasses.field(default_factory=dict)
+    """The sequence trackers of the batch's edges after the commit (for the ack: committed through, missing)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +73,7 @@ class EdgeRow:
     updated_at: datetime
 
 
-def _event_row(event: Event) -> dict[str, Any]:
+def _event_row(event: Event, historical: bool = False) -> dict[str, Any]:
     if event.received_at is None:
         raise ValueError(f"event {event.id} has no received_at: the gateway stamps it before storing")
     return {
@@ -75,6 +88,7 @@ def _event_row(event: Event) -> dict[str, Any]:
         "occurred_at": event.occurred_at,
         "received_at": event.received_at,
         "body": event.model_dump(mode="json"),
+        "historical": historical,
     }
 
 
@@ -88,6 +102,10 @@ class Store:
         self.rules: TrackingRules = default_rules()
         """The rules in force (turnaround targets, alert thresholds); `gateway.rules.store` loads and versions them."""
         self.listeners: list[Callable[[BatchResult], None]] = []
+        self.clock: Clock = utc_now
+        """Stamps gap and tamper times (the gateway's clock, so alerts judge them on the same time as the rest)."""
+        self.historical_grace: timedelta = DEFAULT_GRACE
+        """See `gateway.historical`; `Store.open` sets it from `historical_grace_s`."""
         """Called after each committed batch (the live stream listens here); must not block."""
 
     @classmethod
@@ -98,7 +116,9 @@ class Store:
         except BaseException:
             await engine.dispose()
             raise
-        return cls(engine)
+        store = cls(engine)
+        store.historical_grace = timedelta(seconds=settings.historical_grace_s)
+        return store
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -114,24 +134,52 @@ class Store:
 
     # -- ingest ------------------------------------------------------------------------------------------------
     async def commit_batch(self, batch: Sequence[Event]) -> BatchResult:
-        """Store new events and refresh the specimens and devices they touch, in one transaction."""
+        """Store new events and refresh the specimens and devices they touch, in one transaction.
+
+        In the same transaction: an id already stored (or twice in the batch) with another body is set aside as
+        tampered (see `gateway.tamper`), new events get their `historical` mark, and the edges' sequence trackers
+        advance (see `gateway.sequences`).
+        """
         first_of: dict[UUID, Event] = {}
         for event in batch:
             first_of.setdefault(event.id, event)
         unique = list(first_of.values())
         inserted: set[UUID] = set()
+        now = self.clock()
         async with self.engine.begin() as connection:
+            historical = await historical_ids(connection, unique, self.historical_grace)
             for chunk in chunks(unique):
                 statement = self._insert(events).on_conflict_do_nothing(index_elements=["id"]).returning(events.c.id)
-                result = await connection.execute(statement, [_event_row(e) for e in chunk])
+                result = await connection.execute(statement, [_event_row(e, e.id in historical) for e in chunk])
                 inserted.update(result.scalars())
             new = [e for e in unique if e.id in inserted]
+            again = [e.id for e in unique if e.id not in inserted]
+            truth = await stored_fingerprints(connection, again) if again else {}
+            truth.update({e.id: event_fingerprint(e) for e in new if len(batch) > len(unique)})
+            tampered = [
+                Tampered(e, truth[e.id], offered)
+                for e in batch
+                if e.id in truth and (offered := event_fingerprint(e)) != truth[e.id]
+            ]
+            if tampered:
+                await record_tampering(connection, self._insert, tampered, now)
+            await track_sequences(connection, self._insert, new, now)
+            sequences = await sequence_states(connection, {(e.site, e.edge) for e in unique})
             tx = Tx(connection, self._insert, self.rules)
             if new:
                 await projection_lock(tx)
             for project in self._projectors:
                 await project(tx, new)
-        result = BatchResult(stored=unique, inserted=len(inserted), duplicates=len(batch) - len(inserted), new=new)
+        rejected = {t.event.id for t in tampered if t.event.id not in inserted}
+        result = BatchResult(
+            stored=[e for e in unique if e.id not in rejected],
+            inserted=len(inserted),
+            duplicates=len(batch) - len(inserted) - len(tampered),
+            new=new,
+            tampered=tampered,
+            historical=frozenset(historical & inserted),
+            sequences=sequences,
+        )
         for listener in self.listeners:
             listener(result)
         return result
@@ -164,7 +212,15 @@ class Store:
         ).returning(edges.c.site)
         async with self.engine.begin() as connection:
             result = await connection.execute(upsert)
-            return result.first() is not None
+            applied = result.first() is not None
+            if applied:
+                await record_birth(connection, self._insert, state, self.clock())
+            return applied
+
+    async def record_edge_status(self, status: EdgeStatus) -> bool:
+        """Keep the edge's latest outbox report (an older one never replaces a newer); True when applied."""
+        async with self.engine.begin() as connection:
+            return await record_status(connection, self._insert, status, self.clock())
 
     # -- queries -----------------------------------------------------------------------------------------------
     async def specimen(self, barcode: str) -> tuple[SpecimenRow, list[StoredEvent]] | None:

@@ -2,6 +2,8 @@
 
 Telemetry arrives at QoS 0 and losing a reading is acceptable (the contract says so), so when the queue is full
 the newest message is dropped and counted instead of holding up the broker link that also carries events.
+With `WARDLINK_INFLUX_URL` set, every valid message also goes to InfluxDB (`gateway.telemetry_influx`); the embedded
+store keeps its downsampled window, which the alert engine (cold chain, battery) and the API read.
 """
 
 import asyncio
@@ -16,6 +18,7 @@ from gateway.reasons import ReasonCounter
 from gateway.settings import GatewaySettings
 from gateway.store import Store
 from gateway.store_retry import while_database_down
+from gateway.telemetry_influx import InfluxTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +54,13 @@ class TelemetryWriter:
         self._store = store
         self._queue: asyncio.Queue[Telemetry] = asyncio.Queue(maxsize=10 * settings.telemetry_batch_size)
         self.counters = TelemetryCounters()
+        self.influx = InfluxTelemetry(settings) if settings.influx_url else None
+        """The InfluxDB sink when configured: its own bounded buffer, so a slow InfluxDB never blocks the store."""
 
     def offer(self, message: Telemetry) -> bool:
         """Queue a message for storage; False (and counted as dropped) when the queue is full."""
+        if self.influx is not None:
+            self.influx.offer(message)
         try:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -64,6 +71,17 @@ class TelemetryWriter:
         return True
 
     async def run(self) -> None:
+        if self.influx is None:
+            await self._store_batches()
+            return
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._store_batches())
+                tasks.create_task(self.influx.run())
+        finally:
+            self.influx.close()
+
+    async def _store_batches(self) -> None:
         wait_s = self._settings.telemetry_batch_wait_ms / 1000
         while True:
             batch = await next_batch(self._queue, self._settings.telemetry_batch_size, wait_s)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from contract import EdgeState, Event, Telemetry, parse_edge_topic, parse_event
+from contract import EdgeState, EdgeStatus, Event, Telemetry, parse_edge_topic, parse_event
 from contract.envelope import MAX_EVENT_BYTES
 
 _MAX_REASON = 300
@@ -91,3 +91,15 @@ def accept_telemetry(topic: str, payload: bytes, root: str) -> Telemetry:
         raise RejectedError(kind, short_reason(exc)) from exc
     _check_sender(sender, (telemetry.site, telemetry.edge), "the telemetry")
     return telemetry
+
+
+def accept_status(topic: str, payload: bytes, root: str) -> EdgeStatus:
+    """The validated outbox report, or `RejectedError`."""
+    _check_size(payload)
+    sender = _edge_of(topic, root)
+    try:
+        status = EdgeStatus.model_validate_json(payload)
+    except ValidationError as exc:
+        raise RejectedError("invalid_status", short_reason(exc)) from exc
+    _check_sender(sender, (status.site, status.edge), "the outbox report")
+    return status

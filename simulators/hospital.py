@@ -22,6 +22,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from contract import Topics
@@ -135,6 +136,10 @@ class Hospital:
         self.cabinet_visits = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
+        self.plan_started_at: datetime = self.clock.start
+        """The simulated moment the scenario in force started (the day's start, or when `play` switched to it)."""
+        self.on_fault: Callable[[Fault], Awaitable[None]] | None = None
+        """Runs each of the scenario's faults instead of `FAULTS` (the simulation control tracks them this way)."""
 
     # -- set-up ------------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -211,6 +216,40 @@ class Hospital:
     # -- the day -----------------------------------------------------------------------------------------------
     async def run(self) -> None:
         """Play the day until its end (or until cancelled)."""
+        self._plan()
+        await self.clock.sleep_until(self.scenario.end)
+        log.info("scenario %s reached %s", self.scenario.name, self.scenario.end)
+
+    def play(self, scenario: Scenario) -> None:
+        """Switch to `scenario`'s traffic and faults from now on, as if it started now; the devices stay as they are.
+
+        Its traffic periods and faults keep their offsets from its start time; faults on devices this hospital does
+        not run are skipped (`missing_devices` names them); faults already striking run their course.
+        """
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+        self.scenario = scenario.model_copy(update={"devices": self.scenario.devices, "speed": self.scenario.speed})
+        self.plan_started_at = self.clock.now()
+        self._plan()
+
+    def missing_devices(self, scenario: Scenario) -> list[str]:
+        """Devices `scenario`'s faults name that this hospital does not run."""
+        known = {*self.sorters, *self.tube_systems, *self.robots, *self.cabinets}
+        return sorted({f.device for f in scenario.faults} - known)
+
+    def plan_time(self) -> time:
+        """The time of day in the scenario in force (the hospital's time of day unless `play` started another)."""
+        elapsed = self.clock.now() - self.plan_started_at
+        return (datetime.combine(self.clock.start.date(), self.scenario.start) + elapsed).time()
+
+    def _until(self, moment: time) -> float:
+        """Simulated seconds until `moment` of the scenario in force (negative once past)."""
+        day = self.clock.start.date()
+        offset = datetime.combine(day, moment) - datetime.combine(day, self.scenario.start)
+        return (offset - (self.clock.now() - self.plan_started_at)) / timedelta(seconds=1)
+
+    def _plan(self) -> None:
         traffic: list[Callable[[], Awaitable[None]]] = []
         stream = tubes(self.scenario.seed)
         for sorter in self.sorters.values():
@@ -224,16 +263,15 @@ class Hospital:
             traffic.append(self._every("cabinet_accesses_per_hour", lambda c=cabinet: visit_cabinet(self, c)))
         self._tasks = [asyncio.create_task(loop()) for loop in traffic]
         self._tasks += [asyncio.create_task(self._first_count(cabinet)) for cabinet in self.cabinets.values()]
-        self._tasks += [asyncio.create_task(self._fault(f)) for f in self.scenario.faults]
-        await self.clock.sleep_until(self.scenario.end)
-        log.info("scenario %s reached %s", self.scenario.name, self.scenario.end)
+        known = {*self.sorters, *self.tube_systems, *self.robots, *self.cabinets}
+        self._tasks += [asyncio.create_task(self._fault(f)) for f in self.scenario.faults if f.device in known]
 
     def _every(self, rate: str, action: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         """A Poisson process at the scenario's current hourly `rate`; each arrival runs `action` in the background."""
 
         async def loop() -> None:
             while True:
-                per_hour = getattr(self.scenario.traffic_at(self.clock.time_of_day()), rate)
+                per_hour = getattr(self.scenario.traffic_at(self.plan_time()), rate)
                 if per_hour <= 0:
                     await self.clock.sleep(60)
                     continue
@@ -251,7 +289,7 @@ class Hospital:
         carrier = free_carrier(self, tube_system)
         if carrier is None:
             return  # every carrier is out: the station waits for one to come back
-        stat = self.rng.random() < self.scenario.traffic_at(self.clock.time_of_day()).stat_share
+        stat = self.rng.random() < self.scenario.traffic_at(self.plan_time()).stat_share
         sent = await tube_system.send(
             carrier,
             trip.from_station,
@@ -271,9 +309,11 @@ class Hospital:
             await cabinet.inventory()
 
     async def _fault(self, fault: Fault) -> None:
-        await self.clock.sleep_until(fault.at)
+        await self.clock.sleep(self._until(fault.at))
         log.info("fault at %s: %s on %s for %g min", fault.at, fault.kind, fault.device, fault.minutes)
-        await FAULTS[fault.kind](self, fault)
+        # In the background: a switch to another scenario (`play`) must not cut a fault short halfway.
+        strike = self.on_fault or (lambda f: FAULTS[f.kind](self, f))
+        self.background(asyncio.create_task(strike(fault)))  # type: ignore[arg-type]
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -37,7 +37,7 @@ class Specimen:
 def new_specimen(h: "Hospital", ward: str) -> Specimen:
     """A fresh barcode with a priority (the scenario's STAT share) and a test category."""
     h.specimen_number += h.rng.randint(1, 3)
-    priority = draw_priority(h.rng, h.scenario.traffic_at(h.clock.time_of_day()).stat_share)
+    priority = draw_priority(h.rng, h.scenario.traffic_at(h.plan_time()).stat_share)
     return Specimen(lab_barcode(h.specimen_number % 100_000_000), priority, draw_category(h.rng, priority), ward)
 
 

@@ -21,11 +21,16 @@ def cli_env(settings: GatewaySettings) -> dict[str, str]:
     return env
 
 
-async def wardlink(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    """Exit code, stdout and stderr of `wardlink *args`."""
+async def wardlink(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of `wardlink *args` (given `stdin` as its standard input, if any)."""
     process = await asyncio.create_subprocess_exec(
-        str(WARDLINK), *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        str(WARDLINK),
+        *args,
+        env=env,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await process.communicate()
+    out, err = await process.communicate(stdin.encode() if stdin is not None else None)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()

@@ -7,6 +7,7 @@ import pytest
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.store import Store
+from tests.auth import authorised
 from tests.infra import Infra, embedded_infra, real_infra
 from wardlink.stack import Stack, StackConfig
 
@@ -71,6 +72,6 @@ async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Gateway]:
 
 @pytest.fixture
 async def api(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the running gateway's API, over a real socket."""
-    async with httpx.AsyncClient(base_url=gateway.api_url, timeout=10) as client:
+    """An HTTP client for the running gateway's API, over a real socket, with an admin's service token."""
+    async with authorised(gateway, "admin") as client:
         yield client

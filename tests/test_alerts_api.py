@@ -17,6 +17,7 @@ from gateway.rules.store import import_rules
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.store import Store
+from tests.auth import authorised, bearer
 from tests.clock import SteppedClock
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -33,7 +34,9 @@ def clock() -> SteppedClock:
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Store, clock: SteppedClock) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store, clock=clock)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+    ) as client:
         yield client
 
 
@@ -216,10 +219,11 @@ async def test_put_an_invalid_document_is_a_422_naming_field_and_reason(
     assert (await api.get("/api/v1/rules/versions")).json()["count"] == 1
 
 
-async def test_put_says_who_imports_them(api: httpx.AsyncClient) -> None:
+async def test_put_says_who_imports_them_the_caller_unless_by_names_someone(api: httpx.AsyncClient) -> None:
     response = await api.put("/api/v1/rules", content="turnaround: {targets: [{priority: stat, minutes: 30}]}")
-    assert response.status_code == 422
-    assert "by: Field required" in response.json()["detail"]
+    assert response.status_code == 201
+    me = (await api.get("/api/v1/auth/me")).json()["name"]
+    assert (await api.get("/api/v1/rules/versions")).json()["data"][0]["created_by"] == me
     blank = await api.put(
         "/api/v1/rules", params={"by": "  "}, content="turnaround: {targets: [{priority: stat, minutes: 30}]}"
     )
@@ -240,7 +244,7 @@ async def test_a_gateway_starts_with_the_stored_rules_and_its_engine_raises_on_i
         await opened.close()
     settings = gateway_settings.model_copy(update={"alerts_every_s": 3600})  # the test runs each pass itself
     clock.now = T0 + 10 * MIN
-    async with Gateway(settings, clock=clock) as gateway, httpx.AsyncClient(base_url=gateway.api_url) as client:
+    async with Gateway(settings, clock=clock) as gateway, authorised(gateway) as client:
         assert gateway.alerts is not None
         assert (await client.get("/api/v1/rules")).json()["version"] == 1
         await gateway.alerts.evaluate()

@@ -16,6 +16,7 @@ from gateway.carrier_projection import fold_trip
 from gateway.projection import StoredEvent
 from gateway.settings import GatewaySettings
 from gateway.store import Store
+from tests.auth import bearer
 
 SITE = "general-hospital"
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -120,7 +121,9 @@ def test_any_order_and_duplicates_give_the_same_trip(events: list[StoredEvent], 
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+    ) as client:
         yield client
 
 

@@ -24,6 +24,7 @@ from gateway.custody_log import GENESIS_HASH, CustodyFields, canonical_json, rec
 from gateway.settings import GatewaySettings
 from gateway.store import Store
 from gateway.tables import custody_log, events
+from tests.auth import bearer
 from tests.cli import cli_env, wardlink
 
 SITE, EDGE = "general-hospital", "ward-edge"
@@ -299,7 +300,9 @@ async def test_a_tampered_log_stays_detectable_as_the_chain_grows(store: Store, 
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+    ) as client:
         yield client
 
 

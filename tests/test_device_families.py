@@ -18,6 +18,7 @@ import yaml
 from simulators.hospital import Hospital
 from simulators.scenarios import lab_barcode
 from simulators.tube import Sorted, Tube
+from tests.auth import authorised
 from tests.polling import eventually
 from wardlink.stack import Stack, StackConfig
 
@@ -113,7 +114,7 @@ async def test_a_device_goes_offline_comes_back_and_repeats_nothing(family: tupl
     name, stack = family
     assert stack.hospital is not None
     device, activity, outage = FAMILIES[name]
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+    async with authorised(stack) as api:
         await eventually(lambda: _device(api, device), lambda d: d["state"] == "online", what=f"{device} online")
 
         async def settled() -> Counter[str]:

@@ -4,7 +4,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import aiomqtt
-import httpx
 import pytest
 
 from contract import DeadLetter
@@ -14,6 +13,7 @@ from device_profiles import MailboxRecord
 from simulators.scenarios import lab_barcode
 from simulators.sorter import SorterSimulator
 from simulators.tube import Rejected, Sorted, Tube
+from tests.auth import authorised
 from tests.polling import eventually
 from wardlink.stack import Stack
 
@@ -23,8 +23,8 @@ def stack(sorter_stack: Stack) -> Stack:
     return sorter_stack
 
 
-async def _status(api_url: str, barcode: str) -> str | None:
-    async with httpx.AsyncClient(base_url=api_url, timeout=10) as api:
+async def _status(stack: Stack, barcode: str) -> str | None:
+    async with authorised(stack) as api:
         response = await api.get(f"/api/v1/specimens/{barcode}")
     return response.json()["status"] if response.status_code == 200 else None
 
@@ -51,7 +51,7 @@ async def test_an_unusable_record_goes_to_the_dead_letter_topic_and_the_sorter_k
         assert letter.topic.startswith("modbus://")
         assert '"registers"' in letter.payload
 
-    await eventually(lambda: _status(stack.api_url, good.barcode), lambda s: s == "sorted")
+    await eventually(lambda: _status(stack, good.barcode), lambda s: s == "sorted")
     assert stack.sorter.mailbox.head is None  # the bad record was acknowledged, not re-read forever
 
 
@@ -81,7 +81,7 @@ async def test_a_device_that_drops_off_goes_offline_and_comes_back_by_itself(sta
     for tube in tubes:
         await rebooted.induct(tube)
     for tube in tubes:
-        await eventually(lambda t=tube: _status(stack.api_url, t.barcode), lambda s: s == "sorted")
-        async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+        await eventually(lambda t=tube: _status(stack, t.barcode), lambda s: s == "sorted")
+        async with authorised(stack) as api:
             timeline = (await api.get(f"/api/v1/specimens/{tube.barcode}")).json()["timeline"]
         assert [step["type"] for step in timeline] == ["specimen.scanned", "specimen.sorted"]

@@ -14,6 +14,7 @@ import pytest
 
 from simulators.scenarios import lab_barcode
 from simulators.tube import Rejected, Sorted, Tube
+from tests.auth import authorised
 from tests.infra import Infra
 from tests.polling import eventually
 from wardlink.stack import Stack, StackConfig
@@ -58,7 +59,7 @@ async def test_every_tube_appears_once_with_its_lane_or_reason(stack: Stack) -> 
     for tube in tubes:
         await stack.sorter.induct(tube)
 
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+    async with authorised(stack) as api:
 
         async def listing() -> dict[str, Any]:
             return (await api.get("/api/v1/specimens", params={"limit": 500})).json()
@@ -109,7 +110,7 @@ async def test_a_specimen_timeline_is_served_for_a_printed_barcode(stack: Stack)
     assert stack.sorter is not None
     tube = Tube(lab_barcode(777), Sorted(lane=4, rack=2, position=17))
     await stack.sorter.induct(tube)
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=10) as api:
+    async with authorised(stack) as api:
 
         async def fetch() -> httpx.Response:
             return await api.get(f"/api/v1/specimens/{tube.barcode}")

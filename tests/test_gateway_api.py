@@ -12,6 +12,7 @@ from contract import Subject, new_event
 from gateway.api import create_app
 from gateway.settings import GatewaySettings
 from gateway.store import Store
+from tests.auth import bearer
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -19,7 +20,9 @@ T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+    ) as client:
         yield client
 
 

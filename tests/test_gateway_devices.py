@@ -11,6 +11,7 @@ from contract import Event, Reading, Subject, Telemetry, new_event
 from gateway.api import create_app
 from gateway.settings import GatewaySettings
 from gateway.store import Store
+from tests.auth import bearer
 
 SITE, EDGE = "general-hospital", "pharmacy-edge"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -73,7 +74,9 @@ def robot_story(robot: str = "robot-1") -> list[Event]:
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+    ) as client:
         yield client
 
 
@@ -93,6 +96,7 @@ async def test_a_device_shows_state_status_components_faults_and_readings(api: h
         "device": "robot-1",
         "edge": EDGE,
         "state": "offline",
+        "edge_state": None,  # no birth from its edge in this test (see tests/test_presence.py)
         "since": "2026-11-23T08:00:06Z",
         "last_seen_at": "2026-11-23T08:00:07Z",
         "status": "driving",

@@ -37,7 +37,8 @@ async def test_migrations_create_the_tables_and_the_version_in_the_configured_pl
     async with store.engine.connect() as connection:
         tables, versions = await connection.run_sync(inspect)
     assert {"events", "specimens", "edges", "telemetry", "device_readings", "devices", "alembic_version"} <= tables
-    assert versions == ["0003"]
+    assert {"edge_sequences", "tampered_events", "edge_outbox"} <= tables  # 0005: delivery guarantees
+    assert versions == ["0005"]
     if store.engine.dialect.name == "sqlite":
         async with store.engine.connect() as connection:
             assert (await connection.execute(sa.text("PRAGMA journal_mode"))).scalar_one() == "wal"

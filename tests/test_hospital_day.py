@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from simulators.clinical_systems import LAB_SYSTEM, ClinicalSystem
+from tests.auth import authorised
 from tests.infra import Infra
 from tests.polling import eventually
 from wardlink.stack import Stack, StackConfig
@@ -84,7 +85,7 @@ async def test_a_specimen_and_a_delivery_travel_end_to_end_on_simulated_time(day
     assert day.gateway.clock == day.hospital.clock.now  # overdue and at risk are judged on the devices' time
     assert day.edge is not None
     assert day.edge.clock == day.hospital.clock.now  # and the edge stamps its own observations on it too
-    async with httpx.AsyncClient(base_url=day.api_url, timeout=10) as api:
+    async with authorised(day) as api:
 
         async def carried_and_resulted() -> list[str]:
             resulted = {e["subject"]["id"] for e in await _events(api, type="specimen.resulted")}

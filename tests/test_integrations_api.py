@@ -15,6 +15,7 @@ from gateway.integrations import INTEGRATION_EDGE, ReportedEvent, SequenceCounte
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.store import Store
+from tests.auth import bearer
 from tests.infra import Infra
 from tests.polling import eventually
 from tests.test_gateway_e2e import FakeEdge
@@ -41,7 +42,9 @@ def report(*events: dict[str, Any], source: str = "lis") -> dict[str, Any]:
 async def asgi(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
     """The API in-process on this test's store (no broker needed)."""
     app = create_app(gateway_settings, store)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+    ) as client:
         yield client
 
 

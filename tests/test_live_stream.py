@@ -20,6 +20,7 @@ from contract.mqtt_url import BrokerAddress
 from gateway.live import Change, ChangeFilter, LiveHub, StreamEnd
 from gateway.service import Gateway
 from gateway.store import BatchResult
+from tests.auth import bearer
 from tests.infra import Infra
 from tests.polling import eventually
 
@@ -108,7 +109,7 @@ async def open_stream(gateway: Gateway, **params: str) -> AsyncIterator[Stream]:
     """A stream that is subscribed (its opening comment read) by the time the block runs."""
     timeout = httpx.Timeout(10, read=None)  # a stream may stay quiet; reads are bounded by READ_TIMEOUT_S instead
     async with (
-        httpx.AsyncClient(base_url=gateway.api_url, timeout=timeout) as client,
+        httpx.AsyncClient(base_url=gateway.api_url, timeout=timeout, headers=await bearer(gateway)) as client,
         client.stream("GET", "/api/v1/stream", params=params) as response,
     ):
         assert response.status_code == 200

@@ -14,7 +14,6 @@ from typing import Any
 from uuid import uuid4
 
 import aiomqtt
-import httpx
 import pytest
 
 from contract import Telemetry, Topics
@@ -27,6 +26,7 @@ from gateway.settings import GatewaySettings
 from simulators.sorter import SorterSimulator
 from simulators.tube import Sorted, Tube
 from simulators.tubes import TubeSystemSimulator
+from tests.auth import authorised
 from tests.infra import Infra
 from tests.polling import eventually
 
@@ -43,7 +43,7 @@ class Plant:
     mqtt_url: str
 
     async def events(self, **params: Any) -> list[dict[str, Any]]:
-        async with httpx.AsyncClient(base_url=self.gateway.api_url, timeout=10) as api:
+        async with authorised(self.gateway) as api:
             response = await api.get("/api/v1/events", params={"limit": 1000, **params})
         response.raise_for_status()
         return response.json()["data"]  # type: ignore[no-any-return]

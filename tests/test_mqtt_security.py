@@ -224,7 +224,7 @@ def test_an_edge_may_write_only_under_its_own_prefix(tmp_path: Path) -> None:
     acl = (out / "broker" / "acl").read_text().split("\n\n")
     edge_a = next(block for block in acl if f"user {USER_A}\n" in block)
     writes = [line.split()[-1] for line in edge_a.splitlines() if line.startswith("topic write")]
-    assert writes == [A.events, A.telemetry, A.state, "wardlink/v1/deadletter"]
+    assert writes == [A.events, A.telemetry, A.state, A.status, "wardlink/v1/deadletter"]
     robot = next(block for block in acl if f"user {USER_ROBOT_1}\n" in block)
     assert {line.split()[-1].split("/")[3] for line in robot.splitlines() if line.startswith("topic")} == {ROBOT_1}
 
@@ -260,7 +260,7 @@ def test_the_deploy_example_is_what_init_generates_for_docker_compose(tmp_path: 
     argv = [
         *("security", "init", "--out", str(tmp_path / "secure"), "--site-file", str(SITES_DIR / "compose.yaml")),
         *("--host", "mosquitto", "--host", "localhost", "--broker-dir", "/mosquitto/config"),
-        *("--persistence-dir", "/mosquitto/data"),
+        *("--persistence-dir", "/mosquitto/data", "--gateway", "2"),
     ]
     assert main(argv) == 0
     for name in ("mosquitto.conf", "acl"):
@@ -307,11 +307,12 @@ async def test_an_edge_publishes_under_its_own_prefix_and_cannot_spoof_another(
         connected(secure_broker.address(GATEWAY)) as gateway,
         connected(secure_broker.address(USER_A)) as edge_a,
     ):
-        for channel in ("events", "telemetry", "state"):
+        for channel in ("events", "telemetry", "state", "status"):
             await gateway.subscribe(f"wardlink/v1/+/+/{channel}", qos=1)
         await edge_a.publish(B.events, b"spoofed event", qos=1)
         await edge_a.publish(B.telemetry, b"spoofed telemetry", qos=1)
         await edge_a.publish(B.state, b"spoofed death", qos=1, retain=True)
+        await edge_a.publish(B.status, b"spoofed outbox report", qos=1, retain=True)
         await edge_a.publish(A.events, b"from core-lab-edge", qos=1)
         assert await received_until(gateway, b"from core-lab-edge") == [(A.events, b"from core-lab-edge")]
     async with connected(secure_broker.address(GATEWAY)) as late_gateway:

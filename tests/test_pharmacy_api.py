@@ -15,6 +15,7 @@ from gateway.rules import default_rules
 from gateway.rules.pharmacy import CabinetRules, ParLevel
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from tests.auth import authorised
 from tests.clock import SteppedClock
 from tests.infra import Infra
 from tests.pharmacy_events import (
@@ -64,7 +65,7 @@ async def pharmacy_gateway(gateway_settings: GatewaySettings, now: SteppedClock)
 
 @pytest.fixture
 async def api(pharmacy_gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=pharmacy_gateway.api_url, timeout=10) as client:
+    async with authorised(pharmacy_gateway) as client:
         yield client
 
 

@@ -11,7 +11,6 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from contract import Event
@@ -19,6 +18,7 @@ from gateway.rules import default_rules
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from simulators.lab_morning import DEVICE_EDGE, LAB_EDGE, Blockage, LabMorning, lab_morning
+from tests.auth import authorised
 from tests.clock import SteppedClock
 from tests.infra import Infra
 from tests.test_gateway_e2e import FakeEdge
@@ -57,7 +57,7 @@ async def replayed(
         async with (
             FakeEdge(infra, DEVICE_EDGE).connected() as devices,
             FakeEdge(infra, LAB_EDGE).connected() as lis,
-            httpx.AsyncClient(base_url=gateway.api_url) as api,
+            authorised(gateway) as api,
         ):
             edges = {DEVICE_EDGE: devices, LAB_EDGE: lis}
             end = max(by_minute) + 10 * STEP

@@ -33,6 +33,7 @@ from gateway.rules import TurnaroundTarget, default_rules
 from gateway.settings import GatewaySettings
 from gateway.specimen_store import reproject_unresulted
 from gateway.store import Store
+from tests.auth import bearer
 
 SITE = "general-hospital"
 T0 = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
@@ -288,7 +289,9 @@ NOW = T0 + timedelta(minutes=20)
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store, clock=lambda: NOW)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+    ) as client:
         yield client
 
 

@@ -18,6 +18,7 @@ from gateway.rules import default_rules
 from gateway.settings import GatewaySettings
 from gateway.store import Store
 from gateway.turnaround import aggregate, legs, outlook, percentile, predicted_result
+from tests.auth import bearer
 
 T0 = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
 RULES = default_rules()  # stat 30 min; legs 5 + 5 + 3, then 20 (blood gas 5, cbc 10)
@@ -223,7 +224,9 @@ NOW = T0 + timedelta(hours=3)
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store, clock=lambda: NOW)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+    ) as client:
         yield client
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from wardlink.audit_cli import add_audit_parser
 from wardlink.rules_cli import add_rules_parser
 from wardlink.security.cli import add_parser as add_security_parser
+from wardlink.users_cli import add_users_parser
 
 DOCS_SCHEMAS = Path("docs/schemas")
 
@@ -45,6 +46,7 @@ def _run(coro: Coroutine[Any, Any, None]) -> int:
 
 # -- demo ------------------------------------------------------------------------------------------------------
 async def _demo(args: argparse.Namespace) -> None:
+    from wardlink.demo_accounts import demo_accounts, demo_token, describe
     from wardlink.stack import Stack, StackConfig
 
     # A fresh seed per run by default: a demo restarted on the same data directory must not re-sort old barcodes.
@@ -65,15 +67,22 @@ async def _demo(args: argparse.Namespace) -> None:
             f"  API          {stack.api_url}   (try {stack.api_url}/api/v1/devices)\n",
             flush=True,
         )
-        barcodes = await _first_barcodes(stack.api_url, want=5)
+        accounts = await demo_accounts(stack.gateway.store)
+        token = await demo_token(stack.gateway.store)
+        print(describe(accounts, f"{stack.api_url}/") + "\n", flush=True)
+        barcodes = await _first_barcodes(stack.api_url, token, want=5)
+        print("The API needs credentials; the examples use a service token made for this run (admin, 1 day):")
+        print(f"  export TOKEN={token}")
+        auth = '-H "Authorization: Bearer $TOKEN"'
         print("Example barcodes that went through the sorter, edge and gateway:")
         for barcode in barcodes:
-            print(f"  curl {stack.api_url}/api/v1/specimens/{barcode}")
+            print(f"  curl {auth} {stack.api_url}/api/v1/specimens/{barcode}")
         if stack.hospital is not None:
             print("Every family's events, and the devices' health:")
             for kind in ("carrier", "delivery", "cabinet"):
-                print(f"  curl '{stack.api_url}/api/v1/events?subject_kind={kind}&limit=20'")
-            print(f"  curl {stack.api_url}/api/v1/devices")
+                print(f"  curl {auth} '{stack.api_url}/api/v1/events?subject_kind={kind}&limit=20'")
+            print(f"  curl {auth} {stack.api_url}/api/v1/devices")
+            print(f"Simulation control (engineer): {stack.api_url}/api/v1/simulation (docs/simulation.md)")
         print(flush=True)
         await asyncio.Event().wait()
 
@@ -89,9 +98,12 @@ def _simulators(stack: Any, args: argparse.Namespace, seed: int) -> str:
     )
 
 
-async def _first_barcodes(api_url: str, want: int, timeout_s: float = 60) -> list[str]:
+async def _first_barcodes(api_url: str, token: str, want: int, timeout_s: float = 60) -> list[str]:
     def fetch() -> list[str]:
-        with urllib.request.urlopen(f"{api_url}/api/v1/specimens?limit=50", timeout=5) as response:  # noqa: S310
+        request = urllib.request.Request(  # noqa: S310 (our own http:// URL)
+            f"{api_url}/api/v1/specimens?limit=50", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
             body = json.load(response)
         return [s["barcode"] for s in body["data"] if not s["barcode"].startswith("NOREAD")]
 
@@ -149,17 +161,21 @@ async def _sim_cabinet(args: argparse.Namespace) -> None:
 async def _sim_hospital(args: argparse.Namespace) -> None:
     import yaml
 
+    from simulators.control import SimulationControl
     from simulators.day import load_scenario
     from simulators.hospital import Hospital
 
     hospital = Hospital(load_scenario(args.scenario), args.broker, edge=args.edge, topic_root=args.topic_root)
+    control = SimulationControl(hospital, args.broker, simulator=args.simulator, topic_root=args.topic_root)
     await hospital.start()
     try:
+        await control.start()  # the gateway's /api/v1/simulation can start scenarios and inject faults here
         site = hospital.site().model_dump(mode="json", exclude_none=True)
         await asyncio.to_thread(Path(args.site_out).write_text, yaml.safe_dump(site, sort_keys=False))
         print(f"site file for the edge: {args.site_out}  (wardlink edge --site {args.site_out})", flush=True)
         await hospital.run()
     finally:
+        await control.stop()
         await hospital.stop()
 
 
@@ -260,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     hospital.add_argument("--edge", default="hospital-edge", help="edge id the site file names")
     hospital.add_argument("--topic-root", default="wardlink")
     hospital.add_argument("--site-out", default="hospital-site.yaml", help="where to write the edge's site file")
+    hospital.add_argument(
+        "--simulator", default="hospital", help="its name for simulation control (the gateway's /api/v1/simulation)"
+    )
     hospital.set_defaults(run=lambda a: _run(_sim_hospital(a)))
 
     profiles = sub.add_parser("profiles", help="device profiles").add_subparsers(dest="action", required=True)
@@ -273,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_security_parser(sub)
     add_audit_parser(sub)
     add_rules_parser(sub)
+    add_users_parser(sub)
 
     schemas = sub.add_parser("schemas", help="JSON Schemas").add_subparsers(dest="action", required=True)
     export = schemas.add_parser("export", help="write the wire-contract and profile JSON Schemas")

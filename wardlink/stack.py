@@ -15,11 +15,13 @@ from pathlib import Path
 from types import TracebackType
 
 from device_profiles import ModbusEndpoint, load_site
+from device_profiles.maps import MAPS_DIR
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from gateway.clock import utc_now
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from simulators.control import SimulationControl
 from simulators.day import load_scenario
 from simulators.hospital import Hospital
 from simulators.scenarios import run_stream
@@ -75,6 +77,8 @@ class Stack:
     sorter: SorterSimulator | None = None
     hospital: Hospital | None = None
     edge: EdgeAgent | None = None
+    simulation: SimulationControl | None = None
+    """The hospital's simulation control link (a scenario only): the gateway's /api/v1/simulation drives it."""
     _stream: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -119,6 +123,7 @@ class Stack:
                 topic_root=cfg.topic_root,
                 api_host=cfg.api_host,
                 api_port=api_port,
+                maps_dir=MAPS_DIR,  # the robots' node graphs, for the pharmacy view's map
                 **alert_pass,
             ),
             clock=clock,
@@ -157,13 +162,15 @@ class Stack:
             edge_settings, self.hospital.site(), self.hospital.profiles, clock=self.hospital.clock.now
         )
         await self.edge.start()
+        self.simulation = SimulationControl(self.hospital, self.mqtt_url, topic_root=self.config.topic_root)
+        await self.simulation.start()
         self._stream = asyncio.create_task(self.hospital.run())
 
     async def stop(self) -> None:
         if self._stream is not None:
             self._stream.cancel()
             await asyncio.gather(self._stream, return_exceptions=True)
-        simulators = [self.hospital] if self.hospital else [self.sorter]
+        simulators = [self.simulation, self.hospital] if self.hospital else [self.sorter]
         for part in (self.edge, *simulators, self.gateway, self.broker):
             if part is not None:
                 try:

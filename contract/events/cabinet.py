@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from contract.base import Envelope, Strict, SubjectKind
+from contract.base import MAX_INT32, Envelope, Strict, SubjectKind
 from contract.ids import Gtin, Identifier
 
 CabinetAlarm = Literal["door_ajar", "temperature_out_of_range", "access_denied"]
@@ -19,7 +19,7 @@ class Item(Strict):
     gtin: Gtin
     lot: Identifier
     expiry: date
-    quantity: int = Field(ge=0)
+    quantity: int = Field(ge=0, le=MAX_INT32)
 
 
 class DoorData(Strict):

@@ -4,14 +4,14 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from contract.base import Envelope, Strict, SubjectKind
+from contract.base import MAX_SEQ, Envelope, Strict, SubjectKind
 from contract.ids import Barcode, Identifier
 
 Priority = Literal["stat", "normal"]
 
 
 class CarrierDispatchedData(Strict):
-    transaction: int = Field(ge=0, description="The tube system's transaction number.")
+    transaction: int = Field(ge=0, le=MAX_SEQ, description="The tube system's transaction number.")
     from_station: Identifier
     to_station: Identifier
     priority: Priority = "normal"
@@ -20,18 +20,18 @@ class CarrierDispatchedData(Strict):
 
 
 class CarrierArrivedData(Strict):
-    transaction: int = Field(ge=0)
+    transaction: int = Field(ge=0, le=MAX_SEQ)
     station: Identifier
 
 
 class CarrierReleasedData(Strict):
-    transaction: int = Field(ge=0)
+    transaction: int = Field(ge=0, le=MAX_SEQ)
     station: Identifier
     badge: Identifier = Field(description="Who released the secure carrier (badge id, never a name).")
 
 
 class CarrierReroutedData(Strict):
-    transaction: int = Field(ge=0)
+    transaction: int = Field(ge=0, le=MAX_SEQ)
     to_station: Identifier
     reason: str = Field(default="", max_length=200)
 

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from contract.base import Envelope, Strict, SubjectKind
+from contract.base import MAX_INT32, Envelope, Strict, SubjectKind
 from contract.ids import Identifier
 
 SpecimenPriority = Literal["stat", "urgent", "routine"]
@@ -32,14 +32,14 @@ class SpecimenResultedData(Strict):
 
 
 class SpecimenScannedData(Strict):
-    input_rack: int | None = Field(default=None, ge=0)
-    input_position: int | None = Field(default=None, ge=0)
+    input_rack: int | None = Field(default=None, ge=0, le=MAX_INT32)
+    input_position: int | None = Field(default=None, ge=0, le=MAX_INT32)
 
 
 class SpecimenSortedData(Strict):
-    lane: int = Field(ge=0)
-    rack: int = Field(ge=0)
-    position: int = Field(ge=0)
+    lane: int = Field(ge=0, le=MAX_INT32)
+    rack: int = Field(ge=0, le=MAX_INT32)
+    position: int = Field(ge=0, le=MAX_INT32)
 
 
 RejectReason = Literal["no_read", "unknown_order", "rack_full", "sorter_fault"]
@@ -47,9 +47,9 @@ RejectReason = Literal["no_read", "unknown_order", "rack_full", "sorter_fault"]
 
 class SpecimenRejectedData(Strict):
     reason: RejectReason
-    lane: int = Field(ge=0, description="The error lane the tube was sent to.")
-    rack: int | None = Field(default=None, ge=0)
-    position: int | None = Field(default=None, ge=0)
+    lane: int = Field(ge=0, le=MAX_INT32, description="The error lane the tube was sent to.")
+    rack: int | None = Field(default=None, ge=0, le=MAX_INT32)
+    position: int | None = Field(default=None, ge=0, le=MAX_INT32)
     barcode_read: bool = Field(
         default=True,
         description="False when the scanner could not read the tube; the subject id is then a placeholder.",

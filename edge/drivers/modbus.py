@@ -31,6 +31,7 @@ from device_profiles import CodecError, MailboxRecord, ModbusProfile, RecordErro
 from device_profiles.watch import CommandWrite
 from device_profiles.watch_state import ReadSpan, WatchState, read_plan, watch_changes, watch_readings
 from edge.device_context import DeviceContext
+from edge.outbox import OutboxFullError, OutboxStorageError
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,8 @@ class ModbusDevice:
         self.endpoint = ctx.device.modbus
         self.polls = 0
         self.watch_polls = 0
+        self.held_back = 0
+        """Cycles that left the device's records where they were because the outbox was full."""
         self.plan: list[ReadSpan] = read_plan(self.profile)
         self.mailbox_key, self.watch_state = _parse_cursor(ctx.cursor)
         self._watch_due = -math.inf
@@ -111,6 +114,12 @@ class ModbusDevice:
                     if not client.connected and not await client.connect():
                         raise DeviceUnavailableError("connection refused or timed out")
                     busy = await self._cycle(client)
+                except OutboxStorageError:
+                    # The disk refused the write (logged once by the context): the record stays unacknowledged
+                    # at the mailbox head and is read again after the backoff; the device link is fine.
+                    self.held_back += 1
+                    await asyncio.sleep(ctx.backoff.next_delay())
+                    continue
                 except (DeviceUnavailableError, ModbusException, OSError, TimeoutError) as exc:
                     client.close()
                     await ctx.went_offline(str(exc) or type(exc).__name__)
@@ -131,6 +140,10 @@ class ModbusDevice:
             self._watch_due = now + self.ctx.device.poll_interval_s
             await self._watch(client)
         if self.profile.mailbox is None:
+            return False
+        if self.ctx.outbox_full:
+            # The device keeps its records while we do not acknowledge them: nothing is lost, the cursor stays.
+            self.held_back += 1
             return False
         return await self._mailbox(client)
 
@@ -207,8 +220,12 @@ class ModbusDevice:
         changes, state = watch_changes(watch, values, self.watch_state)
         if changes:
             observations = [self.ctx.observation(change.type, "device", self.ctx.id, change.data) for change in changes]
-            await self.ctx.emit(observations, cursor=self._cursor(watch=state))
-            self.watch_state = state
+            try:
+                await self.ctx.emit(observations, cursor=self._cursor(watch=state), hold_back=True)
+            except OutboxFullError:
+                self.held_back += 1  # the watch state stays: the change is seen again once there is room
+            else:
+                self.watch_state = state
         self._send_telemetry(values)
 
     async def _set_aside_bad_values(self, problems: dict[str, str], raw: dict[str, Any]) -> None:
@@ -267,7 +284,11 @@ class ModbusDevice:
                     record.data,
                     record.occurred_at,
                 )
-                await self.ctx.emit([observation], cursor=self._cursor(mailbox=key))
+                try:
+                    await self.ctx.emit([observation], cursor=self._cursor(mailbox=key), hold_back=True)
+                except OutboxFullError:
+                    self.held_back += 1
+                    return False  # not acknowledged: the record stays at the mailbox head for later
                 self.mailbox_key = key
         address, words = encode_ack(self.profile, seq)
         ack = await client.write_registers(address, words, device_id=unit)

@@ -186,7 +186,11 @@ class MqttJsonDevice:
                 return
             self.seen.add(mapped.message_id)
         if not isinstance(mapped, MappedEvent):
-            ctx.telemetry(mapped.readings, at=mapped.at)
+            try:
+                ctx.telemetry(mapped.readings, at=mapped.at)
+            except ValueError as exc:  # e.g. a reading time outside the contract's range (tests/test_fuzz_edge.py)
+                reason = f"{ctx.id}: the contract rejects its telemetry: {exc}"[:1000]
+                await ctx.set_aside(reason, topic, _text(payload))
             return
         if mapped.event_type == REBIRTH_ANSWER:
             self._inventory_heard = True

@@ -94,23 +94,32 @@ class Vda5050Device:
     # -- from the robot ----------------------------------------------------------------------------------------
     async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            topic = str(message.topic)
-            channel = topic.rsplit("/", 1)[-1]
-            if channel not in ("connection", "state", "visualization", "factsheet"):
-                continue
             payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
-            if not payload:
-                continue  # a retained message being cleared
-            try:
-                body = parse(channel, payload)  # type: ignore[arg-type]
-                self._check_sender(channel, body)  # type: ignore[arg-type]
-            except Vda5050SchemaError as exc:
-                await self.ctx.set_aside(str(exc), topic, bytes(payload).decode("utf-8", "replace"))
-                continue
-            self.received += 1
-            await self._take(channel, body)
+            await self.handle(str(message.topic), bytes(payload))
             if _cancelling():
                 raise asyncio.CancelledError
+
+    async def handle(self, topic: str, payload: bytes) -> None:
+        """One message from the robot: taken, or set aside with the reason; never the end of the link."""
+        channel = topic.rsplit("/", 1)[-1]
+        if channel not in ("connection", "state", "visualization", "factsheet"):
+            return
+        if not payload:
+            return  # a retained message being cleared
+        try:
+            body = parse(channel, payload)  # type: ignore[arg-type]
+            self._check_sender(channel, body)  # type: ignore[arg-type]
+        except Vda5050SchemaError as exc:
+            await self.ctx.set_aside(str(exc), topic, payload.decode("utf-8", "replace"))
+            return
+        self.received += 1
+        try:
+            await self._take(channel, body)
+        except (ValueError, OverflowError) as exc:
+            # Valid by the schema, yet no usable instant or reading (a year-1 timestamp, NaN battery, a clock
+            # beyond the contract's range): the device task must not die of it (tests/test_fuzz_edge.py).
+            reason = f"{channel} message from robot {self.serial} is unusable: {exc}"[:1000]
+            await self.ctx.set_aside(reason, topic, payload.decode("utf-8", "replace"))
 
     def _check_sender(self, kind: MessageKind, body: dict[str, Any]) -> None:
         sender = (body.get("manufacturer"), body.get("serialNumber"))

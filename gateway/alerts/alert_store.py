@@ -54,6 +54,8 @@ class AlertFilter:
     kind: str | None = None
     severity: str | None = None
     ward: str | None = None
+    wards: tuple[str, ...] | None = None
+    """Only alerts on one of these wards (a ward-scoped caller's); None: any ward or none."""
     subject_kind: str | None = None
     subject_id: str | None = None
 
@@ -73,6 +75,8 @@ class AlertFilter:
         ):
             if value is not None:
                 clauses.append(column == value)
+        if self.wards is not None:
+            clauses.append(c.ward.in_(self.wards))
         return clauses
 
 

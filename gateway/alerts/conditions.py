@@ -11,15 +11,18 @@ from datetime import datetime, timedelta
 
 from gateway.alerts.cabinet_conditions import cabinet_conditions
 from gateway.alerts.inputs import Condition, Position, Snapshot
+from gateway.alerts.reliability_conditions import reliability_conditions
 from gateway.alerts.text import clock_time, minutes_text
 from gateway.rules import TrackingRules
 from gateway.rules.alerting import AlertRules, Severity
 from gateway.turnaround import outlook
 
-CLEARS_ON_ACKNOWLEDGEMENT = frozenset({"cabinet.discrepancy", "specimen.error_lane"})
+CLEARS_ON_ACKNOWLEDGEMENT = frozenset({"cabinet.discrepancy", "specimen.error_lane", "event.tampered"})
 """Kinds whose alert an acknowledgement clears (at once, or after `error_lane_clear_after_minutes`)."""
-STICKY_KINDS = frozenset({"cabinet.discrepancy"})
+STICKY_KINDS = frozenset({"cabinet.discrepancy", "event.tampered"})
 """Kinds whose alert only acknowledgement clears: the removal dropping out of the lookback does not."""
+ESCALATING_KINDS = frozenset({"edge.outbox_filling"})
+"""Kinds whose open alert takes a higher severity when its condition gets worse (warning -> critical)."""
 
 SUBJECT_MAX = 64
 """The alerts table's `subject_id` column (the details carry the full ids)."""
@@ -49,7 +52,7 @@ def active_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) -
 
 def clear_after_acknowledgement(kind: str, alerts: AlertRules, ward: str | None) -> timedelta | None:
     """How long after acknowledgement an alert of `kind` clears by itself; None: only when its condition goes."""
-    if kind == "cabinet.discrepancy":
+    if kind in ("cabinet.discrepancy", "event.tampered"):
         return timedelta(0)
     if kind == "specimen.error_lane":
         return alerts.thresholds(ward=ward).minutes("error_lane_clear_after_minutes")
@@ -353,4 +356,5 @@ _FAMILIES: tuple[Callable[[Snapshot, TrackingRules, datetime], Iterator[Conditio
     battery_conditions,
     cabinet_conditions,
     health_conditions,
+    reliability_conditions,
 )

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.alerts.alert_store import AlertRow, alerts_by_id
 from gateway.alerts.conditions import (
     CLEARS_ON_ACKNOWLEDGEMENT,
+    ESCALATING_KINDS,
     STICKY_KINDS,
     active_conditions,
     clear_after_acknowledgement,
@@ -33,6 +35,7 @@ from gateway.alerts.inputs import Condition, alert_key
 from gateway.alerts.snapshot import gather
 from gateway.clock import Clock
 from gateway.rules import TrackingRules
+from gateway.rules.alerting import SEVERITY_RANK
 from gateway.rules.store import latest_version, load_rules_in_force
 from gateway.store import Store
 from gateway.tables import alerts
@@ -123,7 +126,9 @@ async def reconcile(
     wanted = {condition.key: condition for condition in conditions}
     open_rows = list(
         await connection.execute(
-            sa.select(c.id, c.open_key, c.kind, c.state, c.ward, c.acknowledged_at).where(c.open_key.is_not(None))
+            sa.select(c.id, c.open_key, c.kind, c.state, c.ward, c.acknowledged_at, c.severity).where(
+                c.open_key.is_not(None)
+            )
         )
     )
     open_keys = {str(r.open_key) for r in open_rows}
@@ -145,6 +150,7 @@ async def reconcile(
             )
             if not acknowledged_long_enough:
                 evaluation.kept += 1
+                await _escalate(connection, row, wanted[row.open_key])
                 continue
         elif row.kind in STICKY_KINDS:
             evaluation.kept += 1
@@ -183,6 +189,17 @@ async def reconcile(
         if (await connection.execute(statement)).first() is not None:
             evaluation.raised.append(alert_id)
     return evaluation
+
+
+async def _escalate(connection: AsyncConnection, row: sa.Row[Any], condition: Condition) -> None:
+    """An open alert of an escalating kind whose condition got worse takes the higher severity and message."""
+    if row.kind not in ESCALATING_KINDS or SEVERITY_RANK[condition.severity] <= SEVERITY_RANK[row.severity]:
+        return
+    await connection.execute(
+        sa.update(alerts)
+        .where(alerts.c.id == row.id, alerts.c.open_key.is_not(None))
+        .values(severity=condition.severity, message=_fit(condition.message), details=dict(condition.details))
+    )
 
 
 async def _clear(connection: AsyncConnection, alert_id: UUID, now: datetime) -> bool:

@@ -146,6 +146,41 @@ class Edge:
 
 
 @dataclass(frozen=True, slots=True)
+class SequenceGap:
+    """An edge whose sequence has holes (see `gateway.sequences`)."""
+
+    site: str
+    edge: str
+    missing: tuple[tuple[int, int], ...]
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TamperedEvent:
+    """An event id that came again with another body (see `gateway.tamper`)."""
+
+    event_id: str
+    site: str
+    edge: str
+    attempts: int
+    first_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxFill:
+    """An edge's latest outbox report."""
+
+    site: str
+    edge: str
+    depth: int
+    bytes: int
+    max_bytes: int
+    oldest_created_at: datetime | None
+    reported_at: datetime
+    refused: int
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """The rows one evaluation looks at; every field defaults to nothing, so tests set only what they need."""
 
@@ -164,3 +199,7 @@ class Snapshot:
     removals: Sequence[Removal] = ()
     devices: Sequence[Device] = ()
     edges: Sequence[Edge] = ()
+    sequence_gaps: Sequence[SequenceGap] = ()
+    tampered: Sequence[TamperedEvent] = ()
+    """Tampered ids seen within the lookback."""
+    outboxes: Sequence[OutboxFill] = ()

@@ -18,15 +18,20 @@ from gateway.alerts.inputs import (
     Delivery,
     Device,
     Edge,
+    OutboxFill,
     Position,
     Removal,
     Sample,
+    SequenceGap,
     SiteId,
     Snapshot,
+    TamperedEvent,
 )
 from gateway.cabinet_store import stock_of
+from gateway.edge_outbox_store import outbox_reports
 from gateway.projection import SpecimenRow
 from gateway.rules import TrackingRules
+from gateway.sequences import open_gaps
 from gateway.tables import (
     cabinets,
     carrier_trips,
@@ -38,6 +43,7 @@ from gateway.tables import (
     specimens,
     telemetry,
 )
+from gateway.tamper import recent_tampering
 
 BATTERY = "battery_charge"
 FRIDGE = "fridge_temperature"
@@ -78,7 +84,26 @@ async def gather(connection: AsyncConnection, rules: TrackingRules, now: datetim
         removals=await _removals(connection, since),
         devices=await _devices(connection, _device_types(readings, cabinet_rows, open_deliveries, trips), rules),
         edges=[Edge(r.site, r.edge, r.state, r.since) for r in await connection.execute(sa.select(edges))],
+        **await _reliability(connection, since),
     )
+
+
+async def _reliability(connection: AsyncConnection, since: datetime) -> dict[str, Any]:
+    """Sequence gaps, tampered ids seen within the lookback, and the edges' outbox reports."""
+    gaps = [
+        SequenceGap(g.site, g.edge, tuple(g.missing), g.gap_since)
+        for g in await open_gaps(connection)
+        if g.gap_since is not None and g.missing
+    ]
+    tampered = [
+        TamperedEvent(str(t.event_id), t.site, t.edge, t.attempts, t.first_seen_at)
+        for t in await recent_tampering(connection, since)
+    ]
+    outboxes = [
+        OutboxFill(r.site, r.edge, r.depth, r.bytes, r.max_bytes, r.oldest_created_at, r.reported_at, r.refused)
+        for r in await outbox_reports(connection)
+    ]
+    return {"sequence_gaps": gaps, "tampered": tampered, "outboxes": outboxes}
 
 
 def _out(run: Sequence[Sample], rules: TrackingRules, key: SiteId) -> bool:

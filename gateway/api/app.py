@@ -3,8 +3,12 @@
 from fastapi import FastAPI
 
 from gateway.api import problems
+from gateway.api.body_limit import BodyLimit
 from gateway.api.routes import (
+    accounts,
     alerts,
+    audit,
+    auth,
     cabinets,
     carriers,
     custody,
@@ -13,15 +17,22 @@ from gateway.api.routes import (
     edges,
     events,
     health,
+    hospital_clock,
     integrations,
+    manual_custody,
+    robots,
     rules,
+    simulation,
     specimens,
     stream,
     turnaround,
 )
+from gateway.api.routes import metrics as metrics_route
 from gateway.clock import Clock, utc_now
+from gateway.dashboard.pages import router as dashboard_router
 from gateway.ingest import Ingest
 from gateway.live import LiveHub
+from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
 from gateway.store import Store
 
@@ -48,8 +59,11 @@ def create_app(
         live = LiveHub()
         store.listeners.append(live.publish)
     app.state.live = live
+    app.state.metrics = GatewayMetrics(store, ingest)  # lag histograms listen to the store from now on
     problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)  # 413 problem (docs/api.md)
     app.include_router(specimens.router, prefix="/api/v1")
+    app.include_router(manual_custody.router, prefix="/api/v1")
     app.include_router(carriers.router, prefix="/api/v1")
     app.include_router(turnaround.router, prefix="/api/v1")
     app.include_router(integrations.router, prefix="/api/v1")
@@ -63,5 +77,13 @@ def create_app(
     app.include_router(stream.router, prefix="/api/v1")
     app.include_router(alerts.router, prefix="/api/v1")
     app.include_router(rules.router, prefix="/api/v1")
+    app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(accounts.router, prefix="/api/v1")
+    app.include_router(audit.router, prefix="/api/v1")
+    app.include_router(simulation.router, prefix="/api/v1")  # app.state.simulation: set by the Gateway
+    app.include_router(robots.router, prefix="/api/v1")
+    app.include_router(hospital_clock.router, prefix="/api/v1")
+    app.include_router(dashboard_router)  # the staff pages and their static files (gateway/dashboard)
     app.include_router(health.router)
+    app.include_router(metrics_route.router)  # /metrics: Prometheus, engineer or admin (gateway/metrics.py)
     return app

@@ -53,6 +53,9 @@ class EventPublic(BaseModel):
     device: str
     subject: SubjectPublic
     data: dict[str, Any]
+    historical: bool = Field(
+        default=False, description="It happened before its edge's current connection came up (a replayed backlog)."
+    )
 
 
 class EventListPublic(BaseModel):
@@ -144,6 +147,28 @@ class SpecimenListPublic(BaseModel):
     count: int = Field(description="How many specimens match, across all pages.")
 
 
+class EdgeOutboxPublic(BaseModel):
+    """The edge's latest outbox report (docs/reliability.md)."""
+
+    depth: int = Field(description="Domain events waiting for the gateway's acknowledgement.")
+    bytes: int
+    max_bytes: int = Field(description="The bound; at it the edge refuses new domain events (dead-lettered).")
+    level: int = Field(description="Fill step reached: 0, 50, 80, 95 or 100 (%).")
+    oldest_created_at: datetime | None
+    refused: int = Field(description="Domain events refused for want of room since the edge started.")
+    telemetry_dropped: int = Field(description="Readings dropped (oldest first) since the edge started.")
+    reported_at: datetime
+
+
+class EdgeSequencePublic(BaseModel):
+    """How far the gateway has the edge's sequence (docs/reliability.md)."""
+
+    epoch: str | None = Field(description="The outbox epoch announced in the edge's birth; null for older edges.")
+    committed_through: int = Field(description="Every seq up to this one is stored.")
+    missing: list[tuple[int, int]] = Field(description="Seq ranges not stored although later ones are.")
+    gap_since: datetime | None
+
+
 class EdgeBase(BaseModel):
     site: str
     edge: str
@@ -151,6 +176,8 @@ class EdgeBase(BaseModel):
     since: datetime
     version: str
     updated_at: datetime
+    outbox: EdgeOutboxPublic | None = None
+    sequence: EdgeSequencePublic | None = None
 
 
 class EdgeListPublic(BaseModel):
@@ -184,6 +211,11 @@ class DeviceBase(BaseModel):
     device: str
     edge: str = Field(description="The edge that last reported the device's health (or first heard of it).")
     state: DeviceState = Field(description="online / offline as the edge reports it; unknown before it has.")
+    edge_state: Literal["online", "offline"] | None = Field(
+        default=None,
+        description="Presence of the edge that reports the device (birth / Last Will): while it is offline, `state` "
+        "is only the last the edge knew. Null before the edge's first birth.",
+    )
     since: datetime | None = Field(description="When the device entered its state; null while unknown.")
     last_seen_at: datetime = Field(description="The latest event or telemetry from the device.")
     status: str | None = Field(description="The device's own status word; null until it reports one.")

@@ -35,6 +35,9 @@ AlertKind = Literal[
     "cabinet.below_par",
     "device.offline",
     "edge.offline",
+    "edge.outbox_filling",
+    "edge.sequence_gap",
+    "event.tampered",
 ]
 ALERT_KINDS: tuple[str, ...] = get_args(AlertKind)
 
@@ -64,6 +67,12 @@ class AlertThresholds(_Model):
     offline_grace_minutes: float = Field(default=2, ge=0)
     error_lane_clear_after_minutes: float = Field(default=30, ge=0)
     """An acknowledged error-lane alert clears this long after acknowledgement (or when the lab receives it)."""
+    outbox_warning_percent: float = Field(default=80, gt=0, le=100)
+    """An edge's outbox this full (of `outbox_max_bytes`) raises `edge.outbox_filling` as a warning..."""
+    outbox_critical_percent: float = Field(default=95, gt=0, le=100)
+    """...and this full as critical (at 100 % the edge refuses new domain events)."""
+    sequence_gap_minutes: float = Field(default=5, gt=0)
+    """Seqs an edge's sequence misses for longer than this raise `edge.sequence_gap`."""
 
     @model_validator(mode="after")
     def _cold_chain_range(self) -> "AlertThresholds":
@@ -71,6 +80,11 @@ class AlertThresholds(_Model):
             raise ValueError(
                 f"cold_chain_min_c ({self.cold_chain_min_c:g}) must be below cold_chain_max_c "
                 f"({self.cold_chain_max_c:g})"
+            )
+        if self.outbox_warning_percent > self.outbox_critical_percent:
+            raise ValueError(
+                f"outbox_warning_percent ({self.outbox_warning_percent:g}) must not be above outbox_critical_percent "
+                f"({self.outbox_critical_percent:g})"
             )
         return self
 
@@ -128,6 +142,9 @@ DEFAULT_SEVERITIES: dict[str, Severity] = {
     "cabinet.below_par": "info",
     "device.offline": "warning",
     "edge.offline": "critical",
+    "edge.outbox_filling": "warning",  # critical from outbox_critical_percent
+    "edge.sequence_gap": "warning",
+    "event.tampered": "critical",
 }
 
 

@@ -71,9 +71,9 @@ def _component(*parts: str) -> str:
 
 
 def gateway_account(number: int, root: str = DEFAULT_ROOT) -> Account:
-    """A gateway replica: reads every edge's events, telemetry and state; writes acks, commands, dead letters."""
+    """A gateway replica: reads every edge's events, telemetry, state, status; writes acks, commands, dead letters."""
     grants = (
-        *(Grant("read", subscription(channel, root)) for channel in ("events", "telemetry", "state")),
+        *(Grant("read", subscription(channel, root)) for channel in ("events", "telemetry", "state", "status")),
         Grant("write", subscription("ack", root)),
         Grant("write", subscription("commands", root) + "/+"),
         Grant("write", deadletter_topic(root)),
@@ -88,6 +88,7 @@ def edge_account(spec: EdgeSpec, root: str = DEFAULT_ROOT) -> Account:
         Grant("write", topics.events),
         Grant("write", topics.telemetry),
         Grant("write", topics.state),
+        Grant("write", topics.status),
         Grant("write", deadletter_topic(root)),
         Grant("read", topics.ack),
         Grant("read", f"{topics.base}/commands/+"),

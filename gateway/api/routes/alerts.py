@@ -18,13 +18,15 @@ from gateway.alerts.alert_store import (
 from gateway.api.alert_models import Acknowledgement, AlertListPublic, AlertPublic, AlertSubject
 from gateway.api.deps import ClockDep, StoreDep
 from gateway.api.models import Problem
+from gateway.api.paging import Offset
 from gateway.api.routes.stream import get_live
+from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.rules.alerting import AlertKind, Severity
 
 MAX_PAGE = 500
 SUBJECT_KINDS = ("specimen", "carrier", "delivery", "cabinet", "device", "edge")
 
-router = APIRouter(prefix="/alerts", tags=["alerts"])
+router = APIRouter(prefix="/alerts", tags=["alerts"], dependencies=[require("lab", "pharmacy", "engineer")])
 
 
 def alert_public(row: AlertRow) -> AlertPublic:
@@ -63,8 +65,9 @@ def _not_found(alert_id: UUID) -> HTTPException:
 @router.get("", response_model=AlertListPublic)
 async def list_all(
     store: StoreDep,
+    caller: PrincipalDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     state: Annotated[StateFilter | None, Query(description="open (raised or acknowledged), raised, ...")] = None,
     kind: Annotated[AlertKind | None, Query()] = None,
     severity: Annotated[Severity | None, Query()] = None,
@@ -76,7 +79,13 @@ async def list_all(
     """Alerts, the most severe first and then the newest first."""
     subject_kind, subject_id = _subject(subject)
     where = AlertFilter(
-        state=state, kind=kind, severity=severity, ward=ward, subject_kind=subject_kind, subject_id=subject_id
+        state=state,
+        kind=kind,
+        severity=severity,
+        ward=ward,
+        wards=caller.wards or None,
+        subject_kind=subject_kind,
+        subject_id=subject_id,
     )
     async with store.engine.connect() as connection:
         rows, count = await list_alerts(connection, where, limit=min(limit, MAX_PAGE), offset=offset)
@@ -84,10 +93,10 @@ async def list_all(
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, responses={404: {"model": Problem}})
-async def read_one(store: StoreDep, alert_id: UUID) -> AlertPublic:
+async def read_one(store: StoreDep, caller: PrincipalDep, alert_id: UUID) -> AlertPublic:
     async with store.engine.connect() as connection:
         row = await get_alert(connection, alert_id)
-    if row is None:
+    if row is None or not caller.can_see_ward(row.ward):  # another ward's alert: as if unknown
         raise _not_found(alert_id)
     return alert_public(row)
 
@@ -98,9 +107,20 @@ async def read_one(store: StoreDep, alert_id: UUID) -> AlertPublic:
     responses={404: {"model": Problem}, 409: {"model": Problem}},
 )
 async def acknowledge_one(
-    request: Request, store: StoreDep, clock: ClockDep, alert_id: UUID, acknowledgement: Acknowledgement
+    request: Request,
+    store: StoreDep,
+    clock: ClockDep,
+    caller: PrincipalDep,
+    audit: AuditDep,
+    alert_id: UUID,
+    acknowledgement: Acknowledgement,
 ) -> AlertPublic:
     """Say who is on it. Repeating it changes nothing (the first acknowledgement stands); 409 once cleared."""
+    if caller.scoped:
+        async with store.engine.connect() as connection:
+            seen = await get_alert(connection, alert_id)
+        if seen is None or not caller.can_see_ward(seen.ward):
+            raise _not_found(alert_id)
     try:
         row = await acknowledge(
             store.engine,
@@ -113,7 +133,9 @@ async def acknowledge_one(
     except AlertNotFoundError:
         raise _not_found(alert_id) from None
     except AlertAlreadyClearedError as exc:
+        await audit("alert.acknowledge", target=f"alert {alert_id}", outcome="failed", detail="already cleared")
         raise HTTPException(status_code=409, detail=str(exc)) from None
+    await audit("alert.acknowledge", target=f"alert {alert_id}", detail=f"by={acknowledgement.by}")
     if row.acknowledged_by == acknowledgement.by:  # this request acknowledged it (a repeat changes nothing)
         live = get_live(request)
         live.alert_changed("acknowledged", row, row.acknowledged_at or clock())

@@ -9,6 +9,7 @@ from contract import Identifier
 from contract.base import UtcDatetime
 from gateway.api.deps import StoreDep
 from gateway.api.models import Problem
+from gateway.api.paging import Limit, Offset, page
 from gateway.api.pharmacy_models import (
     AccessAction,
     AccessEntryPublic,
@@ -24,6 +25,8 @@ from gateway.api.pharmacy_models import (
     TemperaturePublic,
 )
 from gateway.api.routes.events import check_window
+from gateway.auth.deps import PrincipalDep, require
+from gateway.auth.principal import Principal
 from gateway.cabinet_projection import CabinetRow, StockLine
 from gateway.cabinet_store import access_log, below_par, find_cabinets, list_cabinets, stock_of
 from gateway.event_query import EventRecord
@@ -36,8 +39,8 @@ MAX_POINTS = 5000
 TEMPERATURE_METRIC = "fridge_temperature"
 """The MV-40's fridge reading (device_profiles/models/medvault-mv40.yaml)."""
 
-router = APIRouter(prefix="/cabinets", tags=["cabinets"])
-replenishment_router = APIRouter(prefix="/replenishment", tags=["cabinets"])
+router = APIRouter(prefix="/cabinets", tags=["cabinets"], dependencies=[require("pharmacy")])
+replenishment_router = APIRouter(prefix="/replenishment", tags=["cabinets"], dependencies=[require("pharmacy")])
 
 CabinetPath = Annotated[Identifier, Path(description="The cabinet's device id, e.g. cabinet-1.")]
 SiteQuery = Annotated[
@@ -101,8 +104,24 @@ def _inventory(rules: TrackingRules, row: CabinetRow, lines: list[StockLine]) ->
     return public
 
 
-async def _the_cabinet(connection: AsyncConnection, cabinet: str, site: str | None) -> CabinetRow:
+def _ward_of(rules: TrackingRules, cabinet: str) -> str | None:
+    configured = rules.cabinets.get(cabinet)
+    return configured.ward if configured else None
+
+
+def _visible_cabinets(rules: TrackingRules, caller: Principal) -> list[str] | None:
+    """The cabinet ids a ward-scoped caller may see (those the rules place on their wards); None: all."""
+    if not caller.scoped:
+        return None
+    return sorted(name for name, configured in rules.cabinets.items() if caller.can_see_ward(configured.ward))
+
+
+async def _the_cabinet(
+    connection: AsyncConnection, cabinet: str, site: str | None, rules: TrackingRules, caller: Principal
+) -> CabinetRow:
     found = await find_cabinets(connection, cabinet, site)
+    if not caller.can_see_ward(_ward_of(rules, cabinet)):
+        found = []  # another ward's cabinet: as if unknown
     if not found:
         where = f" at site {site}" if site else ""
         raise HTTPException(
@@ -121,25 +140,34 @@ async def _the_cabinet(connection: AsyncConnection, cabinet: str, site: str | No
 @router.get("", response_model=CabinetListPublic)
 async def read_cabinets(
     store: StoreDep,
+    caller: PrincipalDep,
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CabinetListPublic:
     """Every cabinet heard from, by site and id: door, active alarms, last access and how many items are below par."""
     rules = store.rules
     async with store.engine.connect() as connection:
-        rows, count = await list_cabinets(connection, site=site, limit=min(limit, MAX_PAGE), offset=offset)
+        rows, count = await list_cabinets(
+            connection,
+            site=site,
+            only=_visible_cabinets(rules, caller),
+            limit=min(limit, MAX_PAGE),
+            offset=offset,
+        )
         stock = await stock_of(connection, [(row.site, row.cabinet) for row in rows])
     data = [CabinetBase(**_base(rules, row, stock[(row.site, row.cabinet)])) for row in rows]  # type: ignore[arg-type]
     return CabinetListPublic(data=data, count=count)
 
 
 @router.get("/{cabinet}", response_model=CabinetPublic, responses=_NOT_FOUND)
-async def read_cabinet(store: StoreDep, cabinet: CabinetPath, site: SiteQuery = None) -> CabinetPublic:
+async def read_cabinet(
+    store: StoreDep, caller: PrincipalDep, cabinet: CabinetPath, site: SiteQuery = None
+) -> CabinetPublic:
     """One cabinet: its state and what each bin holds (GTIN, lot, expiry, quantity) against the par levels."""
     rules = store.rules
     async with store.engine.connect() as connection:
-        row = await _the_cabinet(connection, cabinet, site)
+        row = await _the_cabinet(connection, cabinet, site, rules, caller)
         lines = (await stock_of(connection, [(row.site, row.cabinet)]))[(row.site, row.cabinet)]
     configured = rules.cabinets.get(row.cabinet)
     return CabinetPublic(
@@ -152,17 +180,18 @@ async def read_cabinet(store: StoreDep, cabinet: CabinetPath, site: SiteQuery = 
 @router.get("/{cabinet}/temperature", response_model=TemperaturePublic, responses=_NOT_FOUND)
 async def read_temperature(
     store: StoreDep,
+    caller: PrincipalDep,
     cabinet: CabinetPath,
     site: SiteQuery = None,
     since: Annotated[UtcDatetime | None, Query(description="At or after (with a zone).")] = None,
     until: Annotated[UtcDatetime | None, Query(description="Before (with a zone).")] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_POINTS} are returned.")] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TemperaturePublic:
     """The fridge's temperature over time, oldest first: raw for the recent past, one-minute means beyond it."""
     check_window(since, until)
     async with store.engine.connect() as connection:
-        row = await _the_cabinet(connection, cabinet, site)
+        row = await _the_cabinet(connection, cabinet, site, store.rules, caller)
         points, count = await series(
             connection,
             site=row.site,
@@ -202,17 +231,18 @@ def _access_entry(record: EventRecord) -> AccessEntryPublic:
 @router.get("/{cabinet}/access", response_model=AccessListPublic, responses=_NOT_FOUND)
 async def read_access(
     store: StoreDep,
+    caller: PrincipalDep,
     cabinet: CabinetPath,
     site: SiteQuery = None,
     since: Annotated[UtcDatetime | None, Query(description="Occurred at or after (with a zone).")] = None,
     until: Annotated[UtcDatetime | None, Query(description="Occurred before (with a zone).")] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AccessListPublic:
     """Who opened the cabinet and what they took, returned or restocked, in the order it happened."""
     check_window(since, until)
     async with store.engine.connect() as connection:
-        row = await _the_cabinet(connection, cabinet, site)
+        row = await _the_cabinet(connection, cabinet, site, store.rules, caller)
         records, count = await access_log(
             connection, row.site, row.cabinet, since=since, until=until, limit=min(limit, MAX_PAGE), offset=offset
         )
@@ -222,11 +252,17 @@ async def read_access(
 @replenishment_router.get("", response_model=ReplenishmentPublic)
 async def read_replenishment(
     store: StoreDep,
+    caller: PrincipalDep,
     ward: Annotated[Identifier | None, Query(description="Only this ward's cabinets.")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> ReplenishmentPublic:
-    """The pick list: every item below its par minimum in a cabinet, and how many bring it up to par maximum."""
+    """The pick list: every item below its par minimum in a cabinet, and how many bring it up to par maximum.
+
+    `count` is the whole list, `data` one page of it."""
     async with store.engine.connect() as connection:
         picks = await below_par(connection, store.rules, ward=ward)
+    picks = [p for p in picks if caller.can_see_ward(p.ward)]
     data = [
         PickLinePublic(
             site=p.site,
@@ -239,6 +275,6 @@ async def read_replenishment(
             quantity=p.quantity,
             bins=list(p.bins),
         )
-        for p in picks
+        for p in page(picks, limit, offset)
     ]
-    return ReplenishmentPublic(data=data, count=len(data))
+    return ReplenishmentPublic(data=data, count=len(picks))

@@ -7,13 +7,15 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from contract import Identifier
 from gateway.api.deps import StoreDep
 from gateway.api.models import Problem
+from gateway.api.paging import Offset
 from gateway.api.tracking_models import CarrierPublic, TripListPublic, TripPublic
+from gateway.auth.deps import require
 from gateway.carrier_projection import IN_TRANSIT, TripRow, TripStatus
 from gateway.carrier_store import page_trips
 
 MAX_PAGE = 500
 
-router = APIRouter(prefix="/carriers", tags=["carriers"])
+router = APIRouter(prefix="/carriers", tags=["carriers"], dependencies=[require("lab")])
 
 
 def trip_public(row: TripRow) -> TripPublic:
@@ -53,7 +55,7 @@ async def list_trips(
     in_transit: Annotated[bool, Query(description="true: only trips dispatched or rerouted, not arrived yet.")] = False,
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TripListPublic:
     """Carrier trips, the latest dispatched first."""
     statuses: list[str] = list(status or ())
@@ -74,7 +76,7 @@ async def read_carrier(
     carrier: Annotated[Identifier, Path(description="The carrier's id (its RFID tag).")],
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CarrierPublic:
     """One carrier's trips, the latest first, each with the specimens it carried."""
     async with store.engine.connect() as connection:

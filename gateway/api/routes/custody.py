@@ -10,14 +10,24 @@ from pydantic import BaseModel, Field
 from contract import Identifier
 from gateway.api.deps import StoreDep
 from gateway.api.models import Problem
+from gateway.api.paging import Offset
 from gateway.audit import AuditReport, ProblemKind, verify_custody_log
+from gateway.auth.deps import AuditDep, PrincipalDep, require
+from gateway.auth.scope import WARDED_KINDS, subject_ward
 from gateway.custody_log import CustodyRecord, subject_records
 
 MAX_PAGE = 1000
 
-router = APIRouter(prefix="/custody", tags=["custody"])
+router = APIRouter(prefix="/custody", tags=["custody"], dependencies=[require("lab", "pharmacy", "engineer")])
 
 CustodyKind = Literal["specimen", "carrier", "delivery", "cabinet"]
+KIND_ROLES: dict[str, frozenset[str]] = {
+    "specimen": frozenset({"lab", "engineer", "admin"}),
+    "carrier": frozenset({"lab", "engineer", "admin"}),
+    "delivery": frozenset({"pharmacy", "engineer", "admin"}),
+    "cabinet": frozenset({"pharmacy", "engineer", "admin"}),
+}
+"""Who may read whose custody: the lab its specimens and carriers, the pharmacy its deliveries and cabinets."""
 
 
 class CustodyRecordPublic(BaseModel):
@@ -87,7 +97,7 @@ def report_public(report: AuditReport) -> AuditReportPublic:
     )
 
 
-@router.get("/verify", response_model=AuditReportPublic)
+@router.get("/verify", response_model=AuditReportPublic, dependencies=[require("engineer")])
 async def verify(store: StoreDep) -> AuditReportPublic:
     """Walk the whole chain and every recorded event, as `wardlink audit verify` does; `intact` says the verdict."""
     async with store.engine.connect() as connection:
@@ -97,22 +107,36 @@ async def verify(store: StoreDep) -> AuditReportPublic:
 @router.get("/{subject_kind}/{subject_id}", response_model=CustodyListPublic, responses={404: {"model": Problem}})
 async def read_custody(
     store: StoreDep,
+    caller: PrincipalDep,
+    audit: AuditDep,
     subject_kind: Annotated[CustodyKind, Path(description="specimen, carrier, delivery or cabinet.")],
     subject_id: Annotated[Identifier, Path(description="The barcode, carrier, delivery or cabinet id.")],
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CustodyListPublic:
     """A subject's custody records, in the order they were recorded, each with its hashes."""
+    if caller.role not in KIND_ROLES[subject_kind]:
+        raise HTTPException(
+            status_code=403,
+            detail=f"the {caller.role} role may not read {subject_kind} custody; it needs "
+            f"{' or '.join(sorted(KIND_ROLES[subject_kind]))}: ask an admin for access",
+        )
+    hidden = (
+        caller.scoped
+        and subject_kind in WARDED_KINDS
+        and not caller.can_see_ward(await subject_ward(store, subject_kind, subject_id))
+    )
     async with store.engine.connect() as connection:
         records, count = await subject_records(
             connection, subject_kind, subject_id, limit=min(limit, MAX_PAGE), offset=offset
         )
-    if count == 0:
+    if count == 0 or hidden:  # another ward's subject: as if unknown
         raise HTTPException(
             status_code=404,
             detail=f"no custody record for {subject_kind} {subject_id} yet; check the id, "
             "or try again once an event about it has arrived",
         )
+    await audit("custody.view", target=f"{subject_kind} {subject_id}")
     return CustodyListPublic(
         subject_kind=subject_kind, subject_id=subject_id, data=[_record(r) for r in records], count=count
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from contract import Identifier
 from gateway.api.deps import ClockDep, StoreDep
 from gateway.api.models import Problem
+from gateway.api.paging import Offset
 from gateway.api.pharmacy_models import (
     DeliveryBase,
     DeliveryLinePublic,
@@ -16,12 +17,13 @@ from gateway.api.pharmacy_models import (
     DeliveryStepPublic,
     ProgressPublic,
 )
+from gateway.auth.deps import PrincipalDep, require
 from gateway.delivery_projection import DeliveryRow, DeliveryStatus, progress
 from gateway.delivery_store import find_delivery, list_deliveries
 
 MAX_PAGE = 500
 
-router = APIRouter(prefix="/deliveries", tags=["deliveries"])
+router = APIRouter(prefix="/deliveries", tags=["deliveries"], dependencies=[require("pharmacy")])
 
 
 def _base(row: DeliveryRow, now: datetime) -> dict[str, object]:
@@ -59,6 +61,7 @@ def _base(row: DeliveryRow, now: datetime) -> dict[str, object]:
 async def read_deliveries(
     store: StoreDep,
     clock: ClockDep,
+    caller: PrincipalDep,
     status: Annotated[DeliveryStatus | None, Query(description="Only deliveries in this status.")] = None,
     ward: Annotated[Identifier | None, Query(description="Only deliveries for this ward.")] = None,
     robot: Annotated[Identifier | None, Query(description="Only deliveries on this robot.")] = None,
@@ -69,7 +72,7 @@ async def read_deliveries(
         bool, Query(description="true: only those in progress and past due, by the gateway's clock.")
     ] = False,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DeliveryListPublic:
     """Deliveries, the most recently active first."""
     now = clock()
@@ -78,6 +81,7 @@ async def read_deliveries(
             connection,
             status=status,
             ward=ward,
+            wards=caller.wards or None,
             robot=robot,
             in_progress=in_progress,
             overdue_at=now if overdue else None,
@@ -91,12 +95,13 @@ async def read_deliveries(
 async def read_delivery(
     store: StoreDep,
     clock: ClockDep,
+    caller: PrincipalDep,
     delivery: Annotated[Identifier, Path(description="The delivery id the pharmacy gave it.")],
 ) -> DeliveryPublic:
     """One delivery: where it is, its progress against its due time, and every step in the order it happened."""
     async with store.engine.connect() as connection:
         found = await find_delivery(connection, delivery)
-    if found is None:
+    if found is None or not caller.can_see_ward(found[0].ward):  # another ward's delivery: as if unknown
         raise HTTPException(
             status_code=404,
             detail=f"no event about delivery {delivery} has arrived yet; check the id, or try again once the "

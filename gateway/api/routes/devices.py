@@ -18,7 +18,9 @@ from gateway.api.models import (
     TelemetryListPublic,
     TelemetryPointPublic,
 )
+from gateway.api.paging import Offset
 from gateway.api.routes.events import check_window
+from gateway.auth.deps import require
 from gateway.device_projection import DeviceRow, DeviceState
 from gateway.store import Store
 from gateway.telemetry_store import LatestReading
@@ -26,7 +28,7 @@ from gateway.telemetry_store import LatestReading
 MAX_PAGE = 500
 MAX_POINTS = 5000
 
-router = APIRouter(prefix="/devices", tags=["devices"])
+router = APIRouter(prefix="/devices", tags=["devices"], dependencies=[require("engineer")])
 
 DevicePath = Annotated[Identifier, Path(description="The device id from the site's device list.")]
 SiteQuery = Annotated[
@@ -34,12 +36,18 @@ SiteQuery = Annotated[
 ]
 
 
-def _base(row: DeviceRow) -> dict[str, object]:
+async def _edge_states(store: Store) -> dict[tuple[str, str], str]:
+    """Presence of every edge (birth / Last Will): a device behind an offline edge is only as fresh as its edge."""
+    return {(e.site, e.edge): e.state for e in await store.edges()}
+
+
+def _base(row: DeviceRow, edge_states: dict[tuple[str, str], str]) -> dict[str, object]:
     return {
         "site": row.site,
         "device": row.device,
         "edge": row.edge,
         "state": row.state,
+        "edge_state": edge_states.get((row.site, row.edge)),
         "since": row.since,
         "last_seen_at": row.last_seen_at,
         "status": row.status,
@@ -57,10 +65,10 @@ def _base(row: DeviceRow) -> dict[str, object]:
     }
 
 
-def _public(row: DeviceRow, readings: list[LatestReading]) -> DevicePublic:
+def _public(row: DeviceRow, readings: list[LatestReading], edge_states: dict[tuple[str, str], str]) -> DevicePublic:
     parts = row.components
     return DevicePublic(
-        **_base(row),  # type: ignore[arg-type]
+        **_base(row, edge_states),  # type: ignore[arg-type]
         components=[ComponentStatusPublic(component=c.component, status=c.status, since=c.since) for c in parts],
         readings=[ReadingPublic(metric=r.metric, value=r.value, unit=r.unit, at=r.at) for r in readings],
     )
@@ -90,11 +98,12 @@ async def list_devices(
     edge: Annotated[Identifier | None, Query()] = None,
     state: Annotated[DeviceState | None, Query(description="Only devices in this state.")] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> DeviceListPublic:
     """Every device heard from, by site and id, with its state, status and active faults."""
     rows, count = await store.devices(site=site, edge=edge, state=state, limit=min(limit, MAX_PAGE), offset=offset)
-    return DeviceListPublic(data=[DeviceBase(**_base(row)) for row in rows], count=count)  # type: ignore[arg-type]
+    edge_states = await _edge_states(store)
+    return DeviceListPublic(data=[DeviceBase(**_base(row, edge_states)) for row in rows], count=count)  # type: ignore[arg-type]
 
 
 _NOT_FOUND = {404: {"model": Problem}, 409: {"model": Problem}}
@@ -104,7 +113,7 @@ _NOT_FOUND = {404: {"model": Problem}, 409: {"model": Problem}}
 async def read_device(store: StoreDep, device: DevicePath, site: SiteQuery = None) -> DevicePublic:
     """One device: state, status of each component, active faults and the latest value of each metric."""
     row, readings = await _the_device(store, device, site)
-    return _public(row, readings)
+    return _public(row, readings, await _edge_states(store))
 
 
 @router.get("/{device}/telemetry", response_model=TelemetryListPublic, responses=_NOT_FOUND)
@@ -116,7 +125,7 @@ async def read_telemetry(
     since: Annotated[UtcDatetime | None, Query(description="At or after (with a zone).")] = None,
     until: Annotated[UtcDatetime | None, Query(description="Before (with a zone).")] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_POINTS} are returned.")] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TelemetryListPublic:
     """The device's readings, oldest first: raw for the recent past, one-minute means beyond it."""
     check_window(since, until)

@@ -8,11 +8,13 @@ from contract import EVENT_TYPES, Identifier, SubjectKind
 from contract.base import UtcDatetime
 from gateway.api.deps import StoreDep
 from gateway.api.models import EventListPublic, EventPublic, SubjectPublic
+from gateway.api.paging import Offset
+from gateway.auth.deps import require
 from gateway.event_query import EventFilter, EventRecord
 
 MAX_PAGE = 1000
 
-router = APIRouter(prefix="/events", tags=["events"])
+router = APIRouter(prefix="/events", tags=["events"], dependencies=[require("engineer")])
 
 
 def event_public(record: EventRecord) -> EventPublic:
@@ -28,6 +30,7 @@ def event_public(record: EventRecord) -> EventPublic:
         device=event.device,
         subject=SubjectPublic(kind=record.subject_kind, id=record.subject_id),  # type: ignore[arg-type]
         data=dict(event.data),
+        historical=event.historical,
     )
 
 
@@ -50,7 +53,7 @@ async def list_events(
     since: Annotated[UtcDatetime | None, Query(description="Occurred at or after (with a zone).")] = None,
     until: Annotated[UtcDatetime | None, Query(description="Occurred before (with a zone).")] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> EventListPublic:
     """Events in the order they happened (`occurred_at`, then the edge's `seq`), oldest first."""
     unknown = sorted(set(type_ or ()) - EVENT_TYPES)

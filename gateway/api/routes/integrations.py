@@ -12,12 +12,13 @@ from fastapi import APIRouter, HTTPException, Request
 
 from gateway.api.deps import StoreDep
 from gateway.api.tracking_models import ReportIn, ReportPublic
+from gateway.auth.deps import require
 from gateway.integrations import IntegrationError, ReportedEvent, SequenceCounter, report_events
 
-router = APIRouter(prefix="/integrations", tags=["integrations"])
+router = APIRouter(prefix="/integrations", tags=["integrations"], dependencies=[require("integration")])
 
 
-def _sequence(request: Request) -> SequenceCounter:
+def integration_sequence(request: Request) -> SequenceCounter:
     """One counter per running app, made on first use (not at import)."""
     state = request.app.state
     counter: SequenceCounter | None = getattr(state, "integration_seq", None)
@@ -32,7 +33,7 @@ async def report(body: ReportIn, store: StoreDep, request: Request) -> ReportPub
     reported = [ReportedEvent(e.type, e.subject_id, e.occurred_at, e.data, e.id) for e in body.events]
     try:
         result = await report_events(
-            store, body.site, body.source, reported, seq=_sequence(request), received_at=datetime.now(UTC)
+            store, body.site, body.source, reported, seq=integration_sequence(request), received_at=datetime.now(UTC)
         )
     except IntegrationError as exc:
         raise HTTPException(status_code=422, detail="; ".join(exc.problems) + "; nothing was stored") from None

@@ -8,7 +8,9 @@ from fastapi.responses import JSONResponse
 from gateway.api.alert_models import RulesVersionListPublic, RulesVersionPublic
 from gateway.api.deps import ClockDep, StoreDep
 from gateway.api.models import Problem
+from gateway.api.paging import MAX_OFFSET, Limit, Offset, page
 from gateway.api.problems import PROBLEM_JSON
+from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.rules import TrackingRules
 from gateway.rules.store import (
     RulesInvalidError,
@@ -22,7 +24,7 @@ from gateway.rules.store import (
 MAX_BODY = 1_000_000
 YAML = "application/yaml"
 
-router = APIRouter(prefix="/rules", tags=["rules"])
+router = APIRouter(prefix="/rules", tags=["rules"], dependencies=[require("engineer")])
 
 _RULES_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
@@ -44,7 +46,9 @@ async def read_rules(
     format: Annotated[
         Literal["json", "yaml"], Query(description="yaml: a file `wardlink rules import` takes")
     ] = "json",
-    version: Annotated[int | None, Query(ge=0, description="A past version; default the one in force.")] = None,
+    version: Annotated[
+        int | None, Query(ge=0, le=MAX_OFFSET, description="A past version; default the one in force.")
+    ] = None,
 ) -> Response:
     """The rules in force (or one version): turnaround targets, alert thresholds, pharmacy rules."""
     if version is None or version == store.rules.version:
@@ -57,9 +61,10 @@ async def read_rules(
 
 
 @router.get("/versions", response_model=RulesVersionListPublic)
-async def list_versions(store: StoreDep) -> RulesVersionListPublic:
-    """Every version, newest first, with who imported it and why."""
-    versions = await rules_versions(store.engine)
+async def list_versions(store: StoreDep, limit: Limit = 100, offset: Offset = 0) -> RulesVersionListPublic:
+    """Every version, newest first, with who imported it and why; `count` is all of them, `data` one page."""
+    every = await rules_versions(store.engine)
+    versions = page(every, limit, offset)
     in_force = store.rules.version
     data = [
         RulesVersionPublic(
@@ -71,12 +76,13 @@ async def list_versions(store: StoreDep) -> RulesVersionListPublic:
         )
         for v in versions
     ]
-    return RulesVersionListPublic(data=data, count=len(data))
+    return RulesVersionListPublic(data=data, count=len(every))
 
 
 @router.put(
     "",
     status_code=201,
+    dependencies=[require("admin")],
     responses={
         201: {"description": "The new version, now in force."},
         413: {"model": Problem},
@@ -94,10 +100,16 @@ async def put_rules(
     request: Request,
     store: StoreDep,
     clock: ClockDep,
-    by: Annotated[str, Query(min_length=1, max_length=64, description="Who imports them (user or badge id).")],
+    caller: PrincipalDep,
+    audit: AuditDep,
+    by: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, description="Who imports them (user or badge id); default the caller."),
+    ] = None,
     comment: Annotated[str, Query(max_length=200, description="Why, for the version history.")] = "",
 ) -> Response:
-    """Validate a rules document and make it the next version, in force at once."""
+    """Validate a rules document and make it the next version, in force at once (admin only)."""
+    by = caller.name if by is None else by
     if not by.strip():
         raise HTTPException(status_code=422, detail="by: say who imports the rules (a user or badge id)")
     body = await request.body()
@@ -108,7 +120,9 @@ async def put_rules(
     except RulesInvalidError as exc:
         problem = Problem(title="Unprocessable Content", status=422, detail=f"{exc}; fix the document and PUT again")
         errors = [{"field": p.field, "reason": p.reason} for p in exc.problems]
+        await audit("rules.import", target="rules", outcome="failed", detail=str(exc))
         return JSONResponse({**problem.model_dump(), "errors": errors}, status_code=422, media_type=PROBLEM_JSON)
     stored = await import_rules(store.engine, rules, by=by, comment=comment, now=clock())
     store.rules = stored
+    await audit("rules.import", target=f"rules version {stored.version}", detail=comment or None)
     return JSONResponse(stored.model_dump(mode="json"), status_code=201)

@@ -21,6 +21,8 @@ from gateway.api.models import (
     SpecimenPublic,
     SubjectPublic,
 )
+from gateway.api.paging import Offset
+from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.projection import (
     CustodyStep,
     Ref,
@@ -35,7 +37,7 @@ from gateway.turnaround import LegName, legs, outlook
 
 MAX_PAGE = 500
 
-router = APIRouter(prefix="/specimens", tags=["specimens"])
+router = APIRouter(prefix="/specimens", tags=["specimens"], dependencies=[require("lab")])
 
 
 def _ref(ref: Ref | None) -> RefPublic | None:
@@ -109,8 +111,9 @@ def _step(step: CustodyStep) -> CustodyStepPublic:
 async def list_specimens(
     store: StoreDep,
     clock: ClockDep,
+    caller: PrincipalDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     status: Annotated[SpecimenStatus | None, Query(description="Only specimens in this status.")] = None,
     ward: Annotated[Identifier | None, Query(description="Only specimens ordered by this ward.")] = None,
     priority: Annotated[SpecimenPriority | None, Query()] = None,
@@ -132,7 +135,12 @@ async def list_specimens(
     """Specimens, the most recently active first, or the most urgent first."""
     now = clock()
     where = SpecimenFilter(
-        status=status, ward=ward, priority=priority, category=category, overdue_at=now if overdue else None
+        status=status,
+        ward=ward,
+        wards=caller.wards or None,
+        priority=priority,
+        category=category,
+        overdue_at=now if overdue else None,
     )
     by_due = sort == "due" or (sort is None and (overdue or at_risk))
     rows, count = await store.specimens(
@@ -145,17 +153,20 @@ async def list_specimens(
 async def read_specimen(
     store: StoreDep,
     clock: ClockDep,
+    caller: PrincipalDep,
+    audit: AuditDep,
     barcode: Annotated[Barcode, Path(description="The barcode as the scanner read it.")],
 ) -> SpecimenPublic:
     """One specimen: where it is, who had it (chain of custody and timeline), its legs and its outlook."""
     found = await store.specimen(barcode)
-    if found is None:
+    if found is None or not caller.can_see_ward(found[0].ward):  # another ward's specimen: as if unknown
         raise HTTPException(
             status_code=404,
             detail=f"no event about specimen {barcode} has arrived yet; check the barcode, "
             "or try again once it has been collected, sent or scanned",
         )
     row, timeline = found
+    await audit("custody.view", target=f"specimen {barcode}")
     rules = store.rules
     steps = custody_steps(timeline)
     expected = _expected_s(row, rules)

@@ -13,9 +13,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from contract import EVENT_TYPES, Identifier, SubjectKind
+from gateway.api.deps import StoreDep
+from gateway.auth.deps import PrincipalDep, require
+from gateway.auth.scope import Admits, stream_admits
 from gateway.live import ChangeFilter, LiveHub, StreamEnd
 
-router = APIRouter(tags=["stream"])
+router = APIRouter(tags=["stream"], dependencies=[require("lab", "pharmacy", "engineer")])
 
 EVENT_STREAM = "text/event-stream"
 RETRY_MS = 3000
@@ -34,8 +37,11 @@ def frame(event: str, body: dict[str, str]) -> str:
     return f"event: {event}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
 
 
-async def frames(hub: LiveHub, where: ChangeFilter) -> AsyncIterator[str]:
-    """The stream's frames until the subscription ends; leaving early (client gone) unsubscribes."""
+async def frames(hub: LiveHub, where: ChangeFilter, admits: Admits | None = None) -> AsyncIterator[str]:
+    """The stream's frames until the subscription ends; leaving early (client gone) unsubscribes.
+
+    `admits` (a ward-scoped caller's) drops the changes of other wards, and those with no ward.
+    """
     with hub.subscribe(where) as subscription:
         # The subscription exists before the first byte goes out: a client that has read it misses nothing after.
         yield f"retry: {RETRY_MS}\n: stream open\n\n"
@@ -49,7 +55,8 @@ async def frames(hub: LiveHub, where: ChangeFilter) -> AsyncIterator[str]:
             if isinstance(item, StreamEnd):
                 yield frame("end", item.as_json())
                 return
-            yield frame("change", item.as_json())
+            if admits is None or await admits(item):
+                yield frame("change", item.as_json())
 
 
 @router.get(
@@ -59,6 +66,8 @@ async def frames(hub: LiveHub, where: ChangeFilter) -> AsyncIterator[str]:
 )
 async def stream_changes(
     request: Request,
+    store: StoreDep,
+    caller: PrincipalDep,
     subject_kind: Annotated[SubjectKind | None, Query(description="Only changes about this kind of subject.")] = None,
     subject_id: Annotated[Identifier | None, Query(description="Only changes about this subject id.")] = None,
     type_: Annotated[
@@ -77,7 +86,7 @@ async def stream_changes(
         )
     where = ChangeFilter(subject_kind=subject_kind, subject_id=subject_id, type_prefix=type_)
     return StreamingResponse(
-        frames(get_live(request), where),
+        frames(get_live(request), where, stream_admits(caller, store)),
         media_type=EVENT_STREAM,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -9,13 +9,14 @@ from contract import Identifier
 from contract.base import UtcDatetime
 from gateway.api.deps import ClockDep, StoreDep
 from gateway.api.tracking_models import FiguresPublic, LegFiguresPublic, TurnaroundPublic
+from gateway.auth.deps import PrincipalDep, require
 from gateway.specimen_store import resulted_between
 from gateway.turnaround import Figures, GroupBy, aggregate
 
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=92)
 
-router = APIRouter(prefix="/turnaround", tags=["turnaround"])
+router = APIRouter(prefix="/turnaround", tags=["turnaround"], dependencies=[require("lab")])
 
 
 def _figures(figures: Figures) -> FiguresPublic:
@@ -34,6 +35,7 @@ def _figures(figures: Figures) -> FiguresPublic:
 async def turnaround(
     store: StoreDep,
     clock: ClockDep,
+    caller: PrincipalDep,
     since: Annotated[
         UtcDatetime | None, Query(description="Collected at or after (with a zone); default until - 24 h.")
     ] = None,
@@ -43,7 +45,8 @@ async def turnaround(
     ] = None,
     site: Annotated[Identifier | None, Query()] = None,
 ) -> TurnaroundPublic:
-    """Collection-to-result figures of the specimens collected in the window and resulted since."""
+    """Collection-to-result figures of the specimens collected in the window and resulted since (of the caller's
+    wards, when the caller is limited to some)."""
     until = until or clock()
     since = since or until - DEFAULT_WINDOW
     if since >= until:
@@ -54,6 +57,7 @@ async def turnaround(
         )
     async with store.engine.connect() as connection:
         rows = await resulted_between(connection, since, until, site)
+    rows = [row for row in rows if caller.can_see_ward(row.ward)]  # a ward-scoped caller's figures: their wards
     report = aggregate(rows, group_by)
     return TurnaroundPublic(
         since=since,

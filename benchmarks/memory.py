@@ -1,0 +1,168 @@
+"""Benchmark rows: the gateway's memory (RSS) with 1,000,000 tracked specimens in PostgreSQL.
+
+The specimens are bulk-loaded (COPY) as rows, spread over two months like a large hospital's (~16,000 a day),
+nearly all resulted, the last hours' still open; then a gateway process starts on that schema and serves the
+queries a lab dashboard makes (a page of specimens, one specimen, at-risk STAT specimens, turnaround by priority)
+while the alert engine runs its pass. Its RSS is read from /proc before and after, and its peak (VmHWM) at the end.
+"""
+
+import random
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from benchmarks.feed import replicas
+from benchmarks.schemas import schema_for
+from benchmarks.tokens import admin_headers
+
+WARDS = tuple(f"ward-{n}" for n in range(1, 41))
+CATEGORIES = ("biochemistry", "cbc", "coagulation", "immunology", "blood-gas", "urinalysis")
+COLUMNS = (
+    "barcode",
+    "status",
+    "site",
+    "device",
+    "first_seen_at",
+    "last_event_at",
+    "event_count",
+    "priority",
+    "category",
+    "ward",
+    "order_id",
+    "location",
+    "carrier",
+    "collected_at",
+    "dispatched_at",
+    "arrived_at",
+    "sorted_at",
+    "lab_received_at",
+    "resulted_at",
+    "target_s",
+    "due_at",
+    "tat_s",
+    "within_target",
+)
+
+
+@dataclass(frozen=True)
+class MemoryFigures:
+    specimens: int
+    load_s: float
+    rss_idle_mb: float
+    rss_serving_mb: float
+    peak_mb: float
+    queries: dict[str, float]
+    """Seconds each query took."""
+
+
+def _rows(count: int, now: datetime, seed: int = 3) -> list[tuple[Any, ...]]:
+    rng = random.Random(seed)
+    span = timedelta(days=61).total_seconds()
+    rows = []
+    for i in range(count):
+        collected = now - timedelta(seconds=span * (1 - i / count))
+        stat = rng.random() < 0.05
+        target = 3600 if stat else 4 * 3600
+        open_ = collected > now - timedelta(hours=3) and rng.random() < 0.6
+        dispatched = collected + timedelta(seconds=rng.randint(60, 900))
+        arrived = dispatched + timedelta(seconds=rng.randint(120, 600))
+        sorted_at = arrived + timedelta(seconds=rng.randint(30, 300))
+        received = sorted_at + timedelta(seconds=rng.randint(30, 600))
+        resulted = None if open_ else received + timedelta(seconds=rng.randint(600, 9000))
+        last = sorted_at if open_ else resulted
+        tat = None if resulted is None else int((resulted - collected).total_seconds())
+        rows.append(
+            (
+                f"M{i:09d}",
+                "sorted" if open_ else "resulted",
+                "bench-site",
+                "sorter-1",
+                collected,
+                last,
+                5 if open_ else 7,
+                "stat" if stat else "routine",
+                rng.choice(CATEGORIES),
+                rng.choice(WARDS),
+                f"LAB-{i:09d}",
+                "sorter-1" if open_ else "analyser-1",
+                f"C{rng.randint(1, 400):03d}",
+                collected,
+                dispatched,
+                arrived,
+                sorted_at,
+                None if open_ else received,
+                resulted,
+                target,
+                collected + timedelta(seconds=target),
+                tat,
+                None if tat is None else tat <= target,
+            )
+        )
+    return rows
+
+
+def _rss_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def gateway_memory(mqtt_url: str, database_url: str, count: int) -> MemoryFigures:
+    """Load `count` specimens, start a gateway on them, query it; its RSS idle, serving, and at its peak."""
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as data_dir:
+        async with schema_for(database_url) as schema:
+            assert schema is not None, "the memory benchmark runs on PostgreSQL"
+            headers = await admin_headers(database_url, schema, data_dir)
+            started = time.perf_counter()
+            conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+            try:
+                for begin in range(0, count, 100_000):
+                    rows = _rows(min(100_000, count - begin), now, seed=begin)
+                    rows = [(f"M{begin + i:09d}", *r[1:]) for i, r in enumerate(rows)]
+                    await conn.copy_records_to_table("specimens", records=rows, columns=COLUMNS, schema_name=schema)
+                await conn.execute(f'ANALYZE "{schema}".specimens')
+            finally:
+                await conn.close()
+            load_s = time.perf_counter() - started
+            env = {
+                "WARDLINK_MQTT_URL": mqtt_url,
+                "WARDLINK_DATABASE_URL": database_url,
+                "WARDLINK_DATABASE_SCHEMA": schema,
+                "WARDLINK_TOPIC_ROOT": f"bench{uuid.uuid4().hex[:8]}/wardlink",
+                "WARDLINK_API_PORT": "0",
+                "WARDLINK_DATA_DIR": data_dir,
+            }
+            async with replicas(1, env) as (gateway,):
+                pid = gateway.process.pid
+                idle = _rss_mb(pid)
+                queries: dict[str, float] = {}
+                async with httpx.AsyncClient(base_url=gateway.api_url, headers=headers, timeout=120) as api:
+                    for name, path in (
+                        ("a page of specimens", "/api/v1/specimens?limit=100"),
+                        ("one specimen", f"/api/v1/specimens/M{count // 2:09d}"),
+                        ("STAT at risk", "/api/v1/specimens?priority=stat&at_risk=true"),
+                        ("turnaround by priority, 24 h", "/api/v1/turnaround?group_by=priority"),
+                        ("turnaround by ward, 7 days", _week(now)),
+                    ):
+                        began = time.perf_counter()
+                        response = await api.get(path)
+                        response.raise_for_status()
+                        queries[name] = time.perf_counter() - began
+                serving = _rss_mb(pid)
+                peak = _rss_mb(pid, "VmHWM")
+                await gateway.stop()
+    return MemoryFigures(count, load_s, idle, serving, peak, queries)
+
+
+def _week(now: datetime) -> str:
+    since = (now - timedelta(days=7)).isoformat().replace("+00:00", "Z")
+    return f"/api/v1/turnaround?group_by=ward&since={since}"

@@ -1,0 +1,100 @@
+"""Benchmark rows for gateway processes: ingest through one and two replicas (MQTT v5 shared subscription), and
+latency at a steady offered rate, from an edge's publish to the ack and to the specimen being queryable in the API."""
+
+import asyncio
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from benchmarks.feed import publish_until_acked, replicas
+from benchmarks.schemas import schema_for
+from benchmarks.tokens import admin_headers
+from contract import Event
+
+
+@dataclass(frozen=True)
+class ReplicaRun:
+    rate: float
+    """Events/s from the first publish to the last id acknowledged."""
+    shares: list[dict[str, Any]]
+    """Each replica's counters (accepted, duplicates, acks, peak RSS)."""
+    latencies: list[float]
+    """Seconds from publish to ack, sorted."""
+    queryable: list[float]
+    """Seconds from publish to the specimen answering in the API (sampled specimens), sorted."""
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The `p`-th percentile (0-100) of sorted `values`, nearest rank."""
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, max(0, round(p / 100 * len(values)) - 1))]
+
+
+async def replica_ingest(
+    count: int,
+    mqtt_url: str,
+    database_url: str | None,
+    stream: list[Event],
+    *,
+    rate_per_s: float | None = None,
+    probe_every: int = 0,
+) -> ReplicaRun:
+    """Feed `stream` to `count` gateway processes sharing one database; time until every id is acknowledged.
+
+    Several replicas share the stream through MQTT v5 `$share/bench/...`; one replica runs as configured by
+    default (MQTT 3.1.1, no group), so it also runs on the embedded broker. With `probe_every` = n, every n-th
+    `specimen.collected` is polled through the API (`GET /api/v1/specimens/{barcode}`) from its publish until it
+    answers 200.
+    """
+    root = f"bench{uuid.uuid4().hex[:8]}/wardlink"
+    with tempfile.TemporaryDirectory() as data_dir:
+        async with schema_for(database_url) as schema:
+            headers = await admin_headers(database_url, schema, data_dir)
+            env = {
+                "WARDLINK_MQTT_URL": mqtt_url,
+                "WARDLINK_TOPIC_ROOT": root,
+                "WARDLINK_API_PORT": "0",
+                "WARDLINK_DATA_DIR": data_dir,
+                "WARDLINK_ALERTS_EVERY_S": "3600",
+            }
+            if database_url is not None:
+                env["WARDLINK_DATABASE_URL"] = database_url
+            if schema is not None:
+                env["WARDLINK_DATABASE_SCHEMA"] = schema
+            if count > 1:
+                env |= {"WARDLINK_MQTT_PROTOCOL": "5", "WARDLINK_MQTT_SHARED_GROUP": "bench"}
+            async with replicas(count, env) as running:
+                async with httpx.AsyncClient(base_url=running[0].api_url, headers=headers, timeout=30) as api:
+                    probes: list[asyncio.Task[float]] = []
+                    seen = 0
+
+                    def on_sent(event: Event, at: float) -> None:
+                        nonlocal seen
+                        if probe_every and event.type == "specimen.collected":
+                            seen += 1
+                            if seen % probe_every == 0:
+                                probes.append(asyncio.create_task(_until_queryable(api, event.subject.id, at)))
+
+                    started = time.perf_counter()
+                    latency = await publish_until_acked(
+                        mqtt_url, root, stream, rate_per_s=rate_per_s, on_sent=on_sent, v5=count > 1
+                    )
+                    elapsed = time.perf_counter() - started
+                    queryable = sorted(await asyncio.gather(*probes))
+                shares = [await replica.stop() for replica in running]
+    return ReplicaRun(len(stream) / elapsed, shares, sorted(latency.values()), queryable)
+
+
+async def _until_queryable(api: httpx.AsyncClient, barcode: str, sent_at: float) -> float:
+    while True:
+        response = await api.get(f"/api/v1/specimens/{barcode}")
+        if response.status_code == 200:
+            return time.perf_counter() - sent_at
+        if response.status_code != 404:
+            response.raise_for_status()
+        await asyncio.sleep(0.005)

@@ -1,0 +1,81 @@
+"""Admin only: the access audit trail (logins, custody views, acknowledgements, manual custody, configuration)."""
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from gateway.api.deps import StoreDep
+from gateway.api.paging import Offset
+from gateway.auth.audit_trail import AuditEntry, AuditFilter, export_csv, page
+from gateway.auth.deps import require
+from gateway.auth.models import AuditEntryPublic, AuditListPublic
+
+MAX_PAGE = 500
+
+router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[require("admin")])
+
+
+def _filter(
+    actor: Annotated[str | None, Query(max_length=64, description="Who: a user or token name.")] = None,
+    action: Annotated[
+        str | None, Query(max_length=48, description="An action (`login`), or a prefix ending in '.' (`user.`).")
+    ] = None,
+    target: Annotated[str | None, Query(max_length=200, description="What: a barcode, alert id, user...")] = None,
+    outcome: Annotated[str | None, Query(pattern="^(ok|failed|denied|throttled)$")] = None,
+    since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time.")] = None,
+) -> AuditFilter:
+    return AuditFilter(actor=actor, action=action, target=target, outcome=outcome, since=since, until=until)
+
+
+FilterDep = Annotated[AuditFilter, Depends(_filter)]
+
+
+def _public(entry: AuditEntry) -> AuditEntryPublic:
+    return AuditEntryPublic(
+        id=entry.id,
+        at=entry.at,
+        actor=entry.actor,
+        actor_kind=entry.actor_kind,
+        role=entry.role,
+        action=entry.action,
+        target=entry.target,
+        outcome=entry.outcome,
+        client=entry.client,
+        user_agent=entry.user_agent,
+        detail=entry.detail,
+    )
+
+
+@router.get("", response_model=AuditListPublic)
+async def audit_trail(
+    store: StoreDep,
+    where: FilterDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    offset: Offset = 0,
+) -> AuditListPublic:
+    """One page of the audit trail, newest first, and how many entries match in all."""
+    entries, total = await page(store, where, limit=limit, offset=offset)
+    return AuditListPublic(data=[_public(e) for e in entries], count=total)
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"description": "Every matching entry as CSV, oldest first.", "content": {"text/csv": {}}}},
+)
+async def export(store: StoreDep, where: FilterDep) -> StreamingResponse:
+    """The matching entries as a CSV file (a spreadsheet opens it; formulas are neutralised)."""
+
+    async def rows() -> AsyncIterator[str]:
+        async for chunk in export_csv(store, where):
+            yield chunk
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="wardlink-access-audit.csv"'},
+    )

@@ -1,0 +1,127 @@
+"""Robots: the site's node graph they drive on, and where each robot is now with its battery."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
+
+from contract import Identifier
+from gateway.api.deps import SettingsDep, StoreDep
+from gateway.api.models import Problem
+from gateway.auth.deps import PrincipalDep, require
+from gateway.delivery_store import list_deliveries
+from gateway.device_store import list_devices
+from gateway.site_map import MapFileError, SiteMap, site_map
+from gateway.telemetry_store import latest_readings
+
+router = APIRouter(prefix="/robots", tags=["robots"], dependencies=[require("pharmacy", "engineer")])
+
+ROBOT_METRICS = frozenset({"battery_charge", "position_x", "position_y"})
+"""What a VDA 5050 robot's edge reports as telemetry; a device with any of them is a robot."""
+MAX_ROBOTS = 500
+
+
+class MapNodePublic(BaseModel):
+    id: str
+    map: str = Field(description="The floor (VDA 5050 mapId).")
+    x: float
+    y: float
+    kind: str = Field(description="pharmacy, charger, corridor, elevator, ward or dock.")
+    description: str
+
+
+class MapEdgePublic(BaseModel):
+    id: str
+    start: str
+    end: str
+    one_way: bool
+
+
+class NodeGraphPublic(BaseModel):
+    name: str
+    description: str
+    floors: list[str] = Field(description="The floors (maps) in the order their first node is listed.")
+    nodes: list[MapNodePublic]
+    edges: list[MapEdgePublic]
+
+
+class RobotPublic(BaseModel):
+    site: str
+    robot: str
+    state: str = Field(description="online / offline / unknown, as the edge reports it.")
+    battery_pct: float | None = Field(description="The latest battery charge; null before the first.")
+    x: float | None = Field(description="The latest position on its floor, in metres; null before the first.")
+    y: float | None
+    position_at: datetime | None = Field(description="When the position was reported.")
+    node: str | None = Field(
+        description="The map node nearest its position (on the floor of the node its delivery last reached)."
+    )
+    floor: str | None
+    delivery: str | None = Field(
+        description="The delivery it carries now; null when none is in progress (or, for a ward-scoped caller, "
+        "when it is for another ward)."
+    )
+
+
+class RobotsPublic(BaseModel):
+    site: str
+    graph: NodeGraphPublic | None = Field(description="The site's node graph; null when the gateway has no map for it.")
+    data: list[RobotPublic]
+    count: int
+
+
+def graph_public(graph: SiteMap) -> NodeGraphPublic:
+    return NodeGraphPublic(
+        name=graph.name,
+        description=graph.description,
+        floors=graph.floors,
+        nodes=[MapNodePublic(**node.model_dump()) for node in graph.nodes],
+        edges=[MapEdgePublic(**edge.model_dump()) for edge in graph.edges],
+    )
+
+
+@router.get("", response_model=RobotsPublic, responses={500: {"model": Problem}})
+async def read_robots(
+    store: StoreDep,
+    settings: SettingsDep,
+    caller: PrincipalDep,
+    site: Annotated[Identifier, Query(description="The site whose robots and map to show.")] = "general-hospital",
+) -> RobotsPublic:
+    """The devices that report a battery or a position (robots), placed on the site's node graph."""
+    try:
+        graph = site_map(settings.maps_dir, site)
+    except MapFileError as exc:
+        raise HTTPException(status_code=500, detail=f"{exc}; fix the map file (WARDLINK_MAPS_DIR)") from None
+    robots: list[RobotPublic] = []
+    async with store.engine.connect() as connection:
+        devices, _ = await list_devices(connection, site=site, edge=None, state=None, limit=MAX_ROBOTS, offset=0)
+        active, _ = await list_deliveries(connection, in_progress=True, limit=MAX_ROBOTS, offset=0)
+        carrying = {row.robot: row for row in active if row.robot and row.site == site}
+        # Robots serve every ward; a ward-scoped caller does not learn another ward's delivery from them.
+        shown = {robot: row for robot, row in carrying.items() if caller.can_see_ward(row.ward)}
+        for device in devices:
+            readings = {r.metric: r for r in await latest_readings(connection, device.site, device.device)}
+            if not ROBOT_METRICS & readings.keys():
+                continue
+            battery, px, py = (readings.get(m) for m in ("battery_charge", "position_x", "position_y"))
+            delivery = carrying.get(device.device)
+            node = None
+            if graph is not None and px is not None and py is not None:
+                reached = graph.node(delivery.location) if delivery is not None else None
+                node = graph.nearest(px.value, py.value, reached.map if reached else None)
+            robots.append(
+                RobotPublic(
+                    site=device.site,
+                    robot=device.device,
+                    state=device.state,
+                    battery_pct=battery.value if battery else None,
+                    x=px.value if px else None,
+                    y=py.value if py else None,
+                    position_at=px.at if px else None,
+                    node=node.id if node else None,
+                    floor=node.map if node else None,
+                    delivery=delivery.delivery if delivery and device.device in shown else None,
+                )
+            )
+    return RobotsPublic(site=site, graph=graph_public(graph) if graph else None, data=robots, count=len(robots))

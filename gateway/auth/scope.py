@@ -1,0 +1,89 @@
+"""Ward scoping of the live stream: which ward a change belongs to, looked up off the ingest path.
+
+A scoped subscriber gets a change only when its ward is known and one of theirs: an alert's ward, a specimen's
+ordering ward, a delivery's ward, a cabinet's ward by the rules. Changes with no ward (devices, edges, carriers, a
+specimen not yet collected) go only to unscoped subscribers. The lookups run in the subscriber's own coroutine, so
+ingest never waits for them; wards once known are cached (they do not change).
+"""
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+
+import sqlalchemy as sa
+
+from gateway.auth.principal import Principal
+from gateway.live import Change
+from gateway.rules import TrackingRules
+from gateway.store import Store
+from gateway.tables import alerts, deliveries, specimens
+
+CACHE_SIZE = 10_000
+
+
+class WardResolver:
+    """The ward of each change a subscriber is offered; `None` when it has none (yet)."""
+
+    def __init__(self, store: Store, rules: Callable[[], TrackingRules] | None = None) -> None:
+        self._store = store
+        self._rules = rules or (lambda: store.rules)
+        self._known: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    async def ward(self, change: Change) -> str | None:
+        if change.type.startswith("alert."):
+            key = ("alert", str(change.event_id))
+            query = sa.select(alerts.c.ward).where(alerts.c.id == change.event_id)
+        elif change.subject_kind == "specimen":
+            key = ("specimen", change.subject_id)
+            query = sa.select(specimens.c.ward).where(specimens.c.barcode == change.subject_id)
+        elif change.subject_kind == "delivery":
+            key = ("delivery", change.subject_id)
+            query = sa.select(deliveries.c.ward).where(deliveries.c.delivery == change.subject_id)
+        elif change.subject_kind == "cabinet":
+            configured = self._rules().cabinets.get(change.subject_id)
+            return configured.ward if configured else None
+        else:
+            return None
+        if key in self._known:
+            self._known.move_to_end(key)
+            return self._known[key]
+        async with self._store.engine.connect() as connection:
+            ward = (await connection.execute(query)).scalar_one_or_none()
+        if ward is not None:  # a specimen scanned before its collection is reported has no ward yet: ask again later
+            self._known[key] = ward
+            if len(self._known) > CACHE_SIZE:
+                self._known.popitem(last=False)
+        return ward
+
+
+Admits = Callable[[Change], Awaitable[bool]]
+
+
+def stream_admits(principal: Principal, store: Store) -> Admits | None:
+    """For a scoped principal, an async predicate saying whether a change may be sent; None when all may."""
+    if not principal.scoped:
+        return None
+    resolver = WardResolver(store)
+
+    async def admits(change: Change) -> bool:
+        return principal.can_see_ward(await resolver.ward(change))
+
+    return admits
+
+
+async def subject_ward(store: Store, kind: str, subject_id: str) -> str | None:
+    """The ward a specimen, delivery or cabinet belongs to; None when it has none or is unknown."""
+    if kind == "cabinet":
+        configured = store.rules.cabinets.get(subject_id)
+        return configured.ward if configured else None
+    if kind == "specimen":
+        query = sa.select(specimens.c.ward).where(specimens.c.barcode == subject_id)
+    elif kind == "delivery":
+        query = sa.select(deliveries.c.ward).where(deliveries.c.delivery == subject_id)
+    else:
+        return None
+    async with store.engine.connect() as connection:
+        return (await connection.execute(query)).scalar_one_or_none()
+
+
+WARDED_KINDS = frozenset({"specimen", "delivery", "cabinet"})
+"""Subjects that belong to a ward; carriers, devices and edges serve every ward."""

@@ -1,0 +1,16 @@
+// What every staff page has: the logout button, and who is looking (from the page the server rendered).
+import { postJson } from "./api.js";
+
+export const viewer = {
+  name: document.body.dataset.user,
+  role: document.body.dataset.role,
+  wards: (document.body.dataset.wards || "").split(",").filter(Boolean),
+};
+
+document.getElementById("logout")?.addEventListener("click", async () => {
+  try {
+    await postJson("/api/v1/auth/logout");
+  } finally {
+    location.assign("/login");
+  }
+});

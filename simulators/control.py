@@ -1,0 +1,335 @@
+"""The hospital simulator under remote control: announce what it offers, start scenarios and faults on request.
+
+    control = SimulationControl(hospital, "mqtt://127.0.0.1:1883", topic_root="wardlink")
+    await control.start()   # retained presence, Last Will `online: false`, listens on its control topic
+
+Over `contract.simulation` on `SimulationTopics(simulator)`: every request is validated and answered with one
+`ControlResult` (accepted, or refused with the reason); the presence is published again whenever what runs changes
+(a fault starts or ends, a scenario starts). Faults are the ones a scenario file can name (`simulators.fault_catalogue`)
+and run on the hospital's simulated clock; the scenario's own faults show up as active faults too, and can be cleared
+the same way. Every request is logged with who asked.
+"""
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+import aiomqtt
+
+from contract.backoff import Backoff, FailureLog
+from contract.mqtt_url import BrokerAddress
+from contract.simulation import (
+    ActiveFault,
+    BadControlRequestError,
+    ClearFault,
+    ControlResult,
+    InjectFault,
+    RunningScenario,
+    SimulatorPresence,
+    StartScenario,
+    offline,
+    parse_control_request,
+)
+from contract.topics import SimulationTopics
+from simulators import fault_catalogue
+from simulators.day import Fault, ScenarioError, available, load_scenario
+from simulators.hospital import Hospital
+from simulators.hospital_faults import FAULTS
+
+log = logging.getLogger(__name__)
+
+
+def _wall_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _Running:
+    active: ActiveFault
+    fault: Fault
+    task: asyncio.Task[None]
+
+
+class SimulationControl:
+    """One hospital's control link; `handle(payload)` answers one request (what the link does per message)."""
+
+    def __init__(
+        self,
+        hospital: Hospital,
+        broker_url: str,
+        *,
+        simulator: str = "hospital",
+        topic_root: str = "wardlink",
+        description: str | None = None,
+    ) -> None:
+        self.hospital = hospital
+        self.broker = BrokerAddress.parse(broker_url)
+        self.topics = SimulationTopics(simulator, topic_root)
+        self.description = description or (
+            f"hospital simulator: {len(hospital.sorters)} sorter(s), {len(hospital.tube_systems)} tube system(s), "
+            f"{len(hospital.robots)} robot(s), {len(hospital.cabinets)} cabinet(s)"
+        )
+        self.connected = asyncio.Event()
+        self._faults: dict[str, _Running] = {}
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._crash = False
+        hospital.on_fault = self._scenario_fault
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._link(), name=f"simulation-control:{self.topics.simulator}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        running = [r.task for r in self._faults.values()]
+        for fault_task in running:
+            fault_task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    async def crash(self) -> None:
+        """Lose the broker link without a goodbye, as a killed process would: the broker publishes the Last Will."""
+        task, self._task = self._task, None
+        self._crash = True
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def __aenter__(self) -> "SimulationControl":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- what it announces -------------------------------------------------------------------------------------
+    def presence(self) -> SimulatorPresence:
+        h = self.hospital
+        return SimulatorPresence(
+            simulator=self.topics.simulator,
+            online=True,
+            kind="hospital",
+            description=self.description,
+            site=h.topics.site,
+            edge=h.topics.edge,
+            scenario=RunningScenario(name=h.scenario.name, started_at=h.plan_started_at, speed=h.scenario.speed),
+            scenarios=available(),
+            faults=fault_catalogue.offers(h),
+            active_faults=sorted((r.active for r in self._faults.values()), key=lambda a: a.started_at),
+            updated_at=_wall_now(),
+        )
+
+    # -- requests ----------------------------------------------------------------------------------------------
+    async def handle(self, payload: bytes) -> ControlResult:
+        """Validate and carry out one request; never raises for a bad one, it is refused with the reason."""
+        try:
+            request = parse_control_request(payload)
+        except BadControlRequestError as bad:
+            log.warning("simulation control: refused a malformed request: %s", bad.reason)
+            return self._result(bad.request_id, "refused", reason=bad.reason)
+        who = request.requested_by or "an unnamed caller"
+        try:
+            if isinstance(request, StartScenario):
+                return self._start_scenario(request, who)
+            if isinstance(request, InjectFault):
+                return self._inject(request, who)
+            return await self._clear(request, who)
+        except Exception as exc:  # a bug must not take the simulator down: the caller learns what happened
+            log.exception("simulation control: request %s failed", request.request_id)
+            return self._result(request.request_id, "refused", reason=f"the simulator failed: {exc!r}")
+
+    def _start_scenario(self, request: StartScenario, who: str) -> ControlResult:
+        try:
+            scenario = load_scenario(request.scenario) if request.scenario in available() else None
+        except ScenarioError as exc:
+            return self._result(request.request_id, "refused", reason=str(exc))
+        if scenario is None:
+            choices = ", ".join(available())
+            return self._result(
+                request.request_id, "refused", reason=f"unknown scenario {request.scenario!r}: choose one of {choices}"
+            )
+        missing = self.hospital.missing_devices(scenario)
+        self.hospital.play(scenario)
+        log.info("simulation control: %s started scenario %s (request %s)", who, scenario.name, request.request_id)
+        self._changed.set()
+        note = f"skipped its faults on {', '.join(missing)}: this hospital does not run them" if missing else None
+        return self._result(request.request_id, "accepted", reason=note)
+
+    def _inject(self, request: InjectFault, who: str) -> ControlResult:
+        try:
+            params = fault_catalogue.check(self.hospital, request.fault, request.target, request.params)
+        except fault_catalogue.FaultRequestError as exc:
+            return self._result(request.request_id, "refused", reason=str(exc))
+        for running in self._faults.values():
+            if running.active.fault == request.fault and running.active.target == request.target:
+                return self._result(
+                    request.request_id,
+                    "refused",
+                    reason=f"{request.fault} is already active on {request.target} (fault {running.active.id}); "
+                    "clear it or wait until it ends",
+                )
+        fault_id = str(request.request_id)
+        self._run(fault_id, request.fault, request.target, request.minutes, params, "request")
+        log.info(
+            "simulation control: %s injected %s on %s for %g min %s (fault %s)",
+            who,
+            request.fault,
+            request.target,
+            request.minutes,
+            params,
+            fault_id,
+        )
+        return self._result(request.request_id, "accepted", fault_id=fault_id)
+
+    async def _clear(self, request: ClearFault, who: str) -> ControlResult:
+        running = self._faults.get(request.fault_id)
+        if running is None:
+            return self._result(request.request_id, "refused", reason=f"no active fault {request.fault_id!r}")
+        kind = fault_catalogue.KINDS[running.active.fault]
+        if kind.clear is None:
+            return self._result(
+                request.request_id,
+                "refused",
+                reason=f"{kind.fault} cannot be cleared early; it ends by itself at {running.active.ends_at:%H:%M:%S}Z",
+            )
+        running.task.cancel()
+        await asyncio.gather(running.task, return_exceptions=True)
+        await kind.clear(self.hospital, running.fault)
+        log.info(
+            "simulation control: %s cleared fault %s (%s on %s)",
+            who,
+            request.fault_id,
+            kind.fault,
+            running.fault.device,
+        )
+        return self._result(request.request_id, "accepted", fault_id=request.fault_id)
+
+    def _result(self, request_id: uuid.UUID | None, outcome: str, **fields: object) -> ControlResult:
+        return ControlResult(
+            request_id=request_id,
+            simulator=self.topics.simulator,
+            outcome=outcome,  # type: ignore[arg-type]
+            answered_at=_wall_now(),
+            **fields,  # type: ignore[arg-type]
+        )
+
+    # -- faults ------------------------------------------------------------------------------------------------
+    async def _scenario_fault(self, fault: Fault) -> None:
+        """The running scenario's fault strikes: tracked like a requested one, so it shows and can be cleared."""
+        params = {k: v for k, v in fault.params.items() if isinstance(v, str | float | int | bool)}
+        running = self._run(uuid.uuid4().hex, fault.kind, fault.device, fault.minutes, params, "scenario")
+        await asyncio.gather(running.task, return_exceptions=True)
+
+    def _run(
+        self,
+        fault_id: str,
+        kind: str,
+        target: str,
+        minutes: float,
+        params: dict,
+        source: str,  # type: ignore[type-arg]
+    ) -> _Running:
+        h = self.hospital
+        now = h.clock.now()
+        fault = Fault(at=h.clock.time_of_day(), device=target, kind=kind, minutes=minutes, params=params)  # type: ignore[arg-type]
+        active = ActiveFault(
+            id=fault_id,
+            fault=kind,
+            target=target,
+            minutes=minutes,
+            params=params,
+            source=source,  # type: ignore[arg-type]
+            started_at=now,
+            ends_at=now + timedelta(minutes=minutes),
+            clearable=fault_catalogue.KINDS[kind].clear is not None,
+        )
+        task = asyncio.create_task(self._fault_runs(fault_id, fault), name=f"fault:{kind}:{target}")
+        running = _Running(active, fault, task)
+        self._faults[fault_id] = running
+        self._changed.set()
+        return running
+
+    async def _fault_runs(self, fault_id: str, fault: Fault) -> None:
+        h = self.hospital
+        try:
+            await FAULTS[fault.kind](h, fault)  # some return at once and end by themselves (the fridge, the battery)
+            running = self._faults.get(fault_id)
+            if running is not None:
+                await h.clock.sleep((running.active.ends_at - h.clock.now()).total_seconds())
+        except Exception:
+            log.exception("fault %s on %s failed", fault.kind, fault.device)
+        finally:
+            self._faults.pop(fault_id, None)
+            self._changed.set()
+
+    # -- the MQTT link -----------------------------------------------------------------------------------------
+    async def _link(self) -> None:
+        backoff = Backoff(initial=0.2, cap=5.0)
+        failures = FailureLog(log, f"simulation control {self.topics.simulator} link to {self.broker}")
+        will_body = offline(self.topics.simulator, _wall_now()).model_dump_json().encode()
+        while True:
+            will = aiomqtt.Will(self.topics.presence, will_body, qos=1, retain=True)
+            try:
+                async with aiomqtt.Client(
+                    **self.broker.client_kwargs(),
+                    identifier=f"wardlink-sim-control-{self.topics.simulator}-{uuid.uuid4().hex[:8]}",
+                    protocol=aiomqtt.ProtocolVersion.V311,
+                    will=will,
+                    clean_session=True,
+                    keepalive=15,
+                ) as client:
+                    await client.subscribe(self.topics.control, qos=1)
+                    failures.recovered()
+                    backoff.reset()
+                    self._changed.set()
+                    self.connected.set()
+                    try:
+                        async with asyncio.TaskGroup() as tasks:
+                            tasks.create_task(self._announce(client))
+                            tasks.create_task(self._serve(client))
+                    finally:
+                        self.connected.clear()
+                        await self._goodbye(client)
+            except* aiomqtt.MqttError as errors:
+                failures.failed(str(errors.exceptions[0]))
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _goodbye(self, client: aiomqtt.Client) -> None:
+        """On a clean stop, withdraw the retained presence; on a crash, leave the socket so the Last Will goes out."""
+        task = asyncio.current_task()
+        if task is None or task.cancelling() == 0:
+            return
+        if self._crash:
+            sock = client._client.socket()
+            with contextlib.suppress(OSError, AttributeError):
+                sock.shutdown(2)  # type: ignore[union-attr]
+            return
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            async with asyncio.timeout(2):
+                await client.publish(self.topics.presence, b"", qos=1, retain=True)
+
+    async def _announce(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self._changed.wait()
+            self._changed.clear()
+            await client.publish(self.topics.presence, self.presence().model_dump_json().encode(), qos=1, retain=True)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
+            result = await self.handle(bytes(payload))
+            await client.publish(self.topics.result, result.model_dump_json().encode(), qos=1)
+            self._changed.set()
+
+
+__all__ = ["SimulationControl"]

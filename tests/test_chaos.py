@@ -1,0 +1,68 @@
+"""The chaos suite's short form: one fixed-seed run per fault family, every fault of the family in turn, on the
+real processes (broker, gateway, edge, sorter simulator) behind the fault proxy. After healing, every event the
+edge accepted is stored exactly once, no specimen's state went backwards, no sequence gap is left open, and the
+edge takes new events again. The long form (`make chaos`) draws 100+ runs; see docs/reliability.md."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.faults import FAMILIES
+from tests.chaos.run import RunConfig, RunResult, run_once
+from tests.infra import require_real_services
+
+SHORT_HOLD_S = (0.5, 1.5)
+
+
+def _explain(result: RunResult) -> str:
+    verdict = result.verdict
+    lines = [result.error or "", *(verdict.problems if verdict else []), *result.injected]
+    return f"run logs in {result.run_dir}:\n  " + "\n  ".join(line for line in lines if line)
+
+
+async def _run(tmp_path: Path, infra: str, faults: tuple[str, ...], seed: int, deadline_s: float = 25) -> RunResult:
+    if infra == "real":
+        require_real_services()
+    config = RunConfig(0, seed, infra, faults, tmp_path / "chaos", drain_deadline_s=deadline_s, hold_s=SHORT_HOLD_S)
+    return await run_once(config)
+
+
+def _assert_nothing_lost_or_doubled(result: RunResult, faults: tuple[str, ...]) -> None:
+    assert result.ok, _explain(result)
+    assert result.verdict is not None
+    assert result.verdict.accepted > 50  # the faults landed mid-stream, not on an idle system
+    assert result.verdict.stored == result.verdict.accepted
+    assert len(result.injected) == len(faults)
+
+
+@pytest.mark.real_services
+async def test_kill_9_of_mosquitto_gateway_and_edge_loses_nothing(tmp_path: Path) -> None:
+    """The real Mosquitto (own port, own persistence) and the gateway on PostgreSQL (own schema)."""
+    faults = FAMILIES["process"]
+    _assert_nothing_lost_or_doubled(await _run(tmp_path, "real", faults, 11), faults)
+
+
+async def test_the_embedded_broker_dying_and_cut_reset_links_lose_nothing(tmp_path: Path) -> None:
+    """amqtt drops in-flight QoS 1 when it dies: the edge's outbox has to cover it."""
+    faults = ("kill_broker", "link_cut", "link_reset")
+    _assert_nothing_lost_or_doubled(await _run(tmp_path, "embedded", faults, 21), faults)
+
+
+async def test_a_misbehaving_device_and_a_locked_database_lose_nothing(tmp_path: Path) -> None:
+    """Late answers with a wrong transaction id, exception responses, a reboot that resets the mailbox and the
+    counters; then another process holds SQLite's write lock ("database is locked")."""
+    faults = ("device_late_wrong_tid", "device_exception", "device_reboot", "db_locked")
+    _assert_nothing_lost_or_doubled(await _run(tmp_path, "embedded", faults, 31), faults)
+
+
+async def test_a_full_disk_on_the_edge_loses_nothing_and_the_edge_recovers(tmp_path: Path) -> None:
+    """SQLite's "database or disk is full" while the sorter keeps sorting: the mailbox records stay on the device
+    until the outbox can take them, the uplink backs off, and once the disk has room the edge drains and takes new
+    events again."""
+    result = await _run(tmp_path, "embedded", ("disk_full",), 51, deadline_s=6)
+    assert result.error is None, _explain(result)
+    verdict = result.verdict
+    assert verdict is not None
+    assert (verdict.lost, verdict.duplicates, verdict.regressed, verdict.tampered) == (0, 0, 0, 0), _explain(result)
+    assert verdict.recovered, _explain(result)
+    assert result.ok, _explain(result)
