@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from contract.base import MAX_SEQ
 from contract.ids import Identifier
 
 MAX_MISSING_RANGES = 100
@@ -25,7 +26,7 @@ class Ack(BaseModel):
         default=None, max_length=64, description="The outbox epoch `committed_through` and `missing` refer to."
     )
     committed_through: int | None = Field(
-        default=None, ge=0, description="Every seq of `epoch` up to and including this one is committed."
+        default=None, ge=0, le=MAX_SEQ, description="Every seq of `epoch` up to and including this one is committed."
     )
     missing: list[tuple[int, int]] = Field(
         default_factory=list,
@@ -36,6 +37,6 @@ class Ack(BaseModel):
     @model_validator(mode="after")
     def _ranges_are_ordered(self) -> "Ack":
         for low, high in self.missing:
-            if low < 1 or high < low:
-                raise ValueError(f"missing range [{low}, {high}] is not 1 <= from <= to")
+            if low < 1 or high < low or high > MAX_SEQ:
+                raise ValueError(f"missing range [{low}, {high}] is not 1 <= from <= to <= {MAX_SEQ}")
         return self

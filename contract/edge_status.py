@@ -7,6 +7,7 @@ per edge (table `edge_outbox`) and alerts on it (`edge.outbox_filling`).
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from contract.base import MAX_SEQ
 from contract.ids import Identifier
 
 LEVELS: tuple[int, ...] = (0, 50, 80, 95, 100)
@@ -27,19 +28,28 @@ class EdgeStatus(BaseModel):
     at: AwareDatetime
     """When the edge took these figures (wall clock, like `oldest_created_at`, also under a simulated day)."""
     epoch: str = Field(max_length=64)
-    next_seq: int = Field(ge=1)
-    depth: int = Field(ge=0, description="Domain events in the outbox, not yet acknowledged.")
-    bytes: int = Field(ge=0, description="Their size (payload bytes).")
-    max_bytes: int = Field(ge=1, description="The bound (`outbox_max_bytes`); at it new domain events are refused.")
+    next_seq: int = Field(ge=1, le=MAX_SEQ)
+    depth: int = Field(ge=0, le=MAX_SEQ, description="Domain events in the outbox, not yet acknowledged.")
+    bytes: int = Field(ge=0, le=MAX_SEQ, description="Their size (payload bytes).")
+    max_bytes: int = Field(
+        ge=1, le=MAX_SEQ, description="The bound (`outbox_max_bytes`); at it new domain events are refused."
+    )
     level: int = Field(ge=0, le=100, description="Highest fill step reached, one of 0, 50, 80, 95, 100.")
     oldest_created_at: AwareDatetime | None = Field(
         default=None, description="When the oldest unacknowledged event entered the outbox."
     )
-    refused: int = Field(default=0, ge=0, description="Domain events refused (dead-lettered) since start: full.")
-    telemetry_dropped: int = Field(default=0, ge=0, description="Readings dropped (oldest first) since start.")
+    refused: int = Field(
+        default=0, ge=0, le=MAX_SEQ, description="Domain events refused (dead-lettered) since start: full."
+    )
+    telemetry_dropped: int = Field(
+        default=0, ge=0, le=MAX_SEQ, description="Readings dropped (oldest first) since start."
+    )
     # -- edge health (supervised tasks, storage failures) --
     restarts: int = Field(
-        default=0, ge=0, description="Edge tasks (uplink, device drivers) restarted after an unexpected error."
+        default=0,
+        ge=0,
+        le=MAX_SEQ,
+        description="Edge tasks (uplink, device drivers) restarted after an unexpected error.",
     )
     problem: str | None = Field(
         default=None,

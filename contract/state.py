@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from contract.base import UtcDatetime
+from contract.base import MAX_SEQ, UtcDatetime
 from contract.ids import Identifier
 
 
@@ -20,5 +20,5 @@ class EdgeState(BaseModel):
     epoch: str | None = Field(default=None, max_length=64)
     """The outbox's epoch: a new one whenever the outbox starts empty without its history (first start, lost disk),
     so the gateway knows the sequence starts again at `first_seq`. None from edges older than this field."""
-    first_seq: int | None = Field(default=None, ge=1)
+    first_seq: int | None = Field(default=None, ge=1, le=MAX_SEQ)
     """The first sequence number of `epoch`."""

@@ -55,10 +55,16 @@ class EdgeAgent:
             settings.outbox_path(site.edge), site=site.site, edge=site.edge, max_bytes=settings.outbox_max_bytes
         )
         self.uplink = Uplink(settings, self.topics, self.outbox, clock=clock)
-        self.devices = [
-            driver_for(DeviceContext(device, profiles[device.profile], self.outbox, self.uplink, settings, clock=clock))
-            for device in site.devices
-        ]
+        try:
+            self.devices = [
+                driver_for(
+                    DeviceContext(device, profiles[device.profile], self.outbox, self.uplink, settings, clock=clock)
+                )
+                for device in site.devices
+            ]
+        except BaseException:
+            self.outbox.close()  # e.g. a cursor the full disk would not let us read: `run_edge` opens it again
+            raise
         self._tasks: list[asyncio.Task[None]] = []
         self.tasks: dict[str, TaskHealth] = {}
         """Every supervised task by name (`uplink`, `device:<id>`)."""
@@ -93,15 +99,22 @@ class EdgeAgent:
         loop = asyncio.get_running_loop()
         while True:
             started = loop.time()
+            failure: BaseException | None = None
             try:
-                await run()
+                # In a task of its own, so that this task's `cancelling()` counts only real stops: Python 3.11's
+                # TaskGroup leaves its parent task `cancelling()` after a child failed (uplink, VDA 5050 driver).
+                await asyncio.create_task(run(), name=f"{name}:run")
+            except (Exception, asyncio.CancelledError) as exc:
+                failure = exc
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError  # stopped (also when a library swallowed the stop): never restart
+            if failure is None:
                 error = "ended unexpectedly"
-                log.error("edge task %s ended on its own; starting it again", name)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                error = f"{type(exc).__name__}: {exc}"[:500]
-                log.exception("edge task %s died; starting it again after a backoff", name)
+                log.error("edge task %s ended on its own; starting it again after a backoff", name)
+            else:
+                error = f"{type(failure).__name__}: {failure}"[:500]
+                log.error("edge task %s died; starting it again after a backoff", name, exc_info=failure)
             if loop.time() - started >= _HEALTHY_RUN_S:
                 backoff.reset()
             health.restarts += 1

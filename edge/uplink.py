@@ -134,6 +134,7 @@ class Uplink:
                     self.connected.set()
                     log.info("edge %s connected to %s", self.topics.edge, self._broker)
                     try:
+                        _raise_if_cancelled()  # one that aiomqtt swallowed while connecting (see `_publish`)
                         await self._serve(client)
                     finally:
                         self.connected.clear()
@@ -145,9 +146,15 @@ class Uplink:
                 # The disk refused a write (sent marks, acks): start over like after a lost link once it has room;
                 # what was sent is due again and the gateway stores each id once.
                 storage.failed(str(errors.exceptions[0]))
+            _raise_if_cancelled()
             await asyncio.sleep(backoff.next_delay())
 
     async def _serve(self, client: aiomqtt.Client) -> None:
+        # In a task of its own: when a child fails, Python 3.11's TaskGroup cancels its parent task to wake it and
+        # never uncancels it, which would leave `run`'s task `cancelling()` and read as a stop (`_cancelling`).
+        await asyncio.create_task(self._serve_tasks(client), name="uplink:serve")
+
+    async def _serve_tasks(self, client: aiomqtt.Client) -> None:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._pump(client))
             tasks.create_task(self._take_acks(client))
@@ -162,7 +169,7 @@ class Uplink:
             level = fill_level(self._outbox.bytes, self._outbox.max_bytes)
             if level != last_level or loop.time() - last_at >= self._settings.status_every_s:
                 report = await self.status()
-                await client.publish(self.topics.status, report.model_dump_json().encode(), qos=1, retain=True)
+                await _publish(client, self.topics.status, report.model_dump_json().encode(), qos=1, retain=True)
                 self.status_published += 1
                 if report.level != last_level and report.level >= 80:
                     log.warning(
@@ -194,19 +201,20 @@ class Uplink:
                         await self._wakeup.wait()
                 continue
             # Publish a batch concurrently; each publish returns when the broker has the message (PUBACK).
-            await asyncio.gather(*(client.publish(self.topics.events, p.payload, qos=1) for p in due))
+            await asyncio.gather(*(_publish(client, self.topics.events, p.payload, qos=1) for p in due))
+            _raise_if_cancelled()
             await self._outbox.amark_sent(p.seq for p in due)
             self.published += len(due)
 
     async def _publish_telemetry(self, client: aiomqtt.Client) -> None:
         while self._telemetry:
-            await client.publish(self.topics.telemetry, self._telemetry[0].model_dump_json().encode(), qos=0)
+            await _publish(client, self.topics.telemetry, self._telemetry[0].model_dump_json().encode(), qos=0)
             self._telemetry.popleft()
 
     async def _publish_deadletters(self, client: aiomqtt.Client) -> None:
         letters = await asyncio.to_thread(self._outbox.deadletters, self._settings.publish_batch)
         for row_id, payload in letters:
-            await client.publish(self._deadletter_topic, payload, qos=1)
+            await _publish(client, self._deadletter_topic, payload, qos=1)
             await asyncio.to_thread(self._outbox.drop_deadletters, [row_id])
 
     async def _take_acks(self, client: aiomqtt.Client) -> None:
@@ -247,7 +255,24 @@ class Uplink:
             reason = f"no device {device!r} behind this edge takes {command.type} commands"
         log.warning("%s; kept on the dead-letter topic", reason)
         letter = DeadLetter.of(reason=reason, topic=topic, payload=payload, received_at=self._now())
-        await client.publish(self._deadletter_topic, letter.model_dump_json().encode(), qos=1)
+        await _publish(client, self._deadletter_topic, letter.model_dump_json().encode(), qos=1)
+
+
+async def _publish(client: aiomqtt.Client, topic: str, payload: bytes, *, qos: int, retain: bool = False) -> None:
+    """`client.publish`, honouring a cancellation that aiomqtt swallowed.
+
+    aiomqtt 2 waits for the PUBACK with `asyncio.wait_for`, which on Python 3.11 returns the result when the PUBACK
+    and a cancellation arrive in the same loop iteration and drops the `CancelledError` (the task stays
+    `cancelling()`). The pump then carried on to its next await (`_publish_deadletters`' `to_thread`) and looped
+    for ever, so the TaskGroup, the uplink and `EdgeAgent.stop` waited on it for ever.
+    """
+    await client.publish(topic, payload, qos=qos, retain=retain)
+    _raise_if_cancelled()
+
+
+def _raise_if_cancelled() -> None:
+    if _cancelling():
+        raise asyncio.CancelledError
 
 
 def _cancelling() -> bool:

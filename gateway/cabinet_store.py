@@ -90,14 +90,13 @@ async def _store(connection: AsyncConnection, insert: Any, states: Sequence[Cabi
         set_={c.name: statement.excluded[c.name] for c in cabinets.columns if c.name not in ("site", "cabinet")},
     )
     await connection.execute(upsert, [_row_values(s.row) for s in states])
-    for state in states:
-        site, cabinet = state.row.site, state.row.cabinet
-        await connection.execute(
-            sa.delete(cabinet_stock).where(cabinet_stock.c.site == site, cabinet_stock.c.cabinet == cabinet)
-        )
-        lines = [_stock_values(site, cabinet, line) for line in state.stock]
-        for chunk in chunks(lines):
-            await connection.execute(sa.insert(cabinet_stock), chunk)
+    # Every touched cabinet's stock lines replaced in two statements, not two per cabinet.
+    c = cabinet_stock.c
+    for part in chunks(sorted((s.row.site, s.row.cabinet) for s in states)):
+        await connection.execute(sa.delete(cabinet_stock).where(sa.tuple_(c.site, c.cabinet).in_(list(part))))
+    lines = [_stock_values(s.row.site, s.row.cabinet, line) for s in states for line in s.stock]
+    for chunk in chunks(lines):
+        await connection.execute(sa.insert(cabinet_stock), chunk)
 
 
 async def reproject_cabinets(connection: AsyncConnection, insert: Any, keys: Sequence[CabinetKey]) -> None:

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
 from gateway.carrier_projection import TripKey, TripRow, fold_trip
-from gateway.event_query import stored_event
 from gateway.projection import StoredEvent
 from gateway.projectors import Tx, chunks
 from gateway.tables import carrier_loads, carrier_trips, events
@@ -24,7 +23,20 @@ _TRANSACTION = sa.cast(events.c.body[("data", "transaction")].as_string(), sa.Bi
 
 def stored_with_subject(row: Any) -> StoredEvent:
     """A stored event that also knows its subject (the fold needs a carrier event's carrier id)."""
-    return dataclasses.replace(stored_event(row), subject_kind=row.subject_kind, subject_id=row.subject_id)
+    return StoredEvent(
+        id=row.id,
+        seq=row.seq,
+        type=row.type,
+        occurred_at=row.occurred_at,
+        received_at=row.received_at,
+        site=row.site,
+        edge=row.edge,
+        device=row.device,
+        data=row.body.get("data") or {},
+        subject_kind=row.subject_kind,
+        subject_id=row.subject_id,
+        historical=bool(getattr(row, "historical", False)),
+    )
 
 
 def trip_keys(new: Iterable[Event]) -> set[TripKey]:
@@ -32,9 +44,21 @@ def trip_keys(new: Iterable[Event]) -> set[TripKey]:
     return {(e.site, e.subject.id, e.data.transaction) for e in new if e.subject.kind == "carrier"}  # type: ignore[union-attr]
 
 
-async def trip_events(connection: AsyncConnection, keys: Iterable[TripKey]) -> dict[TripKey, list[StoredEvent]]:
-    """All stored events of each trip."""
-    wanted = sorted(set(keys))
+async def trip_events(
+    connection: AsyncConnection, keys: Iterable[TripKey], memo: dict[Any, Any] | None = None
+) -> dict[TripKey, list[StoredEvent]]:
+    """All stored events of each trip.
+
+    With `memo` (a transaction's `Tx.memo`), trips already read in this transaction are not read again: the carrier
+    and specimen projectors of one batch share them (nothing between them stores events).
+    """
+    asked = set(keys)
+    if memo is not None:
+        known = {key: memo[("trip", key)] for key in asked if ("trip", key) in memo}
+        read = await trip_events(connection, asked - known.keys())
+        memo.update({("trip", key): trip for key, trip in read.items()})
+        return {**known, **read}
+    wanted = sorted(asked)
     found: dict[TripKey, list[StoredEvent]] = {key: [] for key in wanted}
     for chunk in chunks(wanted):
         # The carriers' events by the subject index, then the trips' transaction numbers out of the JSON body.
@@ -92,7 +116,7 @@ async def project_carriers(tx: Tx, new: Sequence[Event]) -> None:
     connection = tx.connection
     for chunk in chunks(loads):
         await connection.execute(tx.insert(carrier_loads).on_conflict_do_nothing(), list(chunk))
-    by_trip = await trip_events(connection, keys)
+    by_trip = await trip_events(connection, keys, tx.memo)
     rows = [row for key, trip in sorted(by_trip.items()) if (row := fold_trip(key, trip)) is not None]
     if not rows:
         return

@@ -37,7 +37,14 @@ GENESIS_HASH = "0" * 64
 
 def _canonical(value: Any) -> Any:
     """Numbers as the JSON column may give them back: an integral float is the integer it equals."""
-    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # the common leaves first: this runs per value
+        return value
+    if kind is dict:
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if kind is list:
+        return [_canonical(v) for v in value]
+    if isinstance(value, int | str):  # bool is an int
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -152,23 +159,33 @@ async def project_custody_log(tx: Tx, new: Sequence[Event]) -> None:
     ids = [e.id for e in custody]
     if head is None:
         ids = await _older_unrecorded(connection, set(ids)) + ids
-    # Hash the body as the database gives it back, exactly as the verifier will read it.
-    stored = await _stored(connection, ids)
+    # Hash the body as the database holds it, exactly as the verifier will read it: the JSON this transaction
+    # inserted (the canonical form of a JSON round trip is the same), or, for anything else, as read back.
+    by_id = {e.id: e for e in custody}
+    stored = await _stored(connection, [i for i in ids if i not in tx.bodies or i not in by_id])
     position, prev_hash = head or (0, GENESIS_HASH)
     recorded_at = datetime.now(UTC)
     records = []
     for event_id in ids:
-        row = stored[event_id]
+        row = stored.get(event_id)
+        if row is None:
+            event = by_id[event_id]
+            subject_kind, subject_id = event.subject.kind, event.subject.id
+            type_, occurred_at = event.type, event.occurred_at
+            digest_of_body = body_sha256(tx.bodies[event_id])
+        else:
+            subject_kind, subject_id, type_, occurred_at = row.subject_kind, row.subject_id, row.type, row.occurred_at
+            digest_of_body = body_sha256(row.body)
         position += 1
         fields = CustodyFields(
             position=position,
             event_id=event_id,
-            subject_kind=row.subject_kind,
-            subject_id=row.subject_id,
-            type=row.type,
-            occurred_at=row.occurred_at,
+            subject_kind=subject_kind,
+            subject_id=subject_id,
+            type=type_,
+            occurred_at=occurred_at,
             recorded_at=recorded_at,
-            body_sha256=body_sha256(row.body),
+            body_sha256=digest_of_body,
         )
         digest = record_hash(prev_hash, fields)
         records.append(

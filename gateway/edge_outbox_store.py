@@ -24,6 +24,8 @@ class OutboxReport:
     oldest_created_at: datetime | None
     refused: int
     telemetry_dropped: int
+    restarts: int
+    problem: str | None
     reported_at: datetime
     received_at: datetime
 
@@ -42,6 +44,8 @@ async def record_status(connection: AsyncConnection, insert: Any, status: EdgeSt
         oldest_created_at=status.oldest_created_at,
         refused=status.refused,
         telemetry_dropped=status.telemetry_dropped,
+        restarts=status.restarts,
+        problem=status.problem,
         reported_at=status.at,
         received_at=now,
     )

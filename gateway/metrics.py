@@ -211,10 +211,16 @@ def _database_families(snapshot: DatabaseSnapshot) -> Iterator[Metric]:
         "Events an edge refused since it started: its outbox was full.",
         labels=["site", "edge"],
     )
+    restarts = CounterMetricFamily(
+        "wardlink_edge_task_restarts",
+        "Edge tasks (uplink, device drivers) restarted after an unexpected error since the edge started.",
+        labels=["site", "edge"],
+    )
     for report in snapshot.outboxes:
         labels = [report.site, report.edge]
         depth.add_metric(labels, report.depth)
         size.add_metric(labels, report.bytes)
         bound.add_metric(labels, report.max_bytes)
         refused.add_metric(labels, report.refused)
-    yield from (depth, size, bound, refused)
+        restarts.add_metric(labels, report.restarts)
+    yield from (depth, size, bound, refused, restarts)

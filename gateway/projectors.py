@@ -5,9 +5,10 @@ Each one recomputes its rows from all stored events of the touched subjects (pur
 alone, so arrival order, duplicates and late events never change the outcome.
 """
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,6 +27,10 @@ class Tx:
     connection: AsyncConnection
     insert: Callable[..., Any]
     rules: TrackingRules
+    bodies: Mapping[UUID, Mapping[str, Any]] = field(default_factory=dict)
+    """The JSON bodies this transaction inserted into `events.body`, by id (so projectors need not read them back)."""
+    memo: dict[Any, Any] = field(default_factory=dict)
+    """Reads shared by the projectors within this transaction (e.g. a trip's events), keyed by what was read."""
 
     @property
     def dialect(self) -> str:

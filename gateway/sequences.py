@@ -2,8 +2,10 @@
 
 The state lives in the `edge_sequences` table and changes in the transaction that commits the events, with the
 edge's row locked (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite has one writer), so several gateway replicas that
-share the event stream keep one consistent view. Each statement after the lock sees what the other replica
-committed before it (READ COMMITTED), so the last writer always merges every seq stored so far.
+share the event stream keep one consistent view. The batch locks its edges' rows last, after its projectors, in
+one statement in (site, edge) order, so the rows stay locked only for the end of the transaction. Each statement
+after the lock sees what the other replica committed before it (READ COMMITTED), so the last writer always merges
+every seq stored so far.
 
 - A row is born from the edge's birth (`epoch`, `first_seq`) or, for an edge older than epochs, from its first
   committed events. Either way it starts from what is already stored for the edge: the contiguous run from
@@ -26,11 +28,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import EdgeState, Event
-from gateway.projectors import INTEGRATION_EDGE
+from gateway.projectors import INTEGRATION_EDGE, chunks
 from gateway.tables import edge_sequences, events
 
 Range = tuple[int, int]
 EdgeKey = tuple[str, str]
+
+_KEYS_PER_LOCK = 500
+"""Edges per locking statement (two parameters each)."""
 
 MAX_RANGES = 1000
 """Stored runs above `committed_through` kept per edge; beyond this the oldest holes are given up (and alerted)."""
@@ -104,6 +109,16 @@ async def _locked(connection: AsyncConnection, key: EdgeKey) -> SequenceState | 
     return None if row is None else _state(row)
 
 
+async def _locked_all(connection: AsyncConnection, keys: Sequence[EdgeKey]) -> dict[EdgeKey, SequenceState]:
+    """The rows of these edges, locked in one statement in (site, edge) order: a fixed order, so two replicas never
+    wait on each other in a cycle."""
+    c = edge_sequences.c
+    query = sa.select(edge_sequences).where(sa.tuple_(c.site, c.edge).in_(list(keys))).order_by(c.site, c.edge)
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {(r.site, r.edge): _state(r) for r in await connection.execute(query)}
+
+
 async def _history(connection: AsyncConnection, key: EdgeKey, after: int) -> tuple[int, list[Range]]:
     """The edge's stored seqs above `after` (this transaction's included) as `committed_through` and runs."""
     c = events.c
@@ -136,6 +151,30 @@ async def _save(connection: AsyncConnection, state: SequenceState, now: datetime
     )
 
 
+async def _save_all(connection: AsyncConnection, states: Sequence[SequenceState], now: datetime) -> None:
+    """`_save` for several edges in one `executemany`."""
+    c = edge_sequences.c
+    names = ("epoch", "committed_through", "ranges", "gap_since", "updated_at")
+    statement = (
+        sa.update(edge_sequences)
+        .where(c.site == sa.bindparam("k_site"), c.edge == sa.bindparam("k_edge"))
+        .values({name: sa.bindparam(f"v_{name}", type_=c[name].type) for name in names})
+    )
+    rows = [
+        {
+            "k_site": state.site,
+            "k_edge": state.edge,
+            "v_epoch": state.epoch,
+            "v_committed_through": state.committed_through,
+            "v_ranges": [list(r) for r in state.ranges],
+            "v_gap_since": state.gap_since,
+            "v_updated_at": now,
+        }
+        for state in states
+    ]
+    await connection.execute(statement, rows)
+
+
 def _advanced(state: SequenceState, seqs: Iterable[int], now: datetime) -> SequenceState:
     through, runs = merge(state.committed_through, state.ranges, seqs)
     if len(runs) > MAX_RANGES:  # give up the oldest holes rather than grow without bound
@@ -145,20 +184,33 @@ def _advanced(state: SequenceState, seqs: Iterable[int], now: datetime) -> Seque
     return SequenceState(state.site, state.edge, state.epoch, through, tuple(runs), gap_since)
 
 
-async def track(connection: AsyncConnection, insert: Any, new: Sequence[Event], now: datetime) -> None:
-    """Merge the seqs of the events this transaction stored for the first time into their edges' trackers."""
-    by_edge: dict[EdgeKey, list[Event]] = {}
+async def track(
+    connection: AsyncConnection, insert: Any, new: Sequence[Event], now: datetime
+) -> dict[EdgeKey, SequenceState]:
+    """Merge the seqs of the events this transaction stored for the first time into their edges' trackers.
+
+    Returns the trackers it advanced, as saved. The rows are locked together in one statement, the updates sent
+    as one `executemany`: a batch from several edges costs two round trips, not two per edge.
+    """
+    by_edge: dict[EdgeKey, list[int]] = {}
     for event in new:
         if event.edge != INTEGRATION_EDGE:
-            by_edge.setdefault((event.site, event.edge), []).append(event)
-    for key in sorted(by_edge):  # a fixed lock order: two replicas never wait on each other in a cycle
-        batch = by_edge[key]
-        state = await _locked(connection, key)
-        if state is None:
+            by_edge.setdefault((event.site, event.edge), []).append(event.seq)
+    if not by_edge:
+        return {}
+    keys = sorted(by_edge)
+    states = {}
+    for part in chunks(keys, _KEYS_PER_LOCK):
+        states.update(await _locked_all(connection, part))
+    for key in keys:  # an edge seen for the first time (rare): create its row, then lock it
+        if key not in states:
             await _create(connection, insert, key, _fresh(None, *await _history(connection, key, 0), now))
             state = await _locked(connection, key)
             assert state is not None
-        await _save(connection, _advanced(state, (e.seq for e in batch), now), now)
+            states[key] = state
+    advanced = {key: _advanced(states[key], by_edge[key], now) for key in keys}
+    await _save_all(connection, list(advanced.values()), now)
+    return advanced
 
 
 async def record_birth(connection: AsyncConnection, insert: Any, state: EdgeState, now: datetime) -> None:

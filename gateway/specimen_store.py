@@ -32,15 +32,20 @@ async def project_specimens(tx: Tx, new: Sequence[Event]) -> None:
     await _reproject(tx, sorted(touched), tx.rules)
 
 
-async def specimen_histories(connection: AsyncConnection, barcodes: Sequence[str]) -> dict[str, list[StoredEvent]]:
-    """Each specimen's own events and the events of every trip it rode in (in no particular order)."""
+async def specimen_histories(
+    connection: AsyncConnection, barcodes: Sequence[str], memo: dict[Any, Any] | None = None
+) -> dict[str, list[StoredEvent]]:
+    """Each specimen's own events and the events of every trip it rode in (in no particular order).
+
+    `memo`: a transaction's shared reads (`Tx.memo`), so trips the carrier projector read are not read again.
+    """
     histories: dict[str, list[StoredEvent]] = {b: [] for b in barcodes}
     for chunk in chunks(barcodes):
         query = sa.select(events).where(events.c.subject_kind == "specimen", events.c.subject_id.in_(chunk))
         for row in await connection.execute(query):
             histories[row.subject_id].append(stored_with_subject(row))
     rides = await trips_of(connection, barcodes)
-    by_trip = await trip_events(connection, {key for keys in rides.values() for key in keys})
+    by_trip = await trip_events(connection, {key for keys in rides.values() for key in keys}, memo)
     for barcode, keys in rides.items():
         for key in keys:
             histories[barcode].extend(by_trip.get(key, ()))
@@ -51,7 +56,7 @@ async def _reproject(tx: Tx, barcodes: Sequence[str], rules: TrackingRules) -> N
     connection = tx.connection
     rows: list[SpecimenRow] = []
     for chunk in chunks(barcodes):
-        histories = await specimen_histories(connection, chunk)
+        histories = await specimen_histories(connection, chunk, tx.memo)
         rows.extend(row for b in chunk if (row := fold_specimen(b, histories[b], rules)) is not None)
     if not rows:
         return

@@ -145,12 +145,16 @@ class Store:
             first_of.setdefault(event.id, event)
         unique = list(first_of.values())
         inserted: set[UUID] = set()
+        rows: dict[UUID, dict[str, Any]] = {}
         now = self.clock()
         async with self.engine.begin() as connection:
             historical = await historical_ids(connection, unique, self.historical_grace)
-            for chunk in chunks(unique):
+            # In id order: two replicas inserting the same resent ids take their row locks in one order (no cycle).
+            for chunk in chunks(sorted(unique, key=lambda e: e.id)):
                 statement = self._insert(events).on_conflict_do_nothing(index_elements=["id"]).returning(events.c.id)
-                result = await connection.execute(statement, [_event_row(e, e.id in historical) for e in chunk])
+                values = [_event_row(e, e.id in historical) for e in chunk]
+                rows.update((row["id"], row) for row in values)
+                result = await connection.execute(statement, values)
                 inserted.update(result.scalars())
             new = [e for e in unique if e.id in inserted]
             again = [e.id for e in unique if e.id not in inserted]
@@ -163,13 +167,14 @@ class Store:
             ]
             if tampered:
                 await record_tampering(connection, self._insert, tampered, now)
-            await track_sequences(connection, self._insert, new, now)
-            sequences = await sequence_states(connection, {(e.site, e.edge) for e in unique})
-            tx = Tx(connection, self._insert, self.rules)
+            tx = Tx(connection, self._insert, self.rules, {id_: rows[id_]["body"] for id_ in inserted})
             if new:
                 await projection_lock(tx)
             for project in self._projectors:
                 await project(tx, new)
+            # Last, just before the commit: the edges' tracker rows stay locked (FOR UPDATE) for the least time.
+            sequences = await track_sequences(connection, self._insert, new, now)
+            sequences.update(await sequence_states(connection, {(e.site, e.edge) for e in unique} - sequences.keys()))
         rejected = {t.event.id for t in tampered if t.event.id not in inserted}
         result = BatchResult(
             stored=[e for e in unique if e.id not in rejected],

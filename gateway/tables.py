@@ -338,6 +338,8 @@ edge_outbox = sa.Table(
     sa.Column("oldest_created_at", UtcDateTime(), nullable=True),
     sa.Column("refused", sa.BigInteger(), nullable=False),
     sa.Column("telemetry_dropped", sa.BigInteger(), nullable=False),
+    sa.Column("restarts", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("problem", sa.String(length=1000), nullable=True),
     sa.Column("reported_at", UtcDateTime(), nullable=False),
     sa.Column("received_at", UtcDateTime(), nullable=False),
 )

@@ -26,14 +26,7 @@ async def infra(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 @pytest.fixture
 def gateway_settings(infra: Infra, tmp_path: Path) -> GatewaySettings:
     """Gateway settings pointing at this test's broker, database, schema and topic root."""
-    return GatewaySettings(
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        data_dir=tmp_path,
-        topic_root=infra.topic_root,
-        api_port=0,
-    )
+    return infra.gateway_settings(tmp_path)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from contract.mqtt_url import BrokerAddress
+from gateway.settings import GatewaySettings
 from wardlink.broker import EmbeddedBroker
 from wardlink.net import port_open
 
@@ -28,6 +29,20 @@ class Infra:
     database_url: str
     database_schema: str | None
     topic_root: str
+
+    def gateway_settings(self, data_dir: Path, **overrides: object) -> GatewaySettings:
+        """Gateway settings pointing at this broker, database, schema and topic root (API on a free port)."""
+        return GatewaySettings.model_validate(
+            {
+                "mqtt_url": self.mqtt_url,
+                "database_url": self.database_url,
+                "database_schema": self.database_schema,
+                "data_dir": data_dir,
+                "topic_root": self.topic_root,
+                "api_port": 0,
+                **overrides,
+            }
+        )
 
 
 def _real_services_missing() -> str | None:

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from contract import Topics
 from contract.base import MAX_SEQ
-from gateway.settings import GatewaySettings
 from tests.fuzz_inputs import broken_message, dumps, far_timestamp, valid_event, valid_state
 from tests.fuzz_rig import SITE, FuzzRig, fuzz_rig
 from tests.infra import Infra, embedded_infra, real_infra
@@ -25,33 +24,22 @@ CHANNELS = st.sampled_from(["events", "state", "telemetry"])
 EDGES = st.sampled_from(["fuzz-edge", "fuzz-edge-2", "other.edge:1"])
 
 
-def _settings(infra: Infra, tmp_path: Path) -> GatewaySettings:
-    return GatewaySettings(
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        data_dir=tmp_path,
-        topic_root=infra.topic_root,
-        api_port=0,
-    )
-
-
 @pytest.fixture
 async def embedded_rig(tmp_path: Path) -> AsyncIterator[FuzzRig]:
-    async with embedded_infra(tmp_path) as infra, fuzz_rig(_settings(infra, tmp_path)) as rig:
+    async with embedded_infra(tmp_path) as infra, fuzz_rig(infra.gateway_settings(tmp_path)) as rig:
         yield rig
 
 
 @pytest.fixture
 async def rig(infra: Infra, tmp_path: Path) -> AsyncIterator[FuzzRig]:
     """A rig on embedded defaults, then on the real Mosquitto and PostgreSQL."""
-    async with fuzz_rig(_settings(infra, tmp_path)) as running:
+    async with fuzz_rig(infra.gateway_settings(tmp_path)) as running:
         yield running
 
 
 @pytest.fixture
 async def real_rig(tmp_path: Path) -> AsyncIterator[FuzzRig]:
-    async with real_infra() as infra, fuzz_rig(_settings(infra, tmp_path)) as rig:
+    async with real_infra() as infra, fuzz_rig(infra.gateway_settings(tmp_path)) as rig:
         yield rig
 
 

@@ -126,7 +126,17 @@ async def test_alerts_devices_telemetry_and_outboxes_match_the_api(
     )
     await edge.client.publish(edge.topics.telemetry, reading.model_dump_json().encode(), qos=0)
     status = EdgeStatus(
-        site=SITE, edge=EDGE, at=now, epoch="e1", next_seq=42, depth=17, bytes=9_000, max_bytes=1_000_000, level=0
+        site=SITE,
+        edge=EDGE,
+        at=now,
+        epoch="e1",
+        next_seq=42,
+        depth=17,
+        bytes=9_000,
+        max_bytes=1_000_000,
+        level=0,
+        restarts=2,
+        problem="database or disk is full",
     )
     await edge.client.publish(edge.topics.status, status.model_dump_json().encode(), qos=1, retain=True)
     try:
@@ -161,6 +171,7 @@ async def test_alerts_devices_telemetry_and_outboxes_match_the_api(
     assert value(samples, "wardlink_edge_outbox_depth", site=SITE, edge=EDGE) == 17
     assert value(samples, "wardlink_edge_outbox_bytes", site=SITE, edge=EDGE) == 9_000
     assert value(samples, "wardlink_edge_outbox_max_bytes", site=SITE, edge=EDGE) == 1_000_000
+    assert value(samples, "wardlink_edge_task_restarts", "wardlink_edge_task_restarts_total", site=SITE, edge=EDGE) == 2
     assert "wardlink_influx_points_written" not in samples  # InfluxDB not configured: no such series
 
 

@@ -52,11 +52,22 @@ async def test_devices_say_when_their_edge_is_offline_and_edges_show_outbox_and_
         await edge.send(online)
         await edge.until_acked(online)
         status = EdgeStatus(
-            site=SITE, edge=EDGE, at=up, epoch="ep-presence", next_seq=2, depth=0, bytes=0, max_bytes=10**9, level=0
+            site=SITE,
+            edge=EDGE,
+            at=up,
+            epoch="ep-presence",
+            next_seq=2,
+            depth=0,
+            bytes=0,
+            max_bytes=10**9,
+            level=0,
+            restarts=1,
+            problem="database or disk is full",
         )
         await edge.publish(status.model_dump_json().encode(), edge.topics.status, retain=True)
         [found] = await eventually(edges, lambda found: found and found[0]["outbox"] is not None, what="the report")
         assert found["outbox"]["max_bytes"] == 10**9
+        assert (found["outbox"]["restarts"], found["outbox"]["problem"]) == (1, "database or disk is full")
         assert found["sequence"] == {
             "epoch": "ep-presence",
             "committed_through": 1,

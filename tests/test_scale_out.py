@@ -41,7 +41,7 @@ from gateway.tables import (
     events,
     specimens,
 )
-from tests.infra import REAL_DATABASE_URL, REAL_MQTT_URL, Infra, embedded_infra, require_real_services
+from tests.infra import REAL_DATABASE_URL, REAL_MQTT_URL, embedded_infra, require_real_services
 
 EVENTS = int(os.environ.get("WARDLINK_TEST_SCALE_EVENTS", "100000"))
 """The issue's 100,000; fewer for a quick local run (the suite and CI use the default)."""
@@ -183,19 +183,7 @@ def test_a_shared_group_is_one_topic_level() -> None:
 async def test_a_broker_without_mqtt_5_stops_a_shared_gateway_at_start_up(tmp_path: Path) -> None:
     """The embedded amqtt broker speaks MQTT 3.1.1 only: a replica must not start and silently receive nothing."""
     async with embedded_infra(tmp_path) as infra:
-        settings = settings_for(infra, tmp_path).model_copy(update={"mqtt_protocol": "5", "mqtt_shared_group": "g"})
+        settings = infra.gateway_settings(tmp_path, startup_timeout_s=10, mqtt_protocol="5", mqtt_shared_group="g")
         with pytest.raises(GatewayStartError, match=r"does not speak MQTT 5 .*WARDLINK_MQTT_SHARED_GROUP"):
             async with Gateway(settings):
                 pass
-
-
-def settings_for(infra: Infra, tmp_path: Path) -> GatewaySettings:
-    return GatewaySettings(
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        data_dir=tmp_path,
-        topic_root=infra.topic_root,
-        api_port=0,
-        startup_timeout_s=10,
-    )

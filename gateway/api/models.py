@@ -157,6 +157,8 @@ class EdgeOutboxPublic(BaseModel):
     oldest_created_at: datetime | None
     refused: int = Field(description="Domain events refused for want of room since the edge started.")
     telemetry_dropped: int = Field(description="Readings dropped (oldest first) since the edge started.")
+    restarts: int = Field(description="Edge tasks restarted after an unexpected error since the edge started.")
+    problem: str | None = Field(description="The edge's last storage or task error while it lasts, else null.")
     reported_at: datetime
 
 

@@ -52,6 +52,8 @@ def upgrade() -> None:
         sa.Column("oldest_created_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("refused", sa.BigInteger(), nullable=False),
         sa.Column("telemetry_dropped", sa.BigInteger(), nullable=False),
+        sa.Column("restarts", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("problem", sa.String(length=1000), nullable=True),
         sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     )
