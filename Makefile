@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## broker, sorter simulator, edge and gateway on embedded defaults
 	$(BIN)/wardlink demo
 
-test: $(STAMP)  ## the whole suite: embedded defaults, then the real Mosquitto and PostgreSQL
-	$(BIN)/pytest
+TEST_WORKERS ?= 3
+test: $(STAMP)  ## the whole suite (embedded defaults and the real Mosquitto and PostgreSQL), on TEST_WORKERS processes
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

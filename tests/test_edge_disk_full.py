@@ -180,14 +180,21 @@ async def test_an_edge_started_on_a_full_disk_says_why_and_serves_once_there_is_
         small_disk.free()
         await eventually(lambda: _value(caplog.text), lambda t: "serving 1 device(s)" in t, what="the edge serving")
         assert "recovered after" in caplog.text
+        # It takes events once it could open its outbox: no sorter listens on that port, so the device goes offline.
+        await eventually(lambda: _recorded(settings), lambda types: "device.offline" in types, what="device.offline")
     finally:
         edge.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await edge
+
+
+async def _recorded(settings: EdgeSettings) -> list[str]:
+    """The event types in the edge's outbox, read beside the running edge (SQLite WAL allows a second reader)."""
     outbox = Outbox(settings.outbox_path(EDGE), site=SITE, edge=EDGE)
-    recorded = [json.loads(p.payload)["type"] for p in outbox.due(resend_after_s=0, limit=10)]
-    outbox.close()
-    assert "device.offline" in recorded  # it took events once it could open its outbox (no sorter listens there)
+    try:
+        return [json.loads(p.payload)["type"] for p in outbox.due(resend_after_s=0, limit=10)]
+    finally:
+        outbox.close()
 
 
 async def test_a_task_that_dies_is_logged_restarted_and_reported(
