@@ -12,26 +12,17 @@ from pathlib import Path
 import pytest
 
 from gateway.service import Gateway
-from gateway.settings import GatewaySettings
 from tests.auth import bearer
 from tests.infra import embedded_infra
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 20
 CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
 
 
 @pytest.fixture
 async def running(tmp_path: Path) -> AsyncIterator[Gateway]:
-    async with embedded_infra(tmp_path) as infra:
-        settings = GatewaySettings(
-            mqtt_url=infra.mqtt_url,
-            database_url=infra.database_url,
-            data_dir=tmp_path,
-            topic_root=infra.topic_root,
-            api_port=0,
-        )
-        async with Gateway(settings) as gateway:
-            yield gateway
+    async with embedded_infra(tmp_path) as infra, Gateway(infra.gateway_settings(tmp_path)) as gateway:
+        yield gateway
 
 
 async def test_no_input_makes_the_api_fail_or_answer_off_schema(running: Gateway, tmp_path: Path) -> None:
@@ -52,8 +43,10 @@ async def test_no_input_makes_the_api_fail_or_answer_off_schema(running: Gateway
         "/api/v1/auth/logout",
         "--header",
         f"Authorization:{token}",
+        # Not the "coverage" phase: on Python 3.11 it intermittently dies inside schemathesis's own schema code
+        # ("SystemError: AST constructor recursion depth mismatch"), before any request, which made this test flaky.
         "--phases",
-        "examples,coverage,fuzzing",
+        "examples,fuzzing",
         "--generation-with-security-parameters",
         "false",
         "--request-timeout",
