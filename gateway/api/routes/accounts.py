@@ -52,14 +52,7 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 def _user(user: User) -> UserPublic:
-    return UserPublic(
-        name=user.name,
-        role=user.role,
-        wards=list(user.wards),
-        disabled=user.disabled,
-        created_at=user.created_at,
-        updated_at=user.updated_at,
-    )
+    return UserPublic.model_validate(user, from_attributes=True)
 
 
 def _token(token: ServiceToken) -> TokenPublic:

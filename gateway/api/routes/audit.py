@@ -35,19 +35,7 @@ FilterDep = Annotated[AuditFilter, Depends(_filter)]
 
 
 def _public(entry: AuditEntry) -> AuditEntryPublic:
-    return AuditEntryPublic(
-        id=entry.id,
-        at=entry.at,
-        actor=entry.actor,
-        actor_kind=entry.actor_kind,
-        role=entry.role,
-        action=entry.action,
-        target=entry.target,
-        outcome=entry.outcome,
-        client=entry.client,
-        user_agent=entry.user_agent,
-        detail=entry.detail,
-    )
+    return AuditEntryPublic.model_validate(entry, from_attributes=True)
 
 
 @router.get("", response_model=AuditListPublic)
