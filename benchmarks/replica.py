@@ -35,6 +35,7 @@ async def serve() -> None:
             "accepted": counters.accepted,
             "duplicates": counters.duplicates,
             "acks_published": counters.acks_published,
+            "projected": gateway.ingest.projection.counters.projected,
             "rejected": dict(counters.rejected.counts),
             "peak_rss_kb": peak_rss_kb(),
         }

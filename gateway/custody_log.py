@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
 from gateway.projectors import Tx, chunks
-from gateway.tables import custody_log, events
+from gateway.tables import custody_log, events, projection_backlog
 
 CUSTODY_KINDS: tuple[str, ...] = ("specimen", "carrier", "delivery", "cabinet")
 """Subject kinds whose events are custody evidence (robots and devices report health, not custody)."""
@@ -133,9 +133,15 @@ async def _head(connection: AsyncConnection) -> tuple[int, str] | None:
 
 
 async def _older_unrecorded(connection: AsyncConnection, batch: set[UUID]) -> list[UUID]:
-    """Custody events stored before the log existed (a database upgraded to the custody log), oldest first."""
+    """Custody events stored before the log existed (a database upgraded to the custody log), oldest first; not
+    those waiting in the projection backlog: their own projection pass records them."""
     c = events.c
-    query = sa.select(c.id).where(c.subject_kind.in_(CUSTODY_KINDS)).order_by(c.received_at, c.occurred_at, c.seq, c.id)
+    waiting = sa.select(projection_backlog.c.event_id)
+    query = (
+        sa.select(c.id)
+        .where(c.subject_kind.in_(CUSTODY_KINDS), c.id.not_in(waiting))
+        .order_by(c.received_at, c.occurred_at, c.seq, c.id)
+    )
     return [event_id for event_id in (await connection.execute(query)).scalars() if event_id not in batch]
 
 

@@ -2,8 +2,10 @@
 
 One aiomqtt connection, re-established with capped backoff, feeds a queue; a batcher commits up to
 `ingest_batch_size` events (or what arrived within `ingest_batch_wait_ms`) in one transaction and only then
-publishes one `Ack` per edge. Telemetry (QoS 0) goes to its own writer (`gateway.telemetry_ingest`) and never
-waits behind events. Anything that fails validation goes to the dead-letter topic with the reason.
+publishes one `Ack` per edge: the events are durable. The projector (`gateway.projection_worker`) folds them into
+the projections right after, in passes of its own, so ingest never waits for a projection. Telemetry (QoS 0)
+goes to its own writer (`gateway.telemetry_ingest`) and never waits behind events. Anything that fails
+validation goes to the dead-letter topic with the reason.
 """
 
 import asyncio
@@ -23,6 +25,7 @@ from contract.backoff import Backoff, FailureLog
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic, subscription
 from gateway.batcher import next_batch
+from gateway.projection_worker import ProjectionWorker
 from gateway.reasons import ReasonCounter
 from gateway.sequences import SequenceState
 from gateway.settings import GatewaySettings
@@ -74,6 +77,7 @@ class Ingest:
         self._failed = asyncio.Event()
         self.counters = IngestCounters()
         self.telemetry = TelemetryWriter(settings, store)
+        self.projection = ProjectionWorker(settings, store)
 
     async def ready(self) -> None:
         """Return once subscribed; raise `SharedSubscriptionError` if the broker cannot serve this gateway at all."""
@@ -91,6 +95,7 @@ class Ingest:
             tasks.create_task(self._stay_connected())
             tasks.create_task(self._commit_batches())
             tasks.create_task(self.telemetry.run())
+            tasks.create_task(self.projection.run())
 
     # -- the broker link ---------------------------------------------------------------------------------------
     async def _stay_connected(self) -> None:
@@ -216,7 +221,7 @@ class Ingest:
         try:
             result = await while_database_down(
                 self._store,
-                lambda: self._store.commit_batch(batch),
+                lambda: self._store.ingest_batch(batch),
                 log=log,
                 what="committing events to the database",
                 max_backoff_s=self._settings.mqtt_max_backoff_s,
@@ -237,7 +242,7 @@ class Ingest:
         sequences = {}
         for event in batch:
             try:
-                result = await self._store.commit_batch([event])
+                result = await self._store.ingest_batch([event])
             except Exception as exc:
                 # Left unacknowledged: the edge keeps it and the operator sees the reason in the log.
                 self.counters.rejected.add("store_refused", f"event {event.id}: {exc}")

@@ -1,6 +1,6 @@
 """The live hub: committed batches in, compact change notices out to every subscriber, never blocking ingest.
 
-`Store.listeners` calls `LiveHub.publish` with each committed `BatchResult`; each event stored for the first time
+`Store.projection_listeners` calls `LiveHub.publish` after each projection pass; each event projected
 becomes a `Change` (event id, type, subject, site, occurred_at) offered to every subscriber whose filter matches.
 A subscriber's queue is bounded: one that falls that far behind is dropped with a final `StreamEnd("lagging")`
 instead of slowing the commit path down, and may reconnect and re-read the current state from the API.
@@ -23,7 +23,7 @@ from contract import Event
 
 if TYPE_CHECKING:
     from gateway.alerts.alert_store import AlertRow
-    from gateway.store import BatchResult
+    from gateway.store import Projected
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,8 @@ class Subscription:
 
 
 class LiveHub:
-    """Fans each committed batch's new events out to the subscribers; `publish` is what `Store.listeners` calls."""
+    """Fans each projection pass's events out to the subscribers; `publish` is what `Store.projection_listeners`
+    calls, so a client that reads the API on a change finds the projections already updated."""
 
     def __init__(self, *, queue_size: int = DEFAULT_QUEUE_SIZE, heartbeat_s: float = DEFAULT_HEARTBEAT_S) -> None:
         self.queue_size = queue_size
@@ -169,14 +170,14 @@ class LiveHub:
     def discard(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)
 
-    def publish(self, result: "BatchResult") -> None:
-        """Offer the batch's new events to every matching subscriber; never waits, never raises into ingest."""
-        if not self._subscribers or not result.new:
+    def publish(self, result: "Projected") -> None:
+        """Offer the pass's events to every matching subscriber; never waits, never raises into the projector."""
+        if not self._subscribers or not result.events:
             return
         try:
-            self._fan_out([Change.of(event, event.id in result.historical) for event in result.new])
-        except Exception:  # the commit is done; a notice that cannot be built must not fail the batch
-            log.exception("live hub: could not publish a batch of %d change(s)", len(result.new))
+            self._fan_out([Change.of(event, event.id in result.historical) for event in result.events])
+        except Exception:  # the pass is committed; a notice that cannot be built must not fail it
+            log.exception("live hub: could not publish a pass of %d change(s)", len(result.events))
 
     def alert_changed(self, what: str, alert: "AlertRow", at: datetime) -> None:
         """An alert was raised, acknowledged or cleared: offered as `alert.<what>`, about the alert's subject."""

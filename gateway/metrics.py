@@ -1,11 +1,12 @@
 """Prometheus metrics for one gateway: counters and gauges read from live state at scrape time, lag histograms.
 
 `GatewayMetrics(store, ingest)` owns a `CollectorRegistry` of its own (several gateways in one process, as in the
-tests, never share one). Two histograms are fed by `Store.listeners` for every event a batch stores for the first
-time: how long from the gateway receiving it to its commit, and how long from its occurrence (the edge's clock)
-to the gateway receiving it. Everything else is a custom collector over what the gateway already tracks: the
-ingest and telemetry counters, the broker link, and, from the database at scrape time (`await refresh()`),
-alerts open by kind and severity, devices by state, edges by state, and each edge's latest outbox report.
+tests, never share one). Histograms are fed by the store's listeners for every event stored for the first time:
+how long from the gateway receiving it to its commit (durable, acknowledged), from receiving it to its projection
+(queryable), and from its occurrence (the edge's clock) to the gateway receiving it. Everything else is a custom
+collector over what the gateway already tracks: the ingest, projection and telemetry counters, the broker link,
+and, from the database at scrape time (`await refresh()`), the projection backlog, alerts open by kind and
+severity, devices by state, edges by state, and each edge's latest outbox report.
 """
 
 import asyncio
@@ -22,8 +23,8 @@ from prometheus_client.registry import Collector
 
 from gateway.edge_outbox_store import OutboxReport, outbox_reports
 from gateway.ingest import Ingest
-from gateway.store import BatchResult, Store
-from gateway.tables import alerts, devices, edges
+from gateway.store import BatchResult, Projected, Store
+from gateway.tables import alerts, devices, edges, projection_backlog
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ class DatabaseSnapshot:
     devices: dict[str, int] = field(default_factory=dict)
     edges: dict[str, int] = field(default_factory=dict)
     outboxes: list[OutboxReport] = field(default_factory=list)
+    backlog: int = 0
+    """Events stored and acknowledged, not yet projected (every replica's)."""
+    backlog_failed: int = 0
 
 
 class GatewayMetrics:
@@ -67,9 +71,16 @@ class GatewayMetrics:
             buckets=DELIVERY_BUCKETS,
             registry=self.registry,
         )
+        self.projection_latency = Histogram(
+            "wardlink_event_projection_latency_seconds",
+            "Seconds from the gateway receiving an event to its projection (queryable in the API, on the live stream).",
+            buckets=COMMIT_BUCKETS,
+            registry=self.registry,
+        )
         self.snapshot = DatabaseSnapshot()
         self.registry.register(_LiveState(self))
         store.listeners.append(self.observe)
+        store.projection_listeners.append(self.observe_projection)
 
     def observe(self, result: BatchResult) -> None:
         """A store listener: called after each committed batch, on the commit path, so it only does arithmetic."""
@@ -79,6 +90,13 @@ class GatewayMetrics:
                 continue
             self.commit_latency.observe(max(0.0, (committed - event.received_at).total_seconds()))
             self.delivery_lag.observe(max(0.0, (event.received_at - event.occurred_at).total_seconds()))
+
+    def observe_projection(self, result: Projected) -> None:
+        """A projection listener: arithmetic only, like `observe`."""
+        projected = datetime.now(UTC)
+        for event in result.events:
+            if event.received_at is not None:
+                self.projection_latency.observe(max(0.0, (projected - event.received_at).total_seconds()))
 
     async def refresh(self) -> None:
         """Read what the metrics need from the database; a database that does not answer reads as down."""
@@ -95,8 +113,12 @@ class GatewayMetrics:
                 by_edge_state = await connection.execute(
                     sa.select(edges.c.state, sa.func.count()).group_by(edges.c.state)
                 )
+                backlog = sa.select(sa.func.count(), sa.func.count(projection_backlog.c.failed_at))
+                waiting, failed = (await connection.execute(backlog)).one()
                 self.snapshot = DatabaseSnapshot(
                     up=True,
+                    backlog=int(waiting),
+                    backlog_failed=int(failed),
                     alerts_open={(kind, severity): n for kind, severity, n in open_alerts},
                     devices={state: n for state, n in by_device_state},
                     edges={state: n for state, n in by_edge_state},
@@ -160,6 +182,9 @@ def _ingest_families(ingest: Ingest) -> Iterator[Metric]:
     yield _counter("wardlink_ingest_batches", "Event batches committed.", c.batches)
     yield _counter("wardlink_acks_published", "Acknowledgements published to edges.", c.acks_published)
     yield _counter("wardlink_store_failures", "Commits that failed and were retried.", c.store_failures)
+    p = ingest.projection.counters
+    yield _counter("wardlink_events_projected", "Events this gateway folded into the projections.", p.projected)
+    yield _counter("wardlink_projection_passes", "Projection transactions that folded something.", p.passes)
 
     writer = ingest.telemetry
     t = writer.counters
@@ -193,6 +218,16 @@ def _database_families(snapshot: DatabaseSnapshot) -> Iterator[Metric]:
     for (kind, severity), count in sorted(snapshot.alerts_open.items()):
         open_alerts.add_metric([kind, severity], count)
     yield open_alerts
+    yield _gauge(
+        "wardlink_projection_backlog",
+        "Events stored and acknowledged, not yet projected (all replicas).",
+        snapshot.backlog,
+    )
+    yield _gauge(
+        "wardlink_projection_failed",
+        "Events of the backlog whose projection raised; put back in line when a gateway starts.",
+        snapshot.backlog_failed,
+    )
     yield _by_label(GaugeMetricFamily("wardlink_devices", "Devices by state.", labels=["state"]), snapshot.devices)
     yield _by_label(GaugeMetricFamily("wardlink_edges", "Edges by connection state.", labels=["state"]), snapshot.edges)
     depth = GaugeMetricFamily(

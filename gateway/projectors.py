@@ -28,7 +28,7 @@ class Tx:
     insert: Callable[..., Any]
     rules: TrackingRules
     bodies: Mapping[UUID, Mapping[str, Any]] = field(default_factory=dict)
-    """The JSON bodies this transaction inserted into `events.body`, by id (so projectors need not read them back)."""
+    """The JSON bodies of the events being projected, as stored in `events.body`, by id (no need to read them back)."""
     memo: dict[Any, Any] = field(default_factory=dict)
     """Reads shared by the projectors within this transaction (e.g. a trip's events), keyed by what was read."""
 

@@ -100,7 +100,7 @@ class Gateway:
         self.alerts = AlertEngine(self.store, self.clock)
         self._tasks.append(asyncio.create_task(self.alerts.run(settings.alerts_every_s), name="gateway-alerts"))
         self.live = LiveHub()
-        self.store.listeners.append(self.live.publish)
+        self.store.projection_listeners.append(self.live.publish)
         self.alerts.listeners.append(self.live.alert_changed)
         self.ingest = Ingest(settings, self.store)
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="gateway-ingest"))

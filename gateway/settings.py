@@ -32,6 +32,10 @@ class GatewaySettings(BaseSettings):
     """0 picks a free port; `Gateway.api_url` tells which."""
     ingest_batch_size: int = Field(default=500, ge=1, le=5000)
     ingest_batch_wait_ms: int = Field(default=20, ge=0)
+    projection_batch_size: int = Field(default=2000, ge=1, le=20_000)
+    """Stored events folded into the projections per transaction at most (`gateway.projection_worker`)."""
+    projection_poll_s: float = Field(default=1.0, gt=0)
+    """How often the projector looks for events another replica stored; its own commits wake it at once."""
     client_id: str = Field(default_factory=_client_id)
     mqtt_max_backoff_s: float = Field(default=30.0, gt=0)
     startup_timeout_s: float = Field(default=30.0, gt=0)

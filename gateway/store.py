@@ -1,13 +1,19 @@
-"""Storage for events, the specimen and device projections, telemetry and edge states, on SQLite and PostgreSQL.
+"""Storage for events, the projections, telemetry and edge states, on SQLite and PostgreSQL.
 
-Each event id is stored once (`INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`); in the same transaction
-the specimens and devices a batch touched are recomputed from all of their stored events, so arrival order never
-matters. Device and telemetry details live in `device_store` and `telemetry_store`; this class is the one door.
+Storing and projecting are two steps. `ingest_batch` makes a batch durable: each event id is stored once
+(`INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`), and each new event is queued in `projection_backlog`, in
+the same transaction; that is what an edge's ack stands for. `project_pending` (run by `gateway.projector`) then
+folds the queued events into the specimens, carriers, deliveries, cabinets and devices they touch and appends them
+to the custody log, from all of the subjects' stored events, so arrival order never matters, and removes them from
+the backlog in the same transaction. `commit_batch` does both at once (the integration API and tests). Device and
+telemetry details live in `device_store` and `telemetry_store`; this class is the one door.
 """
 
 import asyncio
+import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,9 +21,10 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contract import EdgeState, EdgeStatus, Event, Telemetry
+from contract.envelope import event_adapter
 from gateway.clock import Clock, utc_now
 from gateway.database import create_engine
 from gateway.device_projection import DeviceRow
@@ -39,11 +46,13 @@ from gateway.specimen_store import (
     specimen_histories,
     specimen_row,
 )
-from gateway.tables import edges, events, specimens
+from gateway.tables import edges, events, projection_backlog, specimens
 from gateway.tamper import Tampered, event_fingerprint, stored_fingerprints
 from gateway.tamper import record as record_tampering
 from gateway.telemetry_store import LatestReading, Point, latest_readings, series, store_telemetry
 from gateway.turnaround import outlook
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +70,30 @@ class BatchResult:
     """The new events marked historical (see `gateway.historical`)."""
     sequences: dict[tuple[str, str], SequenceState] = dataclasses.field(default_factory=dict)
     """The sequence trackers of the batch's edges after the commit (for the ack: committed through, missing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Projected:
+    """What one projection pass folded: events stored earlier, each projected once (in no particular order)."""
+
+    events: list[Event]
+    historical: frozenset[UUID] = frozenset()
+    """Those of `events` marked historical."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """A stored event waiting in the backlog, as `ingest_batch` had it: no need to read it back to project it."""
+
+    event: Event
+    body: dict[str, Any]
+    historical: bool
+
+
+PROJECTION_BATCH = 2000
+"""Events per projection pass at most: a backlog is worked off in transactions of this many."""
+_QUEUED_IN_MEMORY = 100_000
+"""Stored events kept in memory until projected (beyond it, the oldest are read back from the database)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +125,11 @@ def _event_row(event: Event, historical: bool = False) -> dict[str, Any]:
     }
 
 
+def _next_in_line(limit: int) -> sa.Select[Any]:
+    c = projection_backlog.c
+    return sa.select(c.event_id).where(c.failed_at.is_(None)).order_by(c.queued_at, c.event_id).limit(limit)
+
+
 class Store:
     """The gateway's database; `await Store.open(settings)` migrates it first."""
 
@@ -102,11 +140,19 @@ class Store:
         self.rules: TrackingRules = default_rules()
         """The rules in force (turnaround targets, alert thresholds); `gateway.rules.store` loads and versions them."""
         self.listeners: list[Callable[[BatchResult], None]] = []
+        """Called after each durable commit (`ingest_batch`), before it is projected; must not block."""
+        self.projection_listeners: list[Callable[[Projected], None]] = []
+        """Called after each projection pass that folded something (the live stream listens here); must not block."""
+        self._queued: dict[UUID, _Queued] = {}
+        self._projecting = asyncio.Lock()
+        """One projection pass at a time in this process (PostgreSQL's lock also keeps replicas apart)."""
+        self._sqlite_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        """SQLite has one writer: this process's ingest and projection transactions take turns rather than meet
+        a stale read snapshot (SQLITE_BUSY_SNAPSHOT) at their first write."""
         self.clock: Clock = utc_now
         """Stamps gap and tamper times (the gateway's clock, so alerts judge them on the same time as the rest)."""
         self.historical_grace: timedelta = DEFAULT_GRACE
         """See `gateway.historical`; `Store.open` sets it from `historical_grace_s`."""
-        """Called after each committed batch (the live stream listens here); must not block."""
 
     @classmethod
     async def open(cls, settings: GatewaySettings) -> "Store":
@@ -134,11 +180,25 @@ class Store:
 
     # -- ingest ------------------------------------------------------------------------------------------------
     async def commit_batch(self, batch: Sequence[Event]) -> BatchResult:
-        """Store new events and refresh the specimens and devices they touch, in one transaction.
+        """Store the batch (`ingest_batch`) and project its new events at once (`project_events`).
+
+        For callers that answer with the projections right after (the integration API, tests). A projection
+        that fails is logged, not raised: the events are stored and stay in the backlog for `gateway.projector`.
+        """
+        result = await self.ingest_batch(batch)
+        if result.new:
+            try:
+                await self.project_events([e.id for e in result.new])
+            except Exception:
+                log.exception("could not project %d stored event(s) now; the projector retries", len(result.new))
+        return result
+
+    async def ingest_batch(self, batch: Sequence[Event]) -> BatchResult:
+        """Store new events durably and queue them for projection, in one transaction.
 
         In the same transaction: an id already stored (or twice in the batch) with another body is set aside as
         tampered (see `gateway.tamper`), new events get their `historical` mark, and the edges' sequence trackers
-        advance (see `gateway.sequences`).
+        advance (see `gateway.sequences`). No subject lock is taken: replicas ingest side by side.
         """
         first_of: dict[UUID, Event] = {}
         for event in batch:
@@ -147,7 +207,7 @@ class Store:
         inserted: set[UUID] = set()
         rows: dict[UUID, dict[str, Any]] = {}
         now = self.clock()
-        async with self.engine.begin() as connection:
+        async with self._write(), self.engine.begin() as connection:
             historical = await historical_ids(connection, unique, self.historical_grace)
             # In id order: two replicas inserting the same resent ids take their row locks in one order (no cycle).
             for chunk in chunks(sorted(unique, key=lambda e: e.id)):
@@ -167,14 +227,17 @@ class Store:
             ]
             if tampered:
                 await record_tampering(connection, self._insert, tampered, now)
-            tx = Tx(connection, self._insert, self.rules, {id_: rows[id_]["body"] for id_ in inserted})
-            if new:
-                await projection_lock(tx)
-            for project in self._projectors:
-                await project(tx, new)
+            queued_at = datetime.now(UTC)
+            for chunk in chunks(sorted(inserted)):
+                backlog_rows = [{"event_id": event_id, "queued_at": queued_at} for event_id in chunk]
+                await connection.execute(sa.insert(projection_backlog), backlog_rows)
             # Last, just before the commit: the edges' tracker rows stay locked (FOR UPDATE) for the least time.
             sequences = await track_sequences(connection, self._insert, new, now)
             sequences.update(await sequence_states(connection, {(e.site, e.edge) for e in unique} - sequences.keys()))
+        for event in new:
+            self._queued[event.id] = _Queued(event, rows[event.id]["body"], event.id in historical)
+        while len(self._queued) > _QUEUED_IN_MEMORY:
+            del self._queued[next(iter(self._queued))]
         rejected = {t.event.id for t in tampered if t.event.id not in inserted}
         result = BatchResult(
             stored=[e for e in unique if e.id not in rejected],
@@ -188,6 +251,90 @@ class Store:
         for listener in self.listeners:
             listener(result)
         return result
+
+    # -- projection ----------------------------------------------------------------------------------------------
+    async def project_pending(self, limit: int = PROJECTION_BATCH) -> Projected:
+        """Project up to `limit` of the backlog's events, oldest first (failed ones are left alone)."""
+        return await self._project(_next_in_line(limit))
+
+    async def pending(self, limit: int = PROJECTION_BATCH) -> list[UUID]:
+        """The ids `project_pending` would project now."""
+        async with self.engine.connect() as connection:
+            return list((await connection.execute(_next_in_line(limit))).scalars())
+
+    async def project_events(self, ids: Sequence[UUID]) -> Projected:
+        """Project these events if they are still in the backlog (another pass may have done some already)."""
+        c = projection_backlog.c
+        return await self._project(sa.select(c.event_id).where(c.event_id.in_(sorted(set(ids)))))
+
+    async def _project(self, pending: sa.Select[Any]) -> Projected:
+        async with self._projecting, self._write(), self.engine.begin() as connection:
+            bodies: dict[UUID, Mapping[str, Any]] = {}
+            tx = Tx(connection, self._insert, self.rules, bodies)
+            await projection_lock(tx)  # first: the backlog read below must not race another replica's pass
+            ids = list((await connection.execute(pending)).scalars())
+            if not ids:
+                return Projected([])
+            queued = await self._queued_events(connection, ids)
+            bodies.update({event_id: q.body for event_id, q in queued.items()})
+            projected = [q.event for q in queued.values()]
+            for project in self._projectors:
+                await project(tx, projected)
+            for chunk in chunks(ids):
+                done = projection_backlog.c.event_id.in_(list(chunk))
+                await connection.execute(sa.delete(projection_backlog).where(done))
+        for event_id in ids:
+            self._queued.pop(event_id, None)
+        result = Projected(projected, frozenset(i for i, q in queued.items() if q.historical))
+        for listener in self.projection_listeners:
+            listener(result)
+        return result
+
+    async def _queued_events(self, connection: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, _Queued]:
+        """The backlog's events by id: from memory when this process stored them, else read back."""
+        found = {event_id: q for event_id in ids if (q := self._queued.get(event_id)) is not None}
+        missing = [event_id for event_id in ids if event_id not in found]
+        for chunk in chunks(missing):
+            query = sa.select(events.c.id, events.c.body, events.c.historical).where(events.c.id.in_(list(chunk)))
+            for row in await connection.execute(query):
+                found[row.id] = _Queued(event_adapter.validate_python(row.body), row.body, row.historical)
+        return {event_id: found[event_id] for event_id in ids if event_id in found}
+
+    async def mark_unprojectable(self, event_id: UUID, error: str) -> None:
+        """Mark an event whose projection raises: it stays in the backlog but no longer holds the others up."""
+        c = projection_backlog.c
+        failed = {"failed_at": datetime.now(UTC), "error": error[:1000]}
+        async with self._write(), self.engine.begin() as connection:
+            await connection.execute(sa.update(projection_backlog).where(c.event_id == event_id).values(**failed))
+
+    async def retry_unprojectable(self) -> int:
+        """Put every failed event back in line (at start: a new version may project it); how many."""
+        c = projection_backlog.c
+        async with self._write(), self.engine.begin() as connection:
+            result = await connection.execute(
+                sa.update(projection_backlog).where(c.failed_at.is_not(None)).values(failed_at=None, error=None)
+            )
+            return int(result.rowcount or 0)
+
+    async def backlog(self) -> tuple[int, int]:
+        """How many stored events wait to be projected, and how many of those failed to be."""
+        c = projection_backlog.c
+        async with self.engine.connect() as connection:
+            waiting, failed = (await connection.execute(sa.select(sa.func.count(), sa.func.count(c.failed_at)))).one()
+        return int(waiting), int(failed)
+
+    async def unprojected(self, ids: Sequence[UUID]) -> set[UUID]:
+        """Which of these stored events are not projected yet."""
+        c = projection_backlog.c
+        found: set[UUID] = set()
+        async with self.engine.connect() as connection:
+            for chunk in chunks(sorted(set(ids))):
+                found.update((await connection.execute(sa.select(c.event_id).where(c.event_id.in_(chunk)))).scalars())
+        return found
+
+    def _write(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """The SQLite writer's turn (see `__init__`); nothing to wait for on PostgreSQL."""
+        return self._sqlite_writer if self._sqlite_writer is not None else contextlib.nullcontext()
 
     async def record_edge_state(self, state: EdgeState) -> bool:
         """Apply a birth or death unless a newer connection's state is already recorded; True when applied."""

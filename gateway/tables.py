@@ -343,3 +343,15 @@ edge_outbox = sa.Table(
     sa.Column("reported_at", UtcDateTime(), nullable=False),
     sa.Column("received_at", UtcDateTime(), nullable=False),
 )
+
+# Events stored (and acknowledged) whose projections and custody records are not yet written (`gateway.projector`).
+# A row leaves in the transaction that projects its event; one whose projection raised stays, marked failed.
+projection_backlog = sa.Table(
+    "projection_backlog",
+    metadata,
+    sa.Column("event_id", sa.Uuid(), primary_key=True),
+    sa.Column("queued_at", UtcDateTime(), nullable=False),
+    sa.Column("failed_at", UtcDateTime(), nullable=True),
+    sa.Column("error", sa.String(length=1000), nullable=True),
+    sa.Index("ix_projection_backlog_queued_at", "queued_at"),
+)

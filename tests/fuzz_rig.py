@@ -103,11 +103,14 @@ class FuzzRig:
             assert self.rejected == before
 
     async def still_serving(self) -> None:
-        """After whatever came before: a valid event is stored and acknowledged, and the API answers."""
+        """After whatever came before: a valid event is stored and acknowledged, projected, and the API answers."""
         await self.probe()
         barcode = f"P{self._probe_seq}"
-        response = await self.api.get(f"/api/v1/specimens/{barcode}")
-        assert response.status_code == 200, response.text
+
+        async def specimen() -> httpx.Response:
+            return await self.api.get(f"/api/v1/specimens/{barcode}")
+
+        await eventually(specimen, lambda response: response.status_code == 200, what=f"specimen {barcode}")
         assert (await self.api.get("/healthz")).json()["broker"] is True
 
 

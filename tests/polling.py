@@ -2,7 +2,13 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from uuid import UUID
+
+    from gateway.store import Store
 
 T = TypeVar("T")
 
@@ -24,3 +30,15 @@ async def eventually(
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}; last: {result!r}"[:2000])
         await asyncio.sleep(0.05)
+
+
+async def until_projected(store: "Store", ids: "Iterable[UUID]", *, timeout_s: float = 60) -> None:
+    """Wait until these stored events are in the projections (out of the store's projection backlog)."""
+    wanted = list(ids)
+
+    async def waiting() -> set["UUID"]:
+        return await store.unprojected(wanted)
+
+    await eventually(
+        waiting, lambda left: not left, what=f"{len(wanted)} stored events to be projected", timeout_s=timeout_s
+    )

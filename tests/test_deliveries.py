@@ -16,6 +16,7 @@ from gateway.delivery_projection import STEPS, delivery_steps, fold_delivery, pr
 from gateway.delivery_store import find_delivery, list_deliveries
 from gateway.projectors import Tx
 from gateway.rules.pharmacy import DeliveryRules
+from gateway.settings import GatewaySettings
 from gateway.store import Store
 from tests.pharmacy_events import (
     PARACETAMOL,
@@ -264,24 +265,33 @@ async def test_the_list_filters_by_status_ward_robot_progress_and_overdue(store:
     assert (page, total) == ([], 4)
 
 
-async def test_two_batches_about_one_delivery_committed_at_once_both_count(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+async def test_two_batches_about_one_delivery_projected_at_once_both_count(
+    store: Store, gateway_settings: GatewaySettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The pharmacy system's `created` (through the API) and the robot's `accepted` (through MQTT), or two gateways,
-    commit at the same moment: the transaction that folds second sees the other's event, and the row has both."""
+    """The pharmacy system's `created` (through the API) and the robot's `accepted` (through MQTT), stored by two
+    gateways, are projected by both at the same moment: the pass that takes the projection lock second reads the
+    backlog after the first committed, and the row has both."""
     if store.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers: two transactions never fold at the same time")
     created, accepted = journey("D-7")[:2]
-    both_inserted = asyncio.Barrier(2)
-    lock = gateway.store.projection_lock
+    other = await Store.open(gateway_settings)  # a second replica on the same database
+    try:
+        await store.ingest_batch([created])
+        await other.ingest_batch([accepted])
+        both_in_a_pass = asyncio.Barrier(2)
+        lock = gateway.store.projection_lock
 
-    async def after_both_inserted(tx: Tx) -> None:
-        async with asyncio.timeout(10):
-            await both_inserted.wait()
-        await lock(tx)
+        async def after_both_began(tx: Tx) -> None:
+            async with asyncio.timeout(10):
+                await both_in_a_pass.wait()
+            await lock(tx)
 
-    monkeypatch.setattr(gateway.store, "projection_lock", after_both_inserted)
-    await asyncio.gather(store.commit_batch([created]), store.commit_batch([accepted]))
+        monkeypatch.setattr(gateway.store, "projection_lock", after_both_began)
+        passes = await asyncio.gather(store.project_pending(), other.project_pending())
+    finally:
+        await other.close()
+    assert sorted(len(p.events) for p in passes) == [0, 2]  # one pass took both; the other found nothing left
+    assert await store.backlog() == (0, 0)
     async with store.engine.connect() as connection:
         found = await find_delivery(connection, "D-7")
     assert found is not None

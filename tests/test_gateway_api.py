@@ -97,6 +97,7 @@ async def test_health_without_a_broker_link_is_degraded(api: httpx.AsyncClient) 
             "acks_published": 0,
             "store_failures": 0,
         },
+        "projection": {"backlog": 0, "failed": 0, "projected": 0},
         "telemetry": {
             "messages": 0,
             "readings": 0,

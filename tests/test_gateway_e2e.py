@@ -20,8 +20,9 @@ from contract.envelope import MAX_EVENT_BYTES
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from gateway.service import Gateway
+from gateway.store import Store
 from tests.infra import Infra
-from tests.polling import eventually
+from tests.polling import eventually, until_projected
 
 SITE, EDGE, DEVICE = "general-hospital", "core-lab-edge", "sorter-1"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -50,9 +51,14 @@ def wire(event: Event) -> bytes:
 
 
 class FakeEdge:
-    """An MQTT client that publishes like an edge and records the acks and dead letters it sees."""
+    """An MQTT client that publishes like an edge and records the acks and dead letters it sees.
 
-    def __init__(self, infra: Infra, edge: str = EDGE) -> None:
+    Given the gateway's store, `until_acked` also waits until the acknowledged events are projected: an ack says
+    an event is stored, and the projections follow moments later (`gateway.projection_worker`).
+    """
+
+    def __init__(self, infra: Infra, edge: str = EDGE, *, store: Store | None = None) -> None:
+        self.store = store
         self.topics = Topics(SITE, edge, infra.topic_root)
         self.deadletter_topic = deadletter_topic(infra.topic_root)
         self.broker = BrokerAddress.parse(infra.mqtt_url)
@@ -104,11 +110,13 @@ class FakeEdge:
             return wanted <= self.acked()
 
         await eventually(probe, what=f"acks for {len(wanted)} events")
+        if self.store is not None:
+            await until_projected(self.store, wanted)
 
 
 @pytest.fixture
 async def edge(infra: Infra, gateway: Gateway) -> AsyncIterator[FakeEdge]:
-    async with FakeEdge(infra).connected() as connected:
+    async with FakeEdge(infra, store=gateway.store).connected() as connected:
         yield connected
 
 
@@ -224,7 +232,9 @@ async def test_bad_payloads_are_dead_lettered_and_the_gateway_keeps_serving(
     assert health["ingest"]["rejected"] == {kind: 1}
 
 
-async def test_an_ack_comes_only_after_its_events_are_queryable(api: httpx.AsyncClient, edge: FakeEdge) -> None:
+async def test_an_ack_comes_only_after_its_events_are_stored_and_they_are_projected_soon_after(
+    api: httpx.AsyncClient, edge: FakeEdge
+) -> None:
     events = [specimen_event("specimen.scanned", f"S5{n:02d}", n + 1, T0 + timedelta(seconds=n)) for n in range(40)]
     by_id = {e.id: e for e in events}
     missing_when_acked: list[str] = []
@@ -232,16 +242,19 @@ async def test_an_ack_comes_only_after_its_events_are_queryable(api: httpx.Async
     async def check(ack: Ack) -> None:
         for event_id in ack.ids:
             barcode = by_id[event_id].subject.id
-            if await specimen(api, barcode) is None:
+            stored = (await api.get("/api/v1/events", params={"subject_id": barcode})).json()
+            if [e["event_id"] for e in stored["data"]] != [str(event_id)]:
                 missing_when_acked.append(barcode)
 
     edge.on_ack = check
     await edge.send(*events)
-    await edge.until_acked(*events)
+    await edge.until_acked(*events)  # and projected
     assert missing_when_acked == []
     listing = (await api.get("/api/v1/specimens", params={"limit": 1000})).json()
     assert listing["count"] == 40
     assert listing["data"][0]["barcode"] == "S539"  # most recent first
+    health = (await api.get("/healthz")).json()
+    assert health["projection"] == {"backlog": 0, "failed": 0, "projected": 40}
 
 
 async def test_edges_reflect_birth_and_death(api: httpx.AsyncClient, edge: FakeEdge) -> None:

@@ -38,7 +38,8 @@ async def test_migrations_create_the_tables_and_the_version_in_the_configured_pl
         tables, versions = await connection.run_sync(inspect)
     assert {"events", "specimens", "edges", "telemetry", "device_readings", "devices", "alembic_version"} <= tables
     assert {"edge_sequences", "tampered_events", "edge_outbox"} <= tables  # 0005: delivery guarantees
-    assert versions == ["0005"]
+    assert "projection_backlog" in tables  # 0006: stored, not yet projected
+    assert versions == ["0006"]
     if store.engine.dialect.name == "sqlite":
         async with store.engine.connect() as connection:
             assert (await connection.execute(sa.text("PRAGMA journal_mode"))).scalar_one() == "wal"

@@ -39,7 +39,7 @@ def message(second: float, edge: str = EDGE, **values: float) -> Telemetry:
 
 @pytest.fixture
 async def edge(infra: Infra, gateway: Gateway) -> AsyncIterator[FakeEdge]:
-    async with FakeEdge(infra).connected() as connected:
+    async with FakeEdge(infra, store=gateway.store).connected() as connected:
         yield connected
 
 

@@ -168,7 +168,7 @@ def device_event(n: int, kind: str, subject: str, type_: str, minute: float, dev
 
 @pytest.fixture
 async def edge(infra: Infra, gateway: Gateway) -> AsyncIterator[FakeEdge]:
-    async with FakeEdge(infra).connected() as connected:
+    async with FakeEdge(infra, store=gateway.store).connected() as connected:
         yield connected
 
 

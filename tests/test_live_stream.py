@@ -19,7 +19,7 @@ from contract import Event, Subject, Topics, new_event
 from contract.mqtt_url import BrokerAddress
 from gateway.live import Change, ChangeFilter, LiveHub, StreamEnd
 from gateway.service import Gateway
-from gateway.store import BatchResult
+from gateway.store import Projected
 from tests.auth import bearer
 from tests.infra import Infra
 from tests.polling import eventually
@@ -139,10 +139,13 @@ async def edge(infra: Infra, gateway: Gateway) -> AsyncIterator[Edge]:
 
 
 async def stored(api: httpx.AsyncClient, count: int) -> None:
-    async def probe() -> int:
-        return int((await api.get("/api/v1/events", params={"limit": 1})).json()["count"])
+    """Wait until `count` events are stored and projected (the stream hears of an event once it is projected)."""
 
-    await eventually(probe, lambda n: n >= count, what=f"{count} stored events")
+    async def probe() -> tuple[int, int]:
+        stored = (await api.get("/api/v1/events", params={"limit": 1})).json()["count"]
+        return int(stored), (await api.get("/healthz")).json()["projection"]["backlog"]
+
+    await eventually(probe, lambda found: found[0] >= count and found[1] == 0, what=f"{count} projected events")
 
 
 def hub_of(gateway: Gateway) -> LiveHub:
@@ -327,8 +330,8 @@ async def test_bad_filters_are_problem_details(api: httpx.AsyncClient, params: d
 
 
 # -- the hub on its own ------------------------------------------------------------------------------------------
-def batch_of(*events: Event) -> BatchResult:
-    return BatchResult(stored=list(events), inserted=len(events), duplicates=0, new=list(events))
+def batch_of(*events: Event) -> Projected:
+    return Projected(list(events))
 
 
 async def test_a_subscription_after_the_hub_closed_ends_at_once() -> None:

@@ -45,7 +45,7 @@ def value(samples: Samples, family: str, sample: str | None = None, **labels: st
 
 @pytest.fixture
 async def edge(infra: Infra, gateway: Gateway) -> AsyncIterator[FakeEdge]:
-    async with FakeEdge(infra).connected() as connected:
+    async with FakeEdge(infra, store=gateway.store).connected() as connected:
         yield connected
 
 

@@ -191,7 +191,7 @@ def report(level_bytes: int, at: datetime, refused: int = 0) -> EdgeStatus:
 async def test_the_gateway_records_reports_and_alerts_warning_then_critical_then_clears(
     infra: Infra, gateway: Gateway
 ) -> None:
-    async with FakeEdge(infra).connected() as edge:
+    async with FakeEdge(infra, store=gateway.store).connected() as edge:
 
         async def recorded() -> int | None:
             async with gateway.store.engine.connect() as connection:

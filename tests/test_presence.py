@@ -33,7 +33,7 @@ async def test_devices_say_when_their_edge_is_offline_and_edges_show_outbox_and_
     infra: Infra, gateway: Gateway, api: httpx.AsyncClient
 ) -> None:
     up = datetime.now(UTC).replace(microsecond=0)
-    async with FakeEdge(infra).connected() as edge:
+    async with FakeEdge(infra, store=gateway.store).connected() as edge:
         await edge.publish(state("online", up).model_dump_json().encode(), edge.topics.state, retain=True)
 
         async def edges() -> list[dict]:  # type: ignore[type-arg]

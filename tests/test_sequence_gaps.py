@@ -187,7 +187,7 @@ async def quick_gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Gate
 async def test_the_ack_tells_the_edge_how_far_it_is_committed_and_which_seqs_to_resend(
     infra: Infra, quick_gateway: Gateway
 ) -> None:
-    async with FakeEdge(infra).connected() as edge:
+    async with FakeEdge(infra, store=quick_gateway.store).connected() as edge:
         await edge.publish(birth("ep-wire").model_dump_json().encode(), edge.topics.state, retain=True)
 
         async def epoch_known() -> bool:

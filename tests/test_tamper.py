@@ -38,7 +38,7 @@ def sorted_event(lane: int) -> Event:
 
 @pytest.fixture
 async def edge(infra: Infra, gateway: Gateway) -> AsyncIterator[FakeEdge]:
-    async with FakeEdge(infra).connected() as connected:
+    async with FakeEdge(infra, store=gateway.store).connected() as connected:
         yield connected
 
 

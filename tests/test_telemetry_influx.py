@@ -234,7 +234,7 @@ async def influx_gateway(gateway_settings: GatewaySettings, server: InfluxServer
 async def test_the_gateway_sends_telemetry_from_the_broker_to_influxdb_and_keeps_its_own_window(
     infra: Infra, influx_gateway: Gateway, server: InfluxServer
 ) -> None:
-    async with FakeEdge(infra).connected() as edge:
+    async with FakeEdge(infra, store=influx_gateway.store).connected() as edge:
         assert edge.client is not None
         for second, celsius in ((0, 4.0), (30, 5.5), (60, 9.0)):
             payload = fridge(second, celsius).model_dump_json().encode()

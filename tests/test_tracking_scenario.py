@@ -55,8 +55,8 @@ async def replayed(
     async with Gateway(settings, clock=clock) as gateway:
         assert gateway.alerts is not None
         async with (
-            FakeEdge(infra, DEVICE_EDGE).connected() as devices,
-            FakeEdge(infra, LAB_EDGE).connected() as lis,
+            FakeEdge(infra, DEVICE_EDGE, store=gateway.store).connected() as devices,
+            FakeEdge(infra, LAB_EDGE, store=gateway.store).connected() as lis,
             authorised(gateway) as api,
         ):
             edges = {DEVICE_EDGE: devices, LAB_EDGE: lis}

@@ -55,9 +55,9 @@ def create_app(
     app.state.store = store
     app.state.ingest = ingest
     app.state.clock = clock
-    if live is None:  # an app without a Gateway (tests, tools) still streams what its store commits
+    if live is None:  # an app without a Gateway (tests, tools) still streams what its store projects
         live = LiveHub()
-        store.listeners.append(live.publish)
+        store.projection_listeners.append(live.publish)
     app.state.live = live
     app.state.metrics = GatewayMetrics(store, ingest)  # lag histograms listen to the store from now on
     problems.install(app)

@@ -272,11 +272,18 @@ class IngestPublic(BaseModel):
     store_failures: int = 0
 
 
+class ProjectionPublic(BaseModel):
+    backlog: int = Field(0, description="Events stored and acknowledged, not yet in the projections (all replicas).")
+    failed: int = Field(0, description="Of the backlog, events whose projection raised (see the gateway's log).")
+    projected: int = Field(0, description="Events this gateway folded into the projections since it started.")
+
+
 class HealthPublic(BaseModel):
     status: Literal["ok", "degraded", "unavailable"]
     database: bool
     broker: bool
     ingest: IngestPublic
+    projection: ProjectionPublic = Field(default_factory=ProjectionPublic)
     telemetry: TelemetryCountersPublic
 
 

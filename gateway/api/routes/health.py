@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import IngestDep, StoreDep
-from gateway.api.models import HealthPublic, IngestPublic, TelemetryCountersPublic
+from gateway.api.models import HealthPublic, IngestPublic, ProjectionPublic, TelemetryCountersPublic
 
 router = APIRouter(tags=["health"])
 
@@ -43,8 +43,15 @@ async def health(store: StoreDep, ingest: IngestDep) -> HealthPublic | JSONRespo
             raw_folded=t.raw_folded,
             expired=t.expired,
         )
+    projection = ProjectionPublic()
+    if database:
+        backlog, failed = await store.backlog()
+        projected = ingest.projection.counters.projected if ingest is not None else 0
+        projection = ProjectionPublic(backlog=backlog, failed=failed, projected=projected)
     status = "unavailable" if not database else "ok" if broker else "degraded"
-    body = HealthPublic(status=status, database=database, broker=broker, ingest=counters, telemetry=telemetry)
+    body = HealthPublic(
+        status=status, database=database, broker=broker, ingest=counters, projection=projection, telemetry=telemetry
+    )
     if not database:
         return JSONResponse(body.model_dump(mode="json"), status_code=503)
     return body

@@ -1,0 +1,111 @@
+"""The projector: folds stored events into the projections soon after they are acknowledged.
+
+Ingest makes events durable and acknowledges them (`Store.ingest_batch`); this task works off the backlog they
+leave (`Store.project_pending`), in passes of up to `projection_batch_size` events: the specimens, carriers,
+deliveries, cabinets and devices they touch are folded again and the custody log grows, then the live stream hears
+of them. Its own gateway's commits wake it at once; every `projection_poll_s` it also looks for what another
+replica stored (their passes take turns on PostgreSQL's projection lock, so either may project any event).
+
+A pass that fails while the database is down is retried with backoff; the events wait, stored. A pass that fails
+with the database up is retried one event at a time, and an event whose projection still raises is marked failed
+in the backlog (logged with the traceback, counted) so that it never holds the others up; failed events are put
+back in line when a gateway starts (a new version may project them).
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from contract.backoff import Backoff, FailureLog
+from gateway.settings import GatewaySettings
+from gateway.store import BatchResult, Projected, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ProjectionCounters:
+    projected: int = 0
+    """Events folded into the projections by this gateway."""
+    passes: int = 0
+    """Projection transactions that folded something."""
+    failed: int = 0
+    """Events this gateway marked as failing to project."""
+    last_pass_at: datetime | None = None
+
+
+class ProjectionWorker:
+    """`await worker.run()` until cancelled."""
+
+    def __init__(self, settings: GatewaySettings, store: Store) -> None:
+        self._store = store
+        self._batch = settings.projection_batch_size
+        self._poll_s = settings.projection_poll_s
+        self._max_backoff_s = settings.mqtt_max_backoff_s
+        self._wake = asyncio.Event()
+        self.counters = ProjectionCounters()
+        store.listeners.append(self._stored)
+        store.projection_listeners.append(self._projected)
+
+    def _stored(self, result: BatchResult) -> None:
+        if result.new:
+            self._wake.set()
+
+    def _projected(self, result: Projected) -> None:
+        self.counters.projected += len(result.events)
+        self.counters.passes += 1
+        self.counters.last_pass_at = datetime.now(UTC)
+
+    async def run(self) -> None:
+        backoff = Backoff(initial=0.2, cap=self._max_backoff_s)
+        failures = FailureLog(log, "projecting stored events")
+        retried = False
+        while True:
+            try:
+                if not retried:
+                    if again := await self._store.retry_unprojectable():
+                        log.warning("%d event(s) that failed to project earlier are back in line", again)
+                    retried = True
+                await self._drain()
+                failures.recovered()
+                backoff.reset()
+            except Exception as exc:
+                if await self._store.ping():
+                    log.exception("the projector failed; it tries again (stored events wait)")
+                else:
+                    failures.failed(f"the database does not answer ({type(exc).__name__}); stored events wait")
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            try:
+                async with asyncio.timeout(self._poll_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def _drain(self) -> None:
+        """Project until the backlog (but for failed events) is empty."""
+        while True:
+            try:
+                done = await self._store.project_pending(self._batch)
+            except Exception:
+                if not await self._store.ping():
+                    raise
+                log.exception("a projection pass failed with the database up; projecting its events one by one")
+                await self._one_by_one()
+                continue
+            if not done.events:
+                return
+
+    async def _one_by_one(self) -> None:
+        """Find the events of the next pass whose projection raises, and mark them failed."""
+        for event_id in await self._store.pending(self._batch):
+            try:
+                await self._store.project_events([event_id])
+            except Exception as exc:
+                if not await self._store.ping():
+                    raise
+                log.exception("event %s cannot be projected; marked failed in the backlog", event_id)
+                await self._store.mark_unprojectable(event_id, f"{type(exc).__name__}: {exc}")
+                self.counters.failed += 1

@@ -1,0 +1,181 @@
+"""Stored first, projected right after: the backlog between `Store.ingest_batch` and the projections.
+
+An edge's ack says its events are stored; the projector (`gateway.projection_worker`) folds them into the
+projections and the custody log moments later. These tests pin what that split promises: nothing stored is ever
+left unprojected (not by a gateway that stopped in between, not by an event whose projection raises), each event
+is projected once, and projecting later gives exactly what projecting at once gives.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from benchmarks.schemas import schema_for
+from contract import Event, Subject, new_event
+from gateway.audit import verify_custody_log
+from gateway.projection_worker import ProjectionWorker
+from gateway.projectors import Tx
+from gateway.settings import GatewaySettings
+from gateway.store import Store
+from gateway.tables import custody_log
+from tests.infra import Infra
+from tests.polling import eventually, until_projected
+
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+def scanned(barcode: str, seq: int, at: datetime = T0) -> Event:
+    event = new_event(
+        "specimen.scanned",
+        seq=seq,
+        site="general-hospital",
+        edge="core-lab-edge",
+        device="sorter-1",
+        subject=Subject(kind="specimen", id=barcode),
+        occurred_at=at,
+        data={"input_rack": 1, "input_position": seq % 50 + 1},
+    )
+    return event.model_copy(update={"received_at": at + timedelta(seconds=1)})
+
+
+@contextlib.asynccontextmanager
+async def running(worker: ProjectionWorker) -> AsyncIterator[None]:
+    task = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def custody_records(store: Store) -> list[str]:
+    async with store.engine.connect() as connection:
+        rows = await connection.execute(sa.select(custody_log.c.subject_id).order_by(custody_log.c.position))
+        return list(rows.scalars())
+
+
+async def test_stored_events_wait_in_the_backlog_until_the_projector_folds_them(store: Store) -> None:
+    events = [scanned(f"S{n}", n + 1, T0 + timedelta(seconds=n)) for n in range(30)]
+    result = await store.ingest_batch(events)
+
+    assert result.inserted == 30
+    assert await store.backlog() == (30, 0)
+    assert await store.specimen("S0") is None  # stored, acknowledged, not yet queryable as a specimen
+    projected = await store.project_pending(limit=20)
+    assert len(projected.events) == 20
+    assert await store.backlog() == (10, 0)
+    await store.project_pending()
+    assert await store.backlog() == (0, 0)
+    assert len((await store.specimens(limit=100, offset=0))[0]) == 30
+    assert len(await custody_records(store)) == 30
+    assert (await store.project_pending()).events == []  # nothing is projected twice
+
+
+async def test_a_backlog_left_by_a_stopped_gateway_is_projected_from_the_database(
+    gateway_settings: GatewaySettings,
+) -> None:
+    events = [scanned(f"S{n}", n + 1) for n in range(25)]
+    first = await Store.open(gateway_settings)
+    try:
+        await first.ingest_batch(events)  # then the process stops before projecting
+    finally:
+        await first.close()
+
+    second = await Store.open(gateway_settings)  # nothing of them in its memory: they are read back
+    try:
+        worker = ProjectionWorker(gateway_settings, second)
+        async with running(worker):
+            await until_projected(second, [e.id for e in events])
+        row = await second.specimen("S3")
+        assert row is not None
+        assert row[0].status == "scanned"
+        assert sorted(await custody_records(second)) == sorted(f"S{n}" for n in range(25))
+        async with second.engine.connect() as connection:
+            assert (await verify_custody_log(connection)).problems == []
+        assert worker.counters.projected == 25
+    finally:
+        await second.close()
+
+
+async def test_projecting_later_in_bigger_passes_gives_what_projecting_each_batch_at_once_gives(
+    infra: Infra, gateway_settings: GatewaySettings, tmp_path: Path
+) -> None:
+    # One specimen's story split over batches, in a shuffled order, plus others: pure folds, any pass size.
+    events = [scanned(f"S{n % 7}", n + 1, T0 + timedelta(seconds=(n * 37) % 50)) for n in range(60)]
+    batches = [events[i : i + 9] for i in range(0, len(events), 9)]
+
+    late = await Store.open(gateway_settings)
+    try:
+        for batch in batches:
+            await late.ingest_batch(batch)
+        await late.project_pending(limit=25)
+        await late.project_pending(limit=25)
+        await late.project_pending(limit=25)
+        deferred = (await late.specimens(limit=100, offset=0))[0]
+    finally:
+        await late.close()
+
+    async with schema_for(infra.database_url) as schema:  # a second, empty database
+        at_once = await Store.open(infra.gateway_settings(tmp_path / "at-once", database_schema=schema))
+        try:
+            for batch in batches:
+                await at_once.commit_batch(batch)
+            immediate = (await at_once.specimens(limit=100, offset=0))[0]
+        finally:
+            await at_once.close()
+    assert deferred == immediate
+    assert [r.event_count for r in deferred] == [r.event_count for r in immediate]
+
+
+async def test_an_event_whose_projection_raises_is_set_aside_and_the_rest_are_projected(
+    gateway_settings: GatewaySettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    events = [scanned(f"S{n}", n + 1) for n in range(10)]
+    poison = events[4]
+
+    async def refuses_the_poison(tx: Tx, new: Sequence[Event]) -> None:
+        if any(e.id == poison.id for e in new):
+            raise ValueError("a projector bug this event happens to trigger")
+
+    store = await Store.open(gateway_settings)
+    try:
+        store._projectors.insert(0, refuses_the_poison)
+        worker = ProjectionWorker(gateway_settings, store)
+        await store.ingest_batch(events)
+        async with running(worker):
+            await until_projected(store, [e.id for e in events if e is not poison])
+            await eventually(store.backlog, lambda b: b == (1, 1), what="the poison event marked failed")
+        assert worker.counters.failed == 1
+        assert await store.specimen(poison.subject.id) is None
+        assert await store.specimen("S5") is not None
+        assert f"event {poison.id} cannot be projected" in caplog.text
+
+        store._projectors.pop(0)  # the bug fixed: a gateway that starts puts the event back in line
+        restarted = ProjectionWorker(gateway_settings, store)
+        async with running(restarted):
+            await until_projected(store, [poison.id])
+        assert await store.backlog() == (0, 0)
+        assert await store.specimen(poison.subject.id) is not None
+    finally:
+        await store.close()
+
+
+async def test_the_projector_catches_up_with_what_another_replica_stored(gateway_settings: GatewaySettings) -> None:
+    other_replica = await Store.open(gateway_settings)
+    this_replica = await Store.open(gateway_settings)
+    try:
+        worker = ProjectionWorker(gateway_settings.model_copy(update={"projection_poll_s": 0.1}), this_replica)
+        async with running(worker):
+            events = [scanned(f"S{n}", n + 1) for n in range(12)]
+            await other_replica.ingest_batch(events)  # no wake-up reaches this replica's worker: it polls
+            await until_projected(this_replica, [e.id for e in events])
+        assert len((await this_replica.specimens(limit=100, offset=0))[0]) == 12
+    finally:
+        await this_replica.close()
+        await other_replica.close()
