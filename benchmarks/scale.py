@@ -19,7 +19,9 @@ from contract import Event
 @dataclass(frozen=True)
 class ReplicaRun:
     rate: float
-    """Events/s from the first publish to the last id acknowledged."""
+    """Events/s from the first publish to the last id acknowledged (stored: durable)."""
+    projected_rate: float
+    """Events/s from the first publish to the projection backlog empty (every event queryable)."""
     shares: list[dict[str, Any]]
     """Each replica's counters (accepted, duplicates, acks, peak RSS)."""
     latencies: list[float]
@@ -85,9 +87,18 @@ async def replica_ingest(
                         mqtt_url, root, stream, rate_per_s=rate_per_s, on_sent=on_sent, v5=count > 1
                     )
                     elapsed = time.perf_counter() - started
+                    await _until_projected(api)
+                    projected = time.perf_counter() - started
                     queryable = sorted(await asyncio.gather(*probes))
                 shares = [await replica.stop() for replica in running]
-    return ReplicaRun(len(stream) / elapsed, shares, sorted(latency.values()), queryable)
+    rate, projected_rate = len(stream) / elapsed, len(stream) / projected
+    return ReplicaRun(rate, projected_rate, shares, sorted(latency.values()), queryable)
+
+
+async def _until_projected(api: httpx.AsyncClient) -> None:
+    """Until the projection backlog (shared by every replica) is empty."""
+    while (await api.get("/healthz")).json()["projection"]["backlog"]:
+        await asyncio.sleep(0.01)
 
 
 async def _until_queryable(api: httpx.AsyncClient, barcode: str, sent_at: float) -> float:

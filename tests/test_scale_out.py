@@ -125,7 +125,7 @@ async def test_two_gateways_share_the_stream_and_end_as_one_would(tmp_path: Path
             started = time.perf_counter()
             await publish_until_acked(REAL_MQTT_URL, root, stream, timeout_s=720)
             elapsed = time.perf_counter() - started
-            await until_settled(running, len(stream))
+            await until_projected(running, len(unique))
             shares = [await replica.stop() for replica in running]
         print(f"two replicas: {len(stream):,} messages ({len(unique):,} events) in {elapsed:.1f} s; {shares}")
 
@@ -158,25 +158,28 @@ async def test_two_gateways_share_the_stream_and_end_as_one_would(tmp_path: Path
 
     # Each event was inserted by exactly one replica; the resent copies were found already stored.
     assert sum(s["accepted"] for s in shares) == len(unique)
-    assert sum(s["accepted"] + s["duplicates"] for s in shares) >= len(stream)
+    # Not every resent copy need arrive: the broker drops QoS 1 messages beyond a subscriber's queue, and a copy
+    # whose first copy is already acknowledged is not sent again (as an edge's outbox would not).
+    assert sum(s["duplicates"] for s in shares) > 0
+    assert sum(s["projected"] for s in shares) == len(unique)
     for share in shares:
         assert share["accepted"] > len(unique) // 4, f"one replica did little of the work: {shares}"
         assert not share["rejected"]
 
 
-async def until_settled(running: list[Replica], messages: int) -> None:
-    """Every message handled (a resent copy may still be on its way when its first copy's ack arrives) and the
-    projection backlog empty (acknowledged means stored; the projectors finish moments later)."""
+async def until_projected(running: list[Replica], events: int) -> None:
+    """Every event stored and the projection backlog empty (acknowledged means stored; the projectors finish
+    moments later)."""
 
     async def health() -> list[dict[str, Any]]:
         async with httpx.AsyncClient() as client:
             return [(await client.get(f"{replica.api_url}/healthz")).json() for replica in running]
 
     def settled(replies: list[dict[str, Any]]) -> bool:
-        handled = sum(r["ingest"]["accepted"] + r["ingest"]["duplicates"] for r in replies)
-        return handled >= messages and all(r["projection"]["backlog"] == 0 for r in replies)
+        stored = sum(r["ingest"]["accepted"] for r in replies)
+        return stored >= events and all(r["projection"]["backlog"] == 0 for r in replies)
 
-    await eventually(health, settled, what="every message handled and projected", timeout_s=300)
+    await eventually(health, settled, what="every event stored and projected", timeout_s=300)
 
 
 def env_settings(env: dict[str, str]) -> GatewaySettings:
