@@ -22,6 +22,9 @@ from contract.mqtt_url import BrokerAddress
 REPO = Path(__file__).resolve().parent.parent
 QUIET = logging.getLogger("benchmarks.edges")
 QUIET.setLevel(logging.ERROR)  # aiomqtt warns about every publish beyond its first few hundred in flight
+PUBLISH_WINDOW = 1000
+"""QoS 1 publishes in flight (unacknowledged by the broker) per client; paho's default of 20 would make the fake
+edges, not the gateway, the limit (an edge's uplink sets its own, `edge.uplink`)."""
 
 
 @dataclass
@@ -71,7 +74,11 @@ async def replicas(count: int, env: dict[str, str]) -> AsyncIterator[list[Replic
 
 def mqtt_client(url: str, protocol: aiomqtt.ProtocolVersion = aiomqtt.ProtocolVersion.V5) -> aiomqtt.Client:
     return aiomqtt.Client(
-        **BrokerAddress.parse(url).client_kwargs(), protocol=protocol, max_queued_incoming_messages=0, logger=QUIET
+        **BrokerAddress.parse(url).client_kwargs(),
+        protocol=protocol,
+        max_queued_incoming_messages=0,
+        max_inflight_messages=PUBLISH_WINDOW,
+        logger=QUIET,
     )
 
 
@@ -85,7 +92,7 @@ async def publish_until_acked(
     on_sent: Callable[[Event, float], None] | None = None,
     v5: bool = True,
     resend_after_s: float = 10.0,
-    max_in_flight: int = 3000,
+    max_in_flight: int = 900,
     resent: list[int] | None = None,
 ) -> dict[str, float]:
     """Publish `stream` (as fast as it goes, or paced at `rate_per_s`) and return once every id is acknowledged:

@@ -2,15 +2,20 @@
 latency at a steady offered rate, from an edge's publish to the ack and to the specimen being queryable in the API."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from benchmarks.feed import publish_until_acked, replicas
+from benchmarks.feed import REPO, publish_until_acked, replicas
 from benchmarks.schemas import schema_for
 from benchmarks.tokens import admin_headers
 from contract import Event
@@ -45,13 +50,15 @@ async def replica_ingest(
     *,
     rate_per_s: float | None = None,
     probe_every: int = 0,
+    separate_projector: bool = False,
 ) -> ReplicaRun:
     """Feed `stream` to `count` gateway processes sharing one database; time until every id is acknowledged.
 
     Several replicas share the stream through MQTT v5 `$share/bench/...`; one replica runs as configured by
     default (MQTT 3.1.1, no group), so it also runs on the embedded broker. With `probe_every` = n, every n-th
     `specimen.collected` is polled through the API (`GET /api/v1/specimens/{barcode}`) from its publish until it
-    answers 200.
+    answers 200. With `separate_projector`, the gateways only store and acknowledge (`WARDLINK_PROJECTOR=false`)
+    and a `wardlink projector` process projects.
     """
     root = f"bench{uuid.uuid4().hex[:8]}/wardlink"
     with tempfile.TemporaryDirectory() as data_dir:
@@ -70,7 +77,9 @@ async def replica_ingest(
                 env["WARDLINK_DATABASE_SCHEMA"] = schema
             if count > 1:
                 env |= {"WARDLINK_MQTT_PROTOCOL": "5", "WARDLINK_MQTT_SHARED_GROUP": "bench"}
-            async with replicas(count, env) as running:
+            if separate_projector:
+                env["WARDLINK_PROJECTOR"] = "false"
+            async with replicas(count, env) as running, projector(env, separate_projector):
                 async with httpx.AsyncClient(base_url=running[0].api_url, headers=headers, timeout=30) as api:
                     probes: list[asyncio.Task[float]] = []
                     seen = 0
@@ -95,9 +104,23 @@ async def replica_ingest(
     return ReplicaRun(rate, projected_rate, shares, sorted(latency.values()), queryable)
 
 
+@asynccontextmanager
+async def projector(env: dict[str, str], wanted: bool) -> AsyncIterator[None]:
+    """A `wardlink projector` process with the gateways' settings, while in the block (nothing if not `wanted`)."""
+    if not wanted:
+        yield
+        return
+    process = subprocess.Popen([sys.executable, "-m", "wardlink.cli", "projector"], cwd=REPO, env={**os.environ, **env})  # noqa: ASYNC220
+    try:
+        yield
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 30)
+
+
 async def _until_projected(api: httpx.AsyncClient) -> None:
     """Until the projection backlog (shared by every replica) is empty."""
-    while (await api.get("/healthz")).json()["projection"]["backlog"]:
+    while (await api.get("/healthz")).json()["projection"]["backlog"]:  # noqa: ASYNC110 - nothing to await but the API
         await asyncio.sleep(0.01)
 
 

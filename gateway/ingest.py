@@ -95,7 +95,8 @@ class Ingest:
             tasks.create_task(self._stay_connected())
             tasks.create_task(self._commit_batches())
             tasks.create_task(self.telemetry.run())
-            tasks.create_task(self.projection.run())
+            if self._settings.projector:
+                tasks.create_task(self.projection.run())
 
     # -- the broker link ---------------------------------------------------------------------------------------
     async def _stay_connected(self) -> None:
@@ -151,14 +152,16 @@ class Ingest:
     async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         topic = str(message.topic)
         payload = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
-        is_telemetry = message.topic.matches(subscription("telemetry", self._root))
+        # Subscribed to `<root>/v1/+/+/<channel>` only, so the last level says which channel (no filter matching).
+        channel = topic.rpartition("/")[2]
+        is_telemetry = channel == "telemetry"
         rejections = self.telemetry.counters.rejected if is_telemetry else self.counters.rejected
         try:
             if is_telemetry:
                 self.telemetry.offer(accept_telemetry(topic, payload, self._root))
-            elif message.topic.matches(subscription("state", self._root)):
+            elif channel == "state":
                 await self._take_state(topic, payload)
-            elif message.topic.matches(subscription("status", self._root)):
+            elif channel == "status":
                 await self._take_status(topic, payload)
             else:
                 await self._queue.put(accept_event(topic, payload, self._root, datetime.now(UTC)))

@@ -3,8 +3,9 @@
 Ingest makes events durable and acknowledges them (`Store.ingest_batch`); this task works off the backlog they
 leave (`Store.project_pending`), in passes of up to `projection_batch_size` events: the specimens, carriers,
 deliveries, cabinets and devices they touch are folded again and the custody log grows, then the live stream hears
-of them. Its own gateway's commits wake it at once; every `projection_poll_s` it also looks for what another
-replica stored (their passes take turns on PostgreSQL's projection lock, so either may project any event).
+of them. Its own gateway's commits wake it, and it gathers what arrives within `projection_wait_ms` into the same
+pass; every `projection_poll_s` it also looks for what another replica stored (their passes take turns on
+PostgreSQL's projection lock, so either may project any event).
 
 A pass that fails while the database is down is retried with backoff; the events wait, stored. A pass that fails
 with the database up is retried one event at a time, and an event whose projection still raises is marked failed
@@ -22,6 +23,18 @@ from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Projected, Store
 
 log = logging.getLogger(__name__)
+
+
+async def run_projector(settings: GatewaySettings) -> None:
+    """`wardlink projector`: only the projector, beside gateways started with `WARDLINK_PROJECTOR=false`."""
+    store = await Store.open(settings)
+    try:
+        log.info("projector running on %s", store.engine.url.render_as_string(hide_password=True))
+        # No commit of this process wakes it: it looks for stored events at least ten times a second.
+        polling = settings.model_copy(update={"projection_poll_s": min(settings.projection_poll_s, 0.1)})
+        await ProjectionWorker(polling, store).run()
+    finally:
+        await store.close()
 
 
 @dataclass
@@ -42,6 +55,7 @@ class ProjectionWorker:
         self._store = store
         self._batch = settings.projection_batch_size
         self._poll_s = settings.projection_poll_s
+        self._wait_s = settings.projection_wait_ms / 1000
         self._max_backoff_s = settings.mqtt_max_backoff_s
         self._wake = asyncio.Event()
         self.counters = ProjectionCounters()
@@ -80,6 +94,7 @@ class ProjectionWorker:
             try:
                 async with asyncio.timeout(self._poll_s):
                     await self._wake.wait()
+                await asyncio.sleep(self._wait_s)  # woken by a commit: let the next few join this pass
             except TimeoutError:
                 pass
             self._wake.clear()

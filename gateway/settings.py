@@ -34,6 +34,12 @@ class GatewaySettings(BaseSettings):
     ingest_batch_wait_ms: int = Field(default=20, ge=0)
     projection_batch_size: int = Field(default=2000, ge=1, le=20_000)
     """Stored events folded into the projections per transaction at most (`gateway.projection_worker`)."""
+    projector: bool = True
+    """Run the projector in this gateway process. False: this gateway only stores and acknowledges, and a
+    `wardlink projector` process (or another replica) projects, so each gets a core of its own."""
+    projection_wait_ms: int = Field(default=50, ge=0)
+    """After its gateway stores events, how long the projector waits for more before a pass: a pass has a cost of
+    its own (each touched cabinet's and carrier's recent history is read), so fewer, fuller passes keep up better."""
     projection_poll_s: float = Field(default=1.0, gt=0)
     """How often the projector looks for events another replica stored; its own commits wake it at once."""
     client_id: str = Field(default_factory=_client_id)

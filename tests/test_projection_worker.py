@@ -20,11 +20,14 @@ from contract import Event, Subject, new_event
 from gateway.audit import verify_custody_log
 from gateway.projection_worker import ProjectionWorker
 from gateway.projectors import Tx
+from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.store import Store
 from gateway.tables import custody_log
+from tests.cli import WARDLINK, cli_env
 from tests.infra import Infra
 from tests.polling import eventually, until_projected
+from tests.test_gateway_e2e import FakeEdge, specimen_event
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -179,3 +182,39 @@ async def test_the_projector_catches_up_with_what_another_replica_stored(gateway
     finally:
         await this_replica.close()
         await other_replica.close()
+
+
+async def test_gateways_that_only_store_leave_the_projecting_to_a_wardlink_projector_process(
+    gateway_settings: GatewaySettings,
+) -> None:
+    store = await Store.open(gateway_settings)
+    try:
+        events = [scanned(f"S{n}", n + 1) for n in range(40)]
+        await store.ingest_batch(events)  # as a gateway started with WARDLINK_PROJECTOR=false leaves them
+        process = await asyncio.create_subprocess_exec(
+            str(WARDLINK), "projector", env=cli_env(gateway_settings), stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            await until_projected(store, [e.id for e in events])
+        finally:
+            process.terminate()
+            _, err = await process.communicate()
+        assert len((await store.specimens(limit=100, offset=0))[0]) == 40
+        assert b"Traceback" not in err, err.decode()
+    finally:
+        await store.close()
+
+
+async def test_a_gateway_started_without_its_projector_stores_and_acknowledges_but_does_not_project(
+    infra: Infra, gateway_settings: GatewaySettings
+) -> None:
+    quick = gateway_settings.model_copy(update={"projector": False, "ingest_batch_wait_ms": 5})
+    async with Gateway(quick) as gateway, FakeEdge(infra).connected() as edge:
+        assert gateway.store is not None
+        event = specimen_event("specimen.scanned", "S1", 1, T0)
+        await edge.send(event)
+        await edge.until_acked(event)  # stored: acknowledged
+        await asyncio.sleep(0.3)  # several of the projector's waits and polls, had it been running
+        assert await gateway.store.unprojected([event.id]) == {event.id}
+        await gateway.store.project_pending()  # what a `wardlink projector` process does
+        assert await gateway.store.specimen("S1") is not None

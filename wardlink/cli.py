@@ -124,6 +124,13 @@ async def _gateway(_: argparse.Namespace) -> None:
     await run_gateway(GatewaySettings())
 
 
+async def _projector(_: argparse.Namespace) -> None:
+    from gateway.projection_worker import run_projector
+    from gateway.settings import GatewaySettings
+
+    await run_projector(GatewaySettings())
+
+
 async def _edge(args: argparse.Namespace) -> None:
     from device_profiles import load_site
     from edge.agent import run_edge
@@ -238,6 +245,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     gateway = sub.add_parser("gateway", help="run the gateway (settings from WARDLINK_* variables)")
     gateway.set_defaults(run=lambda a: _run(_gateway(a)))
+
+    projector = sub.add_parser(
+        "projector", help="run only the projector, for gateways started with WARDLINK_PROJECTOR=false"
+    )
+    projector.set_defaults(run=lambda a: _run(_projector(a)))
 
     edge = sub.add_parser("edge", help="run an edge agent for one site instance file")
     edge.add_argument("--site", type=Path, help="site instance file (default: WARDLINK_SITE_FILE or the demo site)")
