@@ -72,6 +72,21 @@ async def replicas(count: int, env: dict[str, str]) -> AsyncIterator[list[Replic
                 replica.process.wait()
 
 
+def as_messages(payloads: list[tuple[str, bytes]], per_message: int) -> list[tuple[str, bytes]]:
+    """(topic, envelope) pairs as messages: each alone, or runs of one topic joined into JSON arrays."""
+    if per_message == 1:
+        return payloads
+    messages: list[tuple[str, bytes]] = []
+    run: list[bytes] = []
+    for index, (topic, body) in enumerate(payloads):
+        run.append(body)
+        following = payloads[index + 1][0] if index + 1 < len(payloads) else None
+        if len(run) == per_message or following != topic:
+            messages.append((topic, b"[" + b",".join(run) + b"]"))
+            run = []
+    return messages
+
+
 def mqtt_client(url: str, protocol: aiomqtt.ProtocolVersion = aiomqtt.ProtocolVersion.V5) -> aiomqtt.Client:
     return aiomqtt.Client(
         **BrokerAddress.parse(url).client_kwargs(),
@@ -94,6 +109,7 @@ async def publish_until_acked(
     resend_after_s: float = 10.0,
     max_in_flight: int = 900,
     resent: list[int] | None = None,
+    events_per_message: int = 1,
 ) -> dict[str, float]:
     """Publish `stream` (as fast as it goes, or paced at `rate_per_s`) and return once every id is acknowledged:
     {id: seconds from its publish to its first ack}. `on_sent(event, perf_counter)` is called as each is sent.
@@ -101,7 +117,9 @@ async def publish_until_acked(
     it publishes again what is not acknowledged `resend_after_s` later; `resent[0]` counts those messages. At most
     `max_in_flight` events are published and not yet acknowledged: a broker drops QoS 1 messages beyond a
     subscriber's queue limit (Mosquitto: `max_queued_messages`, 1,000 by default), and an edge's outbox would
-    resend them, but a benchmark should measure the gateway, not that loss and the resend timer."""
+    resend them, but a benchmark should measure the gateway, not that loss and the resend timer. With
+    `events_per_message` above 1, consecutive events of one edge go as JSON arrays of up to that many (as an
+    edge's `events_per_message` sends them), and the in-flight bound counts messages."""
     resent = resent if resent is not None else [0]
     edges = {(e.site, e.edge): Topics(e.site, e.edge, root) for e in stream}
     payloads = [(edges[(e.site, e.edge)].events, e.model_dump_json().encode()) for e in stream]
@@ -109,7 +127,7 @@ async def publish_until_acked(
     latency: dict[str, float] = {}
     waiting = {str(e.id) for e in stream}
     progress = asyncio.Event()
-    window = 500 if rate_per_s is None else max(1, int(rate_per_s / 50))  # paced: a slice every 20 ms
+    window = 500 * events_per_message if rate_per_s is None else max(1, int(rate_per_s / 50))  # paced: every 20 ms
     protocol = aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311
     async with mqtt_client(url, protocol) as client:
         for topics in edges.values():
@@ -121,7 +139,7 @@ async def publish_until_acked(
                 if rate_per_s is not None:
                     due = began + start / rate_per_s
                     await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                while len(sent_at) - len(latency) >= max_in_flight:
+                while len(sent_at) - len(latency) >= max_in_flight * events_per_message:
                     progress.clear()
                     await progress.wait()
                 stamp = time.perf_counter()
@@ -129,15 +147,16 @@ async def publish_until_acked(
                     sent_at.setdefault(str(event.id), stamp)
                     if on_sent is not None:
                         on_sent(event, stamp)
-                await asyncio.gather(*(client.publish(t, body, qos=1) for t, body in payloads[start : start + window]))
+                messages = as_messages(payloads[start : start + window], events_per_message)
+                await asyncio.gather(*(client.publish(t, body, qos=1) for t, body in messages))
             # As the edge's outbox does: what is not acknowledged after `resend_after_s` goes again.
             while waiting:
                 await asyncio.sleep(resend_after_s)
                 again = [i for i, e in enumerate(stream) if str(e.id) in waiting]
                 resent[0] += len(again)
                 for start in range(0, len(again), 500):
-                    chunk = again[start : start + 500]
-                    await asyncio.gather(*(client.publish(*payloads[i], qos=1) for i in chunk))
+                    messages = as_messages([payloads[i] for i in again[start : start + 500]], events_per_message)
+                    await asyncio.gather(*(client.publish(t, body, qos=1) for t, body in messages))
 
         publishing = asyncio.create_task(publish())
         try:

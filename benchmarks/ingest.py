@@ -4,10 +4,12 @@ Measurements on this machine, each printed as a table row and saved to benchmark
 (`docs/performance.md` explains each):
 - baseline: a bare MQTT subscriber that does nothing with QoS 1 messages (the broker's and client's limit);
 - gateway ingest: fake edges publish the tracking mix (`benchmarks.event_mix`) as fast as it goes to one gateway
-  process (amqtt + SQLite, Mosquitto + PostgreSQL) and to two gateway processes sharing the stream (MQTT v5 shared
-  subscription, one PostgreSQL); the clock stops when every id is acknowledged (validated, committed, acked);
+  process (amqtt + SQLite, Mosquitto + PostgreSQL), to one gateway that leaves projecting to a `wardlink projector`
+  process, and to two gateway processes sharing the stream (MQTT v5 shared subscription, one PostgreSQL): events/s
+  until every id is acknowledged (validated, stored, acked) and until every event is projected (queryable);
 - latency at a steady 1,000 events/s: publish -> ack, and publish -> the specimen answering in the API;
-- store commit: `Store.commit_batch` alone (projectors included) after four times as many events committed first;
+- store alone: `Store.ingest_batch` (durable) and `Store.project_pending` (projections, custody log) after four
+  times as many events stored and projected first;
 - edge capacity: N simulated sorters polled at 1 Hz by one edge agent, its CPU share;
 - memory: the gateway's RSS serving queries with 1,000,000 tracked specimens in PostgreSQL;
 - end to end: tubes inducted into the sorter simulator until every event is committed (Modbus mailbox poll,
@@ -20,6 +22,8 @@ import json
 import logging
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -31,9 +35,9 @@ import aiomqtt
 
 from benchmarks.edge_capacity import edge_capacity
 from benchmarks.event_mix import describe, tracking_mix
-from benchmarks.feed import mqtt_client
+from benchmarks.feed import PUBLISH_WINDOW, REPO, mqtt_client
 from benchmarks.memory import gateway_memory
-from benchmarks.scale import percentile, replica_ingest
+from benchmarks.scale import ReplicaRun, percentile, replica_ingest
 from simulators.scenarios import tubes
 from wardlink.broker import EmbeddedBroker
 from wardlink.net import port_open
@@ -44,27 +48,30 @@ REAL_MQTT = "mqtt://127.0.0.1:1883"
 REAL_DB = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
-async def _publish_all(client: aiomqtt.Client, topic: str, payloads: list[bytes], window: int = 200) -> None:
-    for start in range(0, len(payloads), window):
-        await asyncio.gather(*(client.publish(topic, p, qos=1) for p in payloads[start : start + window]))
-
-
 async def baseline(url: str, count: int) -> float:
-    """Messages/s through the broker to a subscriber that does nothing."""
+    """Messages/s through the broker to a subscriber process that does nothing with them (`bare_subscriber`),
+    published as the fake edges publish (QoS 1, at most `PUBLISH_WINDOW` in flight)."""
     topic = f"bench/{uuid.uuid4().hex}/x"
     payload = b"x" * 400  # about the size of an envelope
-    v311 = aiomqtt.ProtocolVersion.V311
-    async with mqtt_client(url, v311) as sub, mqtt_client(url, v311) as pub:
-        await sub.subscribe(topic, qos=1)
-        received = 0
-        started = time.perf_counter()
-        publishing = asyncio.create_task(_publish_all(pub, topic, [payload] * count))
-        async for _ in sub.messages:
-            received += 1
-            if received == count:
-                break
-        await publishing
-        return count / (time.perf_counter() - started)
+    process = subprocess.Popen(  # noqa: ASYNC220, S603 - our own module; every wait is in a thread
+        [sys.executable, "-m", "benchmarks.bare_subscriber", url, topic, str(count)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        if (await asyncio.to_thread(process.stdout.readline)).strip() != "ready":
+            raise RuntimeError("the bare subscriber did not start")
+        async with mqtt_client(url, aiomqtt.ProtocolVersion.V311) as client:
+            for start in range(0, count, PUBLISH_WINDOW):
+                chunk = range(start, min(count, start + PUBLISH_WINDOW))
+                await asyncio.gather(*(client.publish(topic, payload, qos=1) for _ in chunk))
+        out, _ = await asyncio.to_thread(process.communicate, None, 120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return float(out.split()[-1])
 
 
 async def end_to_end(count: int) -> float:
@@ -84,6 +91,12 @@ async def end_to_end(count: int) -> float:
             while counters.accepted < expected:  # noqa: ASYNC110 - the gateway's counter has no event to await
                 await asyncio.sleep(0.05)
             return count / (time.perf_counter() - started)
+
+
+def ingest_rows(row: Any, setup: str, run: ReplicaRun, note: str) -> None:
+    """Two rows per run: until every event is acknowledged (stored), and until every event is projected."""
+    row(f"gateway ingest, {setup}", run.rate, "events/s", f"stored + acked; {note}")
+    row(f"  ... and projected (queryable), {setup}", run.projected_rate, "events/s", "")
 
 
 class Table:
@@ -111,26 +124,20 @@ async def main(count: int, specimens: int, devices: list[int]) -> None:
         amqtt_base = await baseline(broker.url, count)
         row("baseline: bare subscriber, amqtt", amqtt_base, "msg/s", f"{count} QoS 1")
         one = await replica_ingest(1, broker.url, None, mix)
-        row(
-            "gateway ingest, 1 gateway: amqtt + SQLite",
-            one.rate,
-            "events/s",
-            f"{one.rate / amqtt_base:.0%} of baseline",
-        )
+        ingest_rows(row, "1 gateway: amqtt + SQLite", one, f"{one.rate / amqtt_base:.0%} of baseline")
     if real:
         base = await baseline(REAL_MQTT, count)
         row("baseline: bare subscriber, Mosquitto", base, "msg/s", f"{count} QoS 1")
         one = await replica_ingest(1, REAL_MQTT, REAL_DB, mix)
-        row(
-            "gateway ingest, 1 gateway: Mosquitto + PostgreSQL",
-            one.rate,
-            "events/s",
-            f"{one.rate / base:.0%} of baseline",
+        ingest_rows(row, "1 gateway: Mosquitto + PostgreSQL", one, f"{one.rate / base:.0%} of baseline")
+        apart = await replica_ingest(1, REAL_MQTT, REAL_DB, mix, separate_projector=True)
+        ingest_rows(
+            row, "1 gateway + projector process: Mosquitto + PostgreSQL", apart, f"{apart.rate / base:.0%} of baseline"
         )
         two = await replica_ingest(2, REAL_MQTT, REAL_DB, mix)
         split = "/".join(str(s["accepted"]) for s in two.shares)
-        row("gateway ingest, 2 gateways: Mosquitto + PostgreSQL", two.rate, "events/s", f"shares {split}")
-        row("  2 gateways / 1 gateway", two.rate / one.rate, "x", "target >= 1.7")
+        ingest_rows(row, "2 gateways: Mosquitto + PostgreSQL", two, f"shares {split}")
+        row("  2 gateways / 1 gateway, stored", two.rate / one.rate, "x", "target >= 1.7")
     else:
         print("(Mosquitto on 1883 / PostgreSQL on 5432 not reachable: real-services rows skipped)")
 
@@ -159,8 +166,11 @@ async def main(count: int, specimens: int, devices: list[int]) -> None:
     for db, infra in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
         if db == "postgresql" and not real:
             continue
-        rate = await store_rate(db, "tracking", timed, 200, history)
-        row(f"store commit, tracking mix after {history:,} events: {infra}", rate, "events/s", "batches of 200")
+        for size in (200, 1000):
+            rates = await store_rate(db, "tracking", timed, size, history, pass_size=size)
+            note = f"batches/passes of {size:,}, after {history:,} events"
+            row(f"store alone: stored (durable), {infra}", rates.stored, "events/s", note)
+            row(f"store alone: projected, {infra}", rates.projected, "events/s", note)
 
     # -- edge capacity: Modbus devices polled at 1 Hz ----------------------------------------------------------
     async with EmbeddedBroker() as broker:

@@ -1,12 +1,13 @@
-"""Profile the ingest hot path without the broker: `Store.commit_batch` and the projectors on an event mix.
+"""Profile the ingest hot path without the broker: storing (`Store.ingest_batch`), then projecting.
 
-    .venv/bin/python -m benchmarks.profile_commit [--db sqlite|postgresql] [--count N] [--batch B]
+    .venv/bin/python -m benchmarks.profile_commit [--db sqlite|postgresql] [--count N] [--batch B] [--pass P]
         [--history H] [--mix tracking|scans] [--profile] [--top 30]
 
-Commits `count` events in batches of `batch` (what ingest commits under load: the 200 events in flight) to a
-fresh database, after `history` events of the same mix committed first and not timed (a database that has
-seen a few hours of traffic: carriers and cabinets with many events). Prints events/s of the store alone and,
-with `--profile`, cProfile's top functions by cumulative time.
+Stores `count` events in batches of `batch` (what ingest commits under load) in a fresh database, after
+`history` events of the same mix stored and projected first, not timed (a database that has seen a few hours of
+traffic: carriers and cabinets with many events); then projects them in passes of up to `pass` events (what the
+projector does when it is behind). Prints events/s of each step alone and, with `--profile`, cProfile's top
+functions of both by cumulative time.
 """
 
 import argparse
@@ -17,6 +18,7 @@ import pstats
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,10 +34,24 @@ def _stamped(events: Sequence[Event], at: datetime) -> list[Event]:
     return [e.model_copy(update={"received_at": at}) for e in events]
 
 
+@dataclass(frozen=True)
+class StoreRates:
+    stored: float
+    """Events/s made durable by `Store.ingest_batch` (what an ack waits for)."""
+    projected: float
+    """Events/s folded into the projections by `Store.project_pending`."""
+
+
 async def store_rate(
-    db: str, mix: str, count: int, batch: int, history: int, profiler: cProfile.Profile | None = None
-) -> float:
-    """Events/s committed by `Store.commit_batch` (projectors included) after `history` untimed events."""
+    db: str,
+    mix: str,
+    count: int,
+    batch: int,
+    history: int,
+    profiler: cProfile.Profile | None = None,
+    pass_size: int = 1000,
+) -> StoreRates:
+    """Events/s stored, then projected, after `history` untimed events."""
     start = datetime.now(UTC) - timedelta(days=1)
     make = tracking_mix if mix == "tracking" else sorter_scans
     events = _stamped(make(history + count, start), datetime.now(UTC))
@@ -48,24 +64,32 @@ async def store_rate(
             try:
                 for i in range(0, len(earlier), batch):
                     await store.commit_batch(earlier[i : i + batch])
-                started = time.perf_counter()
                 if profiler:
                     profiler.enable()
+                started = time.perf_counter()
                 for i in range(0, len(timed), batch):
-                    await store.commit_batch(timed[i : i + batch])
+                    await store.ingest_batch(timed[i : i + batch])
+                stored = time.perf_counter() - started
+                started = time.perf_counter()
+                while (await store.project_pending(pass_size)).events:
+                    pass
+                projected = time.perf_counter() - started
                 if profiler:
                     profiler.disable()
-                return len(timed) / (time.perf_counter() - started)
+                return StoreRates(len(timed) / stored, len(timed) / projected)
             finally:
                 await store.close()
 
 
-async def run(db: str, mix: str, count: int, batch: int, history: int, profile: bool, top: int) -> None:
+async def run(db: str, mix: str, count: int, batch: int, pass_size: int, history: int, profile: bool, top: int) -> None:
     make = tracking_mix if mix == "tracking" else sorter_scans
     print(f"{mix} mix, {count} events timed after {history} untimed: {describe(make(count, datetime.now(UTC)))}")
     profiler = cProfile.Profile() if profile else None
-    rate = await store_rate(db, mix, count, batch, history, profiler)
-    print(f"{db}: {rate:,.0f} events/s committed (batches of {batch})")
+    rates = await store_rate(db, mix, count, batch, history, profiler, pass_size)
+    print(
+        f"{db}: {rates.stored:,.0f} events/s stored (batches of {batch}), {rates.projected:,.0f} events/s projected"
+        f" (passes of {pass_size})"
+    )
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
@@ -78,11 +102,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mix", choices=("tracking", "scans"), default="tracking")
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--pass", dest="pass_size", type=int, default=1000)
     parser.add_argument("--history", type=int, default=0)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=35)
     args = parser.parse_args(argv)
-    asyncio.run(run(args.db, args.mix, args.count, args.batch, args.history, args.profile, args.top))
+    asyncio.run(run(args.db, args.mix, args.count, args.batch, args.pass_size, args.history, args.profile, args.top))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ async def replica_ingest(
     rate_per_s: float | None = None,
     probe_every: int = 0,
     separate_projector: bool = False,
+    events_per_message: int = 1,
 ) -> ReplicaRun:
     """Feed `stream` to `count` gateway processes sharing one database; time until every id is acknowledged.
 
@@ -58,7 +59,7 @@ async def replica_ingest(
     default (MQTT 3.1.1, no group), so it also runs on the embedded broker. With `probe_every` = n, every n-th
     `specimen.collected` is polled through the API (`GET /api/v1/specimens/{barcode}`) from its publish until it
     answers 200. With `separate_projector`, the gateways only store and acknowledge (`WARDLINK_PROJECTOR=false`)
-    and a `wardlink projector` process projects.
+    and a `wardlink projector` process projects. `events_per_message`: the fake edges send JSON arrays of that many.
     """
     root = f"bench{uuid.uuid4().hex[:8]}/wardlink"
     with tempfile.TemporaryDirectory() as data_dir:
@@ -93,7 +94,13 @@ async def replica_ingest(
 
                     started = time.perf_counter()
                     latency = await publish_until_acked(
-                        mqtt_url, root, stream, rate_per_s=rate_per_s, on_sent=on_sent, v5=count > 1
+                        mqtt_url,
+                        root,
+                        stream,
+                        rate_per_s=rate_per_s,
+                        on_sent=on_sent,
+                        v5=count > 1,
+                        events_per_message=events_per_message,
                     )
                     elapsed = time.perf_counter() - started
                     await _until_projected(api)

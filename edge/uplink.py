@@ -122,6 +122,9 @@ class Uplink:
                     will=will,
                     clean_session=True,
                     keepalive=15,
+                    # A whole publish batch in flight at once: paho's default of 20 makes a replay after an outage
+                    # crawl at 20 messages per round trip.
+                    max_inflight_messages=self._settings.publish_batch,
                 ) as client:
                     await client.subscribe(self.topics.ack, qos=1)
                     await client.subscribe(self._commands_prefix + "+", qos=1)
