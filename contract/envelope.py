@@ -20,6 +20,11 @@ from contract.events.specimen import SPECIMEN_EVENTS, RejectReason
 
 MAX_EVENT_BYTES = 64 * 1024
 """Largest envelope a gateway accepts; anything larger is dead-lettered."""
+MAX_EVENTS_PER_MESSAGE = 500
+"""Most envelopes one message on the `events` topic may carry as a JSON array (an edge's `events_per_message`)."""
+MAX_EVENTS_MESSAGE_BYTES = 2 * 1024 * 1024
+"""Largest JSON array of envelopes a gateway accepts on the `events` topic; each envelope in it is held to
+`MAX_EVENT_BYTES` too."""
 
 EVENT_CLASSES: tuple[type[Envelope], ...] = (
     *SPECIMEN_EVENTS,

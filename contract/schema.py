@@ -2,15 +2,15 @@
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 
 from contract.ack import Ack
 from contract.command import command_adapter
 from contract.deadletter import DeadLetter
 from contract.edge_status import EdgeStatus
-from contract.envelope import event_adapter
+from contract.envelope import MAX_EVENTS_PER_MESSAGE, Event, event_adapter
 from contract.simulation import ControlResult, SimulatorPresence, control_request_adapter
 from contract.state import EdgeState
 from contract.telemetry import Telemetry
@@ -20,6 +20,9 @@ def schemas() -> dict[str, dict[str, Any]]:
     """File name -> JSON Schema, for every message on the wire."""
     return {
         "event.schema.json": event_adapter.json_schema(),
+        "event-array.schema.json": TypeAdapter(
+            Annotated[list[Event], Field(min_length=1, max_length=MAX_EVENTS_PER_MESSAGE)]
+        ).json_schema(),
         "ack.schema.json": TypeAdapter(Ack).json_schema(),
         "edge-state.schema.json": TypeAdapter(EdgeState).json_schema(),
         "edge-status.schema.json": TypeAdapter(EdgeStatus).json_schema(),

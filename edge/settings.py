@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from contract.envelope import MAX_EVENTS_PER_MESSAGE
 from device_profiles import PROFILES_DIR, SITES_DIR
 
 
@@ -21,6 +22,13 @@ class EdgeSettings(BaseSettings):
     )
     publish_batch: int = Field(
         default=200, ge=1, description="Events published concurrently before waiting for PUBACKs."
+    )
+    events_per_message: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_EVENTS_PER_MESSAGE,
+        description="Events per MQTT message (a JSON array above 1): fewer, larger messages carry a backlog faster."
+        " Raise it only once every gateway on the broker takes arrays (older gateways dead-letter them).",
     )
     telemetry_buffer: int = Field(default=10_000, ge=1, description="Readings kept while the broker is away.")
     max_backoff_s: float = Field(default=30.0, gt=0, description="Cap of the reconnect backoff to broker and devices.")

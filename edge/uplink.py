@@ -28,7 +28,7 @@ from contract.edge_status import fill_level
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from edge.clock import Clock, utc_now
-from edge.outbox import Outbox, OutboxStorageError
+from edge.outbox import Outbox, OutboxStorageError, Pending
 from edge.settings import EdgeSettings
 
 log = logging.getLogger(__name__)
@@ -204,10 +204,17 @@ class Uplink:
                         await self._wakeup.wait()
                 continue
             # Publish a batch concurrently; each publish returns when the broker has the message (PUBACK).
-            await asyncio.gather(*(_publish(client, self.topics.events, p.payload, qos=1) for p in due))
+            await asyncio.gather(*(_publish(client, self.topics.events, m, qos=1) for m in self._messages(due)))
             _raise_if_cancelled()
             await self._outbox.amark_sent(p.seq for p in due)
             self.published += len(due)
+
+    def _messages(self, due: list[Pending]) -> list[bytes]:
+        """The due events as messages: one envelope each, or JSON arrays of up to `events_per_message`."""
+        size = self._settings.events_per_message
+        if size == 1:
+            return [p.payload for p in due]
+        return [b"[" + b",".join(p.payload for p in due[i : i + size]) + b"]" for i in range(0, len(due), size)]
 
     async def _publish_telemetry(self, client: aiomqtt.Client) -> None:
         while self._telemetry:

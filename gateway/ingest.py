@@ -33,7 +33,7 @@ from gateway.shared_subscription import SharedSubscriptionError, check_granted, 
 from gateway.store import BatchResult, Store
 from gateway.store_retry import while_database_down
 from gateway.telemetry_ingest import TelemetryWriter
-from gateway.validation import RejectedError, accept_event, accept_state, accept_status, accept_telemetry
+from gateway.validation import RejectedError, accept_events, accept_state, accept_status, accept_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,11 @@ class Ingest:
             elif channel == "status":
                 await self._take_status(topic, payload)
             else:
-                await self._queue.put(accept_event(topic, payload, self._root, datetime.now(UTC)))
+                accepted, rejected = accept_events(topic, payload, self._root, datetime.now(UTC))
+                for event in accepted:
+                    await self._queue.put(event)
+                for element in rejected:  # an array's bad envelopes, each on its own; the good ones go on
+                    await self._dead_letter(client, topic, element.payload, element.rejected, rejections)
         except RejectedError as rejected:
             await self._dead_letter(client, topic, payload, rejected, rejections)
         except aiomqtt.MqttError:

@@ -3,12 +3,14 @@
 A rejection carries a short `kind` (counted and logged once per kind) and a `reason` for the dead letter.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
+import pydantic_core
 from pydantic import ValidationError
 
 from contract import EdgeState, EdgeStatus, Event, Telemetry, parse_edge_topic, parse_event
-from contract.envelope import MAX_EVENT_BYTES
+from contract.envelope import MAX_EVENT_BYTES, MAX_EVENTS_MESSAGE_BYTES, MAX_EVENTS_PER_MESSAGE, event_adapter
 
 _MAX_REASON = 300
 
@@ -53,6 +55,54 @@ def _check_sender(topic_edge: tuple[str, str], claimed: tuple[str, str], what: s
             f"{what} names site/edge {'/'.join(claimed)} but arrived on the topic of {'/'.join(topic_edge)}; "
             "an edge publishes only on its own topics",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedElement:
+    """One envelope of an array that cannot be accepted: its own JSON (for the dead letter) and why."""
+
+    payload: bytes
+    rejected: RejectedError
+
+
+def accept_events(
+    topic: str, payload: bytes, root: str, received_at: datetime
+) -> tuple[list[Event], list[RejectedElement]]:
+    """A message on the `events` topic: one envelope (`accept_event`) or a JSON array of up to
+    `MAX_EVENTS_PER_MESSAGE` of them. In an array each envelope stands alone: the valid ones are accepted, each
+    invalid one comes back with its reason (and the others are not held back). A message that is not a JSON array
+    of objects at all raises `RejectedError`, as a bad single envelope does."""
+    if payload.lstrip()[:1] != b"[":
+        return [accept_event(topic, payload, root, received_at)], []
+    if len(payload) > MAX_EVENTS_MESSAGE_BYTES:
+        raise RejectedError("too_large", f"an array of {len(payload)} bytes; the limit is {MAX_EVENTS_MESSAGE_BYTES}")
+    sender = _edge_of(topic, root)
+    try:
+        elements = pydantic_core.from_json(payload)
+    except ValueError as exc:
+        raise RejectedError("malformed", f"not JSON: {exc}"[:_MAX_REASON]) from exc
+    if not elements or len(elements) > MAX_EVENTS_PER_MESSAGE:
+        raise RejectedError(
+            "invalid", f"an array of {len(elements)} envelopes; send 1 to {MAX_EVENTS_PER_MESSAGE} per message"
+        )
+    accepted: list[Event] = []
+    rejected: list[RejectedElement] = []
+    for index, element in enumerate(elements):
+        raw = pydantic_core.to_json(element)
+        where = f"envelope {index + 1} of {len(elements)}"
+        try:
+            if len(raw) > MAX_EVENT_BYTES:
+                raise RejectedError("too_large", f"{where} is {len(raw)} bytes, the limit is {MAX_EVENT_BYTES}")
+            try:
+                event = event_adapter.validate_python(element)
+            except ValidationError as exc:
+                raise RejectedError("invalid", f"{where}: {short_reason(exc)}"[:_MAX_REASON]) from exc
+            _check_sender(sender, (event.site, event.edge), f"{where}")
+        except RejectedError as problem:
+            rejected.append(RejectedElement(raw, problem))
+            continue
+        accepted.append(event.model_copy(update={"received_at": received_at}))
+    return accepted, rejected
 
 
 def accept_event(topic: str, payload: bytes, root: str, received_at: datetime) -> Event:

@@ -59,7 +59,7 @@ def test_a_bad_envelope_in_an_array_is_rejected_alone_with_its_place_and_reason(
 
     assert [e.id for e in accepted] == [good.id]
     assert [r.rejected.kind for r in rejected] == ["invalid", "wrong_edge", "too_large"]
-    assert rejected[0].rejected.reason.startswith("envelope 2 of 4: data.lane")
+    assert rejected[0].rejected.reason.startswith("envelope 2 of 4: specimen.sorted.data.lane")
     assert json.loads(rejected[0].payload) == invalid  # the dead letter keeps that envelope as it came
     assert "envelope 3 of 4" in rejected[1].rejected.reason
     assert "envelope 4 of 4" in rejected[2].rejected.reason
@@ -102,7 +102,7 @@ async def test_the_gateway_stores_an_arrays_good_envelopes_and_dead_letters_the_
             return edge.dead_letters
 
         [letter] = await eventually(letters, what="the bad envelope's dead letter")
-    assert letter.reason.startswith("invalid: envelope 4 of 6: data.lane")
+    assert letter.reason.startswith("invalid: envelope 4 of 6: specimen.sorted.data.lane")
     assert json.loads(letter.original()) == bad
     listing = (await api.get("/api/v1/specimens", params={"limit": 100})).json()
     assert sorted(s["barcode"] for s in listing["data"]) == [f"S{n}" for n in range(5)]
@@ -150,7 +150,8 @@ async def test_an_edge_sending_arrays_replays_its_backlog_and_everything_is_stor
     async with gateway.store.engine.connect() as connection:
         stored = list((await connection.execute(sa.select(events.c.id))).scalars())
     assert sorted(stored) == sorted(e.id for e in backlog)  # each once
-    assert seen and all(m.startswith(b"[") for m in seen)
+    assert seen
+    assert all(m.startswith(b"[") for m in seen)
     assert max(len(json.loads(m)) for m in seen) == 40
     assert len(seen) < 250 // 10  # batches of 100 as arrays of at most 40: about 8 messages (resends aside)
 
