@@ -2,6 +2,7 @@
 latency at a steady offered rate, from an edge's publish to the ack and to the specimen being queryable in the API."""
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -81,8 +82,11 @@ async def replica_ingest(
             if separate_projector:
                 env["WARDLINK_PROJECTOR"] = "false"
             async with replicas(count, env) as running, projector(env, separate_projector):
-                async with httpx.AsyncClient(base_url=running[0].api_url, headers=headers, timeout=30) as api:
-                    probes: list[asyncio.Task[float]] = []
+                async with (
+                    httpx.AsyncClient(base_url=running[0].api_url, headers=headers, timeout=30) as api,
+                    Projections(api) as projections,
+                ):
+                    probes: dict[str, tuple[str, float]] = {}
                     seen = 0
 
                     def on_sent(event: Event, at: float) -> None:
@@ -90,7 +94,7 @@ async def replica_ingest(
                         if probe_every and event.type == "specimen.collected":
                             seen += 1
                             if seen % probe_every == 0:
-                                probes.append(asyncio.create_task(_until_queryable(api, event.subject.id, at)))
+                                probes[str(event.id)] = (event.subject.id, at)
 
                     started = time.perf_counter()
                     latency = await publish_until_acked(
@@ -105,7 +109,7 @@ async def replica_ingest(
                     elapsed = time.perf_counter() - started
                     await _until_projected(api)
                     projected = time.perf_counter() - started
-                    queryable = sorted(await asyncio.gather(*probes))
+                    queryable = sorted(await projections.latencies(probes))
                 shares = [await replica.stop() for replica in running]
     rate, projected_rate = len(stream) / elapsed, len(stream) / projected
     return ReplicaRun(rate, projected_rate, shares, sorted(latency.values()), queryable)
@@ -131,11 +135,44 @@ async def _until_projected(api: httpx.AsyncClient) -> None:
         await asyncio.sleep(0.01)
 
 
-async def _until_queryable(api: httpx.AsyncClient, barcode: str, sent_at: float) -> float:
-    while True:
-        response = await api.get(f"/api/v1/specimens/{barcode}")
-        if response.status_code == 200:
-            return time.perf_counter() - sent_at
-        if response.status_code != 404:
+class Projections:
+    """When each `specimen.collected` was projected, from the gateway's live stream (`/api/v1/stream`), whose frames
+    go out right after the projection pass commits. Polling the API instead would load the gateway it measures
+    (hundreds of requests a second once the latency grows, which grows it further)."""
+
+    def __init__(self, api: httpx.AsyncClient) -> None:
+        self._api = api
+        self.seen: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> "Projections":
+        opened = asyncio.Event()
+        self._task = asyncio.create_task(self._read(opened))
+        async with asyncio.timeout(30):
+            await opened.wait()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _read(self, opened: asyncio.Event) -> None:
+        params = {"type": "specimen.collected"}
+        timeout = httpx.Timeout(30, read=None)
+        async with self._api.stream("GET", "/api/v1/stream", params=params, timeout=timeout) as response:
             response.raise_for_status()
-        await asyncio.sleep(0.005)
+            async for line in response.aiter_lines():
+                opened.set()
+                if line.startswith("data: "):
+                    frame = json.loads(line.removeprefix("data: "))
+                    self.seen.setdefault(frame["event_id"], time.perf_counter())
+
+    async def latencies(self, probes: dict[str, tuple[str, float]]) -> list[float]:
+        """Seconds from each probe's publish to its projection; each one also read back from the API once."""
+        async with asyncio.timeout(60):
+            while not probes.keys() <= self.seen.keys():  # noqa: ASYNC110 - frames arrive on the reader task
+                await asyncio.sleep(0.05)
+        for barcode, _ in probes.values():
+            (await self._api.get(f"/api/v1/specimens/{barcode}")).raise_for_status()
+        return [self.seen[event_id] - sent_at for event_id, (_, sent_at) in probes.items()]
