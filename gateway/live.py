@@ -179,6 +179,11 @@ class LiveHub:
         except Exception:  # the pass is committed; a notice that cannot be built must not fail it
             log.exception("live hub: could not publish a pass of %d change(s)", len(result.events))
 
+    def offer(self, changes: list[Change]) -> None:
+        """Offer changes announced by a projection pass of any process (`gateway.projection_notices`)."""
+        if self._subscribers:
+            self._fan_out(changes)
+
     def alert_changed(self, what: str, alert: "AlertRow", at: datetime) -> None:
         """An alert was raised, acknowledged or cleared: offered as `alert.<what>`, about the alert's subject."""
         if self._subscribers:

@@ -23,6 +23,7 @@ from gateway.clock import Clock, utc_now
 from gateway.downsampling import run_downsampling
 from gateway.ingest import Ingest
 from gateway.live import LiveHub
+from gateway.projection_notices import listen
 from gateway.rules.store import load_rules_in_force
 from gateway.settings import GatewaySettings
 from gateway.shared_subscription import SharedSubscriptionError
@@ -100,7 +101,11 @@ class Gateway:
         self.alerts = AlertEngine(self.store, self.clock)
         self._tasks.append(asyncio.create_task(self.alerts.run(settings.alerts_every_s), name="gateway-alerts"))
         self.live = LiveHub()
-        self.store.projection_listeners.append(self.live.publish)
+        if self.store.engine.dialect.name == "postgresql":  # every replica's and projector's passes, by NOTIFY
+            listening = listen(self.store.engine, self.live.offer, settings.mqtt_max_backoff_s)
+            self._tasks.append(asyncio.create_task(listening, name="gateway-projection-notices"))
+        else:  # one process: this store's passes are all there are
+            self.store.projection_listeners.append(self.live.publish)
         self.alerts.listeners.append(self.live.alert_changed)
         self.ingest = Ingest(settings, self.store)
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="gateway-ingest"))

@@ -32,8 +32,10 @@ from gateway.device_store import find_devices, list_devices
 from gateway.edge_outbox_store import record_status
 from gateway.event_query import EventFilter, EventRecord, page_events
 from gateway.historical import DEFAULT_GRACE, historical_ids
+from gateway.live import Change
 from gateway.migrate import migrate
 from gateway.projection import SpecimenRow, StoredEvent, journey_events
+from gateway.projection_notices import announce
 from gateway.projectors import Tx, chunks, projection_lock, projectors
 from gateway.rules import TrackingRules, default_rules
 from gateway.sequences import SequenceState, record_birth, sequence_states
@@ -280,12 +282,14 @@ class Store:
             projected = [q.event for q in queued.values()]
             for project in self._projectors:
                 await project(tx, projected)
+            historical = frozenset(i for i, q in queued.items() if q.historical)
+            await announce(connection, [Change.of(e, e.id in historical) for e in projected])
             for chunk in chunks(ids):
                 done = projection_backlog.c.event_id.in_(list(chunk))
                 await connection.execute(sa.delete(projection_backlog).where(done))
         for event_id in ids:
             self._queued.pop(event_id, None)
-        result = Projected(projected, frozenset(i for i, q in queued.items() if q.historical))
+        result = Projected(projected, historical)
         for listener in self.projection_listeners:
             listener(result)
         return result

@@ -8,6 +8,8 @@ is projected once, and projecting later gives exactly what projecting at once gi
 
 import asyncio
 import contextlib
+import json
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,8 @@ import sqlalchemy as sa
 from benchmarks.schemas import schema_for
 from contract import Event, Subject, new_event
 from gateway.audit import verify_custody_log
+from gateway.live import Change, ChangeFilter
+from gateway.projection_notices import _change, payloads
 from gateway.projection_worker import ProjectionWorker
 from gateway.projectors import Tx
 from gateway.service import Gateway
@@ -218,3 +222,35 @@ async def test_a_gateway_started_without_its_projector_stores_and_acknowledges_b
         assert await gateway.store.unprojected([event.id]) == {event.id}
         await gateway.store.project_pending()  # what a `wardlink projector` process does
         assert await gateway.store.specimen("S1") is not None
+
+
+async def test_every_gateways_live_stream_hears_of_a_pass_another_process_projected(
+    gateway_settings: GatewaySettings,
+) -> None:
+    if gateway_settings.database_url is None or not gateway_settings.database_url.startswith("postgresql"):
+        pytest.skip("one SQLite file has one process: its stream hears its own store")
+    quick = gateway_settings.model_copy(update={"projector": False})
+    async with Gateway(quick) as gateway:
+        assert gateway.live is not None
+        elsewhere = await Store.open(gateway_settings)  # a `wardlink projector` process, or another replica
+        try:
+            with gateway.live.subscribe(ChangeFilter(subject_kind="specimen")) as subscription:
+                events = [scanned(f"S{n}", n + 1) for n in range(3)]
+                await elsewhere.ingest_batch(events)
+                await elsewhere.project_pending()
+                async with asyncio.timeout(30):
+                    heard = [await subscription.next() for _ in events]
+        finally:
+            await elsewhere.close()
+    assert {c.event_id for c in heard if isinstance(c, Change)} == {e.id for e in events}
+
+
+def test_a_big_pass_is_announced_in_notices_under_postgresqls_payload_limit() -> None:
+    changes = [
+        Change(uuid.uuid4(), "specimen.scanned", "specimen", f"S{n:08d}", "general-hospital", T0, n % 2 == 0)
+        for n in range(500)
+    ]
+    notices = payloads(changes)
+    assert len(notices) > 1
+    assert all(len(n.encode()) < 8000 for n in notices)
+    assert [_change(frame) for n in notices for frame in json.loads(n)] == changes
