@@ -45,7 +45,8 @@ def _frame(change: Change) -> list[Any]:
     ]
 
 
-def _change(frame: list[Any]) -> Change:
+def read_frame(frame: list[Any]) -> Change:
+    """One frame of a notice (`payloads`) as the change it announces."""
     event_id, type_, kind, subject, site, occurred_at, historical = frame
     return Change(UUID(event_id), type_, kind, subject, site, datetime.fromisoformat(occurred_at), bool(historical))
 
@@ -84,7 +85,7 @@ async def listen(engine: AsyncEngine, offer: Callable[[list[Change]], None], max
 
     def received(_connection: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
-            offer([_change(frame) for frame in json.loads(payload)])
+            offer([read_frame(frame) for frame in json.loads(payload)])
         except Exception:  # a notice that cannot be read must not end the listener
             log.exception("could not read a projection notice")
 

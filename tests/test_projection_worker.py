@@ -21,7 +21,7 @@ from benchmarks.schemas import schema_for
 from contract import Event, Subject, new_event
 from gateway.audit import verify_custody_log
 from gateway.live import Change, ChangeFilter
-from gateway.projection_notices import _change, payloads
+from gateway.projection_notices import payloads, read_frame
 from gateway.projection_worker import ProjectionWorker
 from gateway.projectors import Tx
 from gateway.service import Gateway
@@ -253,4 +253,4 @@ def test_a_big_pass_is_announced_in_notices_under_postgresqls_payload_limit() ->
     notices = payloads(changes)
     assert len(notices) > 1
     assert all(len(n.encode()) < 8000 for n in notices)
-    assert [_change(frame) for n in notices for frame in json.loads(n)] == changes
+    assert [read_frame(frame) for n in notices for frame in json.loads(n)] == changes
