@@ -156,8 +156,17 @@ def _set(message: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 
 @st.composite
 def broken_message(draw: st.DrawFn, channel: str, site: str, edge: str) -> bytes:
-    """A valid message for `channel` with one field replaced by something hostile, or pure noise."""
-    kind = draw(st.sampled_from(["mutated", "mutated", "mutated", "noise", "bytes", "oversized", "type"]))
+    """A valid message for `channel` with one field replaced by something hostile, or pure noise; on `events`
+    also an array of envelopes, valid and broken mixed (each is judged alone)."""
+    kinds = ["mutated", "mutated", "mutated", "noise", "bytes", "oversized", "type"]
+    kind = draw(st.sampled_from([*kinds, "array"] if channel == "events" else kinds))
+    if kind == "array":
+        size = draw(st.integers(min_value=1, max_value=6))
+        parts = [
+            draw(broken_message(channel, site, edge)) if draw(st.booleans()) else dumps(VALID[channel](site, edge))
+            for _ in range(size)
+        ]
+        return b"[" + b",".join(parts) + b"]"
     if kind == "noise":
         return dumps(draw(json_values))
     if kind == "bytes":

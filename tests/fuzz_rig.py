@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 import aiomqtt
 import httpx
@@ -22,7 +24,7 @@ from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.validation import RejectedError, accept_event, accept_state, accept_telemetry
+from gateway.validation import RejectedError, accept_events, accept_state, accept_telemetry
 from tests.auth import authorised
 from tests.fuzz_inputs import dumps, valid_event
 from tests.polling import eventually
@@ -83,24 +85,35 @@ class FuzzRig:
             assert letter.reason.startswith(f"{expected.kind}: ")
             assert self.rejected.get(expected.kind, 0) == before.get(expected.kind, 0) + 1
         elif channel == "events":
-            # Past the door, the store may still refuse it (an id already stored with another body): then it is
+            # One envelope, or an array of them each judged alone: a bad one is dead-lettered as its own JSON; a
+            # good one may still be refused by the store (an id already stored with another body), then it is
             # dead-lettered and counted like any rejection; otherwise it is stored and acknowledged.
-            event_id = expected.id  # type: ignore[attr-defined]
-            await eventually(
-                lambda: _holds(
-                    event_id in self.acked[acks_before:] or _letter_about(self.letters[letters_before:], event_id)
-                ),
-                what=f"event {event_id} to be acked or dead-lettered",
-            )
-            letter = _letter_about(self.letters[letters_before:], event_id)
-            if letter is None:
-                assert self.rejected == before
-            else:
-                kind = letter.reason.split(":", 1)[0]
-                assert self.rejected.get(kind, 0) == before.get(kind, 0) + 1, letter.reason
+            accepted, rejected = expected  # type: ignore[misc]
+            counted: Counter[str] = Counter(element.rejected.kind for element in rejected)
+            for element in rejected:
+                letter = await eventually(
+                    partial(_letter_now, self.letters, letters_before, topic, element.payload),
+                    what=f"a dead letter for the {element.rejected.kind} envelope in the array on {topic}",
+                    timeout_s=15,
+                )
+                assert letter.reason.startswith(f"{element.rejected.kind}: ")
+            for event in accepted:
+                await eventually(
+                    partial(self._acked_or_refused, event.id, acks_before, letters_before),
+                    what=f"event {event.id} to be acked or dead-lettered",
+                )
+                letter = _letter_about(self.letters[letters_before:], event.id)
+                if letter is not None:
+                    counted[letter.reason.split(":", 1)[0]] += 1
+            assert self.rejected == {k: before.get(k, 0) + counted[k] for k in before.keys() | counted.keys()}
         else:
             assert _letter_for(self.letters[letters_before:], topic, payload) is None, "a valid payload was rejected"
             assert self.rejected == before
+
+    async def _acked_or_refused(self, event_id: uuid.UUID, acks_before: int, letters_before: int) -> bool:
+        return (
+            event_id in self.acked[acks_before:] or _letter_about(self.letters[letters_before:], event_id) is not None
+        )
 
     async def still_serving(self) -> None:
         """After whatever came before: a valid event is stored and acknowledged, projected, and the API answers."""
@@ -122,6 +135,10 @@ def _letter_for(letters: list[DeadLetter], topic: str, payload: bytes) -> DeadLe
     return next((x for x in letters if x.topic == topic and x.original() == payload), None)
 
 
+async def _letter_now(letters: list[DeadLetter], since: int, topic: str, payload: bytes) -> DeadLetter | None:
+    return _letter_for(letters[since:], topic, payload)
+
+
 def _letter_about(letters: list[DeadLetter], event_id: uuid.UUID) -> DeadLetter | None:
     """The dead letter of an event the store refused (it carries the event as the gateway parsed it)."""
     for letter in letters:
@@ -134,7 +151,7 @@ def _letter_about(letters: list[DeadLetter], event_id: uuid.UUID) -> DeadLetter 
 def _door(channel: str, topic: str, payload: bytes, root: str) -> object:
     try:
         if channel == "events":
-            return accept_event(topic, payload, root, datetime.now(UTC))
+            return accept_events(topic, payload, root, datetime.now(UTC))
         if channel == "state":
             # An empty state only clears the retained one (what an edge does when it is retired): no rejection.
             return None if not payload else accept_state(topic, payload, root)
