@@ -78,6 +78,7 @@ class Ingest:
         self.counters = IngestCounters()
         self.telemetry = TelemetryWriter(settings, store)
         self.projection = ProjectionWorker(settings, store)
+        store.keep_for_projection = settings.projector
 
     async def ready(self) -> None:
         """Return once subscribed; raise `SharedSubscriptionError` if the broker cannot serve this gateway at all."""

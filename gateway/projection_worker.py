@@ -16,7 +16,6 @@ back in line when a gateway starts (a new version may project them).
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from contract.backoff import Backoff, FailureLog
 from gateway.settings import GatewaySettings
@@ -45,7 +44,6 @@ class ProjectionCounters:
     """Projection transactions that folded something."""
     failed: int = 0
     """Events this gateway marked as failing to project."""
-    last_pass_at: datetime | None = None
 
 
 class ProjectionWorker:
@@ -69,7 +67,6 @@ class ProjectionWorker:
     def _projected(self, result: Projected) -> None:
         self.counters.projected += len(result.events)
         self.counters.passes += 1
-        self.counters.last_pass_at = datetime.now(UTC)
 
     async def run(self) -> None:
         backoff = Backoff(initial=0.2, cap=self._max_backoff_s)

@@ -2,7 +2,7 @@
 
 Storing and projecting are two steps. `ingest_batch` makes a batch durable: each event id is stored once
 (`INSERT ... ON CONFLICT (id) DO NOTHING RETURNING id`), and each new event is queued in `projection_backlog`, in
-the same transaction; that is what an edge's ack stands for. `project_pending` (run by `gateway.projector`) then
+the same transaction; that is what an edge's ack stands for. `project_pending` (run by `gateway.projection_worker`) then
 folds the queued events into the specimens, carriers, deliveries, cabinets and devices they touch and appends them
 to the custody log, from all of the subjects' stored events, so arrival order never matters, and removes them from
 the backlog in the same transaction. `commit_batch` does both at once (the integration API and tests). Device and
@@ -94,8 +94,9 @@ class _Queued:
 
 PROJECTION_BATCH = 2000
 """Events per projection pass at most: a backlog is worked off in transactions of this many."""
-_QUEUED_IN_MEMORY = 100_000
-"""Stored events kept in memory until projected (beyond it, the oldest are read back from the database)."""
+_QUEUED_IN_MEMORY = 20_000
+"""Stored events kept in memory until projected, ~40 MB at most (beyond it, the oldest are read back from the
+database; with several replicas, events another replica projected leave this way)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,8 @@ class Store:
         self.projection_listeners: list[Callable[[Projected], None]] = []
         """Called after each projection pass that folded something (the live stream listens here); must not block."""
         self._queued: dict[UUID, _Queued] = {}
+        self.keep_for_projection = True
+        """Keep stored events in memory for this process's projector (False: another process projects them)."""
         self._projecting = asyncio.Lock()
         """One projection pass at a time in this process (PostgreSQL's lock also keeps replicas apart)."""
         self._sqlite_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
@@ -185,7 +188,8 @@ class Store:
         """Store the batch (`ingest_batch`) and project its new events at once (`project_events`).
 
         For callers that answer with the projections right after (the integration API, tests). A projection
-        that fails is logged, not raised: the events are stored and stay in the backlog for `gateway.projector`.
+        that fails is logged, not raised: the events are stored and stay in the backlog for the projector
+        (`gateway.projection_worker`).
         """
         result = await self.ingest_batch(batch)
         if result.new:
@@ -236,7 +240,7 @@ class Store:
             # Last, just before the commit: the edges' tracker rows stay locked (FOR UPDATE) for the least time.
             sequences = await track_sequences(connection, self._insert, new, now)
             sequences.update(await sequence_states(connection, {(e.site, e.edge) for e in unique} - sequences.keys()))
-        for event in new:
+        for event in new if self.keep_for_projection else ():
             self._queued[event.id] = _Queued(event, rows[event.id]["body"], event.id in historical)
         while len(self._queued) > _QUEUED_IN_MEMORY:
             del self._queued[next(iter(self._queued))]

@@ -344,7 +344,8 @@ edge_outbox = sa.Table(
     sa.Column("received_at", UtcDateTime(), nullable=False),
 )
 
-# Events stored (and acknowledged) whose projections and custody records are not yet written (`gateway.projector`).
+# Events stored (and acknowledged) whose projections and custody records are not yet written (the projector:
+# `gateway.projection_worker`).
 # A row leaves in the transaction that projects its event; one whose projection raised stays, marked failed.
 projection_backlog = sa.Table(
     "projection_backlog",

@@ -143,7 +143,8 @@ def _letter_about(letters: list[DeadLetter], event_id: uuid.UUID) -> DeadLetter 
     """The dead letter of an event the store refused (it carries the event as the gateway parsed it)."""
     for letter in letters:
         with contextlib.suppress(ValueError):
-            if json.loads(letter.original()).get("id") == str(event_id):
+            body = json.loads(letter.original())
+            if isinstance(body, dict) and body.get("id") == str(event_id):  # a letter may hold any JSON
                 return letter
     return None
 

@@ -112,10 +112,12 @@ async def test_a_specimen_and_a_delivery_travel_end_to_end_on_simulated_time(day
         steps = await _events(api, subject_kind="delivery", subject_id=delivery["subject"]["id"])
         types = [e["type"] for e in steps]
         # The robot leaves as soon as it has the order (and a robot already at the ward arrives at once), so the
-        # pharmacy's report of the load comes within seconds of departure and arrival.
-        assert types[:2] == ["delivery.created", "delivery.accepted"]
-        assert sorted(types[2:5]) == ["delivery.arrived", "delivery.departed", "delivery.loaded"]
-        assert types.index("delivery.departed") < types.index("delivery.arrived")
+        # pharmacy's report of the load comes within seconds of the acceptance, departure and arrival: on simulated
+        # time, a loaded machine can put it a simulated second either side of the robot's acceptance (the edge
+        # stamps what the robot reports when it gets to it; the pharmacy stamps its own report).
+        assert types[0] == "delivery.created"
+        assert sorted(types[1:5]) == ["delivery.accepted", "delivery.arrived", "delivery.departed", "delivery.loaded"]
+        assert types.index("delivery.accepted") < types.index("delivery.departed") < types.index("delivery.arrived")
         assert types[5:] == ["delivery.handed_over", "delivery.stocked"]
         created = steps[0]["data"]
         assert created["cabinet"] == delivery["data"]["cabinet"] == "cabinet-1"

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from benchmarks.schemas import schema_for
-from contract import Event, Subject, new_event
+from contract import Event
 from gateway.audit import verify_custody_log
 from gateway.live import Change, ChangeFilter
 from gateway.projection_notices import payloads, read_frame
@@ -32,22 +32,13 @@ from tests.cli import WARDLINK, cli_env
 from tests.infra import Infra
 from tests.polling import eventually, until_projected
 from tests.test_gateway_e2e import FakeEdge, specimen_event
+from tests.test_gateway_store import received
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 def scanned(barcode: str, seq: int, at: datetime = T0) -> Event:
-    event = new_event(
-        "specimen.scanned",
-        seq=seq,
-        site="general-hospital",
-        edge="core-lab-edge",
-        device="sorter-1",
-        subject=Subject(kind="specimen", id=barcode),
-        occurred_at=at,
-        data={"input_rack": 1, "input_position": seq % 50 + 1},
-    )
-    return event.model_copy(update={"received_at": at + timedelta(seconds=1)})
+    return received("specimen.scanned", barcode, seq, at, input_rack=1, input_position=seq % 50 + 1)
 
 
 @contextlib.asynccontextmanager
