@@ -14,29 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
 from gateway.carrier_projection import TripKey, TripRow, fold_trip
+from gateway.event_query import stored_event
 from gateway.projection import StoredEvent
 from gateway.projectors import Tx, chunks
 from gateway.tables import carrier_loads, carrier_trips, events
 
 _TRANSACTION = sa.cast(events.c.body[("data", "transaction")].as_string(), sa.BigInteger)
-
-
-def stored_with_subject(row: Any) -> StoredEvent:
-    """A stored event that also knows its subject (the fold needs a carrier event's carrier id)."""
-    return StoredEvent(
-        id=row.id,
-        seq=row.seq,
-        type=row.type,
-        occurred_at=row.occurred_at,
-        received_at=row.received_at,
-        site=row.site,
-        edge=row.edge,
-        device=row.device,
-        data=row.body.get("data") or {},
-        subject_kind=row.subject_kind,
-        subject_id=row.subject_id,
-        historical=bool(getattr(row, "historical", False)),
-    )
 
 
 def trip_keys(new: Iterable[Event]) -> set[TripKey]:
@@ -70,7 +53,7 @@ async def trip_events(
         for row in await connection.execute(query):
             key = (row.site, row.subject_id, int(row.body["data"]["transaction"]))
             if key in found:
-                found[key].append(stored_with_subject(row))
+                found[key].append(stored_event(row))
     return found
 
 

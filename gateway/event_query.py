@@ -58,6 +58,7 @@ class EventRecord:
 
 
 def stored_event(row: Any) -> StoredEvent:
+    """A row of `events` as the folds and timelines read it (with its subject, which a carrier's fold needs)."""
     return StoredEvent(
         id=row.id,
         seq=row.seq,
@@ -68,6 +69,8 @@ def stored_event(row: Any) -> StoredEvent:
         edge=row.edge,
         device=row.device,
         data=row.body.get("data") or {},
+        subject_kind=row.subject_kind,
+        subject_id=row.subject_id,
         historical=bool(getattr(row, "historical", False)),
     )
 

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
-from gateway.carrier_store import loaded_barcodes, stored_with_subject, trip_events, trip_keys, trips_of
+from gateway.carrier_store import loaded_barcodes, trip_events, trip_keys, trips_of
+from gateway.event_query import stored_event
 from gateway.projection import SpecimenRow, StoredEvent, fold_specimen
 from gateway.projectors import Tx, chunks, projection_lock
 from gateway.rules import TrackingRules
@@ -43,7 +44,7 @@ async def specimen_histories(
     for chunk in chunks(barcodes):
         query = sa.select(events).where(events.c.subject_kind == "specimen", events.c.subject_id.in_(chunk))
         for row in await connection.execute(query):
-            histories[row.subject_id].append(stored_with_subject(row))
+            histories[row.subject_id].append(stored_event(row))
     rides = await trips_of(connection, barcodes)
     by_trip = await trip_events(connection, {key for keys in rides.values() for key in keys}, memo)
     for barcode, keys in rides.items():
