@@ -4,9 +4,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from device_profiles import load_profiles
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.store import Store
+from simulators.sorter import SorterSimulator
 from tests.auth import authorised
 from tests.infra import Infra, embedded_infra, real_infra
 from wardlink.stack import Stack, StackConfig
@@ -37,6 +39,13 @@ async def store(gateway_settings: GatewaySettings) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+async def sorter() -> AsyncIterator[SorterSimulator]:
+    """The sorter simulator (Acme S100) serving Modbus TCP on a free loopback port."""
+    async with SorterSimulator(load_profiles()["acme-sorter-s100"]) as simulator:
+        yield simulator
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -109,16 +109,6 @@ def test_an_append_on_a_full_disk_raises_a_retryable_error_and_succeeds_once_the
 
 
 # -- the edge ----------------------------------------------------------------------------------------------------
-@pytest.fixture
-async def sorter() -> AsyncIterator[SorterSimulator]:
-    simulator = SorterSimulator(load_profiles()["acme-sorter-s100"])
-    await simulator.start()
-    try:
-        yield simulator
-    finally:
-        await simulator.stop()
-
-
 def edge_settings(data_dir: Path) -> EdgeSettings:
     # No broker behind this port: the outbox keeps everything, which is what these tests look at.
     return EdgeSettings(mqtt_url=f"mqtt://127.0.0.1:{free_port()}", data_dir=data_dir, max_backoff_s=0.3)

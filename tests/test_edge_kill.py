@@ -6,13 +6,10 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from device_profiles import load_profiles
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.tables import events
@@ -23,16 +20,6 @@ from tests.polling import eventually
 
 WARDLINK = Path(sys.executable).with_name("wardlink")
 SITE, EDGE = "general-hospital", "kill-test-edge"
-
-
-@pytest.fixture
-async def sorter() -> AsyncIterator[SorterSimulator]:
-    simulator = SorterSimulator(load_profiles()["acme-sorter-s100"])
-    await simulator.start()
-    try:
-        yield simulator
-    finally:
-        await simulator.stop()
 
 
 async def start_edge(infra: Infra, site_file: Path, data_dir: Path) -> asyncio.subprocess.Process:

@@ -18,12 +18,6 @@ UNIT = 1
 
 
 @pytest.fixture
-async def sorter() -> AsyncIterator[SorterSimulator]:
-    async with SorterSimulator(load_profiles()["acme-sorter-s100"]) as sim:
-        yield sim
-
-
-@pytest.fixture
 async def tubes() -> AsyncIterator[TubeSystemSimulator]:
     async with TubeSystemSimulator(load_profiles()["tubenet-pts9"], speed=2000) as sim:
         yield sim

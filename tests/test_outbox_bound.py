@@ -10,12 +10,10 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiomqtt
-import pytest
 import sqlalchemy as sa
 
 from contract import EdgeStatus, Reading, Subject, Topics
@@ -52,16 +50,6 @@ def event_size(tmp_path: Path) -> int:
 
 
 # -- a Modbus mailbox keeps its records ------------------------------------------------------------------------
-@pytest.fixture
-async def sorter() -> AsyncIterator[SorterSimulator]:
-    simulator = SorterSimulator(load_profiles()["acme-sorter-s100"])
-    await simulator.start()
-    try:
-        yield simulator
-    finally:
-        await simulator.stop()
-
-
 async def test_a_full_outbox_leaves_the_sorters_records_in_its_mailbox_and_loses_none(
     infra: Infra, gateway_settings: GatewaySettings, sorter: SorterSimulator, tmp_path: Path
 ) -> None:
