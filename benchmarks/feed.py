@@ -18,6 +18,7 @@ from typing import Any
 import aiomqtt
 
 from contract import Ack, Event, Topics
+from contract.envelope import envelope_array
 from contract.mqtt_url import BrokerAddress
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,7 +83,7 @@ def as_messages(payloads: list[tuple[str, bytes]], per_message: int) -> list[tup
     for topic, body in payloads:
         by_topic[topic].append(body)
     return [
-        (topic, b"[" + b",".join(bodies[i : i + per_message]) + b"]")
+        (topic, envelope_array(bodies[i : i + per_message]))
         for topic, bodies in by_topic.items()
         for i in range(0, len(bodies), per_message)
     ]

@@ -5,6 +5,7 @@ it is observed (retries reuse both), `occurred_at` from the device or edge clock
 the gateway, and typed `data` chosen by `type` (a pydantic discriminated union over `contract.events`).
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Union
 from uuid import UUID, uuid4
@@ -40,6 +41,11 @@ EventType = str
 """One of `EVENT_TYPES`; checked when the event is built."""
 
 event_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def envelope_array(envelopes: Sequence[bytes]) -> bytes:
+    """Encoded envelopes as one message on the `events` topic: a JSON array (at most `MAX_EVENTS_PER_MESSAGE`)."""
+    return b"[" + b",".join(envelopes) + b"]"
 
 
 def parse_event(payload: bytes | str) -> Event:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from contract import Ack, Command, DeadLetter, EdgeState, EdgeStatus, Telemetry, Topics, command_adapter
 from contract.backoff import Backoff, FailureLog
 from contract.edge_status import fill_level
+from contract.envelope import envelope_array
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from edge.clock import Clock, utc_now
@@ -214,7 +215,7 @@ class Uplink:
         size = self._settings.events_per_message
         if size == 1:
             return [p.payload for p in due]
-        return [b"[" + b",".join(p.payload for p in due[i : i + size]) + b"]" for i in range(0, len(due), size)]
+        return [envelope_array([p.payload for p in due[i : i + size]]) for i in range(0, len(due), size)]
 
     async def _publish_telemetry(self, client: aiomqtt.Client) -> None:
         while self._telemetry:

@@ -23,8 +23,8 @@ from prometheus_client.registry import Collector
 
 from gateway.edge_outbox_store import OutboxReport, outbox_reports
 from gateway.ingest import Ingest
-from gateway.store import BatchResult, Projected, Store
-from gateway.tables import alerts, devices, edges, projection_backlog
+from gateway.store import BatchResult, Projected, Store, backlog_counts
+from gateway.tables import alerts, devices, edges
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +113,11 @@ class GatewayMetrics:
                 by_edge_state = await connection.execute(
                     sa.select(edges.c.state, sa.func.count()).group_by(edges.c.state)
                 )
-                backlog = sa.select(sa.func.count(), sa.func.count(projection_backlog.c.failed_at))
-                waiting, failed = (await connection.execute(backlog)).one()
+                waiting, failed = await backlog_counts(connection)
                 self.snapshot = DatabaseSnapshot(
                     up=True,
-                    backlog=int(waiting),
-                    backlog_failed=int(failed),
+                    backlog=waiting,
+                    backlog_failed=failed,
                     alerts_open={(kind, severity): n for kind, severity, n in open_alerts},
                     devices={state: n for state, n in by_device_state},
                     edges={state: n for state, n in by_edge_state},

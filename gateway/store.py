@@ -128,6 +128,13 @@ def _event_row(event: Event, historical: bool = False) -> dict[str, Any]:
     }
 
 
+async def backlog_counts(connection: AsyncConnection) -> tuple[int, int]:
+    """How many stored events wait to be projected, and how many of those failed to be (on `connection`)."""
+    c = projection_backlog.c
+    waiting, failed = (await connection.execute(sa.select(sa.func.count(), sa.func.count(c.failed_at)))).one()
+    return int(waiting), int(failed)
+
+
 def _next_in_line(limit: int) -> sa.Select[Any]:
     c = projection_backlog.c
     return sa.select(c.event_id).where(c.failed_at.is_(None)).order_by(c.queued_at, c.event_id).limit(limit)
@@ -326,10 +333,8 @@ class Store:
 
     async def backlog(self) -> tuple[int, int]:
         """How many stored events wait to be projected, and how many of those failed to be."""
-        c = projection_backlog.c
         async with self.engine.connect() as connection:
-            waiting, failed = (await connection.execute(sa.select(sa.func.count(), sa.func.count(c.failed_at)))).one()
-        return int(waiting), int(failed)
+            return await backlog_counts(connection)
 
     async def unprojected(self, ids: Sequence[UUID]) -> set[UUID]:
         """Which of these stored events are not projected yet."""
