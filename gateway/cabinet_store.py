@@ -16,6 +16,7 @@ from contract import Event
 from gateway.cabinet_history import CabinetKey, cabinet_histories
 from gateway.cabinet_projection import ACCESS_EVENTS, ActiveAlarm, CabinetRow, CabinetState, StockLine, fold_cabinet
 from gateway.event_query import EventFilter, EventRecord, page_events
+from gateway.page_total import total_of_empty_page
 from gateway.projectors import Tx, chunks
 from gateway.replenishment import PickLine, pick_list
 from gateway.rules import TrackingRules
@@ -148,7 +149,7 @@ async def list_cabinets(
     result = list(await connection.execute(page))
     if not result:
         count = sa.select(sa.func.count()).select_from(cabinets).where(*where)
-        return [], (await connection.execute(count)).scalar_one()
+        return [], await total_of_empty_page(connection, count, offset)
     return [cabinet_row(r) for r in result], result[0].total
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Event
 from gateway.carrier_projection import TripKey, TripRow, fold_trip
 from gateway.event_query import stored_event
+from gateway.page_total import total_of_empty_page
 from gateway.projection import StoredEvent
 from gateway.projectors import Tx, chunks
 from gateway.tables import carrier_loads, carrier_trips, events
@@ -159,5 +160,5 @@ async def page_trips(
     result = list(await connection.execute(page))
     if not result:
         count = sa.select(sa.func.count()).select_from(carrier_trips).where(*where)
-        return [], (await connection.execute(count)).scalar_one()
+        return [], await total_of_empty_page(connection, count, offset)
     return [trip_row(r) for r in result], result[0].total

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
+from gateway.page_total import total_of_empty_page
 from gateway.projectors import Tx, chunks
 from gateway.tables import custody_log, events, projection_backlog
 
@@ -249,7 +250,7 @@ async def subject_records(
     rows = list(await connection.execute(page))
     if not rows:
         count = sa.select(sa.func.count()).select_from(custody_log).where(*where)
-        return [], (await connection.execute(count)).scalar_one()
+        return [], await total_of_empty_page(connection, count, offset)
     records = [
         CustodyRecord(
             position=r.position,

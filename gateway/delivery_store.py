@@ -26,6 +26,7 @@ from gateway.delivery_projection import (
     fold_delivery,
 )
 from gateway.event_query import stored_event
+from gateway.page_total import total_of_empty_page
 from gateway.projection import StoredEvent
 from gateway.projectors import Tx, chunks
 from gateway.rules.pharmacy import DeliveryRules
@@ -141,7 +142,7 @@ async def list_deliveries(
     result = list(await connection.execute(page))
     if not result:
         count = sa.select(sa.func.count()).select_from(deliveries).where(*where)
-        return [], (await connection.execute(count)).scalar_one()
+        return [], await total_of_empty_page(connection, count, offset)
     return [delivery_row(r) for r in result], result[0].total
 
 

@@ -22,6 +22,7 @@ from gateway.device_projection import (
     unknown_device,
 )
 from gateway.event_query import stored_event
+from gateway.page_total import total_of_empty_page
 from gateway.projection import StoredEvent
 from gateway.projectors import INTEGRATION_EDGE, Tx, chunks
 from gateway.tables import devices, events
@@ -171,7 +172,7 @@ async def list_devices(
     result = list(await connection.execute(page))
     if not result:
         count = sa.select(sa.func.count()).select_from(devices).where(*where)
-        return [], (await connection.execute(count)).scalar_one()
+        return [], await total_of_empty_page(connection, count, offset)
     return [device_row(r) for r in result], result[0].total
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.page_total import total_of_empty_page
 from gateway.projection import StoredEvent
 from gateway.tables import events
 
@@ -93,6 +94,6 @@ async def page_events(
     rows = list(await connection.execute(page))
     if not rows:
         count = sa.select(sa.func.count()).select_from(events).where(*clauses)
-        return [], (await connection.execute(count)).scalar_one()
+        return [], await total_of_empty_page(connection, count, offset)
     records = [EventRecord(stored_event(r), r.subject_kind, r.subject_id) for r in rows]
     return records, rows[0].total

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Event
 from gateway.carrier_store import loaded_barcodes, trip_events, trip_keys, trips_of
 from gateway.event_query import stored_event
+from gateway.page_total import total_of_empty_page
 from gateway.projection import SpecimenRow, StoredEvent, fold_specimen
 from gateway.projectors import Tx, chunks, projection_lock
 from gateway.rules import TrackingRules
@@ -153,7 +154,7 @@ async def page_specimens(
     result = list(await connection.execute(page))
     if not result:  # past the last page: the window count has no row to ride on
         count = sa.select(sa.func.count()).select_from(specimens).where(*clauses)
-        return [], (await connection.execute(count)).scalar_one()
+        return [], await total_of_empty_page(connection, count, offset)
     return [specimen_row(r) for r in result], result[0].total
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Telemetry
 from gateway.device_store import latest_sightings, touch_devices
+from gateway.page_total import total_of_empty_page
 from gateway.projectors import chunks
 from gateway.tables import device_readings, telemetry
 
@@ -131,6 +132,6 @@ async def series(
     rows = list(await connection.execute(page))
     if not rows:
         count = sa.select(sa.func.count()).select_from(telemetry).where(*where)
-        return [], (await connection.execute(count)).scalar_one()
+        return [], await total_of_empty_page(connection, count, offset)
     points = [Point(r.metric, r.at, r.value, r.unit, r.samples, r.resolution_s) for r in rows]
     return points, rows[0].total

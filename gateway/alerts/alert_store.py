@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.alerts.conditions import clear_after_acknowledgement
+from gateway.page_total import total_of_empty_page
 from gateway.rules import TrackingRules
 from gateway.rules.alerting import SEVERITY_RANK
 from gateway.tables import alerts
@@ -104,7 +105,7 @@ async def list_alerts(
     rows = list(await connection.execute(page))
     if not rows:
         count = sa.select(sa.func.count()).select_from(alerts).where(*where.where())
-        return [], (await connection.execute(count)).scalar_one()
+        return [], await total_of_empty_page(connection, count, offset)
     return [alert_row(r) for r in rows], rows[0].total
 
 
