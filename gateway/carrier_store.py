@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Event
 from gateway.carrier_projection import TripKey, TripRow, fold_trip
 from gateway.event_query import stored_event
+from gateway.history_cache import HistoryCache
 from gateway.page_total import total_of_empty_page
 from gateway.projection import StoredEvent
 from gateway.projectors import Tx, chunks
@@ -29,18 +30,19 @@ def trip_keys(new: Iterable[Event]) -> set[TripKey]:
 
 
 async def trip_events(
-    connection: AsyncConnection, keys: Iterable[TripKey], memo: dict[Any, Any] | None = None
+    connection: AsyncConnection, keys: Iterable[TripKey], held: HistoryCache | None = None
 ) -> dict[TripKey, list[StoredEvent]]:
     """All stored events of each trip.
 
-    With `memo` (a transaction's `Tx.memo`), trips already read in this transaction are not read again: the carrier
-    and specimen projectors of one batch share them (nothing between them stores events).
+    With `held` (the projecting process's `HistoryCache`), trips held there are not read again, and the ones read
+    are held: the carrier and specimen projectors of a pass, and the passes after it, share them.
     """
     asked = set(keys)
-    if memo is not None:
-        known = {key: memo[("trip", key)] for key in asked if ("trip", key) in memo}
+    if held is not None:
+        known = {key: trip for key in asked if (trip := held.held(("trip", key))) is not None}
         read = await trip_events(connection, asked - known.keys())
-        memo.update({("trip", key): trip for key, trip in read.items()})
+        for key, trip in read.items():
+            held.hold(("trip", key), trip)
         return {**known, **read}
     wanted = sorted(asked)
     found: dict[TripKey, list[StoredEvent]] = {key: [] for key in wanted}
@@ -100,7 +102,7 @@ async def project_carriers(tx: Tx, new: Sequence[Event]) -> None:
     connection = tx.connection
     for chunk in chunks(loads):
         await connection.execute(tx.insert(carrier_loads).on_conflict_do_nothing(), list(chunk))
-    by_trip = await trip_events(connection, keys, tx.memo)
+    by_trip = await trip_events(connection, keys, tx.history)
     rows = [row for key, trip in sorted(by_trip.items()) if (row := fold_trip(key, trip)) is not None]
     if not rows:
         return

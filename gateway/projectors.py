@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
+from gateway.history_cache import HistoryCache
 from gateway.rules import TrackingRules
 
 INTEGRATION_EDGE = "integration"
@@ -29,8 +30,9 @@ class Tx:
     rules: TrackingRules
     bodies: Mapping[UUID, Mapping[str, Any]] = field(default_factory=dict)
     """The JSON bodies of the events being projected, as stored in `events.body`, by id (no need to read them back)."""
-    memo: dict[Any, Any] = field(default_factory=dict)
-    """Reads shared by the projectors within this transaction (e.g. a trip's events), keyed by what was read."""
+    history: HistoryCache = field(default_factory=HistoryCache)
+    """Histories held (`gateway.history_cache`): the projecting process's, kept between passes; a new one when the
+    transaction is not a pass (then it only saves the projectors of one transaction reading a trip twice)."""
 
     @property
     def dialect(self) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Event
 from gateway.carrier_store import loaded_barcodes, trip_events, trip_keys, trips_of
 from gateway.event_query import stored_event
+from gateway.history_cache import HistoryCache
 from gateway.page_total import total_of_empty_page
 from gateway.projection import SpecimenRow, StoredEvent, fold_specimen
 from gateway.projectors import Tx, chunks, projection_lock
@@ -35,19 +36,26 @@ async def project_specimens(tx: Tx, new: Sequence[Event]) -> None:
 
 
 async def specimen_histories(
-    connection: AsyncConnection, barcodes: Sequence[str], memo: dict[Any, Any] | None = None
+    connection: AsyncConnection, barcodes: Sequence[str], held: HistoryCache | None = None
 ) -> dict[str, list[StoredEvent]]:
     """Each specimen's own events and the events of every trip it rode in (in no particular order).
 
-    `memo`: a transaction's shared reads (`Tx.memo`), so trips the carrier projector read are not read again.
+    With `held` (the projecting process's `HistoryCache`), the specimens' own events and their trips' events held
+    there are not read again, and the ones read are held.
     """
-    histories: dict[str, list[StoredEvent]] = {b: [] for b in barcodes}
-    for chunk in chunks(barcodes):
+    own = {b: found for b in barcodes if held is not None and (found := held.held(("specimen", b))) is not None}
+    unknown = [b for b in barcodes if b not in own]
+    read: dict[str, list[StoredEvent]] = {b: [] for b in unknown}
+    for chunk in chunks(unknown):
         query = sa.select(events).where(events.c.subject_kind == "specimen", events.c.subject_id.in_(chunk))
         for row in await connection.execute(query):
-            histories[row.subject_id].append(stored_event(row))
+            read[row.subject_id].append(stored_event(row))
+    if held is not None:
+        for barcode, history in read.items():
+            held.hold(("specimen", barcode), history)
+    histories = {**own, **read}
     rides = await trips_of(connection, barcodes)
-    by_trip = await trip_events(connection, {key for keys in rides.values() for key in keys}, memo)
+    by_trip = await trip_events(connection, {key for keys in rides.values() for key in keys}, held)
     for barcode, keys in rides.items():
         for key in keys:
             histories[barcode].extend(by_trip.get(key, ()))
@@ -58,7 +66,7 @@ async def _reproject(tx: Tx, barcodes: Sequence[str], rules: TrackingRules) -> N
     connection = tx.connection
     rows: list[SpecimenRow] = []
     for chunk in chunks(barcodes):
-        histories = await specimen_histories(connection, chunk, tx.memo)
+        histories = await specimen_histories(connection, chunk, tx.history)
         rows.extend(row for b in chunk if (row := fold_specimen(b, histories[b], rules)) is not None)
     if not rows:
         return

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -30,8 +31,9 @@ from gateway.database import create_engine
 from gateway.device_projection import DeviceRow
 from gateway.device_store import find_devices, list_devices
 from gateway.edge_outbox_store import record_status
-from gateway.event_query import EventFilter, EventRecord, page_events
+from gateway.event_query import EventFilter, EventRecord, page_events, stored_event
 from gateway.historical import DEFAULT_GRACE, historical_ids
+from gateway.history_cache import HistoryCache
 from gateway.live import Change
 from gateway.migrate import migrate
 from gateway.projection import SpecimenRow, StoredEvent, journey_events
@@ -88,8 +90,15 @@ class _Queued:
     """A stored event waiting in the backlog, as `ingest_batch` had it: no need to read it back to project it."""
 
     event: Event
-    body: dict[str, Any]
+    body: Mapping[str, Any]
     historical: bool
+    stored: StoredEvent
+    """As the folds read it back from `events`."""
+
+    @classmethod
+    def of(cls, row: Any, event: Event | None = None) -> "_Queued":
+        """From a row of `events` (or the values inserted as one), and the event when it is at hand."""
+        return cls(event or event_adapter.validate_python(row.body), row.body, row.historical, stored_event(row))
 
 
 PROJECTION_BATCH = 2000
@@ -156,6 +165,8 @@ class Store:
         self._queued: dict[UUID, _Queued] = {}
         self.keep_for_projection = True
         """Keep stored events in memory for this process's projector (False: another process projects them)."""
+        self._history = HistoryCache()
+        """Histories this process's passes hold between them (`gateway.history_cache`)."""
         self._projecting = asyncio.Lock()
         """One projection pass at a time in this process (PostgreSQL's lock also keeps replicas apart)."""
         self._sqlite_writer = asyncio.Lock() if engine.dialect.name == "sqlite" else None
@@ -248,7 +259,7 @@ class Store:
             sequences = await track_sequences(connection, self._insert, new, now)
             sequences.update(await sequence_states(connection, {(e.site, e.edge) for e in unique} - sequences.keys()))
         for event in new if self.keep_for_projection else ():
-            self._queued[event.id] = _Queued(event, rows[event.id]["body"], event.id in historical)
+            self._queued[event.id] = _Queued.of(SimpleNamespace(**rows[event.id]), event)
         while len(self._queued) > _QUEUED_IN_MEMORY:
             del self._queued[next(iter(self._queued))]
         rejected = {t.event.id for t in tampered if t.event.id not in inserted}
@@ -281,23 +292,16 @@ class Store:
         return await self._project(sa.select(c.event_id).where(c.event_id.in_(sorted(set(ids)))))
 
     async def _project(self, pending: sa.Select[Any]) -> Projected:
-        async with self._projecting, self._write(), self.engine.begin() as connection:
-            bodies: dict[UUID, Mapping[str, Any]] = {}
-            tx = Tx(connection, self._insert, self.rules, bodies)
-            await projection_lock(tx)  # first: the backlog read below must not race another replica's pass
-            ids = list((await connection.execute(pending)).scalars())
-            if not ids:
-                return Projected([])
-            queued = await self._queued_events(connection, ids)
-            bodies.update({event_id: q.body for event_id, q in queued.items()})
-            projected = [q.event for q in queued.values()]
-            for project in self._projectors:
-                await project(tx, projected)
-            historical = frozenset(i for i, q in queued.items() if q.historical)
-            await announce(connection, [Change.of(e, e.id in historical) for e in projected])
-            for chunk in chunks(ids):
-                done = projection_backlog.c.event_id.in_(list(chunk))
-                await connection.execute(sa.delete(projection_backlog).where(done))
+        async with self._projecting:
+            try:
+                ids, queued = await self._project_in_transaction(pending)
+            except BaseException:
+                self._history.clear()
+                raise
+        if not ids:
+            return Projected([])
+        projected = [q.event for q in queued.values()]
+        historical = frozenset(i for i, q in queued.items() if q.historical)
         for event_id in ids:
             self._queued.pop(event_id, None)
         result = Projected(projected, historical)
@@ -305,14 +309,34 @@ class Store:
             listener(result)
         return result
 
+    async def _project_in_transaction(self, pending: sa.Select[Any]) -> tuple[list[UUID], dict[UUID, _Queued]]:
+        """One pass's transaction: the backlog's events in `pending` folded, announced and taken off the backlog."""
+        async with self._write(), self.engine.begin() as connection:
+            bodies: dict[UUID, Mapping[str, Any]] = {}
+            tx = Tx(connection, self._insert, self.rules, bodies, self._history)
+            await projection_lock(tx)  # first: the backlog read below must not race another replica's pass
+            ids = list((await connection.execute(pending)).scalars())
+            if not ids:
+                return [], {}
+            queued = await self._queued_events(connection, ids)
+            await self._history.begin_pass(connection, (q.stored for q in queued.values()))
+            bodies.update({event_id: q.body for event_id, q in queued.items()})
+            projected = [q.event for q in queued.values()]
+            for project in self._projectors:
+                await project(tx, projected)
+            await announce(connection, [Change.of(q.event, q.historical) for q in queued.values()])
+            for chunk in chunks(ids):
+                done = projection_backlog.c.event_id.in_(list(chunk))
+                await connection.execute(sa.delete(projection_backlog).where(done))
+        return ids, queued
+
     async def _queued_events(self, connection: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, _Queued]:
         """The backlog's events by id: from memory when this process stored them, else read back."""
         found = {event_id: q for event_id in ids if (q := self._queued.get(event_id)) is not None}
         missing = [event_id for event_id in ids if event_id not in found]
         for chunk in chunks(missing):
-            query = sa.select(events.c.id, events.c.body, events.c.historical).where(events.c.id.in_(list(chunk)))
-            for row in await connection.execute(query):
-                found[row.id] = _Queued(event_adapter.validate_python(row.body), row.body, row.historical)
+            for row in await connection.execute(sa.select(events).where(events.c.id.in_(list(chunk)))):
+                found[row.id] = _Queued.of(row)
         return {event_id: found[event_id] for event_id in ids if event_id in found}
 
     async def mark_unprojectable(self, event_id: UUID, error: str) -> None:

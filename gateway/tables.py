@@ -356,3 +356,12 @@ projection_backlog = sa.Table(
     sa.Column("error", sa.String(length=1000), nullable=True),
     sa.Index("ix_projection_backlog_queued_at", "queued_at"),
 )
+
+# How many projection passes have committed: a process holding histories between its passes
+# (`gateway.history_cache`) knows from it whether another process projected in between.
+projection_passes = sa.Table(
+    "projection_passes",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("passes", sa.BigInteger(), nullable=False),
+)

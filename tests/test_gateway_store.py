@@ -39,7 +39,8 @@ async def test_migrations_create_the_tables_and_the_version_in_the_configured_pl
     assert {"events", "specimens", "edges", "telemetry", "device_readings", "devices", "alembic_version"} <= tables
     assert {"edge_sequences", "tampered_events", "edge_outbox"} <= tables  # 0005: delivery guarantees
     assert "projection_backlog" in tables  # 0006: stored, not yet projected
-    assert versions == ["0006"]
+    assert "projection_passes" in tables  # 0007: what a projector's held histories are checked against
+    assert versions == ["0007"]
     if store.engine.dialect.name == "sqlite":
         async with store.engine.connect() as connection:
             assert (await connection.execute(sa.text("PRAGMA journal_mode"))).scalar_one() == "wal"

@@ -1,0 +1,92 @@
+"""Histories the projecting process holds between passes, so a pass does not read them back from the database.
+
+A pass folds each touched specimen again from all of its events and the events of every trip it rode in, and
+each touched trip from all of its events (`gateway.specimen_store`, `gateway.carrier_store`). Reading those
+histories back was most of a pass's cost, and most of them were read by the pass before: a specimen gets an event
+every few minutes for a few hours. The process that projects keeps them instead (`HistoryCache`): a pass adds its
+own events to the histories held, and reads from the database only the ones not held.
+
+Why what is held is enough: every event is projected exactly once (its backlog row goes in the same transaction),
+so a history read from the database and then grown by every later pass holds every projected event of its
+subject, and the pass's own. That holds only while no other process projects: each pass advances a counter in the
+database under the projection lock (`projection_passes`), and a pass that finds it advanced by someone else since
+its own last pass drops everything held. A pass that fails drops everything too.
+
+A held history can lack an event another replica stored that is still in the backlog, which a read from the
+database would have seen; the pass that projects that event adds it. Once the backlog is empty, every fold has
+seen every event: the rows are those of a fold over everything (`tests/test_history_cache.py`).
+"""
+
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.projection import StoredEvent
+from gateway.tables import projection_passes
+
+HELD_SUBJECTS = 10_000
+"""Histories held at most (specimens and trips; ~25 MB): the least recently used go first."""
+
+
+def history_key(event: StoredEvent) -> Hashable | None:
+    """Which held history an event belongs to: its specimen's, or its carrier trip's; None for the others."""
+    if event.subject_kind == "specimen":
+        return ("specimen", event.subject_id)
+    if event.subject_kind == "carrier":
+        return ("trip", (event.site, event.subject_id, int(event.data["transaction"])))
+    return None
+
+
+async def advance_passes(connection: AsyncConnection) -> int:
+    """Count one more projection pass in the database (in the pass's transaction); the new count."""
+    c = projection_passes.c
+    statement = sa.update(projection_passes).where(c.id == 1).values(passes=c.passes + 1).returning(c.passes)
+    return int((await connection.execute(statement)).scalar_one())
+
+
+class HistoryCache:
+    """Events by subject (`history_key`), least recently used dropped first beyond `capacity`."""
+
+    def __init__(self, capacity: int = HELD_SUBJECTS) -> None:
+        self.capacity = capacity
+        self._held: OrderedDict[Hashable, dict[UUID, StoredEvent]] = OrderedDict()
+        self._passes: int | None = None
+        """The pass count this process's last pass left in the database; None: nothing held can be trusted."""
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def held(self, key: Hashable) -> list[StoredEvent] | None:
+        """The history held for `key`, or None."""
+        found = self._held.get(key)
+        if found is None:
+            return None
+        self._held.move_to_end(key)
+        return list(found.values())
+
+    def hold(self, key: Hashable, history: Iterable[StoredEvent]) -> None:
+        """Hold a history just read in full from the database."""
+        self._held[key] = {e.id: e for e in history}
+        self._held.move_to_end(key)
+        while len(self._held) > self.capacity:
+            self._held.popitem(last=False)
+
+    async def begin_pass(self, connection: AsyncConnection, projected: Iterable[StoredEvent]) -> None:
+        """Count the pass and add its events to the histories held; drop them all if another process projected."""
+        passes = await advance_passes(connection)
+        if self._passes is None or passes != self._passes + 1:
+            self._held.clear()
+        self._passes = passes
+        for event in projected:
+            key = history_key(event)
+            found = self._held.get(key) if key is not None else None
+            if found is not None:
+                found[event.id] = event
+
+    def clear(self) -> None:
+        """Drop everything held (the pass failed: what it read or added may not be what the database has)."""
+        self._held.clear()
+        self._passes = None
