@@ -28,11 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.cabinet_projection import ACCESS_EVENTS, DOOR_EVENTS, INVENTORY, MOVEMENTS
 from gateway.event_query import stored_event
+from gateway.history_cache import HistoryCache
 from gateway.projection import StoredEvent
 from gateway.tables import events
 
 _KEYS = 100  # cabinets per round (a few parameters each) and
 _IDS = 500  # ids per statement: far below SQLite's and asyncpg's bound-parameter limits
+_HELD_HEADINGS = 5000
+"""Headings a held cabinet grows to at most; then it is read again (from its latest inventory on)."""
 CabinetKey = tuple[str, str]
 """(site, cabinet)."""
 ALARM_EVENTS = frozenset({"cabinet.alarm_raised", "cabinet.alarm_cleared"})
@@ -103,35 +106,86 @@ def _of(keys: Sequence[CabinetKey]) -> sa.ColumnElement[bool]:
     return sa.and_(c.subject_kind == "cabinet", c.subject_id.in_(sorted({cabinet for _site, cabinet in keys})))
 
 
+@dataclass(slots=True)
+class HeldCabinet:
+    """A cabinet's headings as `cabinet_histories` reads them, grown by the events projected since, and the bodies
+    it has of them (those its fold needed last, and the new events').
+
+    The headings read are every one since the latest inventory, every alarm and inventory, and every access before
+    it when what came after does not settle the door and the last access; any event added later, late or not,
+    keeps that so, and the fold over them stays the fold over every event. The count and the latest event are not
+    held: `cabinet_histories` takes them from an aggregate every time, so an event stored by another replica and
+    not projected yet is counted as it would be without holding.
+    """
+
+    headings: dict[UUID, Heading]
+    bodies: dict[UUID, StoredEvent]
+
+    def add(self, event: StoredEvent) -> bool:
+        """Take a projected event (False beyond `_HELD_HEADINGS`: then the cabinet is read again)."""
+        if event.id not in self.headings and len(self.headings) >= _HELD_HEADINGS:
+            return False
+        self.headings[event.id] = Heading(event.id, event.type, event.occurred_at, event.seq)
+        self.bodies[event.id] = event
+        return True
+
+
 async def cabinet_histories(
-    connection: AsyncConnection, keys: Sequence[CabinetKey]
+    connection: AsyncConnection, keys: Sequence[CabinetKey], held: HistoryCache | None = None
 ) -> dict[CabinetKey, CabinetHistory]:
-    """Each cabinet's history as the projector needs it; cabinets without events are left out."""
-    found: dict[CabinetKey, CabinetHistory] = {}
-    for start in range(0, len(keys), _KEYS):
-        found.update(await _histories(connection, keys[start : start + _KEYS]))
-    return found
+    """Each cabinet's history as the projector needs it; cabinets without events are left out.
 
-
-async def _histories(connection: AsyncConnection, keys: Sequence[CabinetKey]) -> dict[CabinetKey, CabinetHistory]:
-    c, wanted = events.c, set(keys)
+    With `held` (the projecting process's `HistoryCache`), the headings of cabinets held there are not read again,
+    and the ones read are held.
+    """
     totals: dict[CabinetKey, tuple[int, datetime]] = {}
+    for start in range(0, len(keys), _KEYS):
+        totals.update(await _totals(connection, keys[start : start + _KEYS]))
+    present = [key for key in keys if key in totals]
+    found: dict[CabinetKey, HeldCabinet] = {}
+    for key in present:
+        entry = held.held(("cabinet", key)) if held is not None else None
+        if isinstance(entry, HeldCabinet):
+            found[key] = entry
+    unknown = [key for key in present if key not in found]
+    for start in range(0, len(unknown), _KEYS):
+        read = await _headings(connection, unknown[start : start + _KEYS])
+        found.update(read)
+        for key, entry in read.items() if held is not None else ():
+            held.hold(("cabinet", key), entry)
+    needed = {key: bodies_needed(entry.headings.values()) for key, entry in found.items()}
+    missing = sorted({event_id for key, ids in needed.items() for event_id in ids - found[key].bodies.keys()})
+    for start in range(0, len(missing), _IDS):
+        for row in await connection.execute(sa.select(events).where(events.c.id.in_(missing[start : start + _IDS]))):
+            found[(row.site, row.subject_id)].bodies[row.id] = stored_event(row)
+    histories: dict[CabinetKey, CabinetHistory] = {}
+    for key, entry in found.items():
+        entry.bodies = {event_id: entry.bodies[event_id] for event_id in needed[key]}  # what later folds can need
+        histories[key] = CabinetHistory(list(entry.bodies.values()), *totals[key])
+    return histories
+
+
+async def _totals(connection: AsyncConnection, keys: Sequence[CabinetKey]) -> dict[CabinetKey, tuple[int, datetime]]:
+    """Each cabinet's event count and latest event (cabinets without events are left out)."""
+    c, wanted = events.c, set(keys)
     query = (
         sa.select(c.site, c.subject_id, sa.func.count(), sa.func.max(c.occurred_at))
         .where(_of(keys))
         .group_by(c.site, c.subject_id)
     )
-    for site, cabinet, count, last in await connection.execute(query):
-        if (site, cabinet) in wanted:
-            totals[(site, cabinet)] = (count, last)
-    if not totals:
-        return {}
-    present = sorted(totals)
+    return {
+        (s, cabinet): (n, last) for s, cabinet, n, last in await connection.execute(query) if (s, cabinet) in wanted
+    }
+
+
+async def _headings(connection: AsyncConnection, present: Sequence[CabinetKey]) -> dict[CabinetKey, HeldCabinet]:
+    """The headings of these cabinets (each has events) that a fold over every event depends on."""
+    c, wanted = events.c, set(present)
     headings: dict[CabinetKey, dict[UUID, Heading]] = defaultdict(dict)
 
     async def read(where: sa.ColumnElement[bool]) -> None:
         for row in await connection.execute(sa.select(*_HEADING).where(_of(present), where)):
-            if (row.site, row.subject_id) in totals:
+            if (row.site, row.subject_id) in wanted:
                 headings[(row.site, row.subject_id)][row.id] = _heading(row)
 
     await read(c.type.in_(sorted(ALARM_EVENTS | {INVENTORY})))
@@ -148,12 +202,7 @@ async def _histories(connection: AsyncConnection, keys: Sequence[CabinetKey]) ->
     if unsettled:
         before = sa.or_(*(sa.and_(_is(key), c.occurred_at < snapshot[key]) for key in unsettled))
         await read(sa.and_(c.type.in_(sorted(ACCESS_EVENTS)), before))
-    needed = sorted({event_id for key in present for event_id in bodies_needed(headings[key].values())})
-    bodies: dict[CabinetKey, list[StoredEvent]] = defaultdict(list)
-    for start in range(0, len(needed), _IDS):
-        for row in await connection.execute(sa.select(events).where(c.id.in_(needed[start : start + _IDS]))):
-            bodies[(row.site, row.subject_id)].append(stored_event(row))
-    return {key: CabinetHistory(bodies[key], *totals[key]) for key in present}
+    return {key: HeldCabinet(headings[key], {}) for key in present}
 
 
 def _is(key: CabinetKey) -> sa.ColumnElement[bool]:

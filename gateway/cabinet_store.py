@@ -16,6 +16,7 @@ from contract import Event
 from gateway.cabinet_history import CabinetKey, cabinet_histories
 from gateway.cabinet_projection import ACCESS_EVENTS, ActiveAlarm, CabinetRow, CabinetState, StockLine, fold_cabinet
 from gateway.event_query import EventFilter, EventRecord, page_events
+from gateway.history_cache import HistoryCache
 from gateway.page_total import total_of_empty_page
 from gateway.projectors import Tx, chunks
 from gateway.replenishment import PickLine, pick_list
@@ -100,14 +101,16 @@ async def _store(connection: AsyncConnection, insert: Any, states: Sequence[Cabi
         await connection.execute(sa.insert(cabinet_stock), chunk)
 
 
-async def reproject_cabinets(connection: AsyncConnection, insert: Any, keys: Sequence[CabinetKey]) -> None:
+async def reproject_cabinets(
+    connection: AsyncConnection, insert: Any, keys: Sequence[CabinetKey], held: HistoryCache | None = None
+) -> None:
     """Fold each cabinet again; store its row and replace its stock lines.
 
     The fold sees the events whose bodies it needs (`cabinet_history`), and the row's event count and latest event
     come from an aggregate over all of them: the same row as a fold over every event, without decoding the body
     of every event the cabinet ever sent on each batch.
     """
-    histories = await cabinet_histories(connection, keys)
+    histories = await cabinet_histories(connection, keys, held)
     states = []
     for key in keys:
         history = histories.get(key)
@@ -123,7 +126,7 @@ async def project_cabinets(tx: Tx, new: Sequence[Event]) -> None:
     """The projector for cabinets: refold each cabinet that one of the batch's new events is about."""
     touched = {(e.site, e.subject.id) for e in new if e.subject.kind == "cabinet"}
     if touched:
-        await reproject_cabinets(tx.connection, tx.insert, sorted(touched))
+        await reproject_cabinets(tx.connection, tx.insert, sorted(touched), tx.history)
 
 
 # -- queries -------------------------------------------------------------------------------------------------------

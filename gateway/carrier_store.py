@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Event
 from gateway.carrier_projection import TripKey, TripRow, fold_trip
 from gateway.event_query import stored_event
-from gateway.history_cache import HistoryCache
+from gateway.history_cache import HeldEvents, HistoryCache
 from gateway.page_total import total_of_empty_page
 from gateway.projection import StoredEvent
 from gateway.projectors import Tx, chunks
@@ -39,10 +39,10 @@ async def trip_events(
     """
     asked = set(keys)
     if held is not None:
-        known = {key: trip for key in asked if (trip := held.held(("trip", key))) is not None}
+        known = {key: trip for key in asked if (trip := held.events(("trip", key))) is not None}
         read = await trip_events(connection, asked - known.keys())
         for key, trip in read.items():
-            held.hold(("trip", key), trip)
+            held.hold(("trip", key), HeldEvents(trip))
         return {**known, **read}
     wanted = sorted(asked)
     found: dict[TripKey, list[StoredEvent]] = {key: [] for key in wanted}

@@ -15,11 +15,14 @@ its own last pass drops everything held. A pass that fails drops everything too.
 A held history can lack an event another replica stored that is still in the backlog, which a read from the
 database would have seen; the pass that projects that event adds it. Once the backlog is empty, every fold has
 seen every event: the rows are those of a fold over everything (`tests/test_history_cache.py`).
+
+A cabinet's history is held as `gateway.cabinet_history` reads it (the headings its fold depends on, and the bodies
+it needs; see `HeldCabinet`); its count and latest event still come from the database on every pass.
 """
 
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable
-from uuid import UUID
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,15 +31,36 @@ from gateway.projection import StoredEvent
 from gateway.tables import projection_passes
 
 HELD_SUBJECTS = 10_000
-"""Histories held at most (specimens and trips; ~25 MB): the least recently used go first."""
+"""Histories held at most (specimens, trips and cabinets; ~25 MB): the least recently used go first."""
+
+
+class Held(Protocol):
+    """A history held: it takes a new event of its subject, or says it cannot (then it is dropped and read again)."""
+
+    def add(self, event: StoredEvent) -> bool: ...
+
+
+class HeldEvents:
+    """Every stored event of a specimen or a trip, by id."""
+
+    __slots__ = ("events",)
+
+    def __init__(self, history: Iterable[StoredEvent]) -> None:
+        self.events = {e.id: e for e in history}
+
+    def add(self, event: StoredEvent) -> bool:
+        self.events[event.id] = event
+        return True
 
 
 def history_key(event: StoredEvent) -> Hashable | None:
-    """Which held history an event belongs to: its specimen's, or its carrier trip's; None for the others."""
+    """Which held history an event belongs to: its specimen's, its carrier trip's or its cabinet's."""
     if event.subject_kind == "specimen":
         return ("specimen", event.subject_id)
     if event.subject_kind == "carrier":
         return ("trip", (event.site, event.subject_id, int(event.data["transaction"])))
+    if event.subject_kind == "cabinet":
+        return ("cabinet", (event.site, event.subject_id))
     return None
 
 
@@ -48,28 +72,32 @@ async def advance_passes(connection: AsyncConnection) -> int:
 
 
 class HistoryCache:
-    """Events by subject (`history_key`), least recently used dropped first beyond `capacity`."""
+    """Histories by subject (`history_key`), the least recently used dropped first beyond `capacity`."""
 
     def __init__(self, capacity: int = HELD_SUBJECTS) -> None:
         self.capacity = capacity
-        self._held: OrderedDict[Hashable, dict[UUID, StoredEvent]] = OrderedDict()
+        self._held: OrderedDict[Hashable, Held] = OrderedDict()
         self._passes: int | None = None
         """The pass count this process's last pass left in the database; None: nothing held can be trusted."""
 
     def __len__(self) -> int:
         return len(self._held)
 
-    def held(self, key: Hashable) -> list[StoredEvent] | None:
+    def held(self, key: Hashable) -> Held | None:
         """The history held for `key`, or None."""
         found = self._held.get(key)
-        if found is None:
-            return None
-        self._held.move_to_end(key)
-        return list(found.values())
+        if found is not None:
+            self._held.move_to_end(key)
+        return found
 
-    def hold(self, key: Hashable, history: Iterable[StoredEvent]) -> None:
-        """Hold a history just read in full from the database."""
-        self._held[key] = {e.id: e for e in history}
+    def events(self, key: Hashable) -> list[StoredEvent] | None:
+        """The events held for a specimen or a trip, or None."""
+        found = self.held(key)
+        return list(found.events.values()) if isinstance(found, HeldEvents) else None
+
+    def hold(self, key: Hashable, history: Held) -> None:
+        """Hold a history just read from the database."""
+        self._held[key] = history
         self._held.move_to_end(key)
         while len(self._held) > self.capacity:
             self._held.popitem(last=False)
@@ -83,8 +111,8 @@ class HistoryCache:
         for event in projected:
             key = history_key(event)
             found = self._held.get(key) if key is not None else None
-            if found is not None:
-                found[event.id] = event
+            if found is not None and not found.add(event):
+                del self._held[key]
 
     def clear(self) -> None:
         """Drop everything held (the pass failed: what it read or added may not be what the database has)."""

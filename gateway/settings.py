@@ -42,6 +42,9 @@ class GatewaySettings(BaseSettings):
     its own (each touched cabinet's and carrier's recent history is read), so fewer, fuller passes keep up better."""
     projection_poll_s: float = Field(default=1.0, gt=0)
     """How often the projector looks for events another replica stored; its own commits wake it at once."""
+    projection_held_subjects: int = Field(default=10_000, ge=0)
+    """Specimen, trip and cabinet histories the projector holds between passes instead of reading them back (about
+    2.5 kB each; `gateway.history_cache`); 0 reads every history back on every pass."""
     client_id: str = Field(default_factory=_client_id)
     mqtt_max_backoff_s: float = Field(default=30.0, gt=0)
     startup_timeout_s: float = Field(default=30.0, gt=0)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Event
 from gateway.carrier_store import loaded_barcodes, trip_events, trip_keys, trips_of
 from gateway.event_query import stored_event
-from gateway.history_cache import HistoryCache
+from gateway.history_cache import HeldEvents, HistoryCache
 from gateway.page_total import total_of_empty_page
 from gateway.projection import SpecimenRow, StoredEvent, fold_specimen
 from gateway.projectors import Tx, chunks, projection_lock
@@ -43,7 +43,7 @@ async def specimen_histories(
     With `held` (the projecting process's `HistoryCache`), the specimens' own events and their trips' events held
     there are not read again, and the ones read are held.
     """
-    own = {b: found for b in barcodes if held is not None and (found := held.held(("specimen", b))) is not None}
+    own = {b: found for b in barcodes if held is not None and (found := held.events(("specimen", b))) is not None}
     unknown = [b for b in barcodes if b not in own]
     read: dict[str, list[StoredEvent]] = {b: [] for b in unknown}
     for chunk in chunks(unknown):
@@ -52,7 +52,7 @@ async def specimen_histories(
             read[row.subject_id].append(stored_event(row))
     if held is not None:
         for barcode, history in read.items():
-            held.hold(("specimen", barcode), history)
+            held.hold(("specimen", barcode), HeldEvents(history))
     histories = {**own, **read}
     rides = await trips_of(connection, barcodes)
     by_trip = await trip_events(connection, {key for keys in rides.values() for key in keys}, held)

@@ -187,6 +187,7 @@ class Store:
             raise
         store = cls(engine)
         store.historical_grace = timedelta(seconds=settings.historical_grace_s)
+        store._history.capacity = settings.projection_held_subjects
         return store
 
     async def close(self) -> None:
