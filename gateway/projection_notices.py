@@ -8,6 +8,10 @@ changes to its `LiveHub`. On SQLite there is one process, and the hub listens to
 
 A gateway whose listening connection drops reconnects with backoff; changes announced meanwhile are not replayed
 (the stream is a notice to re-read, not the record: a client re-reads the current state on reconnect).
+
+The other way round, a gateway that leaves projecting to a `wardlink projector` process (`WARDLINK_PROJECTOR=false`)
+notifies it of each commit of new events (`announce_stored`), so the projector starts a pass at once instead of
+finding them at its next poll.
 """
 
 import asyncio
@@ -27,6 +31,8 @@ from gateway.live import Change
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "wardlink_projected:"
+STORED_PREFIX = "wardlink_stored:"
+"""The channel (with the schema) on which gateways that do not project announce that they stored new events."""
 _PAYLOAD_BYTES = 7000
 """Below PostgreSQL's 8,000-byte notification payload limit, with room for the channel name."""
 _PING_S = 30.0
@@ -76,18 +82,38 @@ async def announce(connection: AsyncConnection, changes: Sequence[Change]) -> No
     await connection.execute(notify, [{"prefix": CHANNEL_PREFIX, "payload": p} for p in payloads(changes)])
 
 
+async def announce_stored(connection: AsyncConnection) -> None:
+    """In a storing transaction: wake the projector processes (PostgreSQL only; one notice per transaction)."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(
+            sa.text("SELECT pg_notify(:prefix || current_schema(), '')"), {"prefix": STORED_PREFIX}
+        )
+
+
 async def listen(engine: AsyncEngine, offer: Callable[[list[Change]], None], max_backoff_s: float = 30.0) -> None:
     """Until cancelled: hand every announced pass's changes to `offer` (PostgreSQL only; returns at once on SQLite)."""
-    if engine.dialect.name != "postgresql":
-        return
-    backoff = Backoff(initial=0.2, cap=max_backoff_s)
-    failures = FailureLog(log, "listening for projection passes")
 
-    def received(_connection: Any, _pid: int, _channel: str, payload: str) -> None:
+    def received(payload: str) -> None:
         try:
             offer([read_frame(frame) for frame in json.loads(payload)])
         except Exception:  # a notice that cannot be read must not end the listener
             log.exception("could not read a projection notice")
+
+    await listen_on(engine, CHANNEL_PREFIX, received, "listening for projection passes", max_backoff_s)
+
+
+async def listen_on(
+    engine: AsyncEngine, prefix: str, received: Callable[[str], None], doing: str, max_backoff_s: float = 30.0
+) -> None:
+    """Until cancelled: call `received` with the payload of every notice on `prefix` + the schema (PostgreSQL only;
+    returns at once on SQLite); reconnects with backoff when the connection drops."""
+    if engine.dialect.name != "postgresql":
+        return
+    backoff = Backoff(initial=0.2, cap=max_backoff_s)
+    failures = FailureLog(log, doing)
+
+    def notice(_connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        received(payload)
 
     while True:
         try:
@@ -96,10 +122,10 @@ async def listen(engine: AsyncEngine, offer: Callable[[list[Change]], None], max
                 await connection.rollback()  # a session inside a transaction is sent no notifications
                 raw = (await connection.get_raw_connection()).driver_connection
                 assert raw is not None
-                channel = CHANNEL_PREFIX + schema
+                channel = prefix + schema
                 closed = asyncio.Event()
                 raw.add_termination_listener(lambda _connection, closed=closed: closed.set())
-                await raw.add_listener(channel, received)  # asyncpg delivers notices on this connection's reader
+                await raw.add_listener(channel, notice)  # asyncpg delivers notices on this connection's reader
                 failures.recovered()
                 backoff.reset()
                 try:
@@ -111,7 +137,7 @@ async def listen(engine: AsyncEngine, offer: Callable[[list[Change]], None], max
                             await raw.fetchval("SELECT 1")  # a link that died quietly raises here
                 finally:
                     if not raw.is_closed():
-                        await raw.remove_listener(channel, received)
+                        await raw.remove_listener(channel, notice)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -14,10 +14,12 @@ back in line when a gateway starts (a new version may project them).
 """
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 
 from contract.backoff import Backoff, FailureLog
+from gateway.projection_notices import STORED_PREFIX, listen_on
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Projected, Store
 
@@ -29,9 +31,18 @@ async def run_projector(settings: GatewaySettings) -> None:
     store = await Store.open(settings)
     try:
         log.info("projector running on %s", store.engine.url.render_as_string(hide_password=True))
-        # No commit of this process wakes it: it looks for stored events at least ten times a second.
+        # The gateways' commits wake it (PostgreSQL); it also looks for stored events ten times a second (SQLite, or
+        # while that notice cannot be heard).
         polling = settings.model_copy(update={"projection_poll_s": min(settings.projection_poll_s, 0.1)})
-        await ProjectionWorker(polling, store).run()
+        worker = ProjectionWorker(polling, store)
+        waking = listen_on(store.engine, STORED_PREFIX, lambda _: worker.wake(), "listening for stored events")
+        listener = asyncio.create_task(waking, name="projector-wake")
+        try:
+            await worker.run()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
     finally:
         await store.close()
 
@@ -63,6 +74,10 @@ class ProjectionWorker:
     def _stored(self, result: BatchResult) -> None:
         if result.new:
             self._wake.set()
+
+    def wake(self) -> None:
+        """Another process stored events: project them now (after `projection_wait_ms`), not at the next poll."""
+        self._wake.set()
 
     def _projected(self, result: Projected) -> None:
         self.counters.projected += len(result.events)

@@ -37,7 +37,7 @@ from gateway.history_cache import HistoryCache
 from gateway.live import Change
 from gateway.migrate import migrate
 from gateway.projection import SpecimenRow, StoredEvent, journey_events
-from gateway.projection_notices import announce
+from gateway.projection_notices import announce, announce_stored
 from gateway.projectors import Tx, chunks, projection_lock, projectors
 from gateway.rules import TrackingRules, default_rules
 from gateway.sequences import SequenceState, record_birth, sequence_states
@@ -164,7 +164,8 @@ class Store:
         """Called after each projection pass that folded something (the live stream listens here); must not block."""
         self._queued: dict[UUID, _Queued] = {}
         self.keep_for_projection = True
-        """Keep stored events in memory for this process's projector (False: another process projects them)."""
+        """Keep stored events in memory for this process's projector (False: another process projects them, and each
+        commit of new events wakes it; see `gateway.projection_notices`)."""
         self._history = HistoryCache()
         """Histories this process's passes hold between them (`gateway.history_cache`)."""
         self._projecting = asyncio.Lock()
@@ -256,6 +257,8 @@ class Store:
             for chunk in chunks(sorted(inserted)):
                 backlog_rows = [{"event_id": event_id, "queued_at": queued_at} for event_id in chunk]
                 await connection.execute(sa.insert(projection_backlog), backlog_rows)
+            if inserted and not self.keep_for_projection:
+                await announce_stored(connection)  # a projector process projects them: wake it
             # Last, just before the commit: the edges' tracker rows stay locked (FOR UPDATE) for the least time.
             sequences = await track_sequences(connection, self._insert, new, now)
             sequences.update(await sequence_states(connection, {(e.site, e.edge) for e in unique} - sequences.keys()))

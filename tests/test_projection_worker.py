@@ -21,7 +21,7 @@ from benchmarks.schemas import schema_for
 from contract import Event
 from gateway.audit import verify_custody_log
 from gateway.live import Change, ChangeFilter
-from gateway.projection_notices import payloads, read_frame
+from gateway.projection_notices import STORED_PREFIX, listen_on, payloads, read_frame
 from gateway.projection_worker import ProjectionWorker
 from gateway.projectors import Tx
 from gateway.service import Gateway
@@ -234,6 +234,38 @@ async def test_every_gateways_live_stream_hears_of_a_pass_another_process_projec
         finally:
             await elsewhere.close()
     assert {c.event_id for c in heard if isinstance(c, Change)} == {e.id for e in events}
+
+
+async def test_a_gateway_that_does_not_project_wakes_the_projector_process_with_each_commit(
+    gateway_settings: GatewaySettings,
+) -> None:
+    if gateway_settings.database_url is None or not gateway_settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no notifications: a projector process beside it polls")
+    projector, gateway = await Store.open(gateway_settings), await Store.open(gateway_settings)
+    # It looks for stored events once an hour: only the gateways' notices can wake it in time.
+    worker = ProjectionWorker(gateway_settings.model_copy(update={"projection_poll_s": 3600}), projector)
+    heard: list[str] = []
+
+    def woken(payload: str) -> None:
+        heard.append(payload)
+        worker.wake()
+
+    listening = asyncio.create_task(listen_on(projector.engine, STORED_PREFIX, woken, "test"))
+    try:
+        async with running(worker):
+            await asyncio.sleep(0.5)  # its LISTEN is in place, its first look at the backlog done
+            await gateway.ingest_batch([scanned("S1", 1)])  # a gateway that projects itself says nothing
+            await asyncio.sleep(0.5)
+            assert heard == []
+            gateway.keep_for_projection = False  # as `WARDLINK_PROJECTOR=false` sets it
+            later = [scanned("S2", 2), scanned("S3", 3)]
+            await gateway.ingest_batch(later)
+            await until_projected(projector, [e.id for e in later])
+            assert len(heard) == 1  # one notice per commit
+    finally:
+        listening.cancel()
+        await gateway.close()
+        await projector.close()
 
 
 def test_a_big_pass_is_announced_in_notices_under_postgresqls_payload_limit() -> None:
