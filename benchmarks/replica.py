@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from gateway.collector import settle_collector
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 
@@ -27,6 +28,7 @@ def peak_rss_kb() -> int:
 
 async def serve() -> None:
     async with Gateway(GatewaySettings()) as gateway:
+        settle_collector()  # as `wardlink gateway` does
         print(f"ready {gateway.api_url}", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
         assert gateway.ingest is not None

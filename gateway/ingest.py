@@ -38,6 +38,8 @@ from gateway.validation import RejectedError, accept_events, accept_state, accep
 log = logging.getLogger(__name__)
 
 _PROTOCOLS = {"3.1.1": aiomqtt.ProtocolVersion.V311, "5": aiomqtt.ProtocolVersion.V5}
+_ACK_BATCHES_IN_FLIGHT = 64
+"""Committed batches whose acks may wait for the broker's PUBACKs at once (see `Ingest._commit_batches`)."""
 
 
 @dataclass
@@ -213,16 +215,27 @@ class Ingest:
 
     # -- commit, then acknowledge ------------------------------------------------------------------------------
     async def _commit_batches(self) -> None:
+        """Commit batch after batch; each batch's acks go out while the next one commits.
+
+        Waiting for the broker's PUBACKs of one batch's acks before committing the next took as long as the commit
+        itself under load (the PUBACKs queue behind the incoming PUBLISHes on the one socket). The acks still go on
+        the wire in commit order: paho writes each publish as it is called, and the ack tasks start in order. At
+        most `_ACK_BATCHES_IN_FLIGHT` batches' acks wait for their PUBACKs; beyond that, committing waits.
+        """
         wait_s = self._settings.ingest_batch_wait_ms / 1000
-        while True:
-            batch = await next_batch(self._queue, self._settings.ingest_batch_size, wait_s)
-            try:
-                result = await self._commit(batch)
-                await self._reject_tampered(result)
-                await self._acknowledge(result.stored, result.sequences)
-            except Exception:
-                # A bug must not stop ingest; the batch stays unacknowledged and the edges resend it.
-                log.exception("could not commit or acknowledge a batch of %d events", len(batch))
+        in_flight = asyncio.Semaphore(_ACK_BATCHES_IN_FLIGHT)
+        async with asyncio.TaskGroup() as acks:
+            while True:
+                batch = await next_batch(self._queue, self._settings.ingest_batch_size, wait_s)
+                try:
+                    result = await self._commit(batch)
+                    await self._reject_tampered(result)
+                except Exception:
+                    # A bug must not stop ingest; the batch stays unacknowledged and the edges resend it.
+                    log.exception("could not commit a batch of %d events", len(batch))
+                    continue
+                await in_flight.acquire()
+                acks.create_task(self._acknowledge(result.stored, result.sequences, in_flight))
 
     async def _commit(self, batch: Sequence[Event]) -> BatchResult:
         """Commit the batch, retrying while the database is unreachable; one by one if it refuses the batch."""
@@ -290,23 +303,37 @@ class Ingest:
                 await client.publish(deadletter_topic(self._root), letter.model_dump_json().encode(), qos=1)
 
     async def _acknowledge(
-        self, stored: Sequence[Event], sequences: Mapping[tuple[str, str], SequenceState] | None = None
+        self,
+        stored: Sequence[Event],
+        sequences: Mapping[tuple[str, str], SequenceState] | None = None,
+        in_flight: asyncio.Semaphore | None = None,
     ) -> None:
-        by_edge: dict[tuple[str, str], list[Event]] = defaultdict(list)
-        for event in stored:
-            by_edge[(event.site, event.edge)].append(event)
-        client = self._client
-        if client is None:
-            return  # not connected: the edges resend what stays unacknowledged, and we ack the duplicates
-        now = datetime.now(UTC)
-        for (site, edge), events in by_edge.items():
-            ack = self._ack(site, edge, events, (sequences or {}).get((site, edge)), now)
-            try:
-                await client.publish(Topics(site, edge, self._root).ack, ack.model_dump_json().encode(), qos=1)
-            except aiomqtt.MqttError as exc:
-                log.debug("could not acknowledge %d events to %s/%s: %s", len(events), site, edge, exc)
-                return
-            self.counters.acks_published += 1
+        """Publish one ack per edge for these stored events (all at once), then release `in_flight`."""
+        try:
+            by_edge: dict[tuple[str, str], list[Event]] = defaultdict(list)
+            for event in stored:
+                by_edge[(event.site, event.edge)].append(event)
+            client = self._client
+            if client is None:
+                return  # not connected: the edges resend what stays unacknowledged, and we ack the duplicates
+            now = datetime.now(UTC)
+            publishes = []
+            for (site, edge), events in by_edge.items():
+                ack = self._ack(site, edge, events, (sequences or {}).get((site, edge)), now)
+                topic = Topics(site, edge, self._root).ack
+                publishes.append(client.publish(topic, ack.model_dump_json().encode(), qos=1))
+            for outcome in await asyncio.gather(*publishes, return_exceptions=True):
+                if isinstance(outcome, aiomqtt.MqttError):
+                    log.debug("could not publish an ack (the edge resends, and is acknowledged again): %s", outcome)
+                elif isinstance(outcome, Exception):
+                    log.error("could not publish an ack", exc_info=outcome)
+                else:
+                    self.counters.acks_published += 1
+        except Exception:
+            log.exception("could not acknowledge a batch of %d events; the edges resend them", len(stored))
+        finally:
+            if in_flight is not None:
+                in_flight.release()
 
     def _ack(self, site: str, edge: str, events: Sequence[Event], tracker: SequenceState | None, now: datetime) -> Ack:
         """The ids; with a tracker that knows the edge's epoch, how far it is committed and what to resend."""

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from contract.backoff import Backoff, FailureLog
+from gateway.collector import settle_collector
 from gateway.projection_notices import STORED_PREFIX, listen_on
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Projected, Store
@@ -35,6 +36,7 @@ async def run_projector(settings: GatewaySettings) -> None:
         # while that notice cannot be heard).
         polling = settings.model_copy(update={"projection_poll_s": min(settings.projection_poll_s, 0.1)})
         worker = ProjectionWorker(polling, store)
+        settle_collector()
         waking = listen_on(store.engine, STORED_PREFIX, lambda _: worker.wake(), "listening for stored events")
         listener = asyncio.create_task(waking, name="projector-wake")
         try:

@@ -20,6 +20,7 @@ from contract.mqtt_url import BrokerAddress
 from gateway.alerts.engine import AlertEngine
 from gateway.api import create_app
 from gateway.clock import Clock, utc_now
+from gateway.collector import settle_collector
 from gateway.downsampling import run_downsampling
 from gateway.ingest import Ingest
 from gateway.live import LiveHub
@@ -196,4 +197,5 @@ class Gateway:
 async def run_gateway(settings: GatewaySettings, clock: Clock = utc_now) -> None:
     """Run the gateway until cancelled; stop cleanly either way."""
     async with Gateway(settings, clock):
+        settle_collector()
         await asyncio.Event().wait()

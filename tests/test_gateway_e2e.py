@@ -147,6 +147,18 @@ async def test_a_sorted_specimen_shows_its_timeline_and_location(api: httpx.Asyn
     assert listing["data"][0]["barcode"] == "S100"
 
 
+async def test_acks_reach_the_edge_in_the_order_the_events_were_committed(edge: FakeEdge) -> None:
+    """A batch's acks go out while the next batch commits (nothing waits for their PUBACKs), yet in commit order."""
+    events = [
+        specimen_event("specimen.scanned", f"S{n:04d}", n + 1, T0, input_rack=1, input_position=n % 50 + 1)
+        for n in range(400)
+    ]
+    await asyncio.gather(*(edge.publish(wire(e)) for e in events))  # paho sends them in this order
+    await edge.until_acked(*events)
+    assert len(edge.acks) > 1  # several batches
+    assert [event_id for ack in edge.acks for event_id in ack.ids] == [e.id for e in events]
+
+
 async def test_a_duplicate_is_acknowledged_again_and_stored_once(api: httpx.AsyncClient, edge: FakeEdge) -> None:
     event = specimen_event("specimen.scanned", "S200", 1, T0)
     await edge.send(event)
