@@ -34,7 +34,7 @@ from gateway.tables import events
 
 _KEYS = 100  # cabinets per round (a few parameters each) and
 _IDS = 500  # ids per statement: far below SQLite's and asyncpg's bound-parameter limits
-_HELD_HEADINGS = 5000
+_HELD_HEADINGS = 2000
 """Headings a held cabinet grows to at most; then it is read again (from its latest inventory on)."""
 CabinetKey = tuple[str, str]
 """(site, cabinet)."""
