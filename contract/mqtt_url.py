@@ -7,12 +7,16 @@ Without a CA file, mqtts trusts the system's CAs.
 """
 
 import os
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
+"""Every MQTT client's socket sends each packet at once: paho leaves Nagle's algorithm on, and a small packet (an ack,
+a PUBACK) written while the previous one is unacknowledged waits for the peer's delayed TCP ACK, up to 40 ms."""
 _DEFAULT_PORTS = {"mqtt": 1883, "tcp": 1883, "mqtts": 8883, "ssl": 8883}
 _TLS_FILES = {
     "ca_file": "WARDLINK_MQTT_CA_FILE",
@@ -82,12 +86,13 @@ class BrokerAddress:
         return context
 
     def client_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for `aiomqtt.Client`: host, port, credentials, and TLS for mqtts."""
+        """Keyword arguments for `aiomqtt.Client`: host, port, credentials, TLS for mqtts, and `NO_DELAY`."""
         kwargs: dict[str, Any] = {
             "hostname": self.host,
             "port": self.port,
             "username": self.username,
             "password": self.password,
+            "socket_options": NO_DELAY,
         }
         if self.tls:
             kwargs["tls_context"] = self.tls_context()

@@ -1,11 +1,14 @@
 """Broker URLs for the secure profile: a private CA and client certificates, from the URL or the environment."""
 
+import socket
 import ssl
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from contract.mqtt_url import BrokerAddress
+from tests.infra import Infra
 from wardlink.security.ca import DevelopmentCA
 
 ENV = {
@@ -72,3 +75,11 @@ def test_a_client_certificate_is_loaded_into_the_context(tmp_path: Path) -> None
 
 def test_a_plain_url_has_no_tls_context() -> None:
     assert "tls_context" not in BrokerAddress.parse("mqtt://broker:1883", env=ENV).client_kwargs()
+
+
+async def test_every_client_sends_small_packets_at_once(infra: Infra) -> None:
+    """Nagle's algorithm off: an ack written while the last PUBACK is unacknowledged must not wait ~40 ms."""
+    async with aiomqtt.Client(**BrokerAddress.parse(infra.mqtt_url).client_kwargs()) as client:
+        raw = client._client.socket()  # paho's socket: aiomqtt applies the options right after connecting
+        assert isinstance(raw, socket.socket)
+        assert raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

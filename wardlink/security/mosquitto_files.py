@@ -100,6 +100,7 @@ def mosquitto_conf(listener: ListenerConfig) -> str:
             *([f"user {listener.user}"] if listener.user else []),
             f"password_file {d / 'passwd'}",
             f"acl_file {d / 'acl'}",
+            "set_tcp_nodelay true",  # a small packet (an ack, a PUBACK) goes at once, not after a delayed TCP ACK
             "",
             f"listener {listener.port}{bind}",
             "protocol mqtt",
