@@ -305,8 +305,8 @@ class Ingest:
     async def _acknowledge(
         self,
         stored: Sequence[Event],
-        sequences: Mapping[tuple[str, str], SequenceState] | None = None,
-        in_flight: asyncio.Semaphore | None = None,
+        sequences: Mapping[tuple[str, str], SequenceState],
+        in_flight: asyncio.Semaphore,
     ) -> None:
         """Publish one ack per edge for these stored events (all at once), then release `in_flight`."""
         try:
@@ -319,7 +319,7 @@ class Ingest:
             now = datetime.now(UTC)
             publishes = []
             for (site, edge), events in by_edge.items():
-                ack = self._ack(site, edge, events, (sequences or {}).get((site, edge)), now)
+                ack = self._ack(site, edge, events, sequences.get((site, edge)), now)
                 topic = Topics(site, edge, self._root).ack
                 publishes.append(client.publish(topic, ack.model_dump_json().encode(), qos=1))
             for outcome in await asyncio.gather(*publishes, return_exceptions=True):
@@ -332,8 +332,7 @@ class Ingest:
         except Exception:
             log.exception("could not acknowledge a batch of %d events; the edges resend them", len(stored))
         finally:
-            if in_flight is not None:
-                in_flight.release()
+            in_flight.release()
 
     def _ack(self, site: str, edge: str, events: Sequence[Event], tracker: SequenceState | None, now: datetime) -> Ack:
         """The ids; with a tracker that knows the edge's epoch, how far it is committed and what to resend."""

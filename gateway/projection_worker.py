@@ -32,10 +32,11 @@ async def run_projector(settings: GatewaySettings) -> None:
     store = await Store.open(settings)
     try:
         log.info("projector running on %s", store.engine.url.render_as_string(hide_password=True))
-        # The gateways' commits wake it (PostgreSQL); it also looks for stored events ten times a second (SQLite, or
-        # while that notice cannot be heard).
-        polling = settings.model_copy(update={"projection_poll_s": min(settings.projection_poll_s, 0.1)})
-        worker = ProjectionWorker(polling, store)
+        # On PostgreSQL the gateways' commits wake it, and it polls every `projection_poll_s` in case a notice went
+        # unheard; SQLite has no notifications, so there it looks for stored events ten times a second.
+        if store.engine.dialect.name != "postgresql":
+            settings = settings.model_copy(update={"projection_poll_s": min(settings.projection_poll_s, 0.1)})
+        worker = ProjectionWorker(settings, store)
         settle_collector()
         waking = listen_on(store.engine, STORED_PREFIX, lambda _: worker.wake(), "listening for stored events")
         listener = asyncio.create_task(waking, name="projector-wake")
@@ -75,10 +76,11 @@ class ProjectionWorker:
 
     def _stored(self, result: BatchResult) -> None:
         if result.new:
-            self._wake.set()
+            self.wake()
 
     def wake(self) -> None:
-        """Another process stored events: project them now (after `projection_wait_ms`), not at the next poll."""
+        """Events were stored (here, or by a gateway that notified): project them after `projection_wait_ms`, not at
+        the next poll."""
         self._wake.set()
 
     def _projected(self, result: Projected) -> None:

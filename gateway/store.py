@@ -33,7 +33,7 @@ from gateway.device_store import find_devices, list_devices
 from gateway.edge_outbox_store import record_status
 from gateway.event_query import EventFilter, EventRecord, page_events, stored_event
 from gateway.historical import DEFAULT_GRACE, historical_ids
-from gateway.history_cache import HistoryCache
+from gateway.history_cache import HELD_SUBJECTS, HistoryCache
 from gateway.live import Change
 from gateway.migrate import migrate
 from gateway.projection import SpecimenRow, StoredEvent, journey_events
@@ -90,15 +90,20 @@ class _Queued:
     """A stored event waiting in the backlog, as `ingest_batch` had it: no need to read it back to project it."""
 
     event: Event
-    body: Mapping[str, Any]
-    historical: bool
-    stored: StoredEvent
-    """As the folds read it back from `events`."""
+    row: Any
+    """Its row of `events`, or the values inserted as one (as attributes)."""
 
-    @classmethod
-    def of(cls, row: Any, event: Event | None = None) -> "_Queued":
-        """From a row of `events` (or the values inserted as one), and the event when it is at hand."""
-        return cls(event or event_adapter.validate_python(row.body), row.body, row.historical, stored_event(row))
+    @property
+    def body(self) -> Mapping[str, Any]:
+        return self.row.body  # type: ignore[no-any-return]
+
+    @property
+    def historical(self) -> bool:
+        return bool(self.row.historical)
+
+    def stored(self) -> StoredEvent:
+        """As the folds read it back from `events` (built by the pass, not on the ingest path)."""
+        return stored_event(self.row)
 
 
 PROJECTION_BATCH = 2000
@@ -152,7 +157,7 @@ def _next_in_line(limit: int) -> sa.Select[Any]:
 class Store:
     """The gateway's database; `await Store.open(settings)` migrates it first."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, held_subjects: int = HELD_SUBJECTS) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         self._projectors = projectors()
@@ -166,7 +171,7 @@ class Store:
         self.keep_for_projection = True
         """Keep stored events in memory for this process's projector (False: another process projects them, and each
         commit of new events wakes it; see `gateway.projection_notices`)."""
-        self._history = HistoryCache()
+        self._history = HistoryCache(held_subjects)
         """Histories this process's passes hold between them (`gateway.history_cache`)."""
         self._projecting = asyncio.Lock()
         """One projection pass at a time in this process (PostgreSQL's lock also keeps replicas apart)."""
@@ -186,9 +191,8 @@ class Store:
         except BaseException:
             await engine.dispose()
             raise
-        store = cls(engine)
+        store = cls(engine, settings.projection_held_subjects)
         store.historical_grace = timedelta(seconds=settings.historical_grace_s)
-        store._history.capacity = settings.projection_held_subjects
         return store
 
     async def close(self) -> None:
@@ -263,7 +267,7 @@ class Store:
             sequences = await track_sequences(connection, self._insert, new, now)
             sequences.update(await sequence_states(connection, {(e.site, e.edge) for e in unique} - sequences.keys()))
         for event in new if self.keep_for_projection else ():
-            self._queued[event.id] = _Queued.of(SimpleNamespace(**rows[event.id]), event)
+            self._queued[event.id] = _Queued(event, SimpleNamespace(**rows[event.id]))
         while len(self._queued) > _QUEUED_IN_MEMORY:
             del self._queued[next(iter(self._queued))]
         rejected = {t.event.id for t in tampered if t.event.id not in inserted}
@@ -323,7 +327,7 @@ class Store:
             if not ids:
                 return [], {}
             queued = await self._queued_events(connection, ids)
-            await self._history.begin_pass(connection, (q.stored for q in queued.values()))
+            await self._history.begin_pass(connection, (q.stored() for q in queued.values()))
             bodies.update({event_id: q.body for event_id, q in queued.items()})
             projected = [q.event for q in queued.values()]
             for project in self._projectors:
@@ -340,7 +344,7 @@ class Store:
         missing = [event_id for event_id in ids if event_id not in found]
         for chunk in chunks(missing):
             for row in await connection.execute(sa.select(events).where(events.c.id.in_(list(chunk)))):
-                found[row.id] = _Queued.of(row)
+                found[row.id] = _Queued(event_adapter.validate_python(row.body), row)
         return {event_id: found[event_id] for event_id in ids if event_id in found}
 
     async def mark_unprojectable(self, event_id: UUID, error: str) -> None:
