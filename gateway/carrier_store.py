@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
-from gateway.carrier_projection import TripKey, TripRow, fold_trip
+from gateway.carrier_projection import TripKey, TripRow, fold_trip, trip_key
 from gateway.event_query import stored_event
 from gateway.history_cache import HeldEvents, HistoryCache
 from gateway.page_total import total_of_empty_page
@@ -54,9 +54,9 @@ async def trip_events(
             _TRANSACTION.in_(sorted({transaction for _, _, transaction in chunk})),
         )
         for row in await connection.execute(query):
-            key = (row.site, row.subject_id, int(row.body["data"]["transaction"]))
-            if key in found:
-                found[key].append(stored_event(row))
+            event = stored_event(row)
+            if (key := trip_key(event)) in found:
+                found[key].append(event)
     return found
 
 

@@ -27,6 +27,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.carrier_projection import trip_key
 from gateway.projection import StoredEvent
 from gateway.tables import projection_passes
 
@@ -58,7 +59,7 @@ def history_key(event: StoredEvent) -> Hashable | None:
     if event.subject_kind == "specimen":
         return ("specimen", event.subject_id)
     if event.subject_kind == "carrier":
-        return ("trip", (event.site, event.subject_id, int(event.data["transaction"])))
+        return ("trip", trip_key(event))
     if event.subject_kind == "cabinet":
         return ("cabinet", (event.site, event.subject_id))
     return None
