@@ -1,5 +1,7 @@
 """The HTTP API on its own (in-process ASGI, no broker): pages, filters and problem details that say what to do."""
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -112,7 +114,21 @@ async def test_health_without_a_broker_link_is_degraded(api: httpx.AsyncClient) 
     }
 
 
+async def aiosqlite_threads_finished(started_after: set[threading.Thread]) -> None:
+    """Wait, while this test's event loop still runs, for the aiosqlite worker threads it started to end.
+
+    aiosqlite stops a connection that failed to open with a future it does not await. If the test's loop closes
+    before the worker thread resolves that future, the thread raises "Event loop is closed" during a later test,
+    and pytest formatting that thread's exception next to its own assertion rewriting has crashed the interpreter
+    (`SystemError: AST constructor recursion depth mismatch`, CPython 3.11.7).
+    """
+    for thread in set(threading.enumerate()) - started_after:
+        if thread.name.endswith("(_connection_worker_thread)"):
+            await asyncio.to_thread(thread.join, 10)
+
+
 async def test_health_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    threads_before = set(threading.enumerate())
     unreachable = Store(create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}"))
     app = create_app(GatewaySettings(data_dir=tmp_path), unreachable)
     try:
@@ -120,6 +136,7 @@ async def test_health_is_503_when_the_database_is_unreachable(tmp_path: Path) ->
             response = await client.get("/healthz")
     finally:
         await unreachable.close()
+        await aiosqlite_threads_finished(threads_before)
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"
     assert response.json()["database"] is False
