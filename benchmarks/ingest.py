@@ -38,6 +38,7 @@ from benchmarks.edge_capacity import edge_capacity
 from benchmarks.event_mix import describe, tracking_mix
 from benchmarks.feed import PUBLISH_WINDOW, REPO, mqtt_client
 from benchmarks.memory import gateway_memory
+from benchmarks.mosquitto import BROKER_NOTE, tuned_mosquitto
 from benchmarks.scale import ReplicaRun, percentile, replica_ingest
 from simulators.scenarios import tubes
 from wardlink.broker import EmbeddedBroker
@@ -115,9 +116,20 @@ class Table:
 
 
 async def main(count: int, specimens: int, devices: list[int]) -> None:
+    async with tuned_mosquitto() as tuned:
+        await measure(count, specimens, devices, tuned)
+
+
+async def measure(count: int, specimens: int, devices: list[int], tuned: str | None) -> None:
+    """Every row; the real-services rows on `tuned` (a Mosquitto with wardlink's broker settings) where there is
+    one, else on the machine's Mosquitto."""
     table = Table()
     row = table.row
     real = port_open("127.0.0.1", 1883) and port_open("127.0.0.1", 5432)
+    mq = tuned or REAL_MQTT
+    pg = "Mosquitto + PostgreSQL"
+    if real:
+        print(f"real services: PostgreSQL on 5432; Mosquitto {BROKER_NOTE if tuned else 'on 1883 as installed'}")
     start = datetime.now(UTC) - timedelta(hours=30)  # the mix spans about a day; none of it in the future
     mix = tracking_mix(count, start)
     print(f"tracking mix by subject: {describe(mix)}", flush=True)
@@ -131,21 +143,20 @@ async def main(count: int, specimens: int, devices: list[int]) -> None:
         one = await replica_ingest(1, broker.url, None, mix)
         ingest_rows(row, "1 gateway: amqtt + SQLite", one, f"{one.rate / amqtt_base:.0%} of baseline")
     if real:
-        base = await baseline(REAL_MQTT, count)
+        base = await baseline(mq, count)
         row("baseline: bare subscriber, Mosquitto", base, "msg/s", f"{count} QoS 1")
-        pg = "Mosquitto + PostgreSQL"
-        one = await replica_ingest(1, REAL_MQTT, REAL_DB, mix)
+        one = await replica_ingest(1, mq, REAL_DB, mix)
         ingest_rows(row, f"1 gateway: {pg}", one, f"{one.rate / base:.0%} of baseline")
-        two = await replica_ingest(2, REAL_MQTT, REAL_DB, mix)
+        two = await replica_ingest(2, mq, REAL_DB, mix)
         ingest_rows(row, f"2 gateways: {pg}", two, "shares " + "/".join(str(s["accepted"]) for s in two.shares))
         row("  2 gateways / 1 gateway, stored", two.rate / one.rate, "x", "target >= 1.7")
         big = tracking_mix(3 * count, start, seed=9)
         arrays = f"arrays of {ARRAY}"
-        one_a = await replica_ingest(1, REAL_MQTT, REAL_DB, big, events_per_message=ARRAY)
+        one_a = await replica_ingest(1, mq, REAL_DB, big, events_per_message=ARRAY)
         ingest_rows(row, f"1 gateway, {arrays}: {pg}", one_a, f"{len(big):,} events")
-        apart = await replica_ingest(1, REAL_MQTT, REAL_DB, big, separate_projector=True, events_per_message=ARRAY)
+        apart = await replica_ingest(1, mq, REAL_DB, big, separate_projector=True, events_per_message=ARRAY)
         ingest_rows(row, f"1 gateway + projector process, {arrays}: {pg}", apart, f"{len(big):,} events")
-        two_a = await replica_ingest(2, REAL_MQTT, REAL_DB, big, events_per_message=ARRAY)
+        two_a = await replica_ingest(2, mq, REAL_DB, big, events_per_message=ARRAY)
         split = "/".join(str(s["accepted"]) for s in two_a.shares)
         ingest_rows(row, f"2 gateways, {arrays}: {pg}", two_a, f"shares {split}")
         row(f"  2 gateways / 1 gateway, stored, {arrays}", two_a.rate / one_a.rate, "x", "target >= 1.7")
@@ -154,13 +165,21 @@ async def main(count: int, specimens: int, devices: list[int]) -> None:
 
     # -- latency at a steady 1,000 events/s --------------------------------------------------------------------
     steady = tracking_mix(10_000, start, seed=8)
-    targets = [("Mosquitto + PostgreSQL", REAL_MQTT, REAL_DB, 1), ("Mosquitto + PostgreSQL", REAL_MQTT, REAL_DB, 20)]
+    targets = [(pg, mq, 1, False), (f"{pg}, arrays of 20", mq, 20, False), (f"{pg}, projector process", mq, 1, True)]
+    if tuned:
+        targets.append(("Mosquitto as installed (Nagle on) + PostgreSQL", REAL_MQTT, 1, False))
     async with EmbeddedBroker() as broker:
-        for infra, url, db, per_message in [("amqtt + SQLite", broker.url, None, 1), *(targets if real else [])]:
+        for setup, url, per_message, apart in [("amqtt + SQLite", broker.url, 1, False), *(targets if real else [])]:
             run = await replica_ingest(
-                1, url, db, steady, rate_per_s=1000, probe_every=5, events_per_message=per_message
+                1,
+                url,
+                REAL_DB if url != broker.url else None,
+                steady,
+                rate_per_s=1000,
+                probe_every=5,
+                separate_projector=apart,
+                events_per_message=per_message,
             )
-            setup = infra if per_message == 1 else f"{infra}, arrays of {per_message}"
             note = f"{len(steady):,} events at 1,000/s"
             for p in (50, 99):
                 row(f"  publish -> ack p{p} at 1,000 ev/s: {setup}", percentile(run.latencies, p) * 1000, "ms", note)
@@ -184,7 +203,7 @@ async def main(count: int, specimens: int, devices: list[int]) -> None:
 
     # -- edge capacity: Modbus devices polled at 1 Hz ----------------------------------------------------------
     async with EmbeddedBroker() as broker:
-        url = REAL_MQTT if real else broker.url
+        url = mq if real else broker.url
         for n in devices:
             edge = await asyncio.to_thread(edge_capacity, url, n)
             row(f"edge: {n} Modbus devices polled at 1 Hz, CPU", edge.cpu_share * 100, "% of a core", "")
@@ -192,7 +211,7 @@ async def main(count: int, specimens: int, devices: list[int]) -> None:
 
     # -- memory with a million tracked specimens ---------------------------------------------------------------
     if real:
-        memory = await gateway_memory(REAL_MQTT, REAL_DB, specimens)
+        memory = await gateway_memory(mq, REAL_DB, specimens)
         note = f"{specimens:,} specimens (loaded in {memory.load_s:.0f} s)"
         row("gateway memory: RSS after start", memory.rss_idle_mb, "MB", note)
         row("gateway memory: RSS after queries", memory.rss_serving_mb, "MB", note)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -117,16 +118,41 @@ async def replica_ingest(
 
 @asynccontextmanager
 async def projector(env: dict[str, str], wanted: bool) -> AsyncIterator[None]:
-    """A `wardlink projector` process with the gateways' settings, while in the block (nothing if not `wanted`)."""
+    """A `wardlink projector` process with the gateways' settings, while in the block (nothing if not `wanted`);
+    ready when this yields: listening for the gateways' commits (PostgreSQL) or running (SQLite). A projector still
+    importing while the first events arrive would time its own start, not projection."""
     if not wanted:
         yield
         return
-    process = subprocess.Popen([sys.executable, "-m", "wardlink.cli", "projector"], cwd=REPO, env={**os.environ, **env})  # noqa: ASYNC220
+    process = subprocess.Popen(  # noqa: ASYNC220 - spawning does not block; every wait is in a thread
+        [sys.executable, "-m", "wardlink.cli", "projector"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    on_postgresql = env.get("WARDLINK_DATABASE_URL", "").startswith("postgresql")
+    ready = threading.Event()
+    marker = "projector listening" if on_postgresql else "projector running"
+    threading.Thread(target=_echo_until, args=(process, marker, ready), daemon=True).start()
     try:
+        await asyncio.to_thread(ready.wait, 60)
+        if process.poll() is not None or not ready.is_set():
+            raise RuntimeError(f"the projector process did not get ready (exit {process.poll()})")
         yield
     finally:
         process.terminate()
         await asyncio.to_thread(process.wait, 30)
+
+
+def _echo_until(process: subprocess.Popen[str], marker: str, ready: threading.Event) -> None:
+    """Pass the process's log on to ours; set `ready` at the line holding `marker` (or when the log ends)."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if marker in line:
+            ready.set()
+        sys.stderr.write(line)
+    ready.set()
 
 
 async def _until_projected(api: httpx.AsyncClient) -> None:

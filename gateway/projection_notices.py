@@ -103,10 +103,16 @@ async def listen(engine: AsyncEngine, offer: Callable[[list[Change]], None], max
 
 
 async def listen_on(
-    engine: AsyncEngine, prefix: str, received: Callable[[str], None], doing: str, max_backoff_s: float = 30.0
+    engine: AsyncEngine,
+    prefix: str,
+    received: Callable[[str], None],
+    doing: str,
+    max_backoff_s: float = 30.0,
+    listening: Callable[[], None] | None = None,
 ) -> None:
     """Until cancelled: call `received` with the payload of every notice on `prefix` + the schema (PostgreSQL only;
-    returns at once on SQLite); reconnects with backoff when the connection drops."""
+    returns at once on SQLite); reconnects with backoff when the connection drops. `listening` is called each time
+    the LISTEN takes effect (at first and after each reconnect): notices sent before then were not heard."""
     if engine.dialect.name != "postgresql":
         return
     backoff = Backoff(initial=0.2, cap=max_backoff_s)
@@ -128,6 +134,8 @@ async def listen_on(
                 await raw.add_listener(channel, notice)  # asyncpg delivers notices on this connection's reader
                 failures.recovered()
                 backoff.reset()
+                if listening is not None:
+                    listening()
                 try:
                     while not closed.is_set():
                         try:

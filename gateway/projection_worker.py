@@ -38,7 +38,7 @@ async def run_projector(settings: GatewaySettings) -> None:
             settings = settings.model_copy(update={"projection_poll_s": min(settings.projection_poll_s, 0.1)})
         worker = ProjectionWorker(settings, store)
         settle_collector()
-        waking = listen_on(store.engine, STORED_PREFIX, lambda _: worker.wake(), "listening for stored events")
+        waking = wake_on_commits(store, worker, settings.mqtt_max_backoff_s)
         listener = asyncio.create_task(waking, name="projector-wake")
         try:
             await worker.run()
@@ -48,6 +48,20 @@ async def run_projector(settings: GatewaySettings) -> None:
                 await listener
     finally:
         await store.close()
+
+
+async def wake_on_commits(store: Store, worker: "ProjectionWorker", max_backoff_s: float) -> None:
+    """Until cancelled: wake `worker` on each commit a gateway announces (PostgreSQL's NOTIFY; returns at once on
+    SQLite), and each time the LISTEN takes effect: what was stored before then, at start or while the connection
+    was re-established, sent a notice nobody heard."""
+
+    def listening() -> None:
+        log.info("projector listening for the gateways' commits")
+        worker.wake()
+
+    await listen_on(
+        store.engine, STORED_PREFIX, lambda _: worker.wake(), "listening for stored events", max_backoff_s, listening
+    )
 
 
 @dataclass

@@ -31,15 +31,18 @@ class GatewaySettings(BaseSettings):
     api_port: int = Field(default=8080, ge=0, le=65535)
     """0 picks a free port; `Gateway.api_url` tells which."""
     ingest_batch_size: int = Field(default=500, ge=1, le=5000)
-    ingest_batch_wait_ms: int = Field(default=20, ge=0)
+    ingest_batch_wait_ms: int = Field(default=5, ge=0)
+    """How long a batch waits for more events after its first. Under load batches fill while the previous one
+    commits, so a longer wait adds latency to every event and little throughput (docs/performance.md)."""
     projection_batch_size: int = Field(default=2000, ge=1, le=20_000)
     """Stored events folded into the projections per transaction at most (`gateway.projection_worker`)."""
     projector: bool = True
     """Run the projector in this gateway process. False: this gateway only stores and acknowledges, and a
     `wardlink projector` process (or another replica) projects, so each gets a core of its own."""
-    projection_wait_ms: int = Field(default=50, ge=0)
-    """After its gateway stores events, how long the projector waits for more before a pass: a pass has a cost of
-    its own (each touched cabinet's and carrier's recent history is read), so fewer, fuller passes keep up better."""
+    projection_wait_ms: int = Field(default=10, ge=0)
+    """After its gateway stores events, how long the projector waits for more before a pass. A pass has a cost of
+    its own (about twenty statements), so a few commits share one; when the projector falls behind, its passes
+    grow by themselves, as events arrive while it projects."""
     projection_poll_s: float = Field(default=1.0, gt=0)
     """How often the projector looks for events another replica stored; its own commits wake it at once."""
     projection_held_subjects: int = Field(default=10_000, ge=0)

@@ -22,7 +22,7 @@ from contract import Event
 from gateway.audit import verify_custody_log
 from gateway.live import Change, ChangeFilter
 from gateway.projection_notices import STORED_PREFIX, listen_on, payloads, read_frame
-from gateway.projection_worker import ProjectionWorker
+from gateway.projection_worker import ProjectionWorker, wake_on_commits
 from gateway.projectors import Tx
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
@@ -264,6 +264,41 @@ async def test_a_gateway_that_does_not_project_wakes_the_projector_process_with_
             assert len(heard) == 1  # one notice per commit
     finally:
         listening.cancel()
+        await gateway.close()
+        await projector.close()
+
+
+async def test_a_projector_whose_listen_connection_dropped_projects_what_was_stored_meanwhile(
+    gateway_settings: GatewaySettings,
+) -> None:
+    if gateway_settings.database_url is None or not gateway_settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no notifications")
+    projector, gateway = await Store.open(gateway_settings), await Store.open(gateway_settings)
+    gateway.keep_for_projection = False
+    worker = ProjectionWorker(gateway_settings.model_copy(update={"projection_poll_s": 3600}), projector)
+    channel = f"{STORED_PREFIX}{gateway_settings.database_schema}"
+    listen_backends = sa.text(
+        "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query = :listen"
+    ).bindparams(listen=f'LISTEN "{channel}"')
+    waking = asyncio.create_task(wake_on_commits(projector, worker, max_backoff_s=1))
+    try:
+        async with running(worker):
+
+            async def listen_backend() -> int | None:
+                async with gateway.engine.connect() as connection:  # pg_stat_activity: one snapshot a transaction
+                    return (await connection.execute(listen_backends)).scalar()
+
+            dropped = await eventually(listen_backend)
+            await asyncio.sleep(0.5)  # its first looks at the backlog (at start, once listening) done
+            async with gateway.engine.connect() as connection:
+                await connection.execute(sa.text("SELECT pg_terminate_backend(:pid)").bindparams(pid=dropped))
+            # Stored before the projector listens again (it waits 0.2 s to reconnect): this commit's notice is lost.
+            events = [scanned("S1", 1), scanned("S2", 2)]
+            await gateway.ingest_batch(events)
+            await until_projected(projector, [e.id for e in events])  # it polls once an hour
+            await eventually(listen_backend, lambda pid: pid not in (None, dropped), what="a new LISTEN")
+    finally:
+        waking.cancel()
         await gateway.close()
         await projector.close()
 
