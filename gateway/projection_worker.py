@@ -16,7 +16,9 @@ back in line when a gateway starts (a new version may project them).
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from contract.backoff import Backoff, FailureLog
 from gateway.collector import settle_collector
@@ -25,6 +27,10 @@ from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Projected, Store
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_FILE = "projector.heartbeat"
+"""In the data folder: touched by `wardlink projector` each time it has worked off the backlog (at least every
+`projection_poll_s`, throttled to once a second); `wardlink projector --check` reads its age."""
 
 
 async def run_projector(settings: GatewaySettings) -> None:
@@ -36,7 +42,7 @@ async def run_projector(settings: GatewaySettings) -> None:
         # unheard; SQLite has no notifications, so there it looks for stored events ten times a second.
         if store.engine.dialect.name != "postgresql":
             settings = settings.model_copy(update={"projection_poll_s": min(settings.projection_poll_s, 0.1)})
-        worker = ProjectionWorker(settings, store)
+        worker = ProjectionWorker(settings, store, heartbeat=settings.data_dir / HEARTBEAT_FILE)
         settle_collector()
         waking = wake_on_commits(store, worker, settings.mqtt_max_backoff_s)
         listener = asyncio.create_task(waking, name="projector-wake")
@@ -64,6 +70,14 @@ async def wake_on_commits(store: Store, worker: "ProjectionWorker", max_backoff_
     )
 
 
+def heartbeat_age_s(data_dir: Path) -> float | None:
+    """Seconds since `wardlink projector` last worked off the backlog here; None if it never has."""
+    try:
+        return max(0.0, time.time() - (data_dir / HEARTBEAT_FILE).stat().st_mtime)
+    except FileNotFoundError:
+        return None
+
+
 @dataclass
 class ProjectionCounters:
     projected: int = 0
@@ -77,8 +91,10 @@ class ProjectionCounters:
 class ProjectionWorker:
     """`await worker.run()` until cancelled."""
 
-    def __init__(self, settings: GatewaySettings, store: Store) -> None:
+    def __init__(self, settings: GatewaySettings, store: Store, heartbeat: Path | None = None) -> None:
         self._store = store
+        self._heartbeat = heartbeat
+        self._beat_at = 0.0
         self._batch = settings.projection_batch_size
         self._poll_s = settings.projection_poll_s
         self._wait_s = settings.projection_wait_ms / 1000
@@ -114,6 +130,7 @@ class ProjectionWorker:
                 await self._drain()
                 failures.recovered()
                 backoff.reset()
+                self._beat()
             except Exception as exc:
                 if await self._store.ping():
                     log.exception("the projector failed; it tries again (stored events wait)")
@@ -128,6 +145,18 @@ class ProjectionWorker:
             except TimeoutError:
                 pass
             self._wake.clear()
+
+    def _beat(self) -> None:
+        """Touch the heartbeat file: the backlog was just worked off (at most once a second)."""
+        now = time.monotonic()
+        if self._heartbeat is None or now - self._beat_at < 1:
+            return
+        self._beat_at = now
+        try:
+            self._heartbeat.parent.mkdir(parents=True, exist_ok=True)
+            self._heartbeat.touch()
+        except OSError as exc:
+            log.warning("could not touch the heartbeat file %s: %s", self._heartbeat, exc)
 
     async def _drain(self) -> None:
         """Project until the backlog (but for failed events) is empty."""

@@ -49,7 +49,11 @@ INIT_SCRIPT = ROOT / "deploy" / "compose-init.sh"
 SECRETS_EXAMPLE = ROOT / "deploy" / "compose.env.example"
 GENERATED = "./deploy/secure-mqtt"
 """Where `deploy/compose-init.sh` writes by default, as the compose file names it."""
-SETTINGS: dict[str, type[BaseSettings]] = {"gateway": GatewaySettings, "edge": EdgeSettings}
+SETTINGS: dict[str, type[BaseSettings]] = {
+    "gateway": GatewaySettings,
+    "projector": GatewaySettings,
+    "edge": EdgeSettings,
+}
 GATEWAYS = ("gateway-1", "gateway-2")
 TEST_SECRETS = {"POSTGRES_PASSWORD": "pg-secret", "INFLUXDB_ADMIN_PASSWORD": "influx-admin", "INFLUXDB_TOKEN": "tok"}
 
@@ -143,7 +147,7 @@ def mounts(service: dict[str, Any]) -> dict[str, str]:
 
 
 def wardlink_services(compose: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], str]]:
-    """(name, service, role) of every service that runs the `gateway` or the `edge` command."""
+    """(name, service, role) of every service that runs the `gateway`, `projector` or `edge` command."""
     for name, service in compose["services"].items():
         command = service.get("command", [])
         if service.get("build") and command and command[0] in SETTINGS:
@@ -357,10 +361,12 @@ def test_the_gateways_write_to_the_bucket_influxdb_sets_up(compose: dict[str, An
     assert "8086:8086" in influx["ports"]
 
 
-def test_the_gateways_use_the_database_postgres_creates(compose: dict[str, Any], generated: Path) -> None:
+def test_the_gateways_and_the_projector_use_the_database_postgres_creates(
+    compose: dict[str, Any], generated: Path
+) -> None:
     postgres = compose["services"]["postgres"]
     init = postgres["environment"]
-    for name in GATEWAYS:
+    for name in (*GATEWAYS, "projector"):
         url = make_url(environment(compose["services"][name], generated)["WARDLINK_DATABASE_URL"])
         assert url.get_backend_name() == "postgresql"
         assert url.get_driver_name() == "asyncpg"
@@ -372,6 +378,23 @@ def test_the_gateways_use_the_database_postgres_creates(compose: dict[str, Any],
         )
     check = postgres["healthcheck"]["test"][-1]
     assert f"-U {init['POSTGRES_USER']} -d {init['POSTGRES_DB']}" in check
+
+
+def test_one_projector_process_projects_for_both_gateways(compose: dict[str, Any], generated: Path) -> None:
+    services = compose["services"]
+    projecting = [
+        name
+        for name, service, role in wardlink_services(compose)
+        if role == "projector"
+        or (role == "gateway" and GatewaySettings.model_validate(_fields(environment(service, generated))).projector)
+    ]
+    assert projecting == ["projector"]
+    # It starts once the first gateway has run the migrations, and its health check is the real command's.
+    assert services["projector"]["depends_on"]["gateway-1"]["condition"] == "service_healthy"
+    check = services["projector"]["healthcheck"]["test"]
+    assert check[:2] == ["CMD", "wardlink"]
+    args = build_parser().parse_args(check[2:])
+    assert (args.command, args.check) == ("projector", True)
 
 
 # -- health checks ----------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ is projected once, and projecting later gives exactly what projecting at once gi
 import asyncio
 import contextlib
 import json
+import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,13 +24,13 @@ from contract import Event
 from gateway.audit import verify_custody_log
 from gateway.live import Change, ChangeFilter
 from gateway.projection_notices import STORED_PREFIX, listen_on, payloads, read_frame
-from gateway.projection_worker import ProjectionWorker, wake_on_commits
+from gateway.projection_worker import HEARTBEAT_FILE, ProjectionWorker, wake_on_commits
 from gateway.projectors import Tx
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.store import Store
 from gateway.tables import custody_log
-from tests.cli import WARDLINK, cli_env
+from tests.cli import WARDLINK, cli_env, wardlink
 from tests.infra import Infra
 from tests.polling import eventually, until_projected
 from tests.test_gateway_e2e import FakeEdge, specimen_event
@@ -186,16 +188,27 @@ async def test_gateways_that_only_store_leave_the_projecting_to_a_wardlink_proje
     try:
         events = [scanned(f"S{n}", n + 1) for n in range(40)]
         await store.ingest_batch(events)  # as a gateway started with WARDLINK_PROJECTOR=false leaves them
+        env = cli_env(gateway_settings)
+        code, out, _ = await wardlink(env, "projector", "--check")  # the compose file's health check
+        assert (code, out) == (1, f"projector not running: no {gateway_settings.data_dir / HEARTBEAT_FILE}\n")
         process = await asyncio.create_subprocess_exec(
-            str(WARDLINK), "projector", env=cli_env(gateway_settings), stderr=asyncio.subprocess.PIPE
+            str(WARDLINK), "projector", env=env, stderr=asyncio.subprocess.PIPE
         )
         try:
             await until_projected(store, [e.id for e in events])
+            code, out, _ = await eventually(lambda: wardlink(env, "projector", "--check"), lambda r: r[0] == 0)
+            assert out.startswith("projector alive: it worked off the backlog")
         finally:
             process.terminate()
             _, err = await process.communicate()
         assert len((await store.specimens(limit=100, offset=0))[0]) == 40
         assert b"Traceback" not in err, err.decode()
+        an_hour_ago = time.time() - 3600
+        os.utime(gateway_settings.data_dir / HEARTBEAT_FILE, (an_hour_ago, an_hour_ago))
+        code, out, _ = await wardlink(env, "projector", "--check")
+        assert code == 1
+        assert out.startswith("projector stalled: it last worked off the backlog 360"), out  # 3600 s and a bit
+        assert out.endswith("s ago (limit 60 s)\n"), out
     finally:
         await store.close()
 

@@ -131,6 +131,23 @@ async def _projector(_: argparse.Namespace) -> None:
     await run_projector(GatewaySettings())
 
 
+def _projector_check(args: argparse.Namespace) -> int:
+    """A health check: 0 when the projector of this data folder worked off the backlog within `--max-age-s`."""
+    from gateway.projection_worker import HEARTBEAT_FILE, heartbeat_age_s
+    from gateway.settings import GatewaySettings
+
+    data_dir = GatewaySettings().data_dir
+    age = heartbeat_age_s(data_dir)
+    if age is None:
+        print(f"projector not running: no {data_dir / HEARTBEAT_FILE}")
+        return 1
+    if age > args.max_age_s:
+        print(f"projector stalled: it last worked off the backlog {age:.0f} s ago (limit {args.max_age_s:g} s)")
+        return 1
+    print(f"projector alive: it worked off the backlog {age:.1f} s ago")
+    return 0
+
+
 async def _edge(args: argparse.Namespace) -> None:
     from device_profiles import load_site
     from edge.agent import run_edge
@@ -249,7 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     projector = sub.add_parser(
         "projector", help="run only the projector, for gateways started with WARDLINK_PROJECTOR=false"
     )
-    projector.set_defaults(run=lambda a: _run(_projector(a)))
+    projector.add_argument(
+        "--check",
+        action="store_true",
+        help="health check: exit 0 if the projector using WARDLINK_DATA_DIR worked off the backlog lately",
+    )
+    projector.add_argument("--max-age-s", type=float, default=60.0, help="how lately, for --check (60)")
+    projector.set_defaults(run=lambda a: _projector_check(a) if a.check else _run(_projector(a)))
 
     edge = sub.add_parser("edge", help="run an edge agent for one site instance file")
     edge.add_argument("--site", type=Path, help="site instance file (default: WARDLINK_SITE_FILE or the demo site)")
