@@ -18,7 +18,7 @@ from typing import Any
 import aiomqtt
 
 from contract import Ack, Event, Topics
-from contract.envelope import envelope_array
+from contract.envelope import envelope_messages
 from contract.mqtt_url import BrokerAddress
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,11 +82,7 @@ def as_messages(payloads: list[tuple[str, bytes]], per_message: int) -> list[tup
     by_topic: dict[str, list[bytes]] = defaultdict(list)
     for topic, body in payloads:
         by_topic[topic].append(body)
-    return [
-        (topic, envelope_array(bodies[i : i + per_message]))
-        for topic, bodies in by_topic.items()
-        for i in range(0, len(bodies), per_message)
-    ]
+    return [(topic, m) for topic, bodies in by_topic.items() for m in envelope_messages(bodies, per_message)]
 
 
 def mqtt_client(url: str, protocol: aiomqtt.ProtocolVersion = aiomqtt.ProtocolVersion.V5) -> aiomqtt.Client:

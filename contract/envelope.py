@@ -48,6 +48,22 @@ def envelope_array(envelopes: Sequence[bytes]) -> bytes:
     return b"[" + b",".join(envelopes) + b"]"
 
 
+def envelope_messages(envelopes: Sequence[bytes], per_message: int) -> list[bytes]:
+    """Encoded envelopes, in order, as messages on the `events` topic: JSON arrays of up to `per_message` of them
+    and at most `MAX_EVENTS_MESSAGE_BYTES`, and an envelope alone as itself (so `per_message` 1 sends no arrays)."""
+    per_message = min(per_message, MAX_EVENTS_PER_MESSAGE)
+    chunks: list[list[bytes]] = []
+    size = 0
+    for envelope in envelopes:
+        # An array's bytes: "[", each envelope and the comma (or "]") after it.
+        if not chunks or len(chunks[-1]) == per_message or size + len(envelope) + 1 > MAX_EVENTS_MESSAGE_BYTES:
+            chunks.append([])
+            size = 1
+        chunks[-1].append(envelope)
+        size += len(envelope) + 1
+    return [chunk[0] if len(chunk) == 1 else envelope_array(chunk) for chunk in chunks]
+
+
 def parse_event(payload: bytes | str) -> Event:
     """Validate one JSON envelope; raises `pydantic.ValidationError` with the reason."""
     return event_adapter.validate_json(payload)

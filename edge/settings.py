@@ -24,11 +24,12 @@ class EdgeSettings(BaseSettings):
         default=200, ge=1, description="Events published concurrently before waiting for PUBACKs."
     )
     events_per_message: int = Field(
-        default=1,
+        default=50,
         ge=1,
         le=MAX_EVENTS_PER_MESSAGE,
-        description="Events per MQTT message (a JSON array above 1): fewer, larger messages carry a backlog faster."
-        " Raise it only once every gateway on the broker takes arrays (older gateways dead-letter them).",
+        description="Most events per MQTT message: several due events go as JSON arrays of up to this many (fewer,"
+        " larger messages carry a backlog faster), one due event as a plain envelope. 1: one envelope per message,"
+        " for gateways older than arrays (they dead-letter them).",
     )
     telemetry_buffer: int = Field(default=10_000, ge=1, description="Readings kept while the broker is away.")
     max_backoff_s: float = Field(default=30.0, gt=0, description="Cap of the reconnect backoff to broker and devices.")

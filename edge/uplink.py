@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from contract import Ack, Command, DeadLetter, EdgeState, EdgeStatus, Telemetry, Topics, command_adapter
 from contract.backoff import Backoff, FailureLog
 from contract.edge_status import fill_level
-from contract.envelope import envelope_array
+from contract.envelope import envelope_messages
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from edge.clock import Clock, utc_now
@@ -211,11 +211,8 @@ class Uplink:
             self.published += len(due)
 
     def _messages(self, due: list[Pending]) -> list[bytes]:
-        """The due events as messages: one envelope each, or JSON arrays of up to `events_per_message`."""
-        size = self._settings.events_per_message
-        if size == 1:
-            return [p.payload for p in due]
-        return [envelope_array([p.payload for p in due[i : i + size]]) for i in range(0, len(due), size)]
+        """The due events as messages: JSON arrays of up to `events_per_message`, a lone event as its envelope."""
+        return envelope_messages([p.payload for p in due], self._settings.events_per_message)
 
     async def _publish_telemetry(self, client: aiomqtt.Client) -> None:
         while self._telemetry:

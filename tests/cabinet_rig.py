@@ -24,6 +24,7 @@ from edge.clock import utc_now
 from edge.drivers.mqtt_json import MqttJsonDevice
 from edge.settings import EdgeSettings
 from simulators.cabinet import CabinetSimulator
+from tests.edge_messages import envelopes_of
 from tests.infra import Infra
 from tests.polling import eventually
 
@@ -123,7 +124,7 @@ async def _collect(rig: Rig) -> None:
     async for message in rig.client.messages:
         payload: bytes = message.payload  # type: ignore[assignment]
         if message.topic.value == rig.topics.events:
-            event = json.loads(payload)
-            rig.events.setdefault(event["id"], event)  # the edge resends until a gateway acks: count ids once
+            for event in envelopes_of(payload):
+                rig.events.setdefault(event["id"], event)  # the edge resends until a gateway acks: count ids once
         else:
             rig.dead_letters.append(DeadLetter.model_validate_json(payload))

@@ -26,6 +26,7 @@ from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from simulators.sorter import SorterSimulator
 from simulators.tube import Sorted, Tube
+from tests.edge_messages import envelopes_of
 from tests.infra import Infra
 from tests.polling import eventually
 
@@ -86,8 +87,8 @@ async def _watch(rig: Rig, topics: Topics, deadletters: str) -> None:
         payload: bytes = message.payload  # type: ignore[assignment]
         topic = message.topic.value
         if topic == topics.events:
-            event = json.loads(payload)
-            rig.events.setdefault(event["id"], event)  # resent until a gateway acks (there is none): count ids once
+            for event in envelopes_of(payload):
+                rig.events.setdefault(event["id"], event)  # resent until a gateway acks (none here): count ids once
         elif topic == topics.state and payload:
             rig.states.append(EdgeState.model_validate_json(payload))
         elif topic == deadletters:
