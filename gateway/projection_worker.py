@@ -29,8 +29,9 @@ from gateway.store import BatchResult, Projected, Store
 log = logging.getLogger(__name__)
 
 HEARTBEAT_FILE = "projector.heartbeat"
-"""In the data folder: touched by `wardlink projector` each time it has worked off the backlog (at least every
-`projection_poll_s`, throttled to once a second); `wardlink projector --check` reads its age."""
+"""In the data folder: touched by `wardlink projector` after each pass, and each time it finds the backlog empty
+(so at least every `projection_poll_s` while it runs; at most once a second); `wardlink projector --check` reads
+its age."""
 
 
 async def run_projector(settings: GatewaySettings) -> None:
@@ -71,7 +72,7 @@ async def wake_on_commits(store: Store, worker: "ProjectionWorker", max_backoff_
 
 
 def heartbeat_age_s(data_dir: Path) -> float | None:
-    """Seconds since `wardlink projector` last worked off the backlog here; None if it never has."""
+    """Seconds since `wardlink projector` last made a pass or looked at the backlog here; None if it never has."""
     try:
         return max(0.0, time.time() - (data_dir / HEARTBEAT_FILE).stat().st_mtime)
     except FileNotFoundError:
@@ -130,7 +131,6 @@ class ProjectionWorker:
                 await self._drain()
                 failures.recovered()
                 backoff.reset()
-                self._beat()
             except Exception as exc:
                 if await self._store.ping():
                     log.exception("the projector failed; it tries again (stored events wait)")
@@ -147,7 +147,7 @@ class ProjectionWorker:
             self._wake.clear()
 
     def _beat(self) -> None:
-        """Touch the heartbeat file: the backlog was just worked off (at most once a second)."""
+        """Touch the heartbeat file: a pass just committed, or found nothing to do (at most once a second)."""
         now = time.monotonic()
         if self._heartbeat is None or now - self._beat_at < 1:
             return
@@ -169,6 +169,7 @@ class ProjectionWorker:
                 log.exception("a projection pass failed with the database up; projecting its events one by one")
                 await self._one_by_one()
                 continue
+            self._beat()
             if not done.events:
                 return
 

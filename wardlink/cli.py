@@ -132,7 +132,8 @@ async def _projector(_: argparse.Namespace) -> None:
 
 
 def _projector_check(args: argparse.Namespace) -> int:
-    """A health check: 0 when the projector of this data folder worked off the backlog within `--max-age-s`."""
+    """A health check: 0 when the projector of this data folder made a pass or looked at the backlog within
+    `--max-age-s`."""
     from gateway.projection_worker import HEARTBEAT_FILE, heartbeat_age_s
     from gateway.settings import GatewaySettings
 
@@ -142,9 +143,10 @@ def _projector_check(args: argparse.Namespace) -> int:
         print(f"projector not running: no {data_dir / HEARTBEAT_FILE}")
         return 1
     if age > args.max_age_s:
-        print(f"projector stalled: it last worked off the backlog {age:.0f} s ago (limit {args.max_age_s:g} s)")
+        limit = f"limit {args.max_age_s:g} s"
+        print(f"projector stalled: its last pass or look at the backlog was {age:.0f} s ago ({limit})")
         return 1
-    print(f"projector alive: it worked off the backlog {age:.1f} s ago")
+    print(f"projector alive: its last pass or look at the backlog was {age:.1f} s ago")
     return 0
 
 
@@ -269,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     projector.add_argument(
         "--check",
         action="store_true",
-        help="health check: exit 0 if the projector using WARDLINK_DATA_DIR worked off the backlog lately",
+        help="health check: exit 0 if the projector of WARDLINK_DATA_DIR made a pass or looked at the backlog lately",
     )
     projector.add_argument("--max-age-s", type=float, default=60.0, help="how lately, for --check (60)")
     projector.set_defaults(run=lambda a: _projector_check(a) if a.check else _run(_projector(a)))
