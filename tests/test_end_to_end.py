@@ -4,6 +4,7 @@ The stack is started the way `make demo` starts it; every hop is a real socket. 
 defaults (amqtt + SQLite, exactly the demo) and on the real Mosquitto + PostgreSQL.
 """
 
+import socket
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -121,3 +122,18 @@ async def test_a_specimen_timeline_is_served_for_a_printed_barcode(stack: Stack)
         assert body["location"]["lane"] == 4
         assert [s["type"] for s in body["timeline"]] == ["specimen.scanned", "specimen.sorted"]
         assert (await api.get("/healthz")).status_code == 200
+
+
+async def test_a_stack_whose_api_port_is_taken_serves_on_a_port_its_gateway_bound_itself(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        async with Stack(StackConfig(data_dir=tmp_path / "data", api_port=port, stream_rate_per_s=None)) as stack:
+            assert stack.gateway is not None
+            # Port 0 to the gateway: it binds a free port itself. A port chosen first and bound later could be
+            # taken in between by another process (it was, once, in CI: "Address already in use").
+            assert stack.gateway.settings.api_port == 0
+            assert httpx.URL(stack.api_url).port != port
+            async with httpx.AsyncClient(base_url=stack.api_url) as client:
+                assert (await client.get("/healthz")).status_code == 200

@@ -27,7 +27,7 @@ from simulators.hospital import Hospital
 from simulators.scenarios import run_stream
 from simulators.sorter import SorterSimulator
 from wardlink.broker import EmbeddedBroker
-from wardlink.net import free_port, port_open
+from wardlink.net import port_open
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +98,9 @@ class Stack:
         if cfg.mqtt_url is None:
             self.broker = EmbeddedBroker()
             await self.broker.start()
-        api_port = cfg.api_port
-        if api_port == 0 or port_open(cfg.api_host, api_port):
-            api_port = free_port(cfg.api_host)
+        # A port already taken (the demo's 8080 by something else) becomes 0: the gateway binds a free port itself,
+        # which no other process can take between choosing it and binding it (`api_url` tells which).
+        api_port = 0 if port_open(cfg.api_host, cfg.api_port) else cfg.api_port
         if cfg.scenario:
             scenario = load_scenario(cfg.scenario)
             if cfg.seed is not None:
