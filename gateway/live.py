@@ -66,9 +66,10 @@ class Change:
 
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
-    """The last notice a subscription gets: it fell behind (`lagging`) or the gateway is stopping."""
+    """The last notice a subscription gets: it fell behind (`lagging`), changes may have gone unheard (`missed`),
+    or the gateway is stopping."""
 
-    reason: Literal["lagging", "stopping"]
+    reason: Literal["lagging", "missed", "stopping"]
     detail: str
 
     def as_json(self) -> dict[str, str]:
@@ -202,6 +203,17 @@ class LiveHub:
                         )
                     )
                     break
+
+    def missed(self) -> None:
+        """Changes may have gone by unheard (the gateway's link to the database's notices dropped and is back): end
+        every current subscription, so that each client reconnects and re-reads the current state."""
+        end = StreamEnd(
+            "missed",
+            "this gateway lost its link to the database's change notices for a while; changes made meanwhile were "
+            "not streamed: reconnect, and re-read the current state from the API",
+        )
+        for subscription in list(self._subscribers):
+            subscription.finish(end)
 
     def close(self, detail: str = "the gateway is stopping; reconnect when it is back") -> None:
         """End every subscription (the gateway stops); later subscriptions end at once."""

@@ -90,8 +90,16 @@ async def announce_stored(connection: AsyncConnection) -> None:
         )
 
 
-async def listen(engine: AsyncEngine, offer: Callable[[list[Change]], None], max_backoff_s: float = 30.0) -> None:
-    """Until cancelled: hand every announced pass's changes to `offer` (PostgreSQL only; returns at once on SQLite)."""
+async def listen(
+    engine: AsyncEngine,
+    offer: Callable[[list[Change]], None],
+    max_backoff_s: float = 30.0,
+    missed: Callable[[], None] | None = None,
+) -> None:
+    """Until cancelled: hand every announced pass's changes to `offer` (PostgreSQL only; returns at once on SQLite).
+    `missed` is called each time the LISTEN is back after its connection dropped: passes announced meanwhile were
+    not heard."""
+    listened = False
 
     def received(payload: str) -> None:
         try:
@@ -99,7 +107,14 @@ async def listen(engine: AsyncEngine, offer: Callable[[list[Change]], None], max
         except Exception:  # a notice that cannot be read must not end the listener
             log.exception("could not read a projection notice")
 
-    await listen_on(engine, CHANNEL_PREFIX, received, "listening for projection passes", max_backoff_s)
+    def listening() -> None:
+        nonlocal listened
+        if listened and missed is not None:
+            log.warning("listening for projection passes again: live streams are told to re-read")
+            missed()
+        listened = True
+
+    await listen_on(engine, CHANNEL_PREFIX, received, "listening for projection passes", max_backoff_s, listening)
 
 
 async def listen_on(

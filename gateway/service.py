@@ -103,7 +103,7 @@ class Gateway:
         self._tasks.append(asyncio.create_task(self.alerts.run(settings.alerts_every_s), name="gateway-alerts"))
         self.live = LiveHub()
         if self.store.engine.dialect.name == "postgresql":  # every replica's and projector's passes, by NOTIFY
-            listening = listen(self.store.engine, self.live.offer, settings.mqtt_max_backoff_s)
+            listening = listen(self.store.engine, self.live.offer, settings.mqtt_max_backoff_s, self.live.missed)
             self._tasks.append(asyncio.create_task(listening, name="gateway-projection-notices"))
         else:  # one process: this store's passes are all there are
             self.store.projection_listeners.append(self.live.publish)

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from benchmarks.schemas import schema_for
 from contract import Event
 from gateway.audit import verify_custody_log
-from gateway.live import Change, ChangeFilter
-from gateway.projection_notices import STORED_PREFIX, listen_on, payloads, read_frame
+from gateway.live import Change, ChangeFilter, StreamEnd
+from gateway.projection_notices import CHANNEL_PREFIX, STORED_PREFIX, listen_on, payloads, read_frame
 from gateway.projection_worker import HEARTBEAT_FILE, ProjectionWorker, wake_on_commits
 from gateway.projectors import Tx
 from gateway.service import Gateway
@@ -290,30 +291,69 @@ async def test_a_projector_whose_listen_connection_dropped_projects_what_was_sto
     gateway.keep_for_projection = False
     worker = ProjectionWorker(gateway_settings.model_copy(update={"projection_poll_s": 3600}), projector)
     channel = f"{STORED_PREFIX}{gateway_settings.database_schema}"
-    listen_backends = sa.text(
-        "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query = :listen"
-    ).bindparams(listen=f'LISTEN "{channel}"')
     waking = asyncio.create_task(wake_on_commits(projector, worker, max_backoff_s=1))
     try:
         async with running(worker):
-
-            async def listen_backend() -> int | None:
-                async with gateway.engine.connect() as connection:  # pg_stat_activity: one snapshot a transaction
-                    return (await connection.execute(listen_backends)).scalar()
-
-            dropped = await eventually(listen_backend)
+            dropped = await eventually(lambda: listening_backend(gateway.engine, channel))
             await asyncio.sleep(0.5)  # its first looks at the backlog (at start, once listening) done
-            async with gateway.engine.connect() as connection:
-                await connection.execute(sa.text("SELECT pg_terminate_backend(:pid)").bindparams(pid=dropped))
+            await terminate(gateway.engine, dropped)
             # Stored before the projector listens again (it waits 0.2 s to reconnect): this commit's notice is lost.
             events = [scanned("S1", 1), scanned("S2", 2)]
             await gateway.ingest_batch(events)
             await until_projected(projector, [e.id for e in events])  # it polls once an hour
-            await eventually(listen_backend, lambda pid: pid not in (None, dropped), what="a new LISTEN")
+            await eventually(
+                lambda: listening_backend(gateway.engine, channel),
+                lambda pid: pid not in (None, dropped),
+                what="a new LISTEN",
+            )
     finally:
         waking.cancel()
         await gateway.close()
         await projector.close()
+
+
+async def test_a_gateway_whose_notice_link_dropped_ends_its_live_streams_so_that_clients_re_read(
+    gateway_settings: GatewaySettings,
+) -> None:
+    if gateway_settings.database_url is None or not gateway_settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no notifications: one process hears its own passes")
+    channel = f"{CHANNEL_PREFIX}{gateway_settings.database_schema}"
+    quick = gateway_settings.model_copy(update={"projector": False, "mqtt_max_backoff_s": 1})
+    async with Gateway(quick) as gateway:
+        assert gateway.live is not None
+        assert gateway.store is not None
+        engine = gateway.store.engine
+        dropped = await eventually(lambda: listening_backend(engine, channel))
+        with gateway.live.subscribe() as open_then:
+            await terminate(engine, dropped)
+            async with asyncio.timeout(30):
+                end = await open_then.next()  # passes announced while it reconnected went unheard
+        assert isinstance(end, StreamEnd)
+        assert end.reason == "missed"
+        elsewhere = await Store.open(gateway_settings)  # a projector process
+        try:
+            with gateway.live.subscribe(ChangeFilter(subject_kind="specimen")) as opened_after:
+                event = scanned("S1", 1)
+                await elsewhere.ingest_batch([event])
+                await elsewhere.project_pending()
+                async with asyncio.timeout(30):
+                    heard = await opened_after.next()
+        finally:
+            await elsewhere.close()
+    assert isinstance(heard, Change)
+    assert heard.event_id == event.id
+
+
+async def listening_backend(engine: AsyncEngine, channel: str) -> int | None:
+    """The PostgreSQL backend whose last statement was `LISTEN` on `channel` (another one's id once it is back)."""
+    listens = sa.text("SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query = :listen")
+    async with engine.connect() as connection:  # pg_stat_activity: one snapshot per transaction
+        return (await connection.execute(listens.bindparams(listen=f'LISTEN "{channel}"'))).scalar()
+
+
+async def terminate(engine: AsyncEngine, pid: int) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(sa.text("SELECT pg_terminate_backend(:pid)").bindparams(pid=pid))
 
 
 def test_a_big_pass_is_announced_in_notices_under_postgresqls_payload_limit() -> None:

@@ -1,7 +1,8 @@
 """The live stream: server-sent events, one `change` per newly stored event, for the dashboard and any client.
 
 Frames: `event: change` with a `Change` as JSON; a `: heartbeat` comment when nothing happened for a while;
-`event: end` with the reason as the last frame (the client fell behind, or the gateway is stopping).
+`event: end` with the reason as the last frame (the client fell behind, changes may have gone unheard, or the
+gateway is stopping).
 """
 
 import asyncio
