@@ -165,15 +165,20 @@ async def measure(count: int, specimens: int, devices: list[int], tuned: str | N
 
     # -- latency at a steady 1,000 events/s --------------------------------------------------------------------
     steady = tracking_mix(10_000, start, seed=8)
-    targets = [(pg, mq, 1, False), (f"{pg}, arrays of 20", mq, 20, False), (f"{pg}, projector process", mq, 1, True)]
+    targets = [
+        (pg, mq, REAL_DB, 1, False),
+        (f"{pg}, arrays of 20", mq, REAL_DB, 20, False),
+        (f"{pg}, projector process", mq, REAL_DB, 1, True),
+    ]
     if tuned:
-        targets.append(("Mosquitto as installed (Nagle on) + PostgreSQL", REAL_MQTT, 1, False))
+        targets.append(("Mosquitto as installed (Nagle on) + PostgreSQL", REAL_MQTT, REAL_DB, 1, False))
     async with EmbeddedBroker() as broker:
-        for setup, url, per_message, apart in [("amqtt + SQLite", broker.url, 1, False), *(targets if real else [])]:
+        embedded = ("amqtt + SQLite", broker.url, None, 1, False)
+        for setup, url, db, per_message, apart in [embedded, *(targets if real else [])]:
             run = await replica_ingest(
                 1,
                 url,
-                REAL_DB if url != broker.url else None,
+                db,
                 steady,
                 rate_per_s=1000,
                 probe_every=5,

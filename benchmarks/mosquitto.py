@@ -17,8 +17,11 @@ from pathlib import Path
 from wardlink.net import free_port, port_open
 from wardlink.security.mosquitto_files import BROKER_TUNING
 
+BROKER_NOTE = f"of the benchmark's own, with {', '.join(BROKER_TUNING)} (as wardlink's generated config)"
+
 
 def mosquitto_binary() -> str | None:
+    """The installed Mosquitto (on PATH, or Debian's /usr/sbin, which a non-root PATH lacks); None if there is none."""
     return shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if Path(p).exists()), None)
 
 
@@ -50,6 +53,3 @@ async def tuned_mosquitto() -> AsyncIterator[str | None]:
         finally:
             process.terminate()
             await asyncio.to_thread(process.wait, 10)
-
-
-BROKER_NOTE = f"of the benchmark's own, with {', '.join(BROKER_TUNING)} (as wardlink's generated config)"

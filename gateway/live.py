@@ -207,16 +207,19 @@ class LiveHub:
     def missed(self) -> None:
         """Changes may have gone by unheard (the gateway's link to the database's notices dropped and is back): end
         every current subscription, so that each client reconnects and re-reads the current state."""
-        end = StreamEnd(
-            "missed",
-            "this gateway lost its link to the database's change notices for a while; changes made meanwhile were "
-            "not streamed: reconnect, and re-read the current state from the API",
+        self._finish_all(
+            StreamEnd(
+                "missed",
+                "this gateway lost its link to the database's change notices for a while; changes made meanwhile "
+                "were not streamed: reconnect, and re-read the current state from the API",
+            )
         )
-        for subscription in list(self._subscribers):
-            subscription.finish(end)
 
     def close(self, detail: str = "the gateway is stopping; reconnect when it is back") -> None:
         """End every subscription (the gateway stops); later subscriptions end at once."""
         self._closed = StreamEnd("stopping", detail)
+        self._finish_all(self._closed)
+
+    def _finish_all(self, end: StreamEnd) -> None:
         for subscription in list(self._subscribers):
-            subscription.finish(self._closed)
+            subscription.finish(end)

@@ -26,6 +26,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from benchmarks.mosquitto import mosquitto_binary as installed_mosquitto
 from contract import Ack, Subject, Topics, new_event
 from contract.mqtt_url import BrokerAddress
 from device_profiles import SITES_DIR
@@ -61,7 +62,7 @@ QUIET_S = 1.0
 
 def mosquitto_binary() -> str:
     """The real broker; under CI its absence is a failure, elsewhere a skip with the reason."""
-    found = shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto",) if Path(p).exists()), None)
+    found = installed_mosquitto()
     if found is None:
         reason = "the Mosquitto binary is not installed (apt-get install mosquitto)"
         if os.environ.get("CI", "").lower() == "true":

@@ -100,7 +100,7 @@ class Stack:
             await self.broker.start()
         # A port already taken (the demo's 8080 by something else) becomes 0: the gateway binds a free port itself,
         # which no other process can take between choosing it and binding it (`api_url` tells which).
-        api_port = 0 if port_open(cfg.api_host, cfg.api_port) else cfg.api_port
+        api_port = 0 if cfg.api_port == 0 or port_open(cfg.api_host, cfg.api_port) else cfg.api_port
         if cfg.scenario:
             scenario = load_scenario(cfg.scenario)
             if cfg.seed is not None:
