@@ -1,4 +1,4 @@
-"""Profile the ingest hot path without the broker: storing (`Store.ingest_batch`), then projecting.
+"""Profile the ingest hot path without the broker: storing (`Stores.ingest_batch`), then projecting.
 
     .venv/bin/python -m benchmarks.profile_commit [--db sqlite|postgresql] [--count N] [--batch B] [--pass P]
         [--history H] [--mix tracking|scans] [--profile] [--top 30]
@@ -26,8 +26,8 @@ from benchmarks.event_mix import describe, sorter_scans, tracking_mix
 from benchmarks.ingest import REAL_DB
 from benchmarks.schemas import schema_for
 from contract import Event
+from gateway.composition.stores import Stores
 from gateway.settings import GatewaySettings
-from gateway.store import Store
 
 
 def _stamped(events: Sequence[Event], at: datetime) -> list[Event]:
@@ -37,9 +37,9 @@ def _stamped(events: Sequence[Event], at: datetime) -> list[Event]:
 @dataclass(frozen=True)
 class StoreRates:
     stored: float
-    """Events/s made durable by `Store.ingest_batch` (what an ack waits for)."""
+    """Events/s made durable by `Stores.ingest_batch` (what an ack waits for)."""
     projected: float
-    """Events/s folded into the projections by `Store.project_pending`."""
+    """Events/s folded into the projections by `Stores.project_pending`."""
 
 
 async def store_rate(
@@ -60,18 +60,18 @@ async def store_rate(
     with tempfile.TemporaryDirectory() as data_dir:
         async with schema_for(database_url) as schema:
             settings = GatewaySettings(database_url=database_url, database_schema=schema, data_dir=Path(data_dir))
-            store = await Store.open(settings)
+            store = await Stores.open(settings)
             try:
                 for i in range(0, len(earlier), batch):
-                    await store.commit_batch(earlier[i : i + batch])
+                    await store.events.commit_batch(earlier[i : i + batch])
                 if profiler:
                     profiler.enable()
                 started = time.perf_counter()
                 for i in range(0, len(timed), batch):
-                    await store.ingest_batch(timed[i : i + batch])
+                    await store.events.ingest_batch(timed[i : i + batch])
                 stored = time.perf_counter() - started
                 started = time.perf_counter()
-                while (await store.project_pending(pass_size)).events:
+                while (await store.projection.project_pending(pass_size)).events:
                     pass
                 projected = time.perf_counter() - started
                 if profiler:

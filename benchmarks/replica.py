@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gateway.collector import settle_collector
+from gateway.runtime.collector import settle_collector
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 

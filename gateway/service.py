@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from types import TracebackType
 
 import uvicorn
@@ -19,17 +20,22 @@ import uvicorn
 from contract.mqtt_url import BrokerAddress
 from gateway.alerts.engine import AlertEngine
 from gateway.api import create_app
-from gateway.clock import Clock, utc_now
-from gateway.collector import settle_collector
-from gateway.downsampling import run_downsampling
-from gateway.ingest import Ingest
-from gateway.live import LiveHub
-from gateway.projection_notices import listen
+from gateway.api.live import LiveHub
+from gateway.api.metrics import EventLatency
+from gateway.composition.stores import Stores
+from gateway.ingest.event_store import BatchResult
+from gateway.ingest.shared_subscription import SharedSubscriptionError
+from gateway.ingest.subscriber import Ingest
+from gateway.projection.notices import listen
+from gateway.projection.worker import HEARTBEAT_FILE, ProjectionCounters, ProjectionWorker, wake_on_commits
+from gateway.rules.in_force import RulesInForce
 from gateway.rules.store import load_rules_in_force
+from gateway.runtime.clock import Clock, utc_now
+from gateway.runtime.collector import settle_collector
 from gateway.settings import GatewaySettings
-from gateway.shared_subscription import SharedSubscriptionError
-from gateway.simulation import SimulationLink
-from gateway.store import Store
+from gateway.simulation.control import SimulationLink
+from gateway.storage.database import Database
+from gateway.telemetry.downsampling import run_downsampling
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +68,22 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _wakes(woken: asyncio.Event) -> Callable[[BatchResult], None]:
+    """A commit observer that sets `woken` when a commit stored something new (a projector waits on it)."""
+
+    def stored(result: BatchResult) -> None:
+        if result.new:
+            woken.set()
+
+    return stored
+
+
 class Gateway:
     def __init__(self, settings: GatewaySettings, clock: Clock = utc_now) -> None:
         self.settings = settings
         self.clock = clock
         """Now, for turnaround, alerts and the live views: the wall clock unless a simulation plays faster."""
-        self.store: Store | None = None
+        self.store: Stores | None = None
         self.ingest: Ingest | None = None
         self.alerts: AlertEngine | None = None
         """Raises and clears alerts every `alerts_every_s`; `await gateway.alerts.evaluate()` runs a pass now."""
@@ -96,22 +112,39 @@ class Gateway:
 
     async def _start(self) -> None:
         settings = self.settings
-        self.store = await Store.open(settings)
-        self.store.clock = self.clock  # gap and tamper times on the same clock the alerts judge them by
-        self.store.rules = await load_rules_in_force(self.store.engine)
-        self.alerts = AlertEngine(self.store, self.clock)
-        self._tasks.append(asyncio.create_task(self.alerts.run(settings.alerts_every_s), name="gateway-alerts"))
+        # Observers first, so every part is built complete: the live hub, the lag histograms, the projector's wake.
         self.live = LiveHub()
-        if self.store.engine.dialect.name == "postgresql":  # every replica's and projector's passes, by NOTIFY
-            listening = listen(self.store.engine, self.live.offer, settings.mqtt_max_backoff_s, self.live.missed)
+        latency = EventLatency()
+        counters = ProjectionCounters()
+        on_pass = [counters.count, latency.observe_projection]
+        db = await Database.open(settings)
+        try:
+            rules = RulesInForce(await load_rules_in_force(db.engine))
+        except BaseException:
+            await db.close()
+            raise
+        if db.dialect != "postgresql":  # one process: this gateway's passes are all there are
+            on_pass.append(self.live.publish)
+        woken = asyncio.Event()  # set by each commit of new events: the projector waits on it
+        self.store = Stores.build(
+            db,
+            settings,
+            rules=rules,
+            clock=self.clock,  # gap and tamper times on the same clock the alerts judge them by
+            keep_for_projection=settings.projector,
+            on_commit=[latency.observe, _wakes(woken)],
+            on_pass=on_pass,
+        )
+        projector = ProjectionWorker(settings, self.store.projection, db, counters=counters, woken=woken)
+        self.alerts = AlertEngine(db, self.store.rules, self.clock, listeners=[self.live.alert_changed])
+        self._tasks.append(asyncio.create_task(self.alerts.run(settings.alerts_every_s), name="gateway-alerts"))
+        if db.dialect == "postgresql":  # every replica's and projector's passes, by NOTIFY
+            listening = listen(db.engine, self.live.offer, settings.mqtt_max_backoff_s, self.live.missed)
             self._tasks.append(asyncio.create_task(listening, name="gateway-projection-notices"))
-        else:  # one process: this store's passes are all there are
-            self.store.projection_listeners.append(self.live.publish)
-        self.alerts.listeners.append(self.live.alert_changed)
-        self.ingest = Ingest(settings, self.store)
+        self.ingest = Ingest(settings, db, self.store.events, self.store.telemetry, projector, clock=self.clock)
         self._tasks.append(asyncio.create_task(self.ingest.run(), name="gateway-ingest"))
         retention = run_downsampling(
-            self.store.engine,
+            db.engine,
             every=timedelta(seconds=settings.telemetry_downsample_every_s),
             raw_for=timedelta(hours=settings.telemetry_raw_hours),
             keep_for=timedelta(days=settings.telemetry_retention_days),
@@ -124,8 +157,15 @@ class Gateway:
             self._tasks.append(asyncio.create_task(self.simulation.run(), name="gateway-simulation"))
 
         self._socket = _listen(settings.api_host, settings.api_port)
-        app = create_app(settings, self.store, self.ingest, clock=self.clock, live=self.live)
-        app.state.simulation = self.simulation
+        app = create_app(
+            settings,
+            self.store,
+            self.ingest,
+            clock=self.clock,
+            live=self.live,
+            latency=latency,
+            simulation_link=self.simulation,
+        )
         config = uvicorn.Config(
             app,
             log_level="warning",
@@ -199,3 +239,39 @@ async def run_gateway(settings: GatewaySettings, clock: Clock = utc_now) -> None
     async with Gateway(settings, clock):
         settle_collector()
         await asyncio.Event().wait()
+
+
+async def open_projector(
+    settings: GatewaySettings, *, heartbeat: Path | None = None
+) -> tuple[Stores, ProjectionWorker]:
+    """Stores and a projection worker wired as a projecting process needs them: this process's commits wake the
+    worker, and its counters count every pass of this process."""
+    counters = ProjectionCounters()
+    woken = asyncio.Event()
+    stores = await Stores.open(settings, on_commit=[_wakes(woken)], on_pass=[counters.count])
+    worker = ProjectionWorker(
+        settings, stores.projection, stores.db, counters=counters, woken=woken, heartbeat=heartbeat
+    )
+    return stores, worker
+
+
+async def run_projector(settings: GatewaySettings) -> None:
+    """`wardlink projector`: only the projector, beside gateways started with `WARDLINK_PROJECTOR=false`."""
+    if settings.resolved_database_url.startswith("sqlite"):
+        # SQLite has no notifications, so there it looks for stored events ten times a second; on PostgreSQL the
+        # gateways' commits wake it, and it polls every `projection_poll_s` in case a notice went unheard.
+        settings = settings.model_copy(update={"projection_poll_s": min(settings.projection_poll_s, 0.1)})
+    stores, worker = await open_projector(settings, heartbeat=settings.data_dir / HEARTBEAT_FILE)
+    try:
+        log.info("projector running on %s", stores.db.engine.url.render_as_string(hide_password=True))
+        settle_collector()
+        waking = wake_on_commits(stores.db, worker, settings.mqtt_max_backoff_s)
+        listener = asyncio.create_task(waking, name="projector-wake")
+        try:
+            await worker.run()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+    finally:
+        await stores.close()

@@ -35,7 +35,7 @@ class GatewaySettings(BaseSettings):
     """How long a batch waits for more events after its first. Under load batches fill while the previous one
     commits, so a longer wait adds latency to every event and little throughput (docs/performance.md)."""
     projection_batch_size: int = Field(default=2000, ge=1, le=20_000)
-    """Stored events folded into the projections per transaction at most (`gateway.projection_worker`)."""
+    """Stored events folded into the projections per transaction at most (`gateway.projection.worker`)."""
     projector: bool = True
     """Run the projector in this gateway process. False: this gateway only stores and acknowledges, and a
     `wardlink projector` process (or another replica) projects, so each gets a core of its own."""
@@ -47,7 +47,7 @@ class GatewaySettings(BaseSettings):
     """How often the projector looks for events another replica stored; its own commits wake it at once."""
     projection_held_subjects: int = Field(default=10_000, ge=0)
     """Specimen, trip and cabinet histories the projector holds between passes instead of reading them back (about
-    2.5 kB each; `gateway.history_cache`); 0 reads every history back on every pass."""
+    2.5 kB each; `gateway.projection.held`); 0 reads every history back on every pass."""
     client_id: str = Field(default_factory=_client_id)
     mqtt_max_backoff_s: float = Field(default=30.0, gt=0)
     startup_timeout_s: float = Field(default=30.0, gt=0)
@@ -94,7 +94,7 @@ class GatewaySettings(BaseSettings):
     """Set on every replica: events and telemetry arrive at one replica of the group (`$share/<group>/...`); edge
     states still reach each replica. Needs `mqtt_protocol: "5"` and a broker with shared subscriptions."""
 
-    # -- deployment: telemetry to InfluxDB 2 (gateway/telemetry_influx.py, docs/deployment.md) ----------------
+    # -- deployment: telemetry to InfluxDB 2 (gateway/telemetry/influx.py, docs/deployment.md) ----------------
     influx_url: str | None = None
     """e.g. http://influxdb:8086. None: telemetry is kept in the embedded store only."""
     influx_token: SecretStr | None = None
@@ -111,7 +111,7 @@ class GatewaySettings(BaseSettings):
     """Cap of the retry backoff after a 429, a 5xx or a connection error."""
     influx_timeout_s: float = Field(default=10.0, gt=0)
 
-    # -- dashboard: the robots' node graph on the pharmacy view (gateway/site_map.py, docs/dashboard.md) ---------
+    # -- dashboard: the robots' node graph on the pharmacy view (gateway/tracking/devices/site_map.py)
     maps_dir: Path | None = None
     """A folder of robot node graphs, `{site}.yaml` in the format of device_profiles/maps; None: robots are listed
     without a map. `wardlink demo` points it at the packaged maps."""

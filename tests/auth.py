@@ -27,7 +27,7 @@ def _store(target: Target) -> HasEngine:
     if isinstance(target, Gateway):
         if target.store is None:
             raise RuntimeError("the gateway is not running: use it inside `async with Gateway(...)`")
-        return target.store
+        return target.store.db
     return target
 
 

@@ -5,9 +5,9 @@ import httpx
 import pytest
 
 from device_profiles import load_profiles
+from gateway.composition.stores import Stores
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.store import Store
 from simulators.sorter import SorterSimulator
 from tests.auth import authorised
 from tests.infra import Infra, embedded_infra, real_infra
@@ -32,9 +32,9 @@ def gateway_settings(infra: Infra, tmp_path: Path) -> GatewaySettings:
 
 
 @pytest.fixture
-async def store(gateway_settings: GatewaySettings) -> AsyncIterator[Store]:
+async def store(gateway_settings: GatewaySettings) -> AsyncIterator[Stores]:
     """A migrated, empty store in this test's own database or schema."""
-    opened = await Store.open(gateway_settings)
+    opened = await Stores.open(gateway_settings)
     try:
         yield opened
     finally:

@@ -1,6 +1,6 @@
 """A running gateway and an MQTT client that feeds it hostile payloads and sees what came of each.
 
-The oracle for one payload is the gateway's own door (`gateway.validation`), run locally: a payload it rejects
+The oracle for one payload is the gateway's own door (`gateway.ingest.validation`), run locally: a payload it rejects
 must arrive on the dead-letter topic with that reason and be counted under it; a payload it accepts must be
 stored (events: acknowledged to the edge; telemetry: counted as stored; states: on the edges list). A valid
 probe event sent after each payload, on its own edge, marks when the gateway has handled everything before it.
@@ -22,9 +22,9 @@ import httpx
 from contract import Ack, DeadLetter, Topics
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
+from gateway.ingest.validation import RejectedError, accept_events, accept_state, accept_telemetry
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.validation import RejectedError, accept_events, accept_state, accept_telemetry
 from tests.auth import authorised
 from tests.fuzz_inputs import dumps, valid_event
 from tests.polling import eventually

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from contract import Event, Subject, new_event
-from gateway.projection import StoredEvent
+from gateway.storage.stored_event import StoredEvent
 
 SITE, EDGE = "general-hospital", "hospital-edge"
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from uuid import UUID
 
-    from gateway.store import Store
+    from gateway.composition.stores import Stores
 
 T = TypeVar("T")
 
@@ -32,12 +32,12 @@ async def eventually(
         await asyncio.sleep(0.05)
 
 
-async def until_projected(store: "Store", ids: "Iterable[UUID]", *, timeout_s: float = 60) -> None:
+async def until_projected(store: "Stores", ids: "Iterable[UUID]", *, timeout_s: float = 60) -> None:
     """Wait until these stored events are in the projections (out of the store's projection backlog)."""
     wanted = list(ids)
 
     async def waiting() -> set["UUID"]:
-        return await store.unprojected(wanted)
+        return await store.projection.unprojected(wanted)
 
     await eventually(
         waiting, lambda left: not left, what=f"{len(wanted)} stored events to be projected", timeout_s=timeout_s

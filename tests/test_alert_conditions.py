@@ -21,10 +21,10 @@ from gateway.alerts.inputs import (
     Sample,
     Snapshot,
 )
-from gateway.cabinet_projection import StockLine
-from gateway.projection import SpecimenRow
 from gateway.rules import TrackingRules, default_rules
 from gateway.rules.store import rules_document, validate_document
+from gateway.tracking.cabinets.fold import StockLine
+from gateway.tracking.specimens.fold import SpecimenRow
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 SITE = "general-hospital"

@@ -16,9 +16,10 @@ from gateway.alerts.alert_store import (
     list_alerts,
 )
 from gateway.alerts.engine import AlertEngine
+from gateway.composition.stores import Stores
 from gateway.rules.store import import_rules, rules_document, validate_document
-from gateway.store import Store
-from gateway.tables import alerts
+from gateway.storage.tables import alerts
+from gateway.tracking.specimens.store import reproject_open
 from tests.clock import SteppedClock
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -33,8 +34,8 @@ def clock() -> SteppedClock:
 
 
 @pytest.fixture
-def engine(store: Store, clock: SteppedClock) -> AlertEngine:
-    return AlertEngine(store, clock)
+def engine(store: Stores, clock: SteppedClock) -> AlertEngine:
+    return AlertEngine(store.db, store.rules, clock)
 
 
 def event(kind: str, subject_kind: str, subject_id: str, at: datetime, device: str, **data: Any) -> Event:
@@ -58,16 +59,18 @@ async def at(engine: AlertEngine, clock: SteppedClock, when: datetime) -> tuple[
     return len(evaluation.raised), len(evaluation.cleared)
 
 
-async def all_alerts(store: Store, **where: Any) -> list[AlertRow]:
-    async with store.engine.connect() as connection:
+async def all_alerts(store: Stores, **where: Any) -> list[AlertRow]:
+    async with store.db.engine.connect() as connection:
         rows, _ = await list_alerts(connection, AlertFilter(**where), limit=500, offset=0)
     return sorted(rows, key=lambda r: r.raised_at)
 
 
 async def test_raise_acknowledge_clear_and_a_returning_condition_raises_a_new_alert(
-    store: Store, engine: AlertEngine, clock: SteppedClock
+    store: Stores, engine: AlertEngine, clock: SteppedClock
 ) -> None:
-    await store.commit_batch([event("device.offline", "device", "sorter-1", T0, "sorter-1", reason="modbus timeout")])
+    await store.events.commit_batch(
+        [event("device.offline", "device", "sorter-1", T0, "sorter-1", reason="modbus timeout")]
+    )
     assert await at(engine, clock, T0 + 2 * MIN) == (0, 0)  # within the grace
     assert await at(engine, clock, T0 + 3 * MIN) == (1, 0)
     [alert] = await all_alerts(store)
@@ -82,7 +85,7 @@ async def test_raise_acknowledge_clear_and_a_returning_condition_raises_a_new_al
 
     assert await at(engine, clock, T0 + 4 * MIN) == (0, 0)  # still offline: the same alert, no second one
     acknowledged = await acknowledge(
-        store.engine, alert.id, by="u42", note="engineer on the way", now=T0 + 5 * MIN, rules=store.rules
+        store.db.engine, alert.id, by="u42", note="engineer on the way", now=T0 + 5 * MIN, rules=store.rules.current
     )
     assert (acknowledged.state, acknowledged.acknowledged_by, acknowledged.acknowledged_at) == (
         "acknowledged",
@@ -93,14 +96,16 @@ async def test_raise_acknowledge_clear_and_a_returning_condition_raises_a_new_al
     assert await at(engine, clock, T0 + 6 * MIN) == (0, 0)  # acknowledged stays acknowledged while it holds
     assert [a.state for a in await all_alerts(store)] == ["acknowledged"]
 
-    await store.commit_batch([event("device.online", "device", "sorter-1", T0 + 7 * MIN, "sorter-1")])
+    await store.events.commit_batch([event("device.online", "device", "sorter-1", T0 + 7 * MIN, "sorter-1")])
     assert await at(engine, clock, T0 + 8 * MIN) == (0, 1)
     [cleared] = await all_alerts(store)
     assert (cleared.state, cleared.cleared_at, cleared.acknowledged_by) == ("cleared", T0 + 8 * MIN, "u42")
     with pytest.raises(AlertAlreadyClearedError, match="nothing to acknowledge"):
-        await acknowledge(store.engine, cleared.id, by="u43", note=None, now=T0 + 9 * MIN, rules=store.rules)
+        await acknowledge(store.db.engine, cleared.id, by="u43", note=None, now=T0 + 9 * MIN, rules=store.rules.current)
 
-    await store.commit_batch([event("device.offline", "device", "sorter-1", T0 + 9 * MIN, "sorter-1", reason="x")])
+    await store.events.commit_batch(
+        [event("device.offline", "device", "sorter-1", T0 + 9 * MIN, "sorter-1", reason="x")]
+    )
     assert await at(engine, clock, T0 + 12 * MIN) == (1, 0)
     assert [(a.state, a.raised_at) for a in await all_alerts(store)] == [
         ("cleared", T0 + 3 * MIN),
@@ -109,13 +114,15 @@ async def test_raise_acknowledge_clear_and_a_returning_condition_raises_a_new_al
 
 
 async def test_acknowledging_twice_keeps_the_first_acknowledgement(
-    store: Store, engine: AlertEngine, clock: SteppedClock
+    store: Stores, engine: AlertEngine, clock: SteppedClock
 ) -> None:
-    await store.commit_batch([event("device.offline", "device", "sorter-1", T0, "sorter-1", reason="timeout")])
+    await store.events.commit_batch([event("device.offline", "device", "sorter-1", T0, "sorter-1", reason="timeout")])
     await at(engine, clock, T0 + 3 * MIN)
     [alert] = await all_alerts(store)
-    await acknowledge(store.engine, alert.id, by="u1", note=None, now=T0 + 4 * MIN, rules=store.rules)
-    again = await acknowledge(store.engine, alert.id, by="u2", note=None, now=T0 + 5 * MIN, rules=store.rules)
+    await acknowledge(store.db.engine, alert.id, by="u1", note=None, now=T0 + 4 * MIN, rules=store.rules.current)
+    again = await acknowledge(
+        store.db.engine, alert.id, by="u2", note=None, now=T0 + 5 * MIN, rules=store.rules.current
+    )
     assert (again.acknowledged_by, again.acknowledged_at) == ("u1", T0 + 4 * MIN)
 
 
@@ -129,14 +136,14 @@ def fridge(at: datetime, celsius: float) -> Telemetry:
     )
 
 
-async def stock_cabinet(store: Store) -> None:
+async def stock_cabinet(store: Stores) -> None:
     """cabinet-1 (ward-3a, fridge bins F-01..F-04 in the default rules) holding insulin in its fridge."""
     item = {"expiry": "2027-06-30"}
     bins = [
         {"bin": "F-01", "gtin": "00614141001934", "lot": "INS-7", "quantity": 6, **item},
         {"bin": "A-01", "gtin": "00614141001019", "lot": "PAR-1", "quantity": 80, **item},
     ]
-    await store.commit_batch(
+    await store.events.commit_batch(
         [event("cabinet.inventory_reported", "cabinet", "cabinet-1", T0 - 60 * MIN, "cabinet-1", bins=bins)]
     )
 
@@ -146,12 +153,12 @@ async def passes(engine: AlertEngine, clock: SteppedClock, minutes: range) -> li
 
 
 async def test_a_fridge_at_10_c_for_20_minutes_raises_exactly_one_alert_naming_the_cabinet_and_its_items(
-    store: Store, engine: AlertEngine, clock: SteppedClock
+    store: Stores, engine: AlertEngine, clock: SteppedClock
 ) -> None:
     await stock_cabinet(store)
-    await store.commit_telemetry([fridge(T0 - 2 * MIN, 5.0), fridge(T0 - MIN, 5.1)])
+    await store.telemetry.commit([fridge(T0 - 2 * MIN, 5.0), fridge(T0 - MIN, 5.1)])
     for minute in range(21):  # the engine runs between readings, as it does every 15 s in the gateway
-        await store.commit_telemetry([fridge(T0 + minute * MIN, 10.0)])
+        await store.telemetry.commit([fridge(T0 + minute * MIN, 10.0)])
         await at(engine, clock, T0 + minute * MIN + 30 * timedelta(seconds=1))
     [cold] = await all_alerts(store, kind="cabinet.cold_chain")
     assert (cold.subject_id, cold.ward, cold.state, cold.raised_at) == (
@@ -164,22 +171,22 @@ async def test_a_fridge_at_10_c_for_20_minutes_raises_exactly_one_alert_naming_t
     assert "6 x 00614141001934 lot INS-7 (bin F-01)" in cold.message
     assert [(i["bin"], i["gtin"], i["quantity"]) for i in cold.details["items"]] == [("F-01", "00614141001934", 6)]
 
-    await store.commit_telemetry([fridge(T0 + 21 * MIN, 6.0)])
+    await store.telemetry.commit([fridge(T0 + 21 * MIN, 6.0)])
     assert await at(engine, clock, T0 + 22 * MIN) == (0, 1)
 
 
 async def test_a_fridge_warm_for_5_minutes_raises_nothing(
-    store: Store, engine: AlertEngine, clock: SteppedClock
+    store: Stores, engine: AlertEngine, clock: SteppedClock
 ) -> None:
     await stock_cabinet(store)
     for minute in range(30):
-        await store.commit_telemetry([fridge(T0 + minute * MIN, 10.0 if 5 <= minute < 10 else 5.0)])
+        await store.telemetry.commit([fridge(T0 + minute * MIN, 10.0 if 5 <= minute < 10 else 5.0)])
         await at(engine, clock, T0 + minute * MIN)
     assert await all_alerts(store, kind="cabinet.cold_chain") == []
 
 
 async def test_a_discrepancy_stays_until_acknowledged_then_clears_and_never_comes_back(
-    store: Store, engine: AlertEngine, clock: SteppedClock
+    store: Stores, engine: AlertEngine, clock: SteppedClock
 ) -> None:
     removed = event(
         "cabinet.item_removed",
@@ -194,29 +201,31 @@ async def test_a_discrepancy_stays_until_acknowledged_then_clears_and_never_come
         quantity=2,
         badge="B7",
     )
-    await store.commit_batch([removed])
+    await store.events.commit_batch([removed])
     await at(engine, clock, T0 + MIN)
     [alert] = await all_alerts(store, kind="cabinet.discrepancy")
     assert alert.details["event_id"] == str(removed.id)
     assert "by badge B7 at 08:00Z with no medication order" in alert.message
     await at(engine, clock, T0 + 25 * 60 * MIN)  # out of the lookback, and still open: only a person clears it
     assert [a.state for a in await all_alerts(store, kind="cabinet.discrepancy")] == ["raised"]
-    cleared = await acknowledge(store.engine, alert.id, by="pharm-1", note="override", now=clock(), rules=store.rules)
+    cleared = await acknowledge(
+        store.db.engine, alert.id, by="pharm-1", note="override", now=clock(), rules=store.rules.current
+    )
     assert (cleared.state, cleared.acknowledged_by) == ("cleared", "pharm-1")
     await at(engine, clock, T0 + 2 * MIN)  # the same removal, seen again: not raised again
     assert [a.state for a in await all_alerts(store, kind="cabinet.discrepancy")] == ["cleared"]
 
 
 async def test_an_acknowledged_error_lane_alert_clears_after_its_clear_after_time(
-    store: Store, engine: AlertEngine, clock: SteppedClock
+    store: Stores, engine: AlertEngine, clock: SteppedClock
 ) -> None:
-    await store.commit_batch(
+    await store.events.commit_batch(
         [event("specimen.rejected", "specimen", "S900", T0, "sorter-1", reason="unknown_order", lane=9)]
     )
     assert await at(engine, clock, T0 + MIN) == (1, 0)
     [alert] = await all_alerts(store, kind="specimen.error_lane")
     assert "no order matches the barcode" in alert.message
-    await acknowledge(store.engine, alert.id, by="lab-3", note=None, now=T0 + 2 * MIN, rules=store.rules)
+    await acknowledge(store.db.engine, alert.id, by="lab-3", note=None, now=T0 + 2 * MIN, rules=store.rules.current)
     assert await at(engine, clock, T0 + 31 * MIN) == (0, 0)
     assert await at(engine, clock, T0 + 32 * MIN) == (0, 1)  # 30 min after the acknowledgement
     assert await at(engine, clock, T0 + 33 * MIN) == (0, 0)  # still rejected, but that rejection was dealt with
@@ -224,23 +233,30 @@ async def test_an_acknowledged_error_lane_alert_clears_after_its_clear_after_tim
 
 
 async def test_rules_imported_elsewhere_apply_from_the_next_pass(
-    store: Store, engine: AlertEngine, clock: SteppedClock
+    store: Stores, engine: AlertEngine, clock: SteppedClock
 ) -> None:
-    await store.commit_batch([event("device.offline", "device", "tubes-1", T0, "tubes-1", reason="timeout")])
+    await store.events.commit_batch([event("device.offline", "device", "tubes-1", T0, "tubes-1", reason="timeout")])
     assert await at(engine, clock, T0 + 3 * MIN) == (1, 0)
-    document = rules_document(store.rules) | {"alerts": {"disabled": ["device.offline"]}}
-    await import_rules(store.engine, validate_document(document, "t"), by="u9", comment="quiet", now=T0 + 4 * MIN)
+    document = rules_document(store.rules.current) | {"alerts": {"disabled": ["device.offline"]}}
+    await import_rules(
+        store.db.engine,
+        validate_document(document, "t"),
+        by="u9",
+        comment="quiet",
+        now=T0 + 4 * MIN,
+        reproject=reproject_open,
+    )
     assert await at(engine, clock, T0 + 5 * MIN) == (0, 1)
-    assert store.rules.version == 1
-    async with store.engine.connect() as connection:
+    assert store.rules.current.version == 1
+    async with store.db.engine.connect() as connection:
         open_keys = (await connection.execute(sa.select(alerts.c.open_key))).scalars().all()
     assert open_keys == [None]
 
 
-async def test_every_kind_is_gathered_from_its_tables(store: Store, engine: AlertEngine, clock: SteppedClock) -> None:
+async def test_every_kind_is_gathered_from_its_tables(store: Stores, engine: AlertEngine, clock: SteppedClock) -> None:
     """One pass over rows the projections and telemetry wrote: each kind finds its subject."""
     bins = [{"bin": "F-01", "gtin": "00614141001934", "lot": "INS-7", "quantity": 1, "expiry": "2027-06-30"}]
-    await store.commit_batch(
+    await store.events.commit_batch(
         [
             event(
                 "specimen.collected", "specimen", "S1", T0, "ward-scanner", priority="stat", category="cbc", ward="icu"
@@ -283,8 +299,8 @@ async def test_every_kind_is_gathered_from_its_tables(store: Store, engine: Aler
             event("device.offline", "device", "sorter-1", T0, "sorter-1", reason="timeout"),
         ]
     )
-    await store.record_edge_state(EdgeState(site=SITE, edge="ward-edge", state="offline", since=T0, version="1"))
-    await store.commit_telemetry(
+    await store.events.record_edge_state(EdgeState(site=SITE, edge="ward-edge", state="offline", since=T0, version="1"))
+    await store.telemetry.commit(
         [
             fridge(T0, 12.0),
             Telemetry(
@@ -314,12 +330,12 @@ async def test_every_kind_is_gathered_from_its_tables(store: Store, engine: Aler
 
 
 async def test_a_lost_carrier_with_the_longest_id_raises_its_alert_and_the_others_too(
-    store: Store, engine: AlertEngine, clock: SteppedClock
+    store: Stores, engine: AlertEngine, clock: SteppedClock
 ) -> None:
     """The subject of a lost-carrier alert is `carrier#transaction`: with a 64-character carrier id it must still
     fit the column (PostgreSQL rejects a longer one, and the failed insert would stop every alert of the pass)."""
     carrier = "C" * 64
-    await store.commit_batch(
+    await store.events.commit_batch(
         [
             event(
                 "carrier.dispatched",
@@ -344,7 +360,7 @@ async def test_a_lost_carrier_with_the_longest_id_raises_its_alert_and_the_other
 
 
 async def test_a_carrier_lost_for_more_than_a_day_stays_alerted_until_the_open_work_lookback(
-    store: Store, engine: AlertEngine, clock: SteppedClock
+    store: Stores, engine: AlertEngine, clock: SteppedClock
 ) -> None:
     """Specimens are watched for a day; a carrier that never arrived stays lost longer than that."""
     dispatched = event(
@@ -358,7 +374,7 @@ async def test_a_carrier_lost_for_more_than_a_day_stays_alerted_until_the_open_w
         to_station="lab",
         specimens=["S1"],
     )
-    await store.commit_batch([dispatched])
+    await store.events.commit_batch([dispatched])
     assert await at(engine, clock, T0 + 20 * MIN) == (1, 0)
     assert await at(engine, clock, T0 + timedelta(days=2)) == (0, 0)  # still lost, the same alert
     [lost] = await all_alerts(store)

@@ -12,11 +12,12 @@ import yaml
 from contract import EdgeState, Event, Subject, new_event
 from gateway.alerts.engine import AlertEngine
 from gateway.api import create_app
+from gateway.composition.stores import Stores
 from gateway.rules import default_rules
 from gateway.rules.store import import_rules
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.store import Store
+from gateway.tracking.specimens.store import reproject_open
 from tests.auth import authorised, bearer
 from tests.clock import SteppedClock
 
@@ -32,10 +33,12 @@ def clock() -> SteppedClock:
 
 
 @pytest.fixture
-async def api(gateway_settings: GatewaySettings, store: Store, clock: SteppedClock) -> AsyncIterator[httpx.AsyncClient]:
+async def api(
+    gateway_settings: GatewaySettings, store: Stores, clock: SteppedClock
+) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store, clock=clock)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
     ) as client:
         yield client
 
@@ -54,15 +57,15 @@ def event(kind: str, subject_kind: str, subject_id: str, at: datetime, **data: A
     return built.model_copy(update={"received_at": at})
 
 
-async def seed(store: Store, clock: SteppedClock) -> None:
+async def seed(store: Stores, clock: SteppedClock) -> None:
     """A sorter offline (warning, 08:03), then cabinet-3's door ajar (warning, icu, 08:10; no par levels) and an edge
     offline (critical, 08:10)."""
-    engine = AlertEngine(store, clock)
-    await store.commit_batch([event("device.offline", "device", "sorter-1", T0, reason="modbus timeout")])
+    engine = AlertEngine(store.db, store.rules, clock)
+    await store.events.commit_batch([event("device.offline", "device", "sorter-1", T0, reason="modbus timeout")])
     clock.now = T0 + 3 * MIN
     await engine.evaluate()
-    await store.commit_batch([event("cabinet.door_opened", "cabinet", "cabinet-3", T0 + 5 * MIN, badge="B1")])
-    await store.record_edge_state(_edge_offline(T0 + 6 * MIN))
+    await store.events.commit_batch([event("cabinet.door_opened", "cabinet", "cabinet-3", T0 + 5 * MIN, badge="B1")])
+    await store.events.record_edge_state(_edge_offline(T0 + 6 * MIN))
     clock.now = T0 + 10 * MIN
     await engine.evaluate()
 
@@ -72,7 +75,7 @@ def _edge_offline(since: datetime) -> EdgeState:
 
 
 async def test_alerts_come_most_severe_first_then_newest_and_filter_by_state_kind_severity_ward_subject(
-    api: httpx.AsyncClient, store: Store, clock: SteppedClock
+    api: httpx.AsyncClient, store: Stores, clock: SteppedClock
 ) -> None:
     await seed(store, clock)
     page = (await api.get("/api/v1/alerts")).json()
@@ -106,7 +109,7 @@ async def test_alerts_come_most_severe_first_then_newest_and_filter_by_state_kin
 
 
 async def test_acknowledge_says_who_and_a_cleared_alert_answers_409(
-    api: httpx.AsyncClient, store: Store, clock: SteppedClock
+    api: httpx.AsyncClient, store: Stores, clock: SteppedClock
 ) -> None:
     await seed(store, clock)
     [sorter] = (await api.get("/api/v1/alerts", params={"subject": "sorter-1"})).json()["data"]
@@ -125,9 +128,9 @@ async def test_acknowledge_says_who_and_a_cleared_alert_answers_409(
         sorter["id"]
     ]
 
-    await store.commit_batch([event("device.online", "device", "sorter-1", T0 + 12 * MIN)])
+    await store.events.commit_batch([event("device.online", "device", "sorter-1", T0 + 12 * MIN)])
     clock.now = T0 + 13 * MIN
-    await AlertEngine(store, clock).evaluate()
+    await AlertEngine(store.db, store.rules, clock).evaluate()
     response = await api.post(f"/api/v1/alerts/{sorter['id']}/acknowledge", json={"by": "u43"})
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
@@ -166,7 +169,7 @@ async def test_the_rules_in_force_as_json_and_as_yaml(api: httpx.AsyncClient) ->
     assert yaml.safe_load(response.text) == {k: v for k, v in body.items() if k != "version"}
 
 
-async def test_put_yaml_or_json_makes_the_next_version_in_force(api: httpx.AsyncClient, store: Store) -> None:
+async def test_put_yaml_or_json_makes_the_next_version_in_force(api: httpx.AsyncClient, store: Stores) -> None:
     document = (await api.get("/api/v1/rules", params={"format": "yaml"})).text
     changed = document.replace("door_ajar_minutes: 3", "door_ajar_minutes: 2")
     response = await api.put(
@@ -177,7 +180,7 @@ async def test_put_yaml_or_json_makes_the_next_version_in_force(api: httpx.Async
     )
     assert response.status_code == 201
     assert (response.json()["version"], response.json()["alerts"]["door_ajar_minutes"]) == (1, 2)
-    assert store.rules.version == 1
+    assert store.rules.current.version == 1
 
     as_json = (await api.get("/api/v1/rules")).json() | {"version": 99}
     as_json["alerts"]["door_ajar_minutes"] = 4
@@ -207,7 +210,7 @@ async def test_put_yaml_or_json_makes_the_next_version_in_force(api: httpx.Async
     ],
 )
 async def test_put_an_invalid_document_is_a_422_naming_field_and_reason(
-    api: httpx.AsyncClient, store: Store, content: str, field: str, reason: str
+    api: httpx.AsyncClient, store: Stores, content: str, field: str, reason: str
 ) -> None:
     response = await api.put("/api/v1/rules", params={"by": "u7"}, content=content)
     assert response.status_code == 422
@@ -215,7 +218,7 @@ async def test_put_an_invalid_document_is_a_422_naming_field_and_reason(
     problem = response.json()
     assert f"request body: {field}: {reason}" in problem["detail"]
     assert problem["errors"][0]["field"] == field
-    assert store.rules.version == 0
+    assert store.rules.current.version == 0
     assert (await api.get("/api/v1/rules/versions")).json()["count"] == 1
 
 
@@ -236,10 +239,10 @@ async def test_put_says_who_imports_them_the_caller_unless_by_names_someone(api:
 async def test_a_gateway_starts_with_the_stored_rules_and_its_engine_raises_on_its_clock(
     gateway_settings: GatewaySettings, clock: SteppedClock
 ) -> None:
-    opened = await Store.open(gateway_settings)
+    opened = await Stores.open(gateway_settings)
     try:
-        await import_rules(opened.engine, default_rules(), by="u1", comment="ours", now=T0)
-        await opened.commit_batch([event("device.offline", "device", "tubes-1", T0, reason="timeout")])
+        await import_rules(opened.db.engine, default_rules(), by="u1", comment="ours", now=T0, reproject=reproject_open)
+        await opened.events.commit_batch([event("device.offline", "device", "tubes-1", T0, reason="timeout")])
     finally:
         await opened.close()
     settings = gateway_settings.model_copy(update={"alerts_every_s": 3600})  # the test runs each pass itself

@@ -126,7 +126,7 @@ async def test_configuration_changes_are_recorded_and_never_hold_a_secret(gatewa
     async with authorised(gateway, "admin") as admin:
         await admin.put(
             "/api/v1/rules",
-            content=rules_yaml(gateway.store.rules),
+            content=rules_yaml(gateway.store.rules.current),
             headers={"content-type": "application/yaml"},
             params={"comment": "same again"},
         )

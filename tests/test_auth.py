@@ -183,7 +183,7 @@ async def test_sessions_end_after_idle_time_and_after_their_absolute_lifetime(
     old_cookie = (await _login(client, "bms-8")).cookies["wardlink_session"]
     client.cookies.clear()
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    async with store.engine.begin() as connection:  # 30 minutes idle by default: an hour ago is too long
+    async with store.db.engine.begin() as connection:  # 30 minutes idle by default: an hour ago is too long
         await connection.execute(
             sessions.update().where(sessions.c.secret_hash == digest(idle_cookie)).values(last_seen_at=long_ago)
         )
@@ -231,7 +231,7 @@ async def test_service_token_secret_is_shown_once_works_and_stops_when_revoked(
 async def test_an_expired_or_made_up_token_is_refused(gateway: Gateway, client: httpx.AsyncClient) -> None:
     store = _store(gateway)
     secret = await create_token(store, name="script", role="engineer", expires_in=timedelta(days=1))
-    async with store.engine.begin() as connection:
+    async with store.db.engine.begin() as connection:
         await connection.execute(
             service_tokens.update()
             .where(service_tokens.c.secret_hash == digest(secret))
@@ -256,7 +256,7 @@ async def test_only_hashes_are_stored_argon2id_for_passwords_sha256_for_sessions
     cookie = (await _login(client, "bms-9")).cookies["wardlink_session"]
     secret = await create_token(store, name="lis", role="integration")
 
-    async with store.engine.connect() as connection:
+    async with store.db.engine.connect() as connection:
         stored_hash = (await connection.execute(sa.select(users.c.password_hash))).scalar_one()
         session_keys = list((await connection.execute(sa.select(sessions.c.secret_hash))).scalars())
         token_keys = list((await connection.execute(sa.select(service_tokens.c.secret_hash))).scalars())
@@ -273,12 +273,12 @@ async def test_a_hash_made_with_older_parameters_is_replaced_at_login(
     store = _store(gateway)
     await create_user(store, name="bms-10", password=PASSWORD, role="lab")
     weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024).hash(PASSWORD)
-    async with store.engine.begin() as connection:
+    async with store.db.engine.begin() as connection:
         await connection.execute(users.update().values(password_hash=weak))
 
     assert (await _login(client, "bms-10")).status_code == 200
 
-    async with store.engine.connect() as connection:
+    async with store.db.engine.connect() as connection:
         rehashed = (await connection.execute(sa.select(users.c.password_hash))).scalar_one()
     assert rehashed != weak
     assert not PasswordHasher().check_needs_rehash(rehashed)

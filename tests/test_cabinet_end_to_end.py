@@ -20,10 +20,10 @@ from contract.mqtt_url import BrokerAddress
 from device_profiles import MqttJsonProfile, Site, load_profiles
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
+from gateway.composition.stores import Stores
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.store import Store
-from gateway.tables import events
+from gateway.storage.tables import events
 from simulators.cabinet import CabinetSimulator
 from tests.infra import Infra
 from tests.polling import eventually
@@ -76,10 +76,10 @@ async def edge(infra: Infra, tmp_path: Path, cabinet: CabinetSimulator) -> Async
         yield agent
 
 
-async def stored(store: Store) -> list[dict[str, Any]]:
+async def stored(store: Stores) -> list[dict[str, Any]]:
     """What the gateway committed about the cabinet, in edge order."""
     query = sa.select(events.c.id, events.c.type, events.c.body).where(events.c.device == DEVICE).order_by(events.c.seq)
-    async with store.engine.connect() as connection:
+    async with store.db.engine.connect() as connection:
         return [{"id": row.id, "type": row.type, **row.body} for row in await connection.execute(query)]
 
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contract import Event
-from gateway.cabinet_history import Heading, bodies_needed
-from gateway.cabinet_projection import CabinetState, fold_cabinet
-from gateway.cabinet_store import find_cabinets, stock_of
-from gateway.store import Store
+from gateway.composition.stores import Stores
+from gateway.tracking.cabinets.fold import CabinetState, fold_cabinet
+from gateway.tracking.cabinets.history import Heading, bodies_needed
+from gateway.tracking.cabinets.store import find_cabinets, stock_of
 from tests.pharmacy_events import IBUPROFEN, INSULIN, PARACETAMOL, SITE, as_stored, cabinet_event, item
 
 LINES = (("D1-01", PARACETAMOL), ("D1-02", IBUPROFEN), ("F-01", INSULIN))
@@ -70,7 +70,7 @@ def test_the_fold_of_the_needed_bodies_is_the_fold_of_every_event(rng: random.Ra
     assert as_projected(fold_cabinet(SITE, "cabinet-1", chosen), history) == expected
 
 
-async def test_the_projector_stores_the_fold_of_every_event_for_random_histories_and_batches(store: Store) -> None:
+async def test_the_projector_stores_the_fold_of_every_event_for_random_histories_and_batches(store: Stores) -> None:
     rng = random.Random(20261123)
     histories = {f"cabinet-{n}": random_history(rng, f"cabinet-{n}", rng.randint(1, 60)) for n in range(25)}
     pending = [e for history in histories.values() for e in history]
@@ -78,8 +78,8 @@ async def test_the_projector_stores_the_fold_of_every_event_for_random_histories
     while pending:  # batches of any size and mix, some events sent twice
         size = rng.randint(1, 40)
         batch, pending = pending[:size], pending[size:]
-        await store.commit_batch(batch + rng.sample(batch, k=len(batch) // 4))
-    async with store.engine.connect() as connection:
+        await store.events.commit_batch(batch + rng.sample(batch, k=len(batch) // 4))
+    async with store.db.engine.connect() as connection:
         stock = await stock_of(connection)
         for cabinet, history in histories.items():
             expected = fold_cabinet(SITE, cabinet, [as_stored(e) for e in history])

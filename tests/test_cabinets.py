@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contract import Event
-from gateway.cabinet_projection import fold_cabinet
-from gateway.cabinet_store import access_log, cabinet_items, find_cabinets, stock_of
-from gateway.store import Store
+from gateway.composition.stores import Stores
+from gateway.tracking.cabinets.fold import fold_cabinet
+from gateway.tracking.cabinets.store import access_log, cabinet_items, find_cabinets, stock_of
 from tests.pharmacy_events import EXPIRY, IBUPROFEN, INSULIN, PARACETAMOL, SITE, T0, Seq, as_stored, cabinet_event, item
 
 
@@ -122,14 +122,14 @@ def test_any_order_and_duplication_of_the_events_gives_the_same_cabinet(picks: l
 
 
 # -- the projector and queries, on SQLite and PostgreSQL ----------------------------------------------------------
-async def test_the_projector_stores_the_same_cabinet_and_stock_for_batches_in_any_order(store: Store) -> None:
+async def test_the_projector_stores_the_same_cabinet_and_stock_for_batches_in_any_order(store: Stores) -> None:
     in_order, shuffled = shift(cabinet="cabinet-1"), shift(cabinet="cabinet-2")
     for event in in_order:
-        await store.commit_batch([event])
+        await store.events.commit_batch([event])
     for index in (10, 3, 0, 7, 1, 9, 5, 2, 8, 4, 6):
-        await store.commit_batch([shuffled[index]])
-    await store.commit_batch(shuffled[:3])  # duplicates change nothing
-    async with store.engine.connect() as connection:
+        await store.events.commit_batch([shuffled[index]])
+    await store.events.commit_batch(shuffled[:3])  # duplicates change nothing
+    async with store.db.engine.connect() as connection:
         (one,), (two,) = await find_cabinets(connection, "cabinet-1"), await find_cabinets(connection, "cabinet-2")
         stock = await stock_of(connection)
     assert one.cabinet == "cabinet-1"
@@ -145,19 +145,19 @@ async def test_the_projector_stores_the_same_cabinet_and_stock_for_batches_in_an
     assert (two, tuple(stock[(SITE, "cabinet-2")])) == (expected.row, expected.stock)
 
 
-async def test_a_new_snapshot_removes_lines_it_no_longer_lists(store: Store) -> None:
-    await store.commit_batch(shift())
+async def test_a_new_snapshot_removes_lines_it_no_longer_lists(store: Stores) -> None:
+    await store.events.commit_batch(shift())
     snapshot = cabinet_event("cabinet.inventory_reported", "cabinet-1", 60, 99, bins=[item("F-01", INSULIN, 6)])
-    await store.commit_batch([snapshot])
-    async with store.engine.connect() as connection:
+    await store.events.commit_batch([snapshot])
+    async with store.db.engine.connect() as connection:
         stock = await stock_of(connection, [(SITE, "cabinet-1"), (SITE, "cabinet-9")])
     assert [(s.bin, s.quantity) for s in stock[(SITE, "cabinet-1")]] == [("F-01", 6)]
     assert stock[(SITE, "cabinet-9")] == []  # never heard of: nothing in it
 
 
-async def test_cabinet_items_lists_what_the_given_bins_hold(store: Store) -> None:
-    await store.commit_batch(shift())
-    async with store.engine.connect() as connection:
+async def test_cabinet_items_lists_what_the_given_bins_hold(store: Stores) -> None:
+    await store.events.commit_batch(shift())
+    async with store.db.engine.connect() as connection:
         fridge = await cabinet_items(connection, SITE, "cabinet-1", ["F-01", "F-02"])
         everything = await cabinet_items(connection, SITE, "cabinet-1", None)
         elsewhere = await cabinet_items(connection, "other-site", "cabinet-1", None)
@@ -173,9 +173,9 @@ async def test_cabinet_items_lists_what_the_given_bins_hold(store: Store) -> Non
     assert elsewhere == []
 
 
-async def test_the_access_log_lists_door_and_item_events_in_a_window(store: Store) -> None:
-    await store.commit_batch(shift())
-    async with store.engine.connect() as connection:
+async def test_the_access_log_lists_door_and_item_events_in_a_window(store: Stores) -> None:
+    await store.events.commit_batch(shift())
+    async with store.db.engine.connect() as connection:
         records, total = await access_log(connection, SITE, "cabinet-1", since=at(11), until=at(31), limit=3, offset=0)
     assert total == 5  # removed, removed, returned, closed, opened; alarms are not access
     assert [(r.event.type, r.event.data.get("badge")) for r in records] == [

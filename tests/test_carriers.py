@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from contract import Event, Subject, new_event
 from gateway.api import create_app
-from gateway.carrier_projection import fold_trip
-from gateway.projection import StoredEvent
+from gateway.composition.stores import Stores
 from gateway.settings import GatewaySettings
-from gateway.store import Store
+from gateway.storage.stored_event import StoredEvent
+from gateway.tracking.carriers.fold import fold_trip
 from tests.auth import bearer
 
 SITE = "general-hospital"
@@ -119,15 +119,15 @@ def test_any_order_and_duplicates_give_the_same_trip(events: list[StoredEvent], 
 
 # -- stored and served -----------------------------------------------------------------------------------------
 @pytest.fixture
-async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
     ) as client:
         yield client
 
 
-async def test_trips_are_stored_per_transaction_and_listed_latest_first(api: httpx.AsyncClient, store: Store) -> None:
+async def test_trips_are_stored_per_transaction_and_listed_latest_first(api: httpx.AsyncClient, store: Stores) -> None:
     trip7 = [carrier_event(n, *step) for n, step in enumerate(TRIP)]
     later = T0 + timedelta(minutes=30)
     trip8 = carrier_event(
@@ -145,8 +145,8 @@ async def test_trips_are_stored_per_transaction_and_listed_latest_first(api: htt
         carrier="C9",
         at=later + timedelta(minutes=1),
     )
-    await store.commit_batch([trip7[2], trip8])
-    await store.commit_batch([*reversed(trip7), other])
+    await store.events.commit_batch([trip7[2], trip8])
+    await store.events.commit_batch([*reversed(trip7), other])
 
     listing = (await api.get("/api/v1/carriers")).json()
     assert listing["count"] == 3
@@ -170,7 +170,7 @@ async def test_trips_are_stored_per_transaction_and_listed_latest_first(api: htt
     older_page = (await api.get("/api/v1/carriers/C3", params={"offset": 1})).json()
     assert ([t["transaction"] for t in older_page["data"]], older_page["in_transit"]) == ([7], True)
 
-    s10 = await store.specimen("S10")
+    s10 = await store.specimens.get("S10")
     assert s10 is not None
     assert (s10[0].status, s10[0].custodian) == ("arrived", "B40")
 

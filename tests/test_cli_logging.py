@@ -9,7 +9,7 @@ def test_pending_publish_warnings_stay_quiet_even_when_aiomqtt_is_imported_after
         "import logging\n"
         "from wardlink.cli import _logging\n"
         "_logging(False)\n"
-        "import aiomqtt, gateway.ingest\n"  # a library that sets its own level on import must not win
+        "import aiomqtt, gateway.ingest.subscriber\n"  # a library that sets its own level on import must not win
         "print(logging.getLogger('mqtt').getEffectiveLevel())\n"
     )
     level = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout  # noqa: S603

@@ -1,6 +1,6 @@
 """The custody log as evidence: chained records in commit order, and `verify` catching every kind of tampering.
 
-Store tests run on an empty SQLite file and an empty PostgreSQL schema; the command line runs as a real process.
+Stores tests run on an empty SQLite file and an empty PostgreSQL schema; the command line runs as a real process.
 """
 
 import asyncio
@@ -19,11 +19,11 @@ import sqlalchemy as sa
 
 from contract import Event, Subject, new_event
 from gateway.api import create_app
-from gateway.audit import AuditReport, verify_custody_log
-from gateway.custody_log import GENESIS_HASH, CustodyFields, canonical_json, record_hash
+from gateway.composition.stores import Stores
+from gateway.custody.log import GENESIS_HASH, CustodyFields, canonical_json, record_hash
+from gateway.custody.verify import AuditReport, verify_custody_log
 from gateway.settings import GatewaySettings
-from gateway.store import Store
-from gateway.tables import custody_log, events
+from gateway.storage.tables import custody_log, events
 from tests.auth import bearer
 from tests.cli import cli_env, wardlink
 
@@ -84,28 +84,28 @@ def second_batch() -> list[Event]:
     ]
 
 
-async def records(store: Store) -> list[Any]:
-    async with store.engine.connect() as connection:
+async def records(store: Stores) -> list[Any]:
+    async with store.db.engine.connect() as connection:
         return list(await connection.execute(sa.select(custody_log).order_by(custody_log.c.position)))
 
 
-async def verify(store: Store) -> AuditReport:
-    async with store.engine.connect() as connection:
+async def verify(store: Stores) -> AuditReport:
+    async with store.db.engine.connect() as connection:
         return await verify_custody_log(connection)
 
 
-async def execute(store: Store, *statements: sa.Executable) -> None:
-    async with store.engine.begin() as connection:
+async def execute(store: Stores, *statements: sa.Executable) -> None:
+    async with store.db.engine.begin() as connection:
         for statement in statements:
             await connection.execute(statement)
 
 
 @pytest.fixture
-async def chained(store: Store) -> list[Event]:
+async def chained(store: Stores) -> list[Event]:
     """Five custody records from two batches, in the order they were appended."""
     one, two = first_batch(), second_batch()
-    await store.commit_batch(one)
-    await store.commit_batch(two)
+    await store.events.commit_batch(one)
+    await store.events.commit_batch(two)
 
     def order(e: Event) -> tuple[datetime, int, str]:
         return (e.occurred_at, e.seq, str(e.id))
@@ -115,7 +115,7 @@ async def chained(store: Store) -> list[Event]:
 
 # -- the chain ---------------------------------------------------------------------------------------------------
 async def test_each_custody_event_gets_one_record_chained_to_the_one_before_in_commit_order(
-    store: Store, chained: list[Event]
+    store: Stores, chained: list[Event]
 ) -> None:
     rows = await records(store)
     assert [r.position for r in rows] == [1, 2, 3, 4, 5]
@@ -132,13 +132,13 @@ async def test_each_custody_event_gets_one_record_chained_to_the_one_before_in_c
     assert (await verify(store)).intact
 
 
-async def test_duplicates_and_non_custody_events_add_no_record(store: Store, chained: list[Event]) -> None:
+async def test_duplicates_and_non_custody_events_add_no_record(store: Stores, chained: list[Event]) -> None:
     before = await records(store)
-    await store.commit_batch([*chained[:2], device_event(9, T0 + timedelta(hours=1))])
+    await store.events.commit_batch([*chained[:2], device_event(9, T0 + timedelta(hours=1))])
     assert await records(store) == before
 
 
-async def test_a_clean_chain_passes_and_reports_its_head(store: Store, chained: list[Event]) -> None:
+async def test_a_clean_chain_passes_and_reports_its_head(store: Stores, chained: list[Event]) -> None:
     report = await verify(store)
     head = (await records(store))[-1]
     assert (report.intact, report.problems, report.records) == (True, [], 5)
@@ -146,22 +146,22 @@ async def test_a_clean_chain_passes_and_reports_its_head(store: Store, chained: 
     assert report.summary().startswith("custody log intact: 5 record(s)")
 
 
-async def test_an_empty_log_is_intact(store: Store) -> None:
+async def test_an_empty_log_is_intact(store: Stores) -> None:
     report = await verify(store)
     assert (report.intact, report.records, report.head_position) == (True, 0, None)
 
 
 async def test_gateway_replicas_committing_at_once_extend_one_unbroken_chain(
-    store: Store, gateway_settings: GatewaySettings
+    store: Stores, gateway_settings: GatewaySettings
 ) -> None:
-    replica = await Store.open(gateway_settings)
+    replica = await Stores.open(gateway_settings)
     try:
 
-        async def commit(target: Store, n: int) -> None:
+        async def commit(target: Stores, n: int) -> None:
             # Deliveries and cabinets: batches that no other projection serialises.
             kind, subject = ("delivery.loaded", f"D{n}") if n % 3 else ("cabinet.door_opened", f"cabinet-{n}")
             batch = [custody_event(kind, subject, n * 10 + k, T0 + timedelta(seconds=k)) for k in range(3)]
-            await target.commit_batch(batch)
+            await target.events.commit_batch(batch)
 
         await asyncio.gather(*(commit(store if n % 2 else replica, n) for n in range(1, 21)))
     finally:
@@ -172,9 +172,9 @@ async def test_gateway_replicas_committing_at_once_extend_one_unbroken_chain(
     assert report.intact, report.problems
 
 
-async def test_events_stored_before_the_log_existed_are_recorded_first(store: Store) -> None:
+async def test_events_stored_before_the_log_existed_are_recorded_first(store: Stores) -> None:
     old = [custody_event("specimen.collected", "OLD1", 1, T0), custody_event("cabinet.door_opened", "cabinet-1", 2, T0)]
-    async with store.engine.begin() as connection:  # as a database upgraded from before the custody log holds them
+    async with store.db.engine.begin() as connection:  # as a database upgraded from before the custody log holds them
         await connection.execute(
             sa.insert(events),
             [
@@ -196,7 +196,7 @@ async def test_events_stored_before_the_log_existed_are_recorded_first(store: St
         )
     assert [p.kind for p in (await verify(store)).problems] == ["unrecorded", "unrecorded"]
     new = custody_event("specimen.collected", "NEW1", 3, T0 - timedelta(hours=1))
-    await store.commit_batch([new])
+    await store.events.commit_batch([new])
     assert [r.subject_id for r in await records(store)] == ["OLD1", "cabinet-1", "NEW1"]
     assert (await verify(store)).intact
 
@@ -210,30 +210,30 @@ def test_canonical_json_ignores_key_order_spacing_and_integral_float_spelling() 
 
 
 # -- tampering ---------------------------------------------------------------------------------------------------
-Tamper = Callable[[Store, list[Any]], Awaitable[None]]
+Tamper = Callable[[Stores, list[Any]], Awaitable[None]]
 
 
-async def edit_a_record_field(store: Store, rows: list[Any]) -> None:
+async def edit_a_record_field(store: Stores, rows: list[Any]) -> None:
     await execute(store, sa.update(custody_log).where(custody_log.c.position == 3).values(subject_id="D999"))
 
 
-async def edit_a_record_time(store: Store, rows: list[Any]) -> None:
+async def edit_a_record_time(store: Stores, rows: list[Any]) -> None:
     moved = rows[2].occurred_at - timedelta(minutes=30)
     await execute(store, sa.update(custody_log).where(custody_log.c.position == 3).values(occurred_at=moved))
 
 
-async def edit_an_event_body(store: Store, rows: list[Any]) -> None:
-    async with store.engine.begin() as connection:
+async def edit_an_event_body(store: Stores, rows: list[Any]) -> None:
+    async with store.db.engine.begin() as connection:
         body = (await connection.execute(sa.select(events.c.body).where(events.c.id == rows[2].event_id))).scalar_one()
         body["data"]["badge"] = "B666"  # someone else loaded the robot, says the edited body
         await connection.execute(sa.update(events).where(events.c.id == rows[2].event_id).values(body=body))
 
 
-async def delete_a_record(store: Store, rows: list[Any]) -> None:
+async def delete_a_record(store: Stores, rows: list[Any]) -> None:
     await execute(store, sa.delete(custody_log).where(custody_log.c.position == 3))
 
 
-async def delete_a_record_and_its_event(store: Store, rows: list[Any]) -> None:
+async def delete_a_record_and_its_event(store: Stores, rows: list[Any]) -> None:
     await execute(
         store,
         sa.delete(custody_log).where(custody_log.c.position == 3),
@@ -241,11 +241,11 @@ async def delete_a_record_and_its_event(store: Store, rows: list[Any]) -> None:
     )
 
 
-async def delete_an_event(store: Store, rows: list[Any]) -> None:
+async def delete_an_event(store: Stores, rows: list[Any]) -> None:
     await execute(store, sa.delete(events).where(events.c.id == rows[2].event_id))
 
 
-async def swap_two_records(store: Store, rows: list[Any]) -> None:
+async def swap_two_records(store: Stores, rows: list[Any]) -> None:
     c = custody_log.c
     await execute(
         store,
@@ -255,7 +255,7 @@ async def swap_two_records(store: Store, rows: list[Any]) -> None:
     )
 
 
-async def rewrite_a_record_with_a_fresh_hash(store: Store, rows: list[Any]) -> None:
+async def rewrite_a_record_with_a_fresh_hash(store: Stores, rows: list[Any]) -> None:
     # A careful forger recomputes the edited record's hash: the next record's link still gives it away.
     row = rows[2]
     digest = record_hash(row.prev_hash, dataclasses.replace(CustodyFields.of(row), subject_id="D999"))
@@ -279,7 +279,7 @@ async def rewrite_a_record_with_a_fresh_hash(store: Store, rows: list[Any]) -> N
     ids=lambda value: getattr(value, "__name__", ""),
 )
 async def test_verify_names_every_tampering(
-    store: Store, chained: list[Event], tamper: Tamper, expected: list[tuple[str, int | None]]
+    store: Stores, chained: list[Event], tamper: Tamper, expected: list[tuple[str, int | None]]
 ) -> None:
     await tamper(store, await records(store))
     report = await verify(store)
@@ -288,9 +288,9 @@ async def test_verify_names_every_tampering(
     assert report.summary().startswith("custody log NOT intact")
 
 
-async def test_a_tampered_log_stays_detectable_as_the_chain_grows(store: Store, chained: list[Event]) -> None:
+async def test_a_tampered_log_stays_detectable_as_the_chain_grows(store: Stores, chained: list[Event]) -> None:
     await edit_an_event_body(store, await records(store))
-    await store.commit_batch([custody_event("specimen.collected", "S9", 20, T0 + timedelta(hours=1))])
+    await store.events.commit_batch([custody_event("specimen.collected", "S9", 20, T0 + timedelta(hours=1))])
     report = await verify(store)
     assert [(p.kind, p.position) for p in report.problems] == [("edited", 3)]
     assert report.records == 6
@@ -298,18 +298,20 @@ async def test_a_tampered_log_stays_detectable_as_the_chain_grows(store: Store, 
 
 # -- the API -----------------------------------------------------------------------------------------------------
 @pytest.fixture
-async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
     ) as client:
         yield client
 
 
 async def test_a_subjects_records_come_with_their_hashes(
-    api: httpx.AsyncClient, store: Store, chained: list[Event]
+    api: httpx.AsyncClient, store: Stores, chained: list[Event]
 ) -> None:
-    await store.commit_batch([custody_event("specimen.collected", "S1", 30, T0 + timedelta(hours=2), badge="B101")])
+    await store.events.commit_batch(
+        [custody_event("specimen.collected", "S1", 30, T0 + timedelta(hours=2), badge="B101")]
+    )
     response = await api.get("/api/v1/custody/specimen/S1")
     assert response.status_code == 200
     body = response.json()
@@ -328,7 +330,7 @@ async def test_a_subjects_records_come_with_their_hashes(
 
 
 async def test_verify_over_http_gives_the_same_verdict(
-    api: httpx.AsyncClient, store: Store, chained: list[Event]
+    api: httpx.AsyncClient, store: Stores, chained: list[Event]
 ) -> None:
     clean = (await api.get("/api/v1/custody/verify")).json()
     assert (clean["intact"], clean["records"], clean["problems"]) == (True, 5, [])
@@ -357,7 +359,7 @@ async def audit_verify(env: dict[str, str], *args: str) -> tuple[int, str, str]:
 
 
 async def test_audit_verify_exits_0_on_an_intact_log_and_1_naming_each_problem(
-    store: Store, gateway_settings: GatewaySettings, chained: list[Event]
+    store: Stores, gateway_settings: GatewaySettings, chained: list[Event]
 ) -> None:
     env = cli_env(gateway_settings)
     status, out, err = await audit_verify(env)

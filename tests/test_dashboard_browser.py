@@ -138,7 +138,7 @@ async def test_a_pharmacy_user_watches_a_delivery_progress(
 ) -> None:
     assert gateway.store is not None
     delivery = Delivery("D-5001")
-    await gateway.store.commit_telemetry([robot_telemetry("robot-1", battery=72, x=0, y=0)])  # at the pharmacy
+    await gateway.store.telemetry.commit([robot_telemetry("robot-1", battery=72, x=0, y=0)])  # at the pharmacy
     page = await logged_in_page(context, gateway, "pharmacy")
     async with publisher(infra) as edge:
         await edge.send(delivery.created(), delivery.accepted())
@@ -171,7 +171,7 @@ async def test_a_ward_scoped_lab_user_cannot_open_another_wards_specimen(
     gateway: Gateway, context: BrowserContext
 ) -> None:
     assert gateway.store is not None
-    await gateway.store.commit_batch([Journey("S-ICU-1", ward="icu").collected()])
+    await gateway.store.events.commit_batch([Journey("S-ICU-1", ward="icu").collected()])
     page = await logged_in_page(context, gateway, "lab", wards=("ward-3a",))
     await page.goto("/lab")
     await page.keyboard.type("S-ICU-1", delay=5)
@@ -211,13 +211,15 @@ async def test_a_page_that_fell_behind_the_stream_reconnects_and_catches_up(
     assert gateway.live is not None
     gateway.live.queue_size = 2  # this page's stream may fall two changes behind
     journey = Journey("S4711003")
-    await gateway.store.commit_batch([journey.collected()])
+    await gateway.store.events.commit_batch([journey.collected()])
     page = await logged_in_page(context, gateway, "lab")
     await page.goto(f"/lab/specimens/{journey.subject}")
     live = page.locator("#live")
     await expect(live).to_have_text("live", timeout=LIVE_S)
 
-    await gateway.store.commit_batch([journey.dispatched(), journey.arrived(), journey.sorted()])  # three at once
+    await gateway.store.events.commit_batch(
+        [journey.dispatched(), journey.arrived(), journey.sorted()]
+    )  # three at once
     await expect(live).to_have_text("reconnecting…")
     await expect(live).to_have_text("live", timeout=LIVE_S)
     assert gateway.live.dropped == 1

@@ -14,7 +14,7 @@ import pytest
 from device_profiles.maps import MAPS_DIR
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.site_map import MapFileError, site_map
+from gateway.tracking.devices.site_map import MapFileError, site_map
 from tests.auth import authorised, logged_in
 from tests.dashboard_rig import Delivery, Journey, robot_telemetry
 
@@ -101,7 +101,7 @@ async def test_a_lab_user_refused_the_engineering_view_is_told_which_role_it_nee
 async def test_a_ward_scoped_user_gets_not_found_for_another_wards_specimen(gateway: Gateway) -> None:
     assert gateway.store is not None
     ours, theirs = Journey("S-OURS", ward="ward-3a"), Journey("S-THEIRS", ward="icu")
-    await gateway.store.commit_batch([ours.collected(), theirs.collected()])
+    await gateway.store.events.commit_batch([ours.collected(), theirs.collected()])
     async with logged_in(gateway, "lab", wards=("ward-3a",)) as client:
         mine = await client.get("/lab/specimens/S-OURS")
         guessed = await client.get("/lab/specimens/S-THEIRS")
@@ -174,7 +174,7 @@ async def test_every_module_a_page_imports_is_served(gateway: Gateway, anonymous
 # -- robots on the map ---------------------------------------------------------------------------------------------
 async def test_robots_are_placed_on_the_sites_node_graph_with_their_battery(gateway: Gateway) -> None:
     assert gateway.store is not None
-    await gateway.store.commit_telemetry([robot_telemetry("robot-1", battery=64.5, x=1, y=7)])  # by the charger
+    await gateway.store.telemetry.commit([robot_telemetry("robot-1", battery=64.5, x=1, y=7)])  # by the charger
     async with authorised(gateway, "pharmacy") as client:
         response = await client.get("/api/v1/robots")
     assert response.status_code == 200, response.text
@@ -189,8 +189,8 @@ async def test_robots_are_placed_on_the_sites_node_graph_with_their_battery(gate
 async def test_a_ward_scoped_caller_does_not_learn_another_wards_delivery_from_a_robot(gateway: Gateway) -> None:
     assert gateway.store is not None
     delivery = Delivery("D-3A-1")  # for ward-3a, on robot-1
-    await gateway.store.commit_batch([delivery.created(), delivery.accepted()])
-    await gateway.store.commit_telemetry([robot_telemetry("robot-1", battery=80, x=0, y=0)])
+    await gateway.store.events.commit_batch([delivery.created(), delivery.accepted()])
+    await gateway.store.telemetry.commit([robot_telemetry("robot-1", battery=80, x=0, y=0)])
     carried = {}
     for ward in ("ward-3a", "icu"):
         async with authorised(gateway, "pharmacy", wards=(ward,)) as client:

@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import gateway.store
+import gateway.projection.runner
 from contract import Event
-from gateway.delivery_projection import STEPS, delivery_steps, fold_delivery, progress
-from gateway.delivery_store import find_delivery, list_deliveries
-from gateway.projectors import Tx
+from gateway.composition.stores import Stores
+from gateway.projection.transaction import Tx
 from gateway.rules.pharmacy import DeliveryRules
 from gateway.settings import GatewaySettings
-from gateway.store import Store
+from gateway.tracking.deliveries.fold import STEPS, delivery_steps, fold_delivery, progress
+from gateway.tracking.deliveries.store import find_delivery, list_deliveries
 from tests.pharmacy_events import (
     PARACETAMOL,
     T0,
@@ -202,14 +202,14 @@ def test_any_order_and_duplication_of_the_events_gives_the_same_row_and_steps(
 
 
 # -- the projector, on SQLite and PostgreSQL ----------------------------------------------------------------------
-async def test_the_projector_gives_the_same_row_for_batches_in_any_order(store: Store) -> None:
+async def test_the_projector_gives_the_same_row_for_batches_in_any_order(store: Stores) -> None:
     ordered, shuffled = journey("D-A"), journey("D-B")
     for event in ordered:
-        await store.commit_batch([event])
+        await store.events.commit_batch([event])
     for index in (6, 0, 4, 2, 5, 1, 3):
-        await store.commit_batch([shuffled[index]])
-    await store.commit_batch(shuffled[2:4])  # duplicates change nothing
-    async with store.engine.connect() as connection:
+        await store.events.commit_batch([shuffled[index]])
+    await store.events.commit_batch(shuffled[2:4])  # duplicates change nothing
+    async with store.db.engine.connect() as connection:
         a, b = await find_delivery(connection, "D-A"), await find_delivery(connection, "D-B")
     assert a is not None
     assert b is not None
@@ -218,13 +218,13 @@ async def test_the_projector_gives_the_same_row_for_batches_in_any_order(store: 
     assert [s.status for s in b[1]] == [*STEPS]
 
 
-async def test_a_restock_stored_before_or_after_the_delivery_stocks_it(store: Store) -> None:
+async def test_a_restock_stored_before_or_after_the_delivery_stocks_it(store: Stores) -> None:
     early, late = journey("D-E")[:6], journey("D-L")[:6]
-    await store.commit_batch([restocked_from("D-E", 24, 100)])  # the cabinet's edge was quicker
-    await store.commit_batch(early)
-    await store.commit_batch(late)
-    await store.commit_batch([restocked_from("D-L", 24, 101, "cabinet-2")])
-    async with store.engine.connect() as connection:
+    await store.events.commit_batch([restocked_from("D-E", 24, 100)])  # the cabinet's edge was quicker
+    await store.events.commit_batch(early)
+    await store.events.commit_batch(late)
+    await store.events.commit_batch([restocked_from("D-L", 24, 101, "cabinet-2")])
+    async with store.db.engine.connect() as connection:
         found = {d: await find_delivery(connection, d) for d in ("D-E", "D-L")}
     rows = {d: f[0] for d, f in found.items() if f is not None}
     assert {d: (r.status, r.cabinet, r.stocked_at) for d, r in rows.items()} == {
@@ -236,7 +236,7 @@ async def test_a_restock_stored_before_or_after_the_delivery_stocks_it(store: St
     assert steps[-1].place == "cabinet-2"
 
 
-async def test_the_list_filters_by_status_ward_robot_progress_and_overdue(store: Store) -> None:
+async def test_the_list_filters_by_status_ward_robot_progress_and_overdue(store: Stores) -> None:
     n = Seq()
     stat_on_its_way = journey("D-1", priority="stat", seq=n)[:4]  # departed at 08:05, due 08:30
     routine_on_its_way = journey("D-2", priority="routine", seq=n)[:5]  # arrived, due 10:00
@@ -246,10 +246,10 @@ async def test_the_list_filters_by_status_ward_robot_progress_and_overdue(store:
             "delivery.accepted", "D-4", 2, n(), device="robot-2", robot="robot-2", order_id="v", destination="icu"
         )
     ]
-    await store.commit_batch([*stat_on_its_way, *routine_on_its_way, *done, *elsewhere])
+    await store.events.commit_batch([*stat_on_its_way, *routine_on_its_way, *done, *elsewhere])
 
     async def ids(**filters: object) -> tuple[list[str], int]:
-        async with store.engine.connect() as connection:
+        async with store.db.engine.connect() as connection:
             rows, count = await list_deliveries(connection, limit=50, offset=0, **filters)  # type: ignore[arg-type]
         return [r.delivery for r in rows], count
 
@@ -260,39 +260,39 @@ async def test_the_list_filters_by_status_ward_robot_progress_and_overdue(store:
     assert await ids(in_progress=False) == (["D-3"], 1)
     assert await ids(overdue_at=T0 + timedelta(minutes=45)) == (["D-1"], 1)
     assert await ids(overdue_at=T0 + timedelta(hours=3)) == (["D-2", "D-1", "D-4"], 3)
-    async with store.engine.connect() as connection:
+    async with store.db.engine.connect() as connection:
         page, total = await list_deliveries(connection, limit=1, offset=5)
     assert (page, total) == ([], 4)
 
 
 async def test_two_batches_about_one_delivery_projected_at_once_both_count(
-    store: Store, gateway_settings: GatewaySettings, monkeypatch: pytest.MonkeyPatch
+    store: Stores, gateway_settings: GatewaySettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pharmacy system's `created` (through the API) and the robot's `accepted` (through MQTT), stored by two
     gateways, are projected by both at the same moment: the pass that takes the projection lock second reads the
     backlog after the first committed, and the row has both."""
-    if store.engine.dialect.name != "postgresql":
+    if store.db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers: two transactions never fold at the same time")
     created, accepted = journey("D-7")[:2]
-    other = await Store.open(gateway_settings)  # a second replica on the same database
+    other = await Stores.open(gateway_settings)  # a second replica on the same database
     try:
-        await store.ingest_batch([created])
-        await other.ingest_batch([accepted])
+        await store.events.ingest_batch([created])
+        await other.events.ingest_batch([accepted])
         both_in_a_pass = asyncio.Barrier(2)
-        lock = gateway.store.projection_lock
+        lock = gateway.projection.runner.projection_lock
 
         async def after_both_began(tx: Tx) -> None:
             async with asyncio.timeout(10):
                 await both_in_a_pass.wait()
             await lock(tx)
 
-        monkeypatch.setattr(gateway.store, "projection_lock", after_both_began)
-        passes = await asyncio.gather(store.project_pending(), other.project_pending())
+        monkeypatch.setattr(gateway.projection.runner, "projection_lock", after_both_began)
+        passes = await asyncio.gather(store.projection.project_pending(), other.projection.project_pending())
     finally:
         await other.close()
     assert sorted(len(p.events) for p in passes) == [0, 2]  # one pass took both; the other found nothing left
-    assert await store.backlog() == (0, 0)
-    async with store.engine.connect() as connection:
+    assert await store.projection.backlog() == (0, 0)
+    async with store.db.engine.connect() as connection:
         found = await find_delivery(connection, "D-7")
     assert found is not None
     row, _ = found

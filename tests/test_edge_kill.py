@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.tables import events
+from gateway.storage.tables import events
 from simulators.sorter import SorterSimulator
 from simulators.tube import Rejected, Sorted, Tube
 from tests.infra import Infra
@@ -61,7 +61,7 @@ async def test_an_edge_killed_mid_stream_and_restarted_stores_every_record_once(
     async with Gateway(gateway_settings.model_copy(update={"ingest_batch_wait_ms": 5})) as gateway:
 
         async def specimen_events() -> list[tuple[str, str]]:
-            async with gateway.store.engine.connect() as connection:
+            async with gateway.store.db.engine.connect() as connection:
                 query = sa.select(events.c.subject_id, events.c.type).where(events.c.subject_kind == "specimen")
                 return [(r.subject_id, r.type) for r in await connection.execute(query)]
 

@@ -21,9 +21,9 @@ from edge.observation import Observation
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
 from edge.uplink import Uplink
+from gateway.ingest.validation import RejectedError, accept_events
 from gateway.service import Gateway
-from gateway.tables import events
-from gateway.validation import RejectedError, accept_events
+from gateway.storage.tables import events
 from tests.infra import Infra
 from tests.polling import eventually
 from tests.test_gateway_e2e import EDGE, SITE, T0, FakeEdge, specimen_event, wire
@@ -166,7 +166,7 @@ async def test_an_edge_sending_arrays_replays_its_backlog_and_everything_is_stor
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-    async with gateway.store.engine.connect() as connection:
+    async with gateway.store.db.engine.connect() as connection:
         stored = list((await connection.execute(sa.select(events.c.id))).scalars())
     assert sorted(stored) == sorted(e.id for e in backlog)  # each once
     assert seen

@@ -1,4 +1,4 @@
-"""The gateway's door (`gateway.validation`) under hostile input: every payload is accepted or rejected with a reason.
+"""The gateway's door (`gateway.ingest.validation`) under hostile input: each payload accepted, or rejected with why.
 
 A rejection must be a `RejectedError` with a known kind and a short reason (it goes to the dead-letter topic and
 the counters); any other exception would be a bug that the ingest loop can only report as `internal`.
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract import Topics
-from gateway.validation import RejectedError, accept_event, accept_state, accept_telemetry
+from gateway.ingest.validation import RejectedError, accept_event, accept_state, accept_telemetry
 from tests.fuzz_inputs import NASTY_IDS, NASTY_TIMESTAMPS, broken_message, dumps, valid_event
 
 ROOT = "fz/wardlink"

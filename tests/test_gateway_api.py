@@ -12,23 +12,24 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from contract import Subject, new_event
 from gateway.api import create_app
+from gateway.composition.stores import Stores
 from gateway.settings import GatewaySettings
-from gateway.store import Store
+from gateway.storage.database import Database
 from tests.auth import bearer
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
     ) as client:
         yield client
 
 
-async def seed(store: Store, count: int) -> None:
+async def seed(store: Stores, count: int) -> None:
     """`count` specimens, one event each, S000 the oldest; every third one rejected."""
     batch = []
     for n in range(count):
@@ -44,10 +45,10 @@ async def seed(store: Store, count: int) -> None:
             data={"reason": "no_read", "lane": 9} if kind == "specimen.rejected" else {},
         )
         batch.append(event.model_copy(update={"received_at": event.occurred_at}))
-    await store.commit_batch(batch)
+    await store.events.commit_batch(batch)
 
 
-async def test_specimens_page_most_recent_first_and_filter_by_status(api: httpx.AsyncClient, store: Store) -> None:
+async def test_specimens_page_most_recent_first_and_filter_by_status(api: httpx.AsyncClient, store: Stores) -> None:
     await seed(store, 12)
     page = (await api.get("/api/v1/specimens", params={"limit": 5, "offset": 2})).json()
     assert page["count"] == 12
@@ -58,7 +59,7 @@ async def test_specimens_page_most_recent_first_and_filter_by_status(api: httpx.
     assert all("timeline" not in s for s in rejected["data"])
 
 
-async def test_the_page_size_is_capped(api: httpx.AsyncClient, store: Store) -> None:
+async def test_the_page_size_is_capped(api: httpx.AsyncClient, store: Stores) -> None:
     await seed(store, 501)
     page = (await api.get("/api/v1/specimens", params={"limit": 10_000})).json()
     assert (len(page["data"]), page["count"]) == (500, 501)
@@ -129,7 +130,8 @@ async def aiosqlite_threads_finished(started_after: set[threading.Thread]) -> No
 
 async def test_health_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
     threads_before = set(threading.enumerate())
-    unreachable = Store(create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}"))
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'missing' / 'dir' / 'x.db'}")
+    unreachable = Stores.build(Database(engine), GatewaySettings(data_dir=tmp_path))
     app = create_app(GatewaySettings(data_dir=tmp_path), unreachable)
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:

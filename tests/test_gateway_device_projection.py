@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.device_projection import ActiveFault, ComponentStatus, fold_device, health_order
-from gateway.projection import StoredEvent
+from gateway.storage.stored_event import StoredEvent
+from gateway.tracking.devices.fold import ActiveFault, ComponentStatus, fold_device, health_order
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 SITE, DEVICE = "general-hospital", "tube-plc"

@@ -9,8 +9,8 @@ import pytest
 
 from contract import Event, Reading, Subject, Telemetry, new_event
 from gateway.api import create_app
+from gateway.composition.stores import Stores
 from gateway.settings import GatewaySettings
-from gateway.store import Store
 from tests.auth import bearer
 
 SITE, EDGE = "general-hospital", "pharmacy-edge"
@@ -72,10 +72,10 @@ def robot_story(robot: str = "robot-1") -> list[Event]:
 
 
 @pytest.fixture
-async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
     ) as client:
         yield client
 
@@ -86,9 +86,11 @@ async def device(api: httpx.AsyncClient, name: str, **params: str) -> dict[str, 
     return response.json()  # type: ignore[no-any-return]
 
 
-async def test_a_device_shows_state_status_components_faults_and_readings(api: httpx.AsyncClient, store: Store) -> None:
-    await store.commit_batch(robot_story())
-    await store.commit_telemetry(
+async def test_a_device_shows_state_status_components_faults_and_readings(
+    api: httpx.AsyncClient, store: Stores
+) -> None:
+    await store.events.commit_batch(robot_story())
+    await store.telemetry.commit(
         [reading("robot-1", 7, battery_charge=14.0), reading("robot-1", 3, battery_charge=19.5)]
     )
     assert await device(api, "robot-1") == {
@@ -116,32 +118,32 @@ async def test_a_device_shows_state_status_components_faults_and_readings(api: h
     }
 
 
-async def test_batches_in_any_order_give_the_same_device(api: httpx.AsyncClient, store: Store) -> None:
+async def test_batches_in_any_order_give_the_same_device(api: httpx.AsyncClient, store: Stores) -> None:
     in_order, shuffled = robot_story("robot-a"), robot_story("robot-b")
     for event in in_order:
-        await store.commit_batch([event])  # one batch each: the device is re-projected every time
+        await store.events.commit_batch([event])  # one batch each: the device is re-projected every time
     for index in (6, 0, 3, 5, 1, 4, 2):
-        await store.commit_batch([shuffled[index]])
+        await store.events.commit_batch([shuffled[index]])
     a, b = await device(api, "robot-a"), await device(api, "robot-b")
     assert {**a, "device": "robot-b"} == b
     assert a["state"] == "offline"  # the late online and status events did not regress it
 
 
 async def test_anything_heard_from_a_device_moves_last_seen_and_makes_it_known(
-    api: httpx.AsyncClient, store: Store
+    api: httpx.AsyncClient, store: Stores
 ) -> None:
-    await store.commit_batch([door_opened("cabinet-3a", 10, 1)])
+    await store.events.commit_batch([door_opened("cabinet-3a", 10, 1)])
     cabinet = await device(api, "cabinet-3a")
     assert (cabinet["state"], cabinet["since"], cabinet["last_seen_at"]) == ("unknown", None, "2026-11-23T08:00:10Z")
-    await store.commit_telemetry([reading("cabinet-3a", 30, fridge_temperature=4.6)])
-    await store.commit_batch([health("device.online", "cabinet-3a", 5, 2)])  # happened before the rest
+    await store.telemetry.commit([reading("cabinet-3a", 30, fridge_temperature=4.6)])
+    await store.events.commit_batch([health("device.online", "cabinet-3a", 5, 2)])  # happened before the rest
     cabinet = await device(api, "cabinet-3a")
     assert (cabinet["state"], cabinet["since"], cabinet["last_seen_at"]) == (
         "online",
         "2026-11-23T08:00:05Z",
         "2026-11-23T08:00:30Z",
     )
-    await store.commit_batch([door_opened("cabinet-3a", 20, 3)])  # older than the last telemetry: no step back
+    await store.events.commit_batch([door_opened("cabinet-3a", 20, 3)])  # older than the last telemetry: no step back
     assert (await device(api, "cabinet-3a"))["last_seen_at"] == "2026-11-23T08:00:30Z"
 
 
@@ -159,17 +161,17 @@ async def test_anything_heard_from_a_device_moves_last_seen_and_makes_it_known(
     ],
 )
 async def test_devices_list_filters_and_pages(
-    api: httpx.AsyncClient, store: Store, params: dict[str, str], expected: list[str], count: int
+    api: httpx.AsyncClient, store: Stores, params: dict[str, str], expected: list[str], count: int
 ) -> None:
-    await store.commit_batch([*robot_story(), health("device.online", "robot-2", 0, 8)])
-    await store.commit_telemetry([reading("sorter-1", 0, throughput=120.0)])
+    await store.events.commit_batch([*robot_story(), health("device.online", "robot-2", 0, 8)])
+    await store.telemetry.commit([reading("sorter-1", 0, throughput=120.0)])
     body = (await api.get("/api/v1/devices", params=params)).json()
     assert [d["device"] for d in body["data"]] == expected
     assert body["count"] == count
 
 
-async def test_telemetry_series_is_oldest_first_and_filters(api: httpx.AsyncClient, store: Store) -> None:
-    await store.commit_telemetry(
+async def test_telemetry_series_is_oldest_first_and_filters(api: httpx.AsyncClient, store: Stores) -> None:
+    await store.telemetry.commit(
         [reading("cabinet-3a", s, fridge_temperature=4.0 + s / 10, door_temperature=20.0) for s in (30, 0, 10, 20)]
     )
     series = (await api.get("/api/v1/devices/cabinet-3a/telemetry", params={"metric": "fridge_temperature"})).json()
@@ -190,8 +192,8 @@ async def test_telemetry_series_is_oldest_first_and_filters(api: httpx.AsyncClie
     assert both["count"] == 4
 
 
-async def test_the_same_device_id_at_two_sites_needs_the_site(api: httpx.AsyncClient, store: Store) -> None:
-    await store.commit_batch(
+async def test_the_same_device_id_at_two_sites_needs_the_site(api: httpx.AsyncClient, store: Stores) -> None:
+    await store.events.commit_batch(
         [
             health("device.online", "sorter-1", 0, 1),
             health("device.offline", "sorter-1", 1, 2, site="north-campus", reason="x"),

@@ -19,8 +19,8 @@ from contract import Ack, DeadLetter, EdgeState, Event, Subject, Topics, new_eve
 from contract.envelope import MAX_EVENT_BYTES
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
+from gateway.composition.stores import Stores
 from gateway.service import Gateway
-from gateway.store import Store
 from tests.infra import Infra
 from tests.polling import eventually, until_projected
 
@@ -54,10 +54,10 @@ class FakeEdge:
     """An MQTT client that publishes like an edge and records the acks and dead letters it sees.
 
     Given the gateway's store, `until_acked` also waits until the acknowledged events are projected: an ack says
-    an event is stored, and the projections follow moments later (`gateway.projection_worker`).
+    an event is stored, and the projections follow moments later (`gateway.projection.worker`).
     """
 
-    def __init__(self, infra: Infra, edge: str = EDGE, *, store: Store | None = None) -> None:
+    def __init__(self, infra: Infra, edge: str = EDGE, *, store: Stores | None = None) -> None:
         self.store = store
         self.topics = Topics(SITE, edge, infra.topic_root)
         self.deadletter_topic = deadletter_topic(infra.topic_root)

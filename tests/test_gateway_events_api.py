@@ -9,8 +9,8 @@ import pytest
 
 from contract import Event, Subject, new_event
 from gateway.api import create_app
+from gateway.composition.stores import Stores
 from gateway.settings import GatewaySettings
-from gateway.store import Store
 from tests.auth import bearer
 
 SITE, EDGE = "general-hospital", "tube-edge"
@@ -59,18 +59,20 @@ def received(name: str) -> Event:
 
 
 @pytest.fixture
-async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
     ) as client:
         yield client
 
 
 @pytest.fixture
-async def history(store: Store) -> dict[str, Event]:
+async def history(store: Stores) -> dict[str, Event]:
     events = {name: received(name) for name in HISTORY}
-    await store.commit_batch(list(reversed(events.values())))  # stored in reverse: the order comes from the clock
+    await store.events.commit_batch(
+        list(reversed(events.values()))
+    )  # stored in reverse: the order comes from the clock
     return events
 
 
@@ -144,7 +146,7 @@ async def test_pages_walk_the_whole_history_once(api: httpx.AsyncClient, history
     assert past_the_end == {"data": [], "count": len(history)}
 
 
-async def test_the_page_size_is_capped(api: httpx.AsyncClient, store: Store) -> None:
+async def test_the_page_size_is_capped(api: httpx.AsyncClient, store: Stores) -> None:
     batch = []
     for n in range(1001):
         event = new_event(
@@ -157,7 +159,7 @@ async def test_the_page_size_is_capped(api: httpx.AsyncClient, store: Store) -> 
             occurred_at=T0 + timedelta(milliseconds=n),
         )
         batch.append(event.model_copy(update={"received_at": event.occurred_at}))
-    await store.commit_batch(batch)
+    await store.events.commit_batch(batch)
     page = (await api.get("/api/v1/events", params={"limit": 5000})).json()
     assert (len(page["data"]), page["count"]) == (1000, 1001)
 

@@ -7,7 +7,8 @@ from uuid import UUID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.projection import StoredEvent, custody_order, fold_specimen
+from gateway.storage.stored_event import StoredEvent
+from gateway.tracking.specimens.fold import custody_order, fold_specimen
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 DATA = {

@@ -13,11 +13,11 @@ import pytest
 import sqlalchemy as sa
 
 from contract import DeadLetter, Reading, Telemetry
-from gateway.downsampling import DownsampleResult, downsample
+from gateway.composition.stores import Stores
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.store import Store
-from gateway.tables import telemetry
+from gateway.storage.tables import telemetry
+from gateway.telemetry.downsampling import DownsampleResult, downsample
 from tests.infra import Infra
 from tests.polling import eventually
 from tests.test_gateway_e2e import FakeEdge
@@ -114,52 +114,55 @@ async def test_bad_telemetry_is_dead_lettered_with_the_reason_and_the_rest_lands
     assert health["ingest"]["rejected"] == {}  # event ingest counts its own
 
 
-async def points(store: Store) -> list[tuple[int, int, float, int]]:
+async def points(store: Stores) -> list[tuple[int, int, float, int]]:
     """Every stored point as (resolution_s, seconds after T0, value, samples), in time order."""
     query = sa.select(telemetry).order_by(telemetry.c.at, telemetry.c.resolution_s)
-    async with store.engine.connect() as connection:
+    async with store.db.engine.connect() as connection:
         rows = list(await connection.execute(query))
     return [(r.resolution_s, int((r.at - T0).total_seconds()), round(r.value, 6), r.samples) for r in rows]
 
 
-async def test_old_raw_readings_fold_into_minute_means_and_late_ones_merge_in(store: Store) -> None:
+async def test_old_raw_readings_fold_into_minute_means_and_late_ones_merge_in(store: Stores) -> None:
     # Minute 0: 1, 2, 3; minute 1: 10; then one reading a day later (still raw when we downsample).
-    await store.commit_telemetry([message(s, fridge_temperature=v) for s, v in ((0, 1), (20, 2), (59.5, 3), (60, 10))])
-    await store.commit_telemetry([message(DAY.total_seconds() + 30, fridge_temperature=5)])
+    await store.telemetry.commit([message(s, fridge_temperature=v) for s, v in ((0, 1), (20, 2), (59.5, 3), (60, 10))])
+    await store.telemetry.commit([message(DAY.total_seconds() + 30, fridge_temperature=5)])
 
     now = T0 + DAY + timedelta(minutes=2)
-    result = await downsample(store.engine, now=now, raw_for=DAY, keep_for=30 * DAY)
+    result = await downsample(store.db.engine, now=now, raw_for=DAY, keep_for=30 * DAY)
     assert result == DownsampleResult(raw_folded=4, means_written=2, expired=0)
     assert await points(store) == [(60, 0, 2.0, 3), (60, 60, 10.0, 1), (0, 86430, 5.0, 1)]
 
     # A reading of minute 0 arrives late (an edge's backlog): the next pass merges it, weighted by samples.
-    await store.commit_telemetry([message(45, fridge_temperature=6)])
-    again = await downsample(store.engine, now=now, raw_for=DAY, keep_for=30 * DAY)
+    await store.telemetry.commit([message(45, fridge_temperature=6)])
+    again = await downsample(store.db.engine, now=now, raw_for=DAY, keep_for=30 * DAY)
     assert (again.raw_folded, again.means_written) == (1, 1)
     assert await points(store) == [(60, 0, 3.0, 4), (60, 60, 10.0, 1), (0, 86430, 5.0, 1)]
 
     # A pass with nothing to do changes nothing.
-    assert await downsample(store.engine, now=now, raw_for=DAY, keep_for=30 * DAY) == DownsampleResult()
+    assert await downsample(store.db.engine, now=now, raw_for=DAY, keep_for=30 * DAY) == DownsampleResult()
 
 
-async def test_means_and_readings_older_than_the_retention_are_deleted(store: Store) -> None:
-    await store.commit_telemetry([message(s, fridge_temperature=4) for s in (0, 30, 120)])
-    await downsample(store.engine, now=T0 + 2 * DAY, raw_for=DAY, keep_for=30 * DAY)
+async def test_means_and_readings_older_than_the_retention_are_deleted(store: Stores) -> None:
+    await store.telemetry.commit([message(s, fridge_temperature=4) for s in (0, 30, 120)])
+    await downsample(store.db.engine, now=T0 + 2 * DAY, raw_for=DAY, keep_for=30 * DAY)
     assert [p[:2] for p in await points(store)] == [(60, 0), (60, 120)]
 
-    result = await downsample(store.engine, now=T0 + 30 * DAY + timedelta(seconds=90), raw_for=DAY, keep_for=30 * DAY)
+    result = await downsample(
+        store.db.engine, now=T0 + 30 * DAY + timedelta(seconds=90), raw_for=DAY, keep_for=30 * DAY
+    )
     assert result.expired == 1
     assert [p[:2] for p in await points(store)] == [(60, 120)]
     # The latest reading stays known even when its series has expired.
-    [(row, readings)] = await store.device(CABINET)
+    [row] = await store.devices.find(CABINET)
+    readings = await store.telemetry.latest(row.site, row.device)
     assert [(r.metric, r.value) for r in readings] == [("fridge_temperature", 4.0)]
     assert row.last_seen_at == T0 + timedelta(seconds=120)
 
 
-async def test_a_minute_is_never_split_between_raw_readings_and_a_mean(store: Store) -> None:
-    await store.commit_telemetry([message(s, fridge_temperature=s) for s in (0, 10, 70, 80)])
+async def test_a_minute_is_never_split_between_raw_readings_and_a_mean(store: Stores) -> None:
+    await store.telemetry.commit([message(s, fridge_temperature=s) for s in (0, 10, 70, 80)])
     # The raw window ends 75 s after T0: the first minute is folded, the second stays raw as a whole.
-    await downsample(store.engine, now=T0 + DAY + timedelta(seconds=75), raw_for=DAY, keep_for=30 * DAY)
+    await downsample(store.db.engine, now=T0 + DAY + timedelta(seconds=75), raw_for=DAY, keep_for=30 * DAY)
     assert await points(store) == [(60, 0, 5.0, 2), (0, 70, 70.0, 1), (0, 80, 80.0, 1)]
 
 

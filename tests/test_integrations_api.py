@@ -11,10 +11,10 @@ import pytest
 
 from contract import Subject, new_event
 from gateway.api import create_app
-from gateway.integrations import INTEGRATION_EDGE, ReportedEvent, SequenceCounter, build_events
+from gateway.clinical.reports import INTEGRATION_EDGE, ReportedEvent, SequenceCounter, build_events
+from gateway.composition.stores import Stores
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.store import Store
 from tests.auth import bearer
 from tests.infra import Infra
 from tests.polling import eventually
@@ -39,11 +39,11 @@ def report(*events: dict[str, Any], source: str = "lis") -> dict[str, Any]:
 
 
 @pytest.fixture
-async def asgi(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+async def asgi(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
     """The API in-process on this test's store (no broker needed)."""
     app = create_app(gateway_settings, store)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
     ) as client:
         yield client
 

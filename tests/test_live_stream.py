@@ -17,9 +17,10 @@ import pytest
 
 from contract import Event, Subject, Topics, new_event
 from contract.mqtt_url import BrokerAddress
-from gateway.live import Change, ChangeFilter, LiveHub, StreamEnd
+from gateway.api.live import ChangeFilter, LiveHub, StreamEnd
+from gateway.projection.changes import Change
+from gateway.projection.runner import Projected
 from gateway.service import Gateway
-from gateway.store import Projected
 from tests.auth import bearer
 from tests.infra import Infra
 from tests.polling import eventually
@@ -283,7 +284,7 @@ async def test_a_client_that_falls_behind_gets_a_last_frame_saying_so(
     batch = [event("specimen.sorted", f"S{n}", n).model_copy(update={"received_at": T0}) for n in range(1, 21)]
     async with open_stream(gateway) as stream:
         assert gateway.store is not None
-        await gateway.store.commit_batch(batch)  # one commit of 20 new events: more than the stream may hold
+        await gateway.store.events.commit_batch(batch)  # one commit of 20 new events: more than the stream may hold
         frames = await stream.until_closed()
     assert [f.event for f in frames] == ["change"] * 4 + ["end"]
     assert frames[-1].json()["reason"] == "lagging"

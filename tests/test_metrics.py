@@ -15,11 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from contract import EdgeStatus, Reading, Subject, Telemetry, new_event
-from gateway.database import create_engine
-from gateway.metrics import GatewayMetrics
+from gateway.api.metrics import GatewayMetrics
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.store import Store
+from gateway.storage.database import Database
+from gateway.storage.engine import create_engine
 from tests.auth import authorised, bearer
 from tests.infra import Infra
 from tests.polling import eventually
@@ -196,13 +196,13 @@ async def test_metrics_need_an_engineer_or_an_admin(gateway: Gateway) -> None:
 
 async def test_a_database_that_does_not_answer_reads_as_down() -> None:
     closed = f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/test"  # nothing listens there
-    store = Store(create_engine(GatewaySettings(database_url=closed)))
+    db = Database(create_engine(GatewaySettings(database_url=closed)))
     try:
-        metrics = GatewayMetrics(store, None)
+        metrics = GatewayMetrics(db, None)
         await metrics.refresh()
         samples = parse(metrics.exposition()[0].decode())
     finally:
-        await store.close()
+        await db.close()
     assert value(samples, "wardlink_database_up") == 0
     assert value(samples, "wardlink_broker_connected") == 0
     assert "wardlink_alerts_open" not in samples  # no stale figures while the database is away

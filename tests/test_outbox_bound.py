@@ -27,7 +27,7 @@ from edge.uplink import Uplink
 from gateway.alerts.alert_store import AlertFilter, list_alerts
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.tables import edge_outbox, events
+from gateway.storage.tables import edge_outbox, events
 from simulators.sorter import SorterSimulator
 from simulators.tube import Sorted, Tube
 from tests.infra import Infra
@@ -86,7 +86,7 @@ async def test_a_full_outbox_leaves_the_sorters_records_in_its_mailbox_and_loses
         async with Gateway(gateway_settings.model_copy(update={"ingest_batch_wait_ms": 5})) as gateway:
 
             async def stored() -> list[str]:
-                async with gateway.store.engine.connect() as connection:
+                async with gateway.store.db.engine.connect() as connection:
                     query = sa.select(events.c.subject_id, events.c.type).where(events.c.subject_kind == "specimen")
                     return [f"{r.subject_id}/{r.type}" for r in await connection.execute(query)]
 
@@ -182,7 +182,7 @@ async def test_the_gateway_records_reports_and_alerts_warning_then_critical_then
     async with FakeEdge(infra, store=gateway.store).connected() as edge:
 
         async def recorded() -> int | None:
-            async with gateway.store.engine.connect() as connection:
+            async with gateway.store.db.engine.connect() as connection:
                 return (await connection.execute(sa.select(edge_outbox.c.bytes))).scalar_one_or_none()
 
         async def send(status: EdgeStatus) -> None:
@@ -191,7 +191,7 @@ async def test_the_gateway_records_reports_and_alerts_warning_then_critical_then
             await eventually(lambda: _value(gateway.ingest.counters.statuses), lambda n: n > taken, what="the report")
 
         async def open_alert() -> list:  # type: ignore[type-arg]
-            async with gateway.store.engine.connect() as connection:
+            async with gateway.store.db.engine.connect() as connection:
                 rows, _ = await list_alerts(
                     connection, AlertFilter(kind="edge.outbox_filling", state="open"), limit=10, offset=0
                 )

@@ -41,7 +41,7 @@ async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Gateway]:
             )
             for n, (barcode, ward) in enumerate([("S-WARD-3A", "ward-3a"), ("S-WARD-4A", "ward-4a")], start=1)
         ]
-        await running.store.commit_batch([e.model_copy(update={"received_at": T0}) for e in events])
+        await running.store.events.commit_batch([e.model_copy(update={"received_at": T0}) for e in events])
         yield running
 
 
@@ -223,12 +223,12 @@ async def test_api1_a_ward_scoped_user_does_not_see_another_wards_changes_in_the
     ):
         assert stream.status_code == 200
         lines = stream.aiter_lines()
-        await store.commit_batch([collected(1, "S-LIVE-3A-1", "ward-3a")])  # once seen, the stream is live
+        await store.events.commit_batch([collected(1, "S-LIVE-3A-1", "ward-3a")])  # once seen, the stream is live
         async with asyncio.timeout(30):
             while "S-LIVE-3A-1" not in await anext(lines):
                 pass
-        await store.commit_batch([collected(2, "S-LIVE-4A", "ward-4a")])
-        await store.commit_batch([collected(3, "S-LIVE-3A-2", "ward-3a")])
+        await store.events.commit_batch([collected(2, "S-LIVE-4A", "ward-4a")])
+        await store.events.commit_batch([collected(3, "S-LIVE-3A-2", "ward-3a")])
         async with asyncio.timeout(30):
             while "S-LIVE-3A-2" not in (line := await anext(lines)):
                 seen.append(line)

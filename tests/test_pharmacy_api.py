@@ -59,7 +59,7 @@ async def pharmacy_gateway(gateway_settings: GatewaySettings, now: SteppedClock)
     )
     async with Gateway(settings, clock=now) as running:
         assert running.store is not None
-        running.store.rules = default_rules().model_copy(update={"cabinets": {"cabinet-1": WARD_3A}})
+        running.store.rules.current = default_rules().model_copy(update={"cabinets": {"cabinet-1": WARD_3A}})
         yield running
 
 

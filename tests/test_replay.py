@@ -16,10 +16,11 @@ from edge.observation import Observation
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
 from edge.uplink import Uplink
-from gateway.historical import is_historical
-from gateway.live import Change, ChangeFilter
+from gateway.api.live import ChangeFilter
+from gateway.ingest.historical import is_historical
+from gateway.projection.changes import Change
 from gateway.service import Gateway
-from gateway.tables import events
+from gateway.storage.tables import events
 from tests.infra import Infra
 from tests.polling import eventually
 
@@ -66,7 +67,7 @@ async def test_a_backlog_of_hours_is_replayed_with_live_events_stored_once_and_m
             uplink.wake()
 
             async def stored() -> list[tuple[str, bool]]:
-                async with gateway.store.engine.connect() as connection:
+                async with gateway.store.db.engine.connect() as connection:
                     rows = await connection.execute(sa.select(events.c.subject_id, events.c.historical))
                     return [(r.subject_id, r.historical) for r in rows]
 

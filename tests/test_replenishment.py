@@ -5,12 +5,12 @@ from collections import defaultdict
 import pytest
 from pydantic import ValidationError
 
-from gateway.cabinet_projection import StockLine
-from gateway.cabinet_store import below_par
-from gateway.replenishment import pick_list
+from gateway.composition.stores import Stores
 from gateway.rules import default_rules
 from gateway.rules.pharmacy import CabinetRules, DeliveryRules, ParLevel
-from gateway.store import Store
+from gateway.tracking.cabinets.fold import StockLine
+from gateway.tracking.cabinets.replenishment import pick_list
+from gateway.tracking.cabinets.store import below_par
 from simulators.day import available, load_scenario
 from simulators.hospital import Hospital
 from tests.pharmacy_events import EXPIRY, IBUPROFEN, INSULIN, PARACETAMOL, SITE, T0, Seq, cabinet_event, item
@@ -108,10 +108,10 @@ def test_a_cabinets_stock_follows_its_stock_seed_and_its_traffic_the_scenario_se
     assert one.cabinets["cabinet-1"].nurses != other.cabinets["cabinet-1"].nurses
 
 
-async def test_below_par_reads_the_projected_stock_of_every_inventoried_cabinet(store: Store) -> None:
+async def test_below_par_reads_the_projected_stock_of_every_inventoried_cabinet(store: Stores) -> None:
     n = Seq()
-    store.rules = default_rules().model_copy(update={"cabinets": {"cabinet-1": WARD_3A, "cabinet-3": WARD_3A}})
-    await store.commit_batch(
+    store.rules.current = default_rules().model_copy(update={"cabinets": {"cabinet-1": WARD_3A, "cabinet-3": WARD_3A}})
+    await store.events.commit_batch(
         [
             cabinet_event(
                 "cabinet.inventory_reported",
@@ -126,8 +126,8 @@ async def test_below_par_reads_the_projected_stock_of_every_inventoried_cabinet(
             cabinet_event("cabinet.item_removed", "cabinet-3", 5, n(), **item("D1-01", PARACETAMOL, 1)),
         ]
     )
-    async with store.engine.connect() as connection:
-        picks = await below_par(connection, store.rules)
-        none_on_icu = await below_par(connection, store.rules, ward="icu")
+    async with store.db.engine.connect() as connection:
+        picks = await below_par(connection, store.rules.current)
+        none_on_icu = await below_par(connection, store.rules.current, ward="icu")
     assert [(p.cabinet, p.gtin, p.on_hand, p.quantity) for p in picks] == [("cabinet-1", PARACETAMOL, 9, 21)]
     assert none_on_icu == []

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 import yaml
 
 from contract import Subject, new_event
+from gateway.composition.stores import Stores
 from gateway.rules import default_rules
 from gateway.rules.model import DEFAULT_RULES
 from gateway.rules.store import (
@@ -24,8 +25,8 @@ from gateway.rules.store import (
     validate_document,
 )
 from gateway.settings import GatewaySettings
-from gateway.store import Store
-from gateway.tables import rules as rules_table
+from gateway.storage.tables import rules as rules_table
+from gateway.tracking.specimens.store import reproject_open
 from tests.cli import cli_env, wardlink
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -127,30 +128,34 @@ def test_thresholds_resolve_defaults_then_device_type_then_ward() -> None:
 
 
 # -- the store -------------------------------------------------------------------------------------------------
-async def test_import_makes_a_new_version_in_force_and_export_round_trips(store: Store) -> None:
-    assert await load_rules_in_force(store.engine) == default_rules()
+async def test_import_makes_a_new_version_in_force_and_export_round_trips(store: Stores) -> None:
+    assert await load_rules_in_force(store.db.engine) == default_rules()
     mine = validate_document(rules_document(default_rules()) | {"alerts": {"cold_chain_minutes": 5}}, "mine")
-    first = await import_rules(store.engine, mine, by="u1", comment="ICU fridges: 5 min", now=T0)
+    first = await import_rules(
+        store.db.engine, mine, by="u1", comment="ICU fridges: 5 min", now=T0, reproject=reproject_open
+    )
     assert first.version == 1
-    assert await load_rules_in_force(store.engine) == first
+    assert await load_rules_in_force(store.db.engine) == first
 
-    found = await rules_at(store.engine, 1)
+    found = await rules_at(store.db.engine, 1)
     assert found is not None
     exported = rules_yaml(*found)
     assert exported.startswith("# wardlink tracking rules, version 1, by u1 at 2026-11-23 08:00Z: ICU fridges: 5 min")
     assert parse_rules(exported, "exported") == mine  # the same rules, version aside
 
-    second = await import_rules(store.engine, default_rules(), by="u2", comment="back to defaults", now=T0)
+    second = await import_rules(
+        store.db.engine, default_rules(), by="u2", comment="back to defaults", now=T0, reproject=reproject_open
+    )
     assert second.version == 2
-    assert [(v.version, v.created_by) for v in await rules_versions(store.engine)] == [
+    assert [(v.version, v.created_by) for v in await rules_versions(store.db.engine)] == [
         (2, "u2"),
         (1, "u1"),
         (0, "wardlink"),
     ]
-    assert (await load_rules_in_force(store.engine)).alerts.cold_chain_minutes == 10
+    assert (await load_rules_in_force(store.db.engine)).alerts.cold_chain_minutes == 10
 
 
-async def test_an_import_gives_open_specimens_the_new_target_in_the_same_transaction(store: Store) -> None:
+async def test_an_import_gives_open_specimens_the_new_target_in_the_same_transaction(store: Stores) -> None:
     collected = new_event(
         "specimen.collected",
         seq=1,
@@ -161,16 +166,23 @@ async def test_an_import_gives_open_specimens_the_new_target_in_the_same_transac
         occurred_at=T0,
         data={"priority": "stat", "category": "blood-gas", "ward": "icu"},
     ).model_copy(update={"received_at": T0})
-    await store.commit_batch([collected])
-    before = await store.specimen("S-RULES-1")
+    await store.events.commit_batch([collected])
+    before = await store.specimens.get("S-RULES-1")
     assert before is not None
     assert before[0].target_s == 30 * 60
 
     document = rules_document(default_rules())
     document["turnaround"]["targets"].append({"priority": "stat", "category": "blood-gas", "minutes": 20})
-    await import_rules(store.engine, validate_document(document, "blood gas 20"), by="u1", comment="", now=T0)
+    await import_rules(
+        store.db.engine,
+        validate_document(document, "blood gas 20"),
+        by="u1",
+        comment="",
+        now=T0,
+        reproject=reproject_open,
+    )
 
-    after = await store.specimen("S-RULES-1")
+    after = await store.specimens.get("S-RULES-1")
     assert after is not None
     assert (after[0].target_s, after[0].due_at) == (20 * 60, T0 + timedelta(minutes=20))
 
@@ -181,21 +193,21 @@ def test_exported_gtins_are_quoted_so_that_any_yaml_tool_keeps_their_leading_zer
     assert parse_rules(exported, "exported") == default_rules()
 
 
-async def test_a_stored_version_that_no_longer_validates_is_skipped_for_the_one_before(store: Store) -> None:
-    await import_rules(store.engine, default_rules(), by="u1", comment="", now=T0)
-    async with store.engine.begin() as connection:
+async def test_a_stored_version_that_no_longer_validates_is_skipped_for_the_one_before(store: Stores) -> None:
+    await import_rules(store.db.engine, default_rules(), by="u1", comment="", now=T0, reproject=reproject_open)
+    async with store.db.engine.begin() as connection:
         await connection.execute(
             rules_table.insert().values(
                 version=2, body={"turnaround": "gone"}, created_at=T0, created_by="u2", comment="broken"
             )
         )
-    assert (await load_rules_in_force(store.engine)).version == 1
+    assert (await load_rules_in_force(store.db.engine)).version == 1
 
 
-async def test_an_import_needs_someone_to_answer_for_it(store: Store) -> None:
+async def test_an_import_needs_someone_to_answer_for_it(store: Stores) -> None:
     with pytest.raises(ValueError, match="say who imports the rules"):
-        await import_rules(store.engine, default_rules(), by="  ", comment="", now=T0)
-    async with store.engine.connect() as connection:
+        await import_rules(store.db.engine, default_rules(), by="  ", comment="", now=T0, reproject=reproject_open)
+    async with store.db.engine.connect() as connection:
         assert (await connection.execute(sa.select(sa.func.count()).select_from(rules_table))).scalar_one() == 0
 
 
@@ -216,7 +228,7 @@ async def test_rules_validate_exits_1_naming_file_field_and_reason(tmp_path: Pat
 
 
 async def test_rules_import_then_export_against_the_configured_database(
-    store: Store, gateway_settings: GatewaySettings, tmp_path: Path
+    store: Stores, gateway_settings: GatewaySettings, tmp_path: Path
 ) -> None:
     env = cli_env(gateway_settings)
     mine = tmp_path / "mine.yaml"
@@ -227,7 +239,7 @@ async def test_rules_import_then_export_against_the_configured_database(
     status, out, err = await rules_cli(env, "import", str(mine), "--by", "u77", "--comment", "faster door alarm")
     assert (status, err) == (0, "")
     assert "rules version 1 imported by u77" in out
-    assert (await load_rules_in_force(store.engine)).alerts.door_ajar_minutes == 2
+    assert (await load_rules_in_force(store.db.engine)).alerts.door_ajar_minutes == 2
 
     status, out, _ = await rules_cli(env, "export")
     assert status == 0

@@ -27,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from benchmarks.event_mix import tracking_mix
 from benchmarks.feed import Replica, publish_until_acked, replicas
 from contract import Event
-from gateway.audit import verify_custody_log
+from gateway.composition.stores import Stores
+from gateway.custody.verify import verify_custody_log
 from gateway.service import Gateway, GatewayStartError
 from gateway.settings import GatewaySettings
-from gateway.store import Store
-from gateway.tables import (
+from gateway.storage.tables import (
     cabinet_stock,
     cabinets,
     carrier_loads,
@@ -131,20 +131,20 @@ async def test_two_gateways_share_the_stream_and_end_as_one_would(tmp_path: Path
 
         reference_started = time.perf_counter()
         single = GatewaySettings(database_url=REAL_DATABASE_URL, database_schema=single_schema, data_dir=tmp_path)
-        store = await Store.open(single)
+        store = await Stores.open(single)
         try:
             received = datetime.now(UTC)
             stamped = [e.model_copy(update={"received_at": received}) for e in unique]
             for begin in range(0, len(stamped), 1000):
-                await store.commit_batch(stamped[begin : begin + 1000])
+                await store.events.commit_batch(stamped[begin : begin + 1000])
         finally:
             await store.close()
 
         print(f"one store, the same events: {time.perf_counter() - reference_started:.1f} s")
-        shared_store = await Store.open(env_settings(env))
-        single_store = await Store.open(single)
+        shared_store = await Stores.open(env_settings(env))
+        single_store = await Stores.open(single)
         try:
-            async with shared_store.engine.connect() as two, single_store.engine.connect() as one:
+            async with shared_store.db.engine.connect() as two, single_store.db.engine.connect() as one:
                 stored = (await two.execute(sa.select(sa.func.count()).select_from(events))).scalar_one()
                 assert stored == len(unique)
                 for table in PROJECTIONS:

@@ -316,7 +316,7 @@ async def test_simulation_control_can_be_disabled(gateway_settings: GatewaySetti
     async with Gateway(settings) as gateway:
         assert gateway.simulation is None
         assert gateway.store is not None
-        secret = await create_token(gateway.store, name="eng-off", role="engineer")
+        secret = await create_token(gateway.store.db, name="eng-off", role="engineer")
         async with httpx.AsyncClient(
             base_url=gateway.api_url, headers={"Authorization": f"Bearer {secret}"}, timeout=10
         ) as api:
@@ -346,7 +346,7 @@ async def test_only_engineers_and_admins_control_simulators(hospital_stack: Stac
 
 async def test_a_simulator_that_stops_cleanly_withdraws_its_presence(infra: Infra, gateway: Gateway) -> None:
     assert gateway.store is not None
-    secret = await create_token(gateway.store, name="eng-stop", role="engineer")
+    secret = await create_token(gateway.store.db, name="eng-stop", role="engineer")
     hospital = Hospital(load_scenario("demo"), infra.mqtt_url, topic_root=infra.topic_root)  # its devices stay off
     control = SimulationControl(hospital, infra.mqtt_url, simulator="bench-hospital", topic_root=infra.topic_root)
     async with httpx.AsyncClient(

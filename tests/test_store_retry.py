@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-import gateway.store_retry
-from gateway.store_retry import while_database_down
+import gateway.storage.retry
+from gateway.storage.retry import while_database_down
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
     async def sleep(_: float) -> None:
         return None
 
-    monkeypatch.setattr(gateway.store_retry.asyncio, "sleep", sleep)
+    monkeypatch.setattr(gateway.storage.retry.asyncio, "sleep", sleep)
 
 
 async def retry(database: Database, attempt: Any, failures: list[int]) -> Any:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from contract import DeadLetter, Event, Subject, new_event
 from gateway.alerts.alert_store import AlertFilter, acknowledge, list_alerts
 from gateway.service import Gateway
-from gateway.tables import events, tampered_events
+from gateway.storage.tables import events, tampered_events
 from tests.infra import Infra
 from tests.polling import eventually
 from tests.test_gateway_e2e import FakeEdge, wire
@@ -43,7 +43,7 @@ async def edge(infra: Infra, gateway: Gateway) -> AsyncIterator[FakeEdge]:
 
 
 async def stored_lanes(gateway: Gateway) -> list[int]:
-    async with gateway.store.engine.connect() as connection:
+    async with gateway.store.db.engine.connect() as connection:
         bodies = (await connection.execute(sa.select(events.c.body))).scalars().all()
     return [body["data"]["lane"] for body in bodies]
 
@@ -88,20 +88,25 @@ async def test_a_repeated_id_with_another_body_is_rejected_dead_lettered_counted
     assert await stored_lanes(gateway) == [3]  # the first body stands
     assert gateway.ingest.counters.tampered == 2
     assert gateway.ingest.counters.rejected.counts["tampered"] == 2
-    async with gateway.store.engine.connect() as connection:
+    async with gateway.store.db.engine.connect() as connection:
         [row] = (await connection.execute(sa.select(tampered_events))).all()
     assert (row.event_id, row.attempts, row.edge) == (original.id, 2, EDGE)
 
     evaluation = await gateway.alerts.evaluate()
     assert len(evaluation.raised) == 1
-    async with gateway.store.engine.connect() as connection:
+    async with gateway.store.db.engine.connect() as connection:
         [alert], _ = await list_alerts(connection, AlertFilter(kind="event.tampered"), limit=10, offset=0)
     assert (alert.severity, alert.subject_kind, alert.subject_id) == ("critical", "event", str(original.id))
     assert (await gateway.alerts.evaluate()).raised == []  # one per id, kept while nobody has looked
 
     now = gateway.clock() + timedelta(minutes=1)
     acknowledged = await acknowledge(
-        gateway.store.engine, alert.id, by="B100", note="checked", now=now, rules=gateway.store.rules
+        gateway.store.db.engine,
+        alert.id,
+        by="B100",
+        note="checked",
+        now=now,
+        rules=gateway.store.rules.current,
     )
     assert acknowledged.state == "cleared"
     assert (await gateway.alerts.evaluate()).raised == []  # the same id does not raise again

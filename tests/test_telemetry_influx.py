@@ -16,7 +16,7 @@ from pydantic import SecretStr, ValidationError
 from contract import Reading, Telemetry
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.telemetry_influx import InfluxTelemetry, points_of
+from gateway.telemetry.influx import InfluxTelemetry, points_of
 from tests.auth import authorised
 from tests.influx_server import InfluxServer, influx_server, parse_line
 from tests.infra import Infra

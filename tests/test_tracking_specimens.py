@@ -19,20 +19,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from contract import Event, Subject, new_event
 from gateway.api import create_app
-from gateway.projection import (
+from gateway.composition.stores import Stores
+from gateway.projection.transaction import Tx
+from gateway.rules import TurnaroundTarget, default_rules
+from gateway.settings import GatewaySettings
+from gateway.storage.stored_event import StoredEvent
+from gateway.tracking.specimens.fold import (
     SPECIMEN_STATUSES,
     Ref,
-    StoredEvent,
     current_custody,
     custody_chain,
     custody_steps,
     fold_specimen,
 )
-from gateway.projectors import Tx
-from gateway.rules import TurnaroundTarget, default_rules
-from gateway.settings import GatewaySettings
-from gateway.specimen_store import reproject_unresulted
-from gateway.store import Store
+from gateway.tracking.specimens.store import reproject_unresulted
 from tests.auth import bearer
 
 SITE = "general-hospital"
@@ -240,16 +240,16 @@ def test_one_more_event_never_moves_the_status_back(known: list[StoredEvent], la
 
 
 # -- the store ---------------------------------------------------------------------------------------------------
-async def test_a_carrier_that_moves_refolds_the_specimens_inside(store: Store) -> None:
+async def test_a_carrier_that_moves_refolds_the_specimens_inside(store: Stores) -> None:
     collected, dispatched, rerouted, arrived, released, *_ = ENVELOPES
-    await store.commit_batch([collected])
-    await store.commit_batch([arrived])  # the tube system's arrival overtook its dispatch
-    found = await store.specimen("S1")
+    await store.events.commit_batch([collected])
+    await store.events.commit_batch([arrived])  # the tube system's arrival overtook its dispatch
+    found = await store.specimens.get("S1")
     assert found is not None
     assert found[0].status == "collected"  # nothing says yet that S1 rode in C7
 
-    await store.commit_batch([dispatched])
-    found = await store.specimen("S1")
+    await store.events.commit_batch([dispatched])
+    found = await store.specimens.get("S1")
     assert found is not None
     row, timeline = found
     assert (row.status, row.location, row.carrier) == ("arrived", "LAB-2", "C7")
@@ -257,27 +257,27 @@ async def test_a_carrier_that_moves_refolds_the_specimens_inside(store: Store) -
     assert [e.id for e in timeline] == [collected.id, dispatched.id, arrived.id]
     assert (timeline[1].subject_kind, timeline[1].subject_id) == ("carrier", "C7")
 
-    await store.commit_batch([released, rerouted])
-    s2 = await store.specimen("S2")  # never collected: known only from the carrier
+    await store.events.commit_batch([released, rerouted])
+    s2 = await store.specimens.get("S2")  # never collected: known only from the carrier
     assert s2 is not None
     assert (s2[0].status, s2[0].custodian, s2[0].event_count) == ("arrived", "B22", 4)
 
 
-async def test_the_stored_row_is_the_same_whatever_the_batches(store: Store) -> None:
+async def test_the_stored_row_is_the_same_whatever_the_batches(store: Stores) -> None:
     shuffled = list(ENVELOPES)
     random.Random(4).shuffle(shuffled)
     for event in shuffled:
-        await store.commit_batch([event, event])
-    found = await store.specimen("S1")
+        await store.events.commit_batch([event, event])
+    found = await store.specimens.get("S1")
     assert found is not None
     assert found[0] == fold_specimen("S1", HISTORY, RULES)
 
 
-async def test_concurrent_batches_about_one_specimen_lose_no_event(store: Store) -> None:
+async def test_concurrent_batches_about_one_specimen_lose_no_event(store: Stores) -> None:
     """Two writers (ingest and the integration API) fold the same specimen at once: the last fold sees both."""
     scans = [envelope(100 + n, "specimen", "S5", "specimen.scanned", n / 60, "sorter-1", {}) for n in range(12)]
-    await asyncio.gather(*(store.commit_batch([scan]) for scan in scans))
-    found = await store.specimen("S5")
+    await asyncio.gather(*(store.events.commit_batch([scan]) for scan in scans))
+    found = await store.specimens.get("S5")
     assert found is not None
     assert found[0].event_count == len(scans)
 
@@ -287,10 +287,10 @@ NOW = T0 + timedelta(minutes=20)
 
 
 @pytest.fixture
-async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store, clock=lambda: NOW)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
     ) as client:
         yield client
 
@@ -300,9 +300,9 @@ def collection(n: int, barcode: str, minute: float, priority: str, category: str
     return envelope(n, "specimen", barcode, "specimen.collected", minute, "lis", data)
 
 
-async def seed_ward_morning(store: Store) -> None:
+async def seed_ward_morning(store: Stores) -> None:
     """At NOW (07:20): S-LATE overdue, S-RISK at risk, S-OK on track, S-DONE resulted, S-SORT untargeted."""
-    await store.commit_batch(
+    await store.events.commit_batch(
         [
             collection(200, "S-LATE", -40, "stat", "troponin", "ed"),  # due 06:50
             collection(201, "S-RISK", 0, "stat", "troponin", "ed"),  # due 07:30, still 28 min of legs to go
@@ -334,13 +334,13 @@ async def barcodes(api: httpx.AsyncClient, **params: Any) -> list[str]:
     ],
 )
 async def test_search_by_ward_priority_category_overdue_and_at_risk(
-    api: httpx.AsyncClient, store: Store, params: dict[str, str], expected: Sequence[str]
+    api: httpx.AsyncClient, store: Stores, params: dict[str, str], expected: Sequence[str]
 ) -> None:
     await seed_ward_morning(store)
     assert await barcodes(api, **params) == expected
 
 
-async def test_each_list_item_carries_its_outlook_by_the_gateway_clock(api: httpx.AsyncClient, store: Store) -> None:
+async def test_each_list_item_carries_its_outlook_by_the_gateway_clock(api: httpx.AsyncClient, store: Stores) -> None:
     await seed_ward_morning(store)
     body = (await api.get("/api/v1/specimens")).json()
     states = {s["barcode"]: s["outlook"]["state"] for s in body["data"]}
@@ -353,8 +353,10 @@ async def test_each_list_item_carries_its_outlook_by_the_gateway_clock(api: http
     }
 
 
-async def test_one_specimen_answers_where_who_and_whether_it_will_make_it(api: httpx.AsyncClient, store: Store) -> None:
-    await store.commit_batch(ENVELOPES[:7])  # collected .. sorted at 07:12; now 07:20
+async def test_one_specimen_answers_where_who_and_whether_it_will_make_it(
+    api: httpx.AsyncClient, store: Stores
+) -> None:
+    await store.events.commit_batch(ENVELOPES[:7])  # collected .. sorted at 07:12; now 07:20
     body = (await api.get("/api/v1/specimens/S1")).json()
     assert (body["status"], body["place"], body["custodian"], body["carrier"]) == (
         "sorted",
@@ -386,9 +388,9 @@ async def test_one_specimen_answers_where_who_and_whether_it_will_make_it(api: h
     }
 
 
-async def test_new_rules_give_open_specimens_new_targets(store: Store) -> None:
-    await store.commit_batch([ENVELOPES[0], collection(300, "S-DONE", 0, "stat", "cbc", "ed")])
-    await store.commit_batch([envelope(301, "specimen", "S-DONE", "specimen.resulted", 10, "lis", {})])
+async def test_new_rules_give_open_specimens_new_targets(store: Stores) -> None:
+    await store.events.commit_batch([ENVELOPES[0], collection(300, "S-DONE", 0, "stat", "cbc", "ed")])
+    await store.events.commit_batch([envelope(301, "specimen", "S-DONE", "specimen.resulted", 10, "lis", {})])
     stricter = RULES.model_copy(
         update={
             "turnaround": RULES.turnaround.model_copy(
@@ -396,10 +398,10 @@ async def test_new_rules_give_open_specimens_new_targets(store: Store) -> None:
             )
         }
     )
-    insert = postgresql.insert if store.engine.dialect.name == "postgresql" else sqlite.insert
-    async with store.engine.begin() as connection:
+    insert = postgresql.insert if store.db.engine.dialect.name == "postgresql" else sqlite.insert
+    async with store.db.engine.begin() as connection:
         assert await reproject_unresulted(Tx(connection, insert, stricter)) == 1
-    open_, done = await store.specimen("S1"), await store.specimen("S-DONE")
+    open_, done = await store.specimens.get("S1"), await store.specimens.get("S-DONE")
     assert open_ is not None
     assert done is not None
     assert (open_[0].target_s, open_[0].due_at) == (1200, T0 + timedelta(minutes=20))

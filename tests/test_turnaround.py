@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 from contract import Subject, new_event
 from gateway.api import create_app
-from gateway.projection import SpecimenRow, StoredEvent, fold_specimen
+from gateway.composition.stores import Stores
 from gateway.rules import default_rules
 from gateway.settings import GatewaySettings
-from gateway.store import Store
-from gateway.turnaround import aggregate, legs, outlook, percentile, predicted_result
+from gateway.storage.stored_event import StoredEvent
+from gateway.tracking.specimens.fold import SpecimenRow, fold_specimen
+from gateway.tracking.specimens.turnaround import aggregate, legs, outlook, percentile, predicted_result
 from tests.auth import bearer
 
 T0 = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
@@ -222,15 +223,15 @@ NOW = T0 + timedelta(hours=3)
 
 
 @pytest.fixture
-async def api(gateway_settings: GatewaySettings, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(gateway_settings, store, clock=lambda: NOW)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store, "admin")
+        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
     ) as client:
         yield client
 
 
-async def seed(store: Store, specimens: list[tuple[str, str, str, datetime, int | None]]) -> None:
+async def seed(store: Stores, specimens: list[tuple[str, str, str, datetime, int | None]]) -> None:
     """(barcode, priority, ward, collected at, minutes to result or None) through the store, as the LIS reports."""
     batch = []
     for n, (barcode, priority, ward, collected, tat) in enumerate(specimens):
@@ -249,10 +250,10 @@ async def seed(store: Store, specimens: list[tuple[str, str, str, datetime, int 
                 data=data,
             )
             batch.append(event.model_copy(update={"received_at": at}))
-    await store.commit_batch(batch)
+    await store.events.commit_batch(batch)
 
 
-async def test_turnaround_over_the_last_day_by_the_gateway_clock(api: httpx.AsyncClient, store: Store) -> None:
+async def test_turnaround_over_the_last_day_by_the_gateway_clock(api: httpx.AsyncClient, store: Stores) -> None:
     await seed(
         store,
         [

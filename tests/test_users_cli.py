@@ -6,9 +6,9 @@ import sqlalchemy as sa
 
 from gateway.auth.accounts import check_password, update_user
 from gateway.auth.tables import users
+from gateway.composition.stores import Stores
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.store import Store
 from tests.cli import cli_env, wardlink
 from wardlink.demo_accounts import demo_accounts, describe
 
@@ -32,7 +32,7 @@ async def test_the_first_admin_gets_a_generated_password_printed_once_and_can_lo
 
 
 async def test_a_password_from_stdin_and_wards_are_stored_and_the_password_is_not_echoed(
-    env: dict[str, str], store: Store
+    env: dict[str, str], store: Stores
 ) -> None:
     code, out, err = await wardlink(
         env,
@@ -50,12 +50,12 @@ async def test_a_password_from_stdin_and_wards_are_stored_and_the_password_is_no
     assert (code, err) == (0, "")
     assert "s3cret-pass-word" not in out
     assert "created lab user rn-3a (ward-3a)" in out
-    user = await check_password(store, "rn-3a", "s3cret-pass-word")
+    user = await check_password(store.db, "rn-3a", "s3cret-pass-word")
     assert user is not None
     assert user.wards == ("ward-3a",)
 
 
-async def test_bad_input_is_refused_with_the_reason_and_nothing_is_stored(env: dict[str, str], store: Store) -> None:
+async def test_bad_input_is_refused_with_the_reason_and_nothing_is_stored(env: dict[str, str], store: Stores) -> None:
     short = await wardlink(env, "users", "create", "rn-1", "--role", "lab", "--password-stdin", stdin="short\n")
     bad_name = await wardlink(env, "users", "create", "Dr Jane Doe", "--role", "lab")
     await wardlink(env, "users", "create", "rn-2", "--role", "lab")
@@ -67,7 +67,7 @@ async def test_bad_input_is_refused_with_the_reason_and_nothing_is_stored(env: d
     assert "use 1 to 64 letters" in bad_name[2]
     assert taken[0] == 1
     assert "exists already" in taken[2]
-    async with store.engine.connect() as connection:
+    async with store.db.engine.connect() as connection:
         names = [tuple(row) for row in await connection.execute(sa.select(users.c.name, users.c.role))]
     assert names == [("rn-2", "lab")]
 
@@ -118,11 +118,11 @@ async def test_a_token_secret_is_printed_once_and_posts_integration_events(
     assert refused.status_code == 403
 
 
-async def test_the_demo_accounts_get_new_passwords_on_every_run(store: Store) -> None:
-    first = await demo_accounts(store)
-    await update_user(store, "lab-3a", wards=[], disabled=True)
+async def test_the_demo_accounts_get_new_passwords_on_every_run(store: Stores) -> None:
+    first = await demo_accounts(store.db)
+    await update_user(store.db, "lab-3a", wards=[], disabled=True)
 
-    second = await demo_accounts(store)
+    second = await demo_accounts(store.db)
 
     assert [(a.name, a.role, a.wards) for a in second] == [
         ("admin", "admin", ()),
@@ -132,10 +132,10 @@ async def test_the_demo_accounts_get_new_passwords_on_every_run(store: Store) ->
         ("lab-3a", "lab", ("ward-3a",)),
     ]
     assert all(old.password != new.password for old, new in zip(first, second, strict=True))
-    restored = await check_password(store, "lab-3a", second[-1].password)
+    restored = await check_password(store.db, "lab-3a", second[-1].password)
     assert restored is not None
     assert (restored.disabled, restored.wards) == (False, ("ward-3a",))
-    assert await check_password(store, "lab-3a", first[-1].password) is None
+    assert await check_password(store.db, "lab-3a", first[-1].password) is None
     printed = describe(second, "http://127.0.0.1:8080/")
     assert "http://127.0.0.1:8080/" in printed
     assert f"lab-3a    {second[-1].password}   lab  (only ward-3a)" in printed

@@ -30,7 +30,7 @@ from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.tables import events
+from gateway.storage.tables import events
 from simulators.robot import RobotSimulator
 from tests.infra import Infra
 from tests.polling import eventually
@@ -70,7 +70,7 @@ class Hospital:
             .where(events.c.subject_kind == subject_kind, events.c.subject_id == subject_id)
             .order_by(events.c.seq)
         )
-        async with self.gateway.store.engine.connect() as connection:
+        async with self.gateway.store.db.engine.connect() as connection:
             return [(row.type, row.body["data"]) for row in await connection.execute(query)]
 
 

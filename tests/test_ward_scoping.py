@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from contract import Subject, new_event
-from gateway.integrations import ReportedEvent, SequenceCounter, report_events
+from gateway.clinical.reports import ReportedEvent, SequenceCounter, report_events
 from gateway.service import Gateway
 from tests.auth import authorised
 from tests.test_live_stream import Stream
@@ -62,7 +62,7 @@ async def test_another_wards_specimen_is_404_exactly_like_an_unknown_barcode(
     assert own.status_code == 200
     store = gateway.store
     assert store is not None
-    found = await store.specimen(theirs)
+    found = await store.specimens.get(theirs)
     assert found is not None
     assert all(e.device != "dashboard" for e in found[1])  # the refused manual entry stored nothing
 
@@ -156,10 +156,10 @@ async def test_the_live_stream_sends_a_scoped_user_only_their_wards_changes(
             occurred_at=now,
             data={"reason": "modbus timeout"},
         )
-        await store.commit_batch([device.model_copy(update={"received_at": now})])  # no ward: unscoped only
+        await store.events.commit_batch([device.model_copy(update={"received_at": now})])  # no ward: unscoped only
         for ward in (THEIRS, MINE):
             received = ReportedEvent("specimen.received", wards[ward].specimen, now, {"location": "bench-2"})
-            await report_events(store, SITE, "lis", [received], seq=SequenceCounter(), received_at=now)
+            await report_events(store.events, SITE, "lis", [received], seq=SequenceCounter(), received_at=now)
         await admin.post(f"/api/v1/alerts/{wards[MINE].alert}/acknowledge", json={"by": "rn-9"})
 
         mine = await scoped.changes(2)

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
-from gateway.integrations import ReportedEvent, SequenceCounter, report_events
+from gateway.clinical.reports import ReportedEvent, SequenceCounter, report_events
 from gateway.service import Gateway
-from gateway.tables import alerts
+from gateway.storage.tables import alerts
 from tests.pharmacy_events import cabinet_event
 
 SITE = "general-hospital"
@@ -49,15 +49,15 @@ async def seed_wards(gateway: Gateway) -> dict[str, WardObjects]:
                 "delivery.created", delivery, now, {"order_id": f"O-{ward}", "ward": ward, "destination": ward}
             )
         )
-    await report_events(store, SITE, "lis", reported, seq=SequenceCounter(), received_at=datetime.now(UTC))
-    await store.commit_batch(
+    await report_events(store.events, SITE, "lis", reported, seq=SequenceCounter(), received_at=datetime.now(UTC))
+    await store.events.commit_batch(
         [
             cabinet_event("cabinet.door_opened", cabinet, 1, seq, site=SITE, badge="rn-2")
             for seq, cabinet in enumerate(cabinets.values(), start=1)
         ]
     )
     await engine.evaluate()  # both doors have been open since yesterday: a door-ajar alert on each ward
-    async with store.engine.connect() as connection:
+    async with store.db.engine.connect() as connection:
         rows = await connection.execute(
             sa.select(alerts.c.ward, alerts.c.id).where(
                 alerts.c.kind == "cabinet.door_ajar", alerts.c.state == "raised"

@@ -59,8 +59,8 @@ async def verify(settings: "GatewaySettings", *, as_json: bool = False) -> int:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
 
-    from gateway.audit import verify_custody_log
-    from gateway.database import DatabaseConfigError, create_engine
+    from gateway.custody.verify import verify_custody_log
+    from gateway.storage.engine import DatabaseConfigError, create_engine
 
     where = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
     try:

@@ -67,8 +67,8 @@ async def _demo(args: argparse.Namespace) -> None:
             f"  API          {stack.api_url}   (try {stack.api_url}/api/v1/devices)\n",
             flush=True,
         )
-        accounts = await demo_accounts(stack.gateway.store)
-        token = await demo_token(stack.gateway.store)
+        accounts = await demo_accounts(stack.gateway.store.db)
+        token = await demo_token(stack.gateway.store.db)
         print(describe(accounts, f"{stack.api_url}/") + "\n", flush=True)
         barcodes = await _first_barcodes(stack.api_url, token, want=5)
         print("The API needs credentials; the examples use a service token made for this run (admin, 1 day):")
@@ -125,7 +125,7 @@ async def _gateway(_: argparse.Namespace) -> None:
 
 
 async def _projector(_: argparse.Namespace) -> None:
-    from gateway.projection_worker import run_projector
+    from gateway.service import run_projector
     from gateway.settings import GatewaySettings
 
     await run_projector(GatewaySettings())
@@ -134,7 +134,7 @@ async def _projector(_: argparse.Namespace) -> None:
 def _projector_check(args: argparse.Namespace) -> int:
     """A health check: 0 when the projector of this data folder made a pass or looked at the backlog within
     `--max-age-s`."""
-    from gateway.projection_worker import HEARTBEAT_FILE, heartbeat_age_s
+    from gateway.projection.worker import HEARTBEAT_FILE, heartbeat_age_s
     from gateway.settings import GatewaySettings
 
     data_dir = GatewaySettings().data_dir

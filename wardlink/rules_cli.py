@@ -68,8 +68,8 @@ async def _export_async(version: int | None) -> int:
 
     store = await _open_store()
     try:
-        wanted = version if version is not None else (await load_rules_in_force(store.engine)).version
-        found = await rules_at(store.engine, wanted)
+        wanted = version if version is not None else (await load_rules_in_force(store.db.engine)).version
+        found = await rules_at(store.db.engine, wanted)
     finally:
         await store.close()
     if found is None:
@@ -87,12 +87,15 @@ def _import(args: argparse.Namespace) -> int:
 
 
 async def _import_async(rules: Any, by: str, comment: str) -> int:
-    from gateway.clock import utc_now
     from gateway.rules.store import import_rules
+    from gateway.runtime.clock import utc_now
+    from gateway.tracking.specimens.store import reproject_open
 
     store = await _open_store()
     try:
-        stored = await import_rules(store.engine, rules, by=by, comment=comment, now=utc_now())
+        stored = await import_rules(
+            store.db.engine, rules, by=by, comment=comment, now=utc_now(), reproject=reproject_open
+        )
     except ValueError as exc:
         print(f"not imported: {exc}", file=sys.stderr)
         return 1
@@ -103,7 +106,7 @@ async def _import_async(rules: Any, by: str, comment: str) -> int:
 
 
 async def _open_store() -> Any:
+    from gateway.composition.stores import Stores
     from gateway.settings import GatewaySettings
-    from gateway.store import Store
 
-    return await Store.open(GatewaySettings())
+    return await Stores.open(GatewaySettings())

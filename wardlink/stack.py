@@ -18,7 +18,7 @@ from device_profiles import ModbusEndpoint, load_site
 from device_profiles.maps import MAPS_DIR
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
-from gateway.clock import utc_now
+from gateway.runtime.clock import utc_now
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from simulators.control import SimulationControl

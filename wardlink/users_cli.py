@@ -47,10 +47,10 @@ def generated_password() -> str:
 
 
 async def _open_store() -> Any:
+    from gateway.composition.stores import Stores
     from gateway.settings import GatewaySettings
-    from gateway.store import Store
 
-    return await Store.open(GatewaySettings())
+    return await Stores.open(GatewaySettings())
 
 
 def _create(args: argparse.Namespace) -> int:

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.alerts.conditions import clear_after_acknowledgement
-from gateway.page_total import total_of_empty_page
 from gateway.rules import TrackingRules
 from gateway.rules.alerting import SEVERITY_RANK
-from gateway.tables import alerts
+from gateway.storage.page_total import total_of_empty_page
+from gateway.storage.tables import alerts
 
 AlertState = Literal["raised", "acknowledged", "cleared"]
 StateFilter = Literal["open", "raised", "acknowledged", "cleared"]

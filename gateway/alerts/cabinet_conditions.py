@@ -11,10 +11,10 @@ from typing import Any
 
 from gateway.alerts.inputs import Condition, Sample, Snapshot
 from gateway.alerts.text import clock_time, minutes_text
-from gateway.cabinet_projection import StockLine
-from gateway.replenishment import pick_lines
 from gateway.rules import TrackingRules
 from gateway.rules.pharmacy import CabinetRules
+from gateway.tracking.cabinets.fold import StockLine
+from gateway.tracking.cabinets.replenishment import pick_lines
 
 _LISTED = 4  # items named in a message; the details carry all of them
 

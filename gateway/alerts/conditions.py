@@ -15,7 +15,7 @@ from gateway.alerts.reliability_conditions import reliability_conditions
 from gateway.alerts.text import clock_time, minutes_text
 from gateway.rules import TrackingRules
 from gateway.rules.alerting import AlertRules, Severity
-from gateway.turnaround import outlook
+from gateway.tracking.specimens.turnaround import outlook
 
 CLEARS_ON_ACKNOWLEDGEMENT = frozenset({"cabinet.discrepancy", "specimen.error_lane", "event.tampered"})
 """Kinds whose alert an acknowledgement clears (at once, or after `error_lane_clear_after_minutes`)."""

@@ -13,7 +13,7 @@ conditional on the row still being open.
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,12 +33,13 @@ from gateway.alerts.conditions import (
 )
 from gateway.alerts.inputs import Condition, alert_key
 from gateway.alerts.snapshot import gather
-from gateway.clock import Clock
 from gateway.rules import TrackingRules
 from gateway.rules.alerting import SEVERITY_RANK
+from gateway.rules.in_force import RulesInForce
 from gateway.rules.store import latest_version, load_rules_in_force
-from gateway.store import Store
-from gateway.tables import alerts
+from gateway.runtime.clock import Clock
+from gateway.storage.database import Database
+from gateway.storage.tables import alerts
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +65,23 @@ AlertListener = Callable[[str, AlertRow, datetime], None]
 class AlertEngine:
     """Evaluates the conditions against the store's rows and keeps the alerts table in step."""
 
-    def __init__(self, store: Store, clock: Clock) -> None:
-        self.store = store
+    def __init__(
+        self, db: Database, rules: RulesInForce, clock: Clock, *, listeners: Iterable[AlertListener] = ()
+    ) -> None:
+        self.db = db
+        self.rules = rules
         self.clock = clock
         self.passes = 0
         self.last: Evaluation | None = None
-        self.listeners: list[AlertListener] = []
+        self.listeners = tuple(listeners)
         """Told of every alert a pass raised or cleared (the live stream listens here); must not block."""
 
     async def evaluate(self) -> Evaluation:
         """One pass at the clock's now."""
         now = self.clock()
         await self.refresh_rules()
-        rules = self.store.rules
-        engine = self.store.engine
+        rules = self.rules.current
+        engine = self.db.engine
         async with engine.connect() as connection:
             snapshot = await gather(connection, rules, now)
         conditions = active_conditions(snapshot, rules, now)
@@ -102,8 +106,8 @@ class AlertEngine:
 
     async def refresh_rules(self) -> None:
         """Pick up rules another gateway (or the command line) imported since we last looked."""
-        if await latest_version(self.store.engine) != self.store.rules.version:
-            self.store.rules = await load_rules_in_force(self.store.engine)
+        if await latest_version(self.db.engine) != self.rules.current.version:
+            self.rules.current = await load_rules_in_force(self.db.engine)
 
     async def run(self, every_s: float) -> None:
         """Evaluate every `every_s` seconds of wall time until cancelled; a failed pass is logged and retried."""

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.cabinet_projection import StockLine
-from gateway.projection import SpecimenRow
 from gateway.rules.alerting import Severity
+from gateway.tracking.cabinets.fold import StockLine
+from gateway.tracking.specimens.fold import SpecimenRow
 
 SiteId = tuple[str, str]
 """(site, id): a device, a cabinet or a robot."""
@@ -147,7 +147,7 @@ class Edge:
 
 @dataclass(frozen=True, slots=True)
 class SequenceGap:
-    """An edge whose sequence has holes (see `gateway.sequences`)."""
+    """An edge whose sequence has holes (see `gateway.ingest.sequences`)."""
 
     site: str
     edge: str
@@ -157,7 +157,7 @@ class SequenceGap:
 
 @dataclass(frozen=True, slots=True)
 class TamperedEvent:
-    """An event id that came again with another body (see `gateway.tamper`)."""
+    """An event id that came again with another body (see `gateway.ingest.tamper`)."""
 
     event_id: str
     site: str

@@ -13,8 +13,8 @@ from datetime import datetime
 
 from gateway.alerts.inputs import Condition, Snapshot
 from gateway.alerts.text import clock_time, minutes_text
+from gateway.ingest.sequences import ranges_text
 from gateway.rules import TrackingRules
-from gateway.sequences import ranges_text
 
 
 def outbox_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) -> Iterator[Condition]:

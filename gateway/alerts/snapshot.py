@@ -27,12 +27,11 @@ from gateway.alerts.inputs import (
     Snapshot,
     TamperedEvent,
 )
-from gateway.cabinet_store import stock_of
-from gateway.edge_outbox_store import outbox_reports
-from gateway.projection import SpecimenRow
+from gateway.ingest.edge_reports import outbox_reports
+from gateway.ingest.sequences import open_gaps
+from gateway.ingest.tamper import recent_tampering
 from gateway.rules import TrackingRules
-from gateway.sequences import open_gaps
-from gateway.tables import (
+from gateway.storage.tables import (
     cabinets,
     carrier_trips,
     deliveries,
@@ -43,7 +42,8 @@ from gateway.tables import (
     specimens,
     telemetry,
 )
-from gateway.tamper import recent_tampering
+from gateway.tracking.cabinets.store import stock_of
+from gateway.tracking.specimens.fold import SpecimenRow
 
 BATTERY = "battery_charge"
 FRIDGE = "fridge_temperature"

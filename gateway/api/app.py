@@ -1,9 +1,11 @@
-"""`create_app(settings, store, ingest)`: the FastAPI application, built per gateway, never at import."""
+"""`create_app(settings, stores, ingest)`: the FastAPI application, built per gateway, never at import."""
 
 from fastapi import FastAPI
 
 from gateway.api import problems
 from gateway.api.body_limit import BodyLimit
+from gateway.api.live import LiveHub
+from gateway.api.metrics import EventLatency, GatewayMetrics
 from gateway.api.routes import (
     accounts,
     alerts,
@@ -28,23 +30,26 @@ from gateway.api.routes import (
     turnaround,
 )
 from gateway.api.routes import metrics as metrics_route
-from gateway.clock import Clock, utc_now
+from gateway.composition.stores import Stores
 from gateway.dashboard.pages import router as dashboard_router
-from gateway.ingest import Ingest
-from gateway.live import LiveHub
-from gateway.metrics import GatewayMetrics
+from gateway.ingest.subscriber import Ingest
+from gateway.runtime.clock import Clock, utc_now
 from gateway.settings import GatewaySettings
-from gateway.store import Store
+from gateway.simulation.control import SimulationLink
 
 
 def create_app(
     settings: GatewaySettings,
-    store: Store,
+    stores: Stores,
     ingest: Ingest | None = None,
     *,
     clock: Clock = utc_now,
     live: LiveHub | None = None,
+    latency: EventLatency | None = None,
+    simulation_link: SimulationLink | None = None,
 ) -> FastAPI:
+    """The API over `stores`; `live` and `latency` are fed by the stores' observers (`Stores.build`), so a hub or
+    histograms made here for an app without a `Gateway` hear nothing: pass the ones the stores were built with."""
     app = FastAPI(
         title="wardlink gateway",
         summary="Specimens, devices, events, edges and the gateway's health, from what the edges publish.",
@@ -52,14 +57,12 @@ def create_app(
         responses=problems.PROBLEM_RESPONSES,
     )
     app.state.settings = settings
-    app.state.store = store
+    app.state.stores = stores
     app.state.ingest = ingest
     app.state.clock = clock
-    if live is None:  # an app without a Gateway (tests, tools) still streams what its store projects
-        live = LiveHub()
-        store.projection_listeners.append(live.publish)
-    app.state.live = live
-    app.state.metrics = GatewayMetrics(store, ingest)  # lag histograms listen to the store from now on
+    app.state.live = live or LiveHub()
+    app.state.simulation = simulation_link
+    app.state.metrics = GatewayMetrics(stores.db, ingest, latency)
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)  # 413 problem (docs/api.md)
     app.include_router(specimens.router, prefix="/api/v1")
@@ -80,10 +83,10 @@ def create_app(
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(accounts.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")
-    app.include_router(simulation.router, prefix="/api/v1")  # app.state.simulation: set by the Gateway
+    app.include_router(simulation.router, prefix="/api/v1")
     app.include_router(robots.router, prefix="/api/v1")
     app.include_router(hospital_clock.router, prefix="/api/v1")
     app.include_router(dashboard_router)  # the staff pages and their static files (gateway/dashboard)
     app.include_router(health.router)
-    app.include_router(metrics_route.router)  # /metrics: Prometheus, engineer or admin (gateway/metrics.py)
+    app.include_router(metrics_route.router)  # /metrics: Prometheus, engineer or admin (gateway/api/metrics.py)
     return app

@@ -4,29 +4,79 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gateway.clock import Clock
-from gateway.ingest import Ingest
+from gateway.composition.stores import Stores
+from gateway.ingest.edges import EdgeQueries
+from gateway.ingest.event_store import EventStore
+from gateway.ingest.subscriber import Ingest
+from gateway.rules.in_force import RulesInForce
+from gateway.runtime.clock import Clock
 from gateway.settings import GatewaySettings
-from gateway.store import Store
+from gateway.storage.database import Database
+from gateway.telemetry.store import TelemetryStore
+from gateway.tracking.devices.queries import DeviceQueries
+from gateway.tracking.events import EventQueries
+from gateway.tracking.specimens.queries import SpecimenQueries
 
 
-def get_store(request: Request) -> Store:
-    return request.app.state.store  # type: ignore[no-any-return]
+def get_stores(request: Request) -> Stores:
+    return request.app.state.stores  # type: ignore[no-any-return]  # app.state is untyped
 
 
 def get_settings(request: Request) -> GatewaySettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings  # type: ignore[no-any-return]  # app.state is untyped
 
 
 def get_ingest(request: Request) -> Ingest | None:
-    return request.app.state.ingest  # type: ignore[no-any-return]
+    return request.app.state.ingest  # type: ignore[no-any-return]  # app.state is untyped
 
 
 def get_clock(request: Request) -> Clock:
-    return request.app.state.clock  # type: ignore[no-any-return]
+    return request.app.state.clock  # type: ignore[no-any-return]  # app.state is untyped
 
 
-StoreDep = Annotated[Store, Depends(get_store)]
+StoresDep = Annotated[Stores, Depends(get_stores)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 IngestDep = Annotated[Ingest | None, Depends(get_ingest)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+def get_db(stores: StoresDep) -> Database:
+    return stores.db
+
+
+def get_rules(stores: StoresDep) -> RulesInForce:
+    return stores.rules
+
+
+def get_events(stores: StoresDep) -> EventStore:
+    return stores.events
+
+
+def get_event_log(stores: StoresDep) -> EventQueries:
+    return stores.event_log
+
+
+def get_specimens(stores: StoresDep) -> SpecimenQueries:
+    return stores.specimens
+
+
+def get_devices(stores: StoresDep) -> DeviceQueries:
+    return stores.devices
+
+
+def get_telemetry(stores: StoresDep) -> TelemetryStore:
+    return stores.telemetry
+
+
+def get_edges(stores: StoresDep) -> EdgeQueries:
+    return stores.edges
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+RulesDep = Annotated[RulesInForce, Depends(get_rules)]
+EventStoreDep = Annotated[EventStore, Depends(get_events)]
+EventLogDep = Annotated[EventQueries, Depends(get_event_log)]
+SpecimensDep = Annotated[SpecimenQueries, Depends(get_specimens)]
+DevicesDep = Annotated[DeviceQueries, Depends(get_devices)]
+TelemetryDep = Annotated[TelemetryStore, Depends(get_telemetry)]
+EdgesDep = Annotated[EdgeQueries, Depends(get_edges)]

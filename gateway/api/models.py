@@ -8,9 +8,9 @@ from pydantic import BaseModel, Field
 
 from contract import SubjectKind
 from contract.events.specimen import SpecimenPriority
-from gateway.device_projection import DeviceState
-from gateway.projection import RefKind, SpecimenStatus
-from gateway.turnaround import LegName, OutlookState
+from gateway.tracking.devices.fold import DeviceState
+from gateway.tracking.specimens.fold import RefKind, SpecimenStatus
+from gateway.tracking.specimens.turnaround import LegName, OutlookState
 
 
 class Location(BaseModel):

@@ -6,8 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from gateway.cabinet_projection import DoorState
-from gateway.delivery_projection import DeliveryStatus
+from gateway.tracking.cabinets.fold import DoorState
+from gateway.tracking.deliveries.fold import DeliveryStatus
 
 
 class DeliveryLinePublic(BaseModel):

@@ -7,9 +7,9 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contract import Identifier
-from gateway.carrier_projection import TripStatus
-from gateway.integrations import MAX_EVENTS
-from gateway.turnaround import GroupBy, LegName
+from gateway.clinical.reports import MAX_EVENTS
+from gateway.tracking.carriers.fold import TripStatus
+from gateway.tracking.specimens.turnaround import GroupBy, LegName
 
 
 # -- carriers --------------------------------------------------------------------------------------------------

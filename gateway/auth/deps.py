@@ -52,7 +52,7 @@ async def current_principal(
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    store = request.app.state.store
+    store = request.app.state.stores.db
     settings = request.app.state.settings
     now = datetime.now(UTC)  # sessions and tokens expire on wall time, whatever the simulated clock says
     principal: Principal | None
@@ -107,7 +107,7 @@ class Auditor:
         self, action: str, *, target: str | None = None, outcome: Outcome = "ok", detail: str | None = None
     ) -> None:
         await audit_trail.record(
-            self.request.app.state.store,
+            self.request.app.state.stores.db,
             action=action,
             outcome=outcome,
             principal=self.principal,

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 import sqlalchemy as sa
 
 from gateway.auth.principal import Principal
-from gateway.live import Change
-from gateway.rules import TrackingRules
-from gateway.store import Store
-from gateway.tables import alerts, deliveries, specimens
+from gateway.projection.changes import Change
+from gateway.rules.in_force import RulesInForce
+from gateway.storage.database import Database
+from gateway.storage.tables import alerts, deliveries, specimens
 
 CACHE_SIZE = 10_000
 
@@ -23,9 +23,9 @@ CACHE_SIZE = 10_000
 class WardResolver:
     """The ward of each change a subscriber is offered; `None` when it has none (yet)."""
 
-    def __init__(self, store: Store, rules: Callable[[], TrackingRules] | None = None) -> None:
-        self._store = store
-        self._rules = rules or (lambda: store.rules)
+    def __init__(self, db: Database, rules: RulesInForce) -> None:
+        self._db = db
+        self._rules = rules
         self._known: OrderedDict[tuple[str, str], str] = OrderedDict()
 
     async def ward(self, change: Change) -> str | None:
@@ -39,14 +39,14 @@ class WardResolver:
             key = ("delivery", change.subject_id)
             query = sa.select(deliveries.c.ward).where(deliveries.c.delivery == change.subject_id)
         elif change.subject_kind == "cabinet":
-            configured = self._rules().cabinets.get(change.subject_id)
+            configured = self._rules.current.cabinets.get(change.subject_id)
             return configured.ward if configured else None
         else:
             return None
         if key in self._known:
             self._known.move_to_end(key)
             return self._known[key]
-        async with self._store.engine.connect() as connection:
+        async with self._db.engine.connect() as connection:
             ward = (await connection.execute(query)).scalar_one_or_none()
         if ward is not None:  # a specimen scanned before its collection is reported has no ward yet: ask again later
             self._known[key] = ward
@@ -58,11 +58,11 @@ class WardResolver:
 Admits = Callable[[Change], Awaitable[bool]]
 
 
-def stream_admits(principal: Principal, store: Store) -> Admits | None:
+def stream_admits(principal: Principal, db: Database, rules: RulesInForce) -> Admits | None:
     """For a scoped principal, an async predicate saying whether a change may be sent; None when all may."""
     if not principal.scoped:
         return None
-    resolver = WardResolver(store)
+    resolver = WardResolver(db, rules)
 
     async def admits(change: Change) -> bool:
         return principal.can_see_ward(await resolver.ward(change))
@@ -70,10 +70,10 @@ def stream_admits(principal: Principal, store: Store) -> Admits | None:
     return admits
 
 
-async def subject_ward(store: Store, kind: str, subject_id: str) -> str | None:
+async def subject_ward(db: Database, rules: RulesInForce, kind: str, subject_id: str) -> str | None:
     """The ward a specimen, delivery or cabinet belongs to; None when it has none or is unknown."""
     if kind == "cabinet":
-        configured = store.rules.cabinets.get(subject_id)
+        configured = rules.current.cabinets.get(subject_id)
         return configured.ward if configured else None
     if kind == "specimen":
         query = sa.select(specimens.c.ward).where(specimens.c.barcode == subject_id)
@@ -81,7 +81,7 @@ async def subject_ward(store: Store, kind: str, subject_id: str) -> str | None:
         query = sa.select(deliveries.c.ward).where(deliveries.c.delivery == subject_id)
     else:
         return None
-    async with store.engine.connect() as connection:
+    async with db.engine.connect() as connection:
         return (await connection.execute(query)).scalar_one_or_none()
 
 

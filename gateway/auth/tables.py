@@ -6,7 +6,7 @@ session and token secrets, which are random and long enough not to need a slow h
 
 import sqlalchemy as sa
 
-from gateway.tables import UtcDateTime, metadata
+from gateway.storage.tables import UtcDateTime, metadata
 
 users = sa.Table(
     "users",

@@ -106,7 +106,7 @@ async def specimen(request: Request, barcode: Annotated[str, Path(max_length=128
         check_identifier(barcode, what="barcode")
     except InvalidIdentifierError as exc:
         return _not_found(principal, f"{exc}; scan it again.", "/lab")
-    found = await request.app.state.store.specimen(barcode)
+    found = await request.app.state.stores.specimens.get(barcode)
     if principal.scoped and (found is None or not principal.can_see_ward(found[0].ward)):
         # Another ward's specimen and an unknown barcode get the same answer: a guessed barcode tells nothing.
         return _not_found(principal, missing, "/lab")

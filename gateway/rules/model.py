@@ -7,10 +7,10 @@ when a specimen will be resulted, which is what raises an at-risk alert while th
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gateway.rules.alerting import AlertRules
 from gateway.rules.pharmacy import CabinetRules, DeliveryRules
@@ -89,13 +89,24 @@ class TrackingRules(_Model):
 
 def load_rules(path: Path) -> TrackingRules:
     """Read and validate a rules file; raises ValueError naming the file, the field and the reason."""
-    from gateway.rules.errors import rules_error
-
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"{path}: {exc}") from exc
-    return rules_error(path, raw)
+    return validated_rules(path, raw)
+
+
+def validated_rules(source: Path | str, raw: Any) -> TrackingRules:
+    """A rules document as `TrackingRules`, or a ValueError that names the source, each field and the reason."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{source}: a rules file is a mapping with at least 'turnaround'")
+    try:
+        return TrackingRules.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '(top)'}: {error['msg']}" for error in exc.errors()
+        )
+        raise ValueError(f"{source}: {problems}") from None
 
 
 @lru_cache(maxsize=1)

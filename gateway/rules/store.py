@@ -7,7 +7,7 @@ longer accepts is skipped with an error in the log, never silently half-applied)
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,10 +16,10 @@ import sqlalchemy as sa
 import yaml
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.rules.model import TrackingRules, default_rules
-from gateway.tables import rules as rules_table
+from gateway.storage.tables import rules as rules_table
 
 log = logging.getLogger(__name__)
 
@@ -162,13 +162,14 @@ async def rules_versions(engine: AsyncEngine) -> list[RulesVersion]:
     return [*stored, RulesVersion(0, None, DEFAULTS_BY, "shipped defaults")]
 
 
+Reproject = Callable[[AsyncConnection, TrackingRules], Awaitable[object]]
+"""Re-folds what new rules change, in the transaction that stores them (`gateway.tracking.specimens.store`)."""
+
+
 async def import_rules(
-    engine: AsyncEngine, rules: TrackingRules, *, by: str, comment: str, now: datetime
+    engine: AsyncEngine, rules: TrackingRules, *, by: str, comment: str, now: datetime, reproject: Reproject
 ) -> TrackingRules:
     """Store validated rules as the next version and return them with it; they are in force from now on."""
-    from gateway.projectors import Tx, dialect_insert
-    from gateway.specimen_store import reproject_unresulted
-
     if not by.strip():
         raise ValueError("say who imports the rules (a user or badge id)")
     for _ in range(5):  # another gateway may take the same number at the same moment: take the next one
@@ -187,7 +188,7 @@ async def import_rules(
                 )
                 in_force = rules.model_copy(update={"version": version})
                 # Open specimens take the new targets and due times in the same transaction.
-                await reproject_unresulted(Tx(connection, dialect_insert(connection), in_force))
+                await reproject(connection, in_force)
         except IntegrityError:
             continue
         return in_force

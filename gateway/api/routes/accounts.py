@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from gateway.api.deps import StoreDep
+from gateway.api.deps import DatabaseDep
 from gateway.api.models import Problem
 from gateway.api.paging import MAX_OFFSET
 from gateway.auth.accounts import (
@@ -71,17 +71,17 @@ def _token(token: ServiceToken) -> TokenPublic:
 
 
 @router.get("/users", response_model=UserListPublic)
-async def users(store: StoreDep, limit: Limit = 100, offset: Offset = 0) -> UserListPublic:
+async def users(db: DatabaseDep, limit: Limit = 100, offset: Offset = 0) -> UserListPublic:
     """Every user by name (never a password hash)."""
-    found, total = await list_users(store, limit=limit, offset=offset)
+    found, total = await list_users(db, limit=limit, offset=offset)
     return UserListPublic(data=[_user(u) for u in found], count=total)
 
 
 @router.post("/users", status_code=201, response_model=UserPublic, responses={409: {"model": Problem}})
-async def add_user(body: UserCreate, store: StoreDep, audit: AuditDep) -> UserPublic:
+async def add_user(body: UserCreate, db: DatabaseDep, audit: AuditDep) -> UserPublic:
     """A new user with a role and, optionally, the wards they are limited to."""
     try:
-        user = await create_user(store, name=body.name, password=body.password, role=body.role, wards=body.wards)
+        user = await create_user(db, name=body.name, password=body.password, role=body.role, wards=body.wards)
     except UserExistsError as exc:
         await audit("user.create", target=body.name, outcome="failed", detail="exists")
         raise HTTPException(status_code=409, detail=str(exc)) from None
@@ -91,7 +91,7 @@ async def add_user(body: UserCreate, store: StoreDep, audit: AuditDep) -> UserPu
 
 @router.patch("/users/{name}", response_model=UserPublic, responses={404: {"model": Problem}, 409: {"model": Problem}})
 async def change_user(
-    name: UserName, body: UserUpdate, store: StoreDep, caller: PrincipalDep, audit: AuditDep
+    name: UserName, body: UserUpdate, db: DatabaseDep, caller: PrincipalDep, audit: AuditDep
 ) -> UserPublic:
     """Change role, wards or disabled; a role change or disabling ends the user's sessions at once."""
     if name == caller.name and caller.kind == "user" and (body.disabled or body.role not in (None, "admin")):
@@ -99,7 +99,7 @@ async def change_user(
             status_code=409, detail="you cannot disable or demote your own account: ask another admin to do it"
         )
     try:
-        user = await update_user(store, name, role=body.role, wards=body.wards, disabled=body.disabled)
+        user = await update_user(db, name, role=body.role, wards=body.wards, disabled=body.disabled)
     except UnknownUserError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     changed = body.model_dump(exclude_none=True)
@@ -108,43 +108,43 @@ async def change_user(
 
 
 @router.put("/users/{name}/password", status_code=204, responses={404: {"model": Problem}})
-async def reset_password(name: UserName, body: PasswordIn, store: StoreDep, audit: AuditDep) -> None:
+async def reset_password(name: UserName, body: PasswordIn, db: DatabaseDep, audit: AuditDep) -> None:
     """A new password for the user; their sessions end."""
     try:
-        await set_password(store, name, body.password)
+        await set_password(db, name, body.password)
     except UnknownUserError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     await audit("user.password", target=name)
 
 
 @router.get("/tokens", response_model=TokenListPublic)
-async def tokens(store: StoreDep, limit: Limit = 100, offset: Offset = 0) -> TokenListPublic:
+async def tokens(db: DatabaseDep, limit: Limit = 100, offset: Offset = 0) -> TokenListPublic:
     """Every service token, newest first (never a secret)."""
-    found, total = await list_tokens(store, limit=limit, offset=offset)
+    found, total = await list_tokens(db, limit=limit, offset=offset)
     return TokenListPublic(data=[_token(t) for t in found], count=total)
 
 
 @router.post("/tokens", status_code=201, response_model=TokenCreated)
-async def add_token(body: TokenCreate, store: StoreDep, caller: PrincipalDep, audit: AuditDep) -> TokenCreated:
+async def add_token(body: TokenCreate, db: DatabaseDep, caller: PrincipalDep, audit: AuditDep) -> TokenCreated:
     """A new service token; the response holds its secret, shown this once."""
     expires_in = timedelta(days=body.expires_in_days) if body.expires_in_days is not None else None
     try:
         secret = await create_token(
-            store, name=body.name, role=body.role, wards=body.wards, expires_in=expires_in, created_by=caller.name
+            db, name=body.name, role=body.role, wards=body.wards, expires_in=expires_in, created_by=caller.name
         )
     except AccountError as exc:  # e.g. a lifetime so short it rounds to zero (found by tests/test_api_schema.py)
         raise HTTPException(status_code=422, detail=f"{exc}; fix the request and try again") from None
-    found = await token_by_secret(store, secret)
+    found = await token_by_secret(db, secret)
     assert found is not None
     await audit("token.create", target=f"{found.name} ({found.id})", detail=f"role={found.role}")
     return TokenCreated(**_token(found).model_dump(), secret=secret)
 
 
 @router.delete("/tokens/{token}", response_model=TokenPublic, responses={404: {"model": Problem}})
-async def revoke(token: TokenId, store: StoreDep, audit: AuditDep) -> TokenPublic:
+async def revoke(token: TokenId, db: DatabaseDep, audit: AuditDep) -> TokenPublic:
     """Revoke a token: it stops working at once; it stays listed (revoked) for the record."""
     try:
-        revoked = await revoke_token(store, token)
+        revoked = await revoke_token(db, token)
     except AccountError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     await audit("token.revoke", target=f"{revoked.name} ({revoked.id})")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from gateway.api.deps import StoreDep
+from gateway.api.deps import DatabaseDep
 from gateway.api.paging import Offset
 from gateway.auth.audit_trail import AuditEntry, AuditFilter, export_csv, page
 from gateway.auth.deps import require
@@ -40,13 +40,13 @@ def _public(entry: AuditEntry) -> AuditEntryPublic:
 
 @router.get("", response_model=AuditListPublic)
 async def audit_trail(
-    store: StoreDep,
+    db: DatabaseDep,
     where: FilterDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     offset: Offset = 0,
 ) -> AuditListPublic:
     """One page of the audit trail, newest first, and how many entries match in all."""
-    entries, total = await page(store, where, limit=limit, offset=offset)
+    entries, total = await page(db, where, limit=limit, offset=offset)
     return AuditListPublic(data=[_public(e) for e in entries], count=total)
 
 
@@ -55,11 +55,11 @@ async def audit_trail(
     response_class=StreamingResponse,
     responses={200: {"description": "Every matching entry as CSV, oldest first.", "content": {"text/csv": {}}}},
 )
-async def export(store: StoreDep, where: FilterDep) -> StreamingResponse:
+async def export(db: DatabaseDep, where: FilterDep) -> StreamingResponse:
     """The matching entries as a CSV file (a spreadsheet opens it; formulas are neutralised)."""
 
     async def rows() -> AsyncIterator[str]:
-        async for chunk in export_csv(store, where):
+        async for chunk in export_csv(db, where):
             yield chunk
 
     return StreamingResponse(

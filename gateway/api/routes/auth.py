@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from gateway.api.deps import SettingsDep, StoreDep
+from gateway.api.deps import DatabaseDep, SettingsDep
 from gateway.api.models import Problem
 from gateway.auth.accounts import check_password
 from gateway.auth.audit_trail import record
@@ -47,7 +47,7 @@ def _secure(request: Request, settings: GatewaySettings) -> bool:
     responses={401: {"model": Problem}, 403: {"model": Problem}, 429: {"model": Problem}},
 )
 async def login(
-    body: LoginIn, request: Request, response: Response, store: StoreDep, settings: SettingsDep
+    body: LoginIn, request: Request, response: Response, db: DatabaseDep, settings: SettingsDep
 ) -> MePublic:
     """Check the user name and password and start a session (the `wardlink_session` cookie)."""
     where = origin(request)
@@ -55,25 +55,25 @@ async def login(
     throttle = _throttle(request, settings)
     wait = throttle.retry_after(body.username, client)
     if wait is not None:
-        await record(store, action="login", outcome="throttled", actor=body.username, origin=where)
+        await record(db, action="login", outcome="throttled", actor=body.username, origin=where)
         log.warning("login throttled: user name %r from %s, %d s to wait", body.username, client, wait)
         raise HTTPException(
             status_code=429,
             detail=f"too many failed logins for this user name from your address: wait {wait} s, then try again",
             headers={"Retry-After": str(wait)},
         )
-    user = await check_password(store, body.username, body.password)
+    user = await check_password(db, body.username, body.password)
     if user is None:
         throttle.failed(body.username, client)
-        await record(store, action="login", outcome="failed", actor=body.username, origin=where)
+        await record(db, action="login", outcome="failed", actor=body.username, origin=where)
         log.info("login failed: user name %r from %s", body.username, client)
         raise HTTPException(status_code=401, detail=_WRONG)
     if user.disabled:
-        await record(store, action="login", outcome="denied", actor=user.name, origin=where, detail="disabled")
+        await record(db, action="login", outcome="denied", actor=user.name, origin=where, detail="disabled")
         raise HTTPException(status_code=403, detail="this account is disabled: ask an admin to enable it")
     throttle.succeeded(body.username, client)
     absolute = timedelta(hours=settings.session_absolute_hours)
-    secret, _ = await start_session(store, user, absolute=absolute)
+    secret, _ = await start_session(db, user, absolute=absolute)
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -83,16 +83,16 @@ async def login(
         samesite="strict",
         secure=_secure(request, settings),
     )
-    await record(store, action="login", principal=user.principal(), origin=where)
+    await record(db, action="login", principal=user.principal(), origin=where)
     return MePublic(name=user.name, role=user.role, wards=list(user.wards))
 
 
 @router.post("/logout", status_code=204)
-async def logout(request: Request, response: Response, store: StoreDep, settings: SettingsDep) -> None:
+async def logout(request: Request, response: Response, db: DatabaseDep, settings: SettingsDep) -> None:
     """End this session (if any) and clear the cookie; logging out twice is fine."""
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
-        await end_session(store, secret)
+        await end_session(db, secret)
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request, settings)
     )

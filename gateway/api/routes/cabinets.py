@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import StoreDep
+from gateway.api.deps import StoresDep
 from gateway.api.models import Problem
 from gateway.api.paging import Limit, Offset, page
 from gateway.api.pharmacy_models import (
@@ -27,12 +27,12 @@ from gateway.api.pharmacy_models import (
 from gateway.api.routes.events import check_window
 from gateway.auth.deps import PrincipalDep, require
 from gateway.auth.principal import Principal
-from gateway.cabinet_projection import CabinetRow, StockLine
-from gateway.cabinet_store import access_log, below_par, find_cabinets, list_cabinets, stock_of
-from gateway.event_query import EventRecord
-from gateway.replenishment import is_below_par, on_hand, pick_lines
 from gateway.rules import TrackingRules
-from gateway.telemetry_store import series
+from gateway.telemetry.store import series
+from gateway.tracking.cabinets.fold import CabinetRow, StockLine
+from gateway.tracking.cabinets.replenishment import is_below_par, on_hand, pick_lines
+from gateway.tracking.cabinets.store import access_log, below_par, find_cabinets, list_cabinets, stock_of
+from gateway.tracking.events import EventRecord
 
 MAX_PAGE = 500
 MAX_POINTS = 5000
@@ -139,15 +139,15 @@ async def _the_cabinet(
 
 @router.get("", response_model=CabinetListPublic)
 async def read_cabinets(
-    store: StoreDep,
+    store: StoresDep,
     caller: PrincipalDep,
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
     offset: Offset = 0,
 ) -> CabinetListPublic:
     """Every cabinet heard from, by site and id: door, active alarms, last access and how many items are below par."""
-    rules = store.rules
-    async with store.engine.connect() as connection:
+    rules = store.rules.current
+    async with store.db.engine.connect() as connection:
         rows, count = await list_cabinets(
             connection,
             site=site,
@@ -162,11 +162,11 @@ async def read_cabinets(
 
 @router.get("/{cabinet}", response_model=CabinetPublic, responses=_NOT_FOUND)
 async def read_cabinet(
-    store: StoreDep, caller: PrincipalDep, cabinet: CabinetPath, site: SiteQuery = None
+    store: StoresDep, caller: PrincipalDep, cabinet: CabinetPath, site: SiteQuery = None
 ) -> CabinetPublic:
     """One cabinet: its state and what each bin holds (GTIN, lot, expiry, quantity) against the par levels."""
-    rules = store.rules
-    async with store.engine.connect() as connection:
+    rules = store.rules.current
+    async with store.db.engine.connect() as connection:
         row = await _the_cabinet(connection, cabinet, site, rules, caller)
         lines = (await stock_of(connection, [(row.site, row.cabinet)]))[(row.site, row.cabinet)]
     configured = rules.cabinets.get(row.cabinet)
@@ -179,7 +179,7 @@ async def read_cabinet(
 
 @router.get("/{cabinet}/temperature", response_model=TemperaturePublic, responses=_NOT_FOUND)
 async def read_temperature(
-    store: StoreDep,
+    store: StoresDep,
     caller: PrincipalDep,
     cabinet: CabinetPath,
     site: SiteQuery = None,
@@ -190,8 +190,8 @@ async def read_temperature(
 ) -> TemperaturePublic:
     """The fridge's temperature over time, oldest first: raw for the recent past, one-minute means beyond it."""
     check_window(since, until)
-    async with store.engine.connect() as connection:
-        row = await _the_cabinet(connection, cabinet, site, store.rules, caller)
+    async with store.db.engine.connect() as connection:
+        row = await _the_cabinet(connection, cabinet, site, store.rules.current, caller)
         points, count = await series(
             connection,
             site=row.site,
@@ -230,7 +230,7 @@ def _access_entry(record: EventRecord) -> AccessEntryPublic:
 
 @router.get("/{cabinet}/access", response_model=AccessListPublic, responses=_NOT_FOUND)
 async def read_access(
-    store: StoreDep,
+    store: StoresDep,
     caller: PrincipalDep,
     cabinet: CabinetPath,
     site: SiteQuery = None,
@@ -241,8 +241,8 @@ async def read_access(
 ) -> AccessListPublic:
     """Who opened the cabinet and what they took, returned or restocked, in the order it happened."""
     check_window(since, until)
-    async with store.engine.connect() as connection:
-        row = await _the_cabinet(connection, cabinet, site, store.rules, caller)
+    async with store.db.engine.connect() as connection:
+        row = await _the_cabinet(connection, cabinet, site, store.rules.current, caller)
         records, count = await access_log(
             connection, row.site, row.cabinet, since=since, until=until, limit=min(limit, MAX_PAGE), offset=offset
         )
@@ -251,7 +251,7 @@ async def read_access(
 
 @replenishment_router.get("", response_model=ReplenishmentPublic)
 async def read_replenishment(
-    store: StoreDep,
+    store: StoresDep,
     caller: PrincipalDep,
     ward: Annotated[Identifier | None, Query(description="Only this ward's cabinets.")] = None,
     limit: Limit = 100,
@@ -260,8 +260,8 @@ async def read_replenishment(
     """The pick list: every item below its par minimum in a cabinet, and how many bring it up to par maximum.
 
     `count` is the whole list, `data` one page of it."""
-    async with store.engine.connect() as connection:
-        picks = await below_par(connection, store.rules, ward=ward)
+    async with store.db.engine.connect() as connection:
+        picks = await below_par(connection, store.rules.current, ward=ward)
     picks = [p for p in picks if caller.can_see_ward(p.ward)]
     data = [
         PickLinePublic(

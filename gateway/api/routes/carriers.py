@@ -5,13 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Identifier
-from gateway.api.deps import StoreDep
+from gateway.api.deps import StoresDep
 from gateway.api.models import Problem
 from gateway.api.paging import Offset
 from gateway.api.tracking_models import CarrierPublic, TripListPublic, TripPublic
 from gateway.auth.deps import require
-from gateway.carrier_projection import IN_TRANSIT, TripRow, TripStatus
-from gateway.carrier_store import page_trips
+from gateway.tracking.carriers.fold import IN_TRANSIT, TripRow, TripStatus
+from gateway.tracking.carriers.store import page_trips
 
 MAX_PAGE = 500
 
@@ -48,7 +48,7 @@ def trip_public(row: TripRow) -> TripPublic:
 
 @router.get("", response_model=TripListPublic)
 async def list_trips(
-    store: StoreDep,
+    store: StoresDep,
     status: Annotated[
         list[TripStatus] | None, Query(description="Only trips in this status; repeat for several.")
     ] = None,
@@ -63,7 +63,7 @@ async def list_trips(
         statuses = [s for s in (statuses or IN_TRANSIT) if s in IN_TRANSIT]
         if not statuses:
             return TripListPublic(data=[], count=0)  # asked for arrived trips that are in transit
-    async with store.engine.connect() as connection:
+    async with store.db.engine.connect() as connection:
         rows, count = await page_trips(
             connection, statuses=statuses, site=site, limit=min(limit, MAX_PAGE), offset=offset
         )
@@ -72,14 +72,14 @@ async def list_trips(
 
 @router.get("/{carrier}", response_model=CarrierPublic, responses={404: {"model": Problem}})
 async def read_carrier(
-    store: StoreDep,
+    store: StoresDep,
     carrier: Annotated[Identifier, Path(description="The carrier's id (its RFID tag).")],
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
 ) -> CarrierPublic:
     """One carrier's trips, the latest first, each with the specimens it carried."""
-    async with store.engine.connect() as connection:
+    async with store.db.engine.connect() as connection:
         rows, count = await page_trips(
             connection, carrier=carrier, site=site, limit=min(limit, MAX_PAGE), offset=offset
         )
@@ -92,7 +92,7 @@ async def read_carrier(
     latest = rows[0] if offset == 0 and rows else None
     in_transit = latest is not None and latest.status in IN_TRANSIT
     if latest is None:  # a later page: ask for the latest trip alone
-        async with store.engine.connect() as connection:
+        async with store.db.engine.connect() as connection:
             first, _ = await page_trips(connection, carrier=carrier, site=site, limit=1, offset=0)
         in_transit = bool(first) and first[0].status in IN_TRANSIT
     return CarrierPublic(carrier=carrier, in_transit=in_transit, data=[trip_public(r) for r in rows], count=count)

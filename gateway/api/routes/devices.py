@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import StoreDep
+from gateway.api.deps import StoresDep
 from gateway.api.models import (
     ComponentStatusPublic,
     DeviceBase,
@@ -21,9 +21,9 @@ from gateway.api.models import (
 from gateway.api.paging import Offset
 from gateway.api.routes.events import check_window
 from gateway.auth.deps import require
-from gateway.device_projection import DeviceRow, DeviceState
-from gateway.store import Store
-from gateway.telemetry_store import LatestReading
+from gateway.composition.stores import Stores
+from gateway.telemetry.store import LatestReading
+from gateway.tracking.devices.fold import DeviceRow, DeviceState
 
 MAX_PAGE = 500
 MAX_POINTS = 5000
@@ -36,9 +36,9 @@ SiteQuery = Annotated[
 ]
 
 
-async def _edge_states(store: Store) -> dict[tuple[str, str], str]:
+async def _edge_states(store: Stores) -> dict[tuple[str, str], str]:
     """Presence of every edge (birth / Last Will): a device behind an offline edge is only as fresh as its edge."""
-    return {(e.site, e.edge): e.state for e in await store.edges()}
+    return {(e.site, e.edge): e.state for e in await store.edges.all()}
 
 
 def _base(row: DeviceRow, edge_states: dict[tuple[str, str], str]) -> dict[str, object]:
@@ -74,8 +74,10 @@ def _public(row: DeviceRow, readings: list[LatestReading], edge_states: dict[tup
     )
 
 
-async def _the_device(store: Store, device: str, site: str | None) -> tuple[DeviceRow, list[LatestReading]]:
-    found = await store.device(device, site)
+async def _the_device(store: Stores, device: str, site: str | None) -> tuple[DeviceRow, list[LatestReading]]:
+    found = [
+        (row, await store.telemetry.latest(row.site, row.device)) for row in await store.devices.find(device, site)
+    ]
     if not found:
         where = f" at site {site}" if site else ""
         raise HTTPException(
@@ -93,7 +95,7 @@ async def _the_device(store: Store, device: str, site: str | None) -> tuple[Devi
 
 @router.get("", response_model=DeviceListPublic)
 async def list_devices(
-    store: StoreDep,
+    store: StoresDep,
     site: Annotated[Identifier | None, Query()] = None,
     edge: Annotated[Identifier | None, Query()] = None,
     state: Annotated[DeviceState | None, Query(description="Only devices in this state.")] = None,
@@ -101,7 +103,7 @@ async def list_devices(
     offset: Offset = 0,
 ) -> DeviceListPublic:
     """Every device heard from, by site and id, with its state, status and active faults."""
-    rows, count = await store.devices(site=site, edge=edge, state=state, limit=min(limit, MAX_PAGE), offset=offset)
+    rows, count = await store.devices.page(site=site, edge=edge, state=state, limit=min(limit, MAX_PAGE), offset=offset)
     edge_states = await _edge_states(store)
     return DeviceListPublic(data=[DeviceBase(**_base(row, edge_states)) for row in rows], count=count)  # type: ignore[arg-type]
 
@@ -110,7 +112,7 @@ _NOT_FOUND = {404: {"model": Problem}, 409: {"model": Problem}}
 
 
 @router.get("/{device}", response_model=DevicePublic, responses=_NOT_FOUND)
-async def read_device(store: StoreDep, device: DevicePath, site: SiteQuery = None) -> DevicePublic:
+async def read_device(store: StoresDep, device: DevicePath, site: SiteQuery = None) -> DevicePublic:
     """One device: state, status of each component, active faults and the latest value of each metric."""
     row, readings = await _the_device(store, device, site)
     return _public(row, readings, await _edge_states(store))
@@ -118,7 +120,7 @@ async def read_device(store: StoreDep, device: DevicePath, site: SiteQuery = Non
 
 @router.get("/{device}/telemetry", response_model=TelemetryListPublic, responses=_NOT_FOUND)
 async def read_telemetry(
-    store: StoreDep,
+    store: StoresDep,
     device: DevicePath,
     site: SiteQuery = None,
     metric: Annotated[Identifier | None, Query(description="Only this metric; all of them by default.")] = None,
@@ -130,7 +132,7 @@ async def read_telemetry(
     """The device's readings, oldest first: raw for the recent past, one-minute means beyond it."""
     check_window(since, until)
     row, _readings = await _the_device(store, device, site)
-    points, count = await store.telemetry(
+    points, count = await store.telemetry.series(
         site=row.site,
         device=row.device,
         metric=metric,

@@ -2,22 +2,22 @@
 
 from fastapi import APIRouter
 
-from gateway.api.deps import StoreDep
+from gateway.api.deps import StoresDep
 from gateway.api.models import EdgeBase, EdgeListPublic, EdgeOutboxPublic, EdgeSequencePublic
 from gateway.api.paging import Limit, Offset, page
 from gateway.auth.deps import require
-from gateway.edge_outbox_store import outbox_reports
-from gateway.sequences import sequence_states
+from gateway.ingest.edge_reports import outbox_reports
+from gateway.ingest.sequences import sequence_states
 
 router = APIRouter(prefix="/edges", tags=["edges"], dependencies=[require("engineer")])
 
 
 @router.get("", response_model=EdgeListPublic)
-async def list_edges(store: StoreDep, limit: Limit = 100, offset: Offset = 0) -> EdgeListPublic:
+async def list_edges(store: StoresDep, limit: Limit = 100, offset: Offset = 0) -> EdgeListPublic:
     """Every edge that ever said hello, with its latest state; `count` is all of them, `data` one page."""
-    every = await store.edges()
+    every = await store.edges.all()
     rows = page(every, limit, offset)
-    async with store.engine.connect() as connection:
+    async with store.db.engine.connect() as connection:
         outboxes = {(r.site, r.edge): r for r in await outbox_reports(connection)}
         sequences = await sequence_states(connection, [(r.site, r.edge) for r in rows])
     data = []

@@ -6,11 +6,11 @@ from fastapi import APIRouter, HTTPException, Query
 
 from contract import EVENT_TYPES, Identifier, SubjectKind
 from contract.base import UtcDatetime
-from gateway.api.deps import StoreDep
+from gateway.api.deps import StoresDep
 from gateway.api.models import EventListPublic, EventPublic, SubjectPublic
 from gateway.api.paging import Offset
 from gateway.auth.deps import require
-from gateway.event_query import EventFilter, EventRecord
+from gateway.tracking.events import EventFilter, EventRecord
 
 MAX_PAGE = 1000
 
@@ -41,7 +41,7 @@ def check_window(since: UtcDatetime | None, until: UtcDatetime | None) -> None:
 
 @router.get("", response_model=EventListPublic)
 async def list_events(
-    store: StoreDep,
+    store: StoresDep,
     subject_kind: Annotated[SubjectKind | None, Query(description="Only events about this kind of subject.")] = None,
     subject_id: Annotated[Identifier | None, Query(description="Only events about this subject id.")] = None,
     type_: Annotated[
@@ -73,5 +73,5 @@ async def list_events(
         since=since,
         until=until,
     )
-    records, count = await store.events(where, limit=min(limit, MAX_PAGE), offset=offset)
+    records, count = await store.event_log.page(where, limit=min(limit, MAX_PAGE), offset=offset)
     return EventListPublic(data=[event_public(r) for r in records], count=count)

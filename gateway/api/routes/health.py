@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from gateway.api.deps import IngestDep, StoreDep
+from gateway.api.deps import IngestDep, StoresDep
 from gateway.api.models import HealthPublic, IngestPublic, ProjectionPublic, TelemetryCountersPublic
 
 router = APIRouter(tags=["health"])
@@ -14,9 +14,9 @@ router = APIRouter(tags=["health"])
     response_model=HealthPublic,
     responses={503: {"model": HealthPublic, "description": "The database is unreachable."}},
 )
-async def health(store: StoreDep, ingest: IngestDep) -> HealthPublic | JSONResponse:
+async def health(store: StoresDep, ingest: IngestDep) -> HealthPublic | JSONResponse:
     """200 while the database answers (`degraded` if the broker link is down), 503 when it does not."""
-    database = await store.ping()
+    database = await store.db.ping()
     broker = ingest is not None and ingest.connected.is_set()
     counters = IngestPublic()
     if ingest is not None:
@@ -45,7 +45,7 @@ async def health(store: StoreDep, ingest: IngestDep) -> HealthPublic | JSONRespo
         )
     projection = ProjectionPublic()
     if database:
-        backlog, failed = await store.backlog()
+        backlog, failed = await store.projection.backlog()
         projected = ingest.projection.counters.projected if ingest is not None else 0
         projection = ProjectionPublic(backlog=backlog, failed=failed, projected=projected)
     status = "unavailable" if not database else "ok" if broker else "degraded"

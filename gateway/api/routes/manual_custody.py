@@ -4,7 +4,7 @@
 general hand-over event for specimens; the closest is `specimen.received` ("taken in at a location, by a badge"),
 so `action: "received"` is recorded as exactly that: place as its `location`, the user's login as its `badge`
 (a staff login, never patient data). It goes through the same path as the clinical systems' events
-(`gateway.integrations.report_events`, source `dashboard`), so projections, the custody log and the live stream see
+(`gateway.clinical.reports.report_events`, source `dashboard`), so projections, the custody log and the live stream see
 it like any other; the entry (with the note, which the event has no field for) goes to the access audit trail.
 """
 
@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contract import Barcode, Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import ClockDep, StoreDep
+from gateway.api.deps import ClockDep, StoresDep
 from gateway.api.models import Problem
 from gateway.api.routes.integrations import integration_sequence
 from gateway.auth.deps import AuditDep, PrincipalDep, require
-from gateway.integrations import IntegrationError, ReportedEvent, report_events
+from gateway.clinical.reports import IntegrationError, ReportedEvent, report_events
 
 SOURCE = "dashboard"
 """The event's device: entries made by hand in the dashboard or through this route."""
@@ -57,7 +57,7 @@ class ManualCustodyPublic(BaseModel):
 )
 async def record_custody(
     request: Request,
-    store: StoreDep,
+    store: StoresDep,
     clock: ClockDep,
     caller: PrincipalDep,
     audit: AuditDep,
@@ -65,7 +65,7 @@ async def record_custody(
     entry: ManualCustodyIn,
 ) -> ManualCustodyPublic:
     """Record by hand that the specimen was handed over; it joins the timeline and the custody chain."""
-    found = await store.specimen(barcode)
+    found = await store.specimens.get(barcode)
     if found is None or not caller.can_see_ward(found[0].ward):
         raise HTTPException(
             status_code=404,
@@ -80,7 +80,7 @@ async def record_custody(
     target = f"specimen {barcode}"
     try:
         result = await report_events(
-            store, row.site, SOURCE, [reported], seq=integration_sequence(request), received_at=datetime.now(UTC)
+            store.events, row.site, SOURCE, [reported], seq=integration_sequence(request), received_at=datetime.now(UTC)
         )
     except IntegrationError as exc:
         await audit("custody.entry", target=target, outcome="failed", detail="; ".join(exc.problems))

@@ -1,4 +1,4 @@
-"""`GET /metrics`: the gateway's Prometheus metrics (gateway/metrics.py), for engineers, admins and scrapers.
+"""`GET /metrics`: the gateway's Prometheus metrics (gateway/api/metrics.py), for engineers, admins and scrapers.
 
 Prometheus scrapes it with a service token (`authorization: {type: Bearer, credentials_file: ...}`); an engineer
 token is enough. docs/deployment.md has the scrape configuration.
@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from gateway.api.metrics import GatewayMetrics
 from gateway.auth.deps import require
-from gateway.metrics import GatewayMetrics
 
 router = APIRouter(tags=["metrics"], dependencies=[require("engineer", "admin")])
 

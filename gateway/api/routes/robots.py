@@ -7,13 +7,13 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from contract import Identifier
-from gateway.api.deps import SettingsDep, StoreDep
+from gateway.api.deps import SettingsDep, StoresDep
 from gateway.api.models import Problem
 from gateway.auth.deps import PrincipalDep, require
-from gateway.delivery_store import list_deliveries
-from gateway.device_store import list_devices
-from gateway.site_map import MapFileError, SiteMap, site_map
-from gateway.telemetry_store import latest_readings
+from gateway.telemetry.store import latest_readings
+from gateway.tracking.deliveries.store import list_deliveries
+from gateway.tracking.devices.site_map import MapFileError, SiteMap, site_map
+from gateway.tracking.devices.store import list_devices
 
 router = APIRouter(prefix="/robots", tags=["robots"], dependencies=[require("pharmacy", "engineer")])
 
@@ -83,7 +83,7 @@ def graph_public(graph: SiteMap) -> NodeGraphPublic:
 
 @router.get("", response_model=RobotsPublic, responses={500: {"model": Problem}})
 async def read_robots(
-    store: StoreDep,
+    store: StoresDep,
     settings: SettingsDep,
     caller: PrincipalDep,
     site: Annotated[Identifier, Query(description="The site whose robots and map to show.")] = "general-hospital",
@@ -94,7 +94,7 @@ async def read_robots(
     except MapFileError as exc:
         raise HTTPException(status_code=500, detail=f"{exc}; fix the map file (WARDLINK_MAPS_DIR)") from None
     robots: list[RobotPublic] = []
-    async with store.engine.connect() as connection:
+    async with store.db.engine.connect() as connection:
         devices, _ = await list_devices(connection, site=site, edge=None, state=None, limit=MAX_ROBOTS, offset=0)
         active, _ = await list_deliveries(connection, in_progress=True, limit=MAX_ROBOTS, offset=0)
         carrying = {row.robot: row for row in active if row.robot and row.site == site}

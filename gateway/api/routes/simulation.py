@@ -19,7 +19,7 @@ from contract.simulation import MAX_FAULT_MINUTES, ClearFault, InjectFault, Para
 from gateway.api.deps import SettingsDep
 from gateway.api.models import Problem
 from gateway.auth.deps import AuditDep, PrincipalDep, require
-from gateway.simulation import (
+from gateway.simulation.control import (
     ControlRecord,
     SimulationLink,
     SimulationUnavailableError,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Barcode, Identifier
 from contract.events.specimen import SpecimenPriority
-from gateway.api.deps import ClockDep, StoreDep
+from gateway.api.deps import ClockDep, StoresDep
 from gateway.api.models import (
     CustodyPublic,
     CustodyStepPublic,
@@ -23,7 +23,8 @@ from gateway.api.models import (
 )
 from gateway.api.paging import Offset
 from gateway.auth.deps import AuditDep, PrincipalDep, require
-from gateway.projection import (
+from gateway.rules import TrackingRules
+from gateway.tracking.specimens.fold import (
     CustodyStep,
     Ref,
     SpecimenRow,
@@ -31,9 +32,8 @@ from gateway.projection import (
     custody_chain,
     custody_steps,
 )
-from gateway.rules import TrackingRules
-from gateway.specimen_store import SpecimenFilter
-from gateway.turnaround import LegName, legs, outlook
+from gateway.tracking.specimens.store import SpecimenFilter
+from gateway.tracking.specimens.turnaround import LegName, legs, outlook
 
 MAX_PAGE = 500
 
@@ -109,7 +109,7 @@ def _step(step: CustodyStep) -> CustodyStepPublic:
 
 @router.get("", response_model=SpecimenListPublic)
 async def list_specimens(
-    store: StoreDep,
+    store: StoresDep,
     clock: ClockDep,
     caller: PrincipalDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
@@ -143,22 +143,22 @@ async def list_specimens(
         overdue_at=now if overdue else None,
     )
     by_due = sort == "due" or (sort is None and (overdue or at_risk))
-    rows, count = await store.specimens(
+    rows, count = await store.specimens.page(
         limit=min(limit, MAX_PAGE), offset=offset, where=where, by_due=by_due, at_risk_at=now if at_risk else None
     )
-    return SpecimenListPublic(data=[SpecimenBase(**_base(row, store.rules, now)) for row in rows], count=count)
+    return SpecimenListPublic(data=[SpecimenBase(**_base(row, store.rules.current, now)) for row in rows], count=count)
 
 
 @router.get("/{barcode}", response_model=SpecimenPublic, responses={404: {"model": Problem}})
 async def read_specimen(
-    store: StoreDep,
+    store: StoresDep,
     clock: ClockDep,
     caller: PrincipalDep,
     audit: AuditDep,
     barcode: Annotated[Barcode, Path(description="The barcode as the scanner read it.")],
 ) -> SpecimenPublic:
     """One specimen: where it is, who had it (chain of custody and timeline), its legs and its outlook."""
-    found = await store.specimen(barcode)
+    found = await store.specimens.get(barcode)
     if found is None or not caller.can_see_ward(found[0].ward):  # another ward's specimen: as if unknown
         raise HTTPException(
             status_code=404,
@@ -167,7 +167,7 @@ async def read_specimen(
         )
     row, timeline = found
     await audit("custody.view", target=f"specimen {barcode}")
-    rules = store.rules
+    rules = store.rules.current
     steps = custody_steps(timeline)
     expected = _expected_s(row, rules)
     return SpecimenPublic(

@@ -1,0 +1,99 @@
+"""The gateway's data parts, opened together: each built complete and handed to whoever needs just it.
+
+`Stores` is a record, not a facade: it has no behaviour of its own beyond closing the database. The service
+(`gateway.service`), the projector process, the CLI and the tests open one; routes and workers take single parts.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from gateway.ingest.edges import EdgeQueries
+from gateway.ingest.event_store import BatchResult, EventStore
+from gateway.projection.runner import Projected, ProjectionRunner
+from gateway.rules.in_force import RulesInForce
+from gateway.runtime.clock import Clock, utc_now
+from gateway.settings import GatewaySettings
+from gateway.storage.database import Database
+from gateway.telemetry.store import TelemetryStore
+from gateway.tracking.devices.queries import DeviceQueries
+from gateway.tracking.events import EventQueries
+from gateway.tracking.registry import projectors
+from gateway.tracking.specimens.queries import SpecimenQueries
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """The database and what reads and writes it."""
+
+    db: Database
+    rules: RulesInForce
+    """The rules in force (turnaround targets, alert thresholds); `gateway.rules.store` loads and versions them."""
+    projection: ProjectionRunner
+    events: EventStore
+    event_log: EventQueries
+    specimens: SpecimenQueries
+    devices: DeviceQueries
+    telemetry: TelemetryStore
+    edges: EdgeQueries
+
+    @classmethod
+    def build(
+        cls,
+        db: Database,
+        settings: GatewaySettings,
+        *,
+        rules: RulesInForce | None = None,
+        clock: Clock = utc_now,
+        keep_for_projection: bool = True,
+        on_commit: Iterable[Callable[[BatchResult], None]] = (),
+        on_pass: Iterable[Callable[[Projected], None]] = (),
+    ) -> "Stores":
+        """The parts over an open database; `on_commit` and `on_pass` observers hear of commits and passes."""
+        rules = rules or RulesInForce()
+        projection = ProjectionRunner(
+            db, projectors(), rules, held_subjects=settings.projection_held_subjects, on_pass=on_pass
+        )
+        events = EventStore(
+            db,
+            projection,
+            keep_for_projection=keep_for_projection,
+            clock=clock,
+            historical_grace=timedelta(seconds=settings.historical_grace_s),
+            on_commit=on_commit,
+        )
+        return cls(
+            db=db,
+            rules=rules,
+            projection=projection,
+            events=events,
+            event_log=EventQueries(db),
+            specimens=SpecimenQueries(db, rules),
+            devices=DeviceQueries(db),
+            telemetry=TelemetryStore(db),
+            edges=EdgeQueries(db),
+        )
+
+    @classmethod
+    async def open(
+        cls,
+        settings: GatewaySettings,
+        *,
+        clock: Clock = utc_now,
+        keep_for_projection: bool = True,
+        on_commit: Iterable[Callable[[BatchResult], None]] = (),
+        on_pass: Iterable[Callable[[Projected], None]] = (),
+    ) -> "Stores":
+        """Open (and migrate) the database of `settings` and build the parts over it (with the shipped rules: the
+        service loads the rules in force, `gateway.rules.store.load_rules_in_force`)."""
+        return cls.build(
+            await Database.open(settings),
+            settings,
+            clock=clock,
+            keep_for_projection=keep_for_projection,
+            on_commit=on_commit,
+            on_pass=on_pass,
+        )
+
+    async def close(self) -> None:
+        await self.db.close()

@@ -1,0 +1,272 @@
+"""The custody log: one append-only record per custody event, each chained by SHA-256 to the record before.
+
+Every stored event about a specimen, carrier, delivery or cabinet gets one record, in commit order (not the order
+things happened): `position` counts up from 1 without gaps, `body_sha256` fingerprints the event body as stored in
+`events.body`, and `hash = sha256(prev_hash + canonical JSON of the record's fields)` with 64 zeros before the
+first record. Editing, removing or reordering a record, or editing a recorded event's body, breaks a hash or a
+link that `gateway.custody.verify.verify_custody_log` recomputes.
+
+Appends are serialised: on PostgreSQL by the projection lock every pass takes (`gateway.projection.transaction`;
+several gateway replicas may commit at once), on SQLite by its single writer. Both the writer and the verifier hash the
+canonical JSON form (`canonical_json`), so a database that reorders keys or reformats numbers in a JSON column
+changes no hash.
+"""
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contract import Event
+from gateway.projection.transaction import Tx
+from gateway.storage.chunks import chunks
+from gateway.storage.page_total import total_of_empty_page
+from gateway.storage.tables import custody_log, events, projection_backlog
+
+CUSTODY_KINDS: tuple[str, ...] = ("specimen", "carrier", "delivery", "cabinet")
+"""Subject kinds whose events are custody evidence (robots and devices report health, not custody)."""
+
+GENESIS_HASH = "0" * 64
+"""The `prev_hash` of the first record."""
+
+
+def _canonical(value: Any) -> Any:
+    """Numbers as the JSON column may give them back: an integral float is the integer it equals."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # the common leaves first: this runs per value
+        return value
+    if kind is dict:
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if kind is list:
+        return [_canonical(v) for v in value]
+    if isinstance(value, int | str):  # bool is an int
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("a custody record cannot hold NaN or infinity")
+        return int(value) if value.is_integer() else value
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, ASCII, integral floats as integers: the same text for the same JSON value."""
+    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def body_sha256(body: Any) -> str:
+    """The fingerprint of an event body as stored in `events.body`."""
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def iso(at: datetime) -> str:
+    """One spelling of an instant: UTC, microseconds, `Z`."""
+    if at.tzinfo is None:
+        raise ValueError("naive datetime: custody records hold aware UTC instants")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True, slots=True)
+class CustodyFields:
+    """What a record's hash covers (besides the previous hash)."""
+
+    position: int
+    event_id: UUID
+    subject_kind: str
+    subject_id: str
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    body_sha256: str
+
+    @classmethod
+    def of(cls, row: Any, *, position: int | None = None) -> "CustodyFields":
+        """The fields of a stored `custody_log` row; `position` overrides the stored one (to test a move)."""
+        return cls(
+            position=row.position if position is None else position,
+            event_id=row.event_id,
+            subject_kind=row.subject_kind,
+            subject_id=row.subject_id,
+            type=row.type,
+            occurred_at=row.occurred_at,
+            recorded_at=row.recorded_at,
+            body_sha256=row.body_sha256,
+        )
+
+    def canonical(self) -> str:
+        return canonical_json(
+            {
+                "position": self.position,
+                "event_id": str(self.event_id),
+                "subject_kind": self.subject_kind,
+                "subject_id": self.subject_id,
+                "type": self.type,
+                "occurred_at": iso(self.occurred_at),
+                "recorded_at": iso(self.recorded_at),
+                "body_sha256": self.body_sha256,
+            }
+        )
+
+
+def record_hash(prev_hash: str, fields: CustodyFields) -> str:
+    """`sha256(prev_hash + canonical JSON of the fields)`, hex."""
+    return hashlib.sha256((prev_hash + fields.canonical()).encode()).hexdigest()
+
+
+# -- appending ---------------------------------------------------------------------------------------------------
+def _append_order(event: Event) -> tuple[datetime, int, str]:
+    return (event.occurred_at, event.seq, str(event.id))
+
+
+async def _head(connection: AsyncConnection) -> tuple[int, str] | None:
+    query = sa.select(custody_log.c.position, custody_log.c.hash).order_by(custody_log.c.position.desc()).limit(1)
+    row = (await connection.execute(query)).first()
+    return None if row is None else (row.position, row.hash)
+
+
+async def _older_unrecorded(connection: AsyncConnection, batch: set[UUID]) -> list[UUID]:
+    """Custody events stored before the log existed (a database upgraded to the custody log), oldest first; not
+    those waiting in the projection backlog: their own projection pass records them."""
+    c = events.c
+    waiting = sa.select(projection_backlog.c.event_id)
+    query = (
+        sa.select(c.id)
+        .where(c.subject_kind.in_(CUSTODY_KINDS), c.id.not_in(waiting))
+        .order_by(c.received_at, c.occurred_at, c.seq, c.id)
+    )
+    return [event_id for event_id in (await connection.execute(query)).scalars() if event_id not in batch]
+
+
+async def _stored(connection: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, Any]:
+    found: dict[UUID, Any] = {}
+    for chunk in chunks(ids):
+        query = sa.select(
+            events.c.id, events.c.subject_kind, events.c.subject_id, events.c.type, events.c.occurred_at, events.c.body
+        ).where(events.c.id.in_(chunk))
+        found.update({row.id: row for row in await connection.execute(query)})
+    return found
+
+
+async def project_custody_log(tx: Tx, new: Sequence[Event]) -> None:
+    """The projector: append one chained record per new custody event, in (occurred_at, seq, id) order."""
+    custody = sorted((e for e in new if e.subject.kind in CUSTODY_KINDS), key=_append_order)
+    if not custody:
+        return
+    connection = tx.connection
+    head = await _head(connection)
+    ids = [e.id for e in custody]
+    if head is None:
+        ids = await _older_unrecorded(connection, set(ids)) + ids
+    # Hash the body as the database holds it, exactly as the verifier will read it: the JSON this transaction
+    # inserted (the canonical form of a JSON round trip is the same), or, for anything else, as read back.
+    by_id = {e.id: e for e in custody}
+    stored = await _stored(connection, [i for i in ids if i not in tx.bodies or i not in by_id])
+    position, prev_hash = head or (0, GENESIS_HASH)
+    recorded_at = datetime.now(UTC)
+    records = []
+    for event_id in ids:
+        row = stored.get(event_id)
+        if row is None:
+            event = by_id[event_id]
+            subject_kind, subject_id = event.subject.kind, event.subject.id
+            type_, occurred_at = event.type, event.occurred_at
+            digest_of_body = body_sha256(tx.bodies[event_id])
+        else:
+            subject_kind, subject_id, type_, occurred_at = row.subject_kind, row.subject_id, row.type, row.occurred_at
+            digest_of_body = body_sha256(row.body)
+        position += 1
+        fields = CustodyFields(
+            position=position,
+            event_id=event_id,
+            subject_kind=subject_kind,
+            subject_id=subject_id,
+            type=type_,
+            occurred_at=occurred_at,
+            recorded_at=recorded_at,
+            body_sha256=digest_of_body,
+        )
+        digest = record_hash(prev_hash, fields)
+        records.append(
+            {
+                "position": fields.position,
+                "event_id": fields.event_id,
+                "subject_kind": fields.subject_kind,
+                "subject_id": fields.subject_id,
+                "type": fields.type,
+                "occurred_at": fields.occurred_at,
+                "recorded_at": fields.recorded_at,
+                "body_sha256": fields.body_sha256,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    for chunk in chunks(records):
+        await connection.execute(sa.insert(custody_log), list(chunk))
+
+
+# -- reading -----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CustodyRecord:
+    """One record of the log, with what its event says (device and data: the badge, the place)."""
+
+    position: int
+    event_id: UUID
+    subject_kind: str
+    subject_id: str
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    body_sha256: str
+    prev_hash: str
+    hash: str
+    device: str | None
+    data: Mapping[str, Any]
+
+
+async def subject_records(
+    connection: AsyncConnection, subject_kind: str, subject_id: str, *, limit: int, offset: int
+) -> tuple[list[CustodyRecord], int]:
+    """A subject's records in log order (the order they were recorded), one page, and how many in all."""
+    log = custody_log.c
+    where = [log.subject_kind == subject_kind, log.subject_id == subject_id]
+    page = (
+        sa.select(custody_log, events.c.device, events.c.body, sa.func.count().over().label("total"))
+        .select_from(custody_log.outerjoin(events, events.c.id == log.event_id))
+        .where(*where)
+        .order_by(log.position)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = list(await connection.execute(page))
+    if not rows:
+        count = sa.select(sa.func.count()).select_from(custody_log).where(*where)
+        return [], await total_of_empty_page(connection, count, offset)
+    records = [
+        CustodyRecord(
+            position=r.position,
+            event_id=r.event_id,
+            subject_kind=r.subject_kind,
+            subject_id=r.subject_id,
+            type=r.type,
+            occurred_at=r.occurred_at,
+            recorded_at=r.recorded_at,
+            body_sha256=r.body_sha256,
+            prev_hash=r.prev_hash,
+            hash=r.hash,
+            device=r.device,
+            data=(r.body or {}).get("data") or {},
+        )
+        for r in rows
+    ]
+    return records, rows[0].total

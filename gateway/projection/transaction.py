@@ -1,0 +1,65 @@
+"""A projection pass's transaction (`Tx`), its lock, and the shape of a projector.
+
+What a pass refreshes: each projector folds the subjects the pass's new events touched.
+
+Projectors run in the batch's transaction, in this order, so the events and every projection commit together.
+Each one recomputes its rows from all stored events of the touched subjects (pure folds), never from the batch
+alone, so arrival order, duplicates and late events never change the outcome.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contract import Event
+from gateway.projection.held import HistoryCache
+from gateway.rules import TrackingRules
+
+INTEGRATION_EDGE = "integration"
+"""The edge id of events that clinical systems report through the API: no device is behind them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tx:
+    """One open transaction, the dialect's `INSERT` (for `ON CONFLICT`) and the rules in force."""
+
+    connection: AsyncConnection
+    insert: Callable[..., Any]
+    rules: TrackingRules
+    bodies: Mapping[UUID, Mapping[str, Any]] = field(default_factory=dict)
+    """The JSON bodies of the events being projected, as stored in `events.body`, by id (no need to read them back)."""
+    history: HistoryCache = field(default_factory=HistoryCache)
+    """Histories held (`gateway.projection.held`): the projecting process's, kept between passes; a new one when the
+    transaction is not a pass (then it only saves the projectors of one transaction reading a trip twice)."""
+
+    @property
+    def dialect(self) -> str:
+        return self.connection.dialect.name
+
+
+_PROJECTION_LOCK = 0x57_4C_54_52  # "WLTR"; with the schema as the second key, so each schema has its own lock
+
+
+async def projection_lock(tx: Tx) -> None:
+    """Serialise projection on PostgreSQL until the transaction ends; SQLite already has one writer.
+
+    Two transactions folding the same subject at once would each miss the other's new events (read committed) and
+    the later upsert would win; two appending to the custody log would fork its chain. Taken after a batch's events
+    are inserted, the lock makes the later batch see the earlier one's events and records. Re-entrant.
+    """
+    if tx.dialect == "postgresql":
+        lock = sa.text("SELECT pg_advisory_xact_lock(CAST(:key AS integer), hashtext(current_schema()))")
+        await tx.connection.execute(lock, {"key": _PROJECTION_LOCK})
+
+
+def dialect_insert(connection: AsyncConnection) -> Callable[..., Any]:
+    """The dialect's `INSERT` construct, which has `on_conflict_do_*` on SQLite and PostgreSQL alike."""
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+
+
+Projector = Callable[[Tx, Sequence[Event]], Awaitable[None]]

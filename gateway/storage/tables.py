@@ -1,0 +1,367 @@
+"""The gateway's tables (SQLAlchemy Core); the Alembic migrations in `gateway/storage/migrations` create them."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData()
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (which stores no offset) and PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the gateway stores aware UTC datetimes only")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("site", sa.String(64), nullable=False),
+    sa.Column("edge", sa.String(64), nullable=False),
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.Column("device", sa.String(64), nullable=False),
+    sa.Column("subject_kind", sa.String(16), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("occurred_at", UtcDateTime(), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Column("body", sa.JSON(), nullable=False),
+    # Delivery guarantees (migration 0005): it happened before the edge's current connection (a replayed backlog).
+    sa.Column("historical", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Index("ix_events_subject_occurred", "subject_kind", "subject_id", "occurred_at"),
+    sa.Index("ix_events_occurred", "occurred_at"),
+    sa.Index("ix_events_device_occurred", "device", "occurred_at"),
+    sa.Index("ix_events_type_occurred", "type", "occurred_at"),
+)
+
+specimens = sa.Table(
+    "specimens",
+    metadata,
+    sa.Column("barcode", sa.String(64), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("site", sa.String(64), nullable=False),
+    sa.Column("device", sa.String(64), nullable=False),
+    sa.Column("lane", sa.Integer(), nullable=True),
+    sa.Column("rack", sa.Integer(), nullable=True),
+    sa.Column("position", sa.Integer(), nullable=True),
+    sa.Column("reason", sa.String(32), nullable=True),
+    sa.Column("first_seen_at", UtcDateTime(), nullable=False),
+    sa.Column("last_event_at", UtcDateTime(), nullable=False),
+    sa.Column("event_count", sa.Integer(), nullable=False),
+    # The journey (migration 0003): who ordered it, where it is, each step's time and the target it must make.
+    sa.Column("priority", sa.String(8), nullable=True),
+    sa.Column("category", sa.String(64), nullable=True),
+    sa.Column("ward", sa.String(64), nullable=True),
+    sa.Column("order_id", sa.String(64), nullable=True),
+    sa.Column("location", sa.String(64), nullable=True),
+    sa.Column("custodian", sa.String(64), nullable=True),
+    sa.Column("carrier", sa.String(64), nullable=True),
+    sa.Column("collected_at", UtcDateTime(), nullable=True),
+    sa.Column("dispatched_at", UtcDateTime(), nullable=True),
+    sa.Column("arrived_at", UtcDateTime(), nullable=True),
+    sa.Column("sorted_at", UtcDateTime(), nullable=True),
+    sa.Column("lab_received_at", UtcDateTime(), nullable=True),
+    sa.Column("resulted_at", UtcDateTime(), nullable=True),
+    sa.Column("target_s", sa.Integer(), nullable=True),
+    sa.Column("due_at", UtcDateTime(), nullable=True),
+    sa.Column("tat_s", sa.Integer(), nullable=True),
+    sa.Column("within_target", sa.Boolean(), nullable=True),
+    sa.Index("ix_specimens_last_event_at", "last_event_at"),
+    sa.Index("ix_specimens_status_last_event_at", "status", "last_event_at"),
+    sa.Index("ix_specimens_due_open", "resulted_at", "due_at"),
+    sa.Index("ix_specimens_ward_collected", "ward", "collected_at"),
+)
+
+edges = sa.Table(
+    "edges",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("edge", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("since", UtcDateTime(), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# resolution_s 0: a raw reading at `at`; 60: the mean of `samples` readings in the minute starting at `at`.
+telemetry = sa.Table(
+    "telemetry",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("device", sa.String(64), primary_key=True),
+    sa.Column("metric", sa.String(64), primary_key=True),
+    sa.Column("resolution_s", sa.Integer(), primary_key=True),
+    sa.Column("at", UtcDateTime(), primary_key=True),
+    sa.Column("edge", sa.String(64), nullable=False),
+    sa.Column("value", sa.Double(), nullable=False),
+    sa.Column("samples", sa.Integer(), nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Index("ix_telemetry_series", "device", "metric", "at"),
+    sa.Index("ix_telemetry_resolution_at", "resolution_s", "at"),
+)
+
+device_readings = sa.Table(
+    "device_readings",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("device", sa.String(64), primary_key=True),
+    sa.Column("metric", sa.String(64), primary_key=True),
+    sa.Column("edge", sa.String(64), nullable=False),
+    sa.Column("value", sa.Double(), nullable=False),
+    sa.Column("unit", sa.String(16), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("device", sa.String(64), primary_key=True),
+    sa.Column("edge", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("since", UtcDateTime(), nullable=True),
+    sa.Column("last_seen_at", UtcDateTime(), nullable=False),
+    sa.Column("status", sa.String(40), nullable=True),
+    sa.Column("components", sa.JSON(), nullable=False),
+    sa.Column("faults", sa.JSON(), nullable=False),
+    sa.Column("offline_reason", sa.String(200), nullable=True),
+    sa.Column("last_event_at", UtcDateTime(), nullable=True),
+    sa.Column("event_count", sa.Integer(), nullable=False),
+    sa.Index("ix_devices_state", "state"),
+)
+
+# -- tracking (migration 0003) ---------------------------------------------------------------------------------
+carrier_loads = sa.Table(
+    "carrier_loads",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("carrier", sa.String(64), primary_key=True),
+    sa.Column("transaction", sa.BigInteger(), primary_key=True),
+    sa.Column("barcode", sa.String(64), primary_key=True),
+    sa.Index("ix_carrier_loads_barcode", "barcode"),
+)
+
+carrier_trips = sa.Table(
+    "carrier_trips",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("carrier", sa.String(64), primary_key=True),
+    sa.Column("transaction", sa.BigInteger(), primary_key=True),
+    sa.Column("device", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("from_station", sa.String(64), nullable=True),
+    sa.Column("to_station", sa.String(64), nullable=True),
+    sa.Column("station", sa.String(64), nullable=True),
+    sa.Column("priority", sa.String(8), nullable=True),
+    sa.Column("secure", sa.Boolean(), nullable=False),
+    sa.Column("specimens", sa.JSON(), nullable=False),
+    sa.Column("dispatched_at", UtcDateTime(), nullable=True),
+    sa.Column("arrived_at", UtcDateTime(), nullable=True),
+    sa.Column("released_at", UtcDateTime(), nullable=True),
+    sa.Column("released_by", sa.String(64), nullable=True),
+    sa.Column("reroutes", sa.Integer(), nullable=False),
+    sa.Column("last_event_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_carrier_trips_status_dispatched", "status", "dispatched_at"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("delivery", sa.String(64), primary_key=True),
+    sa.Column("site", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=True),
+    sa.Column("ward", sa.String(64), nullable=True),
+    sa.Column("destination", sa.String(64), nullable=True),
+    sa.Column("cabinet", sa.String(64), nullable=True),
+    sa.Column("priority", sa.String(8), nullable=True),
+    sa.Column("items", sa.JSON(), nullable=False),
+    sa.Column("robot", sa.String(64), nullable=True),
+    sa.Column("drawer", sa.String(64), nullable=True),
+    sa.Column("location", sa.String(64), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=True),
+    sa.Column("assigned_at", UtcDateTime(), nullable=True),
+    sa.Column("loaded_at", UtcDateTime(), nullable=True),
+    sa.Column("departed_at", UtcDateTime(), nullable=True),
+    sa.Column("arrived_at", UtcDateTime(), nullable=True),
+    sa.Column("handed_over_at", UtcDateTime(), nullable=True),
+    sa.Column("handed_over_by", sa.String(64), nullable=True),
+    sa.Column("stocked_at", UtcDateTime(), nullable=True),
+    sa.Column("failed_at", UtcDateTime(), nullable=True),
+    sa.Column("failure_reason", sa.String(200), nullable=True),
+    sa.Column("due_at", UtcDateTime(), nullable=True),
+    sa.Column("last_event_at", UtcDateTime(), nullable=False),
+    sa.Column("event_count", sa.Integer(), nullable=False),
+    sa.Index("ix_deliveries_status_last_event_at", "status", "last_event_at"),
+    sa.Index("ix_deliveries_ward", "ward"),
+)
+
+cabinets = sa.Table(
+    "cabinets",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("cabinet", sa.String(64), primary_key=True),
+    sa.Column("door", sa.String(8), nullable=False),
+    sa.Column("door_since", UtcDateTime(), nullable=True),
+    sa.Column("alarms", sa.JSON(), nullable=False),
+    sa.Column("last_access_at", UtcDateTime(), nullable=True),
+    sa.Column("last_access_by", sa.String(64), nullable=True),
+    sa.Column("inventory_at", UtcDateTime(), nullable=True),
+    sa.Column("last_event_at", UtcDateTime(), nullable=False),
+    sa.Column("event_count", sa.Integer(), nullable=False),
+)
+
+# What each bin holds now: the last full inventory report plus every movement after it.
+cabinet_stock = sa.Table(
+    "cabinet_stock",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("cabinet", sa.String(64), primary_key=True),
+    sa.Column("bin", sa.String(64), primary_key=True),
+    sa.Column("gtin", sa.String(14), primary_key=True),
+    sa.Column("lot", sa.String(64), primary_key=True),
+    sa.Column("expiry", sa.Date(), nullable=False),
+    sa.Column("quantity", sa.Integer(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# One row per alert; `open_key` ("kind|site|subject") is set while the alert is raised or acknowledged and
+# cleared to NULL when it clears, so the unique index allows one open alert per condition and any number closed.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("open_key", sa.String(200), nullable=True, unique=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("site", sa.String(64), nullable=False),
+    sa.Column("subject_kind", sa.String(16), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("ward", sa.String(64), nullable=True),
+    sa.Column("message", sa.String(400), nullable=False),
+    sa.Column("details", sa.JSON(), nullable=False),
+    sa.Column("raised_at", UtcDateTime(), nullable=False),
+    sa.Column("acknowledged_at", UtcDateTime(), nullable=True),
+    sa.Column("acknowledged_by", sa.String(64), nullable=True),
+    sa.Column("cleared_at", UtcDateTime(), nullable=True),
+    sa.Column("rules_version", sa.Integer(), nullable=False),
+    sa.Index("ix_alerts_state_raised", "state", "raised_at"),
+    sa.Index("ix_alerts_subject", "subject_kind", "subject_id"),
+)
+
+# Versioned tracking rules (targets, thresholds, par levels); the highest version is in force.
+rules = sa.Table(
+    "rules",
+    metadata,
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("body", sa.JSON(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("comment", sa.String(200), nullable=False),
+)
+
+# The custody log: append-only, each record chained by SHA-256 to the one before (see gateway/custody/log.py).
+custody_log = sa.Table(
+    "custody_log",
+    metadata,
+    sa.Column("position", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("event_id", sa.Uuid(), nullable=False, unique=True),
+    sa.Column("subject_kind", sa.String(16), nullable=False),
+    sa.Column("subject_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(64), nullable=False),
+    sa.Column("occurred_at", UtcDateTime(), nullable=False),
+    sa.Column("recorded_at", UtcDateTime(), nullable=False),
+    sa.Column("body_sha256", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_custody_log_subject", "subject_kind", "subject_id"),
+)
+
+# -- delivery guarantees (migration 0005, docs/reliability.md) ---------------------------------------------------
+# Per-edge sequence tracking, updated in the commit transaction (row locked on PostgreSQL): every seq of `epoch` up
+# to `committed_through` is stored; `ranges` holds the stored [from, to] runs above it, so the holes between are the
+# missing seqs; `gap_since` is when the current holes first appeared (NULL when there are none).
+edge_sequences = sa.Table(
+    "edge_sequences",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("edge", sa.String(64), primary_key=True),
+    sa.Column("epoch", sa.String(64), nullable=True),
+    sa.Column("committed_through", sa.BigInteger(), nullable=False),
+    sa.Column("ranges", sa.JSON(), nullable=False),
+    sa.Column("gap_since", UtcDateTime(), nullable=True),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# An event id that came again with a different body: never stored, never acknowledged, alerted once per id.
+tampered_events = sa.Table(
+    "tampered_events",
+    metadata,
+    sa.Column("event_id", sa.Uuid(), primary_key=True),
+    sa.Column("site", sa.String(64), nullable=False),
+    sa.Column("edge", sa.String(64), nullable=False),
+    sa.Column("stored_sha256", sa.String(64), nullable=False),
+    sa.Column("offered_sha256", sa.String(64), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("first_seen_at", UtcDateTime(), nullable=False),
+    sa.Column("last_seen_at", UtcDateTime(), nullable=False),
+)
+
+# The latest outbox report of each edge (contract `EdgeStatus`, the `status` topic).
+edge_outbox = sa.Table(
+    "edge_outbox",
+    metadata,
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("edge", sa.String(64), primary_key=True),
+    sa.Column("epoch", sa.String(64), nullable=False),
+    sa.Column("next_seq", sa.BigInteger(), nullable=False),
+    sa.Column("depth", sa.BigInteger(), nullable=False),
+    sa.Column("bytes", sa.BigInteger(), nullable=False),
+    sa.Column("max_bytes", sa.BigInteger(), nullable=False),
+    sa.Column("level", sa.Integer(), nullable=False),
+    sa.Column("oldest_created_at", UtcDateTime(), nullable=True),
+    sa.Column("refused", sa.BigInteger(), nullable=False),
+    sa.Column("telemetry_dropped", sa.BigInteger(), nullable=False),
+    sa.Column("restarts", sa.BigInteger(), nullable=False, server_default="0"),
+    sa.Column("problem", sa.String(length=1000), nullable=True),
+    sa.Column("reported_at", UtcDateTime(), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+)
+
+# Events stored (and acknowledged) whose projections and custody records are not yet written (the projector:
+# `gateway.projection.worker`).
+# A row leaves in the transaction that projects its event; one whose projection raised stays, marked failed.
+projection_backlog = sa.Table(
+    "projection_backlog",
+    metadata,
+    sa.Column("event_id", sa.Uuid(), primary_key=True),
+    sa.Column("queued_at", UtcDateTime(), nullable=False),
+    sa.Column("failed_at", UtcDateTime(), nullable=True),
+    sa.Column("error", sa.String(length=1000), nullable=True),
+    sa.Index("ix_projection_backlog_queued_at", "queued_at"),
+)
+
+# How many projection passes have committed: a process holding histories between its passes
+# (`gateway.projection.held`) knows from it whether another process projected in between.
+projection_passes = sa.Table(
+    "projection_passes",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("passes", sa.BigInteger(), nullable=False),
+)

@@ -1,0 +1,66 @@
+"""Reading specimens: one with its timeline, or a page of them (with the at-risk view the lab watches)."""
+
+import dataclasses
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from gateway.rules.in_force import RulesInForce
+from gateway.storage.database import Database
+from gateway.storage.stored_event import StoredEvent
+from gateway.storage.tables import specimens
+from gateway.tracking.specimens.fold import SpecimenRow, journey_events
+from gateway.tracking.specimens.store import (
+    SpecimenFilter,
+    all_specimens,
+    page_specimens,
+    specimen_histories,
+    specimen_row,
+)
+from gateway.tracking.specimens.turnaround import outlook
+
+
+class SpecimenQueries:
+    """The specimens' rows and timelines, judged by the rules in force."""
+
+    def __init__(self, db: Database, rules: RulesInForce) -> None:
+        self._db = db
+        self._rules = rules
+
+    async def get(self, barcode: str) -> tuple[SpecimenRow, list[StoredEvent]] | None:
+        """The specimen's row and its timeline in custody order (with its carriers' trip events); None if unseen."""
+        async with self._db.engine.connect() as connection:
+            row = (await connection.execute(sa.select(specimens).where(specimens.c.barcode == barcode))).first()
+            if row is None:
+                return None
+            history = (await specimen_histories(connection, [barcode]))[barcode]
+        return specimen_row(row), journey_events(history)
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        offset: int,
+        status: str | None = None,
+        where: SpecimenFilter | None = None,
+        by_due: bool = False,
+        at_risk_at: datetime | None = None,
+    ) -> tuple[list[SpecimenRow], int]:
+        """One page of specimens, most recent first (or the earliest due first), and how many match in all.
+
+        The total comes from the same statement (a window count), so page and count are one snapshot even while
+        ingest commits: two statements could count rows the page did not see. With `at_risk_at` (now), only the
+        specimens predicted to miss a target not yet passed; those are few (open, due later), so they are
+        filtered here with `turnaround.outlook` and paged in memory.
+        """
+        where = where or SpecimenFilter()
+        if status is not None:
+            where = dataclasses.replace(where, status=status)
+        async with self._db.engine.connect() as connection:
+            if at_risk_at is None:
+                return await page_specimens(connection, where, by_due=by_due, limit=limit, offset=offset)
+            candidates = dataclasses.replace(where, open_due_from=at_risk_at)
+            rows = await all_specimens(connection, candidates, by_due=by_due)
+        rules = self._rules.current
+        risky = [r for r in rows if outlook(r, rules, at_risk_at).state == "at_risk"]
+        return risky[offset : offset + limit], len(risky)

@@ -1,0 +1,189 @@
+"""The specimens table: re-projected, in the batch's transaction, from all stored events of each touched specimen.
+
+A specimen's history is its own events plus the events of every carrier trip it was loaded into
+(`carrier_loads`), so a carrier's arrival re-folds the specimens inside it. Queries for the API live here too.
+"""
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from contract import Event
+from gateway.projection.held import HeldEvents, HistoryCache
+from gateway.projection.transaction import Tx, dialect_insert, projection_lock
+from gateway.rules import TrackingRules
+from gateway.storage.chunks import chunks
+from gateway.storage.page_total import total_of_empty_page
+from gateway.storage.stored_event import StoredEvent, stored_event
+from gateway.storage.tables import events, specimens
+from gateway.tracking.carriers.store import loaded_barcodes, trip_events, trip_keys, trips_of
+from gateway.tracking.specimens.fold import SpecimenRow, fold_specimen
+
+
+async def project_specimens(tx: Tx, new: Sequence[Event]) -> None:
+    """The projector for specimens: those named by new specimen events, and those inside carriers that moved."""
+    touched = {e.subject.id for e in new if e.subject.kind == "specimen"}
+    carriers = trip_keys(new)
+    if not touched and not carriers:
+        return
+    if carriers:
+        touched |= await loaded_barcodes(tx.connection, carriers)
+    await _reproject(tx, sorted(touched), tx.rules)
+
+
+async def specimen_histories(
+    connection: AsyncConnection, barcodes: Sequence[str], held: HistoryCache | None = None
+) -> dict[str, list[StoredEvent]]:
+    """Each specimen's own events and the events of every trip it rode in (in no particular order).
+
+    With `held` (the projecting process's `HistoryCache`), the specimens' own events and their trips' events held
+    there are not read again, and the ones read are held.
+    """
+    own = {b: found for b in barcodes if held is not None and (found := held.events(("specimen", b))) is not None}
+    unknown = [b for b in barcodes if b not in own]
+    read: dict[str, list[StoredEvent]] = {b: [] for b in unknown}
+    for chunk in chunks(unknown):
+        query = sa.select(events).where(events.c.subject_kind == "specimen", events.c.subject_id.in_(chunk))
+        for row in await connection.execute(query):
+            read[row.subject_id].append(stored_event(row))
+    if held is not None:
+        for barcode, history in read.items():
+            held.hold(("specimen", barcode), HeldEvents(history))
+    histories = {**own, **read}
+    rides = await trips_of(connection, barcodes)
+    by_trip = await trip_events(connection, {key for keys in rides.values() for key in keys}, held)
+    for barcode, keys in rides.items():
+        for key in keys:
+            histories[barcode].extend(by_trip.get(key, ()))
+    return histories
+
+
+async def _reproject(tx: Tx, barcodes: Sequence[str], rules: TrackingRules) -> None:
+    connection = tx.connection
+    rows: list[SpecimenRow] = []
+    for chunk in chunks(barcodes):
+        histories = await specimen_histories(connection, chunk, tx.history)
+        rows.extend(row for b in chunk if (row := fold_specimen(b, histories[b], rules)) is not None)
+    if not rows:
+        return
+    statement = tx.insert(specimens)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["barcode"],
+        set_={c.name: statement.excluded[c.name] for c in specimens.columns if c.name != "barcode"},
+    )
+    for chunk in chunks(rows):
+        await connection.execute(upsert, [_values(row) for row in chunk])
+
+
+_COLUMNS = tuple(f.name for f in dataclasses.fields(SpecimenRow))
+
+
+def _values(row: SpecimenRow) -> dict[str, Any]:
+    """The row's values (all scalars: a shallow copy, not `dataclasses.asdict`'s deep copy of each one)."""
+    return {name: getattr(row, name) for name in _COLUMNS}
+
+
+async def reproject_open(connection: AsyncConnection, rules: TrackingRules) -> int:
+    """Re-fold, under new rules, every specimen not resulted yet, in the transaction that stores the rules."""
+    return await reproject_unresulted(Tx(connection, dialect_insert(connection), rules))
+
+
+async def reproject_unresulted(tx: Tx) -> int:
+    """Re-fold every collected specimen not resulted yet (new rules change targets and due times); how many."""
+    c = specimens.c
+    query = sa.select(c.barcode).where(c.collected_at.is_not(None), c.resulted_at.is_(None)).order_by(c.barcode)
+    barcodes = list((await tx.connection.execute(query)).scalars())
+    await projection_lock(tx)
+    await _reproject(tx, barcodes, tx.rules)
+    return len(barcodes)
+
+
+# -- queries ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SpecimenFilter:
+    """Which specimens to list; every field left None matches all."""
+
+    status: str | None = None
+    ward: str | None = None
+    wards: tuple[str, ...] | None = None
+    """Only specimens ordered by one of these wards (a ward-scoped caller's); None: any ward or none."""
+    priority: str | None = None
+    category: str | None = None
+    overdue_at: datetime | None = None
+    """Only specimens not resulted whose due time is before this instant (now, by the gateway's clock)."""
+    open_due_from: datetime | None = None
+    """Only specimens not resulted, with a target, due at or after this instant (at-risk candidates)."""
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        c = specimens.c
+        clauses: list[sa.ColumnElement[bool]] = [
+            column == value
+            for column, value in (
+                (c.status, self.status),
+                (c.ward, self.ward),
+                (c.priority, self.priority),
+                (c.category, self.category),
+            )
+            if value is not None
+        ]
+        if self.wards is not None:
+            clauses.append(c.ward.in_(self.wards))
+        if self.overdue_at is not None:
+            clauses += [c.resulted_at.is_(None), c.due_at < self.overdue_at]
+        if self.open_due_from is not None:
+            clauses += [c.resulted_at.is_(None), c.due_at >= self.open_due_from]
+        return clauses
+
+
+def specimen_row(row: Any) -> SpecimenRow:
+    return SpecimenRow(**{k: v for k, v in row._asdict().items() if k != "total"})
+
+
+def _order(by_due: bool) -> list[sa.ColumnElement[Any]]:
+    c = specimens.c
+    if by_due:
+        # The most urgent first: the earliest due, then the highest priority.
+        rank = sa.case({"stat": 0, "urgent": 1}, value=c.priority, else_=2)
+        return [c.due_at.is_(None), c.due_at, rank, c.barcode]
+    return [c.last_event_at.desc(), c.barcode]
+
+
+async def page_specimens(
+    connection: AsyncConnection, where: SpecimenFilter, *, by_due: bool, limit: int, offset: int
+) -> tuple[list[SpecimenRow], int]:
+    """One page and how many match in all; the total rides on the page's statement, so both are one snapshot."""
+    clauses = where.where()
+    page = (
+        sa.select(specimens, sa.func.count().over().label("total"))
+        .where(*clauses)
+        .order_by(*_order(by_due))
+        .limit(limit)
+        .offset(offset)
+    )
+    result = list(await connection.execute(page))
+    if not result:  # past the last page: the window count has no row to ride on
+        count = sa.select(sa.func.count()).select_from(specimens).where(*clauses)
+        return [], await total_of_empty_page(connection, count, offset)
+    return [specimen_row(r) for r in result], result[0].total
+
+
+async def all_specimens(connection: AsyncConnection, where: SpecimenFilter, *, by_due: bool) -> list[SpecimenRow]:
+    """Every specimen that matches (for filters computed in Python over a bounded set, like at risk)."""
+    query = sa.select(specimens).where(*where.where()).order_by(*_order(by_due))
+    return [specimen_row(r) for r in await connection.execute(query)]
+
+
+async def resulted_between(
+    connection: AsyncConnection, since: datetime, until: datetime, site: str | None = None
+) -> list[SpecimenRow]:
+    """Resulted specimens collected in [since, until): what turnaround figures are computed over."""
+    c = specimens.c
+    query = sa.select(specimens).where(
+        c.collected_at >= since, c.collected_at < until, c.resulted_at.is_not(None), *([c.site == site] if site else [])
+    )
+    return [specimen_row(r) for r in await connection.execute(query)]
