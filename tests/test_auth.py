@@ -18,6 +18,7 @@ from gateway.auth.tables import service_tokens, sessions, users
 from gateway.auth.throttle import LoginThrottle
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from gateway.storage.database import Database
 from tests.auth import bearer, new_user
 
 PASSWORD = "correct horse battery staple"
@@ -32,9 +33,9 @@ async def client(gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
         yield anonymous
 
 
-def _store(gateway: Gateway):  # type: ignore[no-untyped-def]
+def _db(gateway: Gateway) -> Database:
     assert gateway.store is not None
-    return gateway.store
+    return gateway.store.db
 
 
 async def _login(client: httpx.AsyncClient, name: str, password: str = PASSWORD) -> httpx.Response:
@@ -48,7 +49,7 @@ def _is_problem(response: httpx.Response, status: int) -> bool:
 async def test_login_sets_a_strict_http_only_session_cookie_and_me_answers(
     gateway: Gateway, client: httpx.AsyncClient
 ) -> None:
-    await create_user(_store(gateway), name="bms-1", password=PASSWORD, role="lab", wards=["ward-3a"])
+    await create_user(_db(gateway), name="bms-1", password=PASSWORD, role="lab", wards=["ward-3a"])
 
     response = await _login(client, "bms-1")
 
@@ -67,14 +68,14 @@ async def test_login_sets_a_strict_http_only_session_cookie_and_me_answers(
 async def test_the_cookie_is_secure_when_the_settings_say_so(gateway_settings: GatewaySettings) -> None:
     settings = gateway_settings.model_copy(update={"cookie_secure": True})
     async with Gateway(settings) as running, httpx.AsyncClient(base_url=running.api_url, timeout=10) as client:
-        await create_user(_store(running), name="bms-2", password=PASSWORD, role="lab")
+        await create_user(_db(running), name="bms-2", password=PASSWORD, role="lab")
         response = await _login(client, "bms-2")
     assert response.status_code == 200
     assert "secure" in {part.strip().lower() for part in response.headers["set-cookie"].split(";")}
 
 
 async def test_logout_ends_the_session_on_the_server(gateway: Gateway, client: httpx.AsyncClient) -> None:
-    await create_user(_store(gateway), name="rx-1", password=PASSWORD, role="pharmacy")
+    await create_user(_db(gateway), name="rx-1", password=PASSWORD, role="pharmacy")
     cookie = (await _login(client, "rx-1")).cookies["wardlink_session"]
 
     assert (await client.post("/api/v1/auth/logout")).status_code == 204
@@ -108,7 +109,7 @@ async def test_a_wrong_role_gets_403_naming_the_roles_needed(gateway: Gateway, c
 
 
 async def test_wrong_password_and_unknown_user_get_the_same_answer(gateway: Gateway, client: httpx.AsyncClient) -> None:
-    await create_user(_store(gateway), name="bms-3", password=PASSWORD, role="lab")
+    await create_user(_db(gateway), name="bms-3", password=PASSWORD, role="lab")
 
     wrong = await _login(client, "bms-3", "not the password at all")
     unknown = await _login(client, "nobody-here", PASSWORD)
@@ -122,8 +123,8 @@ async def test_wrong_password_and_unknown_user_get_the_same_answer(gateway: Gate
 async def test_five_failures_lock_that_name_from_that_address_with_retry_after(
     gateway: Gateway, client: httpx.AsyncClient
 ) -> None:
-    await create_user(_store(gateway), name="bms-4", password=PASSWORD, role="lab")
-    await create_user(_store(gateway), name="bms-5", password=PASSWORD, role="lab")
+    await create_user(_db(gateway), name="bms-4", password=PASSWORD, role="lab")
+    await create_user(_db(gateway), name="bms-5", password=PASSWORD, role="lab")
     for _ in range(5):
         assert (await _login(client, "bms-4", "guess-guess-guess")).status_code == 401
 
@@ -135,7 +136,7 @@ async def test_five_failures_lock_that_name_from_that_address_with_retry_after(
 
 
 async def test_a_success_clears_the_failures(gateway: Gateway, client: httpx.AsyncClient) -> None:
-    await create_user(_store(gateway), name="bms-6", password=PASSWORD, role="lab")
+    await create_user(_db(gateway), name="bms-6", password=PASSWORD, role="lab")
     for _ in range(4):
         await _login(client, "bms-6", "guess-guess-guess")
     assert (await _login(client, "bms-6")).status_code == 200
@@ -147,11 +148,11 @@ async def test_a_success_clears_the_failures(gateway: Gateway, client: httpx.Asy
 async def test_a_disabled_user_cannot_log_in_and_their_session_stops_working(
     gateway: Gateway, client: httpx.AsyncClient
 ) -> None:
-    store = _store(gateway)
-    await create_user(store, name="bms-7", password=PASSWORD, role="lab")
+    db = _db(gateway)
+    await create_user(db, name="bms-7", password=PASSWORD, role="lab")
     assert (await _login(client, "bms-7")).status_code == 200
 
-    await update_user(store, "bms-7", disabled=True)
+    await update_user(db, "bms-7", disabled=True)
 
     assert _is_problem(await client.get(ME), 401)
     refused = await _login(client, "bms-7")
@@ -177,13 +178,13 @@ async def test_a_role_change_applies_to_the_next_request(gateway: Gateway, clien
 async def test_sessions_end_after_idle_time_and_after_their_absolute_lifetime(
     gateway: Gateway, client: httpx.AsyncClient
 ) -> None:
-    store = _store(gateway)
-    await create_user(store, name="bms-8", password=PASSWORD, role="lab")
+    db = _db(gateway)
+    await create_user(db, name="bms-8", password=PASSWORD, role="lab")
     idle_cookie = (await _login(client, "bms-8")).cookies["wardlink_session"]
     old_cookie = (await _login(client, "bms-8")).cookies["wardlink_session"]
     client.cookies.clear()
     long_ago = datetime.now(UTC) - timedelta(hours=1)
-    async with store.db.engine.begin() as connection:  # 30 minutes idle by default: an hour ago is too long
+    async with db.engine.begin() as connection:  # 30 minutes idle by default: an hour ago is too long
         await connection.execute(
             sessions.update().where(sessions.c.secret_hash == digest(idle_cookie)).values(last_seen_at=long_ago)
         )
@@ -229,9 +230,9 @@ async def test_service_token_secret_is_shown_once_works_and_stops_when_revoked(
 
 
 async def test_an_expired_or_made_up_token_is_refused(gateway: Gateway, client: httpx.AsyncClient) -> None:
-    store = _store(gateway)
-    secret = await create_token(store, name="script", role="engineer", expires_in=timedelta(days=1))
-    async with store.db.engine.begin() as connection:
+    db = _db(gateway)
+    secret = await create_token(db, name="script", role="engineer", expires_in=timedelta(days=1))
+    async with db.engine.begin() as connection:
         await connection.execute(
             service_tokens.update()
             .where(service_tokens.c.secret_hash == digest(secret))
@@ -251,12 +252,12 @@ async def test_an_expired_or_made_up_token_is_refused(gateway: Gateway, client: 
 async def test_only_hashes_are_stored_argon2id_for_passwords_sha256_for_sessions_and_tokens(
     gateway: Gateway, client: httpx.AsyncClient
 ) -> None:
-    store = _store(gateway)
-    await create_user(store, name="bms-9", password=PASSWORD, role="lab")
+    db = _db(gateway)
+    await create_user(db, name="bms-9", password=PASSWORD, role="lab")
     cookie = (await _login(client, "bms-9")).cookies["wardlink_session"]
-    secret = await create_token(store, name="lis", role="integration")
+    secret = await create_token(db, name="lis", role="integration")
 
-    async with store.db.engine.connect() as connection:
+    async with db.engine.connect() as connection:
         stored_hash = (await connection.execute(sa.select(users.c.password_hash))).scalar_one()
         session_keys = list((await connection.execute(sa.select(sessions.c.secret_hash))).scalars())
         token_keys = list((await connection.execute(sa.select(service_tokens.c.secret_hash))).scalars())
@@ -270,15 +271,15 @@ async def test_only_hashes_are_stored_argon2id_for_passwords_sha256_for_sessions
 async def test_a_hash_made_with_older_parameters_is_replaced_at_login(
     gateway: Gateway, client: httpx.AsyncClient
 ) -> None:
-    store = _store(gateway)
-    await create_user(store, name="bms-10", password=PASSWORD, role="lab")
+    db = _db(gateway)
+    await create_user(db, name="bms-10", password=PASSWORD, role="lab")
     weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024).hash(PASSWORD)
-    async with store.db.engine.begin() as connection:
+    async with db.engine.begin() as connection:
         await connection.execute(users.update().values(password_hash=weak))
 
     assert (await _login(client, "bms-10")).status_code == 200
 
-    async with store.db.engine.connect() as connection:
+    async with db.engine.connect() as connection:
         rehashed = (await connection.execute(sa.select(users.c.password_hash))).scalar_one()
     assert rehashed != weak
     assert not PasswordHasher().check_needs_rehash(rehashed)
@@ -337,7 +338,7 @@ async def test_secrets_never_reach_the_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     admin = await bearer(gateway, "admin")
-    await create_user(_store(gateway), name="bms-11", password=PASSWORD, role="lab")
+    await create_user(_db(gateway), name="bms-11", password=PASSWORD, role="lab")
 
     cookie = (await _login(client, "bms-11")).cookies["wardlink_session"]
     await _login(client, "bms-11", "a wrong password given")
