@@ -1,18 +1,26 @@
-"""Dependencies, as `Annotated` aliases so that routes read as sentences."""
+"""Dependencies, as `Annotated` aliases so that routes read as sentences; each route takes only the parts it uses."""
 
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway.alerts.queries import AlertQueries
 from gateway.composition.stores import Stores
+from gateway.custody.queries import CustodyQueries
 from gateway.ingest.edges import EdgeQueries
 from gateway.ingest.event_store import EventStore
 from gateway.ingest.subscriber import Ingest
+from gateway.projection.runner import ProjectionRunner
 from gateway.rules.in_force import RulesInForce
+from gateway.rules.versions import RulesVersions
 from gateway.runtime.clock import Clock
 from gateway.settings import GatewaySettings
 from gateway.storage.database import Database
+from gateway.telemetry.robots import RobotQueries
 from gateway.telemetry.store import TelemetryStore
+from gateway.tracking.cabinets.queries import CabinetQueries
+from gateway.tracking.carriers.queries import CarrierQueries
+from gateway.tracking.deliveries.queries import DeliveryQueries
 from gateway.tracking.devices.queries import DeviceQueries
 from gateway.tracking.events import EventQueries
 from gateway.tracking.specimens.queries import SpecimenQueries
@@ -35,6 +43,7 @@ def get_clock(request: Request) -> Clock:
 
 
 StoresDep = Annotated[Stores, Depends(get_stores)]
+"""The whole record: for the parts' getters below, not for routes."""
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 IngestDep = Annotated[Ingest | None, Depends(get_ingest)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
@@ -46,6 +55,14 @@ def get_db(stores: StoresDep) -> Database:
 
 def get_rules(stores: StoresDep) -> RulesInForce:
     return stores.rules
+
+
+def get_rules_versions(stores: StoresDep) -> RulesVersions:
+    return stores.rules_versions
+
+
+def get_projection(stores: StoresDep) -> ProjectionRunner:
+    return stores.projection
 
 
 def get_events(stores: StoresDep) -> EventStore:
@@ -60,8 +77,24 @@ def get_specimens(stores: StoresDep) -> SpecimenQueries:
     return stores.specimens
 
 
+def get_carriers(stores: StoresDep) -> CarrierQueries:
+    return stores.carriers
+
+
+def get_deliveries(stores: StoresDep) -> DeliveryQueries:
+    return stores.deliveries
+
+
+def get_cabinets(stores: StoresDep) -> CabinetQueries:
+    return stores.cabinets
+
+
 def get_devices(stores: StoresDep) -> DeviceQueries:
     return stores.devices
+
+
+def get_robots(stores: StoresDep) -> RobotQueries:
+    return stores.robots
 
 
 def get_telemetry(stores: StoresDep) -> TelemetryStore:
@@ -72,11 +105,27 @@ def get_edges(stores: StoresDep) -> EdgeQueries:
     return stores.edges
 
 
+def get_custody(stores: StoresDep) -> CustodyQueries:
+    return stores.custody
+
+
+def get_alerts(stores: StoresDep) -> AlertQueries:
+    return stores.alerts
+
+
 DatabaseDep = Annotated[Database, Depends(get_db)]
 RulesDep = Annotated[RulesInForce, Depends(get_rules)]
+RulesVersionsDep = Annotated[RulesVersions, Depends(get_rules_versions)]
+ProjectionDep = Annotated[ProjectionRunner, Depends(get_projection)]
 EventStoreDep = Annotated[EventStore, Depends(get_events)]
 EventLogDep = Annotated[EventQueries, Depends(get_event_log)]
 SpecimensDep = Annotated[SpecimenQueries, Depends(get_specimens)]
+CarriersDep = Annotated[CarrierQueries, Depends(get_carriers)]
+DeliveriesDep = Annotated[DeliveryQueries, Depends(get_deliveries)]
+CabinetsDep = Annotated[CabinetQueries, Depends(get_cabinets)]
 DevicesDep = Annotated[DeviceQueries, Depends(get_devices)]
+RobotsDep = Annotated[RobotQueries, Depends(get_robots)]
 TelemetryDep = Annotated[TelemetryStore, Depends(get_telemetry)]
 EdgesDep = Annotated[EdgeQueries, Depends(get_edges)]
+CustodyDep = Annotated[CustodyQueries, Depends(get_custody)]
+AlertsDep = Annotated[AlertQueries, Depends(get_alerts)]

@@ -8,18 +8,26 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from gateway.alerts.queries import AlertQueries
+from gateway.custody.queries import CustodyQueries
 from gateway.ingest.edges import EdgeQueries
 from gateway.ingest.event_store import BatchResult, EventStore
 from gateway.projection.runner import Projected, ProjectionRunner
 from gateway.rules.in_force import RulesInForce
+from gateway.rules.versions import RulesVersions
 from gateway.runtime.clock import Clock, utc_now
 from gateway.settings import GatewaySettings
 from gateway.storage.database import Database
+from gateway.telemetry.robots import RobotQueries
 from gateway.telemetry.store import TelemetryStore
+from gateway.tracking.cabinets.queries import CabinetQueries
+from gateway.tracking.carriers.queries import CarrierQueries
+from gateway.tracking.deliveries.queries import DeliveryQueries
 from gateway.tracking.devices.queries import DeviceQueries
 from gateway.tracking.events import EventQueries
 from gateway.tracking.registry import projectors
 from gateway.tracking.specimens.queries import SpecimenQueries
+from gateway.tracking.specimens.store import reproject_open
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +37,20 @@ class Stores:
     db: Database
     rules: RulesInForce
     """The rules in force (turnaround targets, alert thresholds); `gateway.rules.store` loads and versions them."""
+    rules_versions: RulesVersions
     projection: ProjectionRunner
     events: EventStore
     event_log: EventQueries
     specimens: SpecimenQueries
+    carriers: CarrierQueries
+    deliveries: DeliveryQueries
+    cabinets: CabinetQueries
     devices: DeviceQueries
+    robots: RobotQueries
     telemetry: TelemetryStore
     edges: EdgeQueries
+    custody: CustodyQueries
+    alerts: AlertQueries
 
     @classmethod
     def build(
@@ -65,13 +80,20 @@ class Stores:
         return cls(
             db=db,
             rules=rules,
+            rules_versions=RulesVersions(db, rules, reproject_open),
             projection=projection,
             events=events,
             event_log=EventQueries(db),
             specimens=SpecimenQueries(db, rules),
+            carriers=CarrierQueries(db),
+            deliveries=DeliveryQueries(db),
+            cabinets=CabinetQueries(db, rules),
             devices=DeviceQueries(db),
+            robots=RobotQueries(db),
             telemetry=TelemetryStore(db),
             edges=EdgeQueries(db),
+            custody=CustodyQueries(db),
+            alerts=AlertQueries(db, rules),
         )
 
     @classmethod

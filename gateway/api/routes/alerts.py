@@ -11,12 +11,9 @@ from gateway.alerts.alert_store import (
     AlertNotFoundError,
     AlertRow,
     StateFilter,
-    acknowledge,
-    get_alert,
-    list_alerts,
 )
 from gateway.api.alert_models import Acknowledgement, AlertListPublic, AlertPublic, AlertSubject
-from gateway.api.deps import ClockDep, StoresDep
+from gateway.api.deps import AlertsDep, ClockDep
 from gateway.api.models import Problem
 from gateway.api.paging import Offset
 from gateway.api.routes.stream import get_live
@@ -64,7 +61,7 @@ def _not_found(alert_id: UUID) -> HTTPException:
 
 @router.get("", response_model=AlertListPublic)
 async def list_all(
-    store: StoresDep,
+    alerts: AlertsDep,
     caller: PrincipalDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
@@ -87,15 +84,13 @@ async def list_all(
         subject_kind=subject_kind,
         subject_id=subject_id,
     )
-    async with store.db.engine.connect() as connection:
-        rows, count = await list_alerts(connection, where, limit=min(limit, MAX_PAGE), offset=offset)
+    rows, count = await alerts.page(where, limit=min(limit, MAX_PAGE), offset=offset)
     return AlertListPublic(data=[alert_public(r) for r in rows], count=count)
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, responses={404: {"model": Problem}})
-async def read_one(store: StoresDep, caller: PrincipalDep, alert_id: UUID) -> AlertPublic:
-    async with store.db.engine.connect() as connection:
-        row = await get_alert(connection, alert_id)
+async def read_one(alerts: AlertsDep, caller: PrincipalDep, alert_id: UUID) -> AlertPublic:
+    row = await alerts.get(alert_id)
     if row is None or not caller.can_see_ward(row.ward):  # another ward's alert: as if unknown
         raise _not_found(alert_id)
     return alert_public(row)
@@ -108,7 +103,7 @@ async def read_one(store: StoresDep, caller: PrincipalDep, alert_id: UUID) -> Al
 )
 async def acknowledge_one(
     request: Request,
-    store: StoresDep,
+    alerts: AlertsDep,
     clock: ClockDep,
     caller: PrincipalDep,
     audit: AuditDep,
@@ -116,19 +111,9 @@ async def acknowledge_one(
     acknowledgement: Acknowledgement,
 ) -> AlertPublic:
     """Say who is on it. Repeating it changes nothing (the first acknowledgement stands); 409 once cleared."""
-    if caller.scoped:
-        async with store.db.engine.connect() as connection:
-            seen = await get_alert(connection, alert_id)
-        if seen is None or not caller.can_see_ward(seen.ward):
-            raise _not_found(alert_id)
     try:
-        row = await acknowledge(
-            store.db.engine,
-            alert_id,
-            by=acknowledgement.by,
-            note=acknowledgement.note,
-            now=clock(),
-            rules=store.rules.current,
+        row = await alerts.acknowledge(
+            alert_id, by=acknowledgement.by, note=acknowledgement.note, now=clock(), wards=caller.wards or None
         )
     except AlertNotFoundError:
         raise _not_found(alert_id) from None

@@ -3,11 +3,10 @@
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import StoresDep
+from gateway.api.deps import CabinetsDep, TelemetryDep
 from gateway.api.models import Problem
 from gateway.api.paging import Limit, Offset, page
 from gateway.api.pharmacy_models import (
@@ -26,12 +25,8 @@ from gateway.api.pharmacy_models import (
 )
 from gateway.api.routes.events import check_window
 from gateway.auth.deps import PrincipalDep, require
-from gateway.auth.principal import Principal
-from gateway.rules import TrackingRules
-from gateway.telemetry.store import series
-from gateway.tracking.cabinets.fold import CabinetRow, StockLine
-from gateway.tracking.cabinets.replenishment import is_below_par, on_hand, pick_lines
-from gateway.tracking.cabinets.store import access_log, below_par, find_cabinets, list_cabinets, stock_of
+from gateway.tracking.cabinets.queries import CabinetAmbiguousError, CabinetLookupError, CabinetView
+from gateway.tracking.cabinets.replenishment import is_below_par, on_hand
 from gateway.tracking.events import EventRecord
 
 MAX_PAGE = 500
@@ -56,37 +51,29 @@ _ACTIONS: dict[str, AccessAction] = {
 }
 
 
-def _below_par_count(rules: TrackingRules, row: CabinetRow, lines: list[StockLine]) -> int | None:
-    if row.inventory_at is None:
-        return None  # what it holds is unknown until it reports a full inventory
-    cabinet = rules.cabinets.get(row.cabinet)
-    return len(pick_lines(row.site, row.cabinet, lines, cabinet)) if cabinet else 0
-
-
-def _base(rules: TrackingRules, row: CabinetRow, lines: list[StockLine]) -> dict[str, object]:
-    cabinet = rules.cabinets.get(row.cabinet)
+def _base(view: CabinetView) -> dict[str, object]:
+    row = view.row
     return {
         "site": row.site,
         "cabinet": row.cabinet,
-        "ward": cabinet.ward if cabinet else None,
+        "ward": view.ward,
         "door": row.door,
         "door_since": row.door_since,
         "alarms": [AlarmPublic(alarm=a.alarm, since=a.since, detail=a.detail, badge=a.badge) for a in row.alarms],
         "last_access_at": row.last_access_at,
         "last_access_by": row.last_access_by,
         "inventory_at": row.inventory_at,
-        "below_par": _below_par_count(rules, row, lines),
+        "below_par": view.below_par(),
         "last_event_at": row.last_event_at,
         "event_count": row.event_count,
     }
 
 
-def _inventory(rules: TrackingRules, row: CabinetRow, lines: list[StockLine]) -> list[StockLinePublic]:
-    cabinet = rules.cabinets.get(row.cabinet)
-    par = cabinet.par if cabinet else {}
-    held = on_hand(lines)
+def _inventory(view: CabinetView) -> list[StockLinePublic]:
+    par = view.rules.par if view.rules else {}
+    held = on_hand(view.stock)
     public = []
-    for line in lines:
+    for line in view.stock:
         level = par.get(line.gtin)
         public.append(
             StockLinePublic(
@@ -97,89 +84,51 @@ def _inventory(rules: TrackingRules, row: CabinetRow, lines: list[StockLine]) ->
                 quantity=line.quantity,
                 par_min=level.min if level else None,
                 par_max=level.max if level else None,
-                below_par=is_below_par(held.get(line.gtin, 0), level) if row.inventory_at else None,
+                below_par=is_below_par(held.get(line.gtin, 0), level) if view.row.inventory_at else None,
                 updated_at=line.updated_at,
             )
         )
     return public
 
 
-def _ward_of(rules: TrackingRules, cabinet: str) -> str | None:
-    configured = rules.cabinets.get(cabinet)
-    return configured.ward if configured else None
-
-
-def _visible_cabinets(rules: TrackingRules, caller: Principal) -> list[str] | None:
-    """The cabinet ids a ward-scoped caller may see (those the rules place on their wards); None: all."""
-    if not caller.scoped:
-        return None
-    return sorted(name for name, configured in rules.cabinets.items() if caller.can_see_ward(configured.ward))
-
-
-async def _the_cabinet(
-    connection: AsyncConnection, cabinet: str, site: str | None, rules: TrackingRules, caller: Principal
-) -> CabinetRow:
-    found = await find_cabinets(connection, cabinet, site)
-    if not caller.can_see_ward(_ward_of(rules, cabinet)):
-        found = []  # another ward's cabinet: as if unknown
-    if not found:
-        where = f" at site {site}" if site else ""
-        raise HTTPException(
-            status_code=404,
-            detail=f"nothing from cabinet {cabinet}{where} has arrived yet; check the id against the site's device "
-            "list, or try again once its edge has reached it",
-        )
-    if len(found) > 1:
-        sites = ", ".join(row.site for row in found)
-        raise HTTPException(
-            status_code=409, detail=f"cabinet {cabinet} exists at sites {sites}; add ?site= to say which one"
-        )
-    return found[0]
+def _unknown(exc: CabinetLookupError) -> HTTPException:
+    return HTTPException(status_code=409 if isinstance(exc, CabinetAmbiguousError) else 404, detail=str(exc))
 
 
 @router.get("", response_model=CabinetListPublic)
 async def read_cabinets(
-    store: StoresDep,
+    cabinets: CabinetsDep,
     caller: PrincipalDep,
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
     offset: Offset = 0,
 ) -> CabinetListPublic:
     """Every cabinet heard from, by site and id: door, active alarms, last access and how many items are below par."""
-    rules = store.rules.current
-    async with store.db.engine.connect() as connection:
-        rows, count = await list_cabinets(
-            connection,
-            site=site,
-            only=_visible_cabinets(rules, caller),
-            limit=min(limit, MAX_PAGE),
-            offset=offset,
-        )
-        stock = await stock_of(connection, [(row.site, row.cabinet) for row in rows])
-    data = [CabinetBase(**_base(rules, row, stock[(row.site, row.cabinet)])) for row in rows]  # type: ignore[arg-type]
+    views, count = await cabinets.page(site=site, wards=caller.wards or None, limit=min(limit, MAX_PAGE), offset=offset)
+    data = [CabinetBase(**_base(view)) for view in views]  # type: ignore[arg-type]
     return CabinetListPublic(data=data, count=count)
 
 
 @router.get("/{cabinet}", response_model=CabinetPublic, responses=_NOT_FOUND)
 async def read_cabinet(
-    store: StoresDep, caller: PrincipalDep, cabinet: CabinetPath, site: SiteQuery = None
+    cabinets: CabinetsDep, caller: PrincipalDep, cabinet: CabinetPath, site: SiteQuery = None
 ) -> CabinetPublic:
     """One cabinet: its state and what each bin holds (GTIN, lot, expiry, quantity) against the par levels."""
-    rules = store.rules.current
-    async with store.db.engine.connect() as connection:
-        row = await _the_cabinet(connection, cabinet, site, rules, caller)
-        lines = (await stock_of(connection, [(row.site, row.cabinet)]))[(row.site, row.cabinet)]
-    configured = rules.cabinets.get(row.cabinet)
+    try:
+        view = await cabinets.view(cabinet, site, wards=caller.wards or None)
+    except CabinetLookupError as exc:
+        raise _unknown(exc) from None
     return CabinetPublic(
-        **_base(rules, row, lines),  # type: ignore[arg-type]
-        refrigerated=configured.refrigerated if configured else False,
-        inventory=_inventory(rules, row, lines),
+        **_base(view),  # type: ignore[arg-type]
+        refrigerated=view.rules.refrigerated if view.rules else False,
+        inventory=_inventory(view),
     )
 
 
 @router.get("/{cabinet}/temperature", response_model=TemperaturePublic, responses=_NOT_FOUND)
 async def read_temperature(
-    store: StoresDep,
+    cabinets: CabinetsDep,
+    telemetry: TelemetryDep,
     caller: PrincipalDep,
     cabinet: CabinetPath,
     site: SiteQuery = None,
@@ -190,18 +139,19 @@ async def read_temperature(
 ) -> TemperaturePublic:
     """The fridge's temperature over time, oldest first: raw for the recent past, one-minute means beyond it."""
     check_window(since, until)
-    async with store.db.engine.connect() as connection:
-        row = await _the_cabinet(connection, cabinet, site, store.rules.current, caller)
-        points, count = await series(
-            connection,
-            site=row.site,
-            device=row.cabinet,
-            metric=TEMPERATURE_METRIC,
-            since=since,
-            until=until,
-            limit=min(limit, MAX_POINTS),
-            offset=offset,
-        )
+    try:
+        row = await cabinets.find(cabinet, site, wards=caller.wards or None)
+    except CabinetLookupError as exc:
+        raise _unknown(exc) from None
+    points, count = await telemetry.series(
+        site=row.site,
+        device=row.cabinet,
+        metric=TEMPERATURE_METRIC,
+        since=since,
+        until=until,
+        limit=min(limit, MAX_POINTS),
+        offset=offset,
+    )
     data = [
         TemperaturePointPublic(at=p.at, value=p.value, unit=p.unit, samples=p.samples, resolution_s=p.resolution_s)
         for p in points
@@ -230,7 +180,7 @@ def _access_entry(record: EventRecord) -> AccessEntryPublic:
 
 @router.get("/{cabinet}/access", response_model=AccessListPublic, responses=_NOT_FOUND)
 async def read_access(
-    store: StoresDep,
+    cabinets: CabinetsDep,
     caller: PrincipalDep,
     cabinet: CabinetPath,
     site: SiteQuery = None,
@@ -241,17 +191,24 @@ async def read_access(
 ) -> AccessListPublic:
     """Who opened the cabinet and what they took, returned or restocked, in the order it happened."""
     check_window(since, until)
-    async with store.db.engine.connect() as connection:
-        row = await _the_cabinet(connection, cabinet, site, store.rules.current, caller)
-        records, count = await access_log(
-            connection, row.site, row.cabinet, since=since, until=until, limit=min(limit, MAX_PAGE), offset=offset
+    try:
+        row, records, count = await cabinets.access(
+            cabinet,
+            site,
+            wards=caller.wards or None,
+            since=since,
+            until=until,
+            limit=min(limit, MAX_PAGE),
+            offset=offset,
         )
+    except CabinetLookupError as exc:
+        raise _unknown(exc) from None
     return AccessListPublic(site=row.site, cabinet=row.cabinet, data=[_access_entry(r) for r in records], count=count)
 
 
 @replenishment_router.get("", response_model=ReplenishmentPublic)
 async def read_replenishment(
-    store: StoresDep,
+    cabinets: CabinetsDep,
     caller: PrincipalDep,
     ward: Annotated[Identifier | None, Query(description="Only this ward's cabinets.")] = None,
     limit: Limit = 100,
@@ -260,9 +217,7 @@ async def read_replenishment(
     """The pick list: every item below its par minimum in a cabinet, and how many bring it up to par maximum.
 
     `count` is the whole list, `data` one page of it."""
-    async with store.db.engine.connect() as connection:
-        picks = await below_par(connection, store.rules.current, ward=ward)
-    picks = [p for p in picks if caller.can_see_ward(p.ward)]
+    picks = await cabinets.pick_list(ward=ward, wards=caller.wards or None)
     data = [
         PickLinePublic(
             site=p.site,

@@ -5,13 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Identifier
-from gateway.api.deps import StoresDep
+from gateway.api.deps import CarriersDep
 from gateway.api.models import Problem
 from gateway.api.paging import Offset
 from gateway.api.tracking_models import CarrierPublic, TripListPublic, TripPublic
 from gateway.auth.deps import require
-from gateway.tracking.carriers.fold import IN_TRANSIT, TripRow, TripStatus
-from gateway.tracking.carriers.store import page_trips
+from gateway.tracking.carriers.fold import TripRow, TripStatus
 
 MAX_PAGE = 500
 
@@ -48,7 +47,7 @@ def trip_public(row: TripRow) -> TripPublic:
 
 @router.get("", response_model=TripListPublic)
 async def list_trips(
-    store: StoresDep,
+    carriers: CarriersDep,
     status: Annotated[
         list[TripStatus] | None, Query(description="Only trips in this status; repeat for several.")
     ] = None,
@@ -58,41 +57,28 @@ async def list_trips(
     offset: Offset = 0,
 ) -> TripListPublic:
     """Carrier trips, the latest dispatched first."""
-    statuses: list[str] = list(status or ())
-    if in_transit:
-        statuses = [s for s in (statuses or IN_TRANSIT) if s in IN_TRANSIT]
-        if not statuses:
-            return TripListPublic(data=[], count=0)  # asked for arrived trips that are in transit
-    async with store.db.engine.connect() as connection:
-        rows, count = await page_trips(
-            connection, statuses=statuses, site=site, limit=min(limit, MAX_PAGE), offset=offset
-        )
+    rows, count = await carriers.page(
+        statuses=status or (), in_transit=in_transit, site=site, limit=min(limit, MAX_PAGE), offset=offset
+    )
     return TripListPublic(data=[trip_public(r) for r in rows], count=count)
 
 
 @router.get("/{carrier}", response_model=CarrierPublic, responses={404: {"model": Problem}})
 async def read_carrier(
-    store: StoresDep,
+    carriers: CarriersDep,
     carrier: Annotated[Identifier, Path(description="The carrier's id (its RFID tag).")],
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
 ) -> CarrierPublic:
     """One carrier's trips, the latest first, each with the specimens it carried."""
-    async with store.db.engine.connect() as connection:
-        rows, count = await page_trips(
-            connection, carrier=carrier, site=site, limit=min(limit, MAX_PAGE), offset=offset
-        )
-    if count == 0:
+    found = await carriers.of_carrier(carrier, site=site, limit=min(limit, MAX_PAGE), offset=offset)
+    if found.count == 0:
         raise HTTPException(
             status_code=404,
             detail=f"no trip of carrier {carrier} has been reported yet; check the id, "
             "or try again once the tube system has dispatched it",
         )
-    latest = rows[0] if offset == 0 and rows else None
-    in_transit = latest is not None and latest.status in IN_TRANSIT
-    if latest is None:  # a later page: ask for the latest trip alone
-        async with store.db.engine.connect() as connection:
-            first, _ = await page_trips(connection, carrier=carrier, site=site, limit=1, offset=0)
-        in_transit = bool(first) and first[0].status in IN_TRANSIT
-    return CarrierPublic(carrier=carrier, in_transit=in_transit, data=[trip_public(r) for r in rows], count=count)
+    return CarrierPublic(
+        carrier=carrier, in_transit=found.in_transit, data=[trip_public(r) for r in found.trips], count=found.count
+    )

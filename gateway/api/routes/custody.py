@@ -8,13 +8,13 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from contract import Identifier
-from gateway.api.deps import StoresDep
+from gateway.api.deps import CustodyDep, DatabaseDep, RulesDep
 from gateway.api.models import Problem
 from gateway.api.paging import Offset
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.auth.scope import WARDED_KINDS, subject_ward
-from gateway.custody.log import CustodyRecord, subject_records
-from gateway.custody.verify import AuditReport, ProblemKind, verify_custody_log
+from gateway.custody.log import CustodyRecord
+from gateway.custody.verify import AuditReport, ProblemKind
 
 MAX_PAGE = 1000
 
@@ -98,15 +98,16 @@ def report_public(report: AuditReport) -> AuditReportPublic:
 
 
 @router.get("/verify", response_model=AuditReportPublic, dependencies=[require("engineer")])
-async def verify(store: StoresDep) -> AuditReportPublic:
+async def verify(custody: CustodyDep) -> AuditReportPublic:
     """Walk the whole chain and every recorded event, as `wardlink audit verify` does; `intact` says the verdict."""
-    async with store.db.engine.connect() as connection:
-        return report_public(await verify_custody_log(connection))
+    return report_public(await custody.verify())
 
 
 @router.get("/{subject_kind}/{subject_id}", response_model=CustodyListPublic, responses={404: {"model": Problem}})
 async def read_custody(
-    store: StoresDep,
+    custody: CustodyDep,
+    db: DatabaseDep,
+    rules: RulesDep,
     caller: PrincipalDep,
     audit: AuditDep,
     subject_kind: Annotated[CustodyKind, Path(description="specimen, carrier, delivery or cabinet.")],
@@ -124,12 +125,9 @@ async def read_custody(
     hidden = (
         caller.scoped
         and subject_kind in WARDED_KINDS
-        and not caller.can_see_ward(await subject_ward(store.db, store.rules, subject_kind, subject_id))
+        and not caller.can_see_ward(await subject_ward(db, rules, subject_kind, subject_id))
     )
-    async with store.db.engine.connect() as connection:
-        records, count = await subject_records(
-            connection, subject_kind, subject_id, limit=min(limit, MAX_PAGE), offset=offset
-        )
+    records, count = await custody.records(subject_kind, subject_id, limit=min(limit, MAX_PAGE), offset=offset)
     if count == 0 or hidden:  # another ward's subject: as if unknown
         raise HTTPException(
             status_code=404,

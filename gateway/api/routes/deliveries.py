@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Identifier
-from gateway.api.deps import ClockDep, StoresDep
+from gateway.api.deps import ClockDep, DeliveriesDep
 from gateway.api.models import Problem
 from gateway.api.paging import Offset
 from gateway.api.pharmacy_models import (
@@ -19,7 +19,6 @@ from gateway.api.pharmacy_models import (
 )
 from gateway.auth.deps import PrincipalDep, require
 from gateway.tracking.deliveries.fold import DeliveryRow, DeliveryStatus, progress
-from gateway.tracking.deliveries.store import find_delivery, list_deliveries
 
 MAX_PAGE = 500
 
@@ -59,7 +58,7 @@ def _base(row: DeliveryRow, now: datetime) -> dict[str, object]:
 
 @router.get("", response_model=DeliveryListPublic)
 async def read_deliveries(
-    store: StoresDep,
+    deliveries: DeliveriesDep,
     clock: ClockDep,
     caller: PrincipalDep,
     status: Annotated[DeliveryStatus | None, Query(description="Only deliveries in this status.")] = None,
@@ -76,31 +75,28 @@ async def read_deliveries(
 ) -> DeliveryListPublic:
     """Deliveries, the most recently active first."""
     now = clock()
-    async with store.db.engine.connect() as connection:
-        rows, count = await list_deliveries(
-            connection,
-            status=status,
-            ward=ward,
-            wards=caller.wards or None,
-            robot=robot,
-            in_progress=in_progress,
-            overdue_at=now if overdue else None,
-            limit=min(limit, MAX_PAGE),
-            offset=offset,
-        )
+    rows, count = await deliveries.page(
+        status=status,
+        ward=ward,
+        wards=caller.wards or None,
+        robot=robot,
+        in_progress=in_progress,
+        overdue_at=now if overdue else None,
+        limit=min(limit, MAX_PAGE),
+        offset=offset,
+    )
     return DeliveryListPublic(data=[DeliveryBase(**_base(row, now)) for row in rows], count=count)  # type: ignore[arg-type]
 
 
 @router.get("/{delivery}", response_model=DeliveryPublic, responses={404: {"model": Problem}})
 async def read_delivery(
-    store: StoresDep,
+    deliveries: DeliveriesDep,
     clock: ClockDep,
     caller: PrincipalDep,
     delivery: Annotated[Identifier, Path(description="The delivery id the pharmacy gave it.")],
 ) -> DeliveryPublic:
     """One delivery: where it is, its progress against its due time, and every step in the order it happened."""
-    async with store.db.engine.connect() as connection:
-        found = await find_delivery(connection, delivery)
+    found = await deliveries.get(delivery)
     if found is None or not caller.can_see_ward(found[0].ward):  # another ward's delivery: as if unknown
         raise HTTPException(
             status_code=404,

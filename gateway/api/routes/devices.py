@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import StoresDep
+from gateway.api.deps import DevicesDep, EdgesDep, TelemetryDep
 from gateway.api.models import (
     ComponentStatusPublic,
     DeviceBase,
@@ -21,9 +21,10 @@ from gateway.api.models import (
 from gateway.api.paging import Offset
 from gateway.api.routes.events import check_window
 from gateway.auth.deps import require
-from gateway.composition.stores import Stores
-from gateway.telemetry.store import LatestReading
+from gateway.ingest.edges import EdgeQueries
+from gateway.telemetry.store import LatestReading, TelemetryStore
 from gateway.tracking.devices.fold import DeviceRow, DeviceState
+from gateway.tracking.devices.queries import DeviceQueries
 
 MAX_PAGE = 500
 MAX_POINTS = 5000
@@ -36,9 +37,9 @@ SiteQuery = Annotated[
 ]
 
 
-async def _edge_states(store: Stores) -> dict[tuple[str, str], str]:
+async def _edge_states(edges: EdgeQueries) -> dict[tuple[str, str], str]:
     """Presence of every edge (birth / Last Will): a device behind an offline edge is only as fresh as its edge."""
-    return {(e.site, e.edge): e.state for e in await store.edges.all()}
+    return {(e.site, e.edge): e.state for e in await edges.all()}
 
 
 def _base(row: DeviceRow, edge_states: dict[tuple[str, str], str]) -> dict[str, object]:
@@ -74,10 +75,10 @@ def _public(row: DeviceRow, readings: list[LatestReading], edge_states: dict[tup
     )
 
 
-async def _the_device(store: Stores, device: str, site: str | None) -> tuple[DeviceRow, list[LatestReading]]:
-    found = [
-        (row, await store.telemetry.latest(row.site, row.device)) for row in await store.devices.find(device, site)
-    ]
+async def _the_device(
+    devices: DeviceQueries, telemetry: TelemetryStore, device: str, site: str | None
+) -> tuple[DeviceRow, list[LatestReading]]:
+    found = [(row, await telemetry.latest(row.site, row.device)) for row in await devices.find(device, site)]
     if not found:
         where = f" at site {site}" if site else ""
         raise HTTPException(
@@ -95,7 +96,8 @@ async def _the_device(store: Stores, device: str, site: str | None) -> tuple[Dev
 
 @router.get("", response_model=DeviceListPublic)
 async def list_devices(
-    store: StoresDep,
+    devices: DevicesDep,
+    edges: EdgesDep,
     site: Annotated[Identifier | None, Query()] = None,
     edge: Annotated[Identifier | None, Query()] = None,
     state: Annotated[DeviceState | None, Query(description="Only devices in this state.")] = None,
@@ -103,8 +105,8 @@ async def list_devices(
     offset: Offset = 0,
 ) -> DeviceListPublic:
     """Every device heard from, by site and id, with its state, status and active faults."""
-    rows, count = await store.devices.page(site=site, edge=edge, state=state, limit=min(limit, MAX_PAGE), offset=offset)
-    edge_states = await _edge_states(store)
+    rows, count = await devices.page(site=site, edge=edge, state=state, limit=min(limit, MAX_PAGE), offset=offset)
+    edge_states = await _edge_states(edges)
     return DeviceListPublic(data=[DeviceBase(**_base(row, edge_states)) for row in rows], count=count)  # type: ignore[arg-type]
 
 
@@ -112,15 +114,18 @@ _NOT_FOUND = {404: {"model": Problem}, 409: {"model": Problem}}
 
 
 @router.get("/{device}", response_model=DevicePublic, responses=_NOT_FOUND)
-async def read_device(store: StoresDep, device: DevicePath, site: SiteQuery = None) -> DevicePublic:
+async def read_device(
+    devices: DevicesDep, telemetry: TelemetryDep, edges: EdgesDep, device: DevicePath, site: SiteQuery = None
+) -> DevicePublic:
     """One device: state, status of each component, active faults and the latest value of each metric."""
-    row, readings = await _the_device(store, device, site)
-    return _public(row, readings, await _edge_states(store))
+    row, readings = await _the_device(devices, telemetry, device, site)
+    return _public(row, readings, await _edge_states(edges))
 
 
 @router.get("/{device}/telemetry", response_model=TelemetryListPublic, responses=_NOT_FOUND)
 async def read_telemetry(
-    store: StoresDep,
+    devices: DevicesDep,
+    telemetry: TelemetryDep,
     device: DevicePath,
     site: SiteQuery = None,
     metric: Annotated[Identifier | None, Query(description="Only this metric; all of them by default.")] = None,
@@ -131,8 +136,8 @@ async def read_telemetry(
 ) -> TelemetryListPublic:
     """The device's readings, oldest first: raw for the recent past, one-minute means beyond it."""
     check_window(since, until)
-    row, _readings = await _the_device(store, device, site)
-    points, count = await store.telemetry.series(
+    row, _readings = await _the_device(devices, telemetry, device, site)
+    points, count = await telemetry.series(
         site=row.site,
         device=row.device,
         metric=metric,

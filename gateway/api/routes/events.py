@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from contract import EVENT_TYPES, Identifier, SubjectKind
 from contract.base import UtcDatetime
-from gateway.api.deps import StoresDep
+from gateway.api.deps import EventLogDep
 from gateway.api.models import EventListPublic, EventPublic, SubjectPublic
 from gateway.api.paging import Offset
 from gateway.auth.deps import require
@@ -41,7 +41,7 @@ def check_window(since: UtcDatetime | None, until: UtcDatetime | None) -> None:
 
 @router.get("", response_model=EventListPublic)
 async def list_events(
-    store: StoresDep,
+    event_log: EventLogDep,
     subject_kind: Annotated[SubjectKind | None, Query(description="Only events about this kind of subject.")] = None,
     subject_id: Annotated[Identifier | None, Query(description="Only events about this subject id.")] = None,
     type_: Annotated[
@@ -73,5 +73,5 @@ async def list_events(
         since=since,
         until=until,
     )
-    records, count = await store.event_log.page(where, limit=min(limit, MAX_PAGE), offset=offset)
+    records, count = await event_log.page(where, limit=min(limit, MAX_PAGE), offset=offset)
     return EventListPublic(data=[event_public(r) for r in records], count=count)

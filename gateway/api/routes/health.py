@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from gateway.api.deps import IngestDep, StoresDep
+from gateway.api.deps import DatabaseDep, IngestDep, ProjectionDep
 from gateway.api.models import HealthPublic, IngestPublic, ProjectionPublic, TelemetryCountersPublic
 
 router = APIRouter(tags=["health"])
@@ -14,9 +14,9 @@ router = APIRouter(tags=["health"])
     response_model=HealthPublic,
     responses={503: {"model": HealthPublic, "description": "The database is unreachable."}},
 )
-async def health(store: StoresDep, ingest: IngestDep) -> HealthPublic | JSONResponse:
+async def health(db: DatabaseDep, runner: ProjectionDep, ingest: IngestDep) -> HealthPublic | JSONResponse:
     """200 while the database answers (`degraded` if the broker link is down), 503 when it does not."""
-    database = await store.db.ping()
+    database = await db.ping()
     broker = ingest is not None and ingest.connected.is_set()
     counters = IngestPublic()
     if ingest is not None:
@@ -45,7 +45,7 @@ async def health(store: StoresDep, ingest: IngestDep) -> HealthPublic | JSONResp
         )
     projection = ProjectionPublic()
     if database:
-        backlog, failed = await store.projection.backlog()
+        backlog, failed = await runner.backlog()
         projected = ingest.projection.counters.projected if ingest is not None else 0
         projection = ProjectionPublic(backlog=backlog, failed=failed, projected=projected)
     status = "unavailable" if not database else "ok" if broker else "degraded"

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contract import Barcode, Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import ClockDep, StoresDep
+from gateway.api.deps import ClockDep, EventStoreDep, SpecimensDep
 from gateway.api.models import Problem
 from gateway.api.routes.integrations import integration_sequence
 from gateway.auth.deps import AuditDep, PrincipalDep, require
@@ -57,7 +57,8 @@ class ManualCustodyPublic(BaseModel):
 )
 async def record_custody(
     request: Request,
-    store: StoresDep,
+    specimens: SpecimensDep,
+    events: EventStoreDep,
     clock: ClockDep,
     caller: PrincipalDep,
     audit: AuditDep,
@@ -65,7 +66,7 @@ async def record_custody(
     entry: ManualCustodyIn,
 ) -> ManualCustodyPublic:
     """Record by hand that the specimen was handed over; it joins the timeline and the custody chain."""
-    found = await store.specimens.get(barcode)
+    found = await specimens.get(barcode)
     if found is None or not caller.can_see_ward(found[0].ward):
         raise HTTPException(
             status_code=404,
@@ -80,7 +81,7 @@ async def record_custody(
     target = f"specimen {barcode}"
     try:
         result = await report_events(
-            store.events, row.site, SOURCE, [reported], seq=integration_sequence(request), received_at=datetime.now(UTC)
+            events, row.site, SOURCE, [reported], seq=integration_sequence(request), received_at=datetime.now(UTC)
         )
     except IntegrationError as exc:
         await audit("custody.entry", target=target, outcome="failed", detail="; ".join(exc.problems))

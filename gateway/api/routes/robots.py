@@ -7,19 +7,12 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from contract import Identifier
-from gateway.api.deps import SettingsDep, StoresDep
+from gateway.api.deps import RobotsDep, SettingsDep
 from gateway.api.models import Problem
 from gateway.auth.deps import PrincipalDep, require
-from gateway.telemetry.store import latest_readings
-from gateway.tracking.deliveries.store import list_deliveries
 from gateway.tracking.devices.site_map import MapFileError, SiteMap, site_map
-from gateway.tracking.devices.store import list_devices
 
 router = APIRouter(prefix="/robots", tags=["robots"], dependencies=[require("pharmacy", "engineer")])
-
-ROBOT_METRICS = frozenset({"battery_charge", "position_x", "position_y"})
-"""What a VDA 5050 robot's edge reports as telemetry; a device with any of them is a robot."""
-MAX_ROBOTS = 500
 
 
 class MapNodePublic(BaseModel):
@@ -83,7 +76,7 @@ def graph_public(graph: SiteMap) -> NodeGraphPublic:
 
 @router.get("", response_model=RobotsPublic, responses={500: {"model": Problem}})
 async def read_robots(
-    store: StoresDep,
+    fleet: RobotsDep,
     settings: SettingsDep,
     caller: PrincipalDep,
     site: Annotated[Identifier, Query(description="The site whose robots and map to show.")] = "general-hospital",
@@ -93,35 +86,24 @@ async def read_robots(
         graph = site_map(settings.maps_dir, site)
     except MapFileError as exc:
         raise HTTPException(status_code=500, detail=f"{exc}; fix the map file (WARDLINK_MAPS_DIR)") from None
-    robots: list[RobotPublic] = []
-    async with store.db.engine.connect() as connection:
-        devices, _ = await list_devices(connection, site=site, edge=None, state=None, limit=MAX_ROBOTS, offset=0)
-        active, _ = await list_deliveries(connection, in_progress=True, limit=MAX_ROBOTS, offset=0)
-        carrying = {row.robot: row for row in active if row.robot and row.site == site}
-        # Robots serve every ward; a ward-scoped caller does not learn another ward's delivery from them.
-        shown = {robot: row for robot, row in carrying.items() if caller.can_see_ward(row.ward)}
-        for device in devices:
-            readings = {r.metric: r for r in await latest_readings(connection, device.site, device.device)}
-            if not ROBOT_METRICS & readings.keys():
-                continue
-            battery, px, py = (readings.get(m) for m in ("battery_charge", "position_x", "position_y"))
-            delivery = carrying.get(device.device)
-            node = None
-            if graph is not None and px is not None and py is not None:
-                reached = graph.node(delivery.location) if delivery is not None else None
-                node = graph.nearest(px.value, py.value, reached.map if reached else None)
-            robots.append(
-                RobotPublic(
-                    site=device.site,
-                    robot=device.device,
-                    state=device.state,
-                    battery_pct=battery.value if battery else None,
-                    x=px.value if px else None,
-                    y=py.value if py else None,
-                    position_at=px.at if px else None,
-                    node=node.id if node else None,
-                    floor=node.map if node else None,
-                    delivery=delivery.delivery if delivery and device.device in shown else None,
-                )
+    robots = []
+    for robot in await fleet.at(site):
+        device, delivery = robot.device, robot.delivery
+        battery, px, py = (robot.readings.get(m) for m in ("battery_charge", "position_x", "position_y"))
+        node = robot.node(graph) if graph is not None else None
+        robots.append(
+            RobotPublic(
+                site=device.site,
+                robot=device.device,
+                state=device.state,
+                battery_pct=battery.value if battery else None,
+                x=px.value if px else None,
+                y=py.value if py else None,
+                position_at=px.at if px else None,
+                node=node.id if node else None,
+                floor=node.map if node else None,
+                # Robots serve every ward; a ward-scoped caller does not learn another ward's delivery from them.
+                delivery=delivery.delivery if delivery and caller.can_see_ward(delivery.ward) else None,
             )
+        )
     return RobotsPublic(site=site, graph=graph_public(graph) if graph else None, data=robots, count=len(robots))

@@ -6,21 +6,13 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from gateway.api.alert_models import RulesVersionListPublic, RulesVersionPublic
-from gateway.api.deps import ClockDep, StoresDep
+from gateway.api.deps import ClockDep, RulesVersionsDep
 from gateway.api.models import Problem
 from gateway.api.paging import MAX_OFFSET, Limit, Offset, page
 from gateway.api.problems import PROBLEM_JSON
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.rules import TrackingRules
-from gateway.rules.store import (
-    RulesInvalidError,
-    import_rules,
-    parse_rules,
-    rules_at,
-    rules_versions,
-    rules_yaml,
-)
-from gateway.tracking.specimens.store import reproject_open
+from gateway.rules.store import RulesInvalidError, parse_rules, rules_yaml
 
 MAX_BODY = 1_000_000
 YAML = "application/yaml"
@@ -43,7 +35,7 @@ def _render(rules: TrackingRules, format: str, about: Any = None) -> Response:
 
 @router.get("", responses={**_RULES_RESPONSE, 404: {"model": Problem}})
 async def read_rules(
-    store: StoresDep,
+    versions: RulesVersionsDep,
     format: Annotated[
         Literal["json", "yaml"], Query(description="yaml: a file `wardlink rules import` takes")
     ] = "json",
@@ -52,21 +44,21 @@ async def read_rules(
     ] = None,
 ) -> Response:
     """The rules in force (or one version): turnaround targets, alert thresholds, pharmacy rules."""
-    if version is None or version == store.rules.current.version:
-        found = await rules_at(store.db.engine, store.rules.current.version)
-        return _render(store.rules.current, format, found[1] if found else None)
-    found = await rules_at(store.db.engine, version)
+    current = versions.current
+    if version is None or version == current.version:
+        found = await versions.at(current.version)
+        return _render(current, format, found[1] if found else None)
+    found = await versions.at(version)
     if found is None:
         raise HTTPException(status_code=404, detail=f"no rules version {version}; see /api/v1/rules/versions")
     return _render(found[0], format, found[1])
 
 
 @router.get("/versions", response_model=RulesVersionListPublic)
-async def list_versions(store: StoresDep, limit: Limit = 100, offset: Offset = 0) -> RulesVersionListPublic:
+async def list_versions(versions: RulesVersionsDep, limit: Limit = 100, offset: Offset = 0) -> RulesVersionListPublic:
     """Every version, newest first, with who imported it and why; `count` is all of them, `data` one page."""
-    every = await rules_versions(store.db.engine)
-    versions = page(every, limit, offset)
-    in_force = store.rules.current.version
+    every = await versions.all()
+    in_force = versions.current.version
     data = [
         RulesVersionPublic(
             version=v.version,
@@ -75,7 +67,7 @@ async def list_versions(store: StoresDep, limit: Limit = 100, offset: Offset = 0
             comment=v.comment,
             in_force=v.version == in_force,
         )
-        for v in versions
+        for v in page(every, limit, offset)
     ]
     return RulesVersionListPublic(data=data, count=len(every))
 
@@ -99,7 +91,7 @@ async def list_versions(store: StoresDep, limit: Limit = 100, offset: Offset = 0
 )
 async def put_rules(
     request: Request,
-    store: StoresDep,
+    versions: RulesVersionsDep,
     clock: ClockDep,
     caller: PrincipalDep,
     audit: AuditDep,
@@ -123,7 +115,6 @@ async def put_rules(
         errors = [{"field": p.field, "reason": p.reason} for p in exc.problems]
         await audit("rules.import", target="rules", outcome="failed", detail=str(exc))
         return JSONResponse({**problem.model_dump(), "errors": errors}, status_code=422, media_type=PROBLEM_JSON)
-    stored = await import_rules(store.db.engine, rules, by=by, comment=comment, now=clock(), reproject=reproject_open)
-    store.rules.current = stored
+    stored = await versions.adopt(rules, by=by, comment=comment, now=clock())
     await audit("rules.import", target=f"rules version {stored.version}", detail=comment or None)
     return JSONResponse(stored.model_dump(mode="json"), status_code=201)

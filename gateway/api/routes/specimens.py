@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Barcode, Identifier
 from contract.events.specimen import SpecimenPriority
-from gateway.api.deps import ClockDep, StoresDep
+from gateway.api.deps import ClockDep, RulesDep, SpecimensDep
 from gateway.api.models import (
     CustodyPublic,
     CustodyStepPublic,
@@ -109,7 +109,8 @@ def _step(step: CustodyStep) -> CustodyStepPublic:
 
 @router.get("", response_model=SpecimenListPublic)
 async def list_specimens(
-    store: StoresDep,
+    specimens: SpecimensDep,
+    rules: RulesDep,
     clock: ClockDep,
     caller: PrincipalDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
@@ -143,22 +144,23 @@ async def list_specimens(
         overdue_at=now if overdue else None,
     )
     by_due = sort == "due" or (sort is None and (overdue or at_risk))
-    rows, count = await store.specimens.page(
+    rows, count = await specimens.page(
         limit=min(limit, MAX_PAGE), offset=offset, where=where, by_due=by_due, at_risk_at=now if at_risk else None
     )
-    return SpecimenListPublic(data=[SpecimenBase(**_base(row, store.rules.current, now)) for row in rows], count=count)
+    return SpecimenListPublic(data=[SpecimenBase(**_base(row, rules.current, now)) for row in rows], count=count)
 
 
 @router.get("/{barcode}", response_model=SpecimenPublic, responses={404: {"model": Problem}})
 async def read_specimen(
-    store: StoresDep,
+    specimens: SpecimensDep,
+    rules: RulesDep,
     clock: ClockDep,
     caller: PrincipalDep,
     audit: AuditDep,
     barcode: Annotated[Barcode, Path(description="The barcode as the scanner read it.")],
 ) -> SpecimenPublic:
     """One specimen: where it is, who had it (chain of custody and timeline), its legs and its outlook."""
-    found = await store.specimens.get(barcode)
+    found = await specimens.get(barcode)
     if found is None or not caller.can_see_ward(found[0].ward):  # another ward's specimen: as if unknown
         raise HTTPException(
             status_code=404,
@@ -167,11 +169,11 @@ async def read_specimen(
         )
     row, timeline = found
     await audit("custody.view", target=f"specimen {barcode}")
-    rules = store.rules.current
+    in_force = rules.current
     steps = custody_steps(timeline)
-    expected = _expected_s(row, rules)
+    expected = _expected_s(row, in_force)
     return SpecimenPublic(
-        **_base(row, rules, clock()),
+        **_base(row, in_force, clock()),
         legs=[
             LegPublic(name=leg.name, start=leg.start, end=leg.end, seconds=leg.seconds, expected_s=expected[leg.name])
             for leg in legs(row)

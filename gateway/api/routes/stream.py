@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from contract import EVENT_TYPES, Identifier, SubjectKind
-from gateway.api.deps import StoresDep
+from gateway.api.deps import DatabaseDep, RulesDep
 from gateway.api.live import ChangeFilter, LiveHub, StreamEnd
 from gateway.auth.deps import PrincipalDep, require
 from gateway.auth.scope import Admits, stream_admits
@@ -67,7 +67,8 @@ async def frames(hub: LiveHub, where: ChangeFilter, admits: Admits | None = None
 )
 async def stream_changes(
     request: Request,
-    store: StoresDep,
+    db: DatabaseDep,
+    rules: RulesDep,
     caller: PrincipalDep,
     subject_kind: Annotated[SubjectKind | None, Query(description="Only changes about this kind of subject.")] = None,
     subject_id: Annotated[Identifier | None, Query(description="Only changes about this subject id.")] = None,
@@ -87,7 +88,7 @@ async def stream_changes(
         )
     where = ChangeFilter(subject_kind=subject_kind, subject_id=subject_id, type_prefix=type_)
     return StreamingResponse(
-        frames(get_live(request), where, stream_admits(caller, store.db, store.rules)),
+        frames(get_live(request), where, stream_admits(caller, db, rules)),
         media_type=EVENT_STREAM,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

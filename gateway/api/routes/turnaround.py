@@ -7,11 +7,10 @@ from fastapi import APIRouter, HTTPException, Query
 
 from contract import Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import ClockDep, StoresDep
+from gateway.api.deps import ClockDep, SpecimensDep
 from gateway.api.tracking_models import FiguresPublic, LegFiguresPublic, TurnaroundPublic
 from gateway.auth.deps import PrincipalDep, require
-from gateway.tracking.specimens.store import resulted_between
-from gateway.tracking.specimens.turnaround import Figures, GroupBy, aggregate
+from gateway.tracking.specimens.turnaround import Figures, GroupBy
 
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=92)
@@ -33,7 +32,7 @@ def _figures(figures: Figures) -> FiguresPublic:
 
 @router.get("", response_model=TurnaroundPublic)
 async def turnaround(
-    store: StoresDep,
+    specimens: SpecimensDep,
     clock: ClockDep,
     caller: PrincipalDep,
     since: Annotated[
@@ -55,10 +54,7 @@ async def turnaround(
         raise HTTPException(
             status_code=422, detail=f"the window is longer than {MAX_WINDOW.days} days; ask for a shorter one"
         )
-    async with store.db.engine.connect() as connection:
-        rows = await resulted_between(connection, since, until, site)
-    rows = [row for row in rows if caller.can_see_ward(row.ward)]  # a ward-scoped caller's figures: their wards
-    report = aggregate(rows, group_by)
+    report = await specimens.turnaround(since, until, site=site, group_by=group_by, wards=caller.wards or None)
     return TurnaroundPublic(
         since=since,
         until=until,

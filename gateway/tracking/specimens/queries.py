@@ -1,4 +1,4 @@
-"""Reading specimens: one with its timeline, or a page of them (with the at-risk view the lab watches)."""
+"""Reading specimens: one with its timeline, a page of them (with the at-risk view the lab watches), turnaround."""
 
 import dataclasses
 from datetime import datetime
@@ -14,10 +14,12 @@ from gateway.tracking.specimens.store import (
     SpecimenFilter,
     all_specimens,
     page_specimens,
+    resulted_between,
     specimen_histories,
     specimen_row,
 )
-from gateway.tracking.specimens.turnaround import outlook
+from gateway.tracking.specimens.turnaround import GroupBy, TurnaroundReport, aggregate, outlook
+from gateway.tracking.wards import visible
 
 
 class SpecimenQueries:
@@ -64,3 +66,18 @@ class SpecimenQueries:
         rules = self._rules.current
         risky = [r for r in rows if outlook(r, rules, at_risk_at).state == "at_risk"]
         return risky[offset : offset + limit], len(risky)
+
+    async def turnaround(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        site: str | None = None,
+        group_by: GroupBy | None = None,
+        wards: tuple[str, ...] | None = None,
+    ) -> TurnaroundReport:
+        """Collection-to-result figures over the specimens collected in [since, until) and resulted since (those of
+        `wards`, when given), overall and per `group_by`."""
+        async with self._db.engine.connect() as connection:
+            rows = await resulted_between(connection, since, until, site)
+        return aggregate([row for row in rows if visible(row.ward, wards)], group_by)

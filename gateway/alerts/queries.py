@@ -1,0 +1,39 @@
+"""Reading alerts and acknowledging one, by the rules in force (some kinds clear once acknowledged)."""
+
+from datetime import datetime
+from uuid import UUID
+
+from gateway.alerts.alert_store import AlertFilter, AlertNotFoundError, AlertRow, acknowledge, get_alert, list_alerts
+from gateway.rules.in_force import RulesInForce
+from gateway.storage.database import Database
+from gateway.tracking.wards import visible
+
+
+class AlertQueries:
+    """The alerts table: pages of alerts, one alert, an acknowledgement."""
+
+    def __init__(self, db: Database, rules: RulesInForce) -> None:
+        self._db = db
+        self._rules = rules
+
+    async def page(self, where: AlertFilter, *, limit: int, offset: int) -> tuple[list[AlertRow], int]:
+        """One page of alerts, most severe first and then newest first, and how many match in all."""
+        async with self._db.engine.connect() as connection:
+            return await list_alerts(connection, where, limit=limit, offset=offset)
+
+    async def get(self, alert_id: UUID) -> AlertRow | None:
+        async with self._db.engine.connect() as connection:
+            return await get_alert(connection, alert_id)
+
+    async def acknowledge(
+        self, alert_id: UUID, *, by: str, note: str | None, now: datetime, wards: tuple[str, ...] | None = None
+    ) -> AlertRow:
+        """Record who is on it (`alert_store.acknowledge`); an alert off `wards` (when given) is as if unknown.
+
+        Raises `AlertNotFoundError`, or `AlertAlreadyClearedError` when there is nothing left to acknowledge.
+        """
+        if wards is not None:
+            seen = await self.get(alert_id)
+            if seen is None or not visible(seen.ward, wards):
+                raise AlertNotFoundError(f"no alert {alert_id}")
+        return await acknowledge(self._db.engine, alert_id, by=by, note=note, now=now, rules=self._rules.current)

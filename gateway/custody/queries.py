@@ -1,0 +1,24 @@
+"""Reading the custody log: a subject's records in log order, and a check of the whole chain."""
+
+from gateway.custody.log import CustodyRecord, subject_records
+from gateway.custody.verify import AuditReport, verify_custody_log
+from gateway.storage.database import Database
+
+
+class CustodyQueries:
+    """The custody log's records, and its verdict."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def records(
+        self, subject_kind: str, subject_id: str, *, limit: int, offset: int
+    ) -> tuple[list[CustodyRecord], int]:
+        """A subject's records in log order, one page, and how many in all."""
+        async with self._db.engine.connect() as connection:
+            return await subject_records(connection, subject_kind, subject_id, limit=limit, offset=offset)
+
+    async def verify(self) -> AuditReport:
+        """Walk the whole chain and every recorded event (read-only, safe while the gateway appends)."""
+        async with self._db.engine.connect() as connection:
+            return await verify_custody_log(connection)
