@@ -175,7 +175,7 @@ async def measure(count: int, specimens: int, devices: list[int], tuned: str | N
         targets.append(("Mosquitto as installed (Nagle on) + PostgreSQL", REAL_MQTT, REAL_DB, 1, False))
     async with EmbeddedBroker() as broker:
         embedded = ("amqtt + SQLite", broker.url, None, 1, False)
-        for setup, url, db, per_message, apart in [embedded, *(targets if real else [])]:
+        for setup, url, db, per_message, separate in [embedded, *(targets if real else [])]:
             run = await replica_ingest(
                 1,
                 url,
@@ -183,7 +183,7 @@ async def measure(count: int, specimens: int, devices: list[int], tuned: str | N
                 steady,
                 rate_per_s=1000,
                 probe_every=5,
-                separate_projector=apart,
+                separate_projector=separate,
                 events_per_message=per_message,
             )
             note = f"{len(steady):,} events at 1,000/s"
