@@ -21,9 +21,11 @@ TEST_WORKERS ?= 3
 test: $(STAMP)  ## the whole suite (embedded defaults and the real Mosquitto and PostgreSQL), on TEST_WORKERS processes
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, the architecture contracts (import-linter) and the type checker (mypy)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -36,7 +38,7 @@ docs: schemas  ## regenerate docs/schemas and the register/topic map tables in d
 	$(BIN)/wardlink profiles reference --update docs/devices.md
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache build *.egg-info
 
 bench: $(STAMP)  ## throughput (1 and 2 gateways), latency, edge capacity, memory (printed; benchmarks/results.json)
 	$(BIN)/python -m benchmarks.ingest

@@ -64,7 +64,7 @@ def edge_capacity(mqtt_url: str, devices: int, warm_up_s: float = 5.0, window_s:
         stdout=subprocess.PIPE,
         text=True,
     )
-    edge: subprocess.Popen[str] | None = None
+    edge: subprocess.Popen[bytes] | None = None
     try:
         assert farm.stdout is not None
         line = farm.stdout.readline()

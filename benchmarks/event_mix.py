@@ -79,7 +79,7 @@ class _Journeys:
         self.orders = 0
 
     def add(self, at: datetime, type_: str, edge: str, device: str, kind: str, id_: str, **data: Any) -> None:
-        self.drafts.append(_Draft(at, type_, edge, device, Subject(kind=kind, id=id_), data))  # type: ignore[arg-type]
+        self.drafts.append(_Draft(at, type_, edge, device, Subject(kind=kind, id=id_), data))
 
     def ward_trip(self, t: datetime) -> None:
         """A few specimens collected at a ward, sent to the lab in one carrier, sorted, received and resulted."""
@@ -231,7 +231,7 @@ class _Journeys:
         delivery = f"D{self.deliveries:06d}"
         ward = rng.choice(WARDS)
         cabinet, robot, badge = CABINETS[ward], f"robot-{rng.randint(1, 2)}", f"B{rng.randint(1000, 9999)}"
-        items = [{"gtin": gtin, "quantity": rng.randint(2, 10)} for gtin in rng.sample(GTINS, 2)]
+        items: list[dict[str, Any]] = [{"gtin": gtin, "quantity": rng.randint(2, 10)} for gtin in rng.sample(GTINS, 2)]
         node = f"drop-{ward}"
         d = "delivery"
         self.add(

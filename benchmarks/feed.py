@@ -164,7 +164,7 @@ async def publish_until_acked(
                 async for message in client.messages:
                     arrived = time.perf_counter()
                     progress.set()
-                    for event_id in Ack.model_validate_json(message.payload).ids:  # type: ignore[arg-type]
+                    for event_id in Ack.model_validate_json(message.payload).ids:
                         key = str(event_id)
                         if key in waiting:
                             waiting.discard(key)

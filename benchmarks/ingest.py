@@ -39,7 +39,9 @@ from benchmarks.event_mix import describe, tracking_mix
 from benchmarks.feed import PUBLISH_WINDOW, REPO, mqtt_client
 from benchmarks.memory import gateway_memory
 from benchmarks.mosquitto import BROKER_NOTE, tuned_mosquitto
+from benchmarks.profile_commit import store_rate
 from benchmarks.scale import ReplicaRun, percentile, replica_ingest
+from benchmarks.schemas import REAL_DB
 from simulators.scenarios import tubes
 from wardlink.broker import EmbeddedBroker
 from wardlink.net import port_open
@@ -49,7 +51,6 @@ RESULTS = Path(__file__).resolve().parent / "results.json"
 ARRAY = 50
 """Events per message in the rows with arrays (an edge's `events_per_message`)."""
 REAL_MQTT = "mqtt://127.0.0.1:1883"
-REAL_DB = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 async def baseline(url: str, count: int) -> float:
@@ -174,7 +175,7 @@ async def measure(count: int, specimens: int, devices: list[int], tuned: str | N
         targets.append(("Mosquitto as installed (Nagle on) + PostgreSQL", REAL_MQTT, REAL_DB, 1, False))
     async with EmbeddedBroker() as broker:
         embedded = ("amqtt + SQLite", broker.url, None, 1, False)
-        for setup, url, db, per_message, apart in [embedded, *(targets if real else [])]:
+        for setup, url, db, per_message, separate in [embedded, *(targets if real else [])]:
             run = await replica_ingest(
                 1,
                 url,
@@ -182,7 +183,7 @@ async def measure(count: int, specimens: int, devices: list[int], tuned: str | N
                 steady,
                 rate_per_s=1000,
                 probe_every=5,
-                separate_projector=apart,
+                separate_projector=separate,
                 events_per_message=per_message,
             )
             note = f"{len(steady):,} events at 1,000/s"
@@ -194,8 +195,6 @@ async def measure(count: int, specimens: int, devices: list[int], tuned: str | N
                 row(f"  publish -> queryable p{p} at 1,000 ev/s: {setup}", value, "ms", probes)
 
     # -- the store alone, a few hours into a day ---------------------------------------------------------------
-    from benchmarks.profile_commit import store_rate
-
     timed, history = 5000, 20_000  # the figures before this benchmark grew were taken so
     for db, infra in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
         if db == "postgresql" and not real:

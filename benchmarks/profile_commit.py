@@ -23,8 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.event_mix import describe, sorter_scans, tracking_mix
-from benchmarks.ingest import REAL_DB
-from benchmarks.schemas import schema_for
+from benchmarks.schemas import REAL_DB, schema_for
 from contract import Event
 from gateway.composition.stores import Stores
 from gateway.settings import GatewaySettings

@@ -4,6 +4,9 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+REAL_DB = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+"""The PostgreSQL the benchmarks measure on when it is up (each measurement in a schema of its own)."""
+
 
 @asynccontextmanager
 async def schema_for(database_url: str | None) -> AsyncIterator[str | None]:

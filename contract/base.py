@@ -1,14 +1,14 @@
 """Building blocks of every message: strict frozen models, UTC timestamps, subjects, the envelope's fields."""
 
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Final, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from contract.ids import Identifier
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 SubjectKind = Literal["specimen", "carrier", "delivery", "cabinet", "robot", "device"]
 
@@ -73,6 +73,6 @@ class Envelope(Strict):
     def _subject_matches_type(self) -> "Envelope":
         if self.subject.kind != self.subject_kind:
             raise ValueError(
-                f"{self.type} must be about a {self.subject_kind}, not a {self.subject.kind}"  # type: ignore[attr-defined]
+                f"{self.type} must be about a {self.subject_kind}, not a {self.subject.kind}"  # type: ignore[attr-defined]  # each event type has it
             )
         return self

@@ -45,11 +45,11 @@ def decode(resource: Resource, registers: list[int]) -> Any:
         raw = float(f"{raw:.7g}")  # float32 carries ~7 significant digits; drop the binary noise beyond them
     if resource.mappings is not None:
         try:
-            return resource.mappings[int(raw)]  # type: ignore[arg-type]
+            return resource.mappings[int(raw)]  # type: ignore[arg-type]  # numeric raw types decode to one number
         except KeyError:
             known = ", ".join(f"{key}: {name}" for key, name in sorted(resource.mappings.items()))
             raise CodecError(f"{_name(resource)}: value {raw} is not in its mappings {{{known}}}") from None
-    value = raw * resource.scale + resource.offset  # type: ignore[operator]
+    value = raw * resource.scale + resource.offset  # type: ignore[operator]  # as above: a number, not a list
     if resource.value_type == "int":
         return round(value)
     if resource.value_type == "float":

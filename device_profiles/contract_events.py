@@ -6,13 +6,14 @@ from typing import get_args
 
 from pydantic import BaseModel
 
+from contract.base import SubjectKind
 from contract.envelope import Event
 
 
 @dataclass(frozen=True)
 class EventShape:
     event_type: str
-    subject_kind: str
+    subject_kind: SubjectKind
     data_model: type[BaseModel]
 
     @property

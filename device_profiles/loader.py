@@ -1,17 +1,24 @@
 """Read profile and site YAML files, collecting every problem with its file, field and reason."""
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import yaml
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from device_profiles.errors import ProfileError, ProfileProblem
 from device_profiles.kinds import DeviceProfile, profile_adapter
-from device_profiles.profile import COLLECT_PROBLEMS, ProfileBase
+from device_profiles.profile import COLLECT_PROBLEMS
 from device_profiles.site import Site
 
-M = TypeVar("M", bound=BaseModel)
+
+class _Checked(Protocol):
+    """A model whose cross-reference problems are collected after validation (profiles, sites)."""
+
+    def problems(self) -> list[tuple[str, str]]: ...
+
+
+C = TypeVar("C", bound=_Checked)
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROFILES_DIR = PACKAGE_DIR / "models"
 SITES_DIR = PACKAGE_DIR / "sites"
@@ -82,20 +89,20 @@ _FRIENDLY = {
 }
 
 
-def _validate(model: type[M] | TypeAdapter[Any], data: Any, file: str, problems: list[ProfileProblem]) -> M | None:
+_site_adapter = TypeAdapter(Site)
+
+
+def _validate(adapter: TypeAdapter[C], data: Any, file: str, problems: list[ProfileProblem]) -> C | None:
     try:
-        if isinstance(model, TypeAdapter):
-            value = model.validate_python(data, context={COLLECT_PROBLEMS: True})
-        else:
-            value = model.model_validate(data, context={COLLECT_PROBLEMS: True})
+        value = adapter.validate_python(data, context={COLLECT_PROBLEMS: True})
     except ValidationError as exc:
         for error in exc.errors():
             reason = _FRIENDLY.get(error["type"]) or error["msg"].removeprefix("Value error, ")
-            tagged = model is profile_adapter and error["type"] != "union_tag_invalid"
+            tagged = adapter is profile_adapter and error["type"] != "union_tag_invalid"
             loc = error["loc"][1:] if tagged else error["loc"]  # without the union's protocol tag
             problems.append(ProfileProblem(file, _field(loc), reason))
         return None
-    problems.extend(ProfileProblem(file, field, reason) for field, reason in value.problems())  # type: ignore[attr-defined]
+    problems.extend(ProfileProblem(file, field, reason) for field, reason in value.problems())
     return value
 
 
@@ -104,7 +111,7 @@ def _load_profile(path: Path, problems: list[ProfileProblem]) -> DeviceProfile |
     if data is None:
         return None
     before = len(problems)
-    profile: ProfileBase | None = _validate(profile_adapter, data, display_path(path), problems)
+    profile = _validate(profile_adapter, data, display_path(path), problems)
     if profile is not None and profile.name != path.stem:
         problems.append(
             ProfileProblem(display_path(path), "name", f"{profile.name!r} does not match the file name {path.name!r}")
@@ -138,7 +145,7 @@ def _check_site(path: Path, profiles: dict[str, DeviceProfile], problems: list[P
         return None
     file = display_path(path)
     before = len(problems)
-    site = _validate(Site, data, file, problems)
+    site = _validate(_site_adapter, data, file, problems)
     if site is not None:
         for i, device in enumerate(site.devices):
             profile = profiles.get(device.profile)

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contract.base import SubjectKind
 from contract.ids import InvalidIdentifierError, check_identifier
 from device_profiles.codec import decode, encode
 from device_profiles.contract_events import event_shapes
@@ -20,7 +21,7 @@ class MailboxRecord:
 
     seq: int
     event_type: str
-    subject_kind: str
+    subject_kind: SubjectKind
     subject_id: str
     occurred_at: datetime
     data: dict[str, Any] = field(default_factory=dict)

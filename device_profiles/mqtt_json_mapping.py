@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from contract.base import SubjectKind
 from contract.command import Command
 from contract.ids import InvalidIdentifierError, check_identifier
 from contract.telemetry import Reading
@@ -29,7 +30,7 @@ class MappedEvent:
     kind: str
     """Name of the profile's message kind that matched."""
     event_type: str
-    subject_kind: str
+    subject_kind: SubjectKind
     subject_id: str
     data: dict[str, Any]
     occurred_at: datetime | None
@@ -212,7 +213,7 @@ class MessageMapper:
             raise MappingError(f"{name}: none of the readings ({', '.join(message.telemetry)}) is in the message")
         return readings
 
-    def _event_data(self, name: str, message: Message, document: Any) -> tuple[str, str, dict[str, Any]]:
+    def _event_data(self, name: str, message: Message, document: Any) -> tuple[SubjectKind, str, dict[str, Any]]:
         assert message.event is not None
         shape = event_shapes()[message.event]
         data: dict[str, Any] = {}

@@ -143,7 +143,7 @@ class ModbusProfile(ProfileBase):
             out.append(("mailbox", "a Modbus profile needs a mailbox, a watch, or both: nothing would be read"))
         if self.mailbox is not None:
             out += _MailboxCheck(self, self.mailbox).problems()
-        return out + watch_problems(self)
+        return out + watch_problems(self.by_name, self.watch, self.commands)
 
 
 def _resource_problems(resources: list[Resource]) -> list[tuple[str, str]]:

@@ -135,7 +135,15 @@ def _vda5050(profile: Vda5050Profile) -> list[str]:
     return out
 
 
-RENDERERS = {"modbus-tcp": _modbus, "mqtt-json": _mqtt_json, "vda5050": _vda5050}
+def _details(profile: DeviceProfile) -> list[str]:
+    """The tables of one profile, as its protocol has them."""
+    match profile:
+        case ModbusProfile():
+            return _modbus(profile)
+        case MqttJsonProfile():
+            return _mqtt_json(profile)
+        case Vda5050Profile():
+            return _vda5050(profile)
 
 
 def render(profiles: dict[str, DeviceProfile]) -> str:
@@ -145,7 +153,7 @@ def render(profiles: dict[str, DeviceProfile]) -> str:
         lines += [f"### `{name}` — {profile.manufacturer} {profile.model} ({profile.protocol})", ""]
         if profile.description:
             lines += [profile.description, ""]
-        lines += RENDERERS[profile.protocol](profile)
+        lines += _details(profile)
     lines.append(END)
     return "\n".join(lines) + "\n"
 

@@ -5,8 +5,9 @@ A watch turns register values into device events on change (`device.status_chang
 writes. All of it is data in the profile; `watch_problems` checks that every name refers to a resource that fits.
 """
 
+from collections.abc import Mapping
 from functools import cache
-from typing import TYPE_CHECKING, get_args
+from typing import get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -16,9 +17,6 @@ from contract.ids import Identifier
 from device_profiles.codec import encode
 from device_profiles.errors import CodecError
 from device_profiles.resource import Resource, ResourceName
-
-if TYPE_CHECKING:
-    from device_profiles.profile import ModbusProfile
 
 Value = StrictBool | int | float | str
 """A resource value as the profile writes it: a mapped name, a number or true/false."""
@@ -67,7 +65,8 @@ class Watch(_Strict):
     @property
     def resource_names(self) -> list[str]:
         """Every watched resource once, in the order the rules name them."""
-        names = [rule.resource for rule in (*self.status, *self.faults)]
+        rules: list[StatusRule | FaultRule] = [*self.status, *self.faults]
+        names = [rule.resource for rule in rules]
         names += self.telemetry.resources if self.telemetry else []
         return list(dict.fromkeys(names))
 
@@ -99,9 +98,11 @@ def _fits(resource: Resource, value: Value) -> str | None:
     return None
 
 
-def watch_problems(profile: "ModbusProfile") -> list[tuple[str, str]]:
-    """Cross-reference problems of `watch` and `commands` as (field, reason)."""
-    resources = profile.by_name
+def watch_problems(
+    resources: Mapping[str, Resource], watch: Watch | None, commands: Mapping[str, list[CommandWrite]]
+) -> list[tuple[str, str]]:
+    """Cross-reference problems of a profile's `watch` and `commands` against its `resources` (by name), as
+    (field, reason)."""
     out: list[tuple[str, str]] = []
 
     def find(field: str, name: str) -> Resource | None:
@@ -110,7 +111,6 @@ def watch_problems(profile: "ModbusProfile") -> list[tuple[str, str]]:
             out.append((field, f"no resource named {name!r} (known: {', '.join(sorted(resources))})"))
         return resource
 
-    watch = profile.watch
     if watch is not None:
         components: dict[str | None, int] = {}
         for i, rule in enumerate(watch.status):
@@ -144,7 +144,7 @@ def watch_problems(profile: "ModbusProfile") -> list[tuple[str, str]]:
                     out.append(
                         (f"watch.telemetry.resources[{i}]", f"resource {name!r} is not a number: telemetry is numeric")
                     )
-    for command, writes in profile.commands.items():
+    for command, writes in commands.items():
         field = f"commands[{command}]"
         if command not in command_types():
             out.append((field, f"not a contract command (known: {', '.join(command_types())})"))

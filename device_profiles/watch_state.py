@@ -92,9 +92,11 @@ class WatchState:
     def from_json(cls, data: Any) -> "WatchState":
         if not isinstance(data, dict):
             return cls()
-        status = data.get("status") if isinstance(data.get("status"), dict) else {}
-        faults = data.get("faults") if isinstance(data.get("faults"), list) else []
-        return cls({str(k): str(v) for k, v in status.items()}, frozenset(map(str, faults)))
+        status, faults = data.get("status"), data.get("faults")
+        return cls(
+            {str(k): str(v) for k, v in status.items()} if isinstance(status, dict) else {},
+            frozenset(map(str, faults)) if isinstance(faults, list) else frozenset(),
+        )
 
 
 def watch_changes(watch: Watch, values: Mapping[str, Any], state: WatchState) -> tuple[list[Change], WatchState]:

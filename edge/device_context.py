@@ -14,7 +14,7 @@ from typing import Any
 
 from contract import Command, DeadLetter, Reading, Subject, SubjectKind, Telemetry
 from contract.backoff import Backoff, FailureLog
-from device_profiles import DeviceInstance, ProfileBase
+from device_profiles import DeviceInstance, DeviceProfile
 from edge.clock import Clock, utc_now
 from edge.observation import Observation
 from edge.outbox import Outbox, OutboxFullError, OutboxStorageError
@@ -28,7 +28,7 @@ class DeviceContext:
     def __init__(
         self,
         device: DeviceInstance,
-        profile: ProfileBase,
+        profile: DeviceProfile,
         outbox: Outbox,
         uplink: Uplink,
         settings: EdgeSettings,

@@ -16,6 +16,7 @@ and the caller retries later exactly as it would once a full outbox has room aga
 """
 
 import asyncio
+import builtins
 import functools
 import sqlite3
 import threading
@@ -64,7 +65,7 @@ def _storage(method: Callable[Concatenate["Outbox", P], R]) -> Callable[Concaten
     """Turn SQLite's storage failures into `OutboxStorageError` (with the file's name and SQLite's reason)."""
 
     @functools.wraps(method)
-    def wrapper(self: "Outbox", *args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(self: "Outbox", /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.OperationalError as exc:
@@ -196,7 +197,7 @@ class Outbox:
                 self._set_cursor(cursor)
 
     @_storage
-    def deadletters(self, limit: int) -> list[tuple[int, bytes]]:
+    def deadletters(self, limit: int) -> list[tuple[int, builtins.bytes]]:  # `bytes` here is the property
         with self._lock:
             rows = self._db.execute("SELECT id, payload FROM deadletter ORDER BY id LIMIT ?", (limit,)).fetchall()
         return [(row_id, bytes(payload)) for row_id, payload in rows]

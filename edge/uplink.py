@@ -76,7 +76,7 @@ class Uplink:
 
     def _state(self, state: str, since: datetime) -> bytes:
         body = EdgeState(
-            state=state,  # type: ignore[arg-type]
+            state=state,
             site=self.topics.site,
             edge=self.topics.edge,
             since=since,
@@ -229,12 +229,12 @@ class Uplink:
         async for message in client.messages:
             topic = str(message.topic)
             if topic.startswith(self._commands_prefix):
-                await self._take_command(client, topic, message.payload)  # type: ignore[arg-type]
+                await self._take_command(client, topic, message.payload)
                 continue
             if topic != self.topics.ack:
                 continue
             try:
-                ack = Ack.model_validate_json(message.payload)  # type: ignore[arg-type]
+                ack = Ack.model_validate_json(message.payload)
             except ValidationError as exc:
                 log.warning("ignoring a malformed ack on %s: %s", message.topic, exc.errors()[0]["msg"])
                 continue

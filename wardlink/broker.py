@@ -9,7 +9,7 @@ from amqtt.broker import Broker
 log = logging.getLogger(__name__)
 
 
-class _Broker(Broker):
+class _Broker(Broker):  # type: ignore[misc]  # amqtt has no type hints, so Broker is Any
     """amqtt's broker, minus one bug (0.12): on every connect it sends the new client the retained messages of
     *every* client's subscriptions, not only its own. Retained messages go only to a session that holds the
     subscription (a fresh subscribe has just added it; a resumed session already had it)."""

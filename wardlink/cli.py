@@ -56,6 +56,7 @@ async def _demo(args: argparse.Namespace) -> None:
     async with Stack(config) as stack:
         assert stack.edge is not None
         assert stack.gateway is not None
+        assert stack.gateway.store is not None
         broker = stack.mqtt_url + ("  (embedded amqtt)" if stack.broker else "")
         print(
             "\nwardlink demo: broker, simulators, edge and gateway are running. Ctrl-C stops everything.\n"

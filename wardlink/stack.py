@@ -13,8 +13,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-from device_profiles import ModbusEndpoint, load_site
+from device_profiles import ModbusEndpoint, ModbusProfile, load_site
 from device_profiles.maps import MAPS_DIR
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
@@ -109,7 +110,7 @@ class Stack:
         # The gateway's now (overdue, at risk) is the hospital's simulated time when a scenario plays, and its
         # alert pass runs once a simulated minute unless WARDLINK_ALERTS_EVERY_S says otherwise.
         clock = self.hospital.clock.now if self.hospital else utc_now
-        alert_pass = (
+        alert_pass: dict[str, Any] = (
             {"alerts_every_s": 60 / self.hospital.scenario.speed}
             if self.hospital and "WARDLINK_ALERTS_EVERY_S" not in os.environ
             else {}
@@ -130,19 +131,24 @@ class Stack:
         )
         await self.gateway.start()
 
+        # Unset, the edge's own default (or its environment) names the site file.
+        site_file: dict[str, Any] = {"site_file": cfg.site_file} if cfg.site_file else {}
         edge_settings = EdgeSettings(
             mqtt_url=self.mqtt_url,
             topic_root=cfg.topic_root,
             data_dir=cfg.data_dir,
             resend_after_s=cfg.edge_resend_after_s,
-            **({"site_file": cfg.site_file} if cfg.site_file else {}),
+            **site_file,
         )
         if self.hospital is not None:
             await self._start_hospital(edge_settings)
             return
         site, profiles = load_site(edge_settings.site_file, edge_settings.profiles_dir)
-        sorter_instance = site.devices[0]
-        self.sorter = SorterSimulator(profiles[sorter_instance.profile], host="127.0.0.1", port=0)
+        sorter_instance = site.devices[0]  # a demo site's first device is the Modbus sorter
+        sorter_profile = profiles[sorter_instance.profile]
+        assert isinstance(sorter_profile, ModbusProfile)
+        assert sorter_instance.modbus is not None
+        self.sorter = SorterSimulator(sorter_profile, host="127.0.0.1", port=0)
         await self.sorter.start()
         # Point the edge at the simulator exactly as it would point at the real sorter.
         endpoint = ModbusEndpoint(host="127.0.0.1", port=self.sorter.port, unit=sorter_instance.modbus.unit)

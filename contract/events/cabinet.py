@@ -1,7 +1,7 @@
 """Ward medication cabinets (subject: the cabinet id): access, item movements with GS1 identity, alarms."""
 
 from datetime import date
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 from uuid import UUID
 
 from pydantic import Field
@@ -112,14 +112,16 @@ class CabinetUnlockReplied(Envelope):
     data: UnlockRepliedData
 
 
-CABINET_EVENTS = (
-    CabinetDoorOpened,
-    CabinetDoorClosed,
-    CabinetItemRemoved,
-    CabinetItemReturned,
-    CabinetItemRestocked,
-    CabinetInventoryReported,
-    CabinetAlarmRaised,
-    CabinetAlarmCleared,
-    CabinetUnlockReplied,
+CabinetEvent = (
+    CabinetDoorOpened
+    | CabinetDoorClosed
+    | CabinetItemRemoved
+    | CabinetItemReturned
+    | CabinetItemRestocked
+    | CabinetInventoryReported
+    | CabinetAlarmRaised
+    | CabinetAlarmCleared
+    | CabinetUnlockReplied
 )
+"""Every cabinet event type; `contract.envelope.Event` picks one by `type`."""
+CABINET_EVENTS: tuple[type[Envelope], ...] = get_args(CabinetEvent)

@@ -1,6 +1,6 @@
 """Pneumatic tube carriers (subject: the carrier's RFID id): dispatch, transit, arrival, secure release."""
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from pydantic import Field
 
@@ -68,4 +68,6 @@ class CarrierRerouted(Envelope):
     data: CarrierReroutedData
 
 
-CARRIER_EVENTS = (CarrierDispatched, CarrierArrived, CarrierReleased, CarrierRerouted)
+CarrierEvent = CarrierDispatched | CarrierArrived | CarrierReleased | CarrierRerouted
+"""Every carrier event type; `contract.envelope.Event` picks one by `type`."""
+CARRIER_EVENTS: tuple[type[Envelope], ...] = get_args(CarrierEvent)

@@ -4,7 +4,7 @@ created (pharmacy system) -> accepted by a robot (edge) -> loaded (pharmacy) -> 
 -> handed over (a drawer opened by a badge) -> stocked into the ward's cabinet; or failed, with the reason.
 """
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from pydantic import Field
 
@@ -123,13 +123,15 @@ class DeliveryFailed(Envelope):
     data: DeliveryFailedData
 
 
-DELIVERY_EVENTS = (
-    DeliveryCreated,
-    DeliveryAccepted,
-    DeliveryLoaded,
-    DeliveryDeparted,
-    DeliveryArrived,
-    DeliveryHandedOver,
-    DeliveryStocked,
-    DeliveryFailed,
+DeliveryEvent = (
+    DeliveryCreated
+    | DeliveryAccepted
+    | DeliveryLoaded
+    | DeliveryDeparted
+    | DeliveryArrived
+    | DeliveryHandedOver
+    | DeliveryStocked
+    | DeliveryFailed
 )
+"""Every delivery event type; `contract.envelope.Event` picks one by `type`."""
+DELIVERY_EVENTS: tuple[type[Envelope], ...] = get_args(DeliveryEvent)

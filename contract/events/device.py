@@ -1,6 +1,6 @@
 """Device health: reachability, operating status and faults, for every family."""
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from pydantic import Field
 
@@ -74,4 +74,6 @@ class DeviceFaultCleared(Envelope):
     data: DeviceFaultClearedData
 
 
-DEVICE_EVENTS = (DeviceOnline, DeviceOffline, DeviceStatusChanged, DeviceFaultRaised, DeviceFaultCleared)
+DeviceEvent = DeviceOnline | DeviceOffline | DeviceStatusChanged | DeviceFaultRaised | DeviceFaultCleared
+"""Every device event type; `contract.envelope.Event` picks one by `type`."""
+DEVICE_EVENTS: tuple[type[Envelope], ...] = get_args(DeviceEvent)

@@ -4,7 +4,7 @@ Collection, receipt and result come from the clinical systems (the ward's collec
 information system) through an integration; scans and sorting come from devices through an edge.
 """
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, get_args
 
 from pydantic import Field
 
@@ -104,11 +104,8 @@ class SpecimenResulted(Envelope):
     data: SpecimenResultedData = SpecimenResultedData()
 
 
-SPECIMEN_EVENTS = (
-    SpecimenCollected,
-    SpecimenScanned,
-    SpecimenSorted,
-    SpecimenRejected,
-    SpecimenReceived,
-    SpecimenResulted,
+SpecimenEvent = (
+    SpecimenCollected | SpecimenScanned | SpecimenSorted | SpecimenRejected | SpecimenReceived | SpecimenResulted
 )
+"""Every specimen event type; `contract.envelope.Event` picks one by `type`."""
+SPECIMEN_EVENTS: tuple[type[Envelope], ...] = get_args(SpecimenEvent)

@@ -96,8 +96,8 @@ class NodeGraph(_Strict):
                 out.append((f"edges[{i}].id", f"{edge.id!r} is already the id of another edge"))
             seen.add(edge.id)
             ends = [nodes.get(edge.start), nodes.get(edge.end)]
-            for field, name, node in (("start", edge.start, ends[0]), ("end", edge.end, ends[1])):
-                if node is None:
+            for field, name, end in (("start", edge.start, ends[0]), ("end", edge.end, ends[1])):
+                if end is None:
                     out.append((f"edges[{i}].{field}", f"no node named {name!r}"))
             if edge.start == edge.end:
                 out.append((f"edges[{i}]", "an edge must join two different nodes"))

@@ -42,7 +42,8 @@ class Vda5050SchemaError(ValueError):
 
 
 def schema(kind: MessageKind) -> dict[str, Any]:
-    return json.loads((SCHEMAS_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    body: dict[str, Any] = json.loads((SCHEMAS_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
+    return body
 
 
 @cache
@@ -51,7 +52,7 @@ def validator(kind: MessageKind) -> Validator:
     body = schema(kind)
     cls = validator_for(body)
     cls.check_schema(body)
-    return cls(body, format_checker=_FORMATS)  # type: ignore[no-any-return]
+    return cls(body, format_checker=_FORMATS)
 
 
 def schema_errors(kind: MessageKind, message: Any) -> list[str]:
@@ -68,7 +69,7 @@ def check(kind: MessageKind, message: Any) -> dict[str, Any]:
     if errors := schema_errors(kind, message):
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
         raise Vda5050SchemaError(f"not a valid VDA 5050 {kind} message: {errors[0]}{more}")
-    return message  # type: ignore[no-any-return]
+    return message  # type: ignore[no-any-return]  # every VDA 5050 schema's top level is an object
 
 
 def parse(kind: MessageKind, payload: bytes | bytearray | str) -> dict[str, Any]:

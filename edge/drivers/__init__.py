@@ -23,7 +23,7 @@ DRIVERS: dict[str, Callable[[DeviceContext], Driver]] = {
 
 
 def driver_for(ctx: DeviceContext) -> Driver:
-    protocol = ctx.profile.protocol  # type: ignore[attr-defined]
+    protocol = ctx.profile.protocol
     if protocol not in DRIVERS:
         raise ValueError(f"no edge driver for protocol {protocol!r} (known: {', '.join(sorted(DRIVERS))})")
     return DRIVERS[protocol](ctx)

@@ -279,7 +279,7 @@ class ModbusDevice:
             if key != self.mailbox_key:
                 observation = self.ctx.observation(
                     record.event_type,
-                    record.subject_kind,  # type: ignore[arg-type]
+                    record.subject_kind,
                     record.subject_id,
                     record.data,
                     record.occurred_at,

@@ -207,7 +207,7 @@ class MqttJsonDevice:
             self._answered.add(command_id)
         observation = ctx.observation(
             mapped.event_type,
-            mapped.subject_kind,  # type: ignore[arg-type]
+            mapped.subject_kind,
             mapped.subject_id,
             mapped.data,
             mapped.occurred_at,

@@ -107,8 +107,8 @@ class Vda5050Device:
         if not payload:
             return  # a retained message being cleared
         try:
-            body = parse(channel, payload)  # type: ignore[arg-type]
-            self._check_sender(channel, body)  # type: ignore[arg-type]
+            body = parse(channel, payload)  # type: ignore[arg-type]  # a robot channel: checked above
+            self._check_sender(channel, body)  # type: ignore[arg-type]  # likewise
         except Vda5050SchemaError as exc:
             await self.ctx.set_aside(str(exc), topic, payload.decode("utf-8", "replace"))
             return
@@ -183,7 +183,7 @@ class Vda5050Device:
         """Record the events (with the new cursor, one transaction), then send the messages."""
         if reaction.events:
             observations = [
-                self.ctx.observation(e.type, e.subject_kind, e.subject_id, e.data, e.occurred_at)  # type: ignore[arg-type]
+                self.ctx.observation(e.type, e.subject_kind, e.subject_id, e.data, e.occurred_at)
                 for e in reaction.events
             ]
             await self.ctx.emit(observations, cursor=self.master.cursor())

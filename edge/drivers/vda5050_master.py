@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from contract.base import SubjectKind
 from contract.command import DispatchDelivery
 from contract.ids import InvalidIdentifierError, check_identifier
 from device_profiles.maps import NodeGraph, NoRouteError
@@ -31,7 +32,7 @@ class Happened:
     """An event to record: type, subject and data (the driver turns it into an observation)."""
 
     type: str
-    subject_kind: str
+    subject_kind: SubjectKind
     subject_id: str
     data: dict[str, Any]
     occurred_at: datetime | None = None

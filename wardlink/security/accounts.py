@@ -11,12 +11,13 @@ from typing import Literal
 from contract.ids import check_identifier
 from contract.topics import DEFAULT_ROOT, Topics, deadletter_topic, subscription
 from device_profiles import DeviceInstance, DeviceProfile, MqttJsonProfile, Site, Vda5050Profile
+from device_profiles.vda5050 import Channel
 
 Access = Literal["read", "write", "readwrite"]
 Role = Literal["gateway", "edge", "device"]
 
-VDA_FROM_ROBOT = ("connection", "state", "visualization", "factsheet")
-VDA_TO_ROBOT = ("order", "instantActions")
+VDA_FROM_ROBOT: tuple[Channel, ...] = ("connection", "state", "visualization", "factsheet")
+VDA_TO_ROBOT: tuple[Channel, ...] = ("order", "instantActions")
 
 
 @dataclass(frozen=True, slots=True)
