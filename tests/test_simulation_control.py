@@ -71,7 +71,7 @@ async def engineer(hospital_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """An engineer's HTTP client for the stack's gateway (a service token with the engineer role)."""
     assert hospital_stack.gateway is not None
     assert hospital_stack.gateway.store is not None
-    secret = await create_token(hospital_stack.gateway.store, name="eng-sim", role="engineer")
+    secret = await create_token(hospital_stack.gateway.store.db, name="eng-sim", role="engineer")
     headers = {"Authorization": f"Bearer {secret}"}
     async with httpx.AsyncClient(base_url=hospital_stack.api_url, headers=headers, timeout=15) as client:
         yield client
@@ -336,7 +336,7 @@ async def test_only_engineers_and_admins_control_simulators(hospital_stack: Stac
     assert hospital_stack.gateway is not None
     assert hospital_stack.gateway.store is not None
     for role, status in [("lab", 403), ("pharmacy", 403), ("integration", 403), ("admin", 200)]:
-        secret = await create_token(hospital_stack.gateway.store, name=f"sim-{role}", role=role)
+        secret = await create_token(hospital_stack.gateway.store.db, name=f"sim-{role}", role=role)
         async with httpx.AsyncClient(base_url=hospital_stack.api_url, timeout=10) as api:
             answer = await api.get("/api/v1/simulation", headers={"Authorization": f"Bearer {secret}"})
             assert answer.status_code == status, role

@@ -66,12 +66,12 @@ def _export(args: argparse.Namespace) -> int:
 async def _export_async(version: int | None) -> int:
     from gateway.rules.store import load_rules_in_force, rules_at, rules_yaml
 
-    store = await _open_store()
+    db = await _open_database()
     try:
-        wanted = version if version is not None else (await load_rules_in_force(store.db.engine)).version
-        found = await rules_at(store.db.engine, wanted)
+        wanted = version if version is not None else (await load_rules_in_force(db.engine)).version
+        found = await rules_at(db.engine, wanted)
     finally:
-        await store.close()
+        await db.close()
     if found is None:
         print(f"no rules version {wanted}; `wardlink rules export` prints the one in force", file=sys.stderr)
         return 1
@@ -91,22 +91,22 @@ async def _import_async(rules: Any, by: str, comment: str) -> int:
     from gateway.runtime.clock import utc_now
     from gateway.tracking.specimens.store import reproject_open
 
-    store = await _open_store()
+    db = await _open_database()
     try:
         stored = await import_rules(
-            store.db.engine, rules, by=by, comment=comment, now=utc_now(), reproject=reproject_open
+            db.engine, rules, by=by, comment=comment, now=utc_now(), reproject=reproject_open
         )
     except ValueError as exc:
         print(f"not imported: {exc}", file=sys.stderr)
         return 1
     finally:
-        await store.close()
+        await db.close()
     print(f"rules version {stored.version} imported by {by}; running gateways use it from their next alert pass")
     return 0
 
 
-async def _open_store() -> Any:
-    from gateway.composition.stores import Stores
+async def _open_database() -> Any:
     from gateway.settings import GatewaySettings
+    from gateway.storage.database import Database
 
-    return await Stores.open(GatewaySettings())
+    return await Database.open(GatewaySettings())

@@ -46,11 +46,11 @@ def generated_password() -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4))
 
 
-async def _open_store() -> Any:
-    from gateway.composition.stores import Stores
+async def _open_database() -> Any:
     from gateway.settings import GatewaySettings
+    from gateway.storage.database import Database
 
-    return await Stores.open(GatewaySettings())
+    return await Database.open(GatewaySettings())
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -71,15 +71,15 @@ def _create(args: argparse.Namespace) -> int:
 async def _create_async(name: str, role: str, wards: list[str], password: str | None) -> int:
     from gateway.auth.accounts import AccountError, create_user
 
-    store = await _open_store()
+    db = await _open_database()
     shown = password or generated_password()
     try:
-        user = await create_user(store, name=name, password=shown, role=role, wards=wards)
+        user = await create_user(db, name=name, password=shown, role=role, wards=wards)
     except (AccountError, ValueError) as exc:
         print(f"users create {name}: {exc}", file=sys.stderr)
         return 1
     finally:
-        await store.close()
+        await db.close()
     scope = ", ".join(user.wards) if user.wards else "all wards"
     print(f"created {user.role} user {user.name} ({scope})")
     if password is None:
@@ -95,11 +95,11 @@ def _list(args: argparse.Namespace) -> int:
 async def _list_async() -> int:
     from gateway.auth.accounts import list_users
 
-    store = await _open_store()
+    db = await _open_database()
     try:
-        found, total = await list_users(store, limit=10_000)
+        found, total = await list_users(db, limit=10_000)
     finally:
-        await store.close()
+        await db.close()
     if not found:
         print("no users yet: `wardlink users create NAME --role admin` makes the first admin")
         return 0
@@ -120,10 +120,10 @@ async def _token_async(name: str, role: str, wards: list[str], expires_days: flo
 
     from gateway.auth.accounts import AccountError, create_token
 
-    store = await _open_store()
+    db = await _open_database()
     try:
         secret = await create_token(
-            store,
+            db,
             name=name,
             role=role,
             wards=wards,
@@ -134,7 +134,7 @@ async def _token_async(name: str, role: str, wards: list[str], expires_days: flo
         print(f"users token {name}: {exc}", file=sys.stderr)
         return 1
     finally:
-        await store.close()
+        await db.close()
     print(secret)
     print(
         f"({role} token {name!r}: shown once; send it as 'Authorization: Bearer <token>')",
