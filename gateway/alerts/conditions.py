@@ -43,7 +43,7 @@ def active_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) -
         for condition in family(snapshot, rules, now):
             if not alerts.enabled(condition.kind):
                 continue
-            fixed = alerts.severities.get(condition.kind)  # type: ignore[call-overload]
+            fixed = alerts.severities.get(condition.kind)  # type: ignore[call-overload]  # Condition.kind is a str; a non-kind finds none
             if fixed is not None and fixed != condition.severity:
                 condition = _with_severity(condition, fixed)
             found.setdefault(condition.key, condition)

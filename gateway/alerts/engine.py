@@ -195,7 +195,7 @@ async def reconcile(
     return evaluation
 
 
-async def _escalate(connection: AsyncConnection, row: sa.Row[Any], condition: Condition) -> None:
+async def _escalate(connection: AsyncConnection, row: sa.Row[*tuple[Any, ...]], condition: Condition) -> None:
     """An open alert of an escalating kind whose condition got worse takes the higher severity and message."""
     if row.kind not in ESCALATING_KINDS or SEVERITY_RANK[condition.severity] <= SEVERITY_RANK[row.severity]:
         return

@@ -86,7 +86,7 @@ def install(app: FastAPI) -> None:
             app.openapi_schema = _problems_as_problem_json(generate())
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to adapt the schema
 
 
 def _problem(description: str) -> dict[str, object]:

@@ -16,7 +16,7 @@ def check_role(role: str) -> Role:
     """`role` as a `Role`, or an error naming the roles there are."""
     if role not in ROLES:
         raise UnknownRoleError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-    return role  # type: ignore[return-value]
+    return role  # type: ignore[return-value]  # checked against ROLES above
 
 
 def check_wards(wards: "tuple[str, ...] | list[str]") -> tuple[str, ...]:

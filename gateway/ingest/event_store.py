@@ -130,8 +130,8 @@ class EventStore:
                 statement = self._db.insert(events).on_conflict_do_nothing(index_elements=["id"]).returning(events.c.id)
                 values = [_event_row(e, e.id in historical) for e in chunk]
                 rows.update((row["id"], row) for row in values)
-                result = await connection.execute(statement, values)
-                inserted.update(result.scalars())
+                returned = await connection.execute(statement, values)
+                inserted.update(returned.scalars())
             new = [e for e in unique if e.id in inserted]
             again = [e.id for e in unique if e.id not in inserted]
             truth = await stored_fingerprints(connection, again) if again else {}

@@ -124,7 +124,8 @@ async def _history(connection: AsyncConnection, key: EdgeKey, after: int) -> tup
     """The edge's stored seqs above `after` (this transaction's included) as `committed_through` and runs."""
     c = events.c
     query = sa.select(c.seq).where(c.site == key[0], c.edge == key[1], c.seq > after).order_by(c.seq)
-    through, runs = after, []
+    through = after
+    runs: list[Range] = []
     result = await connection.stream(query)
     async for part in result.partitions(10_000):
         through, runs = merge(through, runs, [int(row[0]) for row in part])

@@ -37,7 +37,7 @@ class DeliveryRules(_Model):
 
     def target(self, priority: str | None) -> timedelta | None:
         """How long a delivery of this priority may take; None when no target names the priority."""
-        minutes = self.target_minutes.get(priority or "routine")  # type: ignore[call-overload]
+        minutes = self.target_minutes.get(priority or "routine")  # type: ignore[call-overload]  # a str asks; an unknown priority has no target
         return timedelta(minutes=minutes) if minutes is not None else None
 
 

@@ -19,8 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from influxdb_client import InfluxDBClient, Point, WritePrecision
+# From their defining modules: the package's __init__ re-exports them without `__all__`, so mypy hides them.
+from influxdb_client.client.influxdb_client import InfluxDBClient
+from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
@@ -55,7 +58,8 @@ def points_of(message: Telemetry) -> list[str]:
         fields.setdefault(measurement_of(reading), {})[reading.metric] = reading.value
     lines = []
     for measurement, values in fields.items():
-        point = Point(measurement).tag("site", message.site).tag("edge", message.edge).tag("device", message.device)
+        point = Point(measurement).tag("site", message.site)  # type: ignore[no-untyped-call]  # influxdb-client's Point is unannotated
+        point = point.tag("edge", message.edge).tag("device", message.device)
         for metric, value in values.items():
             point = point.field(metric, float(value))
         lines.append(point.time(_epoch_ms(message.at), WritePrecision.MS).to_line_protocol())
@@ -199,7 +203,12 @@ class InfluxTelemetry:
     def _write(self, lines: list[str]) -> _Outcome:
         """One write request (on a worker thread)."""
         try:
-            self._write_api.write(bucket=self._bucket, org=self._org, record=lines, write_precision=WritePrecision.MS)
+            self._write_api.write(
+                bucket=self._bucket,
+                org=self._org,
+                record=lines,
+                write_precision=WritePrecision.MS,  # type: ignore[arg-type]  # typed as the class, its constants are str
+            )
         except ApiException as exc:
             self.counters.connected = False
             status = int(exc.status or 0)
@@ -217,8 +226,8 @@ class InfluxTelemetry:
         return _Outcome(True, False, "")
 
     def close(self) -> None:
-        self._write_api.close()
-        self._client.close()
+        self._write_api.close()  # type: ignore[no-untyped-call]  # influxdb-client leaves close() unannotated
+        self._client.close()  # type: ignore[no-untyped-call]  # influxdb-client leaves close() unannotated
 
 
 def _seconds(value: str | None) -> float | None:

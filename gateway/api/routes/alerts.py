@@ -30,7 +30,7 @@ def alert_public(row: AlertRow) -> AlertPublic:
     return AlertPublic(
         id=row.id,
         kind=row.kind,
-        severity=row.severity,  # type: ignore[arg-type]
+        severity=row.severity,
         state=row.state,
         site=row.site,
         subject=AlertSubject(kind=row.subject_kind, id=row.subject_id),

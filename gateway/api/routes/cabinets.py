@@ -41,7 +41,7 @@ CabinetPath = Annotated[Identifier, Path(description="The cabinet's device id, e
 SiteQuery = Annotated[
     Identifier | None, Query(description="The cabinet's site; needed only when two sites use the same cabinet id.")
 ]
-_NOT_FOUND = {404: {"model": Problem}, 409: {"model": Problem}}
+_NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": Problem}, 409: {"model": Problem}}
 _ACTIONS: dict[str, AccessAction] = {
     "cabinet.door_opened": "opened",
     "cabinet.door_closed": "closed",
@@ -105,7 +105,7 @@ async def read_cabinets(
 ) -> CabinetListPublic:
     """Every cabinet heard from, by site and id: door, active alarms, last access and how many items are below par."""
     views, count = await cabinets.page(site=site, wards=caller.wards or None, limit=min(limit, MAX_PAGE), offset=offset)
-    data = [CabinetBase(**_base(view)) for view in views]  # type: ignore[arg-type]
+    data = [CabinetBase(**_base(view)) for view in views]
     return CabinetListPublic(data=data, count=count)
 
 
@@ -119,7 +119,7 @@ async def read_cabinet(
     except CabinetLookupError as exc:
         raise _unknown(exc) from None
     return CabinetPublic(
-        **_base(view),  # type: ignore[arg-type]
+        **_base(view),
         refrigerated=view.rules.refrigerated if view.rules else False,
         inventory=_inventory(view),
     )

@@ -85,7 +85,7 @@ async def read_deliveries(
         limit=min(limit, MAX_PAGE),
         offset=offset,
     )
-    return DeliveryListPublic(data=[DeliveryBase(**_base(row, now)) for row in rows], count=count)  # type: ignore[arg-type]
+    return DeliveryListPublic(data=[DeliveryBase(**_base(row, now)) for row in rows], count=count)
 
 
 @router.get("/{delivery}", response_model=DeliveryPublic, responses={404: {"model": Problem}})
@@ -107,13 +107,13 @@ async def read_delivery(
     now = clock()
     done = progress(row, now)
     return DeliveryPublic(
-        **_base(row, now),  # type: ignore[arg-type]
+        **_base(row, now),
         progress=ProgressPublic(
             step=done.step, of=done.of, status=done.status, due_at=done.due_at, overdue=done.overdue
         ),
         steps=[
             DeliveryStepPublic(
-                event_id=s.event_id,  # type: ignore[arg-type]
+                event_id=s.event_id,
                 at=s.at,
                 type=s.type,
                 status=s.status,

@@ -57,7 +57,7 @@ def _base(row: DeviceRow, edge_states: dict[tuple[str, str], str]) -> dict[str, 
             FaultPublic(
                 code=f.code,
                 component=f.component,
-                severity=f.severity,  # type: ignore[arg-type]
+                severity=f.severity,
                 description=f.description,
                 since=f.since,
             )
@@ -69,7 +69,7 @@ def _base(row: DeviceRow, edge_states: dict[tuple[str, str], str]) -> dict[str, 
 def _public(row: DeviceRow, readings: list[LatestReading], edge_states: dict[tuple[str, str], str]) -> DevicePublic:
     parts = row.components
     return DevicePublic(
-        **_base(row, edge_states),  # type: ignore[arg-type]
+        **_base(row, edge_states),
         components=[ComponentStatusPublic(component=c.component, status=c.status, since=c.since) for c in parts],
         readings=[ReadingPublic(metric=r.metric, value=r.value, unit=r.unit, at=r.at) for r in readings],
     )
@@ -107,10 +107,10 @@ async def list_devices(
     """Every device heard from, by site and id, with its state, status and active faults."""
     rows, count = await devices.page(site=site, edge=edge, state=state, limit=min(limit, MAX_PAGE), offset=offset)
     edge_states = await _edge_states(edges)
-    return DeviceListPublic(data=[DeviceBase(**_base(row, edge_states)) for row in rows], count=count)  # type: ignore[arg-type]
+    return DeviceListPublic(data=[DeviceBase(**_base(row, edge_states)) for row in rows], count=count)
 
 
-_NOT_FOUND = {404: {"model": Problem}, 409: {"model": Problem}}
+_NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": Problem}, 409: {"model": Problem}}
 
 
 @router.get("/{device}", response_model=DevicePublic, responses=_NOT_FOUND)

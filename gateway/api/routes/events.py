@@ -28,7 +28,7 @@ def event_public(record: EventRecord) -> EventPublic:
         site=event.site,
         edge=event.edge,
         device=event.device,
-        subject=SubjectPublic(kind=record.subject_kind, id=record.subject_id),  # type: ignore[arg-type]
+        subject=SubjectPublic(kind=record.subject_kind, id=record.subject_id),
         data=dict(event.data),
         historical=event.historical,
     )

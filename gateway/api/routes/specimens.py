@@ -101,7 +101,7 @@ def _step(step: CustodyStep) -> CustodyStepPublic:
         edge=event.edge,
         device=event.device,
         data=dict(event.data),
-        subject=SubjectPublic(kind=event.subject_kind, id=event.subject_id),  # type: ignore[arg-type]
+        subject=SubjectPublic(kind=event.subject_kind, id=event.subject_id),
         place=_ref(step.place),
         handler=_ref(step.handler),
     )

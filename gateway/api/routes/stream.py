@@ -7,7 +7,7 @@ gateway is stopping).
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -31,10 +31,10 @@ STREAM_TYPES = EVENT_TYPES | ALERT_CHANGES
 
 
 def get_live(request: Request) -> LiveHub:
-    return request.app.state.live  # type: ignore[no-any-return]
+    return request.app.state.live  # type: ignore[no-any-return]  # app.state is untyped
 
 
-def frame(event: str, body: dict[str, str]) -> str:
+def frame(event: str, body: Mapping[str, object]) -> str:
     return f"event: {event}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
 
 

@@ -150,8 +150,9 @@ async def cabinet_histories(
     for start in range(0, len(unknown), _KEYS):
         read = await _headings(connection, unknown[start : start + _KEYS])
         found.update(read)
-        for key, entry in read.items() if held is not None else ():
-            held.hold(("cabinet", key), entry)
+        if held is not None:
+            for key, entry in read.items():
+                held.hold(("cabinet", key), entry)
     needed = {key: bodies_needed(entry.headings.values()) for key, entry in found.items()}
     missing = sorted({event_id for key, ids in needed.items() for event_id in ids - found[key].bodies.keys()})
     for start in range(0, len(missing), _IDS):

@@ -26,7 +26,11 @@ _TRANSACTION = sa.cast(events.c.body[("data", "transaction")].as_string(), sa.Bi
 
 def trip_keys(new: Iterable[Event]) -> set[TripKey]:
     """The trips that new carrier events belong to."""
-    return {(e.site, e.subject.id, e.data.transaction) for e in new if e.subject.kind == "carrier"}  # type: ignore[union-attr]
+    return {
+        (e.site, e.subject.id, e.data.transaction)  # type: ignore[union-attr]  # the envelope ties kind to type
+        for e in new
+        if e.subject.kind == "carrier"
+    }
 
 
 async def trip_events(
@@ -94,10 +98,10 @@ async def project_carriers(tx: Tx, new: Sequence[Event]) -> None:
     if not keys:
         return
     loads = [
-        {"site": e.site, "carrier": e.subject.id, "transaction": e.data.transaction, "barcode": barcode}  # type: ignore[union-attr]
+        {"site": e.site, "carrier": e.subject.id, "transaction": e.data.transaction, "barcode": barcode}
         for e in new
         if e.type == "carrier.dispatched"
-        for barcode in e.data.specimens  # type: ignore[union-attr]
+        for barcode in e.data.specimens
     ]
     connection = tx.connection
     for chunk in chunks(loads):
