@@ -40,7 +40,7 @@ from benchmarks.feed import PUBLISH_WINDOW, REPO, mqtt_client
 from benchmarks.memory import gateway_memory
 from benchmarks.mosquitto import BROKER_NOTE, tuned_mosquitto
 from benchmarks.scale import ReplicaRun, percentile, replica_ingest
-from simulators.scenarios import tubes
+from simulators.sorter.stream import tubes
 from wardlink.broker import EmbeddedBroker
 from wardlink.net import port_open
 from wardlink.stack import Stack, StackConfig

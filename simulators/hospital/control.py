@@ -35,10 +35,10 @@ from contract.simulation import (
     parse_control_request,
 )
 from contract.topics import SimulationTopics
-from simulators import fault_catalogue
-from simulators.day import Fault, ScenarioError, available, load_scenario
-from simulators.hospital import Hospital
-from simulators.hospital_faults import FAULTS
+from simulators.hospital import fault_catalogue
+from simulators.hospital.faults import FAULTS
+from simulators.hospital.hospital import Hospital
+from simulators.hospital.scenario import Fault, ScenarioError, available, load_scenario
 
 log = logging.getLogger(__name__)
 

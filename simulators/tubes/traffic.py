@@ -12,9 +12,10 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from simulators.scenarios import lab_barcode
-from simulators.tubes import Priority, TubeSystemSimulator
-from simulators.tubes_network import TubeNetwork
+from device_profiles import ModbusProfile, load_profiles
+from simulators.clinical.barcode import lab_barcode
+from simulators.tubes.controller import Priority, TubeSystemSimulator
+from simulators.tubes.network import TubeNetwork
 
 log = logging.getLogger(__name__)
 
@@ -126,3 +127,28 @@ async def _release(sim: TubeSystemSimulator, transaction: int, dispatch: Dispatc
     await asyncio.sleep(dispatch.release_after_s / sim.speed)
     assert dispatch.badge is not None
     await sim.present_badge(trip.to_station, dispatch.badge)
+
+
+async def run_tubes(profile_name: str, host: str, port: int, rate_per_min: float, seed: int, speed: float) -> None:
+    """Serve a tube system on host:port and send seeded traffic at `rate_per_min` until cancelled.
+
+    `speed` compresses device time: 60 makes a two-minute trip take two seconds.
+    """
+    profiles = load_profiles()
+    if profile_name not in profiles:
+        raise ValueError(f"unknown profile {profile_name!r} (known: {', '.join(sorted(profiles))})")
+    profile = profiles[profile_name]
+    if not isinstance(profile, ModbusProfile) or profile.mailbox is None:
+        raise ValueError(f"profile {profile_name!r} is not a Modbus device with a mailbox")
+    async with TubeSystemSimulator(profile, host=host, port=port, speed=speed) as sim:
+        log.info(
+            "%d stations in %d zones; sending %.1f carriers/min (seed %d, speed x%g)",
+            len(sim.network.stations),
+            len(sim.network.zones),
+            rate_per_min,
+            seed,
+            speed,
+        )
+        if rate_per_min > 0:
+            await run_traffic(sim, rate_per_min, seed)
+        await asyncio.Event().wait()

@@ -15,12 +15,12 @@ import aiomqtt
 
 from contract.command import DispatchDelivery
 from contract.mqtt_url import BrokerAddress
-from simulators.cabinet import CabinetError, CabinetSimulator
-from simulators.cabinet_activity import medication_order
-from simulators.robot import RobotSimulator
+from simulators.cabinets.cabinet import CabinetError, CabinetSimulator
+from simulators.cabinets.ward import medication_order
+from simulators.robots.robot import RobotSimulator
 
 if TYPE_CHECKING:
-    from simulators.hospital import Hospital
+    from simulators.hospital.hospital import Hospital
 
 STAT_DELIVERY_SHARE = 0.1
 OVERRIDE_SHARE = 0.05

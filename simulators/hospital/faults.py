@@ -4,10 +4,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from simulators.day import Fault
+from simulators.hospital.scenario import Fault
 
 if TYPE_CHECKING:
-    from simulators.hospital import Hospital
+    from simulators.hospital.hospital import Hospital
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ can hold the same stock whatever the traffic's seed. With `inventory_every_s` th
 inventory on every connect and then every that many simulated seconds, as real cabinets do; without it, only when
 asked (the INVENTORY command, `inventory()`). Faults: `warm_fridge`, door ajar (left open), `power_loss` (the
 broker publishes the Last Will) and `reboot`, `malformed_frames`, `duplicate_messages`. Its parts: the MQTT
-connection and journal (`cabinet_link`), stamping and garbling the stream (`cabinet_stream`), the JSON shapes
-(`cabinet_json`), the fridge (`cabinet_fridge`), the stock and badges (`cabinet_stock`).
+connection and journal (`link`), stamping and garbling the stream (`stream`), the JSON shapes (`messages`), the
+fridge (`fridge`), the stock and badges (`stock`), all in `simulators.cabinets`.
 """
 
 import asyncio
@@ -28,12 +28,12 @@ from typing import Any
 
 from contract.mqtt_url import BrokerAddress
 from device_profiles import MqttJsonProfile
-from simulators import cabinet_json as mv40
-from simulators.cabinet_fridge import Fridge
-from simulators.cabinet_json import ALARM_TEXT
-from simulators.cabinet_link import CabinetLink
-from simulators.cabinet_stock import BinStock, badges, stock_cabinet
-from simulators.cabinet_stream import VendorStream
+from simulators.cabinets import messages
+from simulators.cabinets.fridge import Fridge
+from simulators.cabinets.link import CabinetLink
+from simulators.cabinets.messages import ALARM_TEXT
+from simulators.cabinets.stock import BinStock, badges, stock_cabinet
+from simulators.cabinets.stream import VendorStream
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ class CabinetSimulator:
         return self.stream.publish(topic_name, body)
 
     def malformed(self, kind: str) -> bytes:
-        """A frame the edge must set aside (see `cabinet_json.MALFORMED_KINDS`), with a fresh msgId."""
+        """A frame the edge must set aside (see `messages.MALFORMED_KINDS`), with a fresh msgId."""
         return self.stream.malformed(kind)
 
     def send_malformed(self, kind: str) -> bytes:
@@ -324,7 +324,7 @@ class CabinetSimulator:
         delivery_ref: str | None = None,
     ) -> dict[str, Any]:
         txn_id = f"T{self.boot}-{self.stream.counter + 1:06d}"
-        body = mv40.movement(
+        body = messages.movement(
             evt, line, quantity, badge or self.door_opened_by, txn_id, order_ref=order_ref, delivery_ref=delivery_ref
         )
         return self._publish("events", body)
@@ -334,7 +334,7 @@ class CabinetSimulator:
         return self._publish("inventory", self._snapshot(request_id))
 
     def _snapshot(self, request_id: str | None) -> dict[str, Any]:
-        return mv40.snapshot(self.stock, request_id)
+        return messages.snapshot(self.stock, request_id)
 
     async def _inventory_loop(self, every_s: float) -> None:
         """The periodic full report; while the link is down there is none (the next connect reports anyway)."""
@@ -389,7 +389,7 @@ class CabinetSimulator:
 
     def _alarm(self, code: str, state: str, *, text: str | None = None, user: dict[str, str] | None = None) -> None:
         (self.alarms.add if state == "RAISED" else self.alarms.discard)(code)
-        self._publish("events", mv40.alarm(code, state, text, user))
+        self._publish("events", messages.alarm(code, state, text, user))
 
     def _later(self, name: str, sim_seconds: float, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
         self._cancel(name)

@@ -12,15 +12,15 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from simulators.scenarios import lab_barcode
-from simulators.specimen_journey import CATEGORIES, STAT, below, draw_category, draw_priority, lab_order_id
-from simulators.tube import Rejected, Sorted, Tube
-from simulators.tubes import TubeSystemSimulator
-from simulators.tubes_traffic import LAB, Dispatch, carrier_ids
+from simulators.clinical.barcode import lab_barcode
+from simulators.clinical.journey import CATEGORIES, STAT, below, draw_category, draw_priority, lab_order_id
+from simulators.sorter.tube import Rejected, Sorted, Tube
+from simulators.tubes.controller import TubeSystemSimulator
+from simulators.tubes.traffic import LAB, Dispatch, carrier_ids
 
 if TYPE_CHECKING:
-    from simulators.hospital import Hospital
-    from simulators.sorter import SorterSimulator
+    from simulators.hospital.hospital import Hospital
+    from simulators.sorter.device import SorterSimulator
 
 CARRIER_WAIT_S = 60.0
 """How long a ward waits for a free carrier before it looks again."""

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from contract.simulation import FaultOffer, FaultParameter, ParamValue
-from simulators.day import Fault
+from simulators.hospital.scenario import Fault
 
 if TYPE_CHECKING:
-    from simulators.hospital import Hospital
+    from simulators.hospital.hospital import Hospital
 
 Family = Literal["sorter", "tubes", "robot", "cabinet"]
 ROBOT_EDGE = "e-elevator-0-3"

@@ -29,8 +29,8 @@ from itertools import pairwise
 from typing import Any
 
 from contract import Event, Subject, new_event
-from simulators.scenarios import lab_barcode
-from simulators.specimen_journey import (
+from simulators.clinical.barcode import lab_barcode
+from simulators.clinical.journey import (
     CATEGORIES,
     STAT,
     Legs,
@@ -39,9 +39,9 @@ from simulators.specimen_journey import (
     draw_category,
     lab_order_id,
 )
-from simulators.tube import RackFiller
-from simulators.tubes_network import HOSPITAL, TubeNetwork
-from simulators.tubes_traffic import BLOOD_BANK, LAB, PHARMACY, carrier_ids
+from simulators.sorter.tube import RackFiller
+from simulators.tubes.network import HOSPITAL, TubeNetwork
+from simulators.tubes.traffic import BLOOD_BANK, LAB, PHARMACY, carrier_ids
 
 SITE, DEVICE_EDGE, LAB_EDGE = "general-hospital", "hospital-edge", "lab-system"
 TUBES, SORTER, LIS = "tubes-1", "sorter-1", "lis"

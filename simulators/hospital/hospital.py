@@ -28,21 +28,21 @@ from typing import Any
 from contract import Topics
 from device_profiles import DeviceInstance, ModbusEndpoint, MqttEndpoint, Site, load_profiles
 from device_profiles.maps import load_map
-from simulators.cabinet import CabinetSimulator
-from simulators.cabinet_activity import cabinet_ids
-from simulators.clinical_systems import LAB_SYSTEM, PHARMACY_SYSTEM, ClinicalSystem
-from simulators.clock import SimClock
-from simulators.day import Fault, Scenario
-from simulators.hospital_faults import FAULTS
-from simulators.hospital_pharmacy import dispatch_delivery, visit_cabinet
-from simulators.hospital_specimens import free_carrier, send_specimens, walk_in
-from simulators.robot import RobotSimulator
-from simulators.scenarios import tubes
-from simulators.sorter import SorterSimulator
-from simulators.specimen_journey import DefaultLegs, Legs, Staff
-from simulators.tube import RackFiller
-from simulators.tubes import TubeSystemSimulator
-from simulators.tubes_traffic import LAB, carrier_ids, dispatches
+from simulators.cabinets.cabinet import CabinetSimulator
+from simulators.cabinets.ward import cabinet_ids
+from simulators.clinical.journey import DefaultLegs, Legs, Staff
+from simulators.clinical.system import LAB_SYSTEM, PHARMACY_SYSTEM, ClinicalSystem
+from simulators.hospital.clock import SimClock
+from simulators.hospital.faults import FAULTS
+from simulators.hospital.pharmacy import dispatch_delivery, visit_cabinet
+from simulators.hospital.scenario import Fault, Scenario
+from simulators.hospital.specimens import free_carrier, send_specimens, walk_in
+from simulators.robots.robot import RobotSimulator
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.stream import tubes
+from simulators.sorter.tube import RackFiller
+from simulators.tubes.controller import TubeSystemSimulator
+from simulators.tubes.traffic import LAB, carrier_ids, dispatches
 
 log = logging.getLogger(__name__)
 
