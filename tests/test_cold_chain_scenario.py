@@ -28,7 +28,7 @@ from gateway.settings import GatewaySettings
 from simulators.cabinets import messages as cabinet_json
 from simulators.cabinets.cabinet import CabinetSimulator
 from simulators.hospital.clock import SimClock
-from simulators.hospital.hospital import CABINET_STOCK_SEED
+from simulators.hospital.devices import CABINET_STOCK_SEED
 from tests.infra import Infra
 from tests.polling import eventually
 

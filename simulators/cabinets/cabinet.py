@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
@@ -34,6 +34,7 @@ from simulators.cabinets.link import CabinetLink
 from simulators.cabinets.messages import ALARM_TEXT
 from simulators.cabinets.stock import BinStock, badges, stock_cabinet
 from simulators.cabinets.stream import VendorStream
+from simulators.cabinets.timers import Timers
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class CabinetSimulator:
         """Set while the cabinet is connected to the broker (after its ONLINE status)."""
         self.stream = VendorStream(self.link, self.topic, topic_id, clock, self.rng, boot)
         self._tasks: list[asyncio.Task[Any]] = []
-        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._timers = Timers(self.real_seconds)
 
     def topic(self, name: str) -> str:
         return self.profile.topic(name, self.topic_id)
@@ -187,12 +188,11 @@ class CabinetSimulator:
         self.powered = False
         self.link.detach()
         current = asyncio.current_task()
-        tasks = [t for t in [*self._tasks, *self._timers.values()] if t is not current]
+        tasks = [t for t in [*self._tasks, *self._timers.take()] if t is not current]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = [t for t in self._tasks if t is current]
-        self._timers.clear()
 
     async def forget(self) -> None:
         """Withdraw the retained status from the broker (an empty retained message), e.g. after a test."""
@@ -261,7 +261,7 @@ class CabinetSimulator:
         self.door_opened_by = badge
         self.unlocked_for = None
         self._publish("events", {"evt": "DOOR_OPEN", "door": {"id": "main"}, "user": {"badgeId": badge}})
-        self._later("door_ajar", self.door_ajar_after_s, self._door_ajar)
+        self._timers.start("door_ajar", self.door_ajar_after_s, self._door_ajar)
         return True
 
     async def close_door(self, badge: str | None = None) -> None:
@@ -269,7 +269,7 @@ class CabinetSimulator:
         if self.door_opened_by is None:
             raise CabinetError("the door is already closed")
         self.door_opened_by = None
-        self._cancel("door_ajar")
+        self._timers.cancel("door_ajar")
         self._publish("events", {"evt": "DOOR_CLOSE", "door": {"id": "main"}, "user": {"badgeId": badge}})
         if "A-101" in self.alarms:
             self._alarm("A-101", "CLEARED")
@@ -366,7 +366,12 @@ class CabinetSimulator:
     def warm_fridge(self, target_c: float, minutes: float) -> None:
         """Fault: the fridge drifts toward `target_c` for `minutes` (simulated), then recovers to the setpoint."""
         self.fridge.warm(target_c)
-        self._later("fridge_fault", minutes * 60, self._fridge_recovers)
+        self._timers.start("fridge_fault", minutes * 60, self._fridge_recovers)
+
+    def cool_fridge(self) -> None:
+        """End a `warm_fridge` fault now: the fridge recovers toward its setpoint."""
+        self._timers.cancel("fridge_fault")  # its timer would otherwise end a later warming early
+        self.fridge.recover()
 
     async def _fridge_recovers(self) -> None:
         self.fridge.recover()
@@ -390,18 +395,3 @@ class CabinetSimulator:
     def _alarm(self, code: str, state: str, *, text: str | None = None, user: dict[str, str] | None = None) -> None:
         (self.alarms.add if state == "RAISED" else self.alarms.discard)(code)
         self._publish("events", messages.alarm(code, state, text, user))
-
-    def _later(self, name: str, sim_seconds: float, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        self._cancel(name)
-
-        async def timer() -> None:
-            await asyncio.sleep(self.real_seconds(sim_seconds))
-            self._timers.pop(name, None)
-            await action()
-
-        self._timers[name] = asyncio.get_running_loop().create_task(timer())
-
-    def _cancel(self, name: str) -> None:
-        task = self._timers.pop(name, None)
-        if task is not None:
-            task.cancel()

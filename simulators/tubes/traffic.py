@@ -45,6 +45,13 @@ def carrier_ids(network: TubeNetwork, per_station: int = CARRIERS_PER_STATION) -
     return [f"E2801160{n:08X}" for n in range(1, len(network.stations) * per_station + 1)]
 
 
+def free_carrier(sim: TubeSystemSimulator, rng: random.Random) -> str | None:
+    """A carrier of `sim` that is neither on its way nor waiting for release, drawn with `rng`; None if all are out."""
+    busy = {t.carrier for t in sim.trips.values() if t.state != "done"}
+    free = [c for c in carrier_ids(sim.network) if c not in busy]
+    return rng.choice(free) if free else None
+
+
 def dispatches(seed: int, network: TubeNetwork, count: int | None = None) -> Iterator[Dispatch]:
     """Carriers in dispatch order, drawn from the hospital's mix."""
     rng = random.Random(seed)
