@@ -17,7 +17,8 @@ from contract import Event
 from gateway.rules import default_rules
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from simulators.hospital.lab_morning import DEVICE_EDGE, LAB_EDGE, Blockage, LabMorning, lab_morning
+from simulators.hospital.lab_morning import DEVICE_EDGE, LAB_EDGE, lab_morning
+from simulators.hospital.morning_truth import Blockage, LabMorning
 from tests.auth import authorised
 from tests.clock import SteppedClock
 from tests.infra import Infra
