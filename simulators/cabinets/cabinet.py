@@ -19,7 +19,6 @@ fridge (`fridge`), the stock and badges (`stock`), all in `simulators.cabinets`.
 
 import asyncio
 import contextlib
-import logging
 import random
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -35,8 +34,6 @@ from simulators.cabinets.messages import ALARM_TEXT
 from simulators.cabinets.stock import BinStock, badges, stock_cabinet
 from simulators.cabinets.stream import VendorStream
 from simulators.cabinets.timers import Timers
-
-log = logging.getLogger(__name__)
 
 TOPICS = ("status", "events", "telemetry", "inventory", "commands", "replies")
 

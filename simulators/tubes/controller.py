@@ -10,7 +10,6 @@ simulated clock, which runs at the same `speed`); transaction numbers survive a 
 """
 
 import asyncio
-import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -22,8 +21,6 @@ from contract.ids import check_identifier
 from device_profiles import MailboxRecord, ModbusProfile, Resource, encode_record
 from simulators.modbus.server import ProfileDevice, device_now
 from simulators.tubes.network import ZONE_BLOCKED, TubeNetwork, network_for
-
-log = logging.getLogger(__name__)
 
 Priority = Literal["normal", "stat"]
 
