@@ -1,4 +1,7 @@
-"""Seeded, realistic tube streams for the sorter simulator: the same seed always gives the same tubes."""
+"""Seeded, realistic tube streams for the sorter simulator: the same seed always gives the same tubes.
+
+`run_sorter` (`wardlink sim sorter`) serves a sorter and feeds it such a stream until cancelled.
+"""
 
 import asyncio
 import logging

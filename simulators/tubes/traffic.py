@@ -3,7 +3,8 @@
 About 60 % of carriers take specimens from the wards, ED, OR, ICU and oncology to the lab (1-6 barcodes
 each); pharmacy sends medication to the wards (a third of it secure); the blood bank sends blood products
 (half of them secure) and the lab returns empty carriers. About 5 % travel STAT. A secure carrier is released
-by a badge (`B` + 6 digits) a while after it arrives.
+by a badge (`B` + 6 digits) a while after it arrives. `run_tubes` (`wardlink sim tubes`) serves a tube system
+and sends it such traffic until cancelled.
 """
 
 import asyncio
