@@ -106,23 +106,17 @@ class HospitalDevices:
         return min(self.sorters.values(), key=lambda s: len(s.mailbox))
 
     async def start(self) -> None:
-        for sim in [
-            *self.sorters.values(),
-            *self.tube_systems.values(),
-            *self.robots.values(),
-            *self.cabinets.values(),
-        ]:
+        for sim in self._every_device():
             await sim.start()
 
     async def stop(self) -> None:
-        for sim in [
-            *self.cabinets.values(),
-            *self.robots.values(),
-            *self.tube_systems.values(),
-            *self.sorters.values(),
-        ]:
+        for sim in reversed(self._every_device()):
             with contextlib.suppress(Exception):
                 await sim.stop()
+
+    def _every_device(self) -> list[SorterSimulator | TubeSystemSimulator | RobotSimulator | CabinetSimulator]:
+        """Sorters, tube systems, robots, cabinets: the order they start in (they stop in the reverse)."""
+        return [*self.sorters.values(), *self.tube_systems.values(), *self.robots.values(), *self.cabinets.values()]
 
     def site(self, topics: Topics, description: str) -> Site:
         """Where every device is, as the edge's site instance file would say."""

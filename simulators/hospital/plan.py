@@ -22,14 +22,14 @@ class Plan:
         self.scenario = scenario
         self.started_at = self.clock.now()
 
-    def time(self) -> time:
+    def time_of_day(self) -> time:
         """The time of day in the scenario in force (the hospital's time of day unless `switch` started another)."""
         elapsed = self.clock.now() - self.started_at
         return (datetime.combine(self.clock.start.date(), self.scenario.start) + elapsed).time()
 
     def traffic(self) -> Traffic:
         """The traffic period in force now."""
-        return self.scenario.traffic_at(self.time())
+        return self.scenario.traffic_at(self.time_of_day())
 
     def until(self, moment: time) -> float:
         """Simulated seconds until `moment` of the scenario in force (negative once past)."""
