@@ -42,7 +42,7 @@ from benchmarks.mosquitto import BROKER_NOTE, tuned_mosquitto
 from benchmarks.profile_commit import store_rate
 from benchmarks.scale import ReplicaRun, percentile, replica_ingest
 from benchmarks.schemas import REAL_DB
-from simulators.scenarios import tubes
+from simulators.sorter.stream import tubes
 from wardlink.broker import EmbeddedBroker
 from wardlink.net import port_open
 from wardlink.stack import Stack, StackConfig

@@ -11,7 +11,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from device_profiles import ModbusProfile, load_profiles
-from simulators.sorter import SorterSimulator
+from simulators.sorter.device import SorterSimulator
 
 
 class CountingSorter(SorterSimulator):

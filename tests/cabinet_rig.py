@@ -23,7 +23,7 @@ from edge.agent import EdgeAgent
 from edge.clock import utc_now
 from edge.drivers.mqtt_json import MqttJsonDevice
 from edge.settings import EdgeSettings
-from simulators.cabinet import CabinetSimulator
+from simulators.cabinets.cabinet import CabinetSimulator
 from tests.edge_messages import envelopes_of
 from tests.infra import Infra
 from tests.polling import eventually

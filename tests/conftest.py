@@ -8,7 +8,7 @@ from device_profiles import load_profiles
 from gateway.composition.stores import Stores
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from simulators.sorter import SorterSimulator
+from simulators.sorter.device import SorterSimulator
 from tests.auth import authorised
 from tests.infra import Infra, embedded_infra, real_infra
 from wardlink.stack import Stack, StackConfig

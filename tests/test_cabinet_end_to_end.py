@@ -24,7 +24,7 @@ from gateway.composition.stores import Stores
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.storage.tables import events
-from simulators.cabinet import CabinetSimulator
+from simulators.cabinets.cabinet import CabinetSimulator
 from tests.infra import Infra
 from tests.polling import eventually
 

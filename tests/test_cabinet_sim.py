@@ -14,9 +14,9 @@ import pytest
 from contract.ids import check_identifier
 from contract.mqtt_url import BrokerAddress
 from device_profiles import MqttJsonProfile, load_profiles
-from simulators.cabinet import CabinetError, CabinetSimulator
-from simulators.cabinet_activity import WardPattern, cabinet_ids, medication_order, run_cabinets
-from simulators.cabinet_stock import FORMULARY, gtin14, gtin_check_digit
+from simulators.cabinets.cabinet import CabinetError, CabinetSimulator
+from simulators.cabinets.stock import FORMULARY, gtin14, gtin_check_digit
+from simulators.cabinets.ward import WardPattern, cabinet_ids, medication_order, run_cabinets
 from tests.infra import Infra
 from tests.polling import eventually
 

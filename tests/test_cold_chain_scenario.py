@@ -25,10 +25,10 @@ from edge.settings import EdgeSettings
 from gateway.rules import default_rules
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from simulators import cabinet_json
-from simulators.cabinet import CabinetSimulator
-from simulators.clock import SimClock
-from simulators.hospital import CABINET_STOCK_SEED
+from simulators.cabinets import messages as cabinet_json
+from simulators.cabinets.cabinet import CabinetSimulator
+from simulators.hospital.clock import SimClock
+from simulators.hospital.devices import CABINET_STOCK_SEED
 from tests.infra import Infra
 from tests.polling import eventually
 

@@ -34,8 +34,8 @@ from contract.topics import subscription
 from device_profiles import load_site
 from edge.settings import EdgeSettings
 from gateway.settings import GatewaySettings
-from simulators.cabinet_activity import cabinet_ids
-from simulators.robot import run_robots
+from simulators.cabinets.ward import cabinet_ids
+from simulators.robots.fleet import run_robots
 from tests.polling import eventually
 from tests.test_mqtt_security import mosquitto_binary, running_mosquitto
 from wardlink.cli import build_parser, main

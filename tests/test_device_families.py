@@ -15,9 +15,9 @@ import httpx
 import pytest
 import yaml
 
-from simulators.hospital import Hospital
-from simulators.scenarios import lab_barcode
-from simulators.tube import Sorted, Tube
+from simulators.clinical.barcode import lab_barcode
+from simulators.hospital.hospital import Hospital
+from simulators.sorter.tube import Sorted, Tube
 from tests.auth import authorised
 from tests.polling import eventually
 from wardlink.stack import Stack, StackConfig

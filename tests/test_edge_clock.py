@@ -24,8 +24,8 @@ from contract.topics import deadletter_topic
 from device_profiles import DeviceInstance, ModbusEndpoint, Site, load_profiles
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
-from simulators.sorter import SorterSimulator
-from simulators.tube import Sorted, Tube
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.tube import Sorted, Tube
 from tests.edge_messages import envelopes_of
 from tests.infra import Infra
 from tests.polling import eventually

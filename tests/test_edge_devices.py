@@ -10,9 +10,9 @@ from contract import DeadLetter
 from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from device_profiles import MailboxRecord
-from simulators.scenarios import lab_barcode
-from simulators.sorter import SorterSimulator
-from simulators.tube import Rejected, Sorted, Tube
+from simulators.clinical.barcode import lab_barcode
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.tube import Rejected, Sorted, Tube
 from tests.auth import authorised
 from tests.polling import eventually
 from wardlink.stack import Stack

@@ -29,8 +29,8 @@ from edge.agent import EdgeAgent, run_edge
 from edge.observation import Observation
 from edge.outbox import Outbox, OutboxStorageError
 from edge.settings import EdgeSettings
-from simulators.sorter import SorterSimulator
-from simulators.tube import Sorted, Tube
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.tube import Sorted, Tube
 from tests.chaos.faults import _fill, _truncate_wal
 from tests.polling import eventually
 from wardlink.net import free_port

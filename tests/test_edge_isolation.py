@@ -15,7 +15,7 @@ import pytest
 from device_profiles import DeviceInstance, ModbusEndpoint, Site, load_profiles
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
-from simulators.sorter import SorterSimulator
+from simulators.sorter.device import SorterSimulator
 from tests.polling import eventually
 from wardlink.broker import EmbeddedBroker
 from wardlink.net import free_port

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.storage.tables import events
-from simulators.sorter import SorterSimulator
-from simulators.tube import Rejected, Sorted, Tube
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.tube import Rejected, Sorted, Tube
 from tests.infra import Infra
 from tests.polling import eventually
 

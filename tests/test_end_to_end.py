@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from simulators.scenarios import lab_barcode
-from simulators.tube import Rejected, Sorted, Tube
+from simulators.clinical.barcode import lab_barcode
+from simulators.sorter.tube import Rejected, Sorted, Tube
 from tests.auth import authorised
 from tests.infra import Infra
 from tests.polling import eventually

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from simulators.clinical_systems import LAB_SYSTEM, ClinicalSystem
+from simulators.clinical.system import LAB_SYSTEM, ClinicalSystem
 from tests.auth import authorised
 from tests.infra import Infra
 from tests.polling import eventually

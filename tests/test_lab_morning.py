@@ -14,8 +14,9 @@ import pytest
 
 from contract import parse_event
 from gateway.rules.model import default_rules
-from simulators.lab_morning import Blockage, LabMorning, SpecimenTruth, first_predicted_late, lab_morning
-from simulators.specimen_journey import DefaultLegs
+from simulators.clinical.journey import DefaultLegs
+from simulators.hospital.lab_morning import lab_morning
+from simulators.hospital.morning_truth import Blockage, LabMorning, SpecimenTruth, first_predicted_late
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 RULES = default_rules().turnaround

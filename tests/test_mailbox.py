@@ -18,7 +18,7 @@ from device_profiles import (
     encode_record,
     load_profiles,
 )
-from simulators.fifo import SEQ_MAX, RecordFifo
+from simulators.modbus.mailbox import SEQ_MAX, RecordFifo
 
 AT = datetime(2025, 3, 4, 8, 15, 30, 250000, tzinfo=UTC)
 

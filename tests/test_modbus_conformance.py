@@ -10,9 +10,9 @@ import pytest
 from pyModbusTCP.client import ModbusClient
 
 from device_profiles import decode, load_profiles
-from simulators.sorter import SorterSimulator
-from simulators.tube import Rejected, Sorted, Tube
-from simulators.tubes import TubeSystemSimulator
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.tube import Rejected, Sorted, Tube
+from simulators.tubes.controller import TubeSystemSimulator
 
 UNIT = 1
 

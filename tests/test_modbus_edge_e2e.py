@@ -23,9 +23,9 @@ from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from simulators.sorter import SorterSimulator
-from simulators.tube import Sorted, Tube
-from simulators.tubes import TubeSystemSimulator
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.tube import Sorted, Tube
+from simulators.tubes.controller import TubeSystemSimulator
 from tests.auth import authorised
 from tests.infra import Infra
 from tests.polling import eventually

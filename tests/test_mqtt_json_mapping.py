@@ -20,7 +20,7 @@ from device_profiles.mqtt_json_mapping import (
     MessageMapper,
     parse_timestamp,
 )
-from simulators.cabinet_stock import gtin14
+from simulators.cabinets.stock import gtin14
 
 KEY = "MV40-0231"
 DEVICE = "cabinet-3a"

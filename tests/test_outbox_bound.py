@@ -28,8 +28,8 @@ from gateway.alerts.alert_store import AlertFilter, list_alerts
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.storage.tables import edge_outbox, events
-from simulators.sorter import SorterSimulator
-from simulators.tube import Sorted, Tube
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.tube import Sorted, Tube
 from tests.infra import Infra
 from tests.polling import eventually
 from tests.test_gateway_e2e import FakeEdge

@@ -11,8 +11,8 @@ from gateway.rules.pharmacy import CabinetRules, DeliveryRules, ParLevel
 from gateway.tracking.cabinets.fold import StockLine
 from gateway.tracking.cabinets.replenishment import pick_list
 from gateway.tracking.cabinets.store import below_par
-from simulators.day import available, load_scenario
-from simulators.hospital import Hospital
+from simulators.hospital.hospital import Hospital
+from simulators.hospital.scenario import available, load_scenario
 from tests.pharmacy_events import EXPIRY, IBUPROFEN, INSULIN, PARACETAMOL, SITE, T0, Seq, cabinet_event, item
 
 WARD_3A = CabinetRules(

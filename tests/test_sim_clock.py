@@ -2,7 +2,7 @@
 
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
-from simulators.clock import SimClock
+from simulators.hospital.clock import SimClock
 
 WALL = datetime(2026, 11, 23, 10, 15, tzinfo=UTC)
 HOSPITAL_ZONE = timezone(timedelta(hours=2))

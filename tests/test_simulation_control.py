@@ -24,9 +24,9 @@ from contract.topics import SimulationTopics
 from gateway.auth.accounts import create_token
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from simulators.control import SimulationControl
-from simulators.day import load_scenario
-from simulators.hospital import Hospital
+from simulators.hospital.control import SimulationControl
+from simulators.hospital.hospital import Hospital
+from simulators.hospital.scenario import load_scenario
 from tests.infra import Infra
 from tests.polling import eventually
 from wardlink.stack import Stack, StackConfig

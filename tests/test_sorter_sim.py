@@ -7,8 +7,8 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
 from device_profiles import MailboxRecord, ModbusProfile, decode, decode_record, encode_ack, load_profiles
-from simulators.sorter import SorterSimulator
-from simulators.tube import Rejected, Sorted, Tube
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.tube import Rejected, Sorted, Tube
 from wardlink.net import free_port
 
 UNIT = 1

@@ -8,8 +8,8 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from device_profiles import ModbusProfile, load_profiles
 from device_profiles.watch_state import read_plan
-from simulators.sorter import SorterSimulator
-from simulators.tube import Rejected, Sorted, Tube
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.tube import Rejected, Sorted, Tube
 
 UNIT = 1
 

@@ -8,9 +8,10 @@ import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
 from device_profiles import decode_record, encode_ack, load_profiles
-from simulators.scenarios import check_digit, is_lab_barcode, lab_barcode, run_stream, tubes
-from simulators.sorter import SorterSimulator, run_sorter
-from simulators.tube import Rejected, Sorted
+from simulators.clinical.barcode import check_digit, is_lab_barcode, lab_barcode
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.stream import run_sorter, run_stream, tubes
+from simulators.sorter.tube import Rejected, Sorted
 from wardlink.net import free_port
 
 

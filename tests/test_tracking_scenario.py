@@ -1,6 +1,6 @@
 """Scenario: a morning of 500 specimens (5 % STAT) and a tube blockage that holds 20 carriers.
 
-The morning (`simulators.lab_morning`) is replayed through a running gateway over MQTT, minute by minute of
+The morning (`simulators.hospital.lab_morning`) is replayed through a running gateway over MQTT, minute by minute of
 its own time: the events of each minute are published by their edges (the tube system and sorter edge, and the
 laboratory information system), acknowledged once committed, then the gateway's clock moves to that minute and
 the alert engine makes one pass. What the lab must see: exactly the STAT specimens the blockage held are called
@@ -17,7 +17,8 @@ from contract import Event
 from gateway.rules import default_rules
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from simulators.lab_morning import DEVICE_EDGE, LAB_EDGE, Blockage, LabMorning, lab_morning
+from simulators.hospital.lab_morning import DEVICE_EDGE, LAB_EDGE, lab_morning
+from simulators.hospital.morning_truth import Blockage, LabMorning
 from tests.auth import authorised
 from tests.clock import SteppedClock
 from tests.infra import Infra

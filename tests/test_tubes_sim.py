@@ -11,9 +11,9 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from device_profiles import MailboxRecord, ModbusProfile, decode_record, encode_ack, load_profiles
 from device_profiles.watch_state import read_plan
-from simulators.tubes import TubeSystemSimulator
-from simulators.tubes_network import HOSPITAL, TubeNetwork, network_for
-from simulators.tubes_traffic import carrier_ids, dispatches, run_traffic
+from simulators.tubes.controller import TubeSystemSimulator
+from simulators.tubes.network import HOSPITAL, TubeNetwork, network_for
+from simulators.tubes.traffic import carrier_ids, dispatches, run_traffic
 
 UNIT = 1
 SPEED = 2000.0

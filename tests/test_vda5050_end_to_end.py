@@ -31,7 +31,7 @@ from edge.settings import EdgeSettings
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.storage.tables import events
-from simulators.robot import RobotSimulator
+from simulators.robots.robot import RobotSimulator
 from tests.infra import Infra
 from tests.polling import eventually
 from tests.test_robot_sim import clear_retained, unique_serial

@@ -16,7 +16,7 @@ from device_profiles.maps import NodeGraph, load_map
 from device_profiles.vda5050 import Headers, Vda5050Profile
 from device_profiles.vda5050_schemas import schema_errors
 from edge.drivers.vda5050_master import PIN_PAD, Happened, MasterControl, Reaction, fault_code
-from simulators.robot_body import RobotBody
+from simulators.robots.body import RobotBody
 
 SERIAL = "MC2-0001"
 

@@ -162,25 +162,25 @@ async def _edge(args: argparse.Namespace) -> None:
 
 
 async def _sim_sorter(args: argparse.Namespace) -> None:
-    from simulators.sorter import run_sorter
+    from simulators.sorter.stream import run_sorter
 
     await run_sorter(args.profile, args.host, args.port, args.rate, args.seed)
 
 
 async def _sim_tubes(args: argparse.Namespace) -> None:
-    from simulators.tubes import run_tubes
+    from simulators.tubes.traffic import run_tubes
 
     await run_tubes(args.profile, args.host, args.port, args.rate, args.seed, args.speed)
 
 
 async def _sim_robot(args: argparse.Namespace) -> None:
-    from simulators.robot import run_robots
+    from simulators.robots.fleet import run_robots
 
     await run_robots(args.profile, args.broker, args.count, args.seed, args.speed)
 
 
 async def _sim_cabinet(args: argparse.Namespace) -> None:
-    from simulators.cabinet_activity import run_cabinets
+    from simulators.cabinets.ward import run_cabinets
 
     await run_cabinets(args.profile, args.broker, args.count, args.seed, args.speed)
 
@@ -188,9 +188,9 @@ async def _sim_cabinet(args: argparse.Namespace) -> None:
 async def _sim_hospital(args: argparse.Namespace) -> None:
     import yaml
 
-    from simulators.control import SimulationControl
-    from simulators.day import load_scenario
-    from simulators.hospital import Hospital
+    from simulators.hospital.control import SimulationControl
+    from simulators.hospital.hospital import Hospital
+    from simulators.hospital.scenario import load_scenario
 
     hospital = Hospital(load_scenario(args.scenario), args.broker, edge=args.edge, topic_root=args.topic_root)
     control = SimulationControl(hospital, args.broker, simulator=args.simulator, topic_root=args.topic_root)

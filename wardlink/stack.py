@@ -2,9 +2,9 @@
 
 `make demo` runs it with a hospital-day scenario (or a lone sorter fed a barcode stream); the end-to-end tests run
 it the same way and drive the simulators themselves. With a scenario, the gateway's and the edge's clock is the
-hospital's simulated clock (`simulators.clock.SimClock`): overdue and at-risk are judged on the same time the devices
-stamp their records with, and what the edge stamps itself (device online/offline, watch events, dead letters) falls
-on the same simulated day.
+hospital's simulated clock (`simulators.hospital.clock.SimClock`): overdue and at-risk are judged on the same time
+the devices stamp their records with, and what the edge stamps itself (device online/offline, watch events, dead
+letters) falls on the same simulated day.
 """
 
 import asyncio
@@ -22,11 +22,11 @@ from edge.settings import EdgeSettings
 from gateway.runtime.clock import utc_now
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from simulators.control import SimulationControl
-from simulators.day import load_scenario
-from simulators.hospital import Hospital
-from simulators.scenarios import run_stream
-from simulators.sorter import SorterSimulator
+from simulators.hospital.control import SimulationControl
+from simulators.hospital.hospital import Hospital
+from simulators.hospital.scenario import load_scenario
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.stream import run_stream
 from wardlink.broker import EmbeddedBroker
 from wardlink.net import port_open
 

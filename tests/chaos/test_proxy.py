@@ -11,7 +11,7 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException as PymodbusException
 
 from device_profiles import load_profiles
-from simulators.sorter import SorterSimulator
+from simulators.sorter.device import SorterSimulator
 from tests.chaos.proxy import FaultProxy, Link
 from tests.chaos.toxics import (
     Bandwidth,

@@ -5,9 +5,9 @@
 
 Over `contract.simulation` on `SimulationTopics(simulator)`: every request is validated and answered with one
 `ControlResult` (accepted, or refused with the reason); the presence is published again whenever what runs changes
-(a fault starts or ends, a scenario starts). Faults are the ones a scenario file can name (`simulators.fault_catalogue`)
-and run on the hospital's simulated clock; the scenario's own faults show up as active faults too, and can be cleared
-the same way. Every request is logged with who asked.
+(a fault starts or ends, a scenario starts). Faults are the ones a scenario file can name
+(`simulators.hospital.fault_catalogue`) and run on the hospital's simulated clock; the scenario's own faults show up
+as active faults too, and can be cleared the same way. Every request is logged with who asked.
 """
 
 import asyncio
@@ -35,10 +35,9 @@ from contract.simulation import (
     parse_control_request,
 )
 from contract.topics import SimulationTopics
-from simulators import fault_catalogue
-from simulators.day import Fault, ScenarioError, available, load_scenario
-from simulators.hospital import Hospital
-from simulators.hospital_faults import FAULTS
+from simulators.hospital.fault_catalogue import FaultCatalogue, FaultRequestError
+from simulators.hospital.hospital import Hospital
+from simulators.hospital.scenario import Fault, ScenarioError, available, load_scenario
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +72,7 @@ class SimulationControl:
             f"hospital simulator: {len(hospital.sorters)} sorter(s), {len(hospital.tube_systems)} tube system(s), "
             f"{len(hospital.robots)} robot(s), {len(hospital.cabinets)} cabinet(s)"
         )
+        self.catalogue = FaultCatalogue(hospital.devices, hospital.faults)
         self.connected = asyncio.Event()
         self._faults: dict[str, _Running] = {}
         self._changed = asyncio.Event()
@@ -124,7 +124,7 @@ class SimulationControl:
             edge=h.topics.edge,
             scenario=RunningScenario(name=h.scenario.name, started_at=h.plan_started_at, speed=h.scenario.speed),
             scenarios=available(),
-            faults=fault_catalogue.offers(h),
+            faults=self.catalogue.offers(),
             active_faults=sorted((r.active for r in self._faults.values()), key=lambda a: a.started_at),
             updated_at=_wall_now(),
         )
@@ -167,8 +167,8 @@ class SimulationControl:
 
     def _inject(self, request: InjectFault, who: str) -> ControlResult:
         try:
-            params = fault_catalogue.check(self.hospital, request.fault, request.target, request.params)
-        except fault_catalogue.FaultRequestError as exc:
+            params = self.catalogue.check(request.fault, request.target, request.params)
+        except FaultRequestError as exc:
             return self._result(request.request_id, "refused", reason=str(exc))
         for running in self._faults.values():
             if running.active.fault == request.fault and running.active.target == request.target:
@@ -195,21 +195,22 @@ class SimulationControl:
         running = self._faults.get(request.fault_id)
         if running is None:
             return self._result(request.request_id, "refused", reason=f"no active fault {request.fault_id!r}")
-        kind = fault_catalogue.KINDS[running.active.fault]
-        if kind.clear is None:
+        kind = running.active.fault
+        faults = self.hospital.faults
+        if not faults.clearable(kind):
             return self._result(
                 request.request_id,
                 "refused",
-                reason=f"{kind.fault} cannot be cleared early; it ends by itself at {running.active.ends_at:%H:%M:%S}Z",
+                reason=f"{kind} cannot be cleared early; it ends by itself at {running.active.ends_at:%H:%M:%S}Z",
             )
         running.task.cancel()
         await asyncio.gather(running.task, return_exceptions=True)
-        await kind.clear(self.hospital, running.fault)
+        await faults.clear(running.fault)
         log.info(
             "simulation control: %s cleared fault %s (%s on %s)",
             who,
             request.fault_id,
-            kind.fault,
+            kind,
             running.fault.device,
         )
         return self._result(request.request_id, "accepted", fault_id=request.fault_id)
@@ -251,7 +252,7 @@ class SimulationControl:
             source=source,  # type: ignore[arg-type]
             started_at=now,
             ends_at=now + timedelta(minutes=minutes),
-            clearable=fault_catalogue.KINDS[kind].clear is not None,
+            clearable=h.faults.clearable(kind),
         )
         task = asyncio.create_task(self._fault_runs(fault_id, fault), name=f"fault:{kind}:{target}")
         running = _Running(active, fault, task)
@@ -262,7 +263,7 @@ class SimulationControl:
     async def _fault_runs(self, fault_id: str, fault: Fault) -> None:
         h = self.hospital
         try:
-            await FAULTS[fault.kind](h, fault)  # some return at once and end by themselves (the fridge, the battery)
+            await h.faults.strike(fault)  # some return at once and end by themselves (the fridge, the battery)
             running = self._faults.get(fault_id)
             if running is not None:
                 await h.clock.sleep((running.active.ends_at - h.clock.now()).total_seconds())

@@ -18,7 +18,7 @@ import aiomqtt
 
 from contract.backoff import Backoff
 from contract.mqtt_url import BrokerAddress
-from simulators import cabinet_json as mv40
+from simulators.cabinets import messages
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class CabinetLink:
         """Connect (Last Will: OFFLINE, retained), say ONLINE (retained), then publish and listen; reconnect."""
         backoff = Backoff(initial=0.2, cap=5.0)
         while powered():
-            will = aiomqtt.Will(self.status_topic, mv40.last_will(), qos=1, retain=True)
+            will = aiomqtt.Will(self.status_topic, messages.last_will(), qos=1, retain=True)
             try:
                 async with aiomqtt.Client(
                     **self.broker.client_kwargs(),

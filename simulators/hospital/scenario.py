@@ -2,7 +2,7 @@
 
 A scenario file (YAML, `simulators/days/*.yaml`) is validated like a profile (`extra="forbid"`); times are
 the hospital's local clock ("HH:MM") and run `speed` times faster than real time, on the day before the one it
-is played on (see `simulators.clock`). Deterministic given `seed`.
+is played on (see `simulators.hospital.clock`). Deterministic given `seed`.
 """
 
 from datetime import time
@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from contract.ids import Identifier
 
-DAYS_DIR = Path(__file__).resolve().parent / "days"
+DAYS_DIR = Path(__file__).resolve().parent.parent / "days"
 
 FaultKind = Literal[
     "jam",  # sorter

@@ -1,5 +1,5 @@
-"""A mailbox device: a bounded FIFO of records whose head stays until the edge acknowledges it, and the Modbus
-TCP server (pymodbus 3.16 `SimDevice`) that shows the head and the device's other resources from its profile.
+"""A device from its profile as a Modbus TCP server (pymodbus 3.16 `SimDevice`): the mailbox head and every other
+resource, rendered at each read.
 
 `ProfileDevice` renders every table from the simulator's state through the profile's codec at the moment of
 each read, pops the head on a matching ack, and hands other writes (coils, holding registers) to `on_write`.
@@ -8,9 +8,7 @@ The sorter and the tube system simulators are subclasses that say what the value
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -19,76 +17,10 @@ from pymodbus.constants import ExcCodes
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
-from device_profiles import MailboxRecord, ModbusProfile, Resource, decode, decode_ack, encode, encode_record
+from device_profiles import ModbusProfile, Resource, decode, decode_ack, encode, encode_record
+from simulators.modbus.mailbox import RecordFifo
 
 log = logging.getLogger(__name__)
-
-SEQ_MAX = 0xFFFF_FFFF
-
-
-class RecordFifo:
-    """FIFO of mailbox records with uint32 sequence numbers from 1 (0 means empty); never drops a record."""
-
-    def __init__(self, capacity: int = 2000) -> None:
-        if capacity < 2:
-            raise ValueError("capacity must hold at least a scan and its sort (2)")
-        self.capacity = capacity
-        self._records: deque[MailboxRecord] = deque()
-        self._last_seq = 0
-        self._room = asyncio.Condition()
-        self.waiting = 0
-        """Inductions waiting for room (the sorter shows itself paused)."""
-        self.acks = 0
-        self.stale_acks = 0
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-    @property
-    def head(self) -> MailboxRecord | None:
-        return self._records[0] if self._records else None
-
-    async def put(self, records: list[MailboxRecord]) -> list[MailboxRecord]:
-        """Queue `records` together, numbered in order, once there is room for all of them (never drops)."""
-        if len(records) > self.capacity:
-            raise ValueError(f"{len(records)} records can never fit a mailbox of {self.capacity}")
-        async with self._room:
-            if self.capacity - len(self._records) < len(records):
-                self.waiting += 1
-                try:
-                    await self._room.wait_for(lambda: self.capacity - len(self._records) >= len(records))
-                finally:
-                    self.waiting -= 1
-            numbered = [replace(record, seq=self._next_seq()) for record in records]
-            self._records.extend(numbered)
-            return numbered
-
-    def _next_seq(self) -> int:
-        # uint32 on the wire: wraps past 2**32 - 1 to 1, never 0 (0 means "empty").
-        self._last_seq = self._last_seq % SEQ_MAX + 1
-        return self._last_seq
-
-    async def reset(self) -> int:
-        """Power loss: records not yet acknowledged are gone and numbering starts again from 1; returns how many."""
-        dropped = len(self._records)
-        self._records.clear()
-        self._last_seq = 0
-        async with self._room:
-            self._room.notify_all()
-        return dropped
-
-    async def ack(self, seq: int) -> bool:
-        """Pop the head if `seq` is its sequence number; any other value is ignored and counted as stale."""
-        head = self.head
-        if head is None or head.seq != seq:
-            self.stale_acks += 1
-            return False
-        self._records.popleft()
-        self.acks += 1
-        async with self._room:
-            self._room.notify_all()
-        return True
-
 
 _TABLES = ("coil", "discrete", "holding", "input")  # the order SimDevice wants its non-shared blocks in
 _READ_TABLE = {1: "coil", 2: "discrete", 3: "holding", 4: "input"}

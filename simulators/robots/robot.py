@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import socket
 from collections import deque
 from collections.abc import Callable
@@ -28,11 +27,11 @@ import aiomqtt
 
 from contract.backoff import Backoff, FailureLog
 from contract.mqtt_url import BrokerAddress
-from device_profiles.maps import NodeGraph, load_map
+from device_profiles.maps import NodeGraph
 from device_profiles.vda5050 import Channel, Headers, Vda5050Profile
 from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, check, parse
-from simulators.robot_body import RobotBody
-from simulators.robot_factsheet import factsheet_body
+from simulators.robots.body import RobotBody
+from simulators.robots.factsheet import factsheet_body
 
 log = logging.getLogger(__name__)
 
@@ -288,46 +287,3 @@ def _raise_if_cancelling() -> None:
     """Python 3.11's `wait_for` (inside aiomqtt's publish) can swallow a cancellation that races a reply."""
     if _cancelling():
         raise asyncio.CancelledError
-
-
-async def run_robots(
-    profile_name: str,
-    broker_url: str,
-    count: int = 1,
-    seed: int = 1,
-    speed: float = 1.0,
-    *,
-    profiles: dict[str, Any] | None = None,
-    serial_prefix: str = "MC2",
-) -> None:
-    """A fleet of `count` robots (serials `{prefix}-0001`...) on the profile's map, until cancelled.
-
-    Seeded: the same seed gives each robot the same start node (a charger or the pharmacy) and battery charge.
-    """
-    if profiles is None:
-        from device_profiles import load_profiles
-
-        profiles = load_profiles()
-    profile = profiles[profile_name]
-    if not isinstance(profile, Vda5050Profile):
-        raise ValueError(f"profile {profile_name!r} is not a VDA 5050 robot (protocol {profile.protocol!r})")
-    graph = load_map(profile.map)
-    rng = random.Random(seed)
-    homes = [n.id for n in graph.nodes if n.kind in ("charger", "pharmacy")] or [graph.nodes[0].id]
-    robots = [
-        RobotSimulator(
-            profile,
-            graph,
-            f"{serial_prefix}-{i + 1:04d}",
-            broker_url,
-            speed=speed,
-            start_node=rng.choice(homes),
-            battery_pct=round(rng.uniform(60, 100), 1),
-        )
-        for i in range(count)
-    ]
-    async with contextlib.AsyncExitStack() as stack:
-        for robot in robots:
-            await stack.enter_async_context(robot)
-        log.info("%d robot(s) of %s online on %s (x%g time)", count, profile_name, robots[0].broker, speed)
-        await asyncio.Event().wait()

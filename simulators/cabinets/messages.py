@@ -6,7 +6,7 @@ Only the shapes live here; `CabinetSimulator` decides when to send them and adds
 import json
 from typing import Any
 
-from simulators.cabinet_stock import BinStock
+from simulators.cabinets.stock import BinStock
 
 FIRMWARE = "4.2.1"
 ALARM_TEXT = {

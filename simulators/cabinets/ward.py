@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from device_profiles import PROFILES_DIR, MqttJsonProfile, load_profiles
-from simulators.cabinet import CabinetError, CabinetSimulator
+from simulators.cabinets.cabinet import CabinetError, CabinetSimulator
 
 log = logging.getLogger(__name__)
 

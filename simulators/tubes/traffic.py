@@ -3,7 +3,8 @@
 About 60 % of carriers take specimens from the wards, ED, OR, ICU and oncology to the lab (1-6 barcodes
 each); pharmacy sends medication to the wards (a third of it secure); the blood bank sends blood products
 (half of them secure) and the lab returns empty carriers. About 5 % travel STAT. A secure carrier is released
-by a badge (`B` + 6 digits) a while after it arrives.
+by a badge (`B` + 6 digits) a while after it arrives. `run_tubes` (`wardlink sim tubes`) serves a tube system
+and sends it such traffic until cancelled.
 """
 
 import asyncio
@@ -12,9 +13,10 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from simulators.scenarios import lab_barcode
-from simulators.tubes import Priority, TubeSystemSimulator
-from simulators.tubes_network import TubeNetwork
+from device_profiles import ModbusProfile, load_profiles
+from simulators.clinical.barcode import lab_barcode
+from simulators.tubes.controller import Priority, TubeSystemSimulator
+from simulators.tubes.network import TubeNetwork
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,13 @@ class Dispatch:
 def carrier_ids(network: TubeNetwork, per_station: int = CARRIERS_PER_STATION) -> list[str]:
     """RFID tag ids of the system's carriers (16 hex characters, like an EPC prefix plus a serial)."""
     return [f"E2801160{n:08X}" for n in range(1, len(network.stations) * per_station + 1)]
+
+
+def free_carrier(sim: TubeSystemSimulator, rng: random.Random) -> str | None:
+    """A carrier of `sim` that is neither on its way nor waiting for release, drawn with `rng`; None if all are out."""
+    busy = {t.carrier for t in sim.trips.values() if t.state != "done"}
+    free = [c for c in carrier_ids(sim.network) if c not in busy]
+    return rng.choice(free) if free else None
 
 
 def dispatches(seed: int, network: TubeNetwork, count: int | None = None) -> Iterator[Dispatch]:
@@ -126,3 +135,28 @@ async def _release(sim: TubeSystemSimulator, transaction: int, dispatch: Dispatc
     await asyncio.sleep(dispatch.release_after_s / sim.speed)
     assert dispatch.badge is not None
     await sim.present_badge(trip.to_station, dispatch.badge)
+
+
+async def run_tubes(profile_name: str, host: str, port: int, rate_per_min: float, seed: int, speed: float) -> None:
+    """Serve a tube system on host:port and send seeded traffic at `rate_per_min` until cancelled.
+
+    `speed` compresses device time: 60 makes a two-minute trip take two seconds.
+    """
+    profiles = load_profiles()
+    if profile_name not in profiles:
+        raise ValueError(f"unknown profile {profile_name!r} (known: {', '.join(sorted(profiles))})")
+    profile = profiles[profile_name]
+    if not isinstance(profile, ModbusProfile) or profile.mailbox is None:
+        raise ValueError(f"profile {profile_name!r} is not a Modbus device with a mailbox")
+    async with TubeSystemSimulator(profile, host=host, port=port, speed=speed) as sim:
+        log.info(
+            "%d stations in %d zones; sending %.1f carriers/min (seed %d, speed x%g)",
+            len(sim.network.stations),
+            len(sim.network.zones),
+            rate_per_min,
+            seed,
+            speed,
+        )
+        if rate_per_min > 0:
+            await run_traffic(sim, rate_per_min, seed)
+        await asyncio.Event().wait()

@@ -1,12 +1,20 @@
-"""Seeded, realistic tube streams for the sorter simulator: the same seed always gives the same tubes."""
+"""Seeded, realistic tube streams for the sorter simulator: the same seed always gives the same tubes.
+
+`run_sorter` (`wardlink sim sorter`) serves a sorter and feeds it such a stream until cancelled.
+"""
 
 import asyncio
+import logging
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from simulators.sorter import SorterSimulator
-from simulators.tube import ERROR_LANE, RackFiller, Rejected, Sorted, Tube
+from device_profiles import ModbusProfile, load_profiles
+from simulators.clinical.barcode import lab_barcode
+from simulators.sorter.device import SorterSimulator
+from simulators.sorter.tube import ERROR_LANE, RackFiller, Rejected, Sorted, Tube
+
+log = logging.getLogger(__name__)
 
 LANE_WEIGHTS = (30, 20, 15, 10, 10, 5, 5, 5)
 """Output lanes 1..8 by share of the workload (chemistry first, then haematology, coagulation, ...)."""
@@ -19,29 +27,6 @@ class StreamMix:
     unknown_order: float = 0.015
     no_read: float = 0.01
     rack_full: float = 0.005
-
-
-def check_digit(digits: str) -> int:
-    """Luhn (mod 10) check digit of a digit string."""
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        n = int(char)
-        if i % 2 == 0:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return (10 - total % 10) % 10
-
-
-def lab_barcode(number: int) -> str:
-    """`S` + 8-digit specimen number + check digit, as a lab system labels tubes (no patient data)."""
-    if not 0 <= number <= 99_999_999:
-        raise ValueError(f"specimen number {number} does not fit 8 digits")
-    digits = f"{number:08d}"
-    return f"S{digits}{check_digit(digits)}"
-
-
-def is_lab_barcode(value: str) -> bool:
-    return len(value) == 10 and value[0] == "S" and value[1:].isdigit() and check_digit(value[1:9]) == int(value[9])
 
 
 def tubes(
@@ -84,3 +69,27 @@ async def run_stream(sim: SorterSimulator, rate_per_s: float, seed: int, count: 
         await sim.induct(tube)  # waits while the mailbox is full: the sorter pauses, it never drops a tube
         due = max(due + interval, loop.time())  # after a pause, carry on at the rate instead of bursting
         await asyncio.sleep(due - loop.time())
+
+
+async def run_sorter(profile_name: str, host: str, port: int, rate_per_s: float, seed: int) -> None:
+    """Serve a sorter on host:port and feed it a seeded tube stream at `rate_per_s` until cancelled."""
+    profiles = load_profiles()
+    if profile_name not in profiles:
+        raise ValueError(f"unknown profile {profile_name!r} (known: {', '.join(sorted(profiles))})")
+    profile = profiles[profile_name]
+    if not isinstance(profile, ModbusProfile) or profile.mailbox is None:
+        raise ValueError(f"profile {profile_name!r} is not a Modbus device with a mailbox")
+    async with SorterSimulator(profile, host=host, port=port) as sim:
+        box = profile.mailbox
+        log.info(
+            "mailbox block %s %d-%d, ack %s; feeding %.2f tubes/s (seed %d)",
+            box.table,
+            box.address,
+            box.address + box.count - 1,
+            profile.resource(box.ack).where,
+            rate_per_s,
+            seed,
+        )
+        if rate_per_s > 0:
+            await run_stream(sim, rate_per_s, seed, None)
+        await asyncio.Event().wait()  # a finite stream ends; keep serving until cancelled

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from simulators import cabinet_json as mv40
-from simulators.cabinet_json import MALFORMED_KINDS
-from simulators.cabinet_link import CabinetLink
+from simulators.cabinets import messages
+from simulators.cabinets.link import CabinetLink
+from simulators.cabinets.messages import MALFORMED_KINDS
 
 
 class VendorStream:
@@ -50,7 +50,7 @@ class VendorStream:
         return f"{self.topic_id}-b{self.boot}-{self.counter:06d}"
 
     def status(self, state: str, cause: str | None = None) -> bytes:
-        return mv40.status(state, self.ts(), self.boot, cause)
+        return messages.status(state, self.ts(), self.boot, cause)
 
     def publish(self, topic_name: str, body: dict[str, Any]) -> dict[str, Any]:
         """Stamp `body` and journal it on the profile's topic `topic_name` (twice, or with a bad frame, if faulty)."""
@@ -64,8 +64,8 @@ class VendorStream:
         return message
 
     def malformed(self, kind: str) -> bytes:
-        """A frame the edge must set aside (see `cabinet_json.MALFORMED_KINDS`), with a fresh msgId."""
-        return mv40.malformed(kind, self.next_id(), self.ts())
+        """A frame the edge must set aside (see `messages.MALFORMED_KINDS`), with a fresh msgId."""
+        return messages.malformed(kind, self.next_id(), self.ts())
 
     def duplicate_for(self, real_s: float) -> None:
         """Fault: for `real_s` (real seconds), every message is published twice with the same msgId."""

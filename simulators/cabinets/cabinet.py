@@ -13,29 +13,27 @@ can hold the same stock whatever the traffic's seed. With `inventory_every_s` th
 inventory on every connect and then every that many simulated seconds, as real cabinets do; without it, only when
 asked (the INVENTORY command, `inventory()`). Faults: `warm_fridge`, door ajar (left open), `power_loss` (the
 broker publishes the Last Will) and `reboot`, `malformed_frames`, `duplicate_messages`. Its parts: the MQTT
-connection and journal (`cabinet_link`), stamping and garbling the stream (`cabinet_stream`), the JSON shapes
-(`cabinet_json`), the fridge (`cabinet_fridge`), the stock and badges (`cabinet_stock`).
+connection and journal (`link`), stamping and garbling the stream (`stream`), the JSON shapes (`messages`), the
+fridge (`fridge`), the stock and badges (`stock`), all in `simulators.cabinets`.
 """
 
 import asyncio
 import contextlib
-import logging
 import random
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
 
 from contract.mqtt_url import BrokerAddress
 from device_profiles import MqttJsonProfile
-from simulators import cabinet_json as mv40
-from simulators.cabinet_fridge import Fridge
-from simulators.cabinet_json import ALARM_TEXT
-from simulators.cabinet_link import CabinetLink
-from simulators.cabinet_stock import BinStock, badges, stock_cabinet
-from simulators.cabinet_stream import VendorStream
-
-log = logging.getLogger(__name__)
+from simulators.cabinets import messages
+from simulators.cabinets.fridge import Fridge
+from simulators.cabinets.link import CabinetLink
+from simulators.cabinets.messages import ALARM_TEXT
+from simulators.cabinets.stock import BinStock, badges, stock_cabinet
+from simulators.cabinets.stream import VendorStream
+from simulators.cabinets.timers import Timers
 
 TOPICS = ("status", "events", "telemetry", "inventory", "commands", "replies")
 
@@ -106,7 +104,7 @@ class CabinetSimulator:
         """Set while the cabinet is connected to the broker (after its ONLINE status)."""
         self.stream = VendorStream(self.link, self.topic, topic_id, clock, self.rng, boot)
         self._tasks: list[asyncio.Task[Any]] = []
-        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._timers = Timers(self.real_seconds)
 
     def topic(self, name: str) -> str:
         return self.profile.topic(name, self.topic_id)
@@ -187,12 +185,11 @@ class CabinetSimulator:
         self.powered = False
         self.link.detach()
         current = asyncio.current_task()
-        tasks = [t for t in [*self._tasks, *self._timers.values()] if t is not current]
+        tasks = [t for t in [*self._tasks, *self._timers.take()] if t is not current]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = [t for t in self._tasks if t is current]
-        self._timers.clear()
 
     async def forget(self) -> None:
         """Withdraw the retained status from the broker (an empty retained message), e.g. after a test."""
@@ -231,7 +228,7 @@ class CabinetSimulator:
         return self.stream.publish(topic_name, body)
 
     def malformed(self, kind: str) -> bytes:
-        """A frame the edge must set aside (see `cabinet_json.MALFORMED_KINDS`), with a fresh msgId."""
+        """A frame the edge must set aside (see `messages.MALFORMED_KINDS`), with a fresh msgId."""
         return self.stream.malformed(kind)
 
     def send_malformed(self, kind: str) -> bytes:
@@ -261,7 +258,7 @@ class CabinetSimulator:
         self.door_opened_by = badge
         self.unlocked_for = None
         self._publish("events", {"evt": "DOOR_OPEN", "door": {"id": "main"}, "user": {"badgeId": badge}})
-        self._later("door_ajar", self.door_ajar_after_s, self._door_ajar)
+        self._timers.start("door_ajar", self.door_ajar_after_s, self._door_ajar)
         return True
 
     async def close_door(self, badge: str | None = None) -> None:
@@ -269,7 +266,7 @@ class CabinetSimulator:
         if self.door_opened_by is None:
             raise CabinetError("the door is already closed")
         self.door_opened_by = None
-        self._cancel("door_ajar")
+        self._timers.cancel("door_ajar")
         self._publish("events", {"evt": "DOOR_CLOSE", "door": {"id": "main"}, "user": {"badgeId": badge}})
         if "A-101" in self.alarms:
             self._alarm("A-101", "CLEARED")
@@ -324,7 +321,7 @@ class CabinetSimulator:
         delivery_ref: str | None = None,
     ) -> dict[str, Any]:
         txn_id = f"T{self.boot}-{self.stream.counter + 1:06d}"
-        body = mv40.movement(
+        body = messages.movement(
             evt, line, quantity, badge or self.door_opened_by, txn_id, order_ref=order_ref, delivery_ref=delivery_ref
         )
         return self._publish("events", body)
@@ -334,7 +331,7 @@ class CabinetSimulator:
         return self._publish("inventory", self._snapshot(request_id))
 
     def _snapshot(self, request_id: str | None) -> dict[str, Any]:
-        return mv40.snapshot(self.stock, request_id)
+        return messages.snapshot(self.stock, request_id)
 
     async def _inventory_loop(self, every_s: float) -> None:
         """The periodic full report; while the link is down there is none (the next connect reports anyway)."""
@@ -366,7 +363,12 @@ class CabinetSimulator:
     def warm_fridge(self, target_c: float, minutes: float) -> None:
         """Fault: the fridge drifts toward `target_c` for `minutes` (simulated), then recovers to the setpoint."""
         self.fridge.warm(target_c)
-        self._later("fridge_fault", minutes * 60, self._fridge_recovers)
+        self._timers.start("fridge_fault", minutes * 60, self._fridge_recovers)
+
+    def cool_fridge(self) -> None:
+        """End a `warm_fridge` fault now: the fridge recovers toward its setpoint."""
+        self._timers.cancel("fridge_fault")  # its timer would otherwise end a later warming early
+        self.fridge.recover()
 
     async def _fridge_recovers(self) -> None:
         self.fridge.recover()
@@ -389,19 +391,4 @@ class CabinetSimulator:
 
     def _alarm(self, code: str, state: str, *, text: str | None = None, user: dict[str, str] | None = None) -> None:
         (self.alarms.add if state == "RAISED" else self.alarms.discard)(code)
-        self._publish("events", mv40.alarm(code, state, text, user))
-
-    def _later(self, name: str, sim_seconds: float, action: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        self._cancel(name)
-
-        async def timer() -> None:
-            await asyncio.sleep(self.real_seconds(sim_seconds))
-            self._timers.pop(name, None)
-            await action()
-
-        self._timers[name] = asyncio.get_running_loop().create_task(timer())
-
-    def _cancel(self, name: str) -> None:
-        task = self._timers.pop(name, None)
-        if task is not None:
-            task.cancel()
+        self._publish("events", messages.alarm(code, state, text, user))

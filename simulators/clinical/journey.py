@@ -1,11 +1,11 @@
 """What a specimen's journey looks like: priorities, test categories, who handles it, how long each leg takes.
 
-Shared by the live hospital (`simulators.hospital`) and the deterministic lab morning (`simulators.lab_morning`)
-so both draw the same kind of traffic. Leg durations are drawn *below* the expected leg times the gateway's
-rules hold (`gateway/rules/default.yaml` `expected_legs`, passed in as any object with the same attributes,
-see `Legs`): an undisturbed specimen is then never predicted late. STAT specimens are drawn from the categories
-whose STAT target is 30 minutes (blood gas, blood count, coagulation); the expected legs of those add up to
-less than that, so only a real delay can put them at risk.
+Shared by the live hospital (`simulators.hospital.hospital`) and the deterministic lab morning
+(`simulators.hospital.lab_morning`) so both draw the same kind of traffic. Leg durations are drawn *below* the
+expected leg times the gateway's rules hold (`gateway/rules/default.yaml` `expected_legs`, passed in as any object
+with the same attributes, see `Legs`): an undisturbed specimen is then never predicted late. STAT specimens are
+drawn from the categories whose STAT target is 30 minutes (blood gas, blood count, coagulation); the expected legs
+of those add up to less than that, so only a real delay can put them at risk.
 """
 
 import random

@@ -17,9 +17,9 @@ from typing import Any
 
 from pymodbus.constants import ExcCodes
 
-from device_profiles import MailboxRecord, ModbusProfile, Resource, encode_record, load_profiles
-from simulators.fifo import ProfileDevice, RecordFifo, device_now
-from simulators.tube import RackFiller, Rejected, Sorted, Tube
+from device_profiles import MailboxRecord, ModbusProfile, Resource, encode_record
+from simulators.modbus.server import ProfileDevice, device_now
+from simulators.sorter.tube import RackFiller, Rejected, Sorted, Tube
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,6 @@ BUSY_WINDOW_S = 3.0
 FAULTS = ("jam", "door_open", "maintenance")
 """Statuses that stop induction until cleared (fault injection)."""
 PAUSE_COIL = "induction_paused"
-
-__all__ = ["BUSY_WINDOW_S", "FAULTS", "RecordFifo", "SorterSimulator", "run_sorter"]
 
 
 def _to_ms(moment: datetime) -> datetime:
@@ -193,29 +191,3 @@ class SorterSimulator(ProfileDevice):
                 self._recent.popleft()
             return min(len(self._recent), 0xFFFF)
         return self.values[name]
-
-
-async def run_sorter(profile_name: str, host: str, port: int, rate_per_s: float, seed: int) -> None:
-    """Serve a sorter on host:port and feed it a seeded tube stream at `rate_per_s` until cancelled."""
-    from simulators.scenarios import run_stream  # scenarios import this module
-
-    profiles = load_profiles()
-    if profile_name not in profiles:
-        raise ValueError(f"unknown profile {profile_name!r} (known: {', '.join(sorted(profiles))})")
-    profile = profiles[profile_name]
-    if not isinstance(profile, ModbusProfile) or profile.mailbox is None:
-        raise ValueError(f"profile {profile_name!r} is not a Modbus device with a mailbox")
-    async with SorterSimulator(profile, host=host, port=port) as sim:
-        box = profile.mailbox
-        log.info(
-            "mailbox block %s %d-%d, ack %s; feeding %.2f tubes/s (seed %d)",
-            box.table,
-            box.address,
-            box.address + box.count - 1,
-            profile.resource(box.ack).where,
-            rate_per_s,
-            seed,
-        )
-        if rate_per_s > 0:
-            await run_stream(sim, rate_per_s, seed, None)
-        await asyncio.Event().wait()  # a finite stream ends; keep serving until cancelled

@@ -10,7 +10,6 @@ simulated clock, which runs at the same `speed`); transaction numbers survive a 
 """
 
 import asyncio
-import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -19,11 +18,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from contract.ids import check_identifier
-from device_profiles import MailboxRecord, ModbusProfile, Resource, encode_record, load_profiles
-from simulators.fifo import ProfileDevice, device_now
-from simulators.tubes_network import ZONE_BLOCKED, TubeNetwork, network_for
-
-log = logging.getLogger(__name__)
+from device_profiles import MailboxRecord, ModbusProfile, Resource, encode_record
+from simulators.modbus.server import ProfileDevice, device_now
+from simulators.tubes.network import ZONE_BLOCKED, TubeNetwork, network_for
 
 Priority = Literal["normal", "stat"]
 
@@ -287,30 +284,3 @@ class TubeSystemSimulator(ProfileDevice):
         if name == "blower_pressure":
             return round(12.0 + 0.5 * math.sin(time.monotonic() / 30), 1) if self.in_transit else 0.0
         return self.values[name]
-
-
-async def run_tubes(profile_name: str, host: str, port: int, rate_per_min: float, seed: int, speed: float) -> None:
-    """Serve a tube system on host:port and send seeded traffic at `rate_per_min` until cancelled.
-
-    `speed` compresses device time: 60 makes a two-minute trip take two seconds.
-    """
-    from simulators.tubes_traffic import run_traffic  # traffic imports this module
-
-    profiles = load_profiles()
-    if profile_name not in profiles:
-        raise ValueError(f"unknown profile {profile_name!r} (known: {', '.join(sorted(profiles))})")
-    profile = profiles[profile_name]
-    if not isinstance(profile, ModbusProfile) or profile.mailbox is None:
-        raise ValueError(f"profile {profile_name!r} is not a Modbus device with a mailbox")
-    async with TubeSystemSimulator(profile, host=host, port=port, speed=speed) as sim:
-        log.info(
-            "%d stations in %d zones; sending %.1f carriers/min (seed %d, speed x%g)",
-            len(sim.network.stations),
-            len(sim.network.zones),
-            rate_per_min,
-            seed,
-            speed,
-        )
-        if rate_per_min > 0:
-            await run_traffic(sim, rate_per_min, seed)
-        await asyncio.Event().wait()
