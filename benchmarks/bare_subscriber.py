@@ -11,7 +11,7 @@ import time
 
 import aiomqtt
 
-from contract.mqtt_url import BrokerAddress
+from mqttlink.url import BrokerAddress
 
 
 async def count_messages(url: str, topic: str, count: int) -> float:

@@ -19,7 +19,7 @@ import aiomqtt
 
 from contract import Ack, Event, Topics
 from contract.envelope import envelope_messages
-from contract.mqtt_url import BrokerAddress
+from mqttlink.url import BrokerAddress
 
 REPO = Path(__file__).resolve().parent.parent
 QUIET = logging.getLogger("benchmarks.edges")

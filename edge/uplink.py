@@ -23,14 +23,14 @@ import aiomqtt
 from pydantic import ValidationError
 
 from contract import Ack, Command, DeadLetter, EdgeState, EdgeStatus, Telemetry, Topics, command_adapter
-from contract.backoff import Backoff, FailureLog
 from contract.edge_status import fill_level
 from contract.envelope import envelope_messages
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from edge.clock import Clock, utc_now
 from edge.outbox import Outbox, OutboxStorageError, Pending
 from edge.settings import EdgeSettings
+from mqttlink.backoff import Backoff, FailureLog
+from mqttlink.url import BrokerAddress
 
 log = logging.getLogger(__name__)
 

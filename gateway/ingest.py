@@ -21,8 +21,6 @@ import aiomqtt
 
 from contract import Ack, DeadLetter, Event, Topics
 from contract.ack import MAX_MISSING_RANGES
-from contract.backoff import Backoff, FailureLog
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic, subscription
 from gateway.batcher import next_batch
 from gateway.projection_worker import ProjectionWorker
@@ -34,6 +32,8 @@ from gateway.store import BatchResult, Store
 from gateway.store_retry import while_database_down
 from gateway.telemetry_ingest import TelemetryWriter
 from gateway.validation import RejectedError, accept_events, accept_state, accept_status, accept_telemetry
+from mqttlink.backoff import Backoff, FailureLog
+from mqttlink.url import BrokerAddress
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract.backoff import Backoff, FailureLog
 from gateway.collector import settle_collector
 from gateway.projection_notices import STORED_PREFIX, listen_on
 from gateway.settings import GatewaySettings
 from gateway.store import BatchResult, Projected, Store
+from mqttlink.backoff import Backoff, FailureLog
 
 log = logging.getLogger(__name__)
 

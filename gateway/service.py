@@ -16,7 +16,6 @@ from types import TracebackType
 
 import uvicorn
 
-from contract.mqtt_url import BrokerAddress
 from gateway.alerts.engine import AlertEngine
 from gateway.api import create_app
 from gateway.clock import Clock, utc_now
@@ -30,6 +29,7 @@ from gateway.settings import GatewaySettings
 from gateway.shared_subscription import SharedSubscriptionError
 from gateway.simulation import SimulationLink
 from gateway.store import Store
+from mqttlink.url import BrokerAddress
 
 log = logging.getLogger(__name__)
 

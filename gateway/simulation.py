@@ -16,8 +16,6 @@ from uuid import UUID, uuid4
 import aiomqtt
 from pydantic import BaseModel, Field, ValidationError
 
-from contract.backoff import Backoff, FailureLog
-from contract.mqtt_url import BrokerAddress
 from contract.simulation import (
     ClearFault,
     ControlResult,
@@ -28,6 +26,8 @@ from contract.simulation import (
 )
 from contract.topics import SimulationTopics, simulation_subscription
 from gateway.settings import GatewaySettings
+from mqttlink.backoff import Backoff, FailureLog
+from mqttlink.url import BrokerAddress
 
 log = logging.getLogger(__name__)
 

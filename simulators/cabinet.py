@@ -26,8 +26,8 @@ from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
 
-from contract.mqtt_url import BrokerAddress
 from device_profiles import MqttJsonProfile
+from mqttlink.url import BrokerAddress
 from simulators import cabinet_json as mv40
 from simulators.cabinet_fridge import Fridge
 from simulators.cabinet_json import ALARM_TEXT

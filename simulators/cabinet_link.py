@@ -16,8 +16,8 @@ from typing import Any
 
 import aiomqtt
 
-from contract.backoff import Backoff
-from contract.mqtt_url import BrokerAddress
+from mqttlink.backoff import Backoff
+from mqttlink.url import BrokerAddress
 from simulators import cabinet_json as mv40
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from uuid import uuid4
 import aiomqtt
 
 from contract.command import DispatchDelivery
-from contract.mqtt_url import BrokerAddress
+from mqttlink.url import BrokerAddress
 from simulators.cabinet import CabinetError, CabinetSimulator
 from simulators.cabinet_activity import medication_order
 from simulators.robot import RobotSimulator

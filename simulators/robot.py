@@ -26,11 +26,11 @@ from typing import Any
 
 import aiomqtt
 
-from contract.backoff import Backoff, FailureLog
-from contract.mqtt_url import BrokerAddress
 from device_profiles.maps import NodeGraph, load_map
 from device_profiles.vda5050 import Channel, Headers, Vda5050Profile
 from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, check, parse
+from mqttlink.backoff import Backoff, FailureLog
+from mqttlink.url import BrokerAddress
 from simulators.robot_body import RobotBody
 from simulators.robot_factsheet import factsheet_body
 

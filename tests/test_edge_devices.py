@@ -7,9 +7,9 @@ import aiomqtt
 import pytest
 
 from contract import DeadLetter
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from device_profiles import MailboxRecord
+from mqttlink.url import BrokerAddress
 from simulators.scenarios import lab_barcode
 from simulators.sorter import SorterSimulator
 from simulators.tube import Rejected, Sorted, Tube

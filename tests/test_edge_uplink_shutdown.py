@@ -15,10 +15,10 @@ from typing import Any
 import aiomqtt
 
 from contract import DeadLetter, Topics
-from contract.mqtt_url import BrokerAddress
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
 from edge.uplink import Uplink
+from mqttlink.url import BrokerAddress
 from tests.infra import Infra
 
 SITE, EDGE = "general-hospital", "core-lab-edge"

@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from contract import Event, Subject, Topics, new_event
-from contract.mqtt_url import BrokerAddress
 from gateway.live import Change, ChangeFilter, LiveHub, StreamEnd
 from gateway.service import Gateway
 from gateway.store import Projected
+from mqttlink.url import BrokerAddress
 from tests.auth import bearer
 from tests.infra import Infra
 from tests.polling import eventually

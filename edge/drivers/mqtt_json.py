@@ -27,12 +27,12 @@ import aiomqtt
 from pydantic import ValidationError
 
 from contract import Command
-from contract.backoff import FailureLog
 from contract.command import RequestInventory
-from contract.mqtt_url import BrokerAddress
 from device_profiles.mqtt_json import MqttJsonProfile
 from device_profiles.mqtt_json_mapping import MappedEvent, MappedIgnored, MappedPresence, MappingError, MessageMapper
 from edge.device_context import DeviceContext
+from mqttlink.backoff import FailureLog
+from mqttlink.url import BrokerAddress
 
 log = logging.getLogger(__name__)
 

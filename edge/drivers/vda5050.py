@@ -17,12 +17,12 @@ import aiomqtt
 
 from contract import Reading
 from contract.command import DispatchDelivery, PauseDevice, ResumeDevice
-from contract.mqtt_url import BrokerAddress
 from device_profiles.maps import MAPS_DIR, NodeGraph, load_map
 from device_profiles.vda5050 import Channel, Vda5050Profile, parse_timestamp
 from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, parse
 from edge.device_context import DeviceContext
 from edge.drivers.vda5050_master import MasterControl, Reaction
+from mqttlink.url import BrokerAddress
 
 log = logging.getLogger(__name__)
 
