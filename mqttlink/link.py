@@ -231,10 +231,10 @@ class MqttLink:
                 # A failure that raced a cancellation (a TaskGroup reports the failure, not the cancellation):
                 # keep the stop.
                 raise asyncio.CancelledError
-            if self._failures is not None and isinstance(error, aiomqtt.MqttError):
-                self._failures.failed(str(error))
             if self._on_disconnect is not None:
                 await self._on_disconnect(error)
+            if self._failures is not None and isinstance(error, aiomqtt.MqttError):
+                self._failures.failed(str(error))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._backoff.next_delay()):
                     await self._stop.wait()
