@@ -324,6 +324,12 @@ def _builds_a_client(path: Path) -> bool:
     return False
 
 
+def test_only_the_link_builds_an_aiomqtt_client() -> None:
+    builders = {str(path.relative_to(ROOT)) for path in _our_modules() if _builds_a_client(path)}
+    assert builders - STILL_BUILDING_CLIENTS == {"mqttlink/link.py"}
+    assert builders >= STILL_BUILDING_CLIENTS, "a module that no longer builds a client leaves the list"
+
+
 def test_the_client_finder_sees_every_spelling(tmp_path: Path) -> None:
     spellings = {
         "import aiomqtt\naiomqtt.Client('h')\n": True,
