@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 GOODBYE_S = 2.0
 """How long a clean stop waits for `on_stop`'s goodbye messages before it disconnects anyway."""
 
-Hook = Callable[["MqttLink"], Awaitable[None]]
+Hook = Callable[["MqttLink"], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ class MqttLink:
         }
         self._backoff = backoff or Backoff(initial=0.2, cap=5.0)
         self._failures = FailureLog(log, self.label) if log_failures else None
-        self._retry_on = (aiomqtt.MqttError, *retry_on)
+        self._retry_on: tuple[type[Exception], ...] = (aiomqtt.MqttError, *retry_on)
         self._on_connect = on_connect
         self._while_connected = while_connected
         self._on_disconnect = on_disconnect
@@ -148,7 +148,6 @@ class MqttLink:
         if not self._done.is_set():
             raise RuntimeError(f"{self.label} is already running")
         self._done.clear()
-        self._stop.clear()
         self._failure = None
         self._inbox = asyncio.Queue()  # a run starts afresh, as a new client does
         self._task = asyncio.current_task()
@@ -161,6 +160,7 @@ class MqttLink:
         finally:
             self._inbox.put_nowait(None)  # ends `messages`
             self._task = None
+            self._stop.clear()  # a stop asked before the run started ends that run; a later run starts afresh
             self._done.set()
 
     async def stop(self) -> None:
@@ -293,8 +293,8 @@ class MqttLink:
             for task in waiting:
                 task.cancel()
             await asyncio.gather(*waiting, return_exceptions=True)
-        for task in (session, pump):
-            if task is not None and task.done() and not task.cancelled() and (error := task.exception()):
+        for ended in (session, pump):
+            if ended is not None and ended.done() and not ended.cancelled() and (error := ended.exception()):
                 raise error
 
     async def _pump(self, client: aiomqtt.Client) -> None:

@@ -21,7 +21,6 @@ from tests.infra import REAL_MQTT_URL, require_real_services
 from wardlink.broker import EmbeddedBroker
 
 ROOT = Path(__file__).resolve().parent.parent
-QUICK = {"initial": 0.05, "cap": 0.2}
 
 STILL_BUILDING_CLIENTS = {
     # Simulators still run their own loop around `aiomqtt.Client`; they move to `MqttLink` once the simulators'
@@ -78,6 +77,11 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
         yield value
 
 
+def quick() -> Backoff:
+    """Retries within a test's patience."""
+    return Backoff(initial=0.05, cap=0.2)
+
+
 def topic() -> str:
     return f"t{uuid.uuid4().hex[:12]}/link"
 
@@ -131,7 +135,7 @@ async def test_it_reconnects_and_resubscribes_after_the_broker_drops_it(broker: 
         broker.url,
         identifier=identifier,
         subscriptions=[Subscription(f"{here}/#", qos=1)],
-        backoff=Backoff(**QUICK),
+        backoff=quick(),
         on_connect=connected,
         on_disconnect=dropped,
     )
@@ -166,7 +170,7 @@ async def test_a_broker_that_is_not_there_is_retried_with_the_backoff_until_it_i
         if len(drops) == 3:
             await broker.start()
 
-    async with MqttLink(url, backoff=Backoff(**QUICK), on_disconnect=dropped) as link:
+    async with MqttLink(url, backoff=quick(), on_disconnect=dropped) as link:
         assert link.connected.is_set()
     await broker.stop()
     assert len(drops) == 3
@@ -220,7 +224,7 @@ async def test_a_cut_link_leaves_its_last_will_and_comes_back_and_run_stops_on_c
             link = MqttLink(
                 broker.url,
                 will=lambda: aiomqtt.Will(state, f"offline (last will {len(connects) + 1})".encode(), qos=1),
-                backoff=Backoff(**QUICK),
+                backoff=quick(),
                 on_connect=connected,
                 on_stop=goodbye,
             )
@@ -257,7 +261,7 @@ async def test_work_bound_to_a_connection_is_cancelled_when_it_drops_and_its_fai
     async with EmbeddedBroker() as broker:
         link = MqttLink(
             broker.url,
-            backoff=Backoff(**QUICK),
+            backoff=quick(),
             retry_on=(DiskFullError,),
             while_connected=session,
             on_disconnect=dropped,
@@ -348,7 +352,7 @@ def test_mqttlink_imports_nothing_else_of_ours() -> None:
     ours = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()} - {"mqttlink"}
     imported: dict[str, set[str]] = {}
     for path in (ROOT / "mqttlink").rglob("*.py"):
-        names = set()
+        names: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names.update(a.name.split(".")[0] for a in node.names)
