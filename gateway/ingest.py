@@ -1,6 +1,6 @@
 """Ingest: take events, edge states and telemetry from the broker, store each event once, then acknowledge it.
 
-One aiomqtt connection, re-established with capped backoff, feeds a queue; a batcher commits up to
+One MQTT link (`mqttlink.MqttLink`), re-established with capped backoff, feeds a queue; a batcher commits up to
 `ingest_batch_size` events (or what arrived within `ingest_batch_wait_ms`) in one transaction and only then
 publishes one `Ack` per edge: the events are durable. The projector (`gateway.projection_worker`) folds them into
 the projections right after, in passes of its own, so ingest never waits for a projection. Telemetry (QoS 0)
