@@ -3,6 +3,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY contract ./contract
+COPY mqttlink ./mqttlink
 COPY device_profiles ./device_profiles
 COPY edge ./edge
 COPY gateway ./gateway

@@ -9,18 +9,14 @@ import asyncio
 import sys
 import time
 
-import aiomqtt
-
-from contract.mqtt_url import BrokerAddress
+from mqttlink import MqttLink, Subscription
 
 
 async def count_messages(url: str, topic: str, count: int) -> float:
-    broker = BrokerAddress.parse(url)
-    async with aiomqtt.Client(**broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
-        await client.subscribe(topic, qos=1)
+    async with MqttLink(url, subscriptions=[Subscription(topic, qos=1)]) as link:
         print("ready", flush=True)
         received, first = 0, 0.0
-        async for _ in client.messages:
+        async for _ in link.messages:
             received += 1
             if received == 1:
                 first = time.perf_counter()

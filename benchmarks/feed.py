@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ import aiomqtt
 
 from contract import Ack, Event, Topics
 from contract.envelope import envelope_messages
-from contract.mqtt_url import BrokerAddress
+from mqttlink import MqttLink, Subscription
 
 REPO = Path(__file__).resolve().parent.parent
 QUIET = logging.getLogger("benchmarks.edges")
@@ -85,9 +85,15 @@ def as_messages(payloads: list[tuple[str, bytes]], per_message: int) -> list[tup
     return [(topic, m) for topic, bodies in by_topic.items() for m in envelope_messages(bodies, per_message)]
 
 
-def mqtt_client(url: str, protocol: aiomqtt.ProtocolVersion = aiomqtt.ProtocolVersion.V5) -> aiomqtt.Client:
-    return aiomqtt.Client(
-        **BrokerAddress.parse(url).client_kwargs(),
+def mqtt_link(
+    url: str,
+    protocol: aiomqtt.ProtocolVersion = aiomqtt.ProtocolVersion.V5,
+    subscriptions: Iterable[Subscription] = (),
+) -> MqttLink:
+    """A fake edges' link: `PUBLISH_WINDOW` publishes in flight, and quiet about them."""
+    return MqttLink(
+        url,
+        subscriptions=subscriptions,
         protocol=protocol,
         max_queued_incoming_messages=0,
         max_inflight_messages=PUBLISH_WINDOW,
@@ -129,9 +135,8 @@ async def publish_until_acked(
     in_flight = min(max_in_flight * events_per_message, 10_000) if events_per_message > 1 else max_in_flight
     window = 500 * events_per_message if rate_per_s is None else max(1, int(rate_per_s / 50))  # paced: every 20 ms
     protocol = aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311
-    async with mqtt_client(url, protocol) as client:
-        for topics in edges.values():
-            await client.subscribe(topics.ack, qos=1)
+    acks = [Subscription(topics.ack, qos=1) for topics in edges.values()]
+    async with mqtt_link(url, protocol, acks) as link:
 
         async def publish() -> None:
             began = time.perf_counter()
@@ -148,7 +153,7 @@ async def publish_until_acked(
                     if on_sent is not None:
                         on_sent(event, stamp)
                 messages = as_messages(payloads[start : start + window], events_per_message)
-                await asyncio.gather(*(client.publish(t, body, qos=1) for t, body in messages))
+                await asyncio.gather(*(link.publish(t, body, qos=1) for t, body in messages))
             # As the edge's outbox does: what is not acknowledged after `resend_after_s` goes again.
             while waiting:
                 await asyncio.sleep(resend_after_s)
@@ -156,12 +161,12 @@ async def publish_until_acked(
                 resent[0] += len(again)
                 for start in range(0, len(again), 500):
                     messages = as_messages([payloads[i] for i in again[start : start + 500]], events_per_message)
-                    await asyncio.gather(*(client.publish(t, body, qos=1) for t, body in messages))
+                    await asyncio.gather(*(link.publish(t, body, qos=1) for t, body in messages))
 
         publishing = asyncio.create_task(publish())
         try:
             async with asyncio.timeout(timeout_s):
-                async for message in client.messages:
+                async for message in link.messages:
                     arrived = time.perf_counter()
                     progress.set()
                     for event_id in Ack.model_validate_json(message.payload).ids:

@@ -36,7 +36,7 @@ import aiomqtt
 
 from benchmarks.edge_capacity import edge_capacity
 from benchmarks.event_mix import describe, tracking_mix
-from benchmarks.feed import PUBLISH_WINDOW, REPO, mqtt_client
+from benchmarks.feed import PUBLISH_WINDOW, REPO, mqtt_link
 from benchmarks.memory import gateway_memory
 from benchmarks.mosquitto import BROKER_NOTE, tuned_mosquitto
 from benchmarks.profile_commit import store_rate
@@ -68,10 +68,10 @@ async def baseline(url: str, count: int) -> float:
         assert process.stdout is not None
         if (await asyncio.to_thread(process.stdout.readline)).strip() != "ready":
             raise RuntimeError("the bare subscriber did not start")
-        async with mqtt_client(url, aiomqtt.ProtocolVersion.V311) as client:
+        async with mqtt_link(url, aiomqtt.ProtocolVersion.V311) as link:
             for start in range(0, count, PUBLISH_WINDOW):
                 chunk = range(start, min(count, start + PUBLISH_WINDOW))
-                await asyncio.gather(*(client.publish(topic, payload, qos=1) for _ in chunk))
+                await asyncio.gather(*(link.publish(topic, payload, qos=1) for _ in chunk))
         out, _ = await asyncio.to_thread(process.communicate, None, 120)
     finally:
         if process.poll() is None:

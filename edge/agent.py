@@ -14,7 +14,6 @@ from types import TracebackType
 from typing import Any
 
 from contract import Command, Topics
-from contract.backoff import Backoff, FailureLog
 from device_profiles import DeviceProfile, Site
 from edge.clock import Clock, utc_now
 from edge.device_context import DeviceContext
@@ -22,6 +21,7 @@ from edge.drivers import driver_for
 from edge.outbox import Outbox, OutboxStorageError
 from edge.settings import EdgeSettings
 from edge.uplink import Uplink
+from mqttlink.backoff import Backoff, FailureLog
 
 log = logging.getLogger(__name__)
 

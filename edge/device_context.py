@@ -13,13 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from contract import Command, DeadLetter, Reading, Subject, SubjectKind, Telemetry
-from contract.backoff import Backoff, FailureLog
 from device_profiles import DeviceInstance, DeviceProfile
 from edge.clock import Clock, utc_now
 from edge.observation import Observation
 from edge.outbox import Outbox, OutboxFullError, OutboxStorageError
 from edge.settings import EdgeSettings
 from edge.uplink import Uplink
+from mqttlink.backoff import Backoff, FailureLog
 
 log = logging.getLogger("edge.devices")
 

@@ -23,14 +23,13 @@ import aiomqtt
 from pydantic import ValidationError
 
 from contract import Ack, Command, DeadLetter, EdgeState, EdgeStatus, Telemetry, Topics, command_adapter
-from contract.backoff import Backoff, FailureLog
 from contract.edge_status import fill_level
 from contract.envelope import envelope_messages
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from edge.clock import Clock, utc_now
 from edge.outbox import Outbox, OutboxStorageError, Pending
 from edge.settings import EdgeSettings
+from mqttlink import Backoff, FailureLog, MqttLink, Subscription, raise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +44,28 @@ class Uplink:
         self._now = clock
         self.topics = topics
         self._outbox = outbox
-        self._broker = BrokerAddress.parse(settings.mqtt_url)
         self._deadletter_topic = deadletter_topic(settings.topic_root)
         self._commands_prefix = topics.command("x")[:-1]
+        self._storage = FailureLog(log, f"edge {topics.edge} updating its outbox")
+        self._since = self._now()
+        """When the current connection began: its birth, its Last Will and its goodbye say so."""
+        self._link = MqttLink(
+            settings.mqtt_url,
+            identifier=f"wardlink-edge-{topics.site}-{topics.edge}",
+            subscriptions=[Subscription(topics.ack, qos=1), Subscription(self._commands_prefix + "+", qos=1)],
+            will=self._will,
+            # A whole publish batch in flight at once: paho's default of 20 makes a replay after an outage crawl at
+            # 20 messages per round trip.
+            max_inflight_messages=settings.publish_batch,
+            backoff=Backoff(initial=0.5, cap=settings.max_backoff_s),
+            # The disk refused a write (sent marks, acks): start over like after a lost link once it has room; what
+            # was sent is due again and the gateway stores each id once.
+            retry_on=(OutboxStorageError,),
+            on_connect=self._born,
+            while_connected=self._serve,
+            on_disconnect=self._lost,
+            on_stop=self._say_goodbye,
+        )
         self.route_command: Callable[[str, Command], bool] = lambda _device, _command: False
         """Set by the agent: hand a command to the device's driver; False when no such device takes commands."""
         self.health: Callable[[], tuple[int, str | None]] = lambda: (0, None)
@@ -55,7 +73,7 @@ class Uplink:
         self._wakeup = asyncio.Event()
         self._telemetry: deque[Telemetry] = deque(maxlen=settings.telemetry_buffer)
         self.telemetry_dropped = 0
-        self.connected = asyncio.Event()
+        self.connected = self._link.connected
         self.published = 0
         self.acked = 0
         self.resend_requested = 0
@@ -109,62 +127,34 @@ class Uplink:
 
     async def run(self) -> None:
         """Stay connected until cancelled, reconnecting with capped backoff."""
-        backoff = Backoff(initial=0.5, cap=self._settings.max_backoff_s)
-        failures = FailureLog(log, f"MQTT link to {self._broker}")
-        storage = FailureLog(log, f"edge {self.topics.edge} updating its outbox")
-        while True:
-            since = self._now()
-            will = aiomqtt.Will(self.topics.state, self._state("offline", since), qos=1, retain=True)
-            try:
-                async with aiomqtt.Client(
-                    **self._broker.client_kwargs(),
-                    identifier=f"wardlink-edge-{self.topics.site}-{self.topics.edge}",
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    will=will,
-                    clean_session=True,
-                    keepalive=15,
-                    # A whole publish batch in flight at once: paho's default of 20 makes a replay after an outage
-                    # crawl at 20 messages per round trip.
-                    max_inflight_messages=self._settings.publish_batch,
-                ) as client:
-                    await client.subscribe(self.topics.ack, qos=1)
-                    await client.subscribe(self._commands_prefix + "+", qos=1)
-                    await client.publish(self.topics.state, self._state("online", since), qos=1, retain=True)
-                    failures.recovered()
-                    backoff.reset()
-                    await asyncio.to_thread(self._outbox.unmark_sent)
-                    storage.recovered()
-                    self._live_since = time.time()
-                    self.connected.set()
-                    log.info("edge %s connected to %s", self.topics.edge, self._broker)
-                    try:
-                        _raise_if_cancelled()  # one that aiomqtt swallowed while connecting (see `_publish`)
-                        await self._serve(client)
-                    finally:
-                        self.connected.clear()
-                        if _cancelling():
-                            await _say_goodbye(client, self.topics.state, self._state("offline", since))
-            except* aiomqtt.MqttError as errors:
-                failures.failed(str(errors.exceptions[0]))
-            except* OutboxStorageError as errors:
-                # The disk refused a write (sent marks, acks): start over like after a lost link once it has room;
-                # what was sent is due again and the gateway stores each id once.
-                storage.failed(str(errors.exceptions[0]))
-            _raise_if_cancelled()
-            await asyncio.sleep(backoff.next_delay())
+        await self._link.run()
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
-        # In a task of its own: when a child fails, Python 3.11's TaskGroup cancels its parent task to wake it and
-        # never uncancels it, which would leave `run`'s task `cancelling()` and read as a stop (`_cancelling`).
-        await asyncio.create_task(self._serve_tasks(client), name="uplink:serve")
+    def _will(self) -> aiomqtt.Will:
+        self._since = self._now()
+        return aiomqtt.Will(self.topics.state, self._state("offline", self._since), qos=1, retain=True)
 
-    async def _serve_tasks(self, client: aiomqtt.Client) -> None:
+    async def _born(self, link: MqttLink) -> None:
+        await link.publish(self.topics.state, self._state("online", self._since), qos=1, retain=True)
+        await asyncio.to_thread(self._outbox.unmark_sent)
+        self._storage.recovered()
+        self._live_since = time.time()
+        log.info("edge %s connected to %s", self.topics.edge, link.broker)
+
+    async def _lost(self, error: Exception) -> None:
+        if isinstance(error, OutboxStorageError):
+            self._storage.failed(str(error))
+
+    async def _say_goodbye(self, link: MqttLink) -> None:
+        """A clean shutdown sends no Last Will, so publish the death certificate ourselves."""
+        await link.publish(self.topics.state, self._state("offline", self._since), qos=1, retain=True)
+
+    async def _serve(self, link: MqttLink) -> None:
         async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._pump(client))
-            tasks.create_task(self._take_acks(client))
-            tasks.create_task(self._report(client))
+            tasks.create_task(self._pump(link))
+            tasks.create_task(self._take_acks(link))
+            tasks.create_task(self._report(link))
 
-    async def _report(self, client: aiomqtt.Client) -> None:
+    async def _report(self, link: MqttLink) -> None:
         """Publish the outbox report on connect, on every change of fill level, and every `status_every_s`."""
         last_level: int | None = None
         last_at = -float("inf")
@@ -173,7 +163,7 @@ class Uplink:
             level = fill_level(self._outbox.bytes, self._outbox.max_bytes)
             if level != last_level or loop.time() - last_at >= self._settings.status_every_s:
                 report = await self.status()
-                await _publish(client, self.topics.status, report.model_dump_json().encode(), qos=1, retain=True)
+                await link.publish(self.topics.status, report.model_dump_json().encode(), qos=1, retain=True)
                 self.status_published += 1
                 if report.level != last_level and report.level >= 80:
                     log.warning(
@@ -187,10 +177,10 @@ class Uplink:
                 last_level, last_at = report.level, loop.time()
             await asyncio.sleep(_IDLE_CHECK_S)
 
-    async def _pump(self, client: aiomqtt.Client) -> None:
+    async def _pump(self, link: MqttLink) -> None:
         while True:
-            await self._publish_deadletters(client)
-            await self._publish_telemetry(client)
+            await self._publish_deadletters(link)
+            await self._publish_telemetry(link)
             due = await self._outbox.adue(
                 resend_after_s=self._settings.resend_after_s,
                 limit=self._settings.publish_batch,
@@ -205,8 +195,8 @@ class Uplink:
                         await self._wakeup.wait()
                 continue
             # Publish a batch concurrently; each publish returns when the broker has the message (PUBACK).
-            await asyncio.gather(*(_publish(client, self.topics.events, m, qos=1) for m in self._messages(due)))
-            _raise_if_cancelled()
+            await asyncio.gather(*(link.publish(self.topics.events, m, qos=1) for m in self._messages(due)))
+            raise_if_cancelled()
             await self._outbox.amark_sent(p.seq for p in due)
             self.published += len(due)
 
@@ -214,22 +204,22 @@ class Uplink:
         """The due events as messages: JSON arrays of up to `events_per_message`, a lone event as its envelope."""
         return envelope_messages([p.payload for p in due], self._settings.events_per_message)
 
-    async def _publish_telemetry(self, client: aiomqtt.Client) -> None:
+    async def _publish_telemetry(self, link: MqttLink) -> None:
         while self._telemetry:
-            await _publish(client, self.topics.telemetry, self._telemetry[0].model_dump_json().encode(), qos=0)
+            await link.publish(self.topics.telemetry, self._telemetry[0].model_dump_json().encode(), qos=0)
             self._telemetry.popleft()
 
-    async def _publish_deadletters(self, client: aiomqtt.Client) -> None:
+    async def _publish_deadletters(self, link: MqttLink) -> None:
         letters = await asyncio.to_thread(self._outbox.deadletters, self._settings.publish_batch)
         for row_id, payload in letters:
-            await _publish(client, self._deadletter_topic, payload, qos=1)
+            await link.publish(self._deadletter_topic, payload, qos=1)
             await asyncio.to_thread(self._outbox.drop_deadletters, [row_id])
 
-    async def _take_acks(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
+    async def _take_acks(self, link: MqttLink) -> None:
+        async for message in link.messages:
             topic = str(message.topic)
             if topic.startswith(self._commands_prefix):
-                await self._take_command(client, topic, message.payload)
+                await self._take_command(link, topic, message.payload)  # type: ignore[arg-type]
                 continue
             if topic != self.topics.ack:
                 continue
@@ -251,7 +241,7 @@ class Uplink:
                 log.info("gateway misses seq %s of %s; %d event(s) due again", ack.missing, self.topics.edge, again)
                 self._wakeup.set()
 
-    async def _take_command(self, client: aiomqtt.Client, topic: str, payload: bytes) -> None:
+    async def _take_command(self, link: MqttLink, topic: str, payload: bytes) -> None:
         device = topic.removeprefix(self._commands_prefix)
         try:
             command = command_adapter.validate_json(payload)
@@ -263,35 +253,4 @@ class Uplink:
             reason = f"no device {device!r} behind this edge takes {command.type} commands"
         log.warning("%s; kept on the dead-letter topic", reason)
         letter = DeadLetter.of(reason=reason, topic=topic, payload=payload, received_at=self._now())
-        await _publish(client, self._deadletter_topic, letter.model_dump_json().encode(), qos=1)
-
-
-async def _publish(client: aiomqtt.Client, topic: str, payload: bytes, *, qos: int, retain: bool = False) -> None:
-    """`client.publish`, honouring a cancellation that aiomqtt swallowed.
-
-    aiomqtt 2 waits for the PUBACK with `asyncio.wait_for`, which on Python 3.11 returns the result when the PUBACK
-    and a cancellation arrive in the same loop iteration and drops the `CancelledError` (the task stays
-    `cancelling()`). The pump then carried on to its next await (`_publish_deadletters`' `to_thread`) and looped
-    for ever, so the TaskGroup, the uplink and `EdgeAgent.stop` waited on it for ever.
-    """
-    await client.publish(topic, payload, qos=qos, retain=retain)
-    _raise_if_cancelled()
-
-
-def _raise_if_cancelled() -> None:
-    if _cancelling():
-        raise asyncio.CancelledError
-
-
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-async def _say_goodbye(client: aiomqtt.Client, topic: str, payload: bytes) -> None:
-    """A clean shutdown sends no Last Will, so publish the death certificate ourselves."""
-    try:
-        async with asyncio.timeout(2):
-            await client.publish(topic, payload, qos=1, retain=True)
-    except (aiomqtt.MqttError, TimeoutError):
-        log.debug("could not publish the offline state on shutdown")
+        await link.publish(self._deadletter_topic, letter.model_dump_json().encode(), qos=1)

@@ -17,7 +17,6 @@ from types import TracebackType
 
 import uvicorn
 
-from contract.mqtt_url import BrokerAddress
 from gateway.alerts.engine import AlertEngine
 from gateway.api import create_app
 from gateway.api.live import LiveHub
@@ -36,6 +35,7 @@ from gateway.settings import GatewaySettings
 from gateway.simulation.control import SimulationLink
 from gateway.storage.database import Database
 from gateway.telemetry.downsampling import run_downsampling
+from mqttlink.url import BrokerAddress
 
 log = logging.getLogger(__name__)
 

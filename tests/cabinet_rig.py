@@ -16,13 +16,13 @@ from typing import Any
 import aiomqtt
 
 from contract import DeadLetter, Topics
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from device_profiles import MqttJsonProfile, Site, load_profiles
 from edge.agent import EdgeAgent
 from edge.clock import utc_now
 from edge.drivers.mqtt_json import MqttJsonDevice
 from edge.settings import EdgeSettings
+from mqttlink.url import BrokerAddress
 from simulators.cabinets.cabinet import CabinetSimulator
 from tests.edge_messages import envelopes_of
 from tests.infra import Infra

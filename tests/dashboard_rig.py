@@ -9,8 +9,8 @@ from typing import Any
 import aiomqtt
 
 from contract import Event, Subject, Topics, new_event
-from contract.mqtt_url import BrokerAddress
 from contract.telemetry import Reading, Telemetry
+from mqttlink.url import BrokerAddress
 from tests.infra import Infra
 
 SITE, EDGE, LIS, PHARMACY = "general-hospital", "hospital-edge", "lab-system", "pharmacy-system"

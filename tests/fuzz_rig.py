@@ -20,11 +20,11 @@ import aiomqtt
 import httpx
 
 from contract import Ack, DeadLetter, Topics
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from gateway.ingest.validation import RejectedError, accept_events, accept_state, accept_telemetry
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from mqttlink.url import BrokerAddress
 from tests.auth import authorised
 from tests.fuzz_inputs import dumps, valid_event
 from tests.polling import eventually

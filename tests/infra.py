@@ -11,8 +11,8 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from contract.mqtt_url import BrokerAddress
 from gateway.settings import GatewaySettings
+from mqttlink.url import BrokerAddress
 from wardlink.broker import EmbeddedBroker
 from wardlink.net import port_open
 

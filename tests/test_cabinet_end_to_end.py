@@ -16,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 
 from contract import Topics
-from contract.mqtt_url import BrokerAddress
 from device_profiles import MqttJsonProfile, Site, load_profiles
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
@@ -24,6 +23,7 @@ from gateway.composition.stores import Stores
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.storage.tables import events
+from mqttlink.url import BrokerAddress
 from simulators.cabinets.cabinet import CabinetSimulator
 from tests.infra import Infra
 from tests.polling import eventually

@@ -12,8 +12,8 @@ import aiomqtt
 import pytest
 
 from contract.ids import check_identifier
-from contract.mqtt_url import BrokerAddress
 from device_profiles import MqttJsonProfile, load_profiles
+from mqttlink.url import BrokerAddress
 from simulators.cabinets.cabinet import CabinetError, CabinetSimulator
 from simulators.cabinets.stock import FORMULARY, gtin14, gtin_check_digit
 from simulators.cabinets.ward import WardPattern, cabinet_ids, medication_order, run_cabinets

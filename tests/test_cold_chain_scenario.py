@@ -18,13 +18,13 @@ import aiomqtt
 import httpx
 import pytest
 
-from contract.mqtt_url import BrokerAddress
 from device_profiles import MqttJsonProfile, Site, load_profiles
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from gateway.rules import default_rules
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from mqttlink.url import BrokerAddress
 from simulators.cabinets import messages as cabinet_json
 from simulators.cabinets.cabinet import CabinetSimulator
 from simulators.hospital.clock import SimClock

@@ -29,11 +29,11 @@ from pydantic_settings import BaseSettings
 from sqlalchemy.engine import make_url
 
 from contract import Topics
-from contract.mqtt_url import BrokerAddress
 from contract.topics import subscription
 from device_profiles import load_site
 from edge.settings import EdgeSettings
 from gateway.settings import GatewaySettings
+from mqttlink.url import BrokerAddress
 from simulators.cabinets.ward import cabinet_ids
 from simulators.robots.fleet import run_robots
 from tests.polling import eventually
@@ -223,7 +223,7 @@ def test_wardlink_services_set_only_settings_the_code_reads_and_they_validate(
         env = environment(service, generated)
         settings_class = SETTINGS[role]
         known = {f"WARDLINK_{field.upper()}" for field in settings_class.model_fields}
-        # The TLS files are read with the broker URL (contract/mqtt_url.py), not as settings fields.
+        # The TLS files are read with the broker URL (mqttlink/url.py), not as settings fields.
         tls_files = {"WARDLINK_MQTT_CA_FILE", "WARDLINK_MQTT_CERT_FILE", "WARDLINK_MQTT_KEY_FILE"}
         assert set(env) <= known | tls_files, f"{name}: unknown settings {set(env) - known - tls_files}"
         settings_class.model_validate({k.removeprefix("WARDLINK_").lower(): v for k, v in env.items() if k in known})

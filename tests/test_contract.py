@@ -12,9 +12,9 @@ from pydantic import ValidationError
 from contract import Ack, Reading, Subject, Topics, check_identifier, command_adapter, new_event, parse_event
 from contract.events.cabinet import Item
 from contract.ids import InvalidIdentifierError
-from contract.mqtt_url import BrokerAddress
 from contract.schema import render, schemas
 from contract.topics import deadletter_topic, parse_edge_topic, subscription
+from mqttlink.url import BrokerAddress
 
 NOW = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
 

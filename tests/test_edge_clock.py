@@ -19,11 +19,11 @@ import aiomqtt
 import pytest
 
 from contract import DeadLetter, EdgeState, Telemetry, Topics
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from device_profiles import DeviceInstance, ModbusEndpoint, Site, load_profiles
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
+from mqttlink.url import BrokerAddress
 from simulators.sorter.device import SorterSimulator
 from simulators.sorter.tube import Sorted, Tube
 from tests.edge_messages import envelopes_of

@@ -9,8 +9,8 @@ import aiomqtt
 import pytest
 
 from contract import DeadLetter, Topics
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
+from mqttlink.url import BrokerAddress
 from wardlink.stack import Stack
 
 

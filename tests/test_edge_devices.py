@@ -7,9 +7,9 @@ import aiomqtt
 import pytest
 
 from contract import DeadLetter
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from device_profiles import MailboxRecord
+from mqttlink.url import BrokerAddress
 from simulators.clinical.barcode import lab_barcode
 from simulators.sorter.device import SorterSimulator
 from simulators.sorter.tube import Rejected, Sorted, Tube

@@ -12,13 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import aiomqtt
-
 from contract import DeadLetter, Topics
-from contract.mqtt_url import BrokerAddress
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
 from edge.uplink import Uplink
+from mqttlink import MqttLink
 from tests.infra import Infra
 
 SITE, EDGE = "general-hospital", "core-lab-edge"
@@ -34,8 +32,10 @@ async def test_the_pump_ends_when_its_cancellation_arrives_with_a_puback(infra: 
         outbox.set_aside(letter)
     settings = EdgeSettings(mqtt_url=infra.mqtt_url, topic_root=infra.topic_root, data_dir=tmp_path)
     uplink = Uplink(settings, Topics(site=SITE, edge=EDGE, root=infra.topic_root), outbox)
-    async with aiomqtt.Client(**BrokerAddress.parse(infra.mqtt_url).client_kwargs()) as client:
-        pump = asyncio.create_task(uplink._pump(client))
+    async with MqttLink(infra.mqtt_url) as link:
+        assert link._client is not None
+        client = link._client
+        pump = asyncio.create_task(uplink._pump(link))
         on_publish = client._client.on_publish
 
         def cancel_with_the_puback(*args: Any) -> None:

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 
 from contract import DeadLetter, Subject, Topics
 from contract.envelope import MAX_EVENT_BYTES, MAX_EVENTS_MESSAGE_BYTES, MAX_EVENTS_PER_MESSAGE, envelope_messages
-from contract.mqtt_url import BrokerAddress
 from edge.observation import Observation
 from edge.outbox import Outbox
 from edge.settings import EdgeSettings
@@ -24,6 +23,7 @@ from edge.uplink import Uplink
 from gateway.ingest.validation import RejectedError, accept_events
 from gateway.service import Gateway
 from gateway.storage.tables import events
+from mqttlink.url import BrokerAddress
 from tests.infra import Infra
 from tests.polling import eventually
 from tests.test_gateway_e2e import EDGE, SITE, T0, FakeEdge, specimen_event, wire

@@ -17,10 +17,10 @@ import pytest
 
 from contract import Ack, DeadLetter, EdgeState, Event, Subject, Topics, new_event
 from contract.envelope import MAX_EVENT_BYTES
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from gateway.composition.stores import Stores
 from gateway.service import Gateway
+from mqttlink.url import BrokerAddress
 from tests.infra import Infra
 from tests.polling import eventually, until_projected
 

@@ -16,11 +16,11 @@ import httpx
 import pytest
 
 from contract import Event, Subject, Topics, new_event
-from contract.mqtt_url import BrokerAddress
 from gateway.api.live import ChangeFilter, LiveHub, StreamEnd
 from gateway.projection.changes import Change
 from gateway.projection.runner import Projected
 from gateway.service import Gateway
+from mqttlink.url import BrokerAddress
 from tests.auth import bearer
 from tests.infra import Infra
 from tests.polling import eventually

@@ -17,12 +17,12 @@ import aiomqtt
 import pytest
 
 from contract import Telemetry, Topics
-from contract.mqtt_url import BrokerAddress
 from device_profiles import DeviceInstance, ModbusEndpoint, Site, load_profiles
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from mqttlink.url import BrokerAddress
 from simulators.sorter.device import SorterSimulator
 from simulators.sorter.tube import Sorted, Tube
 from simulators.tubes.controller import TubeSystemSimulator

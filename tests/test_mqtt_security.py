@@ -28,10 +28,10 @@ import pytest
 
 from benchmarks.mosquitto import mosquitto_binary as installed_mosquitto
 from contract import Ack, Subject, Topics, new_event
-from contract.mqtt_url import BrokerAddress
 from device_profiles import SITES_DIR
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from mqttlink.url import BrokerAddress
 from wardlink.cli import main
 from wardlink.net import free_port, port_open
 from wardlink.security.bundle import read_env_file

@@ -7,7 +7,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from contract.mqtt_url import BrokerAddress
+from mqttlink.url import BrokerAddress
 from tests.infra import Infra
 from wardlink.security.ca import DevelopmentCA
 

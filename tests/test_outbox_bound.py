@@ -17,7 +17,6 @@ import aiomqtt
 import sqlalchemy as sa
 
 from contract import EdgeStatus, Reading, Subject, Topics
-from contract.mqtt_url import BrokerAddress
 from device_profiles import DeviceInstance, ModbusEndpoint, MqttEndpoint, Site, load_profiles
 from edge.agent import EdgeAgent
 from edge.observation import Observation
@@ -28,6 +27,7 @@ from gateway.alerts.alert_store import AlertFilter, list_alerts
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.storage.tables import edge_outbox, events
+from mqttlink.url import BrokerAddress
 from simulators.sorter.device import SorterSimulator
 from simulators.sorter.tube import Sorted, Tube
 from tests.infra import Infra

@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from contract import Event, Reading, Telemetry, Topics
-from contract.mqtt_url import BrokerAddress
 from gateway.rules import default_rules
 from gateway.rules.pharmacy import CabinetRules, ParLevel
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from mqttlink.url import BrokerAddress
 from tests.auth import authorised
 from tests.clock import SteppedClock
 from tests.infra import Infra

@@ -15,12 +15,12 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from contract.mqtt_url import BrokerAddress
 from device_profiles import load_profiles
 from device_profiles.maps import load_map
 from device_profiles.vda5050 import Channel, Headers, Vda5050Profile
 from device_profiles.vda5050_schemas import schema_errors
 from edge.drivers.vda5050_orders import instant_actions_message, order_message
+from mqttlink.url import BrokerAddress
 from simulators.robots.fleet import run_robots
 from simulators.robots.robot import RobotSimulator
 from tests.infra import Infra

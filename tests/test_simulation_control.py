@@ -18,12 +18,12 @@ import httpx
 import pytest
 import yaml
 
-from contract.mqtt_url import BrokerAddress
 from contract.simulation import ControlResult, SimulatorPresence
 from contract.topics import SimulationTopics
 from gateway.auth.accounts import create_token
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from mqttlink.url import BrokerAddress
 from simulators.hospital.control import SimulationControl
 from simulators.hospital.hospital import Hospital
 from simulators.hospital.scenario import load_scenario

@@ -21,7 +21,6 @@ from pydantic import ValidationError
 
 from contract import DeadLetter, Topics
 from contract.command import DispatchDelivery
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic
 from device_profiles import DeviceInstance, MqttEndpoint, Site, load_profiles
 from device_profiles.maps import load_map
@@ -31,6 +30,7 @@ from edge.settings import EdgeSettings
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.storage.tables import events
+from mqttlink.url import BrokerAddress
 from simulators.robots.robot import RobotSimulator
 from tests.infra import Infra
 from tests.polling import eventually

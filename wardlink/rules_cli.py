@@ -93,9 +93,7 @@ async def _import_async(rules: Any, by: str, comment: str) -> int:
 
     db = await _open_database()
     try:
-        stored = await import_rules(
-            db.engine, rules, by=by, comment=comment, now=utc_now(), reproject=reproject_open
-        )
+        stored = await import_rules(db.engine, rules, by=by, comment=comment, now=utc_now(), reproject=reproject_open)
     except ValueError as exc:
         print(f"not imported: {exc}", file=sys.stderr)
         return 1

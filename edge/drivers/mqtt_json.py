@@ -27,12 +27,11 @@ import aiomqtt
 from pydantic import ValidationError
 
 from contract import Command
-from contract.backoff import FailureLog
 from contract.command import RequestInventory
-from contract.mqtt_url import BrokerAddress
 from device_profiles.mqtt_json import MqttJsonProfile
 from device_profiles.mqtt_json_mapping import MappedEvent, MappedIgnored, MappedPresence, MappingError, MessageMapper
 from edge.device_context import DeviceContext
+from mqttlink import BrokerAddress, FailureLog, MqttLink, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -108,36 +107,36 @@ class MqttJsonDevice:
         self._rebirth_failures = FailureLog(log, f"device {ctx.id}: asking for the inventory as it came online")
         self.inventory_requests = 0
         """Inventories the edge asked for itself (tests read it)."""
+        self._link = MqttLink(
+            self.broker,
+            identifier=lambda: f"wardlink-{ctx.id}-{uuid4().hex[:8]}",
+            subscriptions=[Subscription(topic, qos=1) for topic in self.mapper.subscriptions],
+            timeout=max(ctx.device.timeout_s, 5.0),
+            backoff=ctx.backoff,
+            log_failures=False,  # `went_offline` reports it, with the device
+            on_connect=self._linked,
+            while_connected=self._serve,
+            on_disconnect=self._unlinked,
+        )
 
     async def run(self) -> None:
-        ctx = self.ctx
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    **self.broker.client_kwargs(),
-                    identifier=f"wardlink-{ctx.id}-{uuid4().hex[:8]}",
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    clean_session=True,
-                    keepalive=15,
-                    timeout=max(ctx.device.timeout_s, 5.0),
-                ) as client:
-                    for topic in self.mapper.subscriptions:
-                        await client.subscribe(topic, qos=1)
-                    self._last_heard = asyncio.get_running_loop().time()
-                    await self._serve(client)
-            except aiomqtt.MqttError as exc:
-                await ctx.went_offline(f"field broker {self.broker}: {exc}")
-                await asyncio.sleep(ctx.backoff.next_delay())
+        await self._link.run()
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
+    async def _linked(self, _link: MqttLink) -> None:
+        self._last_heard = asyncio.get_running_loop().time()
+
+    async def _unlinked(self, error: Exception) -> None:
+        await self.ctx.went_offline(f"field broker {self.broker}: {error}")
+
+    async def _serve(self, link: MqttLink) -> None:
         """Read, send commands and watch the heartbeat until one of them fails (the link dropped)."""
         tasks = [
-            asyncio.create_task(self._read(client)),
-            asyncio.create_task(self._send_commands(client)),
+            asyncio.create_task(self._read(link)),
+            asyncio.create_task(self._send_commands(link)),
             asyncio.create_task(self._watch()),
         ]
         if REBIRTH_COMMAND in self.profile.commands:
-            tasks.append(asyncio.create_task(self._rebirth(client)))
+            tasks.append(asyncio.create_task(self._rebirth(link)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -148,8 +147,8 @@ class MqttJsonDevice:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     # -- incoming ----------------------------------------------------------------------------------------------
-    async def _read(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
+    async def _read(self, link: MqttLink) -> None:
+        async for message in link.messages:
             if message.topic.value not in self._subscribed:
                 # amqtt can hand a reconnected client retained messages of topics it never asked for.
                 self.foreign += 1
@@ -230,14 +229,14 @@ class MqttJsonDevice:
         self._rebirth_due.set()
 
     # -- outgoing ----------------------------------------------------------------------------------------------
-    async def _send_commands(self, client: aiomqtt.Client) -> None:
+    async def _send_commands(self, link: MqttLink) -> None:
         while True:
             # A command taken but not sent when the link dropped is sent after the reconnect.
             self._held = self._held or await self.ctx.commands.get()
-            await self._send(client, self._held)
+            await self._send(link, self._held)
             self._held = None
 
-    async def _send(self, client: aiomqtt.Client, command: Command) -> None:
+    async def _send(self, link: MqttLink, command: Command) -> None:
         ctx = self.ctx
         source = f"edge:commands/{ctx.id}"
         try:
@@ -252,7 +251,7 @@ class MqttJsonDevice:
             else:
                 await ctx.set_aside(reason, source, command.model_dump_json())
             return
-        await client.publish(topic, body, qos=1)
+        await link.publish(topic, body, qos=1)
         timeout = self.profile.commands[command.type].reply_timeout_s
         if command.type == "unlock_cabinet" and timeout is not None:
             self._awaiting_reply[command.id] = asyncio.get_running_loop().time() + timeout
@@ -263,7 +262,7 @@ class MqttJsonDevice:
         observation = self.ctx.observation("cabinet.unlock_replied", "cabinet", self.ctx.id, data, self.ctx.now())
         await self.ctx.emit([observation])
 
-    async def _rebirth(self, client: aiomqtt.Client) -> None:
+    async def _rebirth(self, link: MqttLink) -> None:
         """After each online transition, ask for the full inventory unless the device sent one by itself."""
         while True:
             await self._rebirth_due.wait()
@@ -271,13 +270,13 @@ class MqttJsonDevice:
             await asyncio.sleep(REBIRTH_GRACE_S)
             if self._rebirth_due.is_set() or self.ctx.online is not True or self._inventory_heard:
                 continue  # online again meanwhile (a new grace), offline (the next transition asks), or reported
-            await self._request_inventory(client)
+            await self._request_inventory(link)
 
-    async def _request_inventory(self, client: aiomqtt.Client) -> None:
+    async def _request_inventory(self, link: MqttLink) -> None:
         command = RequestInventory(id=uuid4(), requested_by=REQUESTED_BY, requested_at=self.ctx.now())
         try:
             topic, body = self.mapper.render(command)
-            await client.publish(topic, body, qos=1)
+            await link.publish(topic, body, qos=1)
         except (MappingError, aiomqtt.MqttError) as exc:
             # Logged once; a dropped link reconnects and the device's next online transition asks again.
             self._rebirth_failures.failed(str(exc))

@@ -13,16 +13,14 @@ import json
 import logging
 from typing import Any
 
-import aiomqtt
-
 from contract import Reading
 from contract.command import DispatchDelivery, PauseDevice, ResumeDevice
-from contract.mqtt_url import BrokerAddress
 from device_profiles.maps import MAPS_DIR, NodeGraph, load_map
 from device_profiles.vda5050 import Channel, Vda5050Profile, parse_timestamp
 from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, parse
 from edge.device_context import DeviceContext
 from edge.drivers.vda5050_master import MasterControl, Reaction
+from mqttlink import BrokerAddress, MqttLink, Subscription, raise_if_cancelled
 
 log = logging.getLogger(__name__)
 
@@ -53,51 +51,48 @@ class Vda5050Device:
         self.factsheet: dict[str, Any] | None = None
         self.received = 0
         self._last_telemetry = 0.0
-        self._client: aiomqtt.Client | None = None
+        self._link = MqttLink(
+            self.broker,
+            identifier=f"wardlink-master-{ctx.settings.topic_root.replace('/', '-')}-{ctx.id}"[:128],
+            subscriptions=[
+                Subscription(self.topic(channel), qos=1 if channel == "connection" else 0)
+                for channel in ("connection", "state", "visualization", "factsheet")
+            ],
+            timeout=ctx.device.timeout_s,
+            backoff=ctx.backoff,
+            log_failures=False,  # `went_offline` reports it, with the device
+            on_connect=self._linked,
+            while_connected=self._serve,
+            on_disconnect=self._unlinked,
+        )
 
     def topic(self, channel: Channel) -> str:
         return self.profile.topic(self.serial, channel)
 
     async def run(self) -> None:
-        ctx = self.ctx
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    **self.broker.client_kwargs(),
-                    identifier=f"wardlink-master-{ctx.settings.topic_root.replace('/', '-')}-{ctx.id}"[:128],
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    clean_session=True,
-                    keepalive=15,
-                    timeout=ctx.device.timeout_s,
-                ) as client:
-                    self._client = client
-                    for channel in ("connection", "state", "visualization", "factsheet"):
-                        await client.subscribe(self.topic(channel), qos=1 if channel == "connection" else 0)
-                    ctx.failures.recovered()
-                    ctx.backoff.reset()
-                    try:
-                        async with asyncio.TaskGroup() as tasks:
-                            tasks.create_task(self._receive(client))
-                            tasks.create_task(self._commands())
-                            tasks.create_task(self._ticks())
-                    finally:
-                        self._client = None
-                        self.master.online = False
-            except* aiomqtt.MqttError as errors:
-                if _cancelling():
-                    # A TaskGroup whose child failed while the agent stopped us reports the failure, not the
-                    # cancellation: keep the stop.
-                    raise asyncio.CancelledError from None
-                await ctx.went_offline(f"robots' broker {self.broker} unreachable: {errors.exceptions[0]}")
-            await asyncio.sleep(ctx.backoff.next_delay())
+        await self._link.run()
+
+    async def _linked(self, _link: MqttLink) -> None:
+        self.ctx.failures.recovered()
+
+    async def _serve(self, link: MqttLink) -> None:
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._receive(link))
+                tasks.create_task(self._commands())
+                tasks.create_task(self._ticks())
+        finally:
+            self.master.online = False
+
+    async def _unlinked(self, error: Exception) -> None:
+        await self.ctx.went_offline(f"robots' broker {self.broker} unreachable: {error}")
 
     # -- from the robot ----------------------------------------------------------------------------------------
-    async def _receive(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
+    async def _receive(self, link: MqttLink) -> None:
+        async for message in link.messages:
             payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
             await self.handle(str(message.topic), bytes(payload))
-            if _cancelling():
-                raise asyncio.CancelledError
+            raise_if_cancelled()
 
     async def handle(self, topic: str, payload: bytes) -> None:
         """One message from the robot: taken, or set aside with the reason; never the end of the link."""
@@ -187,21 +182,14 @@ class Vda5050Device:
                 for e in reaction.events
             ]
             await self.ctx.emit(observations, cursor=self.master.cursor())
-        client = self._client
         for channel, message in reaction.messages:
-            if client is None:
+            if not self._link.connected.is_set():
                 log.warning("robot %s: not connected, %s not sent", self.ctx.id, channel)
                 continue
-            await client.publish(self.topic(channel), json.dumps(message).encode(), qos=0)
-        if _cancelling():
-            # Python 3.11's `wait_for` (inside aiomqtt's publish) can swallow a cancellation that races a reply.
-            raise asyncio.CancelledError
+            await self._link.publish(self.topic(channel), json.dumps(message).encode(), qos=0)
+        # Python 3.11's `wait_for` (inside aiomqtt's publish) can swallow a cancellation that races a reply.
+        raise_if_cancelled()
 
     @staticmethod
     def _now() -> float:
         return asyncio.get_running_loop().time()
-
-
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0

@@ -1,6 +1,6 @@
 """Ingest: take events, edge states and telemetry from the broker, store each event once, then acknowledge it.
 
-One aiomqtt connection, re-established with capped backoff, feeds a queue; a batcher commits up to
+One MQTT link (`mqttlink.MqttLink`), re-established with capped backoff, feeds a queue; a batcher commits up to
 `ingest_batch_size` events (or what arrived within `ingest_batch_wait_ms`) in one transaction and only then
 publishes one `Ack` per edge: the events are durable. The projector (`gateway.projection.worker`) folds them into
 the projections right after, in passes of its own, so ingest never waits for a projection. Telemetry (QoS 0)
@@ -21,8 +21,6 @@ import aiomqtt
 
 from contract import Ack, DeadLetter, Event, Topics
 from contract.ack import MAX_MISSING_RANGES
-from contract.backoff import Backoff, FailureLog
-from contract.mqtt_url import BrokerAddress
 from contract.topics import deadletter_topic, subscription
 from gateway.ingest.batcher import next_batch
 from gateway.ingest.event_store import BatchResult, EventStore
@@ -37,6 +35,7 @@ from gateway.settings import GatewaySettings
 from gateway.storage.database import Database
 from gateway.storage.retry import while_database_down
 from gateway.telemetry.store import TelemetryStore
+from mqttlink import Backoff, MqttLink, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +83,23 @@ class Ingest:
         self._store = events
         self._clock = clock
         self._root = settings.topic_root
-        self._broker = BrokerAddress.parse(settings.mqtt_url)
         self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=4 * settings.ingest_batch_size)
-        self._client: aiomqtt.Client | None = None
-        self.connected = asyncio.Event()
+        self._link = MqttLink(
+            settings.mqtt_url,
+            identifier=settings.client_id,
+            protocol=_PROTOCOLS[settings.mqtt_protocol],
+            subscriptions=[
+                self._shared("events", qos=1),
+                Subscription(subscription("state", self._root), qos=1),  # every replica: unshared
+                Subscription(subscription("status", self._root), qos=1),  # outbox reports, retained
+                self._shared("telemetry", qos=0),
+            ],
+            backoff=Backoff(initial=0.2, cap=settings.mqtt_max_backoff_s),
+            on_connect=self._subscribed,
+            on_disconnect=self._lost,
+        )
+        self._broker = self._link.broker
+        self.connected = self._link.connected
         self.failure: SharedSubscriptionError | None = None
         """Why ingest stopped for good (a broker that cannot share the stream between replicas); None while fine."""
         self._failed = asyncio.Event()
@@ -118,48 +130,28 @@ class Ingest:
 
     # -- the broker link ---------------------------------------------------------------------------------------
     async def _stay_connected(self) -> None:
-        backoff = Backoff(initial=0.2, cap=self._settings.mqtt_max_backoff_s)
-        failures = FailureLog(log, f"MQTT link to {self._broker}")
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    **self._broker.client_kwargs(),
-                    identifier=self._settings.client_id,
-                    protocol=_PROTOCOLS[self._settings.mqtt_protocol],
-                    # MQTT 5 has clean start instead (paho refuses clean_session there; the default starts clean).
-                    clean_session=True if self._settings.mqtt_protocol == "3.1.1" else None,
-                    keepalive=15,
-                ) as client:
-                    await self._subscribe(client, "events", qos=1)
-                    await client.subscribe(subscription("state", self._root), qos=1)  # every replica: unshared
-                    await client.subscribe(subscription("status", self._root), qos=1)  # outbox reports, retained
-                    await self._subscribe(client, "telemetry", qos=0)
-                    failures.recovered()
-                    backoff.reset()
-                    log.info("gateway subscribed to %s on %s", self._root, self._broker)
-                    self._client = client
-                    self.connected.set()
-                    try:
-                        async for message in client.messages:
-                            await self._handle(client, message)
-                    finally:
-                        self._client = None
-                        self.connected.clear()
-            except aiomqtt.MqttError as exc:
-                fatal = refused_mqtt5(exc, str(self._broker)) if self._settings.mqtt_shared_group else None
-                if fatal is not None:
-                    self._give_up(fatal)
-                failures.failed(str(exc))
-            except SharedSubscriptionError as exc:
-                self._give_up(exc)
-            await asyncio.sleep(backoff.next_delay())
+        async with self._link as link:
+            async for message in link.messages:
+                await self._handle(message)
 
-    async def _subscribe(self, client: aiomqtt.Client, channel: Literal["events", "telemetry"], qos: int) -> None:
+    def _shared(self, channel: Literal["events", "telemetry"], qos: int) -> Subscription:
         """Events and telemetry: shared between the replicas of `mqtt_shared_group` when one is set."""
-        topic_filter = shared_filter(subscription(channel, self._root), self._settings.mqtt_shared_group)
-        granted = await client.subscribe(topic_filter, qos=qos)
+        return Subscription(shared_filter(subscription(channel, self._root), self._settings.mqtt_shared_group), qos)
+
+    async def _subscribed(self, link: MqttLink) -> None:
         if self._settings.mqtt_shared_group is not None:
-            check_granted(topic_filter, granted or [], str(self._broker))
+            for shared in (s for s in link.subscriptions if s.topic_filter.startswith("$share/")):
+                try:
+                    check_granted(shared.topic_filter, link.granted[shared.topic_filter], str(self._broker))
+                except SharedSubscriptionError as exc:
+                    self._give_up(exc)
+        log.info("gateway subscribed to %s on %s", self._root, self._broker)
+
+    async def _lost(self, error: Exception) -> None:
+        if self._settings.mqtt_shared_group and isinstance(error, aiomqtt.MqttError):
+            fatal = refused_mqtt5(error, str(self._broker))
+            if fatal is not None:
+                self._give_up(fatal)
 
     def _give_up(self, failure: SharedSubscriptionError) -> NoReturn:
         log.error("%s", failure)
@@ -167,7 +159,7 @@ class Ingest:
         self._failed.set()
         raise failure
 
-    async def _handle(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+    async def _handle(self, message: aiomqtt.Message) -> None:
         topic = str(message.topic)
         payload = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
         # Subscribed to `<root>/v1/+/+/<channel>` only, so the last level says which channel (no filter matching).
@@ -186,15 +178,13 @@ class Ingest:
                 for event in accepted:
                     await self._queue.put(event)
                 for element in rejected:  # an array's bad envelopes, each on its own; the good ones go on
-                    await self._dead_letter(client, topic, element.payload, element.rejected, rejections)
+                    await self._dead_letter(topic, element.payload, element.rejected, rejections)
         except RejectedError as rejected:
-            await self._dead_letter(client, topic, payload, rejected, rejections)
-        except aiomqtt.MqttError:
-            raise
+            await self._dead_letter(topic, payload, rejected, rejections)
         except Exception as exc:
             # A bug must not stop the gateway; the payload is kept on the dead-letter topic for a look later.
             log.exception("unexpected error while handling a message on %s", topic)
-            await self._dead_letter(client, topic, payload, RejectedError("internal", type(exc).__name__), rejections)
+            await self._dead_letter(topic, payload, RejectedError("internal", type(exc).__name__), rejections)
 
     async def _take_state(self, topic: str, payload: bytes) -> None:
         if not payload:
@@ -219,14 +209,16 @@ class Ingest:
             return
         self.counters.statuses += 1
 
-    async def _dead_letter(
-        self, client: aiomqtt.Client, topic: str, payload: bytes, rejected: RejectedError, counter: ReasonCounter
-    ) -> None:
+    async def _dead_letter(self, topic: str, payload: bytes, rejected: RejectedError, counter: ReasonCounter) -> None:
         counter.add(rejected.kind, f"{rejected.reason} (topic {topic})")
         letter = DeadLetter.of(
             reason=f"{rejected.kind}: {rejected.reason}", topic=topic, payload=payload, received_at=datetime.now(UTC)
         )
-        await client.publish(deadletter_topic(self._root), letter.model_dump_json().encode(), qos=1)
+        try:
+            await self._link.publish(deadletter_topic(self._root), letter.model_dump_json().encode(), qos=1)
+        except aiomqtt.MqttError as exc:
+            # The link dropped meanwhile: the rejection is counted and logged above, and the link comes back.
+            log.debug("could not publish the dead letter for %s: %s", topic, exc)
 
     # -- commit, then acknowledge ------------------------------------------------------------------------------
     async def _commit_batches(self) -> None:
@@ -297,7 +289,6 @@ class Ingest:
 
     async def _reject_tampered(self, result: BatchResult) -> None:
         """An id stored with another body: dead-letter the new body with the reason `tampered`, count it."""
-        client = self._client
         for item in result.tampered:
             event = item.event
             self.counters.tampered += 1
@@ -306,7 +297,7 @@ class Ingest:
                 f"this body has sha256 {item.offered_sha256}: not stored, not acknowledged"
             )
             self.counters.rejected.add("tampered", reason)
-            if client is None:
+            if not self._link.connected.is_set():
                 continue  # the edge sends it again and it is rejected again then
             letter = DeadLetter.of(
                 reason=f"tampered: {reason}",
@@ -315,7 +306,7 @@ class Ingest:
                 received_at=datetime.now(UTC),
             )
             with contextlib.suppress(aiomqtt.MqttError):
-                await client.publish(deadletter_topic(self._root), letter.model_dump_json().encode(), qos=1)
+                await self._link.publish(deadletter_topic(self._root), letter.model_dump_json().encode(), qos=1)
 
     async def _acknowledge(
         self,
@@ -328,15 +319,14 @@ class Ingest:
             by_edge: dict[tuple[str, str], list[Event]] = defaultdict(list)
             for event in stored:
                 by_edge[(event.site, event.edge)].append(event)
-            client = self._client
-            if client is None:
+            if not self._link.connected.is_set():
                 return  # not connected: the edges resend what stays unacknowledged, and we ack the duplicates
             now = datetime.now(UTC)
             publishes = []
             for (site, edge), events in by_edge.items():
                 ack = self._ack(site, edge, events, sequences.get((site, edge)), now)
                 topic = Topics(site, edge, self._root).ack
-                publishes.append(client.publish(topic, ack.model_dump_json().encode(), qos=1))
+                publishes.append(self._link.publish(topic, ack.model_dump_json().encode(), qos=1))
             for outcome in await asyncio.gather(*publishes, return_exceptions=True):
                 if isinstance(outcome, aiomqtt.MqttError):
                     log.debug("could not publish an ack (the edge resends, and is acknowledged again): %s", outcome)

@@ -25,8 +25,8 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contract.backoff import Backoff, FailureLog
 from gateway.projection.changes import Change
+from mqttlink.backoff import Backoff, FailureLog
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract.backoff import Backoff, FailureLog
 from gateway.projection.notices import STORED_PREFIX, listen_on
 from gateway.projection.runner import Projected, ProjectionRunner
 from gateway.settings import GatewaySettings
 from gateway.storage.database import Database
+from mqttlink.backoff import Backoff, FailureLog
 
 log = logging.getLogger(__name__)
 

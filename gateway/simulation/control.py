@@ -16,8 +16,6 @@ from uuid import UUID, uuid4
 import aiomqtt
 from pydantic import BaseModel, Field, ValidationError
 
-from contract.backoff import Backoff, FailureLog
-from contract.mqtt_url import BrokerAddress
 from contract.simulation import (
     ClearFault,
     ControlResult,
@@ -28,6 +26,7 @@ from contract.simulation import (
 )
 from contract.topics import SimulationTopics, simulation_subscription
 from gateway.settings import GatewaySettings
+from mqttlink import Backoff, BrokerAddress, MqttLink, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +72,21 @@ class SimulationLink:
     def __init__(self, settings: GatewaySettings) -> None:
         self._settings = settings
         self._root = settings.topic_root
-        self._broker = BrokerAddress.parse(settings.mqtt_url)
+        broker = BrokerAddress.parse(settings.mqtt_url)
+        self._link = MqttLink(
+            broker,
+            identifier=f"{settings.client_id}-sim",
+            subscriptions=[
+                Subscription(simulation_subscription("presence", self._root), qos=1),
+                Subscription(simulation_subscription("result", self._root), qos=1),
+            ],
+            backoff=Backoff(initial=0.2, cap=settings.mqtt_max_backoff_s),
+            label=f"simulation link to {broker}",
+            on_connect=self._forget_simulators,
+        )
         self.simulators: dict[str, SimulatorPresence] = {}
         self.records: OrderedDict[UUID, ControlRecord] = OrderedDict()
-        self.connected = asyncio.Event()
-        self._client: aiomqtt.Client | None = None
+        self.connected = self._link.connected
         self._answered: dict[UUID, asyncio.Event] = {}
 
     # -- what the API asks -------------------------------------------------------------------------------------
@@ -95,8 +104,7 @@ class SimulationLink:
         """Publish `request` to `simulator`; the record stays pending until its result comes (`wait`)."""
         if simulator not in self.simulators:
             raise SimulatorGoneError(simulator)
-        client = self._client
-        if client is None:
+        if not self._link.connected.is_set():
             raise SimulationUnavailableError("the gateway is not connected to the broker")
         record = ControlRecord(
             request_id=request.request_id,
@@ -107,7 +115,8 @@ class SimulationLink:
         )
         self._keep(record)
         self._answered[record.request_id] = asyncio.Event()
-        await client.publish(SimulationTopics(simulator, self._root).control, request.model_dump_json().encode(), qos=1)
+        topic = SimulationTopics(simulator, self._root).control
+        await self._link.publish(topic, request.model_dump_json().encode(), qos=1)
         log.info(
             "simulation control: %s asked %s to %s (request %s)",
             record.requested_by or "an unnamed caller",
@@ -130,33 +139,12 @@ class SimulationLink:
 
     # -- the broker link ---------------------------------------------------------------------------------------
     async def run(self) -> None:
-        backoff = Backoff(initial=0.2, cap=self._settings.mqtt_max_backoff_s)
-        failures = FailureLog(log, f"simulation link to {self._broker}")
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    **self._broker.client_kwargs(),
-                    identifier=f"{self._settings.client_id}-sim",
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    clean_session=True,
-                    keepalive=15,
-                ) as client:
-                    self.simulators.clear()  # the retained presences come again with the subscription
-                    await client.subscribe(simulation_subscription("presence", self._root), qos=1)
-                    await client.subscribe(simulation_subscription("result", self._root), qos=1)
-                    failures.recovered()
-                    backoff.reset()
-                    self._client = client
-                    self.connected.set()
-                    try:
-                        async for message in client.messages:
-                            self._take(message)
-                    finally:
-                        self._client = None
-                        self.connected.clear()
-            except aiomqtt.MqttError as exc:
-                failures.failed(str(exc))
-            await asyncio.sleep(backoff.next_delay())
+        async with self._link as link:
+            async for message in link.messages:
+                self._take(message)
+
+    async def _forget_simulators(self, _link: MqttLink) -> None:
+        self.simulators.clear()  # the retained presences come again with the subscription
 
     def _take(self, message: aiomqtt.Message) -> None:
         payload = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""

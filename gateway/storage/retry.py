@@ -5,8 +5,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from contract.backoff import Backoff, FailureLog
 from gateway.storage.database import Database
+from mqttlink.backoff import Backoff, FailureLog
 
 T = TypeVar("T")
 

@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from contract.backoff import FailureLog
 from gateway.storage.tables import UtcDateTime, telemetry
 from gateway.telemetry.store import RAW
+from mqttlink.backoff import FailureLog
 
 log = logging.getLogger(__name__)
 

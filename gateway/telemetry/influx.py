@@ -28,8 +28,8 @@ from influxdb_client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
 from contract import Reading, Telemetry
-from contract.backoff import Backoff, FailureLog
 from gateway.settings import GatewaySettings
+from mqttlink.backoff import Backoff, FailureLog
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import Any
 
-from contract.mqtt_url import BrokerAddress
 from device_profiles import MqttJsonProfile
+from mqttlink.url import BrokerAddress
 from simulators.cabinets import messages
 from simulators.cabinets.fridge import Fridge
 from simulators.cabinets.link import CabinetLink

@@ -16,8 +16,8 @@ from typing import Any
 
 import aiomqtt
 
-from contract.backoff import Backoff
-from contract.mqtt_url import BrokerAddress
+from mqttlink.backoff import Backoff
+from mqttlink.url import BrokerAddress
 from simulators.cabinets import messages
 
 log = logging.getLogger(__name__)

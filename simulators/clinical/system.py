@@ -23,8 +23,8 @@ import aiomqtt
 from pydantic import ValidationError
 
 from contract import Ack, EdgeState, Event, Subject, SubjectKind, Topics, new_event
-from contract.backoff import Backoff, FailureLog
-from contract.mqtt_url import BrokerAddress
+from mqttlink.backoff import Backoff, FailureLog
+from mqttlink.url import BrokerAddress
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,6 @@ from types import TracebackType
 
 import aiomqtt
 
-from contract.backoff import Backoff, FailureLog
-from contract.mqtt_url import BrokerAddress
 from contract.simulation import (
     ActiveFault,
     BadControlRequestError,
@@ -35,6 +33,8 @@ from contract.simulation import (
     parse_control_request,
 )
 from contract.topics import SimulationTopics
+from mqttlink.backoff import Backoff, FailureLog
+from mqttlink.url import BrokerAddress
 from simulators.hospital.fault_catalogue import FaultCatalogue, FaultRequestError
 from simulators.hospital.hospital import Hospital
 from simulators.hospital.scenario import Fault, ScenarioError, available, load_scenario

@@ -16,7 +16,7 @@ import aiomqtt
 
 from contract import Topics
 from contract.command import DispatchDelivery
-from contract.mqtt_url import BrokerAddress
+from mqttlink.url import BrokerAddress
 from simulators.cabinets.cabinet import CabinetError, CabinetSimulator
 from simulators.cabinets.ward import medication_order
 from simulators.clinical.journey import Staff

@@ -25,11 +25,11 @@ from typing import Any
 
 import aiomqtt
 
-from contract.backoff import Backoff, FailureLog
-from contract.mqtt_url import BrokerAddress
 from device_profiles.maps import NodeGraph
 from device_profiles.vda5050 import Channel, Headers, Vda5050Profile
 from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, check, parse
+from mqttlink.backoff import Backoff, FailureLog
+from mqttlink.url import BrokerAddress
 from simulators.robots.body import RobotBody
 from simulators.robots.factsheet import factsheet_body
 
