@@ -11,7 +11,6 @@ from gateway.settings import GatewaySettings
 from simulators.sorter.device import SorterSimulator
 from tests.auth import authorised
 from tests.infra import Infra, embedded_infra, real_infra
-from wardlink.stack import Stack, StackConfig
 
 
 @pytest.fixture(params=["embedded", pytest.param("real", marks=pytest.mark.real_services)])
@@ -46,22 +45,6 @@ async def sorter() -> AsyncIterator[SorterSimulator]:
     """The sorter simulator (Acme S100) serving Modbus TCP on a free loopback port."""
     async with SorterSimulator(load_profiles()["acme-sorter-s100"]) as simulator:
         yield simulator
-
-
-@pytest.fixture
-async def sorter_stack(infra: Infra, tmp_path: Path) -> AsyncIterator[Stack]:
-    """The demo's sorter-only stack on this test's broker and database; the test inducts its own tubes."""
-    config = StackConfig(
-        data_dir=tmp_path / "data",
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        topic_root=infra.topic_root,
-        api_port=0,
-        stream_rate_per_s=None,
-    )
-    async with Stack(config) as running:
-        yield running
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import grimp
 import pytest
 from importlinter.cli import EXIT_STATUS_SUCCESS, lint_imports
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 # package -> packages of ours it must never import
 FORBIDDEN = {

@@ -1,12 +1,9 @@
 """The documents that are generated from code stay in step with it (`make docs` regenerates them)."""
 
-from pathlib import Path
-
 from contract.schema import render as render_schema
 from device_profiles import load_profiles, profile_json_schema
 from device_profiles.reference import render
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 
 def test_docs_devices_shows_the_register_and_topic_map_of_every_profile() -> None:

@@ -187,7 +187,7 @@ class MqttJsonDevice:
         if not isinstance(mapped, MappedEvent):
             try:
                 ctx.telemetry(mapped.readings, at=mapped.at)
-            except ValueError as exc:  # e.g. a reading time outside the contract's range (tests/test_fuzz_edge.py)
+            except ValueError as exc:  # e.g. a reading time outside the contract's range (tests/edge/test_fuzz_edge.py)
                 reason = f"{ctx.id}: the contract rejects its telemetry: {exc}"[:1000]
                 await ctx.set_aside(reason, topic, _text(payload))
             return

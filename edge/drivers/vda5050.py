@@ -112,7 +112,7 @@ class Vda5050Device:
             await self._take(channel, body)
         except (ValueError, OverflowError) as exc:
             # Valid by the schema, yet no usable instant or reading (a year-1 timestamp, NaN battery, a clock
-            # beyond the contract's range): the device task must not die of it (tests/test_fuzz_edge.py).
+            # beyond the contract's range): the device task must not die of it (tests/edge/test_fuzz_edge.py).
             reason = f"{channel} message from robot {self.serial} is unusable: {exc}"[:1000]
             await self.ctx.set_aside(reason, topic, payload.decode("utf-8", "replace"))
 

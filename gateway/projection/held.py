@@ -14,7 +14,7 @@ its own last pass drops everything held. A pass that fails drops everything too.
 
 A held history can lack an event another replica stored that is still in the backlog, which a read from the
 database would have seen; the pass that projects that event adds it. Once the backlog is empty, every fold has
-seen every event: the rows are those of a fold over everything (`tests/test_history_cache.py`).
+seen every event: the rows are those of a fold over everything (`tests/gateway/projection/test_history_cache.py`).
 
 A cabinet's history is held as `gateway.tracking.cabinets.history` reads it (the headings its fold depends on, and
 the bodies it needs; see `HeldCabinet`); its count and latest event still come from the database on every pass.

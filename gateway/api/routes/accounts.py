@@ -132,7 +132,7 @@ async def add_token(body: TokenCreate, db: DatabaseDep, caller: PrincipalDep, au
         secret = await create_token(
             db, name=body.name, role=body.role, wards=body.wards, expires_in=expires_in, created_by=caller.name
         )
-    except AccountError as exc:  # e.g. a lifetime so short it rounds to zero (found by tests/test_api_schema.py)
+    except AccountError as exc:  # e.g. a lifetime so short it rounds to zero (found by test_api_schema.py)
         raise HTTPException(status_code=422, detail=f"{exc}; fix the request and try again") from None
     found = await token_by_secret(db, secret)
     assert found is not None

@@ -13,7 +13,7 @@ and the row's event count and latest event come from an aggregate. `bodies_neede
 headings (id, type, time, sequence number: no JSON). `cabinet_histories` reads headings only since the latest
 snapshot, plus every alarm and snapshot heading; it reads the door and access headings before the snapshot only
 when what came after it does not settle them (no door event in each state, or no access). The fold over what it
-returns gives the same row and stock as a fold over every event (`tests/test_cabinet_history.py`).
+returns gives the same row and stock as a fold over every event (`tests/gateway/tracking/test_cabinet_history.py`).
 """
 
 from collections import defaultdict
