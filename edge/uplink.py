@@ -219,7 +219,7 @@ class Uplink:
         async for message in link.messages:
             topic = str(message.topic)
             if topic.startswith(self._commands_prefix):
-                await self._take_command(link, topic, message.payload)  # type: ignore[arg-type]
+                await self._take_command(link, topic, message.payload)
                 continue
             if topic != self.topics.ack:
                 continue

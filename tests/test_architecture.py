@@ -115,3 +115,14 @@ def test_no_module_but_a_test_is_longer_than_the_limit() -> None:
 
 def test_the_gateway_root_holds_only_the_service_and_its_settings() -> None:
     assert sorted(p.name for p in (ROOT / "gateway").glob("*.py")) == ["__init__.py", "service.py", "settings.py"]
+
+
+def test_no_route_opens_a_database_connection_or_takes_every_store() -> None:
+    offences = {
+        str(path.relative_to(ROOT)): sorted(
+            word for word in ("engine.connect(", "engine.begin(", "StoresDep", "import sqlalchemy") if word in text
+        )
+        for path in (ROOT / "gateway" / "api" / "routes").glob("*.py")
+        if (text := path.read_text())
+    }
+    assert {route: words for route, words in offences.items() if words} == {}
