@@ -22,15 +22,7 @@ from wardlink.broker import EmbeddedBroker
 
 ROOT = Path(__file__).resolve().parent.parent
 
-STILL_BUILDING_CLIENTS = {
-    # Simulators still run their own loop around `aiomqtt.Client`; they move to `MqttLink` once the simulators'
-    # reorganisation has landed. Empty this list then (the test below fails for an entry that no longer builds one).
-    "simulators/cabinet_link.py",
-    "simulators/clinical_systems.py",
-    "simulators/control.py",
-    "simulators/hospital_pharmacy.py",
-    "simulators/robot.py",
-}
+STILL_BUILDING_CLIENTS: set[str] = set()
 
 
 @dataclass
