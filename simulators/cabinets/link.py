@@ -122,7 +122,7 @@ class CabinetLink:
             if message.topic.value != self.commands_topic:
                 continue  # amqtt can hand a reconnected client retained messages it did not subscribe to
             try:
-                body = json.loads(message.payload)  # type: ignore[arg-type]
+                body = json.loads(message.payload)
             except (TypeError, ValueError):
                 log.warning("cabinet %s: ignoring a command that is not JSON", self.topic_id)
                 continue

@@ -137,7 +137,7 @@ class ClinicalSystem:
 
     # -- the MQTT link -----------------------------------------------------------------------------------------
     def _state(self, state: str, since: datetime) -> bytes:
-        body = EdgeState(state=state, site=self.topics.site, edge=self.topics.edge, since=since, version="sim")  # type: ignore[arg-type]
+        body = EdgeState(state=state, site=self.topics.site, edge=self.topics.edge, since=since, version="sim")
         return body.model_dump_json().encode()
 
     def _will(self) -> aiomqtt.Will:
@@ -177,7 +177,7 @@ class ClinicalSystem:
             if str(message.topic) != self.topics.ack:
                 continue
             try:
-                ack = Ack.model_validate_json(message.payload)  # type: ignore[arg-type]
+                ack = Ack.model_validate_json(message.payload)
             except ValidationError:
                 log.warning("%s: ignoring a malformed ack", self.topics.edge)
                 continue

@@ -25,6 +25,7 @@ from contract.simulation import (
     ClearFault,
     ControlResult,
     InjectFault,
+    ParamValue,
     RunningScenario,
     SimulatorPresence,
     StartScenario,
@@ -229,9 +230,9 @@ class SimulationControl:
         return ControlResult(
             request_id=request_id,
             simulator=self.topics.simulator,
-            outcome=outcome,  # type: ignore[arg-type]
+            outcome=outcome,
             answered_at=_wall_now(),
-            **fields,  # type: ignore[arg-type]
+            **fields,
         )
 
     # -- faults ------------------------------------------------------------------------------------------------
@@ -247,19 +248,19 @@ class SimulationControl:
         kind: str,
         target: str,
         minutes: float,
-        params: dict,
-        source: str,  # type: ignore[type-arg]
+        params: dict[str, ParamValue],
+        source: str,
     ) -> _Running:
         h = self.hospital
         now = h.clock.now()
-        fault = Fault(at=h.clock.time_of_day(), device=target, kind=kind, minutes=minutes, params=params)  # type: ignore[arg-type]
+        fault = Fault(at=h.clock.time_of_day(), device=target, kind=kind, minutes=minutes, params=params)
         active = ActiveFault(
             id=fault_id,
             fault=kind,
             target=target,
             minutes=minutes,
             params=params,
-            source=source,  # type: ignore[arg-type]
+            source=source,
             started_at=now,
             ends_at=now + timedelta(minutes=minutes),
             clearable=h.faults.clearable(kind),

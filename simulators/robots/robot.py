@@ -181,7 +181,7 @@ class RobotSimulator:
     # -- the MQTT link -----------------------------------------------------------------------------------------
     def _message(self, channel: Channel, body: dict[str, Any]) -> dict[str, Any]:
         message = {**self.headers(channel, self.clock()), **body}
-        return check(channel, message)  # type: ignore[arg-type]
+        return check(channel, message)
 
     def _connection(self, state: str) -> bytes:
         return json.dumps(self._message("connection", {"connectionState": state})).encode()
@@ -230,7 +230,7 @@ class RobotSimulator:
             channel = str(message.topic).rsplit("/", 1)[-1]
             kind: MessageKind = "order" if channel == "order" else "instantActions"
             try:
-                body = parse(kind, message.payload)  # type: ignore[arg-type]
+                body = parse(kind, message.payload)
                 if (body["manufacturer"], body["serialNumber"]) != (self.profile.manufacturer, self.serial):
                     raise Vda5050SchemaError(f"{kind} addressed to {body['manufacturer']}/{body['serialNumber']}")
             except Vda5050SchemaError as exc:
