@@ -143,7 +143,7 @@ class CabinetSimulator:
         self.stream.new_boot()
         self.door_opened_by = None
         self._tasks = [
-            asyncio.create_task(self.link.run(lambda: self.powered), name=f"cabinet:{self.topic_id}:link"),
+            asyncio.create_task(self.link.run(), name=f"cabinet:{self.topic_id}:link"),
             asyncio.create_task(self._fridge_loop(), name=f"cabinet:{self.topic_id}:fridge"),
         ]
         if self.inventory_every_s is not None:

@@ -23,8 +23,7 @@ import aiomqtt
 from pydantic import ValidationError
 
 from contract import Ack, EdgeState, Event, Subject, SubjectKind, Topics, new_event
-from mqttlink.backoff import Backoff, FailureLog
-from mqttlink.url import BrokerAddress
+from mqttlink import BrokerAddress, MqttLink, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,19 @@ class ClinicalSystem:
         self.reported: list[Event] = []
         """Every event reported, in `seq` order (tests read it)."""
         self.acked = 0
-        self.connected = asyncio.Event()
+        self._since = _wall_now()
+        """When the current connection began: its birth, its Last Will and its goodbye say so."""
+        self._link = MqttLink(
+            self.broker,
+            identifier=f"wardlink-sim-{site}-{edge}",
+            subscriptions=[Subscription(self.topics.ack, qos=1)],
+            will=self._will,
+            label=f"{edge} link to {self.broker}",
+            on_connect=self._born,
+            while_connected=self._serve,
+            on_stop=self._say_goodbye,
+        )
+        self.connected = self._link.connected
         self._next_seq = first_seq
         self._unacked: dict[UUID, Event] = {}
         self._sent_at: dict[UUID, float] = {}
@@ -107,7 +118,7 @@ class ClinicalSystem:
     # -- lifecycle ---------------------------------------------------------------------------------------------
     async def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._link(), name=f"clinical-system:{self.topics.edge}")
+            self._task = asyncio.create_task(self._link.run(), name=f"clinical-system:{self.topics.edge}")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -126,47 +137,27 @@ class ClinicalSystem:
 
     # -- the MQTT link -----------------------------------------------------------------------------------------
     def _state(self, state: str, since: datetime) -> bytes:
-        body = EdgeState(state=state, site=self.topics.site, edge=self.topics.edge, since=since, version="sim")  # type: ignore[arg-type]
+        body = EdgeState(state=state, site=self.topics.site, edge=self.topics.edge, since=since, version="sim")
         return body.model_dump_json().encode()
 
-    async def _link(self) -> None:
-        backoff = Backoff(initial=0.2, cap=5.0)
-        failures = FailureLog(log, f"{self.topics.edge} link to {self.broker}")
-        while True:
-            since = _wall_now()  # birth and death are the link's, on the wall clock like an edge's
-            will = aiomqtt.Will(self.topics.state, self._state("offline", since), qos=1, retain=True)
-            try:
-                async with aiomqtt.Client(
-                    **self.broker.client_kwargs(),
-                    identifier=f"wardlink-sim-{self.topics.site}-{self.topics.edge}",
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    will=will,
-                    clean_session=True,
-                    keepalive=15,
-                ) as client:
-                    await client.subscribe(self.topics.ack, qos=1)
-                    await client.publish(self.topics.state, self._state("online", since), qos=1, retain=True)
-                    self._sent_at.clear()  # everything unacknowledged is due again after a reconnect
-                    failures.recovered()
-                    backoff.reset()
-                    self.connected.set()
-                    try:
-                        async with asyncio.TaskGroup() as tasks:
-                            tasks.create_task(self._pump(client))
-                            tasks.create_task(self._take_acks(client))
-                    finally:
-                        self.connected.clear()
-                        if _cancelling():
-                            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                                async with asyncio.timeout(2):
-                                    await client.publish(
-                                        self.topics.state, self._state("offline", since), qos=1, retain=True
-                                    )
-            except* aiomqtt.MqttError as errors:
-                failures.failed(str(errors.exceptions[0]))
-            await asyncio.sleep(backoff.next_delay())
+    def _will(self) -> aiomqtt.Will:
+        self._since = _wall_now()  # birth and death are the connection's, on the wall clock like an edge's
+        return aiomqtt.Will(self.topics.state, self._state("offline", self._since), qos=1, retain=True)
 
-    async def _pump(self, client: aiomqtt.Client) -> None:
+    async def _born(self, link: MqttLink) -> None:
+        await link.publish(self.topics.state, self._state("online", self._since), qos=1, retain=True)
+        self._sent_at.clear()  # everything unacknowledged is due again after a reconnect
+
+    async def _serve(self, link: MqttLink) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._pump(link))
+            tasks.create_task(self._take_acks(link))
+
+    async def _say_goodbye(self, link: MqttLink) -> None:
+        """A clean stop sends no Last Will, so publish the offline state ourselves."""
+        await link.publish(self.topics.state, self._state("offline", self._since), qos=1, retain=True)
+
+    async def _pump(self, link: MqttLink) -> None:
         loop = asyncio.get_running_loop()
         while True:
             now = loop.time()
@@ -174,19 +165,19 @@ class ClinicalSystem:
                 e for e in list(self._unacked.values()) if now - self._sent_at.get(e.id, -1e18) >= self.resend_after_s
             ]
             for event in due:
-                await client.publish(self.topics.events, event.model_dump_json().encode(), qos=1)
+                await link.publish(self.topics.events, event.model_dump_json().encode(), qos=1)
                 self._sent_at[event.id] = loop.time()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(1.0):
                     await self._wake.wait()
 
-    async def _take_acks(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
+    async def _take_acks(self, link: MqttLink) -> None:
+        async for message in link.messages:
             if str(message.topic) != self.topics.ack:
                 continue
             try:
-                ack = Ack.model_validate_json(message.payload)  # type: ignore[arg-type]
+                ack = Ack.model_validate_json(message.payload)
             except ValidationError:
                 log.warning("%s: ignoring a malformed ack", self.topics.edge)
                 continue
@@ -196,8 +187,3 @@ class ClinicalSystem:
                     self.acked += 1
             if not self._unacked:
                 self._all_acked.set()
-
-
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0

@@ -11,7 +11,6 @@ as active faults too, and can be cleared the same way. Every request is logged w
 """
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from contract.simulation import (
     ClearFault,
     ControlResult,
     InjectFault,
+    ParamValue,
     RunningScenario,
     SimulatorPresence,
     StartScenario,
@@ -33,8 +33,7 @@ from contract.simulation import (
     parse_control_request,
 )
 from contract.topics import SimulationTopics
-from mqttlink.backoff import Backoff, FailureLog
-from mqttlink.url import BrokerAddress
+from mqttlink import BrokerAddress, MqttLink, Subscription
 from simulators.hospital.fault_catalogue import FaultCatalogue, FaultRequestError
 from simulators.hospital.hospital import Hospital
 from simulators.hospital.scenario import Fault, ScenarioError, available, load_scenario
@@ -73,17 +72,29 @@ class SimulationControl:
             f"{len(hospital.robots)} robot(s), {len(hospital.cabinets)} cabinet(s)"
         )
         self.catalogue = FaultCatalogue(hospital.devices, hospital.faults)
-        self.connected = asyncio.Event()
+        self._will_body = b""
+        """The Last Will (`online: false` as of the start), one for every connection of a run."""
+        self._link = MqttLink(
+            self.broker,
+            identifier=lambda: f"wardlink-sim-control-{self.topics.simulator}-{uuid.uuid4().hex[:8]}",
+            subscriptions=[Subscription(self.topics.control, qos=1)],
+            will=self._will,
+            label=f"simulation control {self.topics.simulator} link to {self.broker}",
+            on_connect=self._attached,
+            while_connected=self._serve_link,
+            on_stop=self._goodbye,
+        )
+        self.connected = self._link.connected
         self._faults: dict[str, _Running] = {}
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._crash = False
         hospital.on_fault = self._scenario_fault
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     async def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._link(), name=f"simulation-control:{self.topics.simulator}")
+            self._will_body = offline(self.topics.simulator, _wall_now()).model_dump_json().encode()
+            self._task = asyncio.create_task(self._link.run(), name=f"simulation-control:{self.topics.simulator}")
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -98,7 +109,7 @@ class SimulationControl:
     async def crash(self) -> None:
         """Lose the broker link without a goodbye, as a killed process would: the broker publishes the Last Will."""
         task, self._task = self._task, None
-        self._crash = True
+        self._link.cut()
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -219,9 +230,9 @@ class SimulationControl:
         return ControlResult(
             request_id=request_id,
             simulator=self.topics.simulator,
-            outcome=outcome,  # type: ignore[arg-type]
+            outcome=outcome,
             answered_at=_wall_now(),
-            **fields,  # type: ignore[arg-type]
+            **fields,
         )
 
     # -- faults ------------------------------------------------------------------------------------------------
@@ -237,19 +248,19 @@ class SimulationControl:
         kind: str,
         target: str,
         minutes: float,
-        params: dict,
-        source: str,  # type: ignore[type-arg]
+        params: dict[str, ParamValue],
+        source: str,
     ) -> _Running:
         h = self.hospital
         now = h.clock.now()
-        fault = Fault(at=h.clock.time_of_day(), device=target, kind=kind, minutes=minutes, params=params)  # type: ignore[arg-type]
+        fault = Fault(at=h.clock.time_of_day(), device=target, kind=kind, minutes=minutes, params=params)
         active = ActiveFault(
             id=fault_id,
             fault=kind,
             target=target,
             minutes=minutes,
             params=params,
-            source=source,  # type: ignore[arg-type]
+            source=source,
             started_at=now,
             ends_at=now + timedelta(minutes=minutes),
             clearable=h.faults.clearable(kind),
@@ -274,62 +285,32 @@ class SimulationControl:
             self._changed.set()
 
     # -- the MQTT link -----------------------------------------------------------------------------------------
-    async def _link(self) -> None:
-        backoff = Backoff(initial=0.2, cap=5.0)
-        failures = FailureLog(log, f"simulation control {self.topics.simulator} link to {self.broker}")
-        will_body = offline(self.topics.simulator, _wall_now()).model_dump_json().encode()
-        while True:
-            will = aiomqtt.Will(self.topics.presence, will_body, qos=1, retain=True)
-            try:
-                async with aiomqtt.Client(
-                    **self.broker.client_kwargs(),
-                    identifier=f"wardlink-sim-control-{self.topics.simulator}-{uuid.uuid4().hex[:8]}",
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    will=will,
-                    clean_session=True,
-                    keepalive=15,
-                ) as client:
-                    await client.subscribe(self.topics.control, qos=1)
-                    failures.recovered()
-                    backoff.reset()
-                    self._changed.set()
-                    self.connected.set()
-                    try:
-                        async with asyncio.TaskGroup() as tasks:
-                            tasks.create_task(self._announce(client))
-                            tasks.create_task(self._serve(client))
-                    finally:
-                        self.connected.clear()
-                        await self._goodbye(client)
-            except* aiomqtt.MqttError as errors:
-                failures.failed(str(errors.exceptions[0]))
-            await asyncio.sleep(backoff.next_delay())
+    def _will(self) -> aiomqtt.Will:
+        return aiomqtt.Will(self.topics.presence, self._will_body, qos=1, retain=True)
 
-    async def _goodbye(self, client: aiomqtt.Client) -> None:
-        """On a clean stop, withdraw the retained presence; on a crash, leave the socket so the Last Will goes out."""
-        task = asyncio.current_task()
-        if task is None or task.cancelling() == 0:
-            return
-        if self._crash:
-            sock = client._client.socket()
-            with contextlib.suppress(OSError, AttributeError):
-                sock.shutdown(2)  # type: ignore[union-attr]
-            return
-        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-            async with asyncio.timeout(2):
-                await client.publish(self.topics.presence, b"", qos=1, retain=True)
+    async def _attached(self, _link: MqttLink) -> None:
+        self._changed.set()  # a new connection announces the presence afresh
 
-    async def _announce(self, client: aiomqtt.Client) -> None:
+    async def _serve_link(self, link: MqttLink) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._announce(link))
+            tasks.create_task(self._serve(link))
+
+    async def _goodbye(self, link: MqttLink) -> None:
+        """On a clean stop, withdraw the retained presence (a crash `cut`s the link: the Last Will goes out)."""
+        await link.publish(self.topics.presence, b"", qos=1, retain=True)
+
+    async def _announce(self, link: MqttLink) -> None:
         while True:
             await self._changed.wait()
             self._changed.clear()
-            await client.publish(self.topics.presence, self.presence().model_dump_json().encode(), qos=1, retain=True)
+            await link.publish(self.topics.presence, self.presence().model_dump_json().encode(), qos=1, retain=True)
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
+    async def _serve(self, link: MqttLink) -> None:
+        async for message in link.messages:
             payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
             result = await self.handle(bytes(payload))
-            await client.publish(self.topics.result, result.model_dump_json().encode(), qos=1)
+            await link.publish(self.topics.result, result.model_dump_json().encode(), qos=1)
             self._changed.set()
 
 

@@ -21,8 +21,9 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from contract import Topics
@@ -41,6 +42,7 @@ from simulators.hospital.specimens import SpecimenJourneys
 from simulators.robots.robot import RobotSimulator
 from simulators.sorter.device import SorterSimulator
 from simulators.sorter.stream import tubes
+from simulators.sorter.tube import Tube
 from simulators.tubes.controller import TubeSystemSimulator
 from simulators.tubes.traffic import LAB, Dispatch, dispatches, free_carrier
 
@@ -190,24 +192,24 @@ class Hospital:
         self._start_plan()
 
     def _start_plan(self) -> None:
-        traffic: list[Callable[[], Awaitable[None]]] = []
+        traffic: list[Activity] = []
         stream = tubes(self.scenario.seed)
-        specimens, medication = self.specimens, self.medication
+        medication = self.medication
         for sorter in self.sorters.values():
-            traffic.append(self._every("specimens_per_hour", lambda s=sorter: specimens.walk_in(s, next(stream))))
+            traffic.append(self._every("specimens_per_hour", partial(self._walk_in, sorter, stream)))
         for tube_system in self.tube_systems.values():
             trips = dispatches(self.scenario.seed, tube_system.network)
-            traffic.append(self._every("carriers_per_hour", lambda t=tube_system, d=trips: self._send_carrier(t, d)))
+            traffic.append(self._every("carriers_per_hour", partial(self._send_carrier, tube_system, trips)))
         if self.robots:
             traffic.append(self._every("deliveries_per_hour", medication.deliver))
         for cabinet in self.cabinets.values():
-            traffic.append(self._every("cabinet_accesses_per_hour", lambda c=cabinet: medication.visit(c)))
+            traffic.append(self._every("cabinet_accesses_per_hour", partial(medication.visit, cabinet)))
         self._tasks = [asyncio.create_task(loop()) for loop in traffic]
         self._tasks += [asyncio.create_task(self._first_count(cabinet)) for cabinet in self.cabinets.values()]
         known = self.devices.ids
         self._tasks += [asyncio.create_task(self._fault(f)) for f in self.scenario.faults if f.device in known]
 
-    def _every(self, rate: str, action: Activity) -> Callable[[], Awaitable[None]]:
+    def _every(self, rate: str, action: Activity) -> Activity:
         """A Poisson process at the scenario's current hourly `rate`; each arrival runs `action` in the background."""
 
         async def loop() -> None:
@@ -220,6 +222,10 @@ class Hospital:
                 self.background.run(action())
 
         return loop
+
+    async def _walk_in(self, sorter: SorterSimulator, stream: Iterator[Tube]) -> None:
+        """The next tube of the day's stream is brought to `sorter` by hand."""
+        await self.specimens.walk_in(sorter, next(stream))
 
     async def _send_carrier(self, tube_system: TubeSystemSimulator, trips: Iterator[Dispatch]) -> None:
         """A carrier leaves a station: specimens to the lab make a whole journey; secure ones need a badge."""

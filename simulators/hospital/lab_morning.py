@@ -213,7 +213,7 @@ class _Morning:
                     site=SITE,
                     edge=edge,
                     device=device,
-                    subject=Subject(kind=kind, id=subject),  # type: ignore[arg-type]
+                    subject=Subject(kind=kind, id=subject),
                     occurred_at=at,
                     data=data,
                 )

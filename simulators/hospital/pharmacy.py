@@ -12,8 +12,6 @@ import random
 from typing import Any
 from uuid import uuid4
 
-import aiomqtt
-
 from contract import Topics
 from contract.command import DispatchDelivery
 from mqttlink.url import BrokerAddress
@@ -24,6 +22,7 @@ from simulators.clinical.system import ClinicalSystem
 from simulators.hospital.clock import SimClock
 from simulators.hospital.devices import HospitalDevices
 from simulators.hospital.plan import Plan
+from simulators.one_shot import publish_once
 from simulators.robots.robot import RobotSimulator
 
 STAT_DELIVERY_SHARE = 0.1
@@ -105,8 +104,7 @@ class MedicationRounds:
             release_pin=pin,
         )
         broker = BrokerAddress.parse(self.broker_url)
-        async with aiomqtt.Client(**broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
-            await client.publish(self.topics.command(device), command.model_dump_json().encode(), qos=1)
+        await publish_once(broker, self.topics.command(device), command.model_dump_json().encode(), qos=1)
         if not await self._accepted(robot, delivery):
             return
         loaded = {"robot": device, "drawer": command.drawer, "badge": self.staff.pharmacist(rng)}

@@ -105,7 +105,7 @@ class ProfileDevice:
     async def stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            await server.shutdown()
+            await server.shutdown()  # type: ignore[no-untyped-call]  # pymodbus leaves `shutdown` unannotated
 
     async def power_cycle(self, off_s: float = 0.0) -> int:
         """Power loss and reboot on the same port: the connection drops, records not yet acknowledged are lost

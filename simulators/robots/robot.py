@@ -13,10 +13,8 @@ broker publishes the Last Will).
 """
 
 import asyncio
-import contextlib
 import json
 import logging
-import socket
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,8 +26,7 @@ import aiomqtt
 from device_profiles.maps import NodeGraph
 from device_profiles.vda5050 import Channel, Headers, Vda5050Profile
 from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, check, parse
-from mqttlink.backoff import Backoff, FailureLog
-from mqttlink.url import BrokerAddress
+from mqttlink import BrokerAddress, MqttLink, Subscription, raise_if_cancelled
 from simulators.robots.body import RobotBody
 from simulators.robots.factsheet import factsheet_body
 
@@ -70,16 +67,25 @@ class RobotSimulator:
         self.sent: deque[tuple[str, dict[str, Any]]] = deque(maxlen=5000)
         """The newest messages published, (channel, message): what tests check against the schemas."""
         self.rejected = 0
-        self.connected = asyncio.Event()
         self._signature = ""
         self._last_state_s = -1e18
         self._last_visualization_s = -1e18
         self._last_visualization_wall = 0.0
         self._due: set[Channel] = {"state", "factsheet"}
         self._wake = asyncio.Event()
-        self._client: aiomqtt.Client | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._crashed = False
+        self._link = MqttLink(
+            self.broker,
+            identifier=f"wardlink-sim-{profile.manufacturer}-{serial}",
+            subscriptions=[Subscription(self.topic("order")), Subscription(self.topic("instantActions"))],
+            will=self._will,
+            keepalive=10,
+            label=f"robot {serial} link to {self.broker}",
+            on_connect=self._online,
+            while_connected=self._serve,
+            on_stop=self._say_goodbye,
+        )
+        self.connected = self._link.connected
 
     def topic(self, channel: Channel) -> str:
         return self.profile.topic(self.serial, channel)
@@ -89,7 +95,7 @@ class RobotSimulator:
         """Start driving and connect; returns once the robot is ONLINE on the broker."""
         self._tasks = [
             asyncio.create_task(self._physics(), name=f"robot:{self.serial}:physics"),
-            asyncio.create_task(self._link(), name=f"robot:{self.serial}:link"),
+            asyncio.create_task(self._link.run(), name=f"robot:{self.serial}:link"),
         ]
         await asyncio.wait_for(self.connected.wait(), 30)
 
@@ -137,13 +143,7 @@ class RobotSimulator:
 
     async def crash(self) -> None:
         """Lose the connection without a goodbye (power cut): the broker publishes the Last Will."""
-        self._crashed = True
-        client = self._client
-        if client is not None:
-            sock = client._client.socket()
-            if isinstance(sock, socket.socket):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+        self._link.cut()
         await self.stop()
 
     # -- robot time --------------------------------------------------------------------------------------------
@@ -181,83 +181,56 @@ class RobotSimulator:
     # -- the MQTT link -----------------------------------------------------------------------------------------
     def _message(self, channel: Channel, body: dict[str, Any]) -> dict[str, Any]:
         message = {**self.headers(channel, self.clock()), **body}
-        return check(channel, message)  # type: ignore[arg-type]
+        return check(channel, message)
 
     def _connection(self, state: str) -> bytes:
         return json.dumps(self._message("connection", {"connectionState": state})).encode()
 
-    async def _link(self) -> None:
-        backoff = Backoff(initial=0.2, cap=5.0)
-        failures = FailureLog(log, f"robot {self.serial} link to {self.broker}")
-        while True:
-            will = aiomqtt.Will(self.topic("connection"), self._connection("CONNECTIONBROKEN"), qos=1, retain=True)
-            try:
-                async with aiomqtt.Client(
-                    **self.broker.client_kwargs(),
-                    identifier=f"wardlink-sim-{self.profile.manufacturer}-{self.serial}",
-                    protocol=aiomqtt.ProtocolVersion.V311,
-                    will=will,
-                    clean_session=True,
-                    keepalive=10,
-                ) as client:
-                    self._client = client
-                    await client.subscribe(self.topic("order"), qos=0)
-                    await client.subscribe(self.topic("instantActions"), qos=0)
-                    await client.publish(self.topic("connection"), self._connection("ONLINE"), qos=1, retain=True)
-                    self._due.update(("factsheet", "state"))
-                    failures.recovered()
-                    backoff.reset()
-                    self.connected.set()
-                    try:
-                        async with asyncio.TaskGroup() as tasks:
-                            tasks.create_task(self._receive(client))
-                            tasks.create_task(self._publish(client))
-                    finally:
-                        self.connected.clear()
-                        self._client = None
-                        if _cancelling() and not self._crashed:
-                            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                                offline = self._connection("OFFLINE")
-                                await asyncio.wait_for(
-                                    client.publish(self.topic("connection"), offline, qos=1, retain=True), 2
-                                )
-            except* aiomqtt.MqttError as errors:
-                if _cancelling():
-                    # A TaskGroup whose child failed while we were being stopped reports the failure, not the
-                    # cancellation: keep the stop.
-                    raise asyncio.CancelledError from None
-                failures.failed(str(errors.exceptions[0]))
-            await asyncio.sleep(backoff.next_delay())
+    def _will(self) -> aiomqtt.Will:
+        return aiomqtt.Will(self.topic("connection"), self._connection("CONNECTIONBROKEN"), qos=1, retain=True)
 
-    async def _publish(self, client: aiomqtt.Client) -> None:
+    async def _online(self, link: MqttLink) -> None:
+        await link.publish(self.topic("connection"), self._connection("ONLINE"), qos=1, retain=True)
+        self._due.update(("factsheet", "state"))
+
+    async def _serve(self, link: MqttLink) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._receive(link))
+            tasks.create_task(self._publish(link))
+
+    async def _say_goodbye(self, link: MqttLink) -> None:
+        """A clean stop (not a crash: `cut` says no goodbye) withdraws ONLINE with OFFLINE, retained."""
+        await link.publish(self.topic("connection"), self._connection("OFFLINE"), qos=1, retain=True)
+
+    async def _publish(self, link: MqttLink) -> None:
         while True:
-            _raise_if_cancelling()
+            raise_if_cancelled()
             await self._wake.wait()
             self._wake.clear()
             due, self._due = self._due, set()
             if "factsheet" in due:
-                await self._send(client, "factsheet", factsheet_body(self.profile), retain=True)
+                await self._send(link, "factsheet", factsheet_body(self.profile), retain=True)
             if "state" in due:
                 self._signature = self.body.signature()
                 self._last_state_s = self.sim_time_s
-                await self._send(client, "state", self.body.state())
+                await self._send(link, "state", self.body.state())
             if "visualization" in due:
                 self._last_visualization_s = self.sim_time_s
                 self._last_visualization_wall = asyncio.get_running_loop().time()
                 body = {"agvPosition": self.body.position(), "velocity": self.body.velocity()}
-                await self._send(client, "visualization", body)
+                await self._send(link, "visualization", body)
 
-    async def _send(self, client: aiomqtt.Client, channel: Channel, body: dict[str, Any], retain: bool = False) -> None:
+    async def _send(self, link: MqttLink, channel: Channel, body: dict[str, Any], retain: bool = False) -> None:
         message = self._message(channel, body)
         self.sent.append((channel, message))
-        await client.publish(self.topic(channel), json.dumps(message).encode(), qos=0, retain=retain)
+        await link.publish(self.topic(channel), json.dumps(message).encode(), qos=0, retain=retain)
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
+    async def _receive(self, link: MqttLink) -> None:
+        async for message in link.messages:
             channel = str(message.topic).rsplit("/", 1)[-1]
             kind: MessageKind = "order" if channel == "order" else "instantActions"
             try:
-                body = parse(kind, message.payload)  # type: ignore[arg-type]
+                body = parse(kind, message.payload)
                 if (body["manufacturer"], body["serialNumber"]) != (self.profile.manufacturer, self.serial):
                     raise Vda5050SchemaError(f"{kind} addressed to {body['manufacturer']}/{body['serialNumber']}")
             except Vda5050SchemaError as exc:
@@ -271,19 +244,8 @@ class RobotSimulator:
                 for action in body["actions"]:
                     self.body.instant(action)
             self._changed()
-            _raise_if_cancelling()
+            raise_if_cancelled()
 
 
 def _wall_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _cancelling() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-def _raise_if_cancelling() -> None:
-    """Python 3.11's `wait_for` (inside aiomqtt's publish) can swallow a cancellation that races a reply."""
-    if _cancelling():
-        raise asyncio.CancelledError

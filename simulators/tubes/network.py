@@ -95,5 +95,7 @@ def network_for(profile: ModbusProfile) -> TubeNetwork:
         return HOSPITAL
     zones = zones or ["zone-1"]
     placed = {station: zones[i * len(zones) // len(stations)] for i, station in enumerate(stations)}
-    ring = {s: (stations[(i + 1) % len(stations)],) for i, s in enumerate(stations) if len(stations) > 1}
+    ring: dict[str, tuple[str, ...]] = {
+        s: (stations[(i + 1) % len(stations)],) for i, s in enumerate(stations) if len(stations) > 1
+    }
     return TubeNetwork(tuple(zones), placed, ring)

@@ -63,7 +63,8 @@ def dispatches(seed: int, network: TubeNetwork, count: int | None = None) -> Ite
     produced = 0
     while count is None or produced < count:
         draw = rng.random()
-        secure, specimens = False, ()
+        secure = False
+        specimens: tuple[str, ...] = ()
         if draw < SPECIMEN_SHARE and LAB in network.stations:
             origin, target = rng.choice(senders), LAB
             tubes = rng.choices(range(1, 7), weights=(30, 25, 20, 12, 8, 5))[0]

@@ -21,16 +21,6 @@ from tests.infra import REAL_MQTT_URL, require_real_services
 from tests.paths import ROOT
 from wardlink.broker import EmbeddedBroker
 
-STILL_BUILDING_CLIENTS = {
-    # Simulators still run their own loop around `aiomqtt.Client`; they move to `MqttLink` once the simulators'
-    # reorganisation has landed. Empty this list then (the test below fails for an entry that no longer builds one).
-    "simulators/cabinet_link.py",
-    "simulators/clinical_systems.py",
-    "simulators/control.py",
-    "simulators/hospital_pharmacy.py",
-    "simulators/robot.py",
-}
-
 
 @dataclass
 class Broker:
@@ -329,8 +319,7 @@ def _builds_a_client(path: Path) -> bool:
 
 def test_only_the_link_builds_an_aiomqtt_client() -> None:
     builders = {str(path.relative_to(ROOT)) for path in _our_modules() if _builds_a_client(path)}
-    assert builders - STILL_BUILDING_CLIENTS == {"mqttlink/link.py"}
-    assert builders >= STILL_BUILDING_CLIENTS, "a module that no longer builds a client leaves the list"
+    assert builders == {"mqttlink/link.py"}
 
 
 def test_the_client_finder_sees_every_spelling(tmp_path: Path) -> None:
