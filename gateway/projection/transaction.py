@@ -1,10 +1,9 @@
 """A projection pass's transaction (`Tx`), its lock, and the shape of a projector.
 
-What a pass refreshes: each projector folds the subjects the pass's new events touched.
-
-Projectors run in the batch's transaction, in this order, so the events and every projection commit together.
-Each one recomputes its rows from all stored events of the touched subjects (pure folds), never from the batch
-alone, so arrival order, duplicates and late events never change the outcome.
+Each projector folds the subjects a pass's events touched, in the pass's transaction, in the order
+`gateway.tracking.registry` gives, so the backlog's removal and every projection commit together. Each one
+recomputes its rows from all stored events of the touched subjects (pure folds), never from the pass alone, so
+arrival order, duplicates and late events never change the outcome.
 """
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
