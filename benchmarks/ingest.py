@@ -9,8 +9,8 @@ Measurements on this machine, each printed as a table row and saved to benchmark
   until every id is acknowledged (validated, stored, acked) and until every event is projected (queryable);
 - latency at a steady 1,000 events/s: publish -> ack, and publish -> the specimen projected (its live-stream
   frame, each then read once from the API);
-- store alone: `Store.ingest_batch` (durable) and `Store.project_pending` (projections, custody log) after four
-  times as many events stored and projected first;
+- store alone: `EventStore.ingest_batch` (durable) and `ProjectionRunner.project_pending` (projections, custody
+  log) after four times as many events stored and projected first;
 - edge capacity: N simulated sorters polled at 1 Hz by one edge agent, its CPU share;
 - memory: the gateway's RSS serving queries with 1,000,000 tracked specimens in PostgreSQL;
 - end to end: tubes inducted into the sorter simulator until every event is committed (Modbus mailbox poll,

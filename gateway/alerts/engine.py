@@ -63,7 +63,7 @@ AlertListener = Callable[[str, AlertRow, datetime], None]
 
 
 class AlertEngine:
-    """Evaluates the conditions against the store's rows and keeps the alerts table in step."""
+    """Evaluates the conditions against the projections' rows and keeps the alerts table in step."""
 
     def __init__(
         self, db: Database, rules: RulesInForce, clock: Clock, *, listeners: Iterable[AlertListener] = ()

@@ -1,6 +1,6 @@
 """The live hub: committed batches in, compact change notices out to every subscriber, never blocking ingest.
 
-`Store.projection_listeners` calls `LiveHub.publish` after each projection pass; each event projected
+`LiveHub.publish` observes each projection pass (`ProjectionRunner(on_pass=...)`); each event projected
 becomes a `Change` (event id, type, subject, site, occurred_at) offered to every subscriber whose filter matches.
 A subscriber's queue is bounded: one that falls that far behind is dropped with a final `StreamEnd("lagging")`
 instead of slowing the commit path down, and may reconnect and re-read the current state from the API.
@@ -106,8 +106,8 @@ class Subscription:
 
 
 class LiveHub:
-    """Fans each projection pass's events out to the subscribers; `publish` is what `Store.projection_listeners`
-    calls, so a client that reads the API on a change finds the projections already updated."""
+    """Fans each projection pass's events out to the subscribers; `publish` is a pass observer, called once the
+    pass has committed, so a client that reads the API on a change finds the projections already updated."""
 
     def __init__(self, *, queue_size: int = DEFAULT_QUEUE_SIZE, heartbeat_s: float = DEFAULT_HEARTBEAT_S) -> None:
         self.queue_size = queue_size

@@ -24,7 +24,7 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
 class HasEngine(Protocol):
-    """A `Store`, or anything that holds the gateway's database engine."""
+    """A `Database`, or anything that holds the gateway's database engine."""
 
     engine: AsyncEngine
 
