@@ -1,0 +1,1 @@
+"""Reference data: names, places and formulary beside the ids (`gateway.reference.model`)."""
