@@ -11,6 +11,8 @@ from gateway.ingest.edges import EdgeQueries
 from gateway.ingest.event_store import EventStore
 from gateway.ingest.subscriber import Ingest
 from gateway.projection.runner import ProjectionRunner
+from gateway.reference.model import ReferenceData
+from gateway.reference.store import ReferenceStore
 from gateway.rules.in_force import RulesInForce
 from gateway.rules.versions import RulesVersions
 from gateway.runtime.clock import Clock
@@ -113,6 +115,15 @@ def get_alerts(stores: StoresDep) -> AlertQueries:
     return stores.alerts
 
 
+def get_reference_store(stores: StoresDep) -> ReferenceStore:
+    return stores.reference
+
+
+async def get_reference(stores: StoresDep) -> ReferenceData:
+    """The reference data in force, for putting names beside ids."""
+    return await stores.reference.current()
+
+
 DatabaseDep = Annotated[Database, Depends(get_db)]
 RulesDep = Annotated[RulesInForce, Depends(get_rules)]
 RulesVersionsDep = Annotated[RulesVersions, Depends(get_rules_versions)]
@@ -129,3 +140,6 @@ TelemetryDep = Annotated[TelemetryStore, Depends(get_telemetry)]
 EdgesDep = Annotated[EdgeQueries, Depends(get_edges)]
 CustodyDep = Annotated[CustodyQueries, Depends(get_custody)]
 AlertsDep = Annotated[AlertQueries, Depends(get_alerts)]
+ReferenceStoreDep = Annotated[ReferenceStore, Depends(get_reference_store)]
+ReferenceDep = Annotated[ReferenceData, Depends(get_reference)]
+"""The reference data in force (names beside ids); unknown ids look up as None."""

@@ -13,6 +13,7 @@ from gateway.custody.queries import CustodyQueries
 from gateway.ingest.edges import EdgeQueries
 from gateway.ingest.event_store import BatchResult, EventStore
 from gateway.projection.runner import Projected, ProjectionRunner
+from gateway.reference.store import ReferenceStore
 from gateway.rules.in_force import RulesInForce
 from gateway.rules.versions import RulesVersions
 from gateway.runtime.clock import Clock, utc_now
@@ -51,6 +52,8 @@ class Stores:
     edges: EdgeQueries
     custody: CustodyQueries
     alerts: AlertQueries
+    reference: ReferenceStore
+    """Names beside ids: locations, staff, formulary, devices (`gateway.reference`)."""
 
     @classmethod
     def build(
@@ -94,6 +97,7 @@ class Stores:
             edges=EdgeQueries(db),
             custody=CustodyQueries(db),
             alerts=AlertQueries(db, rules),
+            reference=ReferenceStore(db),
         )
 
     @classmethod
