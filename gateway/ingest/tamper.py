@@ -1,7 +1,9 @@
 """Tamper detection: an event id seen again with a different body.
 
 An event is what the edge said; `received_at` is the gateway's stamp, so it is left out of the fingerprint
-(`custody_log.body_sha256` over the canonical JSON of the rest). The same id with the same fingerprint is a
+(`custody_log.body_sha256` over the canonical JSON of the rest). So is the `seq` of an event a clinical system
+reported over HTTP or HL7 (edge `integration`): the gateway numbers each report as it arrives, so a retried report
+carries the same event under a new seq. The same id with the same fingerprint is a
 harmless duplicate (a resend). The same id with another fingerprint is rejected: not stored, not acknowledged,
 recorded in `tampered_events` (in the commit transaction) for the `event.tampered` alert, and dead-lettered by
 ingest with the reason `tampered`. The first body stored stays the truth.
@@ -18,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import Event
 from gateway.custody.log import body_sha256
+from gateway.projection.transaction import INTEGRATION_EDGE
 from gateway.storage.tables import events, tampered_events
 
 _GATEWAY_STAMPS = ("received_at",)
+_INTEGRATION_STAMPS = ("received_at", "seq")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +36,8 @@ class Tampered:
 
 def fingerprint(body: Mapping[str, Any]) -> str:
     """The SHA-256 of an event body as the edge sent it (canonical JSON, without the gateway's stamps)."""
-    return body_sha256({k: v for k, v in body.items() if k not in _GATEWAY_STAMPS})
+    stamps = _INTEGRATION_STAMPS if body.get("edge") == INTEGRATION_EDGE else _GATEWAY_STAMPS
+    return body_sha256({k: v for k, v in body.items() if k not in stamps})
 
 
 def event_fingerprint(event: Event) -> str:

@@ -8,13 +8,17 @@ from uuid import UUID
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from contract import Subject, new_event
+from gateway.alerts.alert_store import alerts_by_id
+from gateway.alerts.engine import AlertEngine
 from gateway.api import create_app
 from gateway.clinical.reports import INTEGRATION_EDGE, ReportedEvent, SequenceCounter, build_events
 from gateway.composition.stores import Stores
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from gateway.storage.tables import tampered_events
 from tests.auth import bearer
 from tests.gateway.test_gateway_e2e import FakeEdge
 from tests.infra import Infra
@@ -89,6 +93,39 @@ async def test_a_report_is_stored_as_full_events_and_a_retry_changes_nothing(asg
     assert created["event_id"] == given_id
     specimen = (await asgi.get("/api/v1/specimens/S1")).json()
     assert (specimen["status"], specimen["custodian"], specimen["target_s"]) == ("collected", "N17", 1800)
+
+
+@pytest.mark.parametrize("with_id", [True, False], ids=["with its id", "without an id"])
+async def test_resending_the_very_same_report_is_harmless_and_raises_no_alert(
+    asgi: httpx.AsyncClient, store: Stores, with_id: bool
+) -> None:
+    """A LIS retries after a timeout. Each post gets a new gateway seq, which must not make the resend look like an
+    event whose body changed (the `event.tampered` alert would page someone for every retry)."""
+    event = collected("S9")
+    if with_id:
+        event["id"] = "0b6c4d1e-6a43-4a57-9d2f-0c6a6b1c9e09"
+    first = (await asgi.post(URL, json=report(event))).json()
+    again = (await asgi.post(URL, json=report(event))).json()
+    assert (again["stored"], again["duplicates"], again["ids"]) == (0, 1, first["ids"])
+
+    async with store.db.engine.connect() as connection:
+        assert (await connection.execute(sa.select(tampered_events))).all() == []
+    evaluation = await AlertEngine(store.db, store.rules, lambda: T0 + timedelta(minutes=1)).evaluate()
+    async with store.db.engine.connect() as connection:
+        raised = await alerts_by_id(connection, evaluation.raised)
+    assert "event.tampered" not in {alert.kind for alert in raised}
+
+
+async def test_the_same_id_with_another_body_is_still_refused_as_tampered(
+    asgi: httpx.AsyncClient, store: Stores
+) -> None:
+    given = "0b6c4d1e-6a43-4a57-9d2f-0c6a6b1c9e10"
+    await asgi.post(URL, json=report({**collected("S10"), "id": given}))
+    changed = (await asgi.post(URL, json=report({**collected("S10", ward="ward-4b"), "id": given}))).json()
+    assert changed["stored"] == 0
+    async with store.db.engine.connect() as connection:
+        [row] = (await connection.execute(sa.select(tampered_events))).all()
+    assert str(row.event_id) == given
 
 
 @pytest.mark.parametrize(
