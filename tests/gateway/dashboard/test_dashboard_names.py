@@ -10,7 +10,7 @@ from playwright.async_api import BrowserContext, expect
 
 from gateway.reference.model import DeviceInfo, Location, Medication, StaffMember
 from gateway.service import Gateway
-from tests.dashboard_rig import Journey
+from tests.dashboard_rig import EDGE, Events, Journey
 from tests.gateway.dashboard import test_dashboard_browser as rig
 from tests.pharmacy_events import IBUPROFEN, PARACETAMOL, Seq, cabinet_event, item, journey
 
@@ -22,10 +22,11 @@ REFERENCE = {
     "locations": [
         Location("ward-3a", "Ward 3A (Cardiology)", "ward"),
         Location("cabinet-1", "Ward 3A medication cabinet", "cabinet", part_of="ward-3a"),
+        Location("lab-main", "Main laboratory", "lab"),
     ],
     "staff": [StaffMember("rn-1001", "K. Okafor", "nurse"), StaffMember("N-40217", "J. Alvarez", "nurse")],
     "medications": [Medication(PARACETAMOL, "Paracetamol", "500 mg", "tablet")],
-    "devices": [DeviceInfo("robot-1", "Robot Ada")],
+    "devices": [DeviceInfo("robot-1", "Robot Ada"), DeviceInfo("sorter-1", "Lab sorter", location="lab-main")],
 }
 
 
@@ -99,3 +100,28 @@ async def test_the_pharmacy_shows_drugs_with_strength_wards_robots_and_staff_by_
     await expect(picks).to_contain_text("Paracetamol 500 mg", timeout=rig.LIVE_S)
     await expect(picks.locator(".ref", has_text="Ward 3A (Cardiology)").first).to_have_attribute("title", "ward-3a")
     await rig.screenshot(page, "pharmacy-names")
+
+
+async def test_engineering_shows_devices_by_name_where_they_are_and_the_alerts_about_them(
+    gateway: Gateway, context: BrowserContext
+) -> None:
+    assert gateway.store is not None
+    await _adopt(gateway)
+    seqs: dict[str, int] = {}
+    events = [
+        Events("device", device, seqs=seqs).event("device.offline", 5, edge=EDGE, device=device, reason="no reply")
+        for device in ("sorter-1", "sorter-2")
+    ]
+    await gateway.store.events.commit_batch(events)
+    page = await rig.logged_in_page(context, gateway, "engineer")
+    await page.goto("/engineering")
+
+    known = page.locator('tr[data-device="sorter-1"] th')
+    await expect(known.locator(".ref", has_text="Lab sorter")).to_have_attribute(
+        "title", "sorter-1", timeout=rig.LIVE_S
+    )
+    await expect(known).to_contain_text("Main laboratory")
+    unknown = page.locator('tr[data-device="sorter-2"] th .unknown-ref')
+    await expect(unknown).to_have_attribute("title", UNKNOWN)
+    alert = page.locator("#alerts tr[data-state]").filter(has_text="Lab sorter")
+    await expect(alert).to_contain_text("device Lab sorter", timeout=rig.LIVE_S)  # raised by the alert pass
