@@ -11,7 +11,7 @@ id itself, marked as unknown to the reference data.
 """
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, Protocol, TypeVar
 
@@ -113,7 +113,7 @@ class NamedByKind:
 
 
 @dataclass(frozen=True, slots=True)
-class Medication:
+class Formulary:
     """A GTIN: the formulary's name and strength go in `medication_name` and `medication_strength`."""
 
     def targets(self, field: str) -> tuple[str, ...]:
@@ -150,19 +150,17 @@ class DataNames:
     """An event's data: the names of the ids it holds (`DATA_KEYS`) go in `into`, by key."""
 
     into: str = "data_names"
-    keys: Mapping[str, tuple[Kind, ...]] = field(default_factory=lambda: DATA_KEYS)
 
     def targets(self, field: str) -> tuple[str, ...]:
         return (self.into,)
 
     def names(self, reference: ReferenceData, field: str, model: BaseModel) -> dict[str, object]:
         data: Mapping[str, Any] = getattr(model, field)
-        found = {key: name_of(reference, kinds, data[key]) for key, kinds in self.keys.items() if key in data}
+        found = {key: name_of(reference, kinds, data[key]) for key, kinds in DATA_KEYS.items() if key in data}
         return {self.into: found}
 
 
-def _is_marker(value: object) -> bool:
-    return callable(getattr(value, "names", None)) and callable(getattr(value, "targets", None))
+MARKERS = (Named, NamedByKind, Formulary, DevicePlace, DataNames)
 
 
 @cache
@@ -171,7 +169,7 @@ def marks(model: type[BaseModel]) -> tuple[tuple[str, Marker], ...]:
     found = []
     for name, info in model.model_fields.items():
         for marker in info.metadata:
-            if not _is_marker(marker):
+            if not isinstance(marker, MARKERS):
                 continue
             missing = [t for t in marker.targets(name) if t not in model.model_fields]
             if missing:

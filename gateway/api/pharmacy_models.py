@@ -6,13 +6,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from gateway.api.names import PLACE, Medication, Named
+from gateway.api.names import PLACE, Formulary, Named
 from gateway.tracking.cabinets.fold import DoorState
 from gateway.tracking.deliveries.fold import DeliveryStatus
 
 
 class DeliveryLinePublic(BaseModel):
-    gtin: Annotated[str, Medication()]
+    gtin: Annotated[str, Formulary()]
     medication_name: str | None = None
     medication_strength: str | None = None
     quantity: int
@@ -126,7 +126,7 @@ class CabinetBase(BaseModel):
 
 class StockLinePublic(BaseModel):
     bin: str
-    gtin: Annotated[str, Medication()]
+    gtin: Annotated[str, Formulary()]
     medication_name: str | None = None
     medication_strength: str | None = None
     lot: str
@@ -184,7 +184,7 @@ class AccessEntryPublic(BaseModel):
     )
     badge_name: str | None = None
     bin: str | None
-    gtin: Annotated[str | None, Medication()]
+    gtin: Annotated[str | None, Formulary()]
     medication_name: str | None = None
     medication_strength: str | None = None
     lot: str | None
@@ -208,7 +208,7 @@ class PickLinePublic(BaseModel):
     cabinet_name: str | None = None
     ward: Annotated[str, Named("location")]
     ward_name: str | None = None
-    gtin: Annotated[str, Medication()]
+    gtin: Annotated[str, Formulary()]
     medication_name: str | None = None
     medication_strength: str | None = None
     on_hand: int = Field(description="Over all of the cabinet's bins and lots.")

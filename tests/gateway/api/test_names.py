@@ -10,15 +10,14 @@ from pydantic import BaseModel
 
 import gateway.api
 import gateway.api.routes
-from gateway.api.names import HOLDER, DataNames, DevicePlace, Medication, Named, NamedByKind, marks, named
-from gateway.reference.model import DeviceInfo, Location, ReferenceData, StaffMember
-from gateway.reference.model import Medication as Drug
+from gateway.api.names import HOLDER, DataNames, DevicePlace, Formulary, Named, NamedByKind, marks, named
+from gateway.reference.model import DeviceInfo, Location, Medication, ReferenceData, StaffMember
 
 REFERENCE = ReferenceData.of(
     version=3,
     locations=[Location("ward-3a", "Ward 3A", "ward"), Location("lab-main", "Main laboratory", "lab")],
     staff=[StaffMember("rn-1001", "K. Okafor", "nurse")],
-    medications=[Drug("00614141001019", "Paracetamol", "500 mg", "tablet")],
+    medications=[Medication("00614141001019", "Paracetamol", "500 mg", "tablet")],
     devices=[DeviceInfo("sorter-1", "Lab sorter", location="lab-main"), DeviceInfo("pc-1", "Porter's PC")],
 )
 
@@ -30,7 +29,7 @@ class Ref(BaseModel):
 
 
 class Line(BaseModel):
-    gtin: Annotated[str, Medication()]
+    gtin: Annotated[str, Formulary()]
     medication_name: str | None = None
     medication_strength: str | None = None
 
