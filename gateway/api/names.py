@@ -71,6 +71,11 @@ def name_of(reference: ReferenceData, kinds: tuple[Kind, ...], value: object) ->
     return None
 
 
+def subject_name(reference: ReferenceData, kind: str, subject_id: str) -> str | None:
+    """A subject's name by its kind (a cabinet's, a device's); None for kinds that have none (specimen, delivery)."""
+    return name_of(reference, REF_KINDS.get(kind, ()), subject_id)
+
+
 class Marker(Protocol):
     """Field metadata saying which names to fill from the field's value, and into which sibling fields."""
 
