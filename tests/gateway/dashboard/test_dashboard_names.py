@@ -125,3 +125,4 @@ async def test_engineering_shows_devices_by_name_where_they_are_and_the_alerts_a
     await expect(unknown).to_have_attribute("title", UNKNOWN)
     alert = page.locator("#alerts tr[data-state]").filter(has_text="Lab sorter")
     await expect(alert).to_contain_text("device Lab sorter", timeout=rig.LIVE_S)  # raised by the alert pass
+    await rig.screenshot(page, "engineering-names")
