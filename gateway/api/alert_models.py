@@ -1,17 +1,21 @@
 """Request and response models for alerts and the versioned rules."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract.ids import Identifier
+from gateway.api.names import Named, NamedByKind
 
 
 class AlertSubject(BaseModel):
     kind: str = Field(description="specimen, carrier, delivery, cabinet, device or edge.")
-    id: str = Field(description="A barcode, carrier#transaction, delivery, cabinet, device or edge id.")
+    id: Annotated[str, NamedByKind()] = Field(
+        description="A barcode, carrier#transaction, delivery, cabinet, device or edge id."
+    )
+    name: str | None = Field(default=None, description="A cabinet's, device's or edge's name; null for the others.")
 
 
 class AlertPublic(BaseModel):
@@ -21,12 +25,16 @@ class AlertPublic(BaseModel):
     state: Literal["raised", "acknowledged", "cleared"]
     site: str
     subject: AlertSubject
-    ward: str | None
+    ward: Annotated[str | None, Named("location")]
+    ward_name: str | None = None
     message: str = Field(description="What is wrong and what to do, for a person (ids, never patient data).")
     details: dict[str, Any]
     raised_at: datetime = Field(description="When the gateway raised it (the gateway's clock).")
     acknowledged_at: datetime | None
-    acknowledged_by: str | None = Field(description="The user or badge id that acknowledged it.")
+    acknowledged_by: Annotated[str | None, Named("staff")] = Field(
+        description="The user or badge id that acknowledged it."
+    )
+    acknowledged_by_name: str | None = None
     cleared_at: datetime | None
     rules_version: int = Field(description="The rules version in force when it was raised.")
 

@@ -1,13 +1,14 @@
 """Response models, one family per resource: `Base` (a list item), `Public` (one resource), `ListPublic`."""
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from contract import SubjectKind
 from contract.events.specimen import SpecimenPriority
+from gateway.api.names import HOLDER, PLACE, DataNames, DevicePlace, Named, NamedByKind
 from gateway.tracking.devices.fold import DeviceState
 from gateway.tracking.specimens.fold import RefKind, SpecimenStatus
 from gateway.tracking.specimens.turnaround import LegName, OutlookState
@@ -17,10 +18,18 @@ class Location(BaseModel):
     """Where the specimen was last seen: the device, and the output lane/rack/position (input rack if scanned)."""
 
     site: str
-    device: str
+    device: Annotated[str, Named("device")]
+    device_name: str | None = None
     lane: int | None
     rack: int | None
     position: int | None
+
+
+def _data_names() -> Any:
+    return Field(
+        default_factory=dict,
+        description="The names of the ids in `data` (badge, ward, station, robot, ...), by key; null when unknown.",
+    )
 
 
 class TimelineEntry(BaseModel):
@@ -31,8 +40,10 @@ class TimelineEntry(BaseModel):
     received_at: datetime
     site: str
     edge: str
-    device: str
-    data: dict[str, Any]
+    device: Annotated[str, Named("device", "location")]
+    device_name: str | None = None
+    data: Annotated[dict[str, Any], DataNames()]
+    data_names: dict[str, str | None] = _data_names()
 
 
 class SubjectPublic(BaseModel):
@@ -50,9 +61,11 @@ class EventPublic(BaseModel):
     received_at: datetime
     site: str
     edge: str
-    device: str
+    device: Annotated[str, Named("device", "location")]
+    device_name: str | None = None
     subject: SubjectPublic
-    data: dict[str, Any]
+    data: Annotated[dict[str, Any], DataNames()]
+    data_names: dict[str, str | None] = _data_names()
     historical: bool = Field(
         default=False, description="It happened before its edge's current connection came up (a replayed backlog)."
     )
@@ -67,7 +80,8 @@ class RefPublic(BaseModel):
     """A place (ward, station, carrier, device, lab) or a handler (person by badge, carrier, device, system)."""
 
     kind: RefKind
-    id: str
+    id: Annotated[str, NamedByKind()]
+    name: str | None = None
 
 
 class OutlookPublic(BaseModel):
@@ -114,10 +128,17 @@ class SpecimenBase(BaseModel):
     event_count: int
     priority: SpecimenPriority | None = Field(description="From its collection; null when not reported.")
     category: str | None
-    ward: str | None = Field(description="The ordering ward.")
+    ward: Annotated[str | None, Named("location")] = Field(description="The ordering ward.")
+    ward_name: str | None = None
     order_id: str | None
-    place: str | None = Field(description="Where it is now: ward, carrier, station, sorter or lab location id.")
-    custodian: str | None = Field(description="Who has it now: badge, carrier, device or lab system id.")
+    place: Annotated[str | None, Named(*PLACE)] = Field(
+        description="Where it is now: ward, carrier, station, sorter or lab location id."
+    )
+    place_name: str | None = None
+    custodian: Annotated[str | None, Named(*HOLDER)] = Field(
+        description="Who has it now: badge, carrier, device or lab system id."
+    )
+    custodian_name: str | None = None
     carrier: str | None = Field(description="The carrier of its latest tube trip.")
     collected_at: datetime | None
     dispatched_at: datetime | None
@@ -210,7 +231,10 @@ class ReadingPublic(BaseModel):
 
 class DeviceBase(BaseModel):
     site: str
-    device: str
+    device: Annotated[str, DevicePlace()]
+    device_name: str | None = None
+    location: str | None = Field(default=None, description="Where the reference data places the device (an id).")
+    location_name: str | None = None
     edge: str = Field(description="The edge that last reported the device's health (or first heard of it).")
     state: DeviceState = Field(description="online / offline as the edge reports it; unknown before it has.")
     edge_state: Literal["online", "offline"] | None = Field(
@@ -246,7 +270,8 @@ class TelemetryPointPublic(BaseModel):
 
 class TelemetryListPublic(BaseModel):
     site: str
-    device: str
+    device: Annotated[str, Named("device")]
+    device_name: str | None = None
     data: list[TelemetryPointPublic] = Field(description="Points in time order, the oldest first.")
     count: int = Field(description="How many points match, across all pages.")
 

@@ -1,17 +1,20 @@
 """Response models for the pharmacy: deliveries, cabinets (state, inventory, temperature, access) and the pick list."""
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from gateway.api.names import PLACE, Formulary, Named
 from gateway.tracking.cabinets.fold import DoorState
 from gateway.tracking.deliveries.fold import DeliveryStatus
 
 
 class DeliveryLinePublic(BaseModel):
-    gtin: str
+    gtin: Annotated[str, Formulary()]
+    medication_name: str | None = None
+    medication_strength: str | None = None
     quantity: int
 
 
@@ -20,23 +23,31 @@ class DeliveryBase(BaseModel):
     site: str
     status: DeliveryStatus = Field(description="The furthest step reached; failed unless it was handed over anyway.")
     order_id: str | None = Field(description="The pharmacy's order; null until the pharmacy system reports it.")
-    ward: str | None
-    destination: str | None = Field(description="The drop-off node on the robots' map.")
-    cabinet: str | None
+    ward: Annotated[str | None, Named("location")]
+    ward_name: str | None = None
+    destination: Annotated[str | None, Named(*PLACE)] = Field(description="The drop-off node on the robots' map.")
+    destination_name: str | None = None
+    cabinet: Annotated[str | None, Named(*PLACE)]
+    cabinet_name: str | None = None
     priority: str | None = Field(description="stat or routine; null when the pharmacy system never reported it.")
     items: list[DeliveryLinePublic]
-    robot: str | None
+    robot: Annotated[str | None, Named("device")]
+    robot_name: str | None = None
     drawer: str | None
-    location: str | None = Field(
+    location: Annotated[str | None, Named(*PLACE)] = Field(
         description="Where it is: the robot's last node, the destination once handed over, the cabinet once stocked."
     )
+    location_name: str | None = None
     created_at: datetime | None
     assigned_at: datetime | None
     loaded_at: datetime | None
     departed_at: datetime | None
     arrived_at: datetime | None
     handed_over_at: datetime | None
-    handed_over_by: str | None = Field(description="The badge that opened the robot's drawer.")
+    handed_over_by: Annotated[str | None, Named("staff")] = Field(
+        description="The badge that opened the robot's drawer."
+    )
+    handed_over_by_name: str | None = None
     stocked_at: datetime | None
     failed_at: datetime | None
     failure_reason: str | None
@@ -51,9 +62,16 @@ class DeliveryStepPublic(BaseModel):
     at: datetime
     type: str
     status: DeliveryStatus
-    place: str | None = Field(description="Where it happened: a node on the robots' map or the cabinet.")
-    robot: str | None
-    badge: str | None = Field(description="Who handled it (badge id, never a name).")
+    place: Annotated[str | None, Named(*PLACE)] = Field(
+        description="Where it happened: a node on the robots' map or the cabinet."
+    )
+    place_name: str | None = None
+    robot: Annotated[str | None, Named("device")]
+    robot_name: str | None = None
+    badge: Annotated[str | None, Named("staff")] = Field(
+        description="Who handled it (a badge id; the staff member's name, from the reference data, beside it)."
+    )
+    badge_name: str | None = None
     detail: str | None = Field(description="The drawer, the failure's reason, or the bin a restock went into.")
 
 
@@ -79,18 +97,24 @@ class AlarmPublic(BaseModel):
     alarm: str
     since: datetime
     detail: str
-    badge: str | None
+    badge: Annotated[str | None, Named("staff")]
+    badge_name: str | None = None
 
 
 class CabinetBase(BaseModel):
     site: str
-    cabinet: str
-    ward: str | None = Field(description="The ward the rules assign the cabinet to; null when they do not name it.")
+    cabinet: Annotated[str, Named(*PLACE)]
+    cabinet_name: str | None = None
+    ward: Annotated[str | None, Named("location")] = Field(
+        description="The ward the rules assign the cabinet to; null when they do not name it."
+    )
+    ward_name: str | None = None
     door: DoorState
     door_since: datetime | None
     alarms: list[AlarmPublic] = Field(description="Active alarms, the oldest first.")
     last_access_at: datetime | None = Field(description="The latest door opening or item movement.")
-    last_access_by: str | None = Field(description="Its badge.")
+    last_access_by: Annotated[str | None, Named("staff")] = Field(description="Its badge.")
+    last_access_by_name: str | None = None
     inventory_at: datetime | None = Field(description="The last full inventory snapshot; null before the first.")
     below_par: int | None = Field(
         description="How many items (GTINs) are below their par minimum; null until the cabinet has reported a full "
@@ -102,7 +126,9 @@ class CabinetBase(BaseModel):
 
 class StockLinePublic(BaseModel):
     bin: str
-    gtin: str
+    gtin: Annotated[str, Formulary()]
+    medication_name: str | None = None
+    medication_strength: str | None = None
     lot: str
     expiry: date
     quantity: int
@@ -138,7 +164,8 @@ class TemperaturePointPublic(BaseModel):
 
 class TemperaturePublic(BaseModel):
     site: str
-    cabinet: str
+    cabinet: Annotated[str, Named(*PLACE)]
+    cabinet_name: str | None = None
     metric: str
     data: list[TemperaturePointPublic] = Field(description="Oldest first.")
     count: int = Field(description="How many points match, across all pages.")
@@ -152,9 +179,14 @@ class AccessEntryPublic(BaseModel):
     at: datetime
     type: str
     action: AccessAction
-    badge: str | None = Field(description="Who (badge id, never a name).")
+    badge: Annotated[str | None, Named("staff")] = Field(
+        description="Who (a badge id; the staff member's name, from the reference data, beside it)."
+    )
+    badge_name: str | None = None
     bin: str | None
-    gtin: str | None
+    gtin: Annotated[str | None, Formulary()]
+    medication_name: str | None = None
+    medication_strength: str | None = None
     lot: str | None
     expiry: date | None
     quantity: int | None
@@ -164,16 +196,21 @@ class AccessEntryPublic(BaseModel):
 
 class AccessListPublic(BaseModel):
     site: str
-    cabinet: str
+    cabinet: Annotated[str, Named(*PLACE)]
+    cabinet_name: str | None = None
     data: list[AccessEntryPublic] = Field(description="In the order they happened, the oldest first.")
     count: int = Field(description="How many entries match, across all pages.")
 
 
 class PickLinePublic(BaseModel):
     site: str
-    cabinet: str
-    ward: str
-    gtin: str
+    cabinet: Annotated[str, Named(*PLACE)]
+    cabinet_name: str | None = None
+    ward: Annotated[str, Named("location")]
+    ward_name: str | None = None
+    gtin: Annotated[str, Formulary()]
+    medication_name: str | None = None
+    medication_strength: str | None = None
     on_hand: int = Field(description="Over all of the cabinet's bins and lots.")
     par_min: int
     par_max: int

@@ -1,12 +1,13 @@
 """Request and response models for carrier trips, turnaround figures and the clinical systems' integration."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contract import Identifier
+from gateway.api.names import Named
 from gateway.clinical.reports import MAX_EVENTS
 from gateway.tracking.carriers.fold import TripStatus
 from gateway.tracking.specimens.turnaround import GroupBy, LegName
@@ -19,18 +20,25 @@ class TripPublic(BaseModel):
     site: str
     carrier: str
     transaction: int
-    device: str = Field(description="The tube system that reported it.")
+    device: Annotated[str, Named("device")] = Field(description="The tube system that reported it.")
+    device_name: str | None = None
     status: TripStatus
-    from_station: str | None
-    to_station: str | None = Field(description="Where it is bound: the dispatch's destination or the latest reroute.")
-    station: str | None = Field(description="Where it arrived; null while in transit.")
+    from_station: Annotated[str | None, Named("location")]
+    from_station_name: str | None = None
+    to_station: Annotated[str | None, Named("location")] = Field(
+        description="Where it is bound: the dispatch's destination or the latest reroute."
+    )
+    to_station_name: str | None = None
+    station: Annotated[str | None, Named("location")] = Field(description="Where it arrived; null while in transit.")
+    station_name: str | None = None
     priority: str | None
     secure: bool
     specimens: list[str] = Field(description="Barcodes scanned into the carrier.")
     dispatched_at: datetime | None
     arrived_at: datetime | None
     released_at: datetime | None
-    released_by: str | None = Field(description="The badge that released a secure carrier.")
+    released_by: Annotated[str | None, Named("staff")] = Field(description="The badge that released a secure carrier.")
+    released_by_name: str | None = None
     reroutes: int
     last_event_at: datetime
     transit_s: int | None = Field(description="Dispatch to arrival in seconds; null until it arrived.")
@@ -58,6 +66,7 @@ class LegFiguresPublic(BaseModel):
 
 class FiguresPublic(BaseModel):
     key: str | None = Field(description="The group's value (priority, ward, UTC hour 00-23, category); null overall.")
+    ward_name: str | None = Field(default=None, description="The ward's name, when grouped by ward.")
     count: int = Field(description="Resulted specimens in the group.")
     p50_s: int | None = Field(description="Median collection-to-result time, in seconds (nearest rank).")
     p90_s: int | None

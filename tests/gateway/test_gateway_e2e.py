@@ -134,7 +134,14 @@ async def test_a_sorted_specimen_shows_its_timeline_and_location(api: httpx.Asyn
     body = await specimen(api, "S100")
     assert body is not None
     assert body["status"] == "sorted"
-    assert body["location"] == {"site": SITE, "device": DEVICE, "lane": 3, "rack": 1, "position": 12}
+    assert body["location"] == {
+        "site": SITE,
+        "device": DEVICE,
+        "device_name": None,
+        "lane": 3,
+        "rack": 1,
+        "position": 12,
+    }
     assert body["reason"] is None
     assert body["event_count"] == 2
     assert [e["event_id"] for e in body["timeline"]] == [str(scanned.id), str(sorted_.id)]

@@ -13,8 +13,9 @@ from gateway.alerts.alert_store import (
     StateFilter,
 )
 from gateway.api.alert_models import Acknowledgement, AlertListPublic, AlertPublic, AlertSubject
-from gateway.api.deps import AlertsDep, ClockDep
+from gateway.api.deps import AlertsDep, ClockDep, ReferenceDep
 from gateway.api.models import Problem
+from gateway.api.names import named
 from gateway.api.paging import Offset
 from gateway.api.routes.stream import get_live
 from gateway.auth.deps import AuditDep, PrincipalDep, require
@@ -63,6 +64,7 @@ def _not_found(alert_id: UUID) -> HTTPException:
 async def list_all(
     alerts: AlertsDep,
     caller: PrincipalDep,
+    reference: ReferenceDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
     state: Annotated[StateFilter | None, Query(description="open (raised or acknowledged), raised, ...")] = None,
@@ -85,15 +87,15 @@ async def list_all(
         subject_id=subject_id,
     )
     rows, count = await alerts.page(where, limit=min(limit, MAX_PAGE), offset=offset)
-    return AlertListPublic(data=[alert_public(r) for r in rows], count=count)
+    return named(AlertListPublic(data=[alert_public(r) for r in rows], count=count), reference)
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, responses={404: {"model": Problem}})
-async def read_one(alerts: AlertsDep, caller: PrincipalDep, alert_id: UUID) -> AlertPublic:
+async def read_one(alerts: AlertsDep, caller: PrincipalDep, reference: ReferenceDep, alert_id: UUID) -> AlertPublic:
     row = await alerts.get(alert_id)
     if row is None or not caller.can_see_ward(row.ward):  # another ward's alert: as if unknown
         raise _not_found(alert_id)
-    return alert_public(row)
+    return named(alert_public(row), reference)
 
 
 @router.post(
@@ -107,6 +109,7 @@ async def acknowledge_one(
     clock: ClockDep,
     caller: PrincipalDep,
     audit: AuditDep,
+    reference: ReferenceDep,
     alert_id: UUID,
     acknowledgement: Acknowledgement,
 ) -> AlertPublic:
@@ -126,4 +129,4 @@ async def acknowledge_one(
         live.alert_changed("acknowledged", row, row.acknowledged_at or clock())
         if row.cleared_at is not None:  # some alerts (a discrepancy) are done once someone has acknowledged them
             live.alert_changed("cleared", row, row.cleared_at)
-    return alert_public(row)
+    return named(alert_public(row), reference)

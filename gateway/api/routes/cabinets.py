@@ -6,8 +6,9 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import CabinetsDep, TelemetryDep
+from gateway.api.deps import CabinetsDep, ReferenceDep, TelemetryDep
 from gateway.api.models import Problem
+from gateway.api.names import named
 from gateway.api.paging import Limit, Offset, page
 from gateway.api.pharmacy_models import (
     AccessAction,
@@ -99,6 +100,7 @@ def _unknown(exc: CabinetLookupError) -> HTTPException:
 async def read_cabinets(
     cabinets: CabinetsDep,
     caller: PrincipalDep,
+    reference: ReferenceDep,
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
     offset: Offset = 0,
@@ -106,23 +108,22 @@ async def read_cabinets(
     """Every cabinet heard from, by site and id: door, active alarms, last access and how many items are below par."""
     views, count = await cabinets.page(site=site, wards=caller.wards or None, limit=min(limit, MAX_PAGE), offset=offset)
     data = [CabinetBase(**_base(view)) for view in views]
-    return CabinetListPublic(data=data, count=count)
+    return named(CabinetListPublic(data=data, count=count), reference)
 
 
 @router.get("/{cabinet}", response_model=CabinetPublic, responses=_NOT_FOUND)
 async def read_cabinet(
-    cabinets: CabinetsDep, caller: PrincipalDep, cabinet: CabinetPath, site: SiteQuery = None
+    cabinets: CabinetsDep, caller: PrincipalDep, reference: ReferenceDep, cabinet: CabinetPath, site: SiteQuery = None
 ) -> CabinetPublic:
     """One cabinet: its state and what each bin holds (GTIN, lot, expiry, quantity) against the par levels."""
     try:
         view = await cabinets.view(cabinet, site, wards=caller.wards or None)
     except CabinetLookupError as exc:
         raise _unknown(exc) from None
-    return CabinetPublic(
-        **_base(view),
-        refrigerated=view.rules.refrigerated if view.rules else False,
-        inventory=_inventory(view),
+    public = CabinetPublic(
+        **_base(view), refrigerated=view.rules.refrigerated if view.rules else False, inventory=_inventory(view)
     )
+    return named(public, reference)
 
 
 @router.get("/{cabinet}/temperature", response_model=TemperaturePublic, responses=_NOT_FOUND)
@@ -130,6 +131,7 @@ async def read_temperature(
     cabinets: CabinetsDep,
     telemetry: TelemetryDep,
     caller: PrincipalDep,
+    reference: ReferenceDep,
     cabinet: CabinetPath,
     site: SiteQuery = None,
     since: Annotated[UtcDatetime | None, Query(description="At or after (with a zone).")] = None,
@@ -156,7 +158,8 @@ async def read_temperature(
         TemperaturePointPublic(at=p.at, value=p.value, unit=p.unit, samples=p.samples, resolution_s=p.resolution_s)
         for p in points
     ]
-    return TemperaturePublic(site=row.site, cabinet=row.cabinet, metric=TEMPERATURE_METRIC, data=data, count=count)
+    public = TemperaturePublic(site=row.site, cabinet=row.cabinet, metric=TEMPERATURE_METRIC, data=data, count=count)
+    return named(public, reference)
 
 
 def _access_entry(record: EventRecord) -> AccessEntryPublic:
@@ -182,6 +185,7 @@ def _access_entry(record: EventRecord) -> AccessEntryPublic:
 async def read_access(
     cabinets: CabinetsDep,
     caller: PrincipalDep,
+    reference: ReferenceDep,
     cabinet: CabinetPath,
     site: SiteQuery = None,
     since: Annotated[UtcDatetime | None, Query(description="Occurred at or after (with a zone).")] = None,
@@ -203,13 +207,15 @@ async def read_access(
         )
     except CabinetLookupError as exc:
         raise _unknown(exc) from None
-    return AccessListPublic(site=row.site, cabinet=row.cabinet, data=[_access_entry(r) for r in records], count=count)
+    entries = [_access_entry(r) for r in records]
+    return named(AccessListPublic(site=row.site, cabinet=row.cabinet, data=entries, count=count), reference)
 
 
 @replenishment_router.get("", response_model=ReplenishmentPublic)
 async def read_replenishment(
     cabinets: CabinetsDep,
     caller: PrincipalDep,
+    reference: ReferenceDep,
     ward: Annotated[Identifier | None, Query(description="Only this ward's cabinets.")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -232,4 +238,4 @@ async def read_replenishment(
         )
         for p in page(picks, limit, offset)
     ]
-    return ReplenishmentPublic(data=data, count=len(picks))
+    return named(ReplenishmentPublic(data=data, count=len(picks)), reference)

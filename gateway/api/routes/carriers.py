@@ -5,8 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Identifier
-from gateway.api.deps import CarriersDep
+from gateway.api.deps import CarriersDep, ReferenceDep
 from gateway.api.models import Problem
+from gateway.api.names import named
 from gateway.api.paging import Offset
 from gateway.api.tracking_models import CarrierPublic, TripListPublic, TripPublic
 from gateway.auth.deps import require
@@ -48,6 +49,7 @@ def trip_public(row: TripRow) -> TripPublic:
 @router.get("", response_model=TripListPublic)
 async def list_trips(
     carriers: CarriersDep,
+    reference: ReferenceDep,
     status: Annotated[
         list[TripStatus] | None, Query(description="Only trips in this status; repeat for several.")
     ] = None,
@@ -60,12 +62,13 @@ async def list_trips(
     rows, count = await carriers.page(
         statuses=status or (), in_transit=in_transit, site=site, limit=min(limit, MAX_PAGE), offset=offset
     )
-    return TripListPublic(data=[trip_public(r) for r in rows], count=count)
+    return named(TripListPublic(data=[trip_public(r) for r in rows], count=count), reference)
 
 
 @router.get("/{carrier}", response_model=CarrierPublic, responses={404: {"model": Problem}})
 async def read_carrier(
     carriers: CarriersDep,
+    reference: ReferenceDep,
     carrier: Annotated[Identifier, Path(description="The carrier's id (its RFID tag).")],
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
@@ -79,6 +82,5 @@ async def read_carrier(
             detail=f"no trip of carrier {carrier} has been reported yet; check the id, "
             "or try again once the tube system has dispatched it",
         )
-    return CarrierPublic(
-        carrier=carrier, in_transit=found.in_transit, data=[trip_public(r) for r in found.trips], count=found.count
-    )
+    trips = [trip_public(r) for r in found.trips]
+    return named(CarrierPublic(carrier=carrier, in_transit=found.in_transit, data=trips, count=found.count), reference)

@@ -8,8 +8,9 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from contract import Identifier
-from gateway.api.deps import CustodyDep, DatabaseDep, RulesDep
+from gateway.api.deps import CustodyDep, DatabaseDep, ReferenceDep, RulesDep
 from gateway.api.models import Problem
+from gateway.api.names import DataNames, Named, named
 from gateway.api.paging import Offset
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.auth.scope import WARDED_KINDS, subject_ward
@@ -36,8 +37,16 @@ class CustodyRecordPublic(BaseModel):
     type: str
     occurred_at: datetime
     recorded_at: datetime = Field(description="When the gateway appended the record.")
-    device: str | None = Field(description="Where the event was observed; null if the event is missing.")
-    data: dict[str, Any] = Field(description="What the event says: badge, place, station, ...")
+    device: Annotated[str | None, Named("device", "location")] = Field(
+        description="Where the event was observed; null if the event is missing."
+    )
+    device_name: str | None = None
+    data: Annotated[dict[str, Any], DataNames()] = Field(description="What the event says: badge, place, station, ...")
+    data_names: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="The names of the ids in `data` (badge: the custodian, ward, station, ...), by key; null when "
+        "unknown.",
+    )
     body_sha256: str = Field(description="SHA-256 of the event body's canonical JSON.")
     prev_hash: str
     hash: str = Field(description="sha256(prev_hash + canonical JSON of the record's fields).")
@@ -110,6 +119,7 @@ async def read_custody(
     rules: RulesDep,
     caller: PrincipalDep,
     audit: AuditDep,
+    reference: ReferenceDep,
     subject_kind: Annotated[CustodyKind, Path(description="specimen, carrier, delivery or cabinet.")],
     subject_id: Annotated[Identifier, Path(description="The barcode, carrier, delivery or cabinet id.")],
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
@@ -135,6 +145,7 @@ async def read_custody(
             "or try again once an event about it has arrived",
         )
     await audit("custody.view", target=f"{subject_kind} {subject_id}")
-    return CustodyListPublic(
+    public = CustodyListPublic(
         subject_kind=subject_kind, subject_id=subject_id, data=[_record(r) for r in records], count=count
     )
+    return named(public, reference)

@@ -6,8 +6,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Identifier
-from gateway.api.deps import ClockDep, DeliveriesDep
+from gateway.api.deps import ClockDep, DeliveriesDep, ReferenceDep
 from gateway.api.models import Problem
+from gateway.api.names import named
 from gateway.api.paging import Offset
 from gateway.api.pharmacy_models import (
     DeliveryBase,
@@ -61,6 +62,7 @@ async def read_deliveries(
     deliveries: DeliveriesDep,
     clock: ClockDep,
     caller: PrincipalDep,
+    reference: ReferenceDep,
     status: Annotated[DeliveryStatus | None, Query(description="Only deliveries in this status.")] = None,
     ward: Annotated[Identifier | None, Query(description="Only deliveries for this ward.")] = None,
     robot: Annotated[Identifier | None, Query(description="Only deliveries on this robot.")] = None,
@@ -85,7 +87,8 @@ async def read_deliveries(
         limit=min(limit, MAX_PAGE),
         offset=offset,
     )
-    return DeliveryListPublic(data=[DeliveryBase(**_base(row, now)) for row in rows], count=count)
+    data = [DeliveryBase(**_base(row, now)) for row in rows]
+    return named(DeliveryListPublic(data=data, count=count), reference)
 
 
 @router.get("/{delivery}", response_model=DeliveryPublic, responses={404: {"model": Problem}})
@@ -93,6 +96,7 @@ async def read_delivery(
     deliveries: DeliveriesDep,
     clock: ClockDep,
     caller: PrincipalDep,
+    reference: ReferenceDep,
     delivery: Annotated[Identifier, Path(description="The delivery id the pharmacy gave it.")],
 ) -> DeliveryPublic:
     """One delivery: where it is, its progress against its due time, and every step in the order it happened."""
@@ -106,7 +110,7 @@ async def read_delivery(
     row, steps = found
     now = clock()
     done = progress(row, now)
-    return DeliveryPublic(
+    public = DeliveryPublic(
         **_base(row, now),
         progress=ProgressPublic(
             step=done.step, of=done.of, status=done.status, due_at=done.due_at, overdue=done.overdue
@@ -125,3 +129,4 @@ async def read_delivery(
             for s in steps
         ],
     )
+    return named(public, reference)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import DevicesDep, EdgesDep, TelemetryDep
+from gateway.api.deps import DevicesDep, EdgesDep, ReferenceDep, TelemetryDep
 from gateway.api.models import (
     ComponentStatusPublic,
     DeviceBase,
@@ -18,6 +18,7 @@ from gateway.api.models import (
     TelemetryListPublic,
     TelemetryPointPublic,
 )
+from gateway.api.names import named
 from gateway.api.paging import Offset
 from gateway.api.routes.events import check_window
 from gateway.auth.deps import require
@@ -98,6 +99,7 @@ async def _the_device(
 async def list_devices(
     devices: DevicesDep,
     edges: EdgesDep,
+    reference: ReferenceDep,
     site: Annotated[Identifier | None, Query()] = None,
     edge: Annotated[Identifier | None, Query()] = None,
     state: Annotated[DeviceState | None, Query(description="Only devices in this state.")] = None,
@@ -107,7 +109,8 @@ async def list_devices(
     """Every device heard from, by site and id, with its state, status and active faults."""
     rows, count = await devices.page(site=site, edge=edge, state=state, limit=min(limit, MAX_PAGE), offset=offset)
     edge_states = await _edge_states(edges)
-    return DeviceListPublic(data=[DeviceBase(**_base(row, edge_states)) for row in rows], count=count)
+    data = [DeviceBase(**_base(row, edge_states)) for row in rows]
+    return named(DeviceListPublic(data=data, count=count), reference)
 
 
 _NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": Problem}, 409: {"model": Problem}}
@@ -115,17 +118,23 @@ _NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": Problem}, 409: 
 
 @router.get("/{device}", response_model=DevicePublic, responses=_NOT_FOUND)
 async def read_device(
-    devices: DevicesDep, telemetry: TelemetryDep, edges: EdgesDep, device: DevicePath, site: SiteQuery = None
+    devices: DevicesDep,
+    telemetry: TelemetryDep,
+    edges: EdgesDep,
+    reference: ReferenceDep,
+    device: DevicePath,
+    site: SiteQuery = None,
 ) -> DevicePublic:
     """One device: state, status of each component, active faults and the latest value of each metric."""
     row, readings = await _the_device(devices, telemetry, device, site)
-    return _public(row, readings, await _edge_states(edges))
+    return named(_public(row, readings, await _edge_states(edges)), reference)
 
 
 @router.get("/{device}/telemetry", response_model=TelemetryListPublic, responses=_NOT_FOUND)
 async def read_telemetry(
     devices: DevicesDep,
     telemetry: TelemetryDep,
+    reference: ReferenceDep,
     device: DevicePath,
     site: SiteQuery = None,
     metric: Annotated[Identifier | None, Query(description="Only this metric; all of them by default.")] = None,
@@ -152,4 +161,4 @@ async def read_telemetry(
         )
         for p in points
     ]
-    return TelemetryListPublic(site=row.site, device=row.device, data=data, count=count)
+    return named(TelemetryListPublic(site=row.site, device=row.device, data=data, count=count), reference)

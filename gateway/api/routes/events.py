@@ -6,8 +6,9 @@ from fastapi import APIRouter, HTTPException, Query
 
 from contract import EVENT_TYPES, Identifier, SubjectKind
 from contract.base import UtcDatetime
-from gateway.api.deps import EventLogDep
+from gateway.api.deps import EventLogDep, ReferenceDep
 from gateway.api.models import EventListPublic, EventPublic, SubjectPublic
+from gateway.api.names import named
 from gateway.api.paging import Offset
 from gateway.auth.deps import require
 from gateway.tracking.events import EventFilter, EventRecord
@@ -42,6 +43,7 @@ def check_window(since: UtcDatetime | None, until: UtcDatetime | None) -> None:
 @router.get("", response_model=EventListPublic)
 async def list_events(
     event_log: EventLogDep,
+    reference: ReferenceDep,
     subject_kind: Annotated[SubjectKind | None, Query(description="Only events about this kind of subject.")] = None,
     subject_id: Annotated[Identifier | None, Query(description="Only events about this subject id.")] = None,
     type_: Annotated[
@@ -74,4 +76,4 @@ async def list_events(
         until=until,
     )
     records, count = await event_log.page(where, limit=min(limit, MAX_PAGE), offset=offset)
-    return EventListPublic(data=[event_public(r) for r in records], count=count)
+    return named(EventListPublic(data=[event_public(r) for r in records], count=count), reference)

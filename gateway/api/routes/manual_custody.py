@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contract import Barcode, Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import ClockDep, EventStoreDep, SpecimensDep
+from gateway.api.deps import ClockDep, EventStoreDep, ReferenceDep, SpecimensDep
 from gateway.api.models import Problem
+from gateway.api.names import Named, named
 from gateway.api.routes.integrations import integration_sequence
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.clinical.reports import IntegrationError, ReportedEvent, report_events
@@ -45,7 +46,8 @@ class ManualCustodyPublic(BaseModel):
     event_id: UUID
     type: str
     occurred_at: datetime
-    custodian: str = Field(description="The caller's login, recorded as the event's badge.")
+    custodian: Annotated[str, Named("staff")] = Field(description="The caller's login, recorded as the event's badge.")
+    custodian_name: str | None = None
     duplicate: bool = Field(description="True when the very same entry was already recorded (nothing changed).")
 
 
@@ -62,6 +64,7 @@ async def record_custody(
     clock: ClockDep,
     caller: PrincipalDep,
     audit: AuditDep,
+    reference: ReferenceDep,
     barcode: Annotated[Barcode, Path(description="The barcode as the scanner read it.")],
     entry: ManualCustodyIn,
 ) -> ManualCustodyPublic:
@@ -88,10 +91,11 @@ async def record_custody(
         raise HTTPException(status_code=422, detail="; ".join(exc.problems) + "; nothing was stored") from None
     detail = f"{entry.action} at {entry.place}" + (f"; note: {entry.note}" if entry.note else "")
     await audit("custody.entry", target=target, detail=detail)
-    return ManualCustodyPublic(
+    public = ManualCustodyPublic(
         event_id=result.ids[0],
         type=reported.type,
         occurred_at=occurred_at,
         custodian=caller.name,
         duplicate=bool(result.duplicate_ids),
     )
+    return named(public, reference)

@@ -7,8 +7,9 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from contract import Identifier
-from gateway.api.deps import RobotsDep, SettingsDep
+from gateway.api.deps import ReferenceDep, RobotsDep, SettingsDep
 from gateway.api.models import Problem
+from gateway.api.names import PLACE, Named, named
 from gateway.auth.deps import PrincipalDep, require
 from gateway.tracking.devices.site_map import MapFileError, SiteMap, site_map
 
@@ -41,15 +42,17 @@ class NodeGraphPublic(BaseModel):
 
 class RobotPublic(BaseModel):
     site: str
-    robot: str
+    robot: Annotated[str, Named("device")]
+    robot_name: str | None = None
     state: str = Field(description="online / offline / unknown, as the edge reports it.")
     battery_pct: float | None = Field(description="The latest battery charge; null before the first.")
     x: float | None = Field(description="The latest position on its floor, in metres; null before the first.")
     y: float | None
     position_at: datetime | None = Field(description="When the position was reported.")
-    node: str | None = Field(
+    node: Annotated[str | None, Named(*PLACE)] = Field(
         description="The map node nearest its position (on the floor of the node its delivery last reached)."
     )
+    node_name: str | None = None
     floor: str | None
     delivery: str | None = Field(
         description="The delivery it carries now; null when none is in progress (or, for a ward-scoped caller, "
@@ -79,6 +82,7 @@ async def read_robots(
     fleet: RobotsDep,
     settings: SettingsDep,
     caller: PrincipalDep,
+    reference: ReferenceDep,
     site: Annotated[Identifier, Query(description="The site whose robots and map to show.")] = "general-hospital",
 ) -> RobotsPublic:
     """The devices that report a battery or a position (robots), placed on the site's node graph."""
@@ -106,4 +110,5 @@ async def read_robots(
                 delivery=delivery.delivery if delivery and caller.can_see_ward(delivery.ward) else None,
             )
         )
-    return RobotsPublic(site=site, graph=graph_public(graph) if graph else None, data=robots, count=len(robots))
+    public = RobotsPublic(site=site, graph=graph_public(graph) if graph else None, data=robots, count=len(robots))
+    return named(public, reference)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Barcode, Identifier
 from contract.events.specimen import SpecimenPriority
-from gateway.api.deps import ClockDep, RulesDep, SpecimensDep
+from gateway.api.deps import ClockDep, ReferenceDep, RulesDep, SpecimensDep
 from gateway.api.models import (
     CustodyPublic,
     CustodyStepPublic,
@@ -21,6 +21,7 @@ from gateway.api.models import (
     SpecimenPublic,
     SubjectPublic,
 )
+from gateway.api.names import named
 from gateway.api.paging import Offset
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.rules import TrackingRules
@@ -113,6 +114,7 @@ async def list_specimens(
     rules: RulesDep,
     clock: ClockDep,
     caller: PrincipalDep,
+    reference: ReferenceDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
     status: Annotated[SpecimenStatus | None, Query(description="Only specimens in this status.")] = None,
@@ -147,7 +149,8 @@ async def list_specimens(
     rows, count = await specimens.page(
         limit=min(limit, MAX_PAGE), offset=offset, where=where, by_due=by_due, at_risk_at=now if at_risk else None
     )
-    return SpecimenListPublic(data=[SpecimenBase(**_base(row, rules.current, now)) for row in rows], count=count)
+    data = [SpecimenBase(**_base(row, rules.current, now)) for row in rows]
+    return named(SpecimenListPublic(data=data, count=count), reference)
 
 
 @router.get("/{barcode}", response_model=SpecimenPublic, responses={404: {"model": Problem}})
@@ -157,6 +160,7 @@ async def read_specimen(
     clock: ClockDep,
     caller: PrincipalDep,
     audit: AuditDep,
+    reference: ReferenceDep,
     barcode: Annotated[Barcode, Path(description="The barcode as the scanner read it.")],
 ) -> SpecimenPublic:
     """One specimen: where it is, who had it (chain of custody and timeline), its legs and its outlook."""
@@ -172,7 +176,7 @@ async def read_specimen(
     in_force = rules.current
     steps = custody_steps(timeline)
     expected = _expected_s(row, in_force)
-    return SpecimenPublic(
+    public = SpecimenPublic(
         **_base(row, in_force, clock()),
         legs=[
             LegPublic(name=leg.name, start=leg.start, end=leg.end, seconds=leg.seconds, expected_s=expected[leg.name])
@@ -189,3 +193,4 @@ async def read_specimen(
         ],
         timeline=[_step(step) for step in steps],
     )
+    return named(public, reference)

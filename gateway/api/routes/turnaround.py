@@ -7,9 +7,11 @@ from fastapi import APIRouter, HTTPException, Query
 
 from contract import Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import ClockDep, SpecimensDep
+from gateway.api.deps import ClockDep, ReferenceDep, SpecimensDep
+from gateway.api.names import name_of
 from gateway.api.tracking_models import FiguresPublic, LegFiguresPublic, TurnaroundPublic
 from gateway.auth.deps import PrincipalDep, require
+from gateway.reference.model import ReferenceData
 from gateway.tracking.specimens.turnaround import Figures, GroupBy
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -18,9 +20,11 @@ MAX_WINDOW = timedelta(days=92)
 router = APIRouter(prefix="/turnaround", tags=["turnaround"], dependencies=[require("lab")])
 
 
-def _figures(figures: Figures) -> FiguresPublic:
+def _figures(figures: Figures, wards: ReferenceData | None = None) -> FiguresPublic:
+    """The figures of a group; `wards` names the key when the groups are wards."""
     return FiguresPublic(
         key=figures.key,
+        ward_name=name_of(wards, ("location",), figures.key) if wards is not None else None,
         count=figures.count,
         p50_s=figures.p50_s,
         p90_s=figures.p90_s,
@@ -35,6 +39,7 @@ async def turnaround(
     specimens: SpecimensDep,
     clock: ClockDep,
     caller: PrincipalDep,
+    reference: ReferenceDep,
     since: Annotated[
         UtcDatetime | None, Query(description="Collected at or after (with a zone); default until - 24 h.")
     ] = None,
@@ -60,5 +65,5 @@ async def turnaround(
         until=until,
         group_by=group_by,
         overall=_figures(report.overall),
-        groups=[_figures(g) for g in report.groups],
+        groups=[_figures(g, reference if group_by == "ward" else None) for g in report.groups],
     )

@@ -19,6 +19,7 @@ from contract import Event, Subject, Topics, new_event
 from gateway.api.live import ChangeFilter, LiveHub, StreamEnd
 from gateway.projection.changes import Change
 from gateway.projection.runner import Projected
+from gateway.reference.model import DeviceInfo
 from gateway.service import Gateway
 from mqttlink.url import BrokerAddress
 from tests.auth import bearer
@@ -158,6 +159,9 @@ def hub_of(gateway: Gateway) -> LiveHub:
 
 # -- over the network --------------------------------------------------------------------------------------------
 async def test_each_newly_stored_event_reaches_the_stream_once(gateway: Gateway, edge: Edge) -> None:
+    assert gateway.store is not None
+    reference = {"devices": [DeviceInfo("sorter-1", "Lab sorter")]}
+    await gateway.store.reference.adopt(reference, by="test", source="test", comment="", now=datetime.now(UTC))
     sorted_ = event("specimen.sorted", "S1", 1)
     dispatched = event("carrier.dispatched", "C7", 2, specimens=["S1"])
     offline = event("device.offline", "sorter-1", 3)
@@ -176,6 +180,7 @@ async def test_each_newly_stored_event_reaches_the_stream_once(gateway: Gateway,
                 "subject_id": e.subject.id,
                 "site": SITE,
                 "occurred_at": e.occurred_at.isoformat().replace("+00:00", "Z"),
+                "subject_name": "Lab sorter" if e is offline else None,  # the device's name; specimens have none
             }
             for e in (sorted_, dispatched, offline)
         ),

@@ -126,7 +126,9 @@ async def test_where_is_a_delivery_its_progress_and_whether_it_is_overdue(
         "ward-3a",
         "PO-77",
     )
-    assert body["items"] == [{"gtin": PARACETAMOL, "quantity": 20}]
+    assert body["items"] == [  # no reference data yet: no names
+        {"gtin": PARACETAMOL, "medication_name": None, "medication_strength": None, "quantity": 20}
+    ]
     assert body["progress"] == {
         "step": 5,
         "of": 7,
@@ -249,8 +251,12 @@ async def test_the_replenishment_pick_list(api: httpx.AsyncClient, edge: Callabl
         {
             "site": SITE,
             "cabinet": "cabinet-1",
+            "cabinet_name": None,
             "ward": "ward-3a",
+            "ward_name": None,
             "gtin": PARACETAMOL,
+            "medication_name": None,
+            "medication_strength": None,
             "on_hand": 24,
             "par_min": 25,
             "par_max": 40,
@@ -260,8 +266,12 @@ async def test_the_replenishment_pick_list(api: httpx.AsyncClient, edge: Callabl
         {
             "site": SITE,
             "cabinet": "cabinet-1",
+            "cabinet_name": None,
             "ward": "ward-3a",
+            "ward_name": None,
             "gtin": INSULIN,
+            "medication_name": None,
+            "medication_strength": None,
             "on_hand": 3,
             "par_min": 4,
             "par_max": 8,

@@ -364,17 +364,24 @@ async def test_one_specimen_answers_where_who_and_whether_it_will_make_it(
         "sorter-1",
         "C7",
     )
-    assert body["location"] == {"site": SITE, "device": "sorter-1", "lane": 3, "rack": 1, "position": 7}
+    assert body["location"] == {
+        "site": SITE,
+        "device": "sorter-1",
+        "device_name": None,
+        "lane": 3,
+        "rack": 1,
+        "position": 7,
+    }
     assert [c["handler"] for c in body["custodians"]] == [
-        {"kind": "person", "id": "N17"},
-        {"kind": "carrier", "id": "C7"},
-        {"kind": "person", "id": "B22"},
-        {"kind": "device", "id": "sorter-1"},
+        {"kind": "person", "id": "N17", "name": None},  # no reference data: no names
+        {"kind": "carrier", "id": "C7", "name": None},
+        {"kind": "person", "id": "B22", "name": None},
+        {"kind": "device", "id": "sorter-1", "name": None},
     ]
     steps = body["timeline"]
     assert [s["type"] for s in steps] == [e.type for e in ENVELOPES[:7]]
     assert steps[3]["subject"] == {"kind": "carrier", "id": "C7"}
-    assert steps[3]["place"] == {"kind": "station", "id": "LAB-2"}
+    assert steps[3]["place"] == {"kind": "station", "id": "LAB-2", "name": None}
     legs = {leg["name"]: leg for leg in body["legs"]}
     assert (legs["collection_to_dispatch"]["seconds"], legs["transit"]["seconds"]) == (240, 300)
     assert (legs["arrival_to_sorted"]["seconds"], legs["arrival_to_result"]["seconds"]) == (180, None)

@@ -1,7 +1,7 @@
 // The engineering view: every device's health, the open alerts (acknowledge them), and simulator control.
 import { getJson, postJson } from "./api.js";
 import { hospitalNow } from "./clock.js";
-import { badge, coalesce, duration, el, fill, table, timeEl, words } from "./format.js";
+import { badge, coalesce, duration, el, fill, named, table, timeEl, words } from "./format.js";
 import { follow } from "./live.js";
 import { viewer } from "./shell.js";
 
@@ -10,6 +10,8 @@ await hospitalNow().catch(() => {}); // times on the hospital's day show without
 const problem = (id) => (error) => fill(document.getElementById(id), [el("p", { class: "problem", text: error.message })]);
 
 const ERROR_EVENTS = ["device.offline", "device.fault_raised"];
+/** Alert subjects the reference data names (a specimen's barcode or a delivery's id has no name to show). */
+const NAMED_SUBJECTS = new Set(["cabinet", "device", "edge"]);
 
 /** The latest readings whose metric name matches `pattern` (e.g. a poll latency the edge reports). */
 function reading(device, pattern) {
@@ -36,7 +38,8 @@ async function loadDevices() {
   const rows = details.map((d) => {
     const latency = reading(d, /latency/);
     return el("tr", { "data-device": d.device, "data-state": d.state },
-      el("th", { scope: "row", text: d.device }),
+      el("th", { scope: "row" }, named(d.device, d.device_name),
+        d.location ? el("div", { class: "empty" }, named(d.location, d.location_name)) : null),
       el("td", {}, badge(d.state)),
       el("td", {}, timeEl(d.since)),
       el("td", {}, timeEl(d.last_seen_at), el("div", { class: "empty", text: `${duration((now - Date.parse(d.last_seen_at)) / 1000)} ago` })),
@@ -71,10 +74,11 @@ async function loadAlerts() {
     return el("tr", { "data-alert": a.id, "data-state": a.state },
       el("td", {}, badge(a.severity)),
       el("td", { text: a.kind.replaceAll(/[._]/g, " ") }),
-      el("td", { text: `${a.subject.kind} ${a.subject.id}` }),
+      el("td", {}, `${a.subject.kind} `, NAMED_SUBJECTS.has(a.subject.kind) ? named(a.subject.id, a.subject.name) : a.subject.id,
+        a.ward ? el("div", { class: "empty" }, named(a.ward, a.ward_name)) : null),
       el("td", { text: a.message }),
       el("td", {}, timeEl(a.raised_at)),
-      el("td", {}, a.state === "acknowledged" ? el("span", {}, badge("acknowledged"), ` by ${a.acknowledged_by}`) : button));
+      el("td", {}, a.state === "acknowledged" ? el("span", {}, badge("acknowledged"), " by ", a.acknowledged_by_name ? named(a.acknowledged_by, a.acknowledged_by_name) : a.acknowledged_by) : button));
   });
   fill(document.getElementById("alerts"), rows.length ? [table(["Severity", "Kind", "About", "What to do", "Raised", ""], rows, { caption: "Open alerts" })] : [],
     "No open alerts.");

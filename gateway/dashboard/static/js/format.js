@@ -58,6 +58,39 @@ export function words(value) {
   return String(value).replace(/^[a-z]+\./, "").replaceAll("_", " ");
 }
 
+/**
+ * An id people read, by the name the reference data gives it (the API's `*_name` beside the id), with the id on
+ * hover so engineers can still match codes. An id the reference data does not know shows as itself, marked as
+ * unknown; `kind` (e.g. "station") follows an unknown id, where a name would have said what it is.
+ */
+export function named(id, name, { kind } = {}) {
+  if (id === null || id === undefined || id === "") return el("span", { text: "—" });
+  if (name) return el("span", { class: "ref", title: kind ? `${id} (${kind})` : String(id), "data-id": id }, name);
+  const unknown = el("span", { class: "unknown-ref", title: "not in the reference data", "data-id": id }, id);
+  return kind ? el("span", {}, unknown, ` (${kind})`) : unknown;
+}
+
+/** A { kind, id, name } reference (a place or a handler) as `named` shows it; a tube carrier (an RFID tag, which
+ * reference data does not list) shows as itself, unmarked. */
+export function namedRef(r) {
+  if (!r) return el("span", { text: "—" });
+  if (r.kind === "carrier" && !r.name) return el("span", { text: `${r.id} (carrier)` });
+  return named(r.id, r.name, { kind: r.kind });
+}
+
+/** A specimen's place or holder: its carrier (in the tube) is an RFID tag the reference data does not list, so it
+ * shows as "carrier C-77", not as unknown. */
+export const carried = (id, name, specimen) => (id && id === specimen.carrier && !name ? `carrier ${id}` : named(id, name));
+
+/** A medication by its GTIN: name and strength from the formulary (the GTIN on hover), or the GTIN marked unknown. */
+export function drug({ gtin, medication_name: name, medication_strength: strength }) {
+  if (!name) return named(gtin, null);
+  return el("span", { class: "ref", title: `GTIN ${gtin}`, "data-id": gtin }, strength ? `${name} ${strength}` : name);
+}
+
+/** Plain text where no element fits (a <select>'s option, an SVG label): the name, else the id. */
+export const nameOr = (id, name) => name ?? id ?? "—";
+
 export function badge(value, cls = value) {
   return el("span", { class: `badge ${cls ?? ""}`, text: words(value) });
 }

@@ -1,5 +1,5 @@
 // The robots' node graph in SVG: one panel per floor side by side (floors share x/y), robots with battery.
-import { el } from "./format.js";
+import { el, nameOr } from "./format.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const LOW_BATTERY = 20;
@@ -53,14 +53,14 @@ export function nodeGraph(graph, robots) {
     stacked.set(spot, level + 1);
     const battery = robot.battery_pct === null ? "?" : `${Math.round(robot.battery_pct)} %`;
     const low = robot.battery_pct !== null && robot.battery_pct < LOW_BATTERY;
-    const label = `${robot.robot} ${battery}`;
+    const label = `${nameOr(robot.robot, robot.robot_name)} ${battery}`;
     const flagW = label.length * 6.4 + 8;
     const panelRight = floorIndex.get(robot.floor) * (panelW + gap) + panelW;
     const left = x + flagW > panelRight - 4 ? x - flagW + 2 : x - 2; // flip leftwards at the panel's edge
     const flagY = y - 38 - level * 19;
     // A flag above the marker on a white ground, legible over nodes and edges.
     chart.append(svg("g", { class: `robot${low ? " low" : ""}`, "data-robot": robot.robot },
-      svg("title", {}, `${robot.robot} near ${robot.node}, battery ${battery}`),
+      svg("title", {}, `${robot.robot} near ${nameOr(robot.node, robot.node_name)}, battery ${battery}`),
       svg("line", { x1: x, y1: y, x2: x, y2: flagY + 16, stroke: "#1d4ed8", "stroke-width": 1.5 }),
       svg("rect", { class: "flag", x: left, y: flagY, width: flagW, height: 16, rx: 3 }),
       svg("circle", { cx: x, cy: y, r: 8 }), svg("text", { x: left + 4, y: flagY + 12 }, label)));

@@ -3,7 +3,7 @@
 import { getJson } from "./api.js";
 import { hospitalNow } from "./clock.js";
 import { turnaroundChart } from "./charts.js";
-import { badge, coalesce, duration, el, fill, table, timeEl, words } from "./format.js";
+import { badge, carried, coalesce, duration, el, fill, named, table, timeEl, words } from "./format.js";
 import { follow } from "./live.js";
 
 
@@ -31,8 +31,9 @@ function boardRow(s) {
     el("td", {}, badge(state)),
     el("td", { text: s.priority ?? "—" }),
     el("td", { text: words(s.status) }),
-    el("td", { text: s.place ?? "—" }),
-    el("td", { text: s.ward ?? "—" }),
+    el("td", {}, carried(s.place, s.place_name, s)),
+    el("td", {}, carried(s.custodian, s.custodian_name, s)),
+    el("td", {}, named(s.ward, s.ward_name)),
     el("td", {}, timeEl(s.due_at)),
     el("td", { class: "num", text: duration(s.outlook.slack_s) }),
   );
@@ -52,7 +53,7 @@ async function loadBoard() {
       (a.outlook.slack_s ?? Infinity) - (b.outlook.slack_s ?? Infinity) ||
       String(a.due_at).localeCompare(String(b.due_at)),
   );
-  const headers = ["Barcode", "Outlook", "Priority", "Status", "Where", "Ward", "Due", { text: "Slack", num: true }];
+  const headers = ["Barcode", "Outlook", "Priority", "Status", "Where", "Held by", "Ward", "Due", { text: "Slack", num: true }];
   const rows = urgent.slice(0, BOARD_ROWS).map(boardRow);
   const summary = el("p", { id: "board-summary" },
     `${overdue.count} overdue · ${atRisk.count} at risk · ${moving.count} in transit`,

@@ -2,7 +2,7 @@
 import { getJson } from "./api.js";
 import { lineChart } from "./charts.js";
 import { hospitalNow, hoursAgo } from "./clock.js";
-import { badge, coalesce, el, fill, table, timeEl, words } from "./format.js";
+import { badge, coalesce, drug, el, fill, named, nameOr, table, timeEl, words } from "./format.js";
 import { nodeGraph } from "./graph.js";
 import { follow } from "./live.js";
 
@@ -22,27 +22,31 @@ async function loadDeliveries() {
   const list = await getJson("/api/v1/deliveries", { in_progress: "true", limit: "50" });
   const details = await Promise.all(list.data.map((d) => getJson(`/api/v1/deliveries/${encodeURIComponent(d.delivery)}`)));
   const rows = details.map((d) => {
-    const origin = d.steps.find((s) => s.type === "delivery.departed")?.place ?? "not yet departed";
+    const departed = d.steps.find((s) => s.type === "delivery.departed");
+    const to = d.ward && d.ward !== d.destination
+      ? el("span", {}, named(d.destination, d.destination_name), " (", named(d.ward, d.ward_name), ")")
+      : named(d.destination ?? d.ward, d.destination ? d.destination_name : d.ward_name);
     return el("tr", { "data-delivery": d.delivery, "data-status": d.status },
       el("th", { scope: "row", text: d.delivery }),
-      el("td", { text: d.robot ?? "not assigned" }),
-      el("td", { text: origin }),
-      el("td", { text: `${d.destination ?? "—"}${d.ward && d.ward !== d.destination ? ` (${d.ward})` : ""}` }),
-      el("td", { text: d.location ?? "—" }),
+      el("td", {}, d.robot ? named(d.robot, d.robot_name) : "not assigned"),
+      el("td", {}, departed ? named(departed.place, departed.place_name) : "not yet departed"),
+      el("td", {}, to),
+      el("td", {}, named(d.location, d.location_name)),
+      el("td", {}, d.items.length ? el("ul", { class: "items" }, d.items.map((line) => el("li", {}, `${line.quantity} × `, drug(line)))) : "—"),
       el("td", {}, el("div", {}, badge(d.status, d.overdue ? "overdue" : "info")), progressBar(d.progress)),
       el("td", {}, timeEl(d.due_at), d.overdue ? el("div", {}, badge("overdue")) : null),
       el("td", { text: d.priority ?? "—" }));
   });
-  const headers = ["Delivery", "Robot", "Departed from", "To", "Now at", "Progress", "Expected by", "Priority"];
+  const headers = ["Delivery", "Robot", "Departed from", "To", "Now at", "Items", "Progress", "Expected by", "Priority"];
   fill(document.getElementById("deliveries"), rows.length ? [table(headers, rows, { caption: "Deliveries in progress" })] : [], "No delivery is on its way.");
 }
 
 async function loadRobots() {
   const answer = await getJson("/api/v1/robots");
   const rows = answer.data.map((r) => el("tr", { "data-robot": r.robot },
-    el("th", { scope: "row", text: r.robot }), el("td", {}, badge(r.state)),
+    el("th", { scope: "row" }, named(r.robot, r.robot_name)), el("td", {}, badge(r.state)),
     el("td", { class: "num", text: r.battery_pct === null ? "—" : `${Math.round(r.battery_pct)} %` }),
-    el("td", { text: r.node ? `${r.node} (${r.floor})` : "—" }), el("td", { text: r.delivery ?? "—" }),
+    el("td", {}, r.node ? el("span", {}, named(r.node, r.node_name), ` (${r.floor})`) : "—"), el("td", { text: r.delivery ?? "—" }),
     el("td", {}, timeEl(r.position_at))));
   fill(document.getElementById("robots"), [
     nodeGraph(answer.graph, answer.data),
@@ -55,7 +59,8 @@ const picker = document.getElementById("cabinet-pick");
 async function loadCabinetList() {
   const cabinets = await getJson("/api/v1/cabinets");
   const chosen = picker.value;
-  picker.replaceChildren(...cabinets.data.map((c) => el("option", { value: c.cabinet, text: `${c.cabinet}${c.ward ? ` · ${c.ward}` : ""}` })));
+  picker.replaceChildren(...cabinets.data.map((c) => el("option", { value: c.cabinet, title: c.cabinet,
+    text: `${nameOr(c.cabinet, c.cabinet_name)}${c.ward ? ` · ${nameOr(c.ward, c.ward_name)}` : ""}` })));
   if (chosen) picker.value = chosen;
   if (!cabinets.data.length) fill(document.getElementById("cabinet"), [], "No cabinet has reported yet.");
   else await loadCabinet();
@@ -70,17 +75,21 @@ async function loadCabinet() {
     getJson(`/api/v1/cabinets/${encodeURIComponent(id)}/temperature`, { since, limit: "1000" }),
   ]);
   const stock = cabinet.inventory.map((line) => el("tr", {},
-    el("td", { text: line.bin }), el("td", { text: line.gtin }), el("td", { text: line.lot }), el("td", { text: line.expiry }),
+    el("td", { text: line.bin }), el("td", {}, drug(line)), el("td", { text: line.lot }), el("td", { text: line.expiry }),
     el("td", { class: "num", text: line.quantity }), el("td", { class: "num", text: line.par_min ?? "—" }),
     el("td", {}, line.below_par ? badge("below par", "warn") : "")));
   const alarms = cabinet.alarms.map((a) => el("li", {}, badge(a.alarm, "bad"), ` since `, timeEl(a.since), ` ${a.detail}`));
+  const title = nameOr(cabinet.cabinet, cabinet.cabinet_name);
   fill(document.getElementById("cabinet"), [
+    el("p", {}, named(cabinet.cabinet, cabinet.cabinet_name), cabinet.ward ? el("span", {}, " · ", named(cabinet.ward, cabinet.ward_name)) : null),
     el("p", {}, `Door ${cabinet.door}`, cabinet.refrigerated ? " · refrigerated" : "", cabinet.below_par ? ` · ${cabinet.below_par} item(s) below par` : ""),
+    cabinet.last_access_at ? el("p", { class: "last-access" }, "Last access ", timeEl(cabinet.last_access_at),
+      cabinet.last_access_by ? el("span", {}, " by ", named(cabinet.last_access_by, cabinet.last_access_by_name)) : null) : null,
     alarms.length ? el("ul", {}, alarms) : null,
     cabinet.refrigerated || temperature.data.length
-      ? lineChart(temperature.data, { label: `Fridge temperature of ${id}, last 24 h`, unit: " °C", limits: cabinet.refrigerated ? FRIDGE_RANGE_C : [] })
+      ? lineChart(temperature.data, { label: `Fridge temperature of ${title}, last 24 h`, unit: " °C", limits: cabinet.refrigerated ? FRIDGE_RANGE_C : [] })
       : null,
-    stock.length ? table(["Bin", "GTIN", "Lot", "Expiry", { text: "Qty", num: true }, { text: "Par min", num: true }, ""], stock, { caption: `Inventory of ${id}` })
+    stock.length ? table(["Bin", "Item", "Lot", "Expiry", { text: "Qty", num: true }, { text: "Par min", num: true }, ""], stock, { caption: `Inventory of ${title}` })
       : el("p", { class: "empty", text: "No inventory reported yet." }),
   ].filter(Boolean));
 }
@@ -89,10 +98,10 @@ picker.addEventListener("change", () => loadCabinet().catch(problem("cabinet")))
 async function loadPickList() {
   const picks = await getJson("/api/v1/replenishment");
   const rows = picks.data.map((p) => el("tr", {},
-    el("td", { text: p.ward }), el("td", { text: p.cabinet }), el("td", { text: p.gtin }), el("td", { text: p.bins.join(", ") }),
+    el("td", {}, named(p.ward, p.ward_name)), el("td", {}, named(p.cabinet, p.cabinet_name)), el("td", {}, drug(p)), el("td", { text: p.bins.join(", ") }),
     el("td", { class: "num", text: p.on_hand }), el("td", { class: "num", text: `${p.par_min}–${p.par_max}` }),
     el("td", { class: "num", text: p.quantity })));
-  fill(document.getElementById("picklist"), rows.length ? [table(["Ward", "Cabinet", "GTIN", "Bins", { text: "On hand", num: true }, { text: "Par", num: true }, { text: "Pick", num: true }], rows, { caption: "Pick list" })] : [],
+  fill(document.getElementById("picklist"), rows.length ? [table(["Ward", "Cabinet", "Item", "Bins", { text: "On hand", num: true }, { text: "Par", num: true }, { text: "Pick", num: true }], rows, { caption: "Pick list" })] : [],
     "Every cabinet is at or above par.");
 }
 

@@ -1,7 +1,7 @@
 // One specimen: where it is now, every custody step (time, place, handler), turnaround against target; live.
 import { ApiError, getJson } from "./api.js";
 import { hospitalNow } from "./clock.js";
-import { badge, coalesce, duration, el, fill, table, timeEl, words } from "./format.js";
+import { badge, carried, coalesce, duration, el, fill, named, namedRef, table, timeEl, words } from "./format.js";
 import { follow } from "./live.js";
 
 await hospitalNow().catch(() => {}); // times on the hospital's day show without a date
@@ -9,8 +9,6 @@ await hospitalNow().catch(() => {}); // times on the hospital's day show without
 const barcode = document.body.dataset.barcode;
 let current = null;
 let shownSteps = new Set();
-
-const ref = (r) => (r ? `${r.id} (${r.kind})` : "—");
 
 function fact(term, value) {
   return el("div", {}, el("dt", { text: term }), el("dd", {}, value));
@@ -25,12 +23,12 @@ function renderNow(s) {
   fill(document.getElementById("now"), [
     el("dl", { class: "facts" },
       fact("Status", badge(s.status, "info")),
-      fact("Where now", s.place ?? s.location?.device ?? "—"),
-      fact("Held by", s.custodian ?? "—"),
+      fact("Where now", s.place ? carried(s.place, s.place_name, s) : named(s.location?.device, s.location?.device_name)),
+      fact("Held by", carried(s.custodian, s.custodian_name, s)),
       fact("Carrier", s.carrier ?? "—"),
       fact("Priority", s.priority ?? "—"),
       fact("Test", s.category ?? "—"),
-      fact("Ward", s.ward ?? "—"),
+      fact("Ward", named(s.ward, s.ward_name)),
       fact("Collected", timeEl(s.collected_at)),
       fact("Due", timeEl(s.due_at)),
       fact("Outlook", el("span", {}, badge(o.state), " ", outlook)),
@@ -44,7 +42,7 @@ function renderTimeline(s) {
     return el("li", { class: isNew ? "new" : null, "data-type": step.type },
       el("span", {}, timeEl(step.occurred_at)),
       el("span", { class: "what", text: words(step.type) }),
-      el("span", { class: "where", text: `at ${ref(step.place)} · by ${ref(step.handler)}` }));
+      el("span", { class: "where" }, "at ", namedRef(step.place), " · by ", namedRef(step.handler)));
   });
   shownSteps = new Set(s.timeline.map((step) => step.event_id));
   fill(document.getElementById("timeline"), items.length ? [el("ol", { class: "timeline" }, items)] : [], "No steps yet.");
@@ -61,7 +59,7 @@ function renderLegs(s) {
       el("td", {}, leg.seconds === null ? "" : badge(over ? "over" : "ok", over ? "warn" : "ok")));
   });
   fill(document.getElementById("legs"), [table(["Leg", "From", "To", { text: "Took", num: true }, { text: "Expected", num: true }, ""], rows, { caption: "Legs against their expected times" })]);
-  const custody = s.custodians.map((c) => el("tr", {}, el("td", { text: ref(c.handler) }), el("td", { text: ref(c.place) }), el("td", {}, timeEl(c.since)), el("td", {}, timeEl(c.until))));
+  const custody = s.custodians.map((c) => el("tr", {}, el("td", {}, namedRef(c.handler)), el("td", {}, namedRef(c.place)), el("td", {}, timeEl(c.since)), el("td", {}, timeEl(c.until))));
   fill(document.getElementById("custody"), custody.length ? [table(["Handler", "Place", "From", "Until"], custody, { caption: "Chain of custody" })] : [], "Nobody has handled it yet.");
 }
 
