@@ -26,7 +26,7 @@ from gateway.clinical.hl7.problems import (
     content_error,
     rejected,
 )
-from gateway.clinical.hl7.reading import Scope, Seg, order_groups, parse_time, segments_of
+from gateway.clinical.hl7.reading import Scope, Seg, order_groups, parse_time, segments_of, stated_zone
 
 SUPPORTED: dict[str, frozenset[str]] = {
     "OML": frozenset({"O21"}),
@@ -137,7 +137,7 @@ def read_header(message: hl7.Message, mapping: Hl7Mapping) -> Header:
         raise rejected(DATA_TYPE_ERROR, reason, msh.at(mapping.sender)) from None
     sent = msh.read(_msh(7))
     sent_at = parse_time(sent, msh.at(_msh(7)), mapping.zone) if sent else None
-    zone = sent_at.tzinfo if sent_at is not None and sent_at.tzinfo is not None else mapping.zone
+    zone = stated_zone(sent) or mapping.zone  # HL7: a time without an offset is in the sender's zone (MSH-7's)
     return Header(
         sender=f"{application}^{facility}" if facility else application,
         device=device,

@@ -7,7 +7,7 @@ field choice such as `[SPM-2.1, OBR-3.1]` is tried in the segments that belong t
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timezone, tzinfo
 from typing import Any
 
 import hl7
@@ -102,9 +102,20 @@ def parse_time(value: str, at: Location, zone: tzinfo | None) -> datetime:
         parsed = None
     if parsed is None or len(value) < 12:  # a time needs at least the minute
         raise content_error(DATA_TYPE_ERROR, "not a date and time to the minute (YYYYMMDDHHMM[SS][+ZZZZ])", at)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=zone)
-    return parsed
+    offset = parsed.utcoffset()
+    # python-hl7's own offset class cannot be copied; a stdlib timezone (or the default zone) in UTC can
+    parsed = parsed.replace(tzinfo=timezone(offset) if offset is not None else zone)
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else parsed
+
+
+def stated_zone(value: str) -> tzinfo | None:
+    """The offset an HL7 time states (`+0100`), if it states one and parses."""
+    try:
+        parsed = hl7.parse_datetime(value)
+    except (ValueError, TypeError):
+        return None
+    offset = parsed.utcoffset() if parsed is not None else None
+    return timezone(offset) if offset is not None else None
 
 
 @dataclass
