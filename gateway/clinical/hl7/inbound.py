@@ -15,7 +15,7 @@ import hl7
 from contract import DeadLetter
 from gateway.clinical.hl7.acks import ack, ack_unparsed
 from gateway.clinical.hl7.mapping import FieldPath, Hl7Mapping
-from gateway.clinical.hl7.messages import Header, read_header, read_specimens
+from gateway.clinical.hl7.messages import Header, read_header, read_specimens, sender_of
 from gateway.clinical.hl7.outcomes import decide
 from gateway.clinical.hl7.problems import APPLICATION_INTERNAL_ERROR, DATA_TYPE_ERROR, Hl7MessageError, rejected
 from gateway.clinical.hl7.reading import segments_of
@@ -94,7 +94,7 @@ class Hl7Inbound:
             header = read_header(message, self._mapping)
         except Hl7MessageError as problem:
             msh = segments_of(message)[0]
-            sender, control_id = msh.read(self._mapping.sender) or None, msh.read(FieldPath("MSH", 10)) or None
+            sender, control_id = sender_of(msh, self._mapping) or None, msh.read(FieldPath("MSH", 10)) or None
             kind = "^".join(filter(None, (msh.read(FieldPath("MSH", 9, 1)), msh.read(FieldPath("MSH", 9, 2)))))
             log.warning("HL7 %s %s from %s answered %s: %s", kind, control_id, sender, problem.ack, problem.reason)
             letter = DeadLetterRow(

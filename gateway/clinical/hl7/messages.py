@@ -104,6 +104,12 @@ class ResultSeen:
 Seen = OrderSeen | ContainerSeen | ResultSeen
 
 
+def sender_of(msh: Seg, mapping: Hl7Mapping) -> str:
+    """The sending application (the mapping's `sender`, MSH-3.1), with the facility (MSH-4.1) after a `^`."""
+    application, facility = msh.read(mapping.sender), msh.read(_msh(4))
+    return f"{application}^{facility}" if application and facility else application
+
+
 def read_header(message: hl7.Message, mapping: Hl7Mapping) -> Header:
     """The header, or an AR when the message type, version or processing id is not one this listener takes."""
     msh = segments_of(message)[0]
@@ -128,7 +134,6 @@ def read_header(message: hl7.Message, mapping: Hl7Mapping) -> Header:
     application = msh.read(mapping.sender)
     if not application:
         raise rejected(REQUIRED_FIELD_MISSING, "no sending application", msh.at(mapping.sender))
-    facility = msh.read(_msh(4))
     device = mapping.devices.get(application, application)
     try:
         check_identifier(device, what="device id")
@@ -139,7 +144,7 @@ def read_header(message: hl7.Message, mapping: Hl7Mapping) -> Header:
     sent_at = parse_time(sent, msh.at(_msh(7)), mapping.zone) if sent else None
     zone = stated_zone(sent) or mapping.zone  # HL7: a time without an offset is in the sender's zone (MSH-7's)
     return Header(
-        sender=f"{application}^{facility}" if facility else application,
+        sender=sender_of(msh, mapping),
         device=device,
         control_id=control_id,
         message_type=f"{kind}^{trigger}",
