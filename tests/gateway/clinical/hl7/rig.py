@@ -27,7 +27,7 @@ def message(name: str, **fields: str) -> hl7.Message:
     parsed = hl7.parse("\r".join((MESSAGES / f"{name}.hl7").read_text().splitlines()))
     for key, value in fields.items():
         parsed[key.replace("_", ".")] = value
-    return parsed
+    return hl7.parse(str(parsed))  # parsed again, so that a value set with `^` in it has its components
 
 
 def text(name: str) -> str:
