@@ -12,8 +12,8 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.storage.clinical_tables import clinical_dead_letters, hl7_messages, hl7_orders
 from gateway.storage.database import Database
-from gateway.storage.tables import clinical_dead_letters, hl7_messages, hl7_orders
 
 OrderStatus = Literal["ordered", "collected", "cancelled", "seen"]
 """`seen`: the laboratory system reported the specimen (a container state, a result) without an order before."""

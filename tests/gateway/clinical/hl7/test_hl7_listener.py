@@ -13,7 +13,8 @@ from hl7.mllp import open_hl7_connection
 
 from gateway.service import Gateway, GatewayStartError
 from gateway.settings import GatewaySettings
-from gateway.storage.tables import clinical_dead_letters, events, hl7_messages, hl7_orders
+from gateway.storage.clinical_tables import clinical_dead_letters, hl7_messages, hl7_orders
+from gateway.storage.tables import events
 from tests.gateway.clinical.hl7.rig import ack_code, acked_id, err, exchange, message, mllp, send
 from tests.polling import eventually
 

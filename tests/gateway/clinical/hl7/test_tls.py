@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.storage.tables import hl7_orders
+from gateway.storage.clinical_tables import hl7_orders
 from tests.gateway.clinical.hl7.rig import ack_code, message, send
 from wardlink.security.ca import DevelopmentCA
 
