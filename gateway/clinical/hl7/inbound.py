@@ -139,8 +139,10 @@ class Hl7Inbound:
             await self._failed(message, header, received_at, problem)
             return ack(message, problem.ack, problem)
         except Exception as exc:
-            log.exception("%s could not be processed; answered AE (the sender may send it again)", what)
-            internal = Hl7MessageError("AE", APPLICATION_INTERNAL_ERROR, f"internal error ({type(exc).__name__})")
+            # HL7's original mode: a failure unrelated to the message's content (the database is away, a bug) is an
+            # AR, which tells the sender to send it again; it is not recorded as handled, so the resend is taken.
+            log.exception("%s could not be processed; answered AR (the sender may send it again)", what)
+            internal = Hl7MessageError("AR", APPLICATION_INTERNAL_ERROR, f"internal error ({type(exc).__name__})")
             await self._failed(message, header, received_at, internal, record=False)
             return ack(message, internal.ack, internal)
         log.info("%s answered AA: %d event(s), %d new", what, len(result.ids), result.stored)

@@ -37,6 +37,9 @@ SUPPORTED: dict[str, frozenset[str]] = {
 }
 """Message types (MSH-9.1) and trigger events (MSH-9.2) this listener understands."""
 _MSH = "MSH"
+MAX_CONTROL_ID = 199
+"""MSH-10's length from v2.7 on (20 before): longer is refused rather than cut, so two ids never become one."""
+MAX_SENDER = 200
 
 
 def _msh(field: int, component: int = 1) -> FieldPath:
@@ -116,6 +119,9 @@ def read_header(message: hl7.Message, mapping: Hl7Mapping) -> Header:
     control_id = msh.read(_msh(10))
     if not control_id:
         raise rejected(REQUIRED_FIELD_MISSING, "no message control id: the ACK could not be matched", msh.at(_msh(10)))
+    if len(control_id) > MAX_CONTROL_ID:
+        reason = f"the message control id is {len(control_id)} characters long, the limit is {MAX_CONTROL_ID}"
+        raise rejected(DATA_TYPE_ERROR, reason, msh.at(_msh(10)))
     kind, trigger = msh.read(_msh(9, 1)), msh.read(_msh(9, 2))
     if kind not in SUPPORTED:
         raise rejected(UNSUPPORTED_MESSAGE_TYPE, f"message type {kind!r} is not supported", msh.at(_msh(9)))
@@ -134,6 +140,9 @@ def read_header(message: hl7.Message, mapping: Hl7Mapping) -> Header:
     application = msh.read(mapping.sender)
     if not application:
         raise rejected(REQUIRED_FIELD_MISSING, "no sending application", msh.at(mapping.sender))
+    if len(sender_of(msh, mapping)) > MAX_SENDER:
+        reason = f"sending application and facility are longer than {MAX_SENDER} characters"
+        raise rejected(DATA_TYPE_ERROR, reason, msh.at(mapping.sender))
     device = mapping.devices.get(application, application)
     try:
         check_identifier(device, what="device id")

@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.storage.clinical_tables import clinical_dead_letters, hl7_messages, hl7_orders
 from gateway.storage.database import Database
 
+_LIMITS = {"sender": 200, "control_id": 200, "message_type": 16, "reason": 1000}
+"""Column lengths of `clinical_dead_letters` (and of `hl7_messages`)."""
+
 OrderStatus = Literal["ordered", "collected", "cancelled", "seen"]
 """`seen`: the laboratory system reported the specimen (a container state, a result) without an order before."""
 
@@ -97,8 +100,12 @@ class Hl7Records:
 
     async def failed(self, letter: DeadLetterRow, handled: HandledRow | None) -> None:
         """Keep a dead letter and, when the message had a control id, that it was answered AE or AR."""
+        values = asdict(letter)
+        for name, limit in _LIMITS.items():  # a sender's over-long header field must not lose the dead letter
+            if isinstance(values.get(name), str):
+                values[name] = values[name][:limit]
         async with self._db.write(), self._db.engine.begin() as connection:
-            await connection.execute(sa.insert(clinical_dead_letters).values(**asdict(letter)))
+            await connection.execute(sa.insert(clinical_dead_letters).values(**values))
             if handled is not None:
                 await self._record(connection, handled)
 
