@@ -19,9 +19,14 @@ _BEFORE_ERR_2 = ("2.1", "2.2", "2.3", "2.3.1", "2.4")
 
 
 def ack(message: hl7.Message, code: AckCode, problem: Hl7MessageError | None = None) -> hl7.Message:
-    """The ACK of a parsed message."""
-    reply = message.create_ack(code, application=str(message.segment("MSH")(5)) or RECEIVER)
-    version = str(message.segment("MSH")(12))
+    """The ACK of a parsed message (a header too broken for `create_ack`, e.g. an MSH-9 without a trigger event,
+    gets a plain one that still answers its control id)."""
+    msh = message.segment("MSH")
+    version = _field(msh, 12)
+    try:
+        reply = message.create_ack(code, application=_field(msh, 5) or RECEIVER)
+    except (TypeError, IndexError):
+        reply = _plain(code, _field(msh, 10), version or "2.5.1", receiver=_field(msh, 3))
     if problem is not None:
         _explain(reply, problem, old=version in _BEFORE_ERR_2)
     return reply
@@ -29,21 +34,31 @@ def ack(message: hl7.Message, code: AckCode, problem: Hl7MessageError | None = N
 
 def ack_unparsed(problem: Hl7MessageError) -> hl7.Message:
     """An AR for bytes that are not an HL7 message (no MSH to answer to): MSA-2 is empty."""
+    reply = _plain(problem.ack, "", "2.5.1")
+    _explain(reply, problem, old=False)
+    return reply
+
+
+def _field(segment: hl7.Segment, number: int) -> str:
+    return str(segment(number)) if number < len(segment) else ""
+
+
+def _plain(code: AckCode, control_id: str, version: str, *, receiver: str = "") -> hl7.Message:
     reply = hl7.Message(separators=_SEPARATORS, sequence=[])
     msh = reply.create_segment([reply.create_field(["MSH"])])
     msh.assign_field("|", 1)
     msh.assign_field(_ENCODING_CHARACTERS, 2)
     msh.assign_field(RECEIVER, 3)
+    msh.assign_field(receiver, 5)
     msh.assign_field(datetime.now(UTC).strftime("%Y%m%d%H%M%S+0000"), 7)
-    msh.assign_field(hl7.generate_message_control_id(), 10)
     msh.assign_field("ACK", 9)
+    msh.assign_field(hl7.generate_message_control_id(), 10)
     msh.assign_field("P", 11)
-    msh.assign_field("2.5.1", 12)
+    msh.assign_field(version, 12)
     msa = reply.create_segment([reply.create_field(["MSA"])])
-    msa.assign_field(problem.ack, 1)
-    msa.assign_field("", 2)
+    msa.assign_field(code, 1)
+    msa.assign_field(control_id, 2)
     reply.extend([msh, msa])
-    _explain(reply, problem, old=False)
     return reply
 
 

@@ -113,10 +113,10 @@ class Hl7Inbound:
 
     async def _handle(self, message: hl7.Message, header: Header, received_at: datetime) -> hl7.Message:
         what = f"HL7 {header.message_type} {header.control_id} from {header.sender}"
-        if await self._records.previous_ack(header.sender, header.control_id) == "AA":
-            log.info("%s again: answered AA, nothing stored", what)
-            return ack(message, "AA")
         try:
+            if await self._records.previous_ack(header.sender, header.control_id) == "AA":
+                log.info("%s again: answered AA, nothing stored", what)
+                return ack(message, "AA")
             seen = read_specimens(message, header, self._mapping)
             outcome = decide(
                 seen,

@@ -11,11 +11,12 @@ import logging
 import ssl
 from pathlib import Path
 
+import hl7
 from hl7.mllp import HL7StreamReader, HL7StreamWriter, InvalidBlockError, start_hl7_server
 
 from gateway.clinical.hl7.acks import ack_unparsed
 from gateway.clinical.hl7.inbound import Hl7Inbound
-from gateway.clinical.hl7.problems import rejected
+from gateway.clinical.hl7.problems import APPLICATION_INTERNAL_ERROR, rejected
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,13 @@ class Hl7Listener:
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
+    async def _answer(self, block: bytes) -> hl7.Message:
+        try:
+            return await self._inbound.handle(block)
+        except Exception:  # the inbound answers every failure it knows of; a bug still gets a reply
+            log.exception("HL7 listener: could not handle a message of %d bytes", len(block))
+            return ack_unparsed(rejected(APPLICATION_INTERNAL_ERROR, "internal error: send the message again"))
+
     async def _serve(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
@@ -108,7 +116,7 @@ class Hl7Listener:
                 except ValueError:
                     reply = ack_unparsed(rejected("100", f"message larger than {MAX_MESSAGE_BYTES} bytes"))
                 else:
-                    reply = await self._inbound.handle(bytes(block))
+                    reply = await self._answer(bytes(block))
                 writer.writeblock(str(reply).encode("utf-8"))
                 await writer.drain()
         except (ConnectionError, ssl.SSLError) as exc:
