@@ -45,6 +45,9 @@ async def test_a_storage_failure_is_answered_ar_and_the_resend_is_taken(store: S
     [letter] = letters
     assert (letter.topic, letter.reason) == ("hl7v2/LIS^GHH", err(failed)["message"])
     assert letter.original().startswith(b"MSH|^~\\&|LIS|GHH|")
+    [kept] = await inbound.records.dead_letters()
+    assert (kept.sender, kept.control_id, kept.ack_code, kept.reason) == ("LIS^GHH", "OML-0001", "AR", letter.reason)
+    assert kept.message == letter.original().decode()
 
     async with store.db.engine.begin() as connection:
         await connection.run_sync(hl7_orders.create)
