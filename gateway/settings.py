@@ -146,7 +146,7 @@ class GatewaySettings(BaseSettings):
     shipped `gateway/clinical/hl7/default_mapping.yaml`; a broken file stops start-up naming the field and reason."""
 
     @model_validator(mode="after")
-    def _hl7_tls_complete(self) -> "GatewaySettings":
+    def _hl7_consistent(self) -> "GatewaySettings":
         check_identifier(self.hl7_site, what="WARDLINK_HL7_SITE")
         if (self.hl7_tls_cert is None) != (self.hl7_tls_key is None):
             raise ValueError("WARDLINK_HL7_TLS_CERT and WARDLINK_HL7_TLS_KEY go together: set both or neither")
