@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 DeadLetterSink = Callable[[DeadLetter], Awaitable[None]]
 """Hears of each dead letter (the service publishes it on the MQTT dead-letter topic)."""
+NOT_HL7 = "not an HL7 message: it does not begin with a complete MSH segment (batches, FHS/BHS, are not taken)"
 DEAD_LETTER_TOPIC = "hl7v2"
 """`DeadLetter.topic` of an HL7 message: `hl7v2/{sender}`."""
 
@@ -86,7 +87,7 @@ class Hl7Inbound:
         received_at = self._clock()
         message = _parse(raw)
         if message is None:
-            problem = rejected("100", "not an HL7 message: it does not begin with a complete MSH segment")
+            problem = rejected("100", NOT_HL7)
             log.warning("HL7 listener: %d bytes that are not an HL7 message, answered AR", len(raw))
             await self._dead_letter(DeadLetterRow(received_at, "AR", problem.reason, redact_unparsed(raw)), None)
             return ack_unparsed(problem)
