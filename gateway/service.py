@@ -21,6 +21,9 @@ from gateway.alerts.engine import AlertEngine
 from gateway.api import create_app
 from gateway.api.live import LiveHub
 from gateway.api.metrics import EventLatency
+from gateway.clinical.hl7.inbound import Hl7Inbound
+from gateway.clinical.hl7.listener import Hl7Listener, Hl7ListenError, server_tls
+from gateway.clinical.hl7.mapping import Hl7Mapping, MappingError, load_mapping
 from gateway.composition.stores import Stores
 from gateway.ingest.event_store import BatchResult
 from gateway.ingest.shared_subscription import SharedSubscriptionError
@@ -68,6 +71,16 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _hl7_mapping(settings: GatewaySettings) -> Hl7Mapping | None:
+    """The HL7 field mapping when the listener is on, or `GatewayStartError` naming the file, field and reason."""
+    if settings.hl7_port is None:
+        return None
+    try:
+        return load_mapping(settings.hl7_mapping)
+    except MappingError as exc:
+        raise GatewayStartError(f"WARDLINK_HL7_MAPPING: {exc}") from None
+
+
 def _wakes(woken: asyncio.Event) -> Callable[[BatchResult], None]:
     """A commit observer that sets `woken` when a commit stored something new (a projector waits on it)."""
 
@@ -91,6 +104,8 @@ class Gateway:
         """The live stream's hub: every committed batch's new events, fanned out to subscribers."""
         self.simulation: SimulationLink | None = None
         """Attached simulators and control requests to them (None when `simulation_control` is off)."""
+        self.hl7: Hl7Listener | None = None
+        """The HL7 v2 MLLP listener (None unless `hl7_port` is set)."""
         self._socket: socket.socket | None = None
         self._server: _Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -102,6 +117,11 @@ class Gateway:
         host, port = self._socket.getsockname()[:2]
         return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
+    @property
+    def hl7_url(self) -> str | None:
+        """`mllp://HOST:PORT` of the HL7 listener with its bound port; None when `hl7_port` is not set."""
+        return self.hl7.url if self.hl7 is not None else None
+
     async def start(self) -> None:
         """Return once the database is migrated, the API listens and the MQTT subscription is in place."""
         try:
@@ -112,6 +132,7 @@ class Gateway:
 
     async def _start(self) -> None:
         settings = self.settings
+        mapping = _hl7_mapping(settings)  # a broken mapping file stops start-up before anything is opened
         # Observers first, so every part is built complete: the live hub, the lag histograms, the projector's wake.
         self.live = LiveHub()
         latency = EventLatency()
@@ -156,6 +177,9 @@ class Gateway:
             self.simulation = SimulationLink(settings)
             self._tasks.append(asyncio.create_task(self.simulation.run(), name="gateway-simulation"))
 
+        if mapping is not None:
+            await self._start_hl7(mapping)
+
         self._socket = _listen(settings.api_host, settings.api_port)
         app = create_app(
             settings,
@@ -187,6 +211,29 @@ class Gateway:
             ) from None
         log.info("gateway API on %s, events from %s", self.api_url, settings.topic_root)
 
+    async def _start_hl7(self, mapping: Hl7Mapping) -> None:
+        settings = self.settings
+        assert self.store is not None
+        assert self.ingest is not None
+        assert settings.hl7_port is not None
+        inbound = Hl7Inbound(
+            self.store.events,
+            self.store.db,
+            mapping,
+            site=settings.hl7_site,
+            on_dead_letter=self.ingest.publish_dead_letter,
+            clock=self.clock,
+        )
+        try:
+            tls = None
+            if settings.hl7_tls_cert is not None and settings.hl7_tls_key is not None:
+                tls = server_tls(settings.hl7_tls_cert, settings.hl7_tls_key, settings.hl7_tls_client_ca)
+            self.hl7 = Hl7Listener(inbound, settings.hl7_host, settings.hl7_port, tls=tls)
+            await self.hl7.start()
+        except Hl7ListenError as exc:
+            self.hl7 = None
+            raise GatewayStartError(str(exc)) from None
+
     async def _until_listening(self) -> None:
         assert self._server is not None
         while not self._server.started:
@@ -198,6 +245,9 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop serving, stop ingesting (an uncommitted batch is simply not acknowledged), close the database."""
+        if self.hl7 is not None:
+            await self.hl7.stop()  # no new messages; one being handled finishes or is not acknowledged
+            self.hl7 = None
         if self.live is not None:
             self.live.close()  # live streams end with a last frame, so uvicorn is not left waiting for them
         if self._server is not None and self._server.started:

@@ -130,6 +130,30 @@ class GatewaySettings(BaseSettings):
     api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Request bodies larger than this get a 413 problem, whether declared in Content-Length or streamed."""
 
+    # -- the hospital's clinical systems: HL7 v2 over MLLP (gateway/clinical/hl7, docs/integration.md) ----------
+    hl7_port: int | None = Field(default=None, ge=0, le=65535)
+    """The MLLP listener's port; None: no listener; 0: a free port (`Gateway.hl7_url` tells which)."""
+    hl7_host: str = "127.0.0.1"
+    hl7_site: str = "general-hospital"
+    """The site the events of HL7 messages are stored under."""
+    hl7_tls_cert: Path | None = None
+    """PEM certificate chain of the listener: set with `hl7_tls_key` and the listener speaks MLLP over TLS only."""
+    hl7_tls_key: Path | None = None
+    hl7_tls_client_ca: Path | None = None
+    """PEM file of the CA that signs the clinical systems' certificates: set, and a client certificate is required."""
+    hl7_mapping: Path | None = None
+    """A YAML file of field choices (barcode, priority codes, test categories, container states) replacing the
+    shipped `gateway/clinical/hl7/default_mapping.yaml`; a broken file stops start-up naming the field and reason."""
+
+    @model_validator(mode="after")
+    def _hl7_consistent(self) -> "GatewaySettings":
+        check_identifier(self.hl7_site, what="WARDLINK_HL7_SITE")
+        if (self.hl7_tls_cert is None) != (self.hl7_tls_key is None):
+            raise ValueError("WARDLINK_HL7_TLS_CERT and WARDLINK_HL7_TLS_KEY go together: set both or neither")
+        if self.hl7_tls_client_ca is not None and self.hl7_tls_cert is None:
+            raise ValueError("WARDLINK_HL7_TLS_CLIENT_CA needs WARDLINK_HL7_TLS_CERT and WARDLINK_HL7_TLS_KEY")
+        return self
+
     @model_validator(mode="after")
     def _retention_outlasts_raw(self) -> "GatewaySettings":
         if self.telemetry_retention_days * 24 < self.telemetry_raw_hours:

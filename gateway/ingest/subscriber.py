@@ -214,11 +214,15 @@ class Ingest:
         letter = DeadLetter.of(
             reason=f"{rejected.kind}: {rejected.reason}", topic=topic, payload=payload, received_at=datetime.now(UTC)
         )
+        await self.publish_dead_letter(letter)
+
+    async def publish_dead_letter(self, letter: DeadLetter) -> None:
+        """Publish a dead letter on the dead-letter topic (QoS 1); other parts' rejects too (the HL7 listener's)."""
         try:
             await self._link.publish(deadletter_topic(self._root), letter.model_dump_json().encode(), qos=1)
         except aiomqtt.MqttError as exc:
-            # The link dropped meanwhile: the rejection is counted and logged above, and the link comes back.
-            log.debug("could not publish the dead letter for %s: %s", topic, exc)
+            # The link dropped meanwhile: the rejection is counted and logged by its taker, and the link comes back.
+            log.debug("could not publish the dead letter for %s: %s", letter.topic, exc)
 
     # -- commit, then acknowledge ------------------------------------------------------------------------------
     async def _commit_batches(self) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.reference.model import KINDS, DeviceInfo, Location, Medication, ReferenceData, StaffMember
 from gateway.storage.database import Database
-from gateway.storage.tables import reference_items, reference_versions
+from gateway.storage.reference_tables import reference_items, reference_versions
 
 _RECORDS: dict[str, type[Any]] = {
     "locations": Location,

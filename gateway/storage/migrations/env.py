@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import Connection
 
+from gateway.storage import clinical_tables, reference_tables  # noqa: F401  (their tables join `metadata` on import)
 from gateway.storage.tables import metadata
 
 config = context.config
