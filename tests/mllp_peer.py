@@ -9,8 +9,9 @@ from types import TracebackType
 import hl7
 from hl7.mllp import HL7StreamReader, HL7StreamWriter, start_hl7_server
 
-Answer = Callable[[hl7.Message, int], str | None]
-"""(message, how many times its control id arrived so far) -> MSA-1 to answer, or None for no answer."""
+Answer = Callable[[hl7.Message, int], str | tuple[str, str] | None]
+"""(message, how many times its control id arrived so far) -> MSA-1 to answer (with an ERR-8 reason if a pair), or
+None for no answer."""
 
 
 def always(code: str) -> Answer:
@@ -86,15 +87,25 @@ class MllpPeer:
                 async with self.arrived:
                     self.received.append(message)
                     self.arrived.notify_all()
-                code = self.answer(message, self.times(control_id(message)))
-                if code is not None:
-                    writer.writemessage(message.create_ack(code, application="WARDLINK", facility="TEST"))
+                answer = self.answer(message, self.times(control_id(message)))
+                if answer is not None:
+                    writer.writemessage(acknowledgement(message, answer))
                     await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             self._writers.discard(writer)
             writer.close()
+
+
+def acknowledgement(message: hl7.Message, answer: str | tuple[str, str]) -> hl7.Message:
+    """python-hl7's ACK for `message`, with an ERR segment carrying the reason when one is given."""
+    code, reason = (answer, None) if isinstance(answer, str) else answer
+    ack = message.create_ack(code, application="TEST-RECEIVER", facility="TEST")
+    if reason is None:
+        return ack
+    err = "ERR|||207^Application internal error^HL70357|E||||" + str(ack.escape(reason))
+    return hl7.parse(str(ack) + err)
 
 
 def free_port() -> int:

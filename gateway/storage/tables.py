@@ -47,6 +47,8 @@ events = sa.Table(
     sa.Index("ix_events_occurred", "occurred_at"),
     sa.Index("ix_events_device_occurred", "device", "occurred_at"),
     sa.Index("ix_events_type_occurred", "type", "occurred_at"),
+    # HL7 outbound (migration 0010): the outbox scans the event types it tells the LIS by when they were stored.
+    sa.Index("ix_events_type_received", "type", "received_at"),
 )
 
 specimens = sa.Table(
@@ -364,4 +366,36 @@ projection_passes = sa.Table(
     metadata,
     sa.Column("id", sa.Integer(), primary_key=True),
     sa.Column("passes", sa.BigInteger(), nullable=False),
+)
+
+# -- HL7 v2 outbound to the LIS (migration 0010, gateway/clinical/hl7_outbound) ------------------------------------
+# One row per message to send, written from stored events and sent in `position` order until the LIS answers AA;
+# an AE or AR answer leaves the row `failed` with the LIS's reason. The message text holds barcodes and ids only.
+hl7_outbox = sa.Table(
+    "hl7_outbox",
+    metadata,
+    sa.Column("position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Uuid(), nullable=False, unique=True),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("barcode", sa.String(64), nullable=False),
+    sa.Column("control_id", sa.String(20), nullable=False, unique=True),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("last_attempt_at", UtcDateTime(), nullable=True),
+    sa.Column("answered_at", UtcDateTime(), nullable=True),
+    sa.Column("answer", sa.String(2), nullable=True),
+    sa.Column("reason", sa.String(400), nullable=True),
+    sa.Index("ix_hl7_outbox_state_position", "state", "position"),
+)
+
+# Where the outbox's scan of stored events stands (one row): events received at or before `enabled_after` came
+# before outbound was configured and are never sent; `scanned_through` is the latest `received_at` written so far.
+hl7_outbox_cursor = sa.Table(
+    "hl7_outbox_cursor",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("enabled_after", UtcDateTime(), nullable=True),
+    sa.Column("scanned_through", UtcDateTime(), nullable=True),
 )

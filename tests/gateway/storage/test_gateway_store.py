@@ -42,7 +42,8 @@ async def test_migrations_create_the_tables_and_the_version_in_the_configured_pl
     assert {"edge_sequences", "tampered_events", "edge_outbox"} <= tables  # 0005: delivery guarantees
     assert "projection_backlog" in tables  # 0006: stored, not yet projected
     assert "projection_passes" in tables  # 0007: what a projector's held histories are checked against
-    assert versions == ["0007"]
+    assert {"hl7_outbox", "hl7_outbox_cursor"} <= tables  # 0010: HL7 v2 outbound to the LIS
+    assert versions == ["0010"]
     if store.db.engine.dialect.name == "sqlite":
         async with store.db.engine.connect() as connection:
             assert (await connection.execute(sa.text("PRAGMA journal_mode"))).scalar_one() == "wal"
