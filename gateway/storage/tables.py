@@ -368,9 +368,8 @@ projection_passes = sa.Table(
     sa.Column("passes", sa.BigInteger(), nullable=False),
 )
 
-# -- HL7 v2 outbound to the LIS (migration 0010, gateway/clinical/hl7_outbound) ------------------------------------
-# One row per message to send, written from stored events and sent in `position` order until the LIS answers AA;
-# an AE or AR answer leaves the row `failed` with the LIS's reason. The message text holds barcodes and ids only.
+# HL7 v2 out to the LIS (migration 0010, gateway/clinical/hl7_outbound): a message per told event, sent in `position`
+# order until answered AA (`sent`); AE or AR leave it `failed` with the LIS's reason. Barcodes and ids only.
 hl7_outbox = sa.Table(
     "hl7_outbox",
     metadata,
@@ -390,8 +389,7 @@ hl7_outbox = sa.Table(
     sa.Index("ix_hl7_outbox_state_position", "state", "position"),
 )
 
-# Where the outbox's scan of stored events stands (one row): events received at or before `enabled_after` came
-# before outbound was configured and are never sent; `scanned_through` is the latest `received_at` written so far.
+# The outbox's scan (one row): events received by `enabled_after` are history; `scanned_through`: the latest written.
 hl7_outbox_cursor = sa.Table(
     "hl7_outbox_cursor",
     metadata,

@@ -181,5 +181,6 @@ class Hl7Outbox:
             return {PENDING: 0, SENT: 0, FAILED: 0, **{state: int(n) for state, n in found}}
 
 
-_ORDER = (events.c.received_at, events.c.occurred_at, events.c.id)
-"""Send order: as stored, and by when it happened within one stamp (a tube is scanned before it is sorted)."""
+_ORDER = (events.c.received_at, events.c.occurred_at, events.c.seq, events.c.id)
+"""Send order: as stored; within one stamp by when it happened, then as its edge numbered it (a tube is scanned
+before it is sorted, even when the sorter stamps both with one time)."""

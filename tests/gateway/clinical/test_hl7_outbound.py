@@ -22,9 +22,9 @@ SITE = "general-hospital"
 SORTED = {"lane": 3, "rack": 7, "position": 12}
 
 
-def specimen(kind: str, barcode: str, seq: int, **data: object) -> Event:
-    """A sorter's event as ingest stores it: received now."""
-    at = datetime.now(UTC)
+def specimen(kind: str, barcode: str, seq: int, at: datetime | None = None, **data: object) -> Event:
+    """A sorter's event as ingest stores it: received when it happened (now unless given)."""
+    at = at or datetime.now(UTC)
     event = new_event(
         kind,
         seq=seq,
@@ -89,6 +89,24 @@ async def test_scanned_and_sorted_specimens_reach_the_lis_as_ssu_u03(gateway_set
     )
     assert first["SAC.8.1.1"] == "I"  # identified: the lab's sorter read it
     assert (second["SAC.8.1.1"], second["SAC.10"], second["SAC.11"], second["SAC.15.1.1"]) == ("R", "7", "12", "3")
+
+
+async def test_a_tube_is_told_scanned_before_sorted_even_when_both_carry_one_time(
+    store: Stores, gateway_settings: GatewaySettings
+) -> None:
+    at = datetime.now(UTC)
+    told = [f"S1234567{n}9" for n in range(4)]
+    batch = [
+        specimen(kind, barcode, seq=2 * n + k, at=at)
+        for n, barcode in enumerate(told)
+        for k, kind in enumerate(("specimen.scanned", "specimen.sorted"), start=1)
+    ]
+    async with MllpPeer() as lis, sending(store, outbound(gateway_settings, lis.url)) as sender:
+        await store.events.commit_batch(batch)
+        await eventually(sender.outbox.counts, lambda c: c["sent"] == 8, what="all sent")
+    assert [(str(m["SAC.3"]), str(m["SAC.8.1.1"])) for m in lis.received] == [
+        (barcode, status) for barcode in told for status in ("I", "R")
+    ]
 
 
 async def test_a_lis_away_at_first_gets_everything_in_order_when_it_comes_up(
