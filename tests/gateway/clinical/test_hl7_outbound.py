@@ -190,3 +190,19 @@ async def test_events_stored_before_outbound_was_configured_are_not_sent(
 def test_the_destination_must_be_an_mllp_address(url: str) -> None:
     with pytest.raises(ValidationError, match="mllp://host:port"):
         GatewaySettings(hl7_outbound_url=url)
+
+
+async def test_two_gateways_on_postgresql_send_each_message_once(
+    store: Stores, gateway_settings: GatewaySettings
+) -> None:
+    if store.db.dialect != "postgresql":
+        pytest.skip("SQLite has one gateway process: there is no other sender to keep out")
+    told = [f"S1234567{n}9" for n in range(6)]
+    async with MllpPeer() as lis:
+        settings = outbound(gateway_settings, lis.url)
+        async with sending(store, settings) as one, sending(store, settings) as other:
+            for seq, barcode in enumerate(told, start=1):
+                await store.events.commit_batch([specimen("specimen.scanned", barcode, seq)])
+            await eventually(one.outbox.counts, lambda c: c["sent"] == 6, what="all sent")
+    assert barcodes(lis.received) == told  # each once, in order
+    assert sorted([one.counters.sent, other.counters.sent]) == [0, 6]
