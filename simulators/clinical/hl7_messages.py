@@ -63,9 +63,10 @@ class Header:
     """Who sends and who receives (MSH-3 to MSH-6)."""
 
     application: str = "LIS"
-    facility: str = "GENERAL-HOSPITAL"
+    facility: str = "general-hospital"
+    """The site, as wardlink names it (MSH-4 and MSH-6)."""
     receiving_application: str = "WARDLINK"
-    receiving_facility: str = "GENERAL-HOSPITAL"
+    receiving_facility: str = "general-hospital"
 
 
 def hl7_time(moment: datetime) -> str:

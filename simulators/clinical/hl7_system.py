@@ -92,7 +92,7 @@ class Hl7LabSystem:
         self.address = MllpAddress.parse(mllp_url)
         self.site = site
         self.device = device
-        self.header = header or Header(facility=site.upper(), receiving_facility=site.upper())
+        self.header = header or Header(facility=site, receiving_facility=site)
         self.clock = clock
         self.resend_after_s = resend_after_s
         self.connect_timeout_s = connect_timeout_s

@@ -29,7 +29,7 @@ async def test_a_collection_arrives_as_an_oml_o21_with_the_mapped_fields() -> No
         await lis.acknowledged(timeout_s=10)
     [message] = peer.received
     assert kind(message) == "OML^O21^OML_O21"
-    assert (message["MSH.3"], message["MSH.12"]) == ("LIS", "2.5.1")
+    assert (message["MSH.3"], message["MSH.4"], message["MSH.12"]) == ("LIS", "general-hospital", "2.5.1")
     assert message["SPM.2"] == message["OBR.3"] == "S123456789"
     assert message["TQ1.9"] == message["OBR.27.1.6"] == "S"
     assert message["OBR.4.1.1"] == "58410-2"
