@@ -24,6 +24,7 @@ from gateway.api.metrics import EventLatency
 from gateway.clinical.hl7.inbound import Hl7Inbound
 from gateway.clinical.hl7.listener import Hl7Listener, Hl7ListenError, server_tls
 from gateway.clinical.hl7.mapping import Hl7Mapping, MappingError, load_mapping
+from gateway.clinical.hl7_outbound import Hl7OutboundSender
 from gateway.composition.stores import Stores
 from gateway.ingest.event_store import BatchResult
 from gateway.ingest.shared_subscription import SharedSubscriptionError
@@ -106,6 +107,8 @@ class Gateway:
         """Attached simulators and control requests to them (None when `simulation_control` is off)."""
         self.hl7: Hl7Listener | None = None
         """The HL7 v2 MLLP listener (None unless `hl7_port` is set)."""
+        self.hl7_outbound: Hl7OutboundSender | None = None
+        """Tells the LIS of specimens scanned and sorted in the lab (None unless `hl7_outbound_url` is set)."""
         self._socket: socket.socket | None = None
         self._server: _Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -141,19 +144,26 @@ class Gateway:
         db = await Database.open(settings)
         try:
             rules = RulesInForce(await load_rules_in_force(db.engine))
+            if settings.hl7_outbound_url:
+                self.hl7_outbound = Hl7OutboundSender(db, settings)
+                await self.hl7_outbound.outbox.begin()  # before ingest: what it stores from now on goes to the LIS
         except BaseException:
             await db.close()
             raise
         if db.dialect != "postgresql":  # one process: this gateway's passes are all there are
             on_pass.append(self.live.publish)
         woken = asyncio.Event()  # set by each commit of new events: the projector waits on it
+        on_commit = [latency.observe, _wakes(woken)]
+        if self.hl7_outbound is not None:
+            on_commit.append(self.hl7_outbound.observe)
+            self._tasks.append(asyncio.create_task(self.hl7_outbound.run(), name="gateway-hl7-outbound"))
         self.store = Stores.build(
             db,
             settings,
             rules=rules,
             clock=self.clock,  # gap and tamper times on the same clock the alerts judge them by
             keep_for_projection=settings.projector,
-            on_commit=[latency.observe, _wakes(woken)],
+            on_commit=on_commit,
             on_pass=on_pass,
         )
         projector = ProjectionWorker(settings, self.store.projection, db, counters=counters, woken=woken)
@@ -273,6 +283,7 @@ class Gateway:
         self.alerts = None
         self.live = None
         self.simulation = None
+        self.hl7_outbound = None
 
     async def __aenter__(self) -> "Gateway":
         await self.start()

@@ -4,8 +4,9 @@ import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contract.ids import check_identifier
@@ -115,6 +116,28 @@ class GatewaySettings(BaseSettings):
     maps_dir: Path | None = None
     """A folder of robot node graphs, `{site}.yaml` in the format of device_profiles/maps; None: robots are listed
     without a map. `wardlink demo` points it at the packaged maps."""
+
+    # -- HL7 v2 outbound: tell the LIS when a specimen reached the lab and was sorted (docs/integration-outbound.md)
+    hl7_outbound_url: str | None = None
+    """`mllp://host:port` of the LIS's HL7 receiver for SSU^U03 container status; None: nothing is sent."""
+    hl7_outbound_retry_max_s: float = Field(default=60.0, gt=0)
+    """Cap of the jittered backoff between attempts while the LIS is away or leaves a message unanswered."""
+    hl7_outbound_ack_timeout_s: float = Field(default=30.0, gt=0)
+    """How long the LIS has to answer a message before it counts as unanswered and is sent again."""
+
+    @field_validator("hl7_outbound_url")
+    @classmethod
+    def _mllp_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme != "mllp" or not parts.hostname or port is None:
+            raise ValueError(f"WARDLINK_HL7_OUTBOUND_URL looks like mllp://host:port, not {url!r}")
+        return url
 
     @model_validator(mode="after")
     def _influx_complete(self) -> "GatewaySettings":

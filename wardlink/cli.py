@@ -58,6 +58,7 @@ async def _demo(args: argparse.Namespace) -> None:
         assert stack.gateway is not None
         assert stack.gateway.store is not None
         broker = stack.mqtt_url + ("  (embedded amqtt)" if stack.broker else "")
+        hl7_url = stack.hl7_url
         print(
             "\nwardlink demo: broker, simulators, edge and gateway are running. Ctrl-C stops everything.\n"
             f"  MQTT broker  {broker}\n"
@@ -65,7 +66,8 @@ async def _demo(args: argparse.Namespace) -> None:
             f"  simulators   {_simulators(stack, args, seed)}\n"
             f"  edge         {stack.edge.site.site}/{stack.edge.site.edge}, {len(stack.edge.devices)} device(s), "
             f"outbox {stack.edge.outbox.path}\n"
-            f"  API          {stack.api_url}   (try {stack.api_url}/api/v1/devices)\n",
+            f"  API          {stack.api_url}   (try {stack.api_url}/api/v1/devices)\n"
+            + (f"  HL7 v2 (MLLP): {hl7_url}   (send OML^O21, ORU^R01, SSU^U03 here)\n" if hl7_url else ""),
             flush=True,
         )
         accounts = await demo_accounts(stack.gateway.store.db)

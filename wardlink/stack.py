@@ -22,6 +22,7 @@ from edge.settings import EdgeSettings
 from gateway.runtime.clock import utc_now
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
+from simulators.hospital.clock import SimClock
 from simulators.hospital.control import SimulationControl
 from simulators.hospital.hospital import Hospital
 from simulators.hospital.scenario import load_scenario
@@ -52,6 +53,9 @@ class StackConfig:
     edge_resend_after_s: float = 10.0
     scenario: str | None = None
     """A hospital-day scenario (`simulators/days/`): every device family instead of the lone sorter."""
+    hl7_port: int | None = 0
+    """With a scenario, the gateway listens for HL7 v2 over MLLP on this port (0: a free one) and the hospital's lab
+    system speaks HL7 to it; None keeps the lab system on MQTT. The pharmacy system is on MQTT either way."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> "StackConfig":
@@ -64,6 +68,7 @@ class StackConfig:
             topic_root=env.get("WARDLINK_TOPIC_ROOT", "wardlink"),
             api_host=env.get("WARDLINK_API_HOST", "127.0.0.1"),
             api_port=int(env.get("WARDLINK_API_PORT", "8080")),
+            hl7_port=int(env.get("WARDLINK_HL7_PORT") or 0),
         )
         for name, value in overrides.items():
             setattr(config, name, value)
@@ -94,6 +99,12 @@ class Stack:
         assert self.gateway is not None
         return self.gateway.api_url
 
+    @property
+    def hl7_url(self) -> str | None:
+        """The gateway's HL7 v2 listener, `mllp://HOST:PORT` (None when it runs none): the lab system sends there."""
+        assert self.gateway is not None
+        return self.gateway.hl7_url
+
     async def start(self) -> None:
         cfg = self.config
         if cfg.mqtt_url is None:
@@ -102,19 +113,20 @@ class Stack:
         # A port already taken (the demo's 8080 by something else) becomes 0: the gateway binds a free port itself,
         # which no other process can take between choosing it and binding it (`api_url` tells which).
         api_port = 0 if cfg.api_port == 0 or port_open(cfg.api_host, cfg.api_port) else cfg.api_port
+        scenario, sim_clock = None, None
         if cfg.scenario:
             scenario = load_scenario(cfg.scenario)
             if cfg.seed is not None:
                 scenario = scenario.model_copy(update={"seed": cfg.seed})
-            self.hospital = Hospital(scenario, self.mqtt_url, topic_root=cfg.topic_root)
+            sim_clock = SimClock(scenario.start, scenario.speed)
         # The gateway's now (overdue, at risk) is the hospital's simulated time when a scenario plays, and its
         # alert pass runs once a simulated minute unless WARDLINK_ALERTS_EVERY_S says otherwise.
-        clock = self.hospital.clock.now if self.hospital else utc_now
+        clock = sim_clock.now if sim_clock else utc_now
         alert_pass: dict[str, Any] = (
-            {"alerts_every_s": 60 / self.hospital.scenario.speed}
-            if self.hospital and "WARDLINK_ALERTS_EVERY_S" not in os.environ
-            else {}
+            {"alerts_every_s": 60 / scenario.speed} if scenario and "WARDLINK_ALERTS_EVERY_S" not in os.environ else {}
         )
+        # With a scenario the lab system speaks HL7 v2 over MLLP: the gateway listens on `hl7_port` for it.
+        hl7_listener: dict[str, Any] = {"hl7_port": cfg.hl7_port} if scenario and cfg.hl7_port is not None else {}
         self.gateway = Gateway(
             GatewaySettings(
                 mqtt_url=self.mqtt_url,
@@ -126,10 +138,17 @@ class Stack:
                 api_port=api_port,
                 maps_dir=MAPS_DIR,  # the robots' node graphs, for the pharmacy view's map
                 **alert_pass,
+                **hl7_listener,
             ),
             clock=clock,
         )
         await self.gateway.start()
+        if scenario is not None:
+            # Built once the gateway listens: its lab system is handed the gateway's HL7 address.
+            lis_url = self.hl7_url if hl7_listener else None
+            self.hospital = Hospital(
+                scenario, self.mqtt_url, topic_root=cfg.topic_root, clock=sim_clock, lis_url=lis_url
+            )
 
         # Unset, the edge's own default (or its environment) names the site file.
         site_file: dict[str, Any] = {"site_file": cfg.site_file} if cfg.site_file else {}

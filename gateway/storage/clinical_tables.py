@@ -1,5 +1,5 @@
-"""The tables of the HL7 v2 inbound (migration 0009, `gateway.clinical.hl7`, docs/integration.md), on the same
-`metadata` as `gateway.storage.tables` (kept apart so that each module stays small)."""
+"""The tables of HL7 v2 in (migration 0009, `gateway.clinical.hl7`) and out (0010, `gateway.clinical.hl7_outbound`;
+docs/integration.md), on the same `metadata` as `gateway.storage.tables` (kept apart to keep modules small)."""
 
 import sqlalchemy as sa
 
@@ -56,4 +56,34 @@ clinical_dead_letters = sa.Table(
     sa.Column("reason", sa.String(1000), nullable=False),
     sa.Column("message", sa.Text(), nullable=False),
     sa.Index("ix_clinical_dead_letters_received_at", "received_at"),
+)
+
+# HL7 v2 out to the LIS (migration 0010, gateway/clinical/hl7_outbound): a message per told event, sent in `position`
+# order until answered AA (`sent`); AE or AR leave it `failed` with the LIS's reason. Barcodes and ids only.
+hl7_outbox = sa.Table(
+    "hl7_outbox",
+    metadata,
+    sa.Column("position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.Uuid(), nullable=False, unique=True),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("barcode", sa.String(64), nullable=False),
+    sa.Column("control_id", sa.String(20), nullable=False, unique=True),
+    sa.Column("message", sa.Text(), nullable=False),
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("last_attempt_at", UtcDateTime(), nullable=True),
+    sa.Column("answered_at", UtcDateTime(), nullable=True),
+    sa.Column("answer", sa.String(2), nullable=True),
+    sa.Column("reason", sa.String(400), nullable=True),
+    sa.Index("ix_hl7_outbox_state_position", "state", "position"),
+)
+
+# The outbox's scan (one row): events received by `enabled_after` are history; `scanned_through`: the latest written.
+hl7_outbox_cursor = sa.Table(
+    "hl7_outbox_cursor",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True),
+    sa.Column("enabled_after", UtcDateTime(), nullable=True),
+    sa.Column("scanned_through", UtcDateTime(), nullable=True),
 )

@@ -47,6 +47,8 @@ events = sa.Table(
     sa.Index("ix_events_occurred", "occurred_at"),
     sa.Index("ix_events_device_occurred", "device", "occurred_at"),
     sa.Index("ix_events_type_occurred", "type", "occurred_at"),
+    # HL7 outbound (migration 0010): the outbox scans the event types it tells the LIS by when they were stored.
+    sa.Index("ix_events_type_received", "type", "received_at"),
 )
 
 specimens = sa.Table(

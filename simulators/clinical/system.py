@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import aiomqtt
@@ -32,6 +32,29 @@ LAB_SYSTEM, PHARMACY_SYSTEM = "lab-system", "pharmacy-system"
 
 def _wall_now() -> datetime:
     return datetime.now(UTC)
+
+
+class ReportingSystem(Protocol):
+    """What the demo hospital needs of a clinical system, whatever it speaks: this MQTT one or HL7 over MLLP
+    (`simulators.clinical.hl7_system`)."""
+
+    def report(
+        self,
+        type: str,
+        subject_kind: SubjectKind,
+        subject_id: str,
+        data: dict[str, Any] | None = None,
+        occurred_at: datetime | None = None,
+    ) -> object: ...
+
+    @property
+    def pending(self) -> int: ...
+
+    async def acknowledged(self, timeout_s: float = 30) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class ClinicalSystem:

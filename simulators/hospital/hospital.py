@@ -29,8 +29,9 @@ from typing import Any
 from contract import Topics
 from device_profiles import Site, load_profiles
 from simulators.cabinets.cabinet import CabinetSimulator
+from simulators.clinical.hl7_system import Hl7LabSystem
 from simulators.clinical.journey import DefaultLegs, Legs, Staff
-from simulators.clinical.system import LAB_SYSTEM, PHARMACY_SYSTEM, ClinicalSystem
+from simulators.clinical.system import LAB_SYSTEM, PHARMACY_SYSTEM, ClinicalSystem, ReportingSystem
 from simulators.hospital.background import Background
 from simulators.hospital.clock import SimClock
 from simulators.hospital.devices import WARDS, HospitalDevices
@@ -67,7 +68,10 @@ class Hospital:
         profiles: dict[str, Any] | None = None,
         legs: Legs | None = None,
         clock: SimClock | None = None,
+        lis_url: str | None = None,
     ) -> None:
+        """`lis_url`: an `mllp://` address makes the laboratory information system speak HL7 v2 over MLLP to it
+        (`Hl7LabSystem`); None keeps it on MQTT. The pharmacy system is on MQTT either way."""
         self.broker_url = broker_url
         self.topics = Topics(site=site, edge=edge, root=topic_root)
         self.profiles = profiles or load_profiles()
@@ -80,8 +84,10 @@ class Hospital:
             scenario.devices, self.profiles, broker_url, seed=scenario.seed, speed=scenario.speed, clock=now
         )
         self.staff = Staff(self.rng, sorted({*self.devices.wards, *WARDS}))
-        self.lis = ClinicalSystem(
-            broker_url, site=site, edge=LAB_SYSTEM, device="lis", topic_root=topic_root, clock=now
+        self.lis: ReportingSystem = (
+            Hl7LabSystem(lis_url, site=site, device="lis", clock=now)
+            if lis_url
+            else ClinicalSystem(broker_url, site=site, edge=LAB_SYSTEM, device="lis", topic_root=topic_root, clock=now)
         )
         self.pharmacy = ClinicalSystem(
             broker_url, site=site, edge=PHARMACY_SYSTEM, device="pharmacy", topic_root=topic_root, clock=now

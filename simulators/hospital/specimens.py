@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from simulators.clinical.barcode import lab_barcode
 from simulators.clinical.journey import CATEGORIES, STAT, Legs, Staff, below, draw_category, draw_priority, lab_order_id
-from simulators.clinical.system import ClinicalSystem
+from simulators.clinical.system import ReportingSystem
 from simulators.hospital.background import Background
 from simulators.hospital.clock import SimClock
 from simulators.hospital.devices import HospitalDevices
@@ -47,7 +47,7 @@ class SpecimenJourneys:
         rng: random.Random,
         legs: Legs,
         staff: Staff,
-        lis: ClinicalSystem,
+        lis: ReportingSystem,
         background: Background,
     ) -> None:
         self.devices = devices

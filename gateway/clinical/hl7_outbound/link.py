@@ -1,0 +1,109 @@
+"""One MLLP connection to the LIS: send a message, wait for the answer that names it. python-hl7 frames and parses.
+
+The link connects when first needed and is closed after any failure (a dropped connection, no answer in time, a
+frame that cannot be read), so the next attempt starts on a fresh connection: an answer that arrives late on the
+old one can never be taken for the answer to another message. Answers naming another control id are skipped.
+"""
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import hl7
+from hl7.mllp import HL7StreamReader, HL7StreamWriter, InvalidBlockError, open_hl7_connection
+
+LINK_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    TimeoutError,
+    ValueError,
+    InvalidBlockError,
+    hl7.HL7Exception,
+)
+"""What a failed exchange raises: refused or dropped connection, no answer in time, an answer that cannot be read."""
+
+
+@dataclass(frozen=True)
+class MllpAddress:
+    """Where the LIS listens: `mllp://host:port`."""
+
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, url: str) -> "MllpAddress":
+        parts = urlsplit(url)
+        if parts.scheme != "mllp" or not parts.hostname or parts.port is None:
+            raise ValueError(f"an MLLP address looks like mllp://host:port, not {url!r}")
+        return cls(parts.hostname, parts.port)
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"mllp://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The LIS's acknowledgement: MSA-1, and its reason when it is not AA (ERR-8, ERR-3 or MSA-3)."""
+
+    code: str
+    reason: str | None = None
+
+
+def _first(message: hl7.Message, *keys: str) -> str | None:
+    for key in keys:
+        with contextlib.suppress(KeyError, IndexError):
+            if value := str(message[key]):
+                return value
+    return None
+
+
+def read_answer(ack: hl7.Message) -> tuple[str, str, str | None]:
+    """(MSA-2 control id, MSA-1 code, reason) of an ACK; KeyError without MSA."""
+    code = str(ack["MSA.1"])
+    reason = None if code in ("AA", "CA") else _first(ack, "ERR.8", "ERR.3.1.2", "ERR.3", "MSA.3")
+    return str(ack["MSA.2"]), code, reason
+
+
+class MllpLink:
+    """A connection to `address`, opened on demand; `exchange` sends one message and returns its answer."""
+
+    def __init__(self, address: MllpAddress, *, answer_timeout_s: float, connect_timeout_s: float = 10.0) -> None:
+        self.address = address
+        self.answer_timeout_s = answer_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self._reader: HL7StreamReader | None = None
+        self._writer: HL7StreamWriter | None = None
+
+    async def exchange(self, message: str, control_id: str) -> Answer:
+        """Send `message` (HL7 text whose MSH-10 is `control_id`) and wait for its answer; raises one of
+        `LINK_ERRORS` on failure, after closing the connection."""
+        try:
+            reader, writer = await self._open()
+            writer.writemessage(hl7.parse(message))
+            await writer.drain()
+            async with asyncio.timeout(self.answer_timeout_s):
+                while True:
+                    try:
+                        named, code, reason = read_answer(await reader.readmessage())
+                    except (KeyError, IndexError):
+                        continue  # not an acknowledgement: nothing to match
+                    if named == control_id:
+                        return Answer(code, reason)
+        except LINK_ERRORS:
+            await self.close()
+            raise
+
+    async def _open(self) -> tuple[HL7StreamReader, HL7StreamWriter]:
+        if self._reader is None or self._writer is None or self._writer.is_closing():
+            async with asyncio.timeout(self.connect_timeout_s):
+                self._reader, self._writer = await open_hl7_connection(self.address.host, self.address.port)
+        return self._reader, self._writer
+
+    async def close(self) -> None:
+        writer, self._reader, self._writer = self._writer, None, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
