@@ -116,6 +116,14 @@ class GatewaySettings(BaseSettings):
     """A folder of robot node graphs, `{site}.yaml` in the format of device_profiles/maps; None: robots are listed
     without a map. `wardlink demo` points it at the packaged maps."""
 
+    # -- reference data: which FHIR identifier is the wardlink id on import (gateway/reference, docs/reference-data.md)
+    reference_location_system: str | None = None
+    """The Location.identifier system whose value is the location id; None: the first identifier, else Location.id."""
+    reference_badge_system: str | None = None
+    """The Practitioner.identifier system whose value is the badge id; None: the first identifier."""
+    reference_device_system: str | None = None
+    """The Device.identifier system whose value is the device id; None: the first identifier, else Device.id."""
+
     @model_validator(mode="after")
     def _influx_complete(self) -> "GatewaySettings":
         if self.influx_url is None:

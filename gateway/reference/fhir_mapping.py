@@ -21,6 +21,8 @@
 
 from dataclasses import dataclass
 
+from gateway.settings import GatewaySettings
+
 GTIN_SYSTEM = "https://www.gs1.org/gtin"
 STRUCTURE = "https://wardlink.dev/fhir/StructureDefinition/"
 EXT_LOCATION_KIND = STRUCTURE + "location-kind"
@@ -65,3 +67,12 @@ class IdentifierSystems:
     location: str | None = None
     badge: str | None = None
     device: str | None = None
+
+
+def systems_from(settings: GatewaySettings) -> IdentifierSystems:
+    """The identifier systems a hospital configured (`WARDLINK_REFERENCE_*_SYSTEM`)."""
+    return IdentifierSystems(
+        location=settings.reference_location_system,
+        badge=settings.reference_badge_system,
+        device=settings.reference_device_system,
+    )
