@@ -38,10 +38,12 @@ _GTIN: TypeAdapter[str] = TypeAdapter(Gtin)
 
 
 class Collector(list[tuple[str, str]]):
-    """A `Report` that keeps (field, reason) pairs, for one record at a time."""
+    """A `Report` that keeps (field, reason) pairs, for one record at a time: the first reason per field (a FHIR
+    reader that found no identifier has said more than the record check's "required")."""
 
     def __call__(self, name: str, reason: str) -> None:
-        self.append((name, reason))
+        if all(name != known for known, _ in self):
+            self.append((name, reason))
 
 
 @dataclass(frozen=True, slots=True)
