@@ -33,5 +33,5 @@ async def import_demo_reference(store: ReferenceStore, now: datetime) -> tuple[R
 def describe(data: ReferenceData, imported: bool) -> str:
     counts = ", ".join(f"{n} {kind}" for kind, n in data.counts().items())
     if imported:
-        return f"version {data.version} imported from {REFERENCE_DIR} ({counts})"
+        return f"version {data.version} imported: the demo hospital's fictional names ({counts})"
     return f"version {data.version} in force ({counts}); the demo's own is not imported over it"
