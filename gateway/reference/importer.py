@@ -8,6 +8,7 @@ add up (nurses.csv and lab.csv make one staff list); the kinds imported replace 
 (`ReferenceStore.adopt`).
 """
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,7 +83,8 @@ async def import_sources(
     systems: IdentifierSystems | None = None,
 ) -> ReferenceData:
     """Read, check and store `sources` as the next version, in force at once; raises before storing anything."""
-    imported = read_sources(sources, await latest(store), systems)
+    # Parsing and validating a large file takes a while: off the event loop, so the gateway keeps serving.
+    imported = await asyncio.to_thread(read_sources, sources, await latest(store), systems)
     source = ", ".join(s.name for s in sources)
     return await store.adopt(imported, by=by, source=source, comment=comment, now=now)
 
