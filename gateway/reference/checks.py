@@ -89,6 +89,8 @@ def _text(value: Any, *, required: bool) -> str | None:
         raise ValueError(f"is {len(text)} characters long, the limit is {MAX_TEXT}")
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise ValueError("contains a line break or control character: keep it to one line")
+    if text[0] in "=+@" or (text[0] == "-" and not text[1:2].isdigit()):
+        raise ValueError(f"starts with {text[0]!r}, which a spreadsheet opening the export would run as a formula")
     return text
 
 
