@@ -139,6 +139,14 @@ class GatewaySettings(BaseSettings):
             raise ValueError(f"WARDLINK_HL7_OUTBOUND_URL looks like mllp://host:port, not {url!r}")
         return url
 
+    # -- reference data: which FHIR identifier is the wardlink id on import (gateway/reference, docs/reference-data.md)
+    reference_location_system: str | None = None
+    """The Location.identifier system whose value is the location id; None: the first identifier, else Location.id."""
+    reference_badge_system: str | None = None
+    """The Practitioner.identifier system whose value is the badge id; None: the first identifier."""
+    reference_device_system: str | None = None
+    """The Device.identifier system whose value is the device id; None: the first identifier, else Device.id."""
+
     @model_validator(mode="after")
     def _influx_complete(self) -> "GatewaySettings":
         if self.influx_url is None:

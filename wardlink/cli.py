@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wardlink.audit_cli import add_audit_parser
+from wardlink.reference_cli import add_reference_parser
 from wardlink.rules_cli import add_rules_parser
 from wardlink.security.cli import add_parser as add_security_parser
 from wardlink.users_cli import add_users_parser
@@ -52,7 +53,7 @@ async def _demo(args: argparse.Namespace) -> None:
     # A fresh seed per run by default: a demo restarted on the same data directory must not re-sort old barcodes.
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
     scenario = None if args.sorter_only else args.scenario
-    config = StackConfig.from_env(stream_rate_per_s=args.rate, seed=seed, scenario=scenario)
+    config = StackConfig.from_env(stream_rate_per_s=args.rate, seed=seed, scenario=scenario, reference_data=True)
     async with Stack(config) as stack:
         assert stack.edge is not None
         assert stack.gateway is not None
@@ -67,7 +68,8 @@ async def _demo(args: argparse.Namespace) -> None:
             f"  edge         {stack.edge.site.site}/{stack.edge.site.edge}, {len(stack.edge.devices)} device(s), "
             f"outbox {stack.edge.outbox.path}\n"
             f"  API          {stack.api_url}   (try {stack.api_url}/api/v1/devices)\n"
-            + (f"  HL7 v2 (MLLP): {hl7_url}   (send OML^O21, ORU^R01, SSU^U03 here)\n" if hl7_url else ""),
+            f"  reference    {stack.reference}\n"
+            + (f"  HL7 v2       {hl7_url}   (the lab system sends OML^O21, ORU^R01, SSU^U03)\n" if hl7_url else ""),
             flush=True,
         )
         accounts = await demo_accounts(stack.gateway.store.db)
@@ -332,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_security_parser(sub)
     add_audit_parser(sub)
     add_rules_parser(sub)
+    add_reference_parser(sub)
     add_users_parser(sub)
 
     schemas = sub.add_parser("schemas", help="JSON Schemas").add_subparsers(dest="action", required=True)

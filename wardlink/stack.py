@@ -29,6 +29,8 @@ from simulators.hospital.scenario import load_scenario
 from simulators.sorter.device import SorterSimulator
 from simulators.sorter.stream import run_stream
 from wardlink.broker import EmbeddedBroker
+from wardlink.demo_reference import describe as describe_reference
+from wardlink.demo_reference import import_demo_reference
 from wardlink.net import port_open
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ class StackConfig:
     hl7_port: int | None = 0
     """With a scenario, the gateway listens for HL7 v2 over MLLP on this port (0: a free one) and the hospital's lab
     system speaks HL7 to it; None keeps the lab system on MQTT. The pharmacy system is on MQTT either way."""
+    reference_data: bool = False
+    """Import the demo hospital's reference data (names beside ids) when the database has none yet."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> "StackConfig":
@@ -85,6 +89,8 @@ class Stack:
     edge: EdgeAgent | None = None
     simulation: SimulationControl | None = None
     """The hospital's simulation control link (a scenario only): the gateway's /api/v1/simulation drives it."""
+    reference: str | None = None
+    """What became of the demo's reference data (`StackConfig.reference_data`), in one line."""
     _stream: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
@@ -149,6 +155,9 @@ class Stack:
             self.hospital = Hospital(
                 scenario, self.mqtt_url, topic_root=cfg.topic_root, clock=sim_clock, lis_url=lis_url
             )
+        if cfg.reference_data and self.gateway.store is not None:
+            data, imported = await import_demo_reference(self.gateway.store.reference, utc_now())
+            self.reference = describe_reference(data, imported)
 
         # Unset, the edge's own default (or its environment) names the site file.
         site_file: dict[str, Any] = {"site_file": cfg.site_file} if cfg.site_file else {}

@@ -22,6 +22,7 @@ from gateway.api.routes import (
     hospital_clock,
     integrations,
     manual_custody,
+    reference,
     robots,
     rules,
     simulation,
@@ -80,6 +81,7 @@ def create_app(
     app.include_router(stream.router, prefix="/api/v1")
     app.include_router(alerts.router, prefix="/api/v1")
     app.include_router(rules.router, prefix="/api/v1")
+    app.include_router(reference.router, prefix="/api/v1")
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(accounts.router, prefix="/api/v1")
     app.include_router(audit.router, prefix="/api/v1")

@@ -103,8 +103,26 @@ def stock_cabinet(
     return stock
 
 
+NURSE_BADGES = range(10_000, 10_400)
+"""Numbers of the nurse badges cabinets enrol (N-10000 ...): a roster the demo's reference data names in full."""
+PHARMACY_BADGES = range(1000, 1040)
+"""Numbers of the pharmacy technician badges cabinets enrol (P-1000 ...)."""
+
+
+def on_roster(drawn: list[int], roster: range) -> list[int]:
+    """Distinct roster numbers for numbers drawn from a wider range (the draws stay what they always were, so a
+    seeded cabinet makes the same choices after them)."""
+    chosen: list[int] = []
+    for number in drawn:
+        index = number % len(roster)
+        while roster[index] in chosen:
+            index = (index + 1) % len(roster)
+        chosen.append(roster[index])
+    return chosen
+
+
 def badges(rng: random.Random, nurses: int = 12, pharmacy: int = 2) -> tuple[list[str], list[str]]:
-    """Enrolled badge ids: nurses (N-xxxxx) and pharmacy technicians (P-xxxx); never a name."""
-    nurse_badges = [f"N-{n}" for n in rng.sample(range(10_000, 99_999), nurses)]
-    pharmacy_badges = [f"P-{n}" for n in rng.sample(range(1000, 9999), pharmacy)]
+    """Enrolled badge ids: nurses (N-xxxxx) and pharmacy technicians (P-xxxx) from their rosters; never a name."""
+    nurse_badges = [f"N-{n}" for n in on_roster(rng.sample(range(10_000, 99_999), nurses), NURSE_BADGES)]
+    pharmacy_badges = [f"P-{n}" for n in on_roster(rng.sample(range(1000, 9999), pharmacy), PHARMACY_BADGES)]
     return nurse_badges, pharmacy_badges

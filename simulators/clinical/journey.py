@@ -80,6 +80,13 @@ def draw_category(rng: random.Random, priority: str) -> str:
     return rng.choices(list(table), weights=list(table.values()))[0]
 
 
+STAFF_NUMBERS = range(100, 10_000)
+"""Badge numbers of the hospital's staff: nurses `rn-`, lab scientists `bms-` and pharmacy technicians `ph-` + 4
+digits (the demo's reference data names every badge of every prefix)."""
+STAFF_ROLES = {"rn": "nurse", "bms": "scientist", "ph": "pharmacy technician"}
+"""Badge prefixes and the role they stand for."""
+
+
 class Staff:
     """Badge ids of the people on a journey, never names: ward nurses `rn-0421`, lab scientists `bms-0113`,
     pharmacy technicians `ph-0877`."""
@@ -87,7 +94,7 @@ class Staff:
     def __init__(
         self, rng: random.Random, wards: list[str], nurses_per_ward: int = 6, lab: int = 8, pharmacy: int = 4
     ) -> None:
-        numbers = rng.sample(range(100, 10_000), len(wards) * nurses_per_ward + lab + pharmacy)
+        numbers = rng.sample(STAFF_NUMBERS, len(wards) * nurses_per_ward + lab + pharmacy)
         nurses = len(wards) * nurses_per_ward
         self.nurses = {
             ward: [f"rn-{n:04d}" for n in numbers[i * nurses_per_ward : (i + 1) * nurses_per_ward]]

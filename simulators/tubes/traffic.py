@@ -26,6 +26,8 @@ BLOOD_BANK = "blood-bank"
 STAT_SHARE = 0.05
 SPECIMEN_SHARE = 0.60
 CARRIERS_PER_STATION = 4
+RELEASE_BADGES = range(100_000, 100_200)
+"""Numbers of the badges that release secure carriers (B100000 ...): a roster the demo's reference data names."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def dispatches(seed: int, network: TubeNetwork, count: int | None = None) -> Ite
         if origin == target:
             continue
         priority: Priority = "stat" if rng.random() < STAT_SHARE else "normal"
-        badge = f"B{rng.randrange(100_000, 999_999)}" if secure else None
+        badge = f"B{RELEASE_BADGES[rng.randrange(100_000, 999_999) % len(RELEASE_BADGES)]}" if secure else None
         yield Dispatch(origin, target, priority, secure, specimens, badge, round(rng.uniform(20, 180), 1))
         produced += 1
 

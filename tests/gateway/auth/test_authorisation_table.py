@@ -77,6 +77,12 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/simulation/faults"): (401, 403, 403, 404, 404, 403, 403, 403),  # 404: no simulator attached
     ("POST", "/api/v1/simulation/scenarios"): (401, 403, 403, 404, 404, 403, 403, 403),
     ("PUT", "/api/v1/rules"): (401, 403, 403, 403, 201, 403, 403, 403),  # a configuration change: admin only
+    # -- reference data: names beside ids for every signed-in caller; export for engineers; import admin only
+    ("GET", "/api/v1/reference"): (401, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/v1/reference/export"): (401, 403, 403, 200, 200, 403, 403, 403),
+    ("GET", "/api/v1/reference/versions"): (401, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/api/v1/reference/{kind}"): (401, 200, 200, 200, 200, 200, 200, 200),
+    ("POST", "/api/v1/reference/import"): (401, 403, 403, 403, 201, 403, 403, 403),  # a configuration change
     # -- integration tokens (and admin): integration events
     ("POST", "/api/v1/integrations/events"): (401, 403, 403, 403, 200, 200, 403, 403),
     # -- admin: users, service tokens, the audit trail
@@ -142,6 +148,7 @@ async def test_every_route_answers_every_caller_as_the_table_says(gateway: Gatew
         "name": "someone",
         "token": token.id,
         "request_id": str(uuid.uuid4()),
+        "kind": "locations",
         "fault_id": str(uuid.uuid4()),
         "release": assets.version(),
         "name:path": next(p for p in sorted(assets.STATIC_DIR.rglob("*")) if p.is_file())
@@ -156,6 +163,10 @@ async def test_every_route_answers_every_caller_as_the_table_says(gateway: Gatew
         ("PUT", "/api/v1/users/{name}/password"): {"json": {"password": "another-long-password"}},
         ("POST", "/api/v1/tokens"): {"json": {"name": "lis", "role": "integration"}},
         ("PUT", "/api/v1/rules"): {"content": rules_document, "headers": {"content-type": "application/yaml"}},
+        ("POST", "/api/v1/reference/import"): {
+            "content": "id,name,kind\nward-3a,Ward 3A,ward\n",
+            "headers": {"content-type": "text/csv"},
+        },
         ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): {"json": {"by": "bms-1"}},
         ("POST", "/api/v1/specimens/{barcode}/custody"): {"json": {"action": "received", "place": "bench-1"}},
         ("POST", "/api/v1/integrations/events"): {
