@@ -25,6 +25,7 @@ from gateway.clinical.hl7.inbound import Hl7Inbound
 from gateway.clinical.hl7.listener import Hl7Listener, Hl7ListenError, server_tls
 from gateway.clinical.hl7.mapping import Hl7Mapping, MappingError, load_mapping
 from gateway.clinical.hl7_outbound import Hl7OutboundSender
+from gateway.clinical.metrics import Hl7Collector
 from gateway.composition.stores import Stores
 from gateway.ingest.event_store import BatchResult
 from gateway.ingest.shared_subscription import SharedSubscriptionError
@@ -189,6 +190,9 @@ class Gateway:
 
         if mapping is not None:
             await self._start_hl7(mapping)
+        if self.hl7 is not None or self.hl7_outbound is not None:
+            inbound = self.hl7.inbound if self.hl7 is not None else None
+            latency.registry.register(Hl7Collector(inbound, self.hl7_outbound))
 
         self._socket = _listen(settings.api_host, settings.api_port)
         app = create_app(

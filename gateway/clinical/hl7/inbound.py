@@ -7,6 +7,7 @@ handled once. Logs name the control id, the message type and the sender, never m
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -55,6 +56,12 @@ def _parse(raw: bytes) -> hl7.Message | None:
     return message if segments and segments[0].name == "MSH" and len(segments[0].segment) > 9 else None
 
 
+def _message_type(message: hl7.Message) -> str:
+    """MSH-9's message type and trigger event, e.g. `OML^O21` (empty when MSH-9 is)."""
+    msh = segments_of(message)[0]
+    return "^".join(filter(None, (msh.read(FieldPath("MSH", 9, 1)), msh.read(FieldPath("MSH", 9, 2)))))[:16]
+
+
 class Hl7Inbound:
     """Handles messages for one site: `await inbound.handle(raw)` returns the ACK to send back."""
 
@@ -77,15 +84,24 @@ class Hl7Inbound:
         self._clock = clock
         self._seq = SequenceCounter()
         self._lock = asyncio.Lock()
+        self.answered: Counter[tuple[str, str]] = Counter()
+        """(message type, ACK code) -> messages answered so (the type `unparsed` for bytes that are no message)."""
+        self.dead_letters = 0
+        """Dead letters kept since start (every message answered AE or AR)."""
 
     @property
     def records(self) -> Hl7Records:
         return self._records
 
     async def handle(self, raw: bytes) -> hl7.Message:
-        """The ACK for one message (the bytes inside an MLLP block)."""
-        received_at = self._clock()
+        """The ACK for one message (the bytes inside an MLLP block), counted by message type and ACK code."""
         message = _parse(raw)
+        reply = await self._answer(raw, message)
+        self.answered[_message_type(message) if message else "unparsed", str(reply.segment("MSA")[1])] += 1
+        return reply
+
+    async def _answer(self, raw: bytes, message: hl7.Message | None) -> hl7.Message:
+        received_at = self._clock()
         if message is None:
             problem = rejected("100", NOT_HL7)
             log.warning("HL7 listener: %d bytes that are not an HL7 message, answered AR", len(raw))
@@ -96,7 +112,7 @@ class Hl7Inbound:
         except Hl7MessageError as problem:
             msh = segments_of(message)[0]
             sender, control_id = sender_of(msh, self._mapping) or None, msh.read(FieldPath("MSH", 10)) or None
-            kind = "^".join(filter(None, (msh.read(FieldPath("MSH", 9, 1)), msh.read(FieldPath("MSH", 9, 2)))))
+            kind = _message_type(message)
             log.warning("HL7 %s %s from %s answered %s: %s", kind, control_id, sender, problem.ack, problem.reason)
             letter = DeadLetterRow(
                 received_at,
@@ -105,7 +121,7 @@ class Hl7Inbound:
                 self._redactor.redact(message),
                 sender=sender,
                 control_id=control_id,
-                message_type=kind[:16] or None,
+                message_type=kind or None,
             )
             await self._dead_letter(letter, None)
             return ack(message, problem.ack, problem)
@@ -172,6 +188,7 @@ class Hl7Inbound:
 
     async def _dead_letter(self, letter: DeadLetterRow, handled: HandledRow | None) -> None:
         """Keep the dead letter, then hand it on; neither failing stops the ACK."""
+        self.dead_letters += 1
         try:
             await self._records.failed(letter, handled)
         except Exception:

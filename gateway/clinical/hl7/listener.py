@@ -46,7 +46,8 @@ class Hl7Listener:
     """`async with Hl7Listener(inbound, host, port) as listener:` serves until the block ends; `url` says where."""
 
     def __init__(self, inbound: Hl7Inbound, host: str, port: int, *, tls: ssl.SSLContext | None = None) -> None:
-        self._inbound = inbound
+        self.inbound = inbound
+        """What handles each message (and counts them)."""
         self._host = host
         self._port = port
         self._tls = tls
@@ -93,7 +94,7 @@ class Hl7Listener:
 
     async def _answer(self, block: bytes) -> hl7.Message:
         try:
-            return await self._inbound.handle(block)
+            return await self.inbound.handle(block)
         except Exception:  # the inbound answers every failure it knows of; a bug still gets a reply
             log.exception("HL7 listener: could not handle a message of %d bytes", len(block))
             return ack_unparsed(rejected(APPLICATION_INTERNAL_ERROR, "internal error: send the message again"))

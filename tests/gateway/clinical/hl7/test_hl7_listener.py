@@ -10,11 +10,13 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from hl7.mllp import open_hl7_connection
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.service import Gateway, GatewayStartError
 from gateway.settings import GatewaySettings
 from gateway.storage.clinical_tables import clinical_dead_letters, hl7_messages, hl7_orders
 from gateway.storage.tables import events
+from tests.auth import authorised
 from tests.gateway.clinical.hl7.rig import ack_code, acked_id, err, exchange, message, mllp, send
 from tests.polling import eventually
 
@@ -271,3 +273,19 @@ async def test_a_broken_mapping_file_stops_start_up_naming_the_file_field_and_re
 
     with pytest.raises(GatewayStartError, match=r"mapping\.yaml: barcode\.0: .*PID-3\.1 is not readable"):
         await Gateway(settings).start()
+
+
+async def test_metrics_count_messages_by_type_and_ack_and_the_dead_letters(hl7_gateway: Gateway) -> None:
+    await send(_url(hl7_gateway), message("oml_o21_collected"))
+    await send(_url(hl7_gateway), message("oml_o21_collected"))  # again: answered AA, counted again
+    await send(_url(hl7_gateway), message("adt_a01"))  # AR: a dead letter
+    async with authorised(hl7_gateway, "engineer") as engineer:
+        response = await engineer.get("/metrics")
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+    assert samples[("wardlink_hl7_messages_total", (("ack", "AA"), ("message_type", "OML^O21")))] == 2
+    assert samples[("wardlink_hl7_messages_total", (("ack", "AR"), ("message_type", "ADT^A01")))] == 1
+    assert samples[("wardlink_hl7_dead_letters_total", ())] == 1
