@@ -26,6 +26,7 @@ from gateway.clinical.hl7.listener import Hl7Listener, Hl7ListenError, server_tl
 from gateway.clinical.hl7.mapping import Hl7Mapping, MappingError, load_mapping
 from gateway.clinical.hl7_outbound import Hl7OutboundSender
 from gateway.clinical.metrics import Hl7Collector
+from gateway.clinical.retention import run_retention
 from gateway.composition.stores import Stores
 from gateway.ingest.event_store import BatchResult
 from gateway.ingest.shared_subscription import SharedSubscriptionError
@@ -193,6 +194,13 @@ class Gateway:
         if self.hl7 is not None or self.hl7_outbound is not None:
             inbound = self.hl7.inbound if self.hl7 is not None else None
             latency.registry.register(Hl7Collector(inbound, self.hl7_outbound))
+            pruning = run_retention(
+                db,
+                every=timedelta(seconds=settings.telemetry_downsample_every_s),
+                keep_for=timedelta(days=settings.hl7_retention_days),
+                clock=self.clock,
+            )
+            self._tasks.append(asyncio.create_task(pruning, name="gateway-hl7-retention"))
 
         self._socket = _listen(settings.api_host, settings.api_port)
         app = create_app(

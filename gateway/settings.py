@@ -175,6 +175,9 @@ class GatewaySettings(BaseSettings):
     hl7_mapping: Path | None = None
     """A YAML file of field choices (barcode, priority codes, test categories, container states) replacing the
     shipped `gateway/clinical/hl7/default_mapping.yaml`; a broken file stops start-up naming the field and reason."""
+    hl7_retention_days: float = Field(default=90, gt=0)
+    """HL7 records older than this are deleted: handled control ids (a resend older than this is taken again, and
+    its events are still duplicates), orders and states, dead letters, and outbox rows the LIS answered."""
 
     @model_validator(mode="after")
     def _hl7_consistent(self) -> "GatewaySettings":
