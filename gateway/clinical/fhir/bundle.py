@@ -14,7 +14,8 @@ def _link(base: str, search: Search, offset: int, relation: str) -> dict[str, st
     query = [*search.query, ("_count", str(search.count))]
     if offset:
         query.append((CURSOR, cursor(search, offset)))
-    return {"relation": relation, "url": f"{base}/{search.resource_type}?{urlencode(query)}"}
+    text = urlencode(query, safe="/:|,")  # readable links: references, systems and OR lists as FHIR writes them
+    return {"relation": relation, "url": f"{base}/{search.resource_type}?{text}"}
 
 
 def searchset(
