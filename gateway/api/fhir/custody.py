@@ -17,7 +17,7 @@ from gateway.auth.principal import Principal
 from gateway.auth.scope import WARDED_KINDS, subject_ward
 from gateway.clinical.fhir.datatypes import wardlink_id
 from gateway.clinical.fhir.provenance import TARGET_TYPES, provenance_resource
-from gateway.clinical.fhir.search import SearchError
+from gateway.clinical.fhir.search import Search, SearchError
 from gateway.custody.log import CustodyRecord
 from gateway.rules.in_force import RulesInForce
 from gateway.storage.database import Database
@@ -46,15 +46,17 @@ async def _hidden(caller: Principal, db: Database, rules: RulesInForce, kind: st
     )
 
 
-def _target(request: Request) -> tuple[str, str]:
-    targets = [v for k, v in request.query_params.multi_items() if k == "target"]
-    parts = targets[0].rstrip("/").split("/") if len(targets) == 1 and "," not in targets[0] else []
-    if len(parts) < 2 or parts[-2] not in KINDS_OF or wardlink_id(parts[-1]) is None:
+def _target(search: Search) -> tuple[str, str]:
+    """The one target searched for, as (resource type, wardlink id)."""
+    groups = search.references.get("target", ())
+    target_type, _, fhir_id = groups[0][0].partition("/") if len(groups) == 1 and len(groups[0]) == 1 else ("", "", "")
+    subject = wardlink_id(fhir_id)
+    if target_type not in KINDS_OF or subject is None:
         raise SearchError(
             "Provenance search needs exactly one target=Type/id, where Type is "
             f"{', '.join(sorted(KINDS_OF))} (e.g. target=Specimen/S-1001)"
         )
-    return parts[-2], wardlink_id(parts[-1]) or ""
+    return target_type, subject
 
 
 async def search_provenance(
@@ -69,7 +71,7 @@ async def search_provenance(
 ) -> FhirResponse:
     """The target's custody records in log order."""
     search = search_of(request, "Provenance")
-    target_type, subject_id = _target(request)
+    target_type, subject_id = _target(search)
     records: list[CustodyRecord] = []
     total = 0
     for kind in KINDS_OF[target_type]:
