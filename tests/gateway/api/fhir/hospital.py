@@ -37,8 +37,8 @@ DEVICES = [
 ]
 
 
-def _event(type_: str, kind: str, subject: str, minute: float, seq: int, device: str, **data: Any) -> Event:
-    event = new_event(
+def event(type_: str, kind: str, subject: str, minute: float, seq: int, device: str, **data: Any) -> Event:
+    built = new_event(
         type_,  # type: ignore[arg-type]  # the tests name real event types
         seq=seq,
         site=SITE,
@@ -48,28 +48,28 @@ def _event(type_: str, kind: str, subject: str, minute: float, seq: int, device:
         occurred_at=T0 + timedelta(minutes=minute),
         data=data,
     )
-    return event.model_copy(update={"received_at": event.occurred_at + timedelta(seconds=1)})
+    return built.model_copy(update={"received_at": built.occurred_at + timedelta(seconds=1)})
 
 
 def specimen_events() -> list[Event]:
     n = Seq()
 
     def collected(barcode: str, minute: float, ward: str, category: str = "cbc", **data: Any) -> Event:
-        return _event(
+        return event(
             "specimen.collected", "specimen", barcode, minute, n(), "lis", ward=ward, category=category, **data
         )
 
     return [
         collected("S-1001", 0, "ward-3a", badge="rn-0421", order_id="O-1", priority="stat"),
-        _event("specimen.received", "specimen", "S-1001", 20, n(), "lis", badge="bms-0113", location="lab-main"),
-        _event("specimen.resulted", "specimen", "S-1001", 40, n(), "lis"),
+        event("specimen.received", "specimen", "S-1001", 20, n(), "lis", badge="bms-0113", location="lab-main"),
+        event("specimen.resulted", "specimen", "S-1001", 40, n(), "lis"),
         collected("S-1002", 5, "ward-3a", "blood-gas", badge="rn-0421"),
         collected("S-1003", 10, "ward-4b"),
         collected("S-1004", 1, "ward-3a"),
-        _event("specimen.rejected", "specimen", "S-1004", 30, 1, "sorter-1", reason="no_read", lane=9),
+        event("specimen.rejected", "specimen", "S-1004", 30, 1, "sorter-1", reason="no_read", lane=9),
         collected("S-1005", 2, "ward-3a"),
-        _event("specimen.sorted", "specimen", "S-1005", 15, 2, "sorter-1", lane=4, rack=2, position=7),
-        _event("device.online", "device", "sorter-1", 0, 3, "sorter-1"),
+        event("specimen.sorted", "specimen", "S-1005", 15, 2, "sorter-1", lane=4, rack=2, position=7),
+        event("device.online", "device", "sorter-1", 0, 3, "sorter-1"),
     ]
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from gateway.service import Gateway
 from tests.gateway.api.fhir.fhir_client import FhirClient, fhir_client, ids
+from tests.gateway.api.fhir.hospital import event
 from tests.pharmacy_events import IBUPROFEN, PARACETAMOL
 
 EXT = "https://wardlink.dev/fhir/StructureDefinition/"
@@ -121,3 +122,31 @@ async def test_a_ward_scoped_pharmacist_sees_only_their_wards_deliveries(hospita
     async with fhir_client(hospital, "pharmacy", ("ward-3a",)) as ward_3a:
         assert ids(await ward_3a.search("SupplyDelivery")) == ["D-001", "D-002"]
         await ward_3a.error("SupplyDelivery/D-003", 404)
+
+
+async def test_a_specimen_in_the_tube_is_with_its_carrier(hospital: Gateway, fhir: FhirClient) -> None:
+    store = hospital.store
+    assert store is not None
+    collected = event("specimen.collected", "specimen", "S-1006", 50, 100, "lis", ward="ward-3a", category="cbc")
+    dispatched = event(
+        "carrier.dispatched",
+        "carrier",
+        "carrier-7",
+        52,
+        101,
+        "tube-system",
+        transaction=9,
+        from_station="station-3a",
+        to_station="station-lab",
+        specimens=["S-1006"],
+    )
+    await store.events.commit_batch([collected, dispatched])
+    specimen = await fhir.get("Specimen/S-1006")
+    place = next(e for e in specimen["extension"] if e["url"] == EXT + "current-location")
+    assert place["valueReference"] == {"reference": "Device/carrier-7"}
+    transport = await fhir.get("Task/specimen-S-1006")
+    assert (transport["status"], transport["businessStatus"]["text"]) == ("in-progress", "in_transit")
+    assert transport["owner"] == {"reference": "Device/carrier-7"}
+    assert "location" not in transport
+    (record,) = (await fhir.search("Provenance", {"target": "Device/carrier-7"}))["entry"]
+    assert record["resource"]["activity"]["coding"][0]["code"] == "carrier.dispatched"
