@@ -17,7 +17,8 @@ from gateway.api.deps import ClockDep
 from gateway.api.fhir import custody, reference, tracking
 from gateway.api.fhir.responses import PREFIX, FhirResponse, base_url, resource_response
 from gateway.auth.deps import require
-from gateway.clinical.fhir.capability import BY_TYPE, SUPPORTED, capability_statement
+from gateway.clinical.fhir.capability import BY_TYPE, SUPPORTED, ResourceSupport, capability_statement
+from gateway.clinical.fhir.search import CURSOR, DEFAULT_COUNT, MAX_COUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,19 @@ async def unknown_type_read(resource_type: str, resource_id: str) -> FhirRespons
     return await unknown_type(resource_type)
 
 
+def _query_parameters(support: ResourceSupport) -> list[dict[str, Any]]:
+    """The search parameters as OpenAPI documents them (the endpoints read the query string themselves)."""
+    documented = [(p.name, f"{p.type}: {p.documentation}") for p in support.params]
+    documented += [
+        ("_count", f"Page size, 0 to {MAX_COUNT} (default {DEFAULT_COUNT}); 0 answers the total only."),
+        (CURSOR, "The opaque paging token of a Bundle's next / previous link."),
+    ]
+    return [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": text}
+        for name, text in documented
+    ]
+
+
 def fhir_router() -> APIRouter:
     """The routes under /fhir/r4, from the table of what is supported."""
     missing = [s.type for s in SUPPORTED if s.type not in ENDPOINTS]
@@ -76,6 +90,7 @@ def fhir_router() -> APIRouter:
                 methods=["GET"],
                 dependencies=guard,
                 summary=f"Search {support.type}",
+                openapi_extra={"parameters": _query_parameters(support)},
             )
         if support.read:
             router.add_api_route(

@@ -20,10 +20,13 @@ def _codings(resource: dict[str, Any]) -> list[tuple[str | None, str]]:
     return [(c.get("system"), c["code"]) for c in resource.get("code", {}).get("coding", ())]
 
 
+ANY_SYSTEM = "*"
+"""A status is a code of the resource's own required value set: any system named with it is taken as that one."""
+
 TOKENS: dict[str, Callable[[dict[str, Any]], list[tuple[str | None, str]]]] = {
     "_id": lambda r: [(None, r["id"])],
     "identifier": _identifiers,
-    "status": lambda r: [(None, r["status"])] if "status" in r else [],
+    "status": lambda r: [(ANY_SYSTEM, r["status"])] if "status" in r else [],
     "code": _codings,
 }
 STRINGS: dict[str, Callable[[dict[str, Any]], list[str | None]]] = {
@@ -33,7 +36,9 @@ STRINGS: dict[str, Callable[[dict[str, Any]], list[str | None]]] = {
 
 
 def _token_matches(token: Token, values: list[tuple[str | None, str]]) -> bool:
-    return any(code == token.code and (token.system is None or system == token.system) for system, code in values)
+    return any(
+        code == token.code and (token.system is None or system in (token.system, ANY_SYSTEM)) for system, code in values
+    )
 
 
 def _updated(resource: dict[str, Any]) -> datetime | None:

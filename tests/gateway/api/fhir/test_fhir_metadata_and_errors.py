@@ -58,6 +58,9 @@ async def test_the_statement_lists_exactly_the_routes_and_search_parameters_serv
             params = {param["name"]: SAMPLE[param["type"]]}
             await fhir.search(resource["type"], params)
         await fhir.error(resource["type"], 400, {"unlisted": "x"})  # ... and none besides
+    openapi = (await fhir.http.get("/openapi.json")).json()
+    documented = [p["name"] for p in openapi["paths"]["/fhir/r4/Specimen"]["get"]["parameters"]]
+    assert documented == ["_id", "identifier", "status", "type", "_lastUpdated", "_count", "_cursor"]
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,7 @@ async def test_a_device_joins_its_reference_name_and_its_state(fhir: FhirClient)
         ("Medication", {"code": PARACETAMOL}, [PARACETAMOL]),
         ("Medication", {"identifier": "https://www.gs1.org/gtin|00000000000000"}, []),
         ("Device", {"status": "active"}, ["sorter-1"]),
+        ("Device", {"status": "http://hl7.org/fhir/device-status|active"}, ["sorter-1"]),
         ("Device", {"device-name": "delivery"}, ["robot-1"]),
         ("Device", {"_id": "robot-1,sorter-1", "status": "unknown"}, ["robot-1"]),
     ],
