@@ -18,6 +18,7 @@ from gateway.api.fhir import custody, reference, tracking
 from gateway.api.fhir.responses import PREFIX, FhirResponse, base_url, resource_response
 from gateway.auth.deps import require
 from gateway.clinical.fhir.capability import BY_TYPE, SUPPORTED, ResourceSupport, capability_statement
+from gateway.clinical.fhir.datatypes import FHIR_JSON
 from gateway.clinical.fhir.search import CURSOR, DEFAULT_COUNT, MAX_COUNT
 
 
@@ -60,6 +61,18 @@ async def unknown_type_read(resource_type: str, resource_id: str) -> FhirRespons
     return await unknown_type(resource_type)
 
 
+def _outcome(description: str) -> dict[str, Any]:
+    return {"description": f"OperationOutcome: {description}", "content": {FHIR_JSON: {}}}
+
+
+_OUTCOMES: dict[int | str, dict[str, Any]] = {
+    400: _outcome("an unknown resource type, or a search parameter not supported or not understood."),
+    401: _outcome("no valid credentials."),
+    403: _outcome("the caller's role may not read this resource type."),
+    404: _outcome("no such resource (or another ward's)."),
+}
+
+
 def _query_parameters(support: ResourceSupport) -> list[dict[str, Any]]:
     """The search parameters as OpenAPI documents them (the endpoints read the query string themselves)."""
     documented = [(p.name, f"{p.type}: {p.documentation}") for p in support.params]
@@ -78,7 +91,7 @@ def fhir_router() -> APIRouter:
     missing = [s.type for s in SUPPORTED if s.type not in ENDPOINTS]
     if missing:
         raise RuntimeError(f"the FHIR table lists {', '.join(missing)} but no endpoints serve them")
-    router = APIRouter(prefix=PREFIX, tags=["fhir"], default_response_class=FhirResponse)
+    router = APIRouter(prefix=PREFIX, tags=["fhir"], default_response_class=FhirResponse, responses=_OUTCOMES)
     router.add_api_route("/metadata", metadata, methods=["GET"], summary="CapabilityStatement")
     for support in SUPPORTED:
         endpoints = ENDPOINTS[support.type]
