@@ -8,9 +8,8 @@ nothing about another ward's specimen or delivery.
 from fastapi import HTTPException, Request
 
 from gateway.api.deps import ClockDep, CustodyDep, DatabaseDep, ReferenceDep, RulesDep
-from gateway.api.fhir.responses import FhirResponse, bundle_response, resource_response
+from gateway.api.fhir.responses import FhirResponse, bundle_response, not_found, resource_response
 from gateway.api.fhir.searching import page_limit, search_of
-from gateway.api.fhir.tracking import not_found
 from gateway.api.routes.custody import KIND_ROLES
 from gateway.auth.deps import AuditDep, PrincipalDep
 from gateway.auth.principal import Principal

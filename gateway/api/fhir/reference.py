@@ -11,9 +11,8 @@ from typing import Any
 from fastapi import Request
 
 from gateway.api.deps import ClockDep, DevicesDep, ReferenceDep, ReferenceStoreDep
-from gateway.api.fhir.responses import FhirResponse, bundle_response, resource_response
+from gateway.api.fhir.responses import FhirResponse, bundle_response, not_found, resource_response
 from gateway.api.fhir.searching import search_of
-from gateway.api.fhir.tracking import not_found
 from gateway.clinical.fhir.datatypes import wardlink_id
 from gateway.clinical.fhir.matching import found
 from gateway.clinical.fhir.reference_resources import (

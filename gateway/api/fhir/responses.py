@@ -45,6 +45,11 @@ def bundle_response(
     return FhirResponse(searchset(base_url(request), search, resources, total, now))
 
 
+def not_found(resource_type: str, resource_id: str) -> HTTPException:
+    """404 for an unknown id, and for another ward's (as if it did not exist)."""
+    return HTTPException(404, f"{resource_type}/{resource_id} is not known here: check the id, or search by identifier")
+
+
 def outcome_response(
     status: int, diagnostics: str, code: IssueCode | None = None, headers: Mapping[str, str] | None = None
 ) -> FhirResponse:

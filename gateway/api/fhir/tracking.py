@@ -8,10 +8,10 @@ pharmacy's the deliveries', an admin's both.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from gateway.api.deps import ClockDep, DeliveriesDep, ReferenceDep, SpecimensDep
-from gateway.api.fhir.responses import FhirResponse, bundle_response, resource_response
+from gateway.api.fhir.responses import FhirResponse, bundle_response, not_found, resource_response
 from gateway.api.fhir.searching import both, page_limit, search_of, wanted_ids
 from gateway.auth.deps import PrincipalDep
 from gateway.auth.principal import Principal
@@ -28,10 +28,6 @@ TASK_KINDS: dict[str, tuple[task.TaskKind, ...]] = {
     "admin": ("specimen", "delivery"),
 }
 """Whose transports each role may see as Tasks (the roles `require` lets through)."""
-
-
-def not_found(resource_type: str, resource_id: str) -> HTTPException:
-    return HTTPException(404, f"{resource_type}/{resource_id} is not known here: check the id, or search by identifier")
 
 
 def _specimen_filter(search: Search, caller: Principal, statuses: Sequence[str] | None) -> SpecimenFilter:
