@@ -4,6 +4,8 @@ from fastapi import FastAPI
 
 from gateway.api import problems
 from gateway.api.body_limit import BodyLimit
+from gateway.api.fhir import responses as fhir_responses
+from gateway.api.fhir.router import fhir_router
 from gateway.api.live import LiveHub
 from gateway.api.metrics import EventLatency, GatewayMetrics
 from gateway.api.routes import (
@@ -65,6 +67,7 @@ def create_app(
     app.state.simulation = simulation_link
     app.state.metrics = GatewayMetrics(stores.db, ingest, latency)
     problems.install(app)
+    fhir_responses.install(app)  # OperationOutcome, not problem+json, under /fhir/r4
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)  # 413 problem (docs/api.md)
     app.include_router(specimens.router, prefix="/api/v1")
     app.include_router(manual_custody.router, prefix="/api/v1")
@@ -88,6 +91,7 @@ def create_app(
     app.include_router(simulation.router, prefix="/api/v1")
     app.include_router(robots.router, prefix="/api/v1")
     app.include_router(hospital_clock.router, prefix="/api/v1")
+    app.include_router(fhir_router())  # FHIR R4 read and search (gateway/api/fhir), outside /api/v1
     app.include_router(dashboard_router)  # the staff pages and their static files (gateway/dashboard)
     app.include_router(health.router)
     app.include_router(metrics_route.router)  # /metrics: Prometheus, engineer or admin (gateway/api/metrics.py)

@@ -234,6 +234,35 @@ class CustodyRecord:
     data: Mapping[str, Any]
 
 
+def _record(r: Any) -> CustodyRecord:
+    """A `custody_log` row joined with its event's device and body."""
+    return CustodyRecord(
+        position=r.position,
+        event_id=r.event_id,
+        subject_kind=r.subject_kind,
+        subject_id=r.subject_id,
+        type=r.type,
+        occurred_at=r.occurred_at,
+        recorded_at=r.recorded_at,
+        body_sha256=r.body_sha256,
+        prev_hash=r.prev_hash,
+        hash=r.hash,
+        device=r.device,
+        data=(r.body or {}).get("data") or {},
+    )
+
+
+async def record_at(connection: AsyncConnection, position: int) -> CustodyRecord | None:
+    """The record at `position` in the log, with its event's device and data; None when there is none."""
+    query = (
+        sa.select(custody_log, events.c.device, events.c.body)
+        .select_from(custody_log.outerjoin(events, events.c.id == custody_log.c.event_id))
+        .where(custody_log.c.position == position)
+    )
+    row = (await connection.execute(query)).first()
+    return None if row is None else _record(row)
+
+
 async def subject_records(
     connection: AsyncConnection, subject_kind: str, subject_id: str, *, limit: int, offset: int
 ) -> tuple[list[CustodyRecord], int]:
@@ -252,21 +281,5 @@ async def subject_records(
     if not rows:
         count = sa.select(sa.func.count()).select_from(custody_log).where(*where)
         return [], await total_of_empty_page(connection, count, offset)
-    records = [
-        CustodyRecord(
-            position=r.position,
-            event_id=r.event_id,
-            subject_kind=r.subject_kind,
-            subject_id=r.subject_id,
-            type=r.type,
-            occurred_at=r.occurred_at,
-            recorded_at=r.recorded_at,
-            body_sha256=r.body_sha256,
-            prev_hash=r.prev_hash,
-            hash=r.hash,
-            device=r.device,
-            data=(r.body or {}).get("data") or {},
-        )
-        for r in rows
-    ]
+    records = [_record(r) for r in rows]
     return records, rows[0].total

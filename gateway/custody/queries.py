@@ -1,6 +1,6 @@
 """Reading the custody log: a subject's records in log order, and a check of the whole chain."""
 
-from gateway.custody.log import CustodyRecord, subject_records
+from gateway.custody.log import CustodyRecord, record_at, subject_records
 from gateway.custody.verify import AuditReport, verify_custody_log
 from gateway.storage.database import Database
 
@@ -17,6 +17,11 @@ class CustodyQueries:
         """A subject's records in log order, one page, and how many in all."""
         async with self._db.engine.connect() as connection:
             return await subject_records(connection, subject_kind, subject_id, limit=limit, offset=offset)
+
+    async def record(self, position: int) -> CustodyRecord | None:
+        """The record at `position` in the log; None when there is none."""
+        async with self._db.engine.connect() as connection:
+            return await record_at(connection, position)
 
     async def verify(self) -> AuditReport:
         """Walk the whole chain and every recorded event (read-only, safe while the gateway appends)."""

@@ -1,5 +1,6 @@
 """Reading deliveries: a page of them by status, ward or robot, or one delivery with its steps."""
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from gateway.storage.database import Database
@@ -22,6 +23,10 @@ class DeliveryQueries:
         robot: str | None = None,
         in_progress: bool | None = None,
         overdue_at: datetime | None = None,
+        ids: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        updated_since: datetime | None = None,
+        updated_before: datetime | None = None,
         limit: int,
         offset: int,
     ) -> tuple[list[DeliveryRow], int]:
@@ -35,6 +40,10 @@ class DeliveryQueries:
                 robot=robot,
                 in_progress=in_progress,
                 overdue_at=overdue_at,
+                ids=ids,
+                statuses=statuses,
+                updated_since=updated_since,
+                updated_before=updated_before,
                 limit=limit,
                 offset=offset,
             )

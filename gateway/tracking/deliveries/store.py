@@ -114,6 +114,10 @@ async def list_deliveries(
     robot: str | None = None,
     in_progress: bool | None = None,
     overdue_at: datetime | None = None,
+    ids: Sequence[str] | None = None,
+    statuses: Sequence[str] | None = None,
+    updated_since: datetime | None = None,
+    updated_before: datetime | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[DeliveryRow], int]:
@@ -121,13 +125,20 @@ async def list_deliveries(
 
     `in_progress` True: not yet handed over, stocked or failed (False: the others). `overdue_at`: only those
     still in progress whose due time has passed at that instant. `wards`: only deliveries for one of these wards.
+    `ids`, `statuses`: only these deliveries, statuses. `updated_since` / `updated_before`: only those whose latest
+    event happened at or after / before these instants.
     """
     c = deliveries.c
     where: list[sa.ColumnElement[bool]] = [
         column == value for column, value in ((c.status, status), (c.ward, ward), (c.robot, robot)) if value is not None
     ]
-    if wards is not None:
-        where.append(c.ward.in_(wards))
+    for column, values in ((c.ward, wards), (c.delivery, ids), (c.status, statuses)):
+        if values is not None:
+            where.append(column.in_(values))
+    if updated_since is not None:
+        where.append(c.last_event_at >= updated_since)
+    if updated_before is not None:
+        where.append(c.last_event_at < updated_before)
     if in_progress is not None:
         where.append(c.status.not_in(sorted(DONE)) if in_progress else c.status.in_(sorted(DONE)))
     if overdue_at is not None:

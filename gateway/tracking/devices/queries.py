@@ -2,7 +2,7 @@
 
 from gateway.storage.database import Database
 from gateway.tracking.devices.fold import DeviceRow
-from gateway.tracking.devices.store import find_devices, list_devices
+from gateway.tracking.devices.store import all_devices, find_devices, list_devices
 
 
 class DeviceQueries:
@@ -17,6 +17,11 @@ class DeviceQueries:
         """One page of devices by site and id, and how many match in all."""
         async with self._db.engine.connect() as connection:
             return await list_devices(connection, site=site, edge=edge, state=state, limit=limit, offset=offset)
+
+    async def all(self) -> list[DeviceRow]:
+        """Every device heard from, by site and id."""
+        async with self._db.engine.connect() as connection:
+            return await all_devices(connection)
 
     async def find(self, device: str, site: str | None = None) -> list[DeviceRow]:
         """Each row of `device`: one per site that has one, or just `site`'s."""

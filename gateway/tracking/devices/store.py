@@ -176,6 +176,12 @@ async def list_devices(
     return [device_row(r) for r in result], result[0].total
 
 
+async def all_devices(connection: AsyncConnection) -> list[DeviceRow]:
+    """Every device heard from, by site and id (devices are few: a site has hundreds, not millions)."""
+    query = sa.select(devices).order_by(devices.c.site, devices.c.device)
+    return [device_row(r) for r in await connection.execute(query)]
+
+
 async def find_devices(connection: AsyncConnection, device: str, site: str | None) -> list[DeviceRow]:
     """The rows of `device` (one per site that has a device of that id, or only the given site's)."""
     query = sa.select(devices).where(devices.c.device == device).order_by(devices.c.site)

@@ -1,14 +1,16 @@
 """Reading specimens: one with its timeline, a page of them (with the at-risk view the lab watches), turnaround."""
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from gateway.rules.in_force import RulesInForce
+from gateway.storage.chunks import chunks
 from gateway.storage.database import Database
 from gateway.storage.stored_event import StoredEvent
-from gateway.storage.tables import specimens
+from gateway.storage.tables import events, specimens
 from gateway.tracking.specimens.fold import SpecimenRow, journey_events
 from gateway.tracking.specimens.store import (
     SpecimenFilter,
@@ -37,6 +39,23 @@ class SpecimenQueries:
                 return None
             history = (await specimen_histories(connection, [barcode]))[barcode]
         return specimen_row(row), journey_events(history)
+
+    async def collectors(self, barcodes: Sequence[str]) -> dict[str, str]:
+        """The badge of whoever collected each specimen (its first collection that names one), where known."""
+        found: dict[str, tuple[datetime, int, str]] = {}
+        async with self._db.engine.connect() as connection:
+            for chunk in chunks(barcodes):
+                query = sa.select(events.c.subject_id, events.c.occurred_at, events.c.seq, events.c.body).where(
+                    events.c.subject_kind == "specimen",
+                    events.c.subject_id.in_(chunk),
+                    events.c.type == "specimen.collected",
+                )
+                for row in await connection.execute(query):
+                    badge = (row.body.get("data") or {}).get("badge")
+                    seen = found.get(row.subject_id)
+                    if badge and (seen is None or (row.occurred_at, row.seq) < seen[:2]):
+                        found[row.subject_id] = (row.occurred_at, row.seq, badge)
+        return {barcode: badge for barcode, (_, _, badge) in found.items()}
 
     async def page(
         self,

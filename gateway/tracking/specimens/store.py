@@ -118,6 +118,14 @@ class SpecimenFilter:
     """Only specimens not resulted whose due time is before this instant (now, by the gateway's clock)."""
     open_due_from: datetime | None = None
     """Only specimens not resulted, with a target, due at or after this instant (at-risk candidates)."""
+    barcodes: tuple[str, ...] | None = None
+    statuses: tuple[str, ...] | None = None
+    """Only specimens in one of these statuses (`status` is one; both may be given, and both must hold)."""
+    categories: tuple[str, ...] | None = None
+    updated_since: datetime | None = None
+    """Only specimens whose latest event happened at or after this instant."""
+    updated_before: datetime | None = None
+    """Only specimens whose latest event happened before this instant."""
 
     def where(self) -> list[sa.ColumnElement[bool]]:
         c = specimens.c
@@ -131,8 +139,18 @@ class SpecimenFilter:
             )
             if value is not None
         ]
-        if self.wards is not None:
-            clauses.append(c.ward.in_(self.wards))
+        for column, values in (
+            (c.ward, self.wards),
+            (c.barcode, self.barcodes),
+            (c.status, self.statuses),
+            (c.category, self.categories),
+        ):
+            if values is not None:
+                clauses.append(column.in_(values))
+        if self.updated_since is not None:
+            clauses.append(c.last_event_at >= self.updated_since)
+        if self.updated_before is not None:
+            clauses.append(c.last_event_at < self.updated_before)
         if self.overdue_at is not None:
             clauses += [c.resulted_at.is_(None), c.due_at < self.overdue_at]
         if self.open_due_from is not None:

@@ -95,6 +95,27 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/tokens"): (401, 403, 403, 403, 201, 403, 403, 403),
     ("POST", "/api/v1/users"): (401, 403, 403, 403, 201, 403, 403, 403),
     ("PUT", "/api/v1/users/{name}/password"): (401, 403, 403, 403, 204, 403, 403, 403),
+    # -- FHIR R4 (docs/integration-fhir.md): metadata is public; an unknown type is 400 before any credentials;
+    #    reads name ward 4b's specimen id, which only Specimen knows (the others answer 404)
+    ("GET", "/fhir/r4/metadata"): (200, 200, 200, 200, 200, 200, 200, 200),
+    ("GET", "/fhir/r4/{resource_type}"): (400, 400, 400, 400, 400, 400, 400, 400),
+    ("GET", "/fhir/r4/{resource_type}/{resource_id}"): (400, 400, 400, 400, 400, 400, 400, 400),
+    ("GET", "/fhir/r4/Specimen"): (401, 200, 403, 403, 200, 403, 200, 403),
+    ("GET", "/fhir/r4/Specimen/{resource_id}"): (401, 200, 403, 403, 200, 403, 404, 403),
+    ("GET", "/fhir/r4/Task"): (401, 200, 200, 403, 200, 403, 200, 200),
+    ("GET", "/fhir/r4/Task/{resource_id}"): (401, 404, 404, 403, 404, 403, 404, 404),
+    ("GET", "/fhir/r4/Provenance"): (401, 400, 400, 400, 400, 403, 400, 400),  # 400: no target
+    ("GET", "/fhir/r4/Provenance/{resource_id}"): (401, 404, 404, 404, 404, 403, 404, 404),
+    ("GET", "/fhir/r4/SupplyDelivery"): (401, 403, 200, 403, 200, 403, 403, 200),
+    ("GET", "/fhir/r4/SupplyDelivery/{resource_id}"): (401, 403, 404, 403, 404, 403, 403, 404),
+    ("GET", "/fhir/r4/Device"): (401, 200, 200, 200, 200, 403, 200, 200),
+    ("GET", "/fhir/r4/Device/{resource_id}"): (401, 404, 404, 404, 404, 403, 404, 404),
+    ("GET", "/fhir/r4/Location"): (401, 200, 200, 200, 200, 403, 200, 200),
+    ("GET", "/fhir/r4/Location/{resource_id}"): (401, 404, 404, 404, 404, 403, 404, 404),
+    ("GET", "/fhir/r4/Medication"): (401, 200, 200, 200, 200, 403, 200, 200),
+    ("GET", "/fhir/r4/Medication/{resource_id}"): (401, 404, 404, 404, 404, 403, 404, 404),
+    ("GET", "/fhir/r4/Practitioner"): (401, 200, 200, 200, 200, 403, 200, 200),
+    ("GET", "/fhir/r4/Practitioner/{resource_id}"): (401, 404, 404, 404, 404, 403, 404, 404),
     # -- dashboard pages: a session cookie only (a bearer token is nobody there: 303 to /login)
     ("GET", "/"): (303, 303, 303, 303, 303, 303, 303, 303),
     ("GET", "/engineering"): (303, 403, 403, 200, 200, 303, 403, 403),
@@ -150,6 +171,8 @@ async def test_every_route_answers_every_caller_as_the_table_says(gateway: Gatew
         "request_id": str(uuid.uuid4()),
         "kind": "locations",
         "fault_id": str(uuid.uuid4()),
+        "resource_type": "Patient",
+        "resource_id": theirs.specimen,
         "release": assets.version(),
         "name:path": next(p for p in sorted(assets.STATIC_DIR.rglob("*")) if p.is_file())
         .relative_to(assets.STATIC_DIR)
