@@ -95,9 +95,17 @@ def location_resource(location: Location) -> dict[str, Any]:
         "status": "active",
         "name": location.name,
     }
+    where = [
+        f"{label} {value}"
+        for label, value in (("building", location.building), ("floor", location.floor), ("zone", location.zone))
+        if value
+    ]
+    if where:
+        resource["description"] = ", ".join(where)  # for people; the extensions above are what import reads
     if location.kind in EXPORT_TYPES:
         code, display = EXPORT_TYPES[location.kind]
-        resource["type"] = [{"coding": [{"system": ROLE_CODE_SYSTEM, "code": code, "display": display}]}]
+        coding = {"system": ROLE_CODE_SYSTEM, "code": code, "display": display}
+        resource["type"] = [{"coding": [coding], "text": location.kind}]
     if location.part_of is not None:
         resource["partOf"] = _reference("locations", location.part_of)
     return resource
@@ -142,7 +150,10 @@ def medication_resource(medication: Medication) -> dict[str, Any]:
         "resourceType": "Medication",
         "id": resource_id("medications", medication.gtin),
         "extension": extensions,
-        "code": {"coding": [{"system": GTIN_SYSTEM, "code": medication.gtin}], "text": medication.name},
+        "code": {
+            "coding": [{"system": GTIN_SYSTEM, "code": medication.gtin, "display": medication.name}],
+            "text": medication.name,
+        },
         "status": "active",
     }
     if medication.form is not None:

@@ -34,9 +34,10 @@ EXT_STRENGTH = STRUCTURE + "medication-strength"
 EXT_REFRIGERATED = STRUCTURE + "medication-refrigerated"
 EXT_CONTROLLED = STRUCTURE + "medication-controlled"
 
-WARDLINK_LOCATION_SYSTEM = "urn:wardlink:location"
-WARDLINK_BADGE_SYSTEM = "urn:wardlink:badge"
-WARDLINK_DEVICE_SYSTEM = "urn:wardlink:device"
+WARDLINK_LOCATION_SYSTEM = "https://wardlink.dev/fhir/sid/location-id"
+WARDLINK_BADGE_SYSTEM = "https://wardlink.dev/fhir/sid/staff-badge"
+WARDLINK_DEVICE_SYSTEM = "https://wardlink.dev/fhir/sid/device-id"
+"""The identifier systems export writes and the FHIR API serves (`gateway.clinical.fhir.datatypes`)."""
 
 PHYSICAL_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 ROLE_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"

@@ -9,6 +9,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.reference.fhir_mapping import (
+    GTIN_SYSTEM,
+    STRUCTURE,
+    WARDLINK_BADGE_SYSTEM,
+    WARDLINK_DEVICE_SYSTEM,
+    WARDLINK_LOCATION_SYSTEM,
+)
+
 BASE = "https://wardlink.dev/fhir"
 """wardlink's namespace for its code systems, identifier systems and extensions (a name, not a server)."""
 FHIR_VERSION = "4.0.1"
@@ -17,10 +25,11 @@ FHIR_JSON = "application/fhir+json"
 SPECIMEN_BARCODE = f"{BASE}/sid/specimen-barcode"
 ORDER_ID = f"{BASE}/sid/order-id"
 DELIVERY_ID = f"{BASE}/sid/delivery-id"
-DEVICE_ID = f"{BASE}/sid/device-id"
-LOCATION_ID = f"{BASE}/sid/location-id"
-STAFF_BADGE = f"{BASE}/sid/staff-badge"
-GTIN = "https://www.gs1.org/gtin"
+DEVICE_ID = WARDLINK_DEVICE_SYSTEM
+LOCATION_ID = WARDLINK_LOCATION_SYSTEM
+STAFF_BADGE = WARDLINK_BADGE_SYSTEM
+"""The reference data's systems: what its export writes and its FHIR import looks for first."""
+GTIN = GTIN_SYSTEM
 """GS1's own system URI for Global Trade Item Numbers."""
 
 TEST_CATEGORY = f"{BASE}/CodeSystem/test-category"
@@ -28,14 +37,12 @@ SPECIMEN_STATUS = f"{BASE}/CodeSystem/specimen-status"
 DELIVERY_STATUS = f"{BASE}/CodeSystem/delivery-status"
 TASK_CODE = f"{BASE}/CodeSystem/task-code"
 EVENT_TYPE = f"{BASE}/CodeSystem/event-type"
-LOCATION_KIND = f"{BASE}/CodeSystem/location-kind"
-STAFF_ROLE = f"{BASE}/CodeSystem/staff-role"
 PARTICIPANT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
 
 
 def extension_url(name: str) -> str:
     """The canonical URL of one of wardlink's extensions (documented in docs/integration-fhir.md)."""
-    return f"{BASE}/StructureDefinition/{name}"
+    return f"{STRUCTURE}{name}"
 
 
 _ESCAPES = {".": ".2E", "_": ".5F", ":": ".3A"}

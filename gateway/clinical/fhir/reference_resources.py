@@ -1,7 +1,9 @@
 """Location, Practitioner, Medication and Device from the reference data in force (and the devices wardlink heard).
 
-Staff are staff only: a Practitioner holds a badge id, a display name and the role on the floor, nothing else.
-`meta.lastUpdated` of a reference resource is when the version in force was imported.
+The resources are the reference data's own FHIR shapes (`gateway.reference.export`, which its import reads back),
+served with this server's ids, `meta` and literal references with the names people know. Staff are staff only: a
+Practitioner holds a badge id, a display name and the role on the floor, nothing else. `meta.lastUpdated` of a
+reference resource is when the version in force was imported.
 """
 
 from datetime import datetime
@@ -10,11 +12,6 @@ from typing import Any
 from gateway.clinical.fhir.datatypes import (
     DEVICE_ID,
     GTIN,
-    LOCATION_ID,
-    LOCATION_KIND,
-    STAFF_BADGE,
-    STAFF_ROLE,
-    concept,
     extension_url,
     identifier,
     instant,
@@ -22,69 +19,36 @@ from gateway.clinical.fhir.datatypes import (
     meta,
     reference,
 )
+from gateway.reference import export
 from gateway.reference.model import Location, Medication, ReferenceData, StaffMember
 from gateway.tracking.devices.fold import DeviceRow
 
-STAFF_ROLE_EXTENSION = extension_url("staff-role")
-REFRIGERATED = extension_url("refrigerated")
-CONTROLLED = extension_url("controlled")
 LAST_SEEN = extension_url("last-seen")
 DEVICE_STATE = extension_url("device-state")
 DEVICE_STATUS: dict[str, str] = {"online": "active", "offline": "inactive", "unknown": "unknown"}
 """wardlink's device state -> Device.status."""
 
 
+def _served(resource: dict[str, Any], wardlink_id: str, updated: datetime | None) -> dict[str, Any]:
+    """An exported resource as this server serves it: its logical id and `meta`."""
+    return {**resource, "id": logical_id(wardlink_id), "meta": meta(updated)}
+
+
 def location_resource(location: Location, ref: ReferenceData, imported_at: datetime | None) -> dict[str, Any]:
-    resource: dict[str, Any] = {
-        "resourceType": "Location",
-        "id": logical_id(location.id),
-        "meta": meta(imported_at),
-        "identifier": [identifier(LOCATION_ID, location.id)],
-        "status": "active",
-        "name": location.name,
-        "mode": "instance",
-        "type": [concept(LOCATION_KIND, location.kind, text=location.kind)],
-    }
-    where = [
-        f"{label} {value}"
-        for label, value in (("building", location.building), ("floor", location.floor), ("zone", location.zone))
-        if value
-    ]
-    if where:
-        resource["description"] = ", ".join(where)
+    resource = _served(export.location_resource(location), location.id, imported_at)
+    resource["mode"] = "instance"
     if location.part_of:
         resource["partOf"] = reference("Location", location.part_of, ref.location_name(location.part_of))
     return resource
 
 
 def practitioner_resource(member: StaffMember, imported_at: datetime | None) -> dict[str, Any]:
-    return {
-        "resourceType": "Practitioner",
-        "id": logical_id(member.badge),
-        "meta": meta(imported_at),
-        "extension": [{"url": STAFF_ROLE_EXTENSION, "valueCoding": {"system": STAFF_ROLE, "code": member.role}}],
-        "identifier": [identifier(STAFF_BADGE, member.badge)],
-        "active": True,
-        "name": [{"text": member.name}],
-    }
+    return _served(export.practitioner_resource(member), member.badge, imported_at)
 
 
 def medication_resource(medication: Medication, imported_at: datetime | None) -> dict[str, Any]:
-    text = " ".join(part for part in (medication.name, medication.strength) if part)
-    resource: dict[str, Any] = {
-        "resourceType": "Medication",
-        "id": logical_id(medication.gtin),
-        "meta": meta(imported_at),
-        "extension": [
-            {"url": REFRIGERATED, "valueBoolean": medication.refrigerated},
-            {"url": CONTROLLED, "valueBoolean": medication.controlled},
-        ],
-        "identifier": [identifier(GTIN, medication.gtin)],
-        "code": concept(GTIN, medication.gtin, medication.name, text=text),
-        "status": "active",
-    }
-    if medication.form:
-        resource["form"] = {"text": medication.form}
+    resource = _served(export.medication_resource(medication), medication.gtin, imported_at)
+    resource["identifier"] = [identifier(GTIN, medication.gtin)]
     return resource
 
 
@@ -96,18 +60,17 @@ def device_resource(
     updated = max((t for t in (imported_at if info else None, row.last_event_at if row else None) if t), default=None)
     resource: dict[str, Any] = {
         "resourceType": "Device",
-        "id": logical_id(device),
-        "meta": meta(updated or (row.last_seen_at if row else None)),
         "identifier": [identifier(DEVICE_ID, device)],
     }
+    if info is not None:
+        resource = export.device_resource(info)
+        if info.location:
+            resource["location"] = reference("Location", info.location, ref.location_name(info.location))
+    resource = _served(resource, device, updated or (row.last_seen_at if row else None))
     if row is not None:
         resource["extension"] = [
             {"url": DEVICE_STATE, "valueCode": row.state},
             {"url": LAST_SEEN, "valueDateTime": instant(row.last_seen_at)},
         ]
         resource["status"] = DEVICE_STATUS[row.state]
-    if info is not None:
-        resource["deviceName"] = [{"name": info.name, "type": "user-friendly-name"}]
-        if info.location:
-            resource["location"] = reference("Location", info.location, ref.location_name(info.location))
     return resource

@@ -1,9 +1,11 @@
 """Location, Practitioner, Medication and Device over FHIR: names from the reference data, state from the devices."""
 
+import json
 from typing import Any
 
 import pytest
 
+from gateway.reference.fhir_import import read_bundle
 from gateway.service import Gateway
 from tests.gateway.api.fhir.fhir_client import FhirClient, fhir_client, ids
 from tests.pharmacy_events import PARACETAMOL
@@ -20,15 +22,20 @@ async def test_reference_resources_read_with_the_names_people_know(fhir: FhirCli
     assert cabinet["partOf"] == {"reference": "Location/ward-3a", "display": "Ward 3A (Cardiology)"}
     nurse = await fhir.get("Practitioner/rn-0421")
     assert nurse["name"] == [{"text": "K. Okafor"}]
-    assert nurse["extension"][0]["valueCoding"]["code"] == "nurse"
-    assert set(nurse) <= {"resourceType", "id", "meta", "extension", "identifier", "active", "name"}  # staff only
+    assert nurse["extension"] == [
+        {"url": "https://wardlink.dev/fhir/StructureDefinition/staff-role", "valueString": "nurse"}
+    ]
+    assert nurse["qualification"] == [{"code": {"text": "nurse"}}]
+    assert set(nurse) <= {"resourceType", "id", "meta", "extension", "identifier", "active", "name", "qualification"}
     medication = await fhir.get(f"Medication/{PARACETAMOL}")
     assert medication["code"]["coding"][0] == {
         "system": "https://www.gs1.org/gtin",
         "code": PARACETAMOL,
         "display": "Paracetamol",
     }
-    assert (medication["code"]["text"], medication["form"]) == ("Paracetamol 500 mg", {"text": "tablet"})
+    assert (medication["code"]["text"], medication["form"]) == ("Paracetamol", {"text": "tablet"})
+    strength = "https://wardlink.dev/fhir/StructureDefinition/medication-strength"
+    assert {"url": strength, "valueString": "500 mg"} in medication["extension"]
     assert ward["meta"]["lastUpdated"] == "2026-11-22T08:00:00Z"  # when the version in force was imported
 
 
@@ -75,3 +82,21 @@ async def test_reference_data_serves_every_staff_role_but_not_integrations(hospi
             assert (await client.search("Location"))["total"] == 4  # places serve every ward
     async with fhir_client(hospital, "integration") as integration:
         await integration.error("Practitioner", 403)
+
+
+async def test_what_the_server_serves_imports_back_as_the_same_reference_data(
+    hospital: Gateway, fhir: FhirClient
+) -> None:
+    """One FHIR shape per record: a hospital can load wardlink's Location, Practitioner, Medication and Device
+    resources into another wardlink (or back) with `wardlink reference import`."""
+    entries = [
+        {"fullUrl": f"{resource['resourceType']}/{resource['id']}", "resource": resource}
+        for path in ("Location", "Practitioner", "Medication")
+        for resource in [entry["resource"] for entry in (await fhir.search(path, {"_count": "100"}))["entry"]]
+    ]
+    read, problems = read_bundle(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}), "f")
+    assert problems == []
+    assert hospital.store is not None
+    in_force = await hospital.store.reference.current()
+    for kind in ("locations", "staff", "medications"):
+        assert {sourced.record for sourced in read[kind]} == set(getattr(in_force, kind).values()), kind
