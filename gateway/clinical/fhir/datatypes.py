@@ -41,7 +41,7 @@ PARTICIPANT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant
 
 
 def extension_url(name: str) -> str:
-    """The canonical URL of one of wardlink's extensions (documented in docs/integration-fhir.md)."""
+    """The canonical URL of one of wardlink's extensions (documented in docs/integration.md)."""
     return f"{STRUCTURE}{name}"
 
 

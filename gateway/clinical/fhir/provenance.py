@@ -2,7 +2,7 @@
 
 The chain is carried in the `custody-chain` extension (position, previous hash, hash, SHA-256 of the event body)
 rather than in `signature`: the log is tamper-evident by chaining, not signed, and a Signature would claim more
-than that. Anyone holding the chain's head can recompute each hash from these values (docs/integration-fhir.md).
+than that. Anyone holding the chain's head can recompute each hash from these values (docs/integration.md).
 """
 
 from typing import Any

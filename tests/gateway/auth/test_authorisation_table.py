@@ -95,7 +95,7 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/api/v1/tokens"): (401, 403, 403, 403, 201, 403, 403, 403),
     ("POST", "/api/v1/users"): (401, 403, 403, 403, 201, 403, 403, 403),
     ("PUT", "/api/v1/users/{name}/password"): (401, 403, 403, 403, 204, 403, 403, 403),
-    # -- FHIR R4 (docs/integration-fhir.md): metadata is public; an unknown type is 400 before any credentials;
+    # -- FHIR R4 (docs/integration.md): metadata is public; an unknown type is 400 before any credentials;
     #    reads name ward 4b's specimen id, which only Specimen knows (the others answer 404)
     ("GET", "/fhir/r4/metadata"): (200, 200, 200, 200, 200, 200, 200, 200),
     ("GET", "/fhir/r4/{resource_type}"): (400, 400, 400, 400, 400, 400, 400, 400),
