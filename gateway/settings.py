@@ -117,7 +117,7 @@ class GatewaySettings(BaseSettings):
     """A folder of robot node graphs, `{site}.yaml` in the format of device_profiles/maps; None: robots are listed
     without a map. `wardlink demo` points it at the packaged maps."""
 
-    # -- HL7 v2 outbound: tell the LIS when a specimen reached the lab and was sorted (docs/integration.md#hl7-v2-out-to-the-lis)
+    # -- HL7 v2 outbound: tell the LIS when a specimen reached the lab and was sorted (docs/integration.md)
     hl7_outbound_url: str | None = None
     """`mllp://host:port` of the LIS's HL7 receiver for SSU^U03 container status; None: nothing is sent."""
     hl7_outbound_retry_max_s: float = Field(default=60.0, gt=0)

@@ -7,6 +7,7 @@ events carry them), names are one line of at most 200 characters, staff are neve
 points to (a device's location, a location's parent) exists in the import or in the data in force.
 """
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, get_args
@@ -79,6 +80,10 @@ def _gtin(value: Any) -> str:
         raise ValueError(str(exc.errors()[0].get("ctx", {}).get("error", "not a GTIN"))) from None
 
 
+_NUMBER = re.compile(r"-\d+(?:[.,]\d+)?")
+"""The one text starting with `-` that a spreadsheet does not run as a formula: a plain negative number."""
+
+
 def _text(value: Any, *, required: bool) -> str | None:
     text = "" if value is None else str(value).strip()
     if not text:
@@ -89,7 +94,7 @@ def _text(value: Any, *, required: bool) -> str | None:
         raise ValueError(f"is {len(text)} characters long, the limit is {MAX_TEXT}")
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise ValueError("contains a line break or control character: keep it to one line")
-    if text[0] in "=+@" or (text[0] == "-" and not text[1:2].isdigit()):
+    if text[0] in "=+@" or (text[0] == "-" and not _NUMBER.fullmatch(text)):
         raise ValueError(f"starts with {text[0]!r}, which a spreadsheet opening the export would run as a formula")
     return text
 

@@ -94,9 +94,8 @@ async def read_provenance(
     audit: AuditDep,
 ) -> FhirResponse:
     record = await custody.record(int(resource_id)) if resource_id.isdigit() and len(resource_id) < 19 else None
-    if record is None:
+    if record is None or caller.role not in KIND_ROLES[record.subject_kind]:  # another role's custody: as if unknown
         raise not_found("Provenance", resource_id)
-    _check_role(caller, record.subject_kind)
     if await _hidden(caller, db, rules, record.subject_kind, record.subject_id):  # as if unknown
         raise not_found("Provenance", resource_id)
     await audit("custody.view", target=f"{record.subject_kind} {record.subject_id}")

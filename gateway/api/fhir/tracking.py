@@ -13,7 +13,7 @@ from fastapi import Request
 from gateway.api.deps import ClockDep, DeliveriesDep, ReferenceDep, SpecimensDep
 from gateway.api.fhir.responses import FhirResponse, bundle_response, not_found, resource_response
 from gateway.api.fhir.searching import both, page_limit, search_of, wanted_ids
-from gateway.auth.deps import PrincipalDep
+from gateway.auth.deps import AuditDep, PrincipalDep
 from gateway.auth.principal import Principal
 from gateway.clinical.fhir import specimen, supply_delivery, task
 from gateway.clinical.fhir.datatypes import DELIVERY_ID, SPECIMEN_BARCODE, TASK_CODE, TEST_CATEGORY, wardlink_id
@@ -57,13 +57,15 @@ async def search_specimens(
 
 
 async def read_specimen(
-    resource_id: str, caller: PrincipalDep, specimens: SpecimensDep, reference: ReferenceDep
+    resource_id: str, caller: PrincipalDep, specimens: SpecimensDep, reference: ReferenceDep, audit: AuditDep
 ) -> FhirResponse:
+    """One specimen, audited like the API's specimen view (it names who collected it and who holds it)."""
     barcode = wardlink_id(resource_id)
     found = await specimens.get(barcode) if barcode else None
     if found is None or not caller.can_see_ward(found[0].ward):  # another ward's specimen: as if unknown
         raise not_found("Specimen", resource_id)
     row = found[0]
+    await audit("custody.view", target=f"specimen {row.barcode}")
     collector = (await specimens.collectors([row.barcode])).get(row.barcode)
     return resource_response(specimen.specimen_resource(row, collector, reference))
 
@@ -162,6 +164,7 @@ async def read_task(
     specimens: SpecimensDep,
     deliveries: DeliveriesDep,
     reference: ReferenceDep,
+    audit: AuditDep,
 ) -> FhirResponse:
     subject = task.task_subject(resource_id)
     if subject is None or subject[0] not in TASK_KINDS.get(caller.role, ()):
@@ -170,6 +173,7 @@ async def read_task(
     if kind == "specimen":
         found = await specimens.get(subject_id)
         if found is not None and caller.can_see_ward(found[0].ward):
+            await audit("custody.view", target=f"specimen {subject_id}")  # the Task names who holds it
             return resource_response(task.specimen_task(found[0], reference))
     else:
         delivery = await deliveries.get(subject_id)

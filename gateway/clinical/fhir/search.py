@@ -211,6 +211,10 @@ def fingerprint(resource_type: str, query: Sequence[tuple[str, str]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+MAX_OFFSET = 10_000_000
+"""The deepest page a cursor may point at (a forged offset beyond it is refused, not passed to the database)."""
+
+
 def cursor(search: Search, offset: int) -> str:
     """The opaque paging token for `offset` into `search`'s matches."""
     raw = json.dumps({"o": offset, "f": search.fingerprint}, separators=(",", ":")).encode()
@@ -223,7 +227,7 @@ def _offset(token: str, expected: str) -> int:
         offset, made_for = body["o"], body["f"]
     except (ValueError, TypeError, KeyError):
         offset, made_for = None, None
-    if not isinstance(offset, int) or offset < 0 or made_for != expected:
+    if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET or made_for != expected:
         raise SearchError(
             f"{CURSOR} is not a cursor this server made for this search: follow the bundle's links, "
             "or start the search again without it"

@@ -2,7 +2,7 @@
 
 Optional: on when `WARDLINK_HL7_OUTBOUND_URL` (`mllp://host:port`) is set. A durable outbox (`outbox`) is filled
 from stored events and sent in order over MLLP (`link`) until the LIS answers (`sender`); the messages
-(`messages`) carry barcodes, devices and places, never a patient. docs/integration.md#hl7-v2-out-to-the-lis has the fields.
+(`messages`) carry barcodes, devices and places, never a patient. docs/integration.md has the fields.
 """
 
 from gateway.clinical.hl7_outbound.link import MllpAddress

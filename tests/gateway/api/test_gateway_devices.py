@@ -96,6 +96,9 @@ async def test_a_device_shows_state_status_components_faults_and_readings(
     assert await device(api, "robot-1") == {
         "site": SITE,
         "device": "robot-1",
+        "device_name": None,  # no reference data in force
+        "location": None,
+        "location_name": None,
         "edge": EDGE,
         "state": "offline",
         "edge_state": None,  # no birth from its edge in this test (see tests/gateway/ingest/test_presence.py)
@@ -204,7 +207,7 @@ async def test_the_same_device_id_at_two_sites_needs_the_site(api: httpx.AsyncCl
     assert "exists at sites general-hospital, north-campus; add ?site=" in response.json()["detail"]
     assert (await device(api, "sorter-1", site="north-campus"))["state"] == "offline"
     telemetry = await api.get("/api/v1/devices/sorter-1/telemetry", params={"site": "general-hospital"})
-    assert telemetry.json() == {"site": SITE, "device": "sorter-1", "data": [], "count": 0}
+    assert telemetry.json() == {"site": SITE, "device": "sorter-1", "device_name": None, "data": [], "count": 0}
 
 
 @pytest.mark.parametrize(

@@ -120,6 +120,7 @@ async def test_an_entry_is_a_timeline_entry_that_names_its_subject(
                 "site": SITE,
                 "edge": EDGE,
                 "device": "tube-plc",
+                "device_name": None,  # no reference data in force: the id shows, unnamed
                 "subject": {"kind": "carrier", "id": "C2"},
                 "data": {
                     "transaction": 8,
@@ -129,6 +130,7 @@ async def test_an_entry_is_a_timeline_entry_that_names_its_subject(
                     "secure": False,
                     "specimens": [],
                 },
+                "data_names": {"from_station": None, "to_station": None},
                 "historical": False,  # its edge was never seen born here (see tests/gateway/ingest/test_replay.py)
             }
         ],

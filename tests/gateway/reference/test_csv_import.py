@@ -94,6 +94,9 @@ def test_every_problem_in_every_file_is_named_with_file_row_field_and_reason() -
     staff = (
         "badge,name,role\nrn 0421,K. Okafor,nurse\nrn-0422,,nurse\nrn-0423,J. Doe,patient\nrn-0424,A. B\n"
         'rn-0425,"=HYPERLINK(""http://x"")",nurse\n'
+        "rn-0426,-1+cmd|' /C calc'!A0,nurse\n"
+        "rn-0427,-2+3,nurse\n"
+        "rn-0428,-12.5,nurse\n"
     )
     medications = (
         "gtin,name,refrigerated\n00614141001935,Insulin,yes\n12345,Saline,no\n00614141001019,Paracetamol,maybe\n"
@@ -107,6 +110,8 @@ def test_every_problem_in_every_file_is_named_with_file_row_field_and_reason() -
         "staff.csv: row 4: role: 'patient': reference data holds staff only, never patients or their relatives",
         "staff.csv: row 5: (row): has 2 cells, the header 3: quote values that contain commas",
         "staff.csv: row 6: name: starts with '=', which a spreadsheet opening the export would run as a formula",
+        "staff.csv: row 7: name: starts with '-', which a spreadsheet opening the export would run as a formula",
+        "staff.csv: row 8: name: starts with '-', which a spreadsheet opening the export would run as a formula",
         "meds.csv: row 2: gtin: GTIN '00614141001935' has a wrong check digit",
         "meds.csv: row 3: gtin: GTIN '12345' must be 8, 12, 13 or 14 digits",
         "meds.csv: row 4: refrigerated: 'maybe' is not yes or no",

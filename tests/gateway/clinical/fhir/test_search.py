@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from gateway.clinical.fhir.search import SearchError, SearchParam, Token, Window, cursor, date_window, parse
+from gateway.clinical.fhir.search import MAX_OFFSET, SearchError, SearchParam, Token, Window, cursor, date_window, parse
 
 PARAMS = (
     SearchParam("identifier", "token", ""),
@@ -72,6 +72,15 @@ def test_a_cursor_continues_only_the_search_it_was_made_for() -> None:
         parse("Specimen", PARAMS, [("identifier", "B"), ("_cursor", token)])
     with pytest.raises(SearchError, match="not a cursor this server made"):
         parse("Location", PARAMS, [("identifier", "A"), ("_cursor", token)])
+
+
+def test_a_forged_cursor_beyond_the_deepest_page_is_refused_before_the_database() -> None:
+    search = parse("Specimen", PARAMS, [("identifier", "A")])
+    assert (
+        parse("Specimen", PARAMS, [("identifier", "A"), ("_cursor", cursor(search, MAX_OFFSET))]).offset == MAX_OFFSET
+    )
+    with pytest.raises(SearchError, match="not a cursor this server made"):
+        parse("Specimen", PARAMS, [("identifier", "A"), ("_cursor", cursor(search, 10**30))])
 
 
 @pytest.mark.parametrize(
