@@ -20,7 +20,7 @@ class Hl7Collector(Collector):
         if self._inbound is not None:
             answered = CounterMetricFamily(
                 "wardlink_hl7_messages",
-                "HL7 v2 messages received over MLLP, by message type and the ACK code they were answered with.",
+                "HL7 v2 messages received over MLLP, by message type (`other`: unsupported) and ACK code.",
                 labels=["message_type", "ack"],
             )
             for (message_type, code), count in sorted(self._inbound.answered.items()):

@@ -16,7 +16,7 @@ import hl7
 from contract import DeadLetter
 from gateway.clinical.hl7.acks import ack, ack_unparsed
 from gateway.clinical.hl7.mapping import FieldPath, Hl7Mapping
-from gateway.clinical.hl7.messages import Header, read_header, read_specimens, sender_of
+from gateway.clinical.hl7.messages import SUPPORTED, Header, read_header, read_specimens, sender_of
 from gateway.clinical.hl7.outcomes import decide
 from gateway.clinical.hl7.problems import APPLICATION_INTERNAL_ERROR, DATA_TYPE_ERROR, Hl7MessageError, rejected
 from gateway.clinical.hl7.reading import segments_of
@@ -62,6 +62,15 @@ def _message_type(message: hl7.Message) -> str:
     return "^".join(filter(None, (msh.read(FieldPath("MSH", 9, 1)), msh.read(FieldPath("MSH", 9, 2)))))[:16]
 
 
+def counted_as(message: hl7.Message | None) -> str:
+    """The message type a message is counted under: a supported one by name, `unparsed` for bytes that are no
+    message, and `other` for anything else, so a sender cannot make up a metric label per message it sends."""
+    if message is None:
+        return "unparsed"
+    kind, _, trigger = _message_type(message).partition("^")
+    return f"{kind}^{trigger}" if trigger in SUPPORTED.get(kind, frozenset()) else "other"
+
+
 class Hl7Inbound:
     """Handles messages for one site: `await inbound.handle(raw)` returns the ACK to send back."""
 
@@ -85,7 +94,7 @@ class Hl7Inbound:
         self._seq = SequenceCounter()
         self._lock = asyncio.Lock()
         self.answered: Counter[tuple[str, str]] = Counter()
-        """(message type, ACK code) -> messages answered so (the type `unparsed` for bytes that are no message)."""
+        """(message type, ACK code) -> messages answered so; the type as `counted_as` names it."""
         self.dead_letters = 0
         """Dead letters kept since start (every message answered AE or AR)."""
 
@@ -97,7 +106,7 @@ class Hl7Inbound:
         """The ACK for one message (the bytes inside an MLLP block), counted by message type and ACK code."""
         message = _parse(raw)
         reply = await self._answer(raw, message)
-        self.answered[_message_type(message) if message else "unparsed", str(reply.segment("MSA")[1])] += 1
+        self.answered[counted_as(message), str(reply.segment("MSA")[1])] += 1
         return reply
 
     async def _answer(self, raw: bytes, message: hl7.Message | None) -> hl7.Message:
