@@ -31,6 +31,11 @@ class Hl7Collector(Collector):
                 "HL7 v2 messages kept as dead letters (answered AE or AR), patient segments redacted.",
                 value=self._inbound.dead_letters,
             )
+            yield CounterMetricFamily(
+                "wardlink_hl7_unmapped_tests",
+                "HL7 v2 specimens and results answered AA but not tracked: their test code is not in the mapping.",
+                value=self._inbound.unmapped_tests,
+            )
         if self._outbound is not None:
             told = CounterMetricFamily(
                 "wardlink_hl7_outbound_messages",

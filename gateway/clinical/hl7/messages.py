@@ -114,6 +114,15 @@ class ResultSeen:
 Seen = OrderSeen | ContainerSeen | ResultSeen
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a message says of its specimens: what is tracked, and the test codes (OBR-4) of the specimens and
+    results left out because `categories` does not name them (`unmapped_tests: skip`), one per specimen."""
+
+    seen: list[Seen]
+    unmapped: list[str]
+
+
 def sender_of(msh: Seg, mapping: Hl7Mapping) -> str:
     """The sending application (the mapping's `sender`, MSH-3.1), with the facility (MSH-4.1) after a `^`."""
     application, facility = msh.read(mapping.sender), msh.read(_msh(4))
@@ -230,21 +239,34 @@ def _known(scope: Scope, mapping: Hl7Mapping) -> Known:
     )
 
 
-def read_specimens(message: hl7.Message, header: Header, mapping: Hl7Mapping) -> list[Seen]:
+def read_specimens(message: hl7.Message, header: Header, mapping: Hl7Mapping) -> Reading:
     """What the message says of each specimen it names; AE (`Hl7MessageError`) at the first wrong or missing value."""
     segments = segments_of(message)
     base = Scope(zone=header.zone).with_(*_firsts(segments, "MSH", "PV1", "EQU"))
     kind = header.message_type.split("^")[0]
     if kind == "SSU":
-        return [_container(scope, mapping) for scope in _container_scopes(segments, base)]
+        return Reading([_container(scope, mapping) for scope in _container_scopes(segments, base)], [])
     groups = order_groups(segments, specimen_first=kind == "OUL")
     if not groups:
         reason = "no OBR segment: nothing is ordered or resulted"
         raise content_error(REQUIRED_FIELD_MISSING, reason, Location("OBR", 1, 1))
-    scopes = [scope for group in groups for scope in group.scopes(base)]
-    if kind in ("OML", "ORM"):
-        return [_order(scope, mapping) for scope in scopes]
-    return [_result(scope, mapping) for scope in scopes]
+    reading = Reading([], [])
+    for scope in (scope for group in groups for scope in group.scopes(base)):
+        if (code := _unmapped_test(scope, mapping)) is not None:
+            reading.unmapped.append(code)
+        else:
+            reading.seen.append(_order(scope, mapping) if kind in ("OML", "ORM") else _result(scope, mapping))
+    return reading
+
+
+def _unmapped_test(scope: Scope, mapping: Hl7Mapping) -> str | None:
+    """The test code when `categories` does not name it and `unmapped_tests` is `skip`; under `reject` an AE."""
+    found = scope.first(mapping.category)
+    if found is None or found[0] in mapping.categories:
+        return None
+    if mapping.unmapped_tests == "reject":
+        _code(scope, mapping.category, mapping.categories, "test")  # raises: table value not found
+    return found[0]
 
 
 def _firsts(segments: Sequence[Seg], *names: str) -> list[Seg]:

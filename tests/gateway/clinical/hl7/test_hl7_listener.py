@@ -171,7 +171,6 @@ async def test_a_final_result_is_resulted_and_a_preliminary_one_is_kept(
     ("fields", "location", "code", "says"),
     [
         ({"SPM_F2": ""}, "SPM^1^2", "101", "no specimen barcode"),
-        ({"OBR_F4": "99999-9^Unknown panel^LN"}, "OBR^1^4", "103", "'99999-9' is not in the mapping"),
         ({"TQ1_F9": "Q^Whenever^HL70485"}, "TQ1^1^9", "103", "priority code 'Q'"),
         ({"SPM_F17": "2026-12-06"}, "SPM^1^17", "102", "not a date and time"),
         ({"PV1_F3": ""}, "PV1^1^3", "101", "no ward"),
