@@ -20,7 +20,7 @@ class Hl7Collector(Collector):
         if self._inbound is not None:
             answered = CounterMetricFamily(
                 "wardlink_hl7_messages",
-                "HL7 v2 messages received over MLLP, by message type and the ACK code they were answered with.",
+                "HL7 v2 messages received over MLLP, by message type (`other`: unsupported) and ACK code.",
                 labels=["message_type", "ack"],
             )
             for (message_type, code), count in sorted(self._inbound.answered.items()):
@@ -30,6 +30,11 @@ class Hl7Collector(Collector):
                 "wardlink_hl7_dead_letters",
                 "HL7 v2 messages kept as dead letters (answered AE or AR), patient segments redacted.",
                 value=self._inbound.dead_letters,
+            )
+            yield CounterMetricFamily(
+                "wardlink_hl7_unmapped_tests",
+                "HL7 v2 specimens and results answered AA but not tracked: their test code is not in the mapping.",
+                value=self._inbound.unmapped_tests,
             )
         if self._outbound is not None:
             told = CounterMetricFamily(

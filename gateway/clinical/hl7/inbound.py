@@ -16,7 +16,7 @@ import hl7
 from contract import DeadLetter
 from gateway.clinical.hl7.acks import ack, ack_unparsed
 from gateway.clinical.hl7.mapping import FieldPath, Hl7Mapping
-from gateway.clinical.hl7.messages import Header, read_header, read_specimens, sender_of
+from gateway.clinical.hl7.messages import SUPPORTED, Header, read_header, read_specimens, sender_of
 from gateway.clinical.hl7.outcomes import decide
 from gateway.clinical.hl7.problems import APPLICATION_INTERNAL_ERROR, DATA_TYPE_ERROR, Hl7MessageError, rejected
 from gateway.clinical.hl7.reading import segments_of
@@ -32,19 +32,23 @@ log = logging.getLogger(__name__)
 DeadLetterSink = Callable[[DeadLetter], Awaitable[None]]
 """Hears of each dead letter (the service publishes it on the MQTT dead-letter topic)."""
 NOT_HL7 = "not an HL7 message: it does not begin with a complete MSH segment (batches, FHS/BHS, are not taken)"
+MAX_LOGGED_CODES = 1000
+"""Unmapped test codes named in the log at most (each once): a sender cannot grow the set without bound."""
 DEAD_LETTER_TOPIC = "hl7v2"
 """`DeadLetter.topic` of an HL7 message: `hl7v2/{sender}`."""
 
 
 def decode(raw: bytes) -> str:
-    """The message as text, with segments ended by CR as HL7 has them (senders that write LF or CRLF are common).
+    """The message as text, with segments ended by CR as HL7 has them (senders that write LF or CRLF are common),
+    and without blank lines, which are no segments.
 
     UTF-8 is tried first (HL7 2.8's preferred character set), then ISO 8859-1, which decodes any byte."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
-    return text.replace("\r\n", "\r").replace("\n", "\r")
+    lines = text.replace("\r\n", "\r").replace("\n", "\r").split("\r")
+    return "\r".join(line for line in lines if line.strip())
 
 
 def _parse(raw: bytes) -> hl7.Message | None:
@@ -60,6 +64,15 @@ def _message_type(message: hl7.Message) -> str:
     """MSH-9's message type and trigger event, e.g. `OML^O21` (empty when MSH-9 is)."""
     msh = segments_of(message)[0]
     return "^".join(filter(None, (msh.read(FieldPath("MSH", 9, 1)), msh.read(FieldPath("MSH", 9, 2)))))[:16]
+
+
+def counted_as(message: hl7.Message | None) -> str:
+    """The message type a message is counted under: a supported one by name, `unparsed` for bytes that are no
+    message, and `other` for anything else, so a sender cannot make up a metric label per message it sends."""
+    if message is None:
+        return "unparsed"
+    kind, _, trigger = _message_type(message).partition("^")
+    return f"{kind}^{trigger}" if trigger in SUPPORTED.get(kind, frozenset()) else "other"
 
 
 class Hl7Inbound:
@@ -85,9 +98,12 @@ class Hl7Inbound:
         self._seq = SequenceCounter()
         self._lock = asyncio.Lock()
         self.answered: Counter[tuple[str, str]] = Counter()
-        """(message type, ACK code) -> messages answered so (the type `unparsed` for bytes that are no message)."""
+        """(message type, ACK code) -> messages answered so; the type as `counted_as` names it."""
         self.dead_letters = 0
         """Dead letters kept since start (every message answered AE or AR)."""
+        self.unmapped_tests = 0
+        """Specimens and results left out since start because their test code is not in `categories`."""
+        self._unmapped_codes: set[str] = set()
 
     @property
     def records(self) -> Hl7Records:
@@ -97,7 +113,7 @@ class Hl7Inbound:
         """The ACK for one message (the bytes inside an MLLP block), counted by message type and ACK code."""
         message = _parse(raw)
         reply = await self._answer(raw, message)
-        self.answered[_message_type(message) if message else "unparsed", str(reply.segment("MSA")[1])] += 1
+        self.answered[counted_as(message), str(reply.segment("MSA")[1])] += 1
         return reply
 
     async def _answer(self, raw: bytes, message: hl7.Message | None) -> hl7.Message:
@@ -134,7 +150,8 @@ class Hl7Inbound:
             if await self._records.previous_ack(header.sender, header.control_id) == "AA":
                 log.info("%s again: answered AA, nothing stored", what)
                 return ack(message, "AA")
-            seen = read_specimens(message, header, self._mapping)
+            reading = read_specimens(message, header, self._mapping)
+            seen = reading.seen
             outcome = decide(
                 seen,
                 await self._records.orders(item.known.barcode for item in seen),
@@ -151,6 +168,7 @@ class Hl7Inbound:
                 raise Hl7MessageError("AE", DATA_TYPE_ERROR, "; ".join(exc.problems)) from None
             handled = HandledRow(header.sender, header.control_id, header.message_type, received_at, "AA", result.ids)
             await self._records.handled(handled, list(outcome.orders.values()))
+            self._skipped(reading.unmapped)
         except Hl7MessageError as problem:
             log.warning("%s answered %s: %s", what, problem.ack, problem)
             await self._failed(message, header, received_at, problem)
@@ -164,6 +182,19 @@ class Hl7Inbound:
             return ack(message, internal.ack, internal)
         log.info("%s answered AA: %d event(s), %d new", what, len(result.ids), result.stored)
         return ack(message, "AA")
+
+    def _skipped(self, codes: list[str]) -> None:
+        """Count the specimens of unmapped tests, and name each code in the log the first time it comes."""
+        self.unmapped_tests += len(codes)
+        for code in codes:
+            if code in self._unmapped_codes or len(self._unmapped_codes) >= MAX_LOGGED_CODES:
+                continue
+            self._unmapped_codes.add(code)
+            log.warning(
+                "HL7 test code %r is not in the mapping's categories: its specimens are not tracked "
+                "(unmapped_tests: skip; logged once per code)",
+                code[:64],
+            )
 
     async def _failed(
         self,

@@ -9,7 +9,7 @@ all that the redacted copy of a dead letter keeps (`gateway.clinical.hl7.redacti
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -130,6 +130,9 @@ class Hl7Mapping(_Strict):
     priorities: dict[str, SpecimenPriority] = Field(min_length=1)
     category: Choices
     categories: dict[str, Identifier] = Field(min_length=1)
+    unmapped_tests: Literal["skip", "reject"] = "skip"
+    """A specimen or result of a test code not in `categories`: `skip` answers AA and tracks nothing of it (a
+    laboratory system sends every test; wardlink tracks the tubes of some); `reject` answers AE."""
     ward: Choices
     collector: Choices
     collected_at: Choices

@@ -40,6 +40,13 @@ _MSH = "MSH"
 MAX_CONTROL_ID = 199
 """MSH-10's length from v2.7 on (20 before): longer is refused rather than cut, so two ids never become one."""
 MAX_SENDER = 200
+MAX_STATUS = 8
+"""The width of `hl7_orders`' container and result status columns: a longer code is an AE, not a database error."""
+
+
+def has_control(text: str) -> bool:
+    """Whether a value holds a control character (NUL, which PostgreSQL cannot store in text, among them)."""
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def _msh(field: int, component: int = 1) -> FieldPath:
@@ -107,6 +114,15 @@ class ResultSeen:
 Seen = OrderSeen | ContainerSeen | ResultSeen
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a message says of its specimens: what is tracked, and the test codes (OBR-4) of the specimens and
+    results left out because `categories` does not name them (`unmapped_tests: skip`), one per specimen."""
+
+    seen: list[Seen]
+    unmapped: list[str]
+
+
 def sender_of(msh: Seg, mapping: Hl7Mapping) -> str:
     """The sending application (the mapping's `sender`, MSH-3.1), with the facility (MSH-4.1) after a `^`."""
     application, facility = msh.read(mapping.sender), msh.read(_msh(4))
@@ -122,6 +138,8 @@ def read_header(message: hl7.Message, mapping: Hl7Mapping) -> Header:
     if len(control_id) > MAX_CONTROL_ID:
         reason = f"the message control id is {len(control_id)} characters long, the limit is {MAX_CONTROL_ID}"
         raise rejected(DATA_TYPE_ERROR, reason, msh.at(_msh(10)))
+    if has_control(control_id):
+        raise rejected(DATA_TYPE_ERROR, "the message control id contains a control character", msh.at(_msh(10)))
     kind, trigger = msh.read(_msh(9, 1)), msh.read(_msh(9, 2))
     if kind not in SUPPORTED:
         raise rejected(UNSUPPORTED_MESSAGE_TYPE, f"message type {kind!r} is not supported", msh.at(_msh(9)))
@@ -143,6 +161,9 @@ def read_header(message: hl7.Message, mapping: Hl7Mapping) -> Header:
     if len(sender_of(msh, mapping)) > MAX_SENDER:
         reason = f"sending application and facility are longer than {MAX_SENDER} characters"
         raise rejected(DATA_TYPE_ERROR, reason, msh.at(mapping.sender))
+    for path in (mapping.sender, _msh(4)):
+        if has_control(msh.read(path)):
+            raise rejected(DATA_TYPE_ERROR, "the sender contains a control character", msh.at(path))
     device = mapping.devices.get(application, application)
     try:
         check_identifier(device, what="device id")
@@ -175,6 +196,20 @@ def _code(scope: Scope, choices: Sequence[FieldPath], table: dict[str, str], wha
     return table[code], at
 
 
+def _status(scope: Scope, choices: Sequence[FieldPath], what: str) -> tuple[str, Location] | None:
+    """A status code as `hl7_orders` keeps it: at most `MAX_STATUS` characters, none of them a control character."""
+    found = scope.first(choices)
+    if found is None:
+        return None
+    code, at = found
+    if len(code) > MAX_STATUS:
+        reason = f"the {what} is {len(code)} characters long, the limit is {MAX_STATUS}"
+        raise content_error(DATA_TYPE_ERROR, reason, at)
+    if has_control(code):
+        raise content_error(DATA_TYPE_ERROR, f"the {what} contains a control character", at)
+    return found
+
+
 def _value(found: tuple[str, Location] | None) -> str | None:
     return found[0] if found is not None else None
 
@@ -204,21 +239,34 @@ def _known(scope: Scope, mapping: Hl7Mapping) -> Known:
     )
 
 
-def read_specimens(message: hl7.Message, header: Header, mapping: Hl7Mapping) -> list[Seen]:
+def read_specimens(message: hl7.Message, header: Header, mapping: Hl7Mapping) -> Reading:
     """What the message says of each specimen it names; AE (`Hl7MessageError`) at the first wrong or missing value."""
     segments = segments_of(message)
     base = Scope(zone=header.zone).with_(*_firsts(segments, "MSH", "PV1", "EQU"))
     kind = header.message_type.split("^")[0]
     if kind == "SSU":
-        return [_container(scope, mapping) for scope in _container_scopes(segments, base)]
+        return Reading([_container(scope, mapping) for scope in _container_scopes(segments, base)], [])
     groups = order_groups(segments, specimen_first=kind == "OUL")
     if not groups:
         reason = "no OBR segment: nothing is ordered or resulted"
         raise content_error(REQUIRED_FIELD_MISSING, reason, Location("OBR", 1, 1))
-    scopes = [scope for group in groups for scope in group.scopes(base)]
-    if kind in ("OML", "ORM"):
-        return [_order(scope, mapping) for scope in scopes]
-    return [_result(scope, mapping) for scope in scopes]
+    reading = Reading([], [])
+    for scope in (scope for group in groups for scope in group.scopes(base)):
+        if (code := _unmapped_test(scope, mapping)) is not None:
+            reading.unmapped.append(code)
+        else:
+            reading.seen.append(_order(scope, mapping) if kind in ("OML", "ORM") else _result(scope, mapping))
+    return reading
+
+
+def _unmapped_test(scope: Scope, mapping: Hl7Mapping) -> str | None:
+    """The test code when `categories` does not name it and `unmapped_tests` is `skip`; under `reject` an AE."""
+    found = scope.first(mapping.category)
+    if found is None or found[0] in mapping.categories:
+        return None
+    if mapping.unmapped_tests == "reject":
+        _code(scope, mapping.category, mapping.categories, "test")  # raises: table value not found
+    return found[0]
 
 
 def _firsts(segments: Sequence[Seg], *names: str) -> list[Seg]:
@@ -233,7 +281,7 @@ def _order(scope: Scope, mapping: Hl7Mapping) -> OrderSeen:
 
 def _result(scope: Scope, mapping: Hl7Mapping) -> ResultSeen:
     fields = mapping.result
-    status = scope.first(fields.status)
+    status = _status(scope, fields.status, "result status")
     if status is None:
         raise content_error(REQUIRED_FIELD_MISSING, "no result status", scope.where(fields.status))
     at = scope.time(fields.at)
@@ -263,7 +311,7 @@ def _container_scopes(segments: Sequence[Seg], base: Scope) -> list[Scope]:
 def _container(scope: Scope, mapping: Hl7Mapping) -> ContainerSeen:
     fields = mapping.container
     barcode = _barcode(scope, fields.barcode)
-    status = scope.first(fields.status)
+    status = _status(scope, fields.status, "container status")
     if status is None:
         raise content_error(REQUIRED_FIELD_MISSING, "no container status", scope.where(fields.status))
     at = scope.time(fields.at)

@@ -17,6 +17,9 @@ from gateway.storage.database import Database
 
 _LIMITS = {"sender": 200, "control_id": 200, "message_type": 16, "reason": 1000}
 """Column lengths of `clinical_dead_letters` (and of `hl7_messages`)."""
+NUL = "\x00"
+NUL_ESCAPED = "\\X00\\"
+"""HL7's hex escape of a NUL, which PostgreSQL cannot keep in text: how a dead letter holds one."""
 
 OrderStatus = Literal["ordered", "collected", "cancelled", "seen"]
 """`seen`: the laboratory system reported the specimen (a container state, a result) without an order before."""
@@ -100,7 +103,7 @@ class Hl7Records:
 
     async def failed(self, letter: DeadLetterRow, handled: HandledRow | None) -> None:
         """Keep a dead letter and, when the message had a control id, that it was answered AE or AR."""
-        values = asdict(letter)
+        values = {k: v.replace(NUL, NUL_ESCAPED) if isinstance(v, str) else v for k, v in asdict(letter).items()}
         for name, limit in _LIMITS.items():  # a sender's over-long header field must not lose the dead letter
             if isinstance(values.get(name), str):
                 values[name] = values[name][:limit]

@@ -1,5 +1,6 @@
 """The copy of a message that may be kept: only the fields the mapping reads, every other segment as its name and
-`<redacted>`. A whitelist, so a segment or field nobody thought of (PID, NK1, an OBX value, a note, a Z-segment)
+`<redacted>`, and a line whose first field is no segment id as `<redacted>` alone. A whitelist, so a segment or
+field nobody thought of (PID, NK1, an OBX value, a note, a Z-segment, the rest of an address after a line break)
 is never kept, logged or dead-lettered.
 """
 
@@ -8,7 +9,7 @@ from collections import defaultdict
 import hl7
 
 from gateway.clinical.hl7.mapping import FieldPath, Hl7Mapping
-from gateway.clinical.hl7.reading import segments_of
+from gateway.clinical.hl7.reading import NOT_A_SEGMENT, segments_of
 
 REDACTED = "<redacted>"
 MSH_FIELDS = (3, 4, 5, 6, 7, 9, 10, 11, 12, 15, 16, 18)
@@ -34,6 +35,9 @@ class Redactor:
         """The message with every value the mapping does not read removed."""
         out = hl7.Message(separators=message.separators, esc=message.esc, sequence=[])
         for seg in segments_of(message):
+            if seg.name == NOT_A_SEGMENT:  # the rest of a field after a line break: its "name" is patient data too
+                out.append(out.create_segment([out.create_field([REDACTED])]))
+                continue
             copy = out.create_segment([out.create_field([seg.name])])
             if seg.name == "MSH":
                 copy.assign_field(str(seg.segment(1)), 1)

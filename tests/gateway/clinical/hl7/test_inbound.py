@@ -73,3 +73,12 @@ async def test_a_latin_1_message_is_read(store: Stores, hl7_mapping: Path) -> No
     latin = text("oml_o21_collected").replace("Testpatient", "Testpätient").encode("latin-1")
 
     assert ack_code(await inbound.handle(latin)) == "AA"
+
+
+async def test_blank_lines_between_segments_are_no_segments(store: Stores, hl7_mapping: Path) -> None:
+    inbound = Hl7Inbound(store.events, store.db, load_mapping(hl7_mapping), site="general-hospital")
+
+    reply = await inbound.handle(text("oml_o21_collected").replace("\r", "\n\n \r").encode())
+
+    assert ack_code(reply) == "AA"
+    assert await count(store, events) == 1

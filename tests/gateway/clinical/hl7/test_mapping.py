@@ -57,6 +57,7 @@ def test_a_hospital_file_replaces_what_it_sets_and_keeps_the_rest(tmp_path: Path
         ("barcode: []", "barcode", "name at least one field"),
         ("barcodes: [SPM-2]", "barcodes", "Extra inputs are not permitted"),
         ("result: {final: []}", "result.final", "at least 1 item"),
+        ("unmapped_tests: ignore", "unmapped_tests", "Input should be 'skip' or 'reject'"),
     ],
 )
 def test_a_broken_file_is_refused_naming_file_field_and_reason(

@@ -29,7 +29,7 @@ def mapping(tmp_path: Path) -> Hl7Mapping:
 
 
 def specimens(msg: hl7.Message, mapping: Hl7Mapping) -> list[OrderSeen | ContainerSeen | ResultSeen]:
-    return read_specimens(msg, read_header(msg, mapping), mapping)
+    return read_specimens(msg, read_header(msg, mapping), mapping).seen
 
 
 def at(*parts: int) -> datetime:
@@ -158,9 +158,18 @@ def test_an_ack_answers_the_control_id_and_an_error_names_segment_field_code_and
 def test_a_receiver_before_v25_also_reads_the_error_in_msa_3_and_err_1(mapping: Hl7Mapping) -> None:
     msg = message("orm_o01_ordered", OBR_F4="0000-0^Unknown^LN")
     with pytest.raises(Hl7MessageError) as raised:
-        specimens(msg, mapping)
+        specimens(msg, mapping.model_copy(update={"unmapped_tests": "reject"}))
 
     reply = ack(msg, "AE", raised.value)
 
     assert str(reply.extract_field("MSA", 1, 3)).startswith("OBR-4: test code '0000-0' is not in the mapping")
     assert str(reply.segment("ERR")(1)) == "OBR^1^4^103&Table value not found&HL70357"
+
+
+def test_an_order_or_result_of_an_unmapped_test_is_left_out_and_its_code_told(mapping: Hl7Mapping) -> None:
+    for name in ("orm_o01_ordered", "oru_r01_final"):
+        msg = message(name, OBR_F4="0000-0^Unknown^LN")
+
+        reading = read_specimens(msg, read_header(msg, mapping), mapping)
+
+        assert (reading.seen, reading.unmapped) == ([], ["0000-0"])

@@ -47,5 +47,21 @@ def test_a_segment_nobody_thought_of_is_redacted() -> None:
     assert "ZPI|<redacted>" in Redactor(load_mapping()).redact(oml).split("\r")
 
 
+@pytest.mark.parametrize(
+    "line",
+    ["Springfield^^^^12345|x", "Fictitia^^^^^L", "Testpatient Fictitia is anxious", "pv1|x", "SPM~1|1|BC-9", "ZP|x"],
+)
+def test_a_line_that_is_no_segment_is_redacted_whole(line: str) -> None:
+    """What follows a line break inside a field: its first field is patient data, not a segment name."""
+    oml = message("oml_o21_collected")
+    fields = line.split("|")
+    oml.append(oml.create_segment([oml.create_field([text]) for text in fields]))
+
+    lines = Redactor(load_mapping()).redact(oml).split("\r")
+
+    assert lines[-2:] == ["<redacted>", ""]
+    assert "BC-9" not in "\r".join(lines)
+
+
 def test_bytes_that_are_not_hl7_keep_only_their_size() -> None:
     assert redact_unparsed(b"Testpatient Fictitia 19700101") == "<redacted> 29 bytes that are not an HL7 message"
