@@ -5,7 +5,6 @@ meaning is read from (the message's MSH and PV1, the order's ORC, OBR and TQ1, t
 field choice such as `[SPM-2.1, OBR-3.1]` is tried in the segments that belong together.
 """
 
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timezone, tzinfo
@@ -16,6 +15,7 @@ import hl7
 from contract.ids import InvalidIdentifierError, check_identifier
 from gateway.clinical.hl7.mapping import FieldPath
 from gateway.clinical.hl7.problems import DATA_TYPE_ERROR, Location, content_error
+from gateway.clinical.hl7.segment_ids import is_segment_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +40,16 @@ class Seg:
         return "" if text == '""' else text  # the HL7 null: present and blank
 
 
-SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
-"""What a segment id looks like (HL7: three upper-case letters or digits, a letter first)."""
 NOT_A_SEGMENT = ""
 """The name of a line whose first field is not a segment id: usually the rest of a field after a line break the
 sender did not escape (an address, a note), never to be read nor kept."""
 
 
 def segment_name(segment: Any) -> str:
-    """The segment's id, or `NOT_A_SEGMENT` when its first field as a whole is not one (so `SPM~1` is none)."""
+    """The segment's id, or `NOT_A_SEGMENT` when its first field as a whole is not one HL7 defines or a `Z`
+    segment (so `SPM~1`, and a surname `LEE` after a line break, are none)."""
     name = str(segment[0]) if segment else ""
-    return name if SEGMENT_NAME.fullmatch(name) else NOT_A_SEGMENT
+    return name if is_segment_id(name) else NOT_A_SEGMENT
 
 
 def segments_of(message: hl7.Message) -> list[Seg]:

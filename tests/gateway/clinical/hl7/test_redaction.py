@@ -49,7 +49,16 @@ def test_a_segment_nobody_thought_of_is_redacted() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["Springfield^^^^12345|x", "Fictitia^^^^^L", "Testpatient Fictitia is anxious", "pv1|x", "SPM~1|1|BC-9", "ZP|x"],
+    [
+        "Springfield^^^^12345|x",
+        "Fictitia^^^^^L",
+        "Testpatient Fictitia is anxious",
+        "pv1|x",
+        "SPM~1|1|BC-9",
+        "ZP|x",
+        "LEE",  # a surname after a line break looks like a segment id, but HL7 defines no LEE segment
+        "USA|x",
+    ],
 )
 def test_a_line_that_is_no_segment_is_redacted_whole(line: str) -> None:
     """What follows a line break inside a field: its first field is patient data, not a segment name."""
