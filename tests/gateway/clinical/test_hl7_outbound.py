@@ -43,7 +43,8 @@ def specimen(kind: str, barcode: str, seq: int, at: datetime | None = None, **da
 
 
 def outbound(settings: GatewaySettings, url: str, **more: object) -> GatewaySettings:
-    quick = {"hl7_outbound_retry_max_s": 0.2, "hl7_outbound_ack_timeout_s": 2.0, **more}
+    # An answering peer's ACK gets 5 s, so a loaded machine never turns an answer into a resend the counts miss.
+    quick = {"hl7_outbound_retry_max_s": 0.2, "hl7_outbound_ack_timeout_s": 5.0, **more}
     return settings.model_copy(update={"hl7_outbound_url": url, **quick})
 
 
