@@ -1,17 +1,34 @@
-"""A real MLLP receiver for tests (python-hl7's `start_hl7_server` on a loopback port): it keeps what arrives and
-answers each message as the test's `answer` says (an ACK code, or None to stay silent)."""
+"""A real MLLP receiver for tests (python-hl7's `start_hl7_server` on a loopback port, UTF-8): it keeps what
+arrives and answers each message as the test's `answer` says (an ACK code, a `Refusal`, or None to stay silent).
+
+Its port is bound when the peer is made and kept until it stops, listening only between `start` and `stop`: a
+client connecting before `start` is refused, as by a receiver that is down, and no other test can take the port
+meanwhile (a port found free and let go could be, by any test binding port 0)."""
 
 import asyncio
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import TracebackType
 
 import hl7
 from hl7.mllp import HL7StreamReader, HL7StreamWriter, start_hl7_server
 
-Answer = Callable[[hl7.Message, int], str | tuple[str, str] | None]
-"""(message, how many times its control id arrived so far) -> MSA-1 to answer (with an ERR-8 reason if a pair), or
-None for no answer."""
+
+@dataclass(frozen=True)
+class Refusal:
+    """An AE or AR with its ERR segment: ERR-3 the HL7 table 0357 code (None: no ERR at all), ERR-2 the place
+    (`("SAC", 1, 3)`), ERR-8 the text (and MSA-3, as receivers before v2.5 write it)."""
+
+    code: str
+    text: str | None = None
+    error: str | None = "207"
+    where: tuple[str, int, int] | None = None
+
+
+Answer = Callable[[hl7.Message, int], str | tuple[str, str] | Refusal | None]
+"""(message, how many times its control id arrived so far) -> MSA-1 to answer (a pair: with an ERR-8 text and ERR-3
+207), a `Refusal`, or None for no answer."""
 
 
 def always(code: str) -> Answer:
@@ -26,11 +43,13 @@ def control_id(message: hl7.Message) -> str:
 
 
 class MllpPeer:
-    """Receives HL7 over MLLP on 127.0.0.1 (port 0 picks a free one)."""
+    """Receives HL7 over MLLP on 127.0.0.1, on a free port bound at once (`url` is known before `start`)."""
 
-    def __init__(self, answer: Answer = ACCEPT, port: int = 0) -> None:
+    def __init__(self, answer: Answer = ACCEPT) -> None:
         self.answer = answer
-        self.port = port
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
         self.received: list[hl7.Message] = []
         """Every message that arrived, resends included, in arrival order."""
         self.arrived = asyncio.Condition()
@@ -57,17 +76,21 @@ class MllpPeer:
             await self.arrived.wait_for(lambda: len(self.received) >= count)
 
     async def start(self) -> None:
-        self._server = await start_hl7_server(self._serve, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
+        self._server = await start_hl7_server(self._serve, sock=self._socket, encoding="utf-8")
 
-    async def stop(self) -> None:
-        """Stop listening and drop every connection (as a receiver that goes down)."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
+    def drop_connections(self) -> None:
+        """Close every open connection (the link drops); new ones are still accepted."""
         for writer in list(self._writers):
             writer.close()
+
+    async def stop(self) -> None:
+        """Stop listening and drop every connection (as a receiver that goes down); the port is let go."""
+        server, self._server = self._server, None
+        if server is None:
+            self._socket.close()
+            return
+        server.close()
+        self.drop_connections()
         await server.wait_closed()
 
     async def __aenter__(self) -> "MllpPeer":
@@ -98,18 +121,20 @@ class MllpPeer:
             writer.close()
 
 
-def acknowledgement(message: hl7.Message, answer: str | tuple[str, str]) -> hl7.Message:
-    """python-hl7's ACK for `message`, with an ERR segment carrying the reason when one is given."""
-    code, reason = (answer, None) if isinstance(answer, str) else answer
+def acknowledgement(message: hl7.Message, answer: str | tuple[str, str] | Refusal) -> hl7.Message:
+    """python-hl7's ACK for `message`, with an ERR segment when the answer is a refusal with an error or text."""
+    refusal = Refusal(*answer) if isinstance(answer, tuple) else answer
+    code = refusal if isinstance(refusal, str) else refusal.code
     ack = message.create_ack(code, application="TEST-RECEIVER", facility="TEST")
-    if reason is None:
+    if isinstance(refusal, str) or (refusal.error is None and refusal.text is None):
         return ack
-    err = "ERR|||207^Application internal error^HL70357|E||||" + str(ack.escape(reason))
-    return hl7.parse(str(ack) + err)
+    where = "^".join(str(part) for part in refusal.where) if refusal.where else ""
+    error = f"{refusal.error}^Error^HL70357" if refusal.error else ""
+    text = "".join(_ESCAPES.get(c, c) for c in refusal.text or "")
+    msh, msa = str(ack).rstrip("\r").split("\r")
+    return hl7.parse(f"{msh}\r{msa}|{text}\rERR||{where}|{error}|E||||{text}")
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now (for a receiver that comes up later)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_ESCAPES = {"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"}
+"""HL7's escapes for the separators only: python-hl7's `escape` also writes non-ASCII as `\\X..\\`, and a
+receiver's text here is sent as it is, in UTF-8."""

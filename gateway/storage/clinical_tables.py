@@ -59,7 +59,8 @@ clinical_dead_letters = sa.Table(
 )
 
 # HL7 v2 out to the LIS (migration 0010, gateway/clinical/hl7_outbound): a message per told event, sent in `position`
-# order until answered AA (`sent`); AE or AR leave it `failed` with the LIS's reason. Barcodes and ids only.
+# order until answered AA (`sent`); a refusal leaves it `failed`, `reason` holding the error code and place only
+# (never the LIS's text, `gateway.clinical.hl7_outbound.answers`). Barcodes and ids only.
 hl7_outbox = sa.Table(
     "hl7_outbox",
     metadata,

@@ -25,6 +25,8 @@ from contract import Event
 from contract.events.specimen import SpecimenCollected, SpecimenReceived, SpecimenResulted
 
 HL7_VERSION = "2.5.1"
+CHARACTER_SET = "UNICODE UTF-8"
+"""MSH-18 (HL7 table 0211): the link writes UTF-8."""
 LOINC = "LN"
 
 TEST_CODES: dict[str, tuple[str, str]] = {
@@ -102,6 +104,12 @@ def _msh(header: Header, kind: tuple[str, str, str], control_id: str, sent_at: d
         control_id,
         "P",
         HL7_VERSION,
+        None,
+        None,
+        None,
+        None,
+        None,
+        CHARACTER_SET,
     )
     return "MSH|^~\\&" + fields
 

@@ -5,9 +5,12 @@ It has the interface of the MQTT `ClinicalSystem` (`report`, `pending`, `acknowl
 into the HL7 message that tells it (`simulators.clinical.hl7_messages`). Messages go one at a time, in order, over
 one MLLP connection (python-hl7 frames and parses them); each is kept until the gateway answers it: `AA` takes it
 off, `AE` or `AR` too (logged without the message's text, counted in `rejected`: resending a message the receiver
-refused only gets it refused again). Unanswered, it is sent again after `resend_after_s` and after a reconnect,
-with the same control id (MSH-10), so the gateway stores it once. Reconnects use capped, jittered backoff. Kept in
-memory: a simulator does not survive a restart.
+refused only gets it refused again) — except `AR` with ERR-3 207 ("application internal error", e.g. the gateway's
+database is away) or with no error code, which in HL7's original mode asks for the message again: it is sent again
+after a capped, jittered backoff (counted in `deferred`). Unanswered, it is sent again after `resend_after_s` and
+after a reconnect, with the same control id (MSH-10), so the gateway stores it once. Reconnects use capped,
+jittered backoff. The link is UTF-8 both ways (MSH-18 `UNICODE UTF-8`); a byte in an answer that is not UTF-8 is
+replaced, never an error. Kept in memory: a simulator does not survive a restart.
 
     async with Hl7LabSystem("mllp://127.0.0.1:2575", clock=clock) as lis:
         lis.report("specimen.collected", "specimen", "S123456789", {"category": "cbc", "ward": "icu"})
@@ -37,7 +40,10 @@ log = logging.getLogger(__name__)
 ACCEPTED = frozenset({"AA", "CA"})
 """Answers that take a message off as accepted (original mode; enhanced mode's commit accept)."""
 REFUSED = frozenset({"AE", "AR", "CE", "CR"})
-"""Answers that take a message off for good without it being accepted (error, reject; enhanced-mode too)."""
+"""Answers that take a message off for good without it being accepted (error, reject; enhanced-mode too)..."""
+REJECTED = frozenset({"AR", "CR"})
+SEND_AGAIN_ERRORS = frozenset({None, "207"})
+"""...unless a reject names an application internal error (HL7 table 0357) or no error: then it is sent again."""
 
 
 def _wall_now() -> datetime:
@@ -103,8 +109,12 @@ class Hl7LabSystem:
         """Reports the receiver answered AE or AR: not sent again."""
         self.sends = 0
         """Messages written to the wire, resends included."""
+        self.deferred = 0
+        """Answers AR for an internal error (or for no stated reason): the message was sent again."""
         self.connected = asyncio.Event()
         self._backoff = Backoff(initial=0.2, cap=max_backoff_s)
+        self._again = Backoff(initial=0.2, cap=max_backoff_s)
+        """Between sends of a message the receiver asked for again."""
         self._failures = FailureLog(log, f"lab system link to {self.address}")
         self._seq = 1
         self._orders: dict[str, SpecimenCollected] = {}
@@ -181,7 +191,9 @@ class Hl7LabSystem:
         while True:
             try:
                 async with asyncio.timeout(self.connect_timeout_s):
-                    reader, writer = await open_hl7_connection(self.address.host, self.address.port)
+                    reader, writer = await open_hl7_connection(
+                        self.address.host, self.address.port, encoding="utf-8", encoding_errors="replace"
+                    )
             except (OSError, TimeoutError) as exc:
                 self._failures.failed(f"cannot connect ({exc})")
                 await asyncio.sleep(self._backoff.next_delay())
@@ -213,24 +225,35 @@ class Hl7LabSystem:
             writer.writemessage(report.message)
             await writer.drain()
             self.sends += 1
+            asked_again = False
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.resend_after_s):
-                    while report.control_id in self._unanswered:
-                        self._answered(await reader.readmessage())
+                    while report.control_id in self._unanswered and not asked_again:
+                        asked_again = self._answered(await reader.readmessage()) == report.control_id
+            if asked_again:
+                await asyncio.sleep(self._again.next_delay())
 
-    def _answered(self, answer: hl7.Message) -> None:
-        """Take the message an answer names off (an answer to one already answered is a late duplicate)."""
+    def _answered(self, answer: hl7.Message) -> str | None:
+        """Take the message an answer names off (an answer to one already answered is a late duplicate); the
+        control id of a message the receiver asks for again, else None."""
         try:
             code, control_id = str(answer["MSA.1"]), str(answer["MSA.2"])
         except (KeyError, IndexError):
             log.warning("lab system: ignoring an answer without MSA")
-            return
+            return None
         if code not in ACCEPTED and code not in REFUSED:
-            log.warning("lab system: message %s answered with unknown code %r; sent again", control_id, code)
-            return
-        report = self._unanswered.pop(control_id, None)
+            log.warning("lab system: message %s answered with unknown code %r; sent again", control_id, code[:2])
+            return None
+        report = self._unanswered.get(control_id)
         if report is None:
-            return
+            return None
+        if code in REJECTED and _error_code(answer) in SEND_AGAIN_ERRORS:
+            self.deferred += 1
+            log.warning("lab system: %s message %s answered %s for an internal error; sent again", report.event.type,
+                        control_id, code)  # fmt: skip
+            return control_id
+        del self._unanswered[control_id]
+        self._again.reset()
         report.answer = code
         if code in ACCEPTED:
             self.acked += 1
@@ -239,3 +262,13 @@ class Hl7LabSystem:
             log.warning("lab system: %s message %s answered %s; not sent again", report.event.type, control_id, code)
         if not self._unanswered:
             self._all_answered.set()
+        return None
+
+
+def _error_code(answer: hl7.Message) -> str | None:
+    """ERR-3.1 (v2.5 on), else ERR-1.4.1 (before v2.5), else MSA-6.1: the HL7 table 0357 code, None without one."""
+    for key in ("ERR.3.1.1", "ERR.1.1.4.1", "MSA.6.1.1"):
+        with contextlib.suppress(KeyError, IndexError):
+            if code := str(answer[key]).strip():
+                return code
+    return None

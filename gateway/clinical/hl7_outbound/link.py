@@ -3,6 +3,8 @@
 The link connects when first needed and is closed after any failure (a dropped connection, no answer in time, a
 frame that cannot be read), so the next attempt starts on a fresh connection: an answer that arrives late on the
 old one can never be taken for the answer to another message. Answers naming another control id are skipped.
+Both ways are UTF-8 (MSH-18 `UNICODE UTF-8`); a byte that is not UTF-8 in an answer is replaced, never an error,
+so an answer with an odd character still settles its message.
 """
 
 import asyncio
@@ -13,6 +15,8 @@ from urllib.parse import urlsplit
 import hl7
 from hl7.mllp import HL7StreamReader, HL7StreamWriter, InvalidBlockError, open_hl7_connection
 
+from gateway.clinical.hl7_outbound.answers import Answer, read_answer
+
 LINK_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     EOFError,
@@ -22,6 +26,15 @@ LINK_ERRORS: tuple[type[BaseException], ...] = (
     hl7.HL7Exception,
 )
 """What a failed exchange raises: refused or dropped connection, no answer in time, an answer that cannot be read."""
+ENCODING = "utf-8"
+
+
+def describe(exc: BaseException) -> str:
+    """What to log of a failed exchange: a connection error's text names only addresses; a parse error's could
+    quote the answer, so only its kind is told."""
+    if isinstance(exc, OSError | TimeoutError | EOFError) and str(exc):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -41,29 +54,6 @@ class MllpAddress:
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"mllp://{host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The LIS's acknowledgement: MSA-1, and its reason when it is not AA (ERR-8, ERR-3 or MSA-3)."""
-
-    code: str
-    reason: str | None = None
-
-
-def _first(message: hl7.Message, *keys: str) -> str | None:
-    for key in keys:
-        with contextlib.suppress(KeyError, IndexError):
-            if value := str(message[key]):
-                return value
-    return None
-
-
-def read_answer(ack: hl7.Message) -> tuple[str, str, str | None]:
-    """(MSA-2 control id, MSA-1 code, reason) of an ACK; KeyError without MSA."""
-    code = str(ack["MSA.1"])
-    reason = None if code in ("AA", "CA") else _first(ack, "ERR.8", "ERR.3.1.2", "ERR.3", "MSA.3")
-    return str(ack["MSA.2"]), code, reason
 
 
 class MllpLink:
@@ -86,11 +76,11 @@ class MllpLink:
             async with asyncio.timeout(self.answer_timeout_s):
                 while True:
                     try:
-                        named, code, reason = read_answer(await reader.readmessage())
+                        named, answer = read_answer(await reader.readmessage())
                     except (KeyError, IndexError):
                         continue  # not an acknowledgement: nothing to match
                     if named == control_id:
-                        return Answer(code, reason)
+                        return answer
         except LINK_ERRORS:
             await self.close()
             raise
@@ -98,7 +88,9 @@ class MllpLink:
     async def _open(self) -> tuple[HL7StreamReader, HL7StreamWriter]:
         if self._reader is None or self._writer is None or self._writer.is_closing():
             async with asyncio.timeout(self.connect_timeout_s):
-                self._reader, self._writer = await open_hl7_connection(self.address.host, self.address.port)
+                self._reader, self._writer = await open_hl7_connection(
+                    self.address.host, self.address.port, encoding=ENCODING, encoding_errors="replace"
+                )
         return self._reader, self._writer
 
     async def close(self) -> None:

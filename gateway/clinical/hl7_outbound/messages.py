@@ -9,7 +9,7 @@ knows whose specimen a barcode is.
 | `specimen.scanned` | `I` identified          | SAC-3 barcode; EQU-1 the device that read it (the lab's sorter)       |
 | `specimen.sorted`  | `R` process completed   | SAC-3 barcode; SAC-10 rack, SAC-11 position in it, SAC-15 output lane |
 
-EQU-2 is when it happened (the device's clock), MSH-7 when the message was written.
+EQU-2 is when it happened (the device's clock), MSH-7 when the message was written, MSH-18 `UNICODE UTF-8`.
 """
 
 from collections.abc import Mapping, Sequence
@@ -20,6 +20,8 @@ from typing import Any
 import hl7
 
 HL7_VERSION = "2.5.1"
+CHARACTER_SET = "UNICODE UTF-8"
+"""MSH-18 (HL7 table 0211): what the link writes, so a receiver need not guess."""
 SSU_U03 = ("SSU", "U03", "SSU_U03")
 IDENTIFIED = ("I", "Identified", "HL70370")
 SORTED = ("R", "Process completed", "HL70370")
@@ -97,6 +99,12 @@ def container_status(told: Told, parties: Parties, control_id: str, written_at: 
         control_id,
         "P",
         HL7_VERSION,
+        None,
+        None,
+        None,
+        None,
+        None,
+        CHARACTER_SET,
     )
     # MSH-1 (the field separator) and MSH-2 (the encoding characters) are the only fields never escaped.
     msh = "MSH|^~\\&" + header

@@ -5,8 +5,13 @@ gateway stopping between the two would never write the message. Instead the outb
 (index `ix_events_type_received`), after the `received_at` it reached, and writes each row in one transaction with
 the cursor: whatever was stored is told, across restarts. `received_at` is stamped before a batch commits, so a
 batch can commit with an older stamp than one already scanned; each scan therefore looks back `settle` (5 minutes)
-behind the cursor, and the rows' unique `event_id` keeps anything found twice from being written twice. The commit
-observer only wakes the sender early.
+behind the cursor, and an event already in the outbox (its `event_id` is unique) is skipped, so nothing found
+twice is written twice. The commit observer only wakes the sender early.
+
+The bound this leaves: an event whose `received_at` is more than `settle` older than the newest already scanned
+when it becomes visible (a commit slower than `settle`, or a gateway whose clock runs that far behind another's
+on the same database) is not sent. Answered rows are only forgotten (`forget_answered`) once their event is
+behind the look-back, so the scan can never find a forgotten event unwritten and send it again.
 
 Events stored before outbound was first configured (at or before `enabled_after`) are history, never sent.
 """
@@ -21,6 +26,7 @@ import hl7
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.clinical.hl7_outbound.answers import Answer
 from gateway.clinical.hl7_outbound.messages import TOLD_TYPES, Parties, Told, container_status
 from gateway.runtime.clock import Clock, utc_now
 from gateway.storage.clinical_tables import hl7_outbox, hl7_outbox_cursor
@@ -31,7 +37,6 @@ PENDING, SENT, FAILED = "pending", "sent", "failed"
 SETTLE = timedelta(minutes=5)
 SCAN_LIMIT = 500
 """Rows written per transaction at most."""
-REASON_CHARS = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +87,11 @@ class Hl7Outbox:
         """Write a row for each told event stored since the cursor (up to `limit`); how many were written."""
         async with self._db.write(), self._db.engine.begin() as connection:
             enabled_after, scanned_through = await self._cursor(connection)
-            bounds = [b for b in (enabled_after, scanned_through and scanned_through - self._settle) if b]
+            floor = _floor(enabled_after, scanned_through, self._settle)
             unwritten = ~sa.exists().where(hl7_outbox.c.event_id == events.c.id)
             query = sa.select(events).where(events.c.type.in_(TOLD_TYPES), unwritten)
-            if bounds:
-                query = query.where(events.c.received_at > max(bounds))
+            if floor is not None:
+                query = query.where(events.c.received_at > floor)
             found = (await connection.execute(query.order_by(*_ORDER).limit(limit))).all()
             if not found:
                 return 0
@@ -146,13 +151,14 @@ class Hl7Outbox:
         async with self._db.write(), self._db.engine.begin() as connection:
             await connection.execute(sa.update(hl7_outbox).where(c.position == position).values(**change))
 
-    async def answered(self, position: int, answer: str, reason: str | None = None) -> None:
-        """The LIS answered: AA (or CA) sends the row off as sent; anything else keeps it as failed, with the reason."""
+    async def answered(self, position: int, answer: Answer) -> None:
+        """The LIS answered for good: AA (or CA) sends the row off as sent; a refusal keeps it as failed, with the
+        error code and place (never the LIS's text: `answers`)."""
         c = hl7_outbox.c
         change = {
-            "state": SENT if answer in ("AA", "CA") else FAILED,
-            "answer": answer[:2],
-            "reason": reason[:REASON_CHARS] if reason else None,
+            "state": SENT if answer.accepted else FAILED,
+            "answer": answer.code[:2],
+            "reason": answer.reason,
             "answered_at": self._clock(),
         }
         async with self._db.write(), self._db.engine.begin() as connection:
@@ -180,6 +186,25 @@ class Hl7Outbox:
         async with self._db.engine.connect() as connection:
             found = await connection.execute(sa.select(c.state, sa.func.count()).group_by(c.state))
             return {PENDING: 0, SENT: 0, FAILED: 0, **{state: int(n) for state, n in found}}
+
+
+async def forget_answered(connection: AsyncConnection, before: datetime, settle: timedelta = SETTLE) -> int:
+    """Delete rows answered before `before` whose event the scan no longer sees (received at or before its floor):
+    a row still inside the look-back stays, or its event would be found unwritten and sent again. How many."""
+    c = hl7_outbox_cursor.c
+    cursor = (await connection.execute(sa.select(c.enabled_after, c.scanned_through).where(c.id == 1))).first()
+    floor = None if cursor is None else _floor(cursor.enabled_after, cursor.scanned_through, settle)
+    visible = sa.exists().where(events.c.id == hl7_outbox.c.event_id)
+    if floor is not None:
+        visible = visible.where(events.c.received_at > floor)
+    answered = hl7_outbox.c.state.in_((SENT, FAILED)) & (hl7_outbox.c.answered_at < before)
+    return (await connection.execute(sa.delete(hl7_outbox).where(answered, ~visible))).rowcount
+
+
+def _floor(enabled_after: datetime | None, scanned_through: datetime | None, settle: timedelta) -> datetime | None:
+    """What the scan looks after: the later of the history's end and `settle` before the newest scanned."""
+    bounds = [b for b in (enabled_after, scanned_through and scanned_through - settle) if b]
+    return max(bounds) if bounds else None
 
 
 _ORDER = (events.c.received_at, events.c.occurred_at, events.c.seq, events.c.id)
