@@ -217,6 +217,9 @@ class Gateway:
             log_level="warning",
             lifespan="off",
             access_log=False,
+            # uvicorn believes X-Forwarded-* from loopback by default: only the configured proxies are believed.
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies),
         )
         self._server = _Server(config)
         self._tasks.append(asyncio.create_task(self._server.serve(sockets=[self._socket]), name="gateway-api"))

@@ -1,13 +1,14 @@
 """Gateway settings from `WARDLINK_*` environment variables, with defaults that run anywhere."""
 
+import ipaddress
 import uuid
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contract.ids import check_identifier
 
@@ -76,6 +77,9 @@ class GatewaySettings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     """Failed logins per user name and client address within `login_failure_window_minutes` before a 429."""
     login_failure_window_minutes: float = Field(default=15, gt=0)
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    """Addresses or networks (`10.0.0.5, 172.30.0.0/24`) of reverse proxies whose X-Forwarded-For and
+    X-Forwarded-Proto are believed. Empty: those headers are ignored, the client is the socket's peer."""
 
     # -- simulation control: start scenarios and inject faults in attached simulators (docs/simulation.md) -----
     simulation_control: bool = True
@@ -124,6 +128,22 @@ class GatewaySettings(BaseSettings):
     """Cap of the jittered backoff between attempts while the LIS is away or leaves a message unanswered."""
     hl7_outbound_ack_timeout_s: float = Field(default=30.0, gt=0)
     """How long the LIS has to answer a message before it counts as unanswered and is sent again."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        """A comma-separated list from the environment; every entry a valid address or network."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            return value
+        networks = []
+        for entry in value:
+            try:
+                networks.append(str(ipaddress.ip_network(str(entry).strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        return networks
 
     @field_validator("hl7_outbound_url")
     @classmethod
