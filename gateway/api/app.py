@@ -2,7 +2,7 @@
 
 from fastapi import FastAPI
 
-from gateway.api import problems
+from gateway.api import error_docs, problems
 from gateway.api.body_limit import BodyLimit
 from gateway.api.fhir import responses as fhir_responses
 from gateway.api.fhir.router import fhir_router
@@ -33,6 +33,8 @@ from gateway.api.routes import (
     turnaround,
 )
 from gateway.api.routes import metrics as metrics_route
+from gateway.api.same_origin import SameOrigin
+from gateway.api.security_headers import SecurityHeaders
 from gateway.composition.stores import Stores
 from gateway.dashboard.pages import router as dashboard_router
 from gateway.ingest.subscriber import Ingest
@@ -69,6 +71,8 @@ def create_app(
     problems.install(app)
     fhir_responses.install(app)  # OperationOutcome, not problem+json, under /fhir/r4
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)  # 413 problem (docs/api.md)
+    app.add_middleware(SameOrigin)  # 403 for a change sent from another origin's page (docs/security.md)
+    app.add_middleware(SecurityHeaders)  # outermost: CSP, frame and sniffing headers on every answer
     app.include_router(specimens.router, prefix="/api/v1")
     app.include_router(manual_custody.router, prefix="/api/v1")
     app.include_router(carriers.router, prefix="/api/v1")
@@ -95,4 +99,5 @@ def create_app(
     app.include_router(dashboard_router)  # the staff pages and their static files (gateway/dashboard)
     app.include_router(health.router)
     app.include_router(metrics_route.router)  # /metrics: Prometheus, engineer or admin (gateway/api/metrics.py)
+    error_docs.install(app)  # 400/401/403 in the OpenAPI of the operations that can answer them
     return app

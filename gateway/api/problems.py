@@ -29,8 +29,22 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(parts) + "; fix the request and try again"
 
 
+_UNPARSABLE = "There was an error parsing the body"
+"""FastAPI's 400 for a JSON body it could not decode (not UTF-8, say); the cause tells what was wrong."""
+
+
+def _unparsable_detail(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        where = f"byte {cause.object[cause.start]:#04x} at offset {cause.start}"
+        return f"the request body is not UTF-8 ({where}): send JSON encoded as UTF-8 (RFC 8259)"
+    reason = type(cause).__name__ if cause is not None else "unreadable"
+    return f"the request body could not be read as JSON ({reason}): send JSON encoded as UTF-8 (RFC 8259)"
+
+
 def _http_detail(request: Request, exc: HTTPException) -> str:
     """Starlette's bare "Not Found" and "Method Not Allowed" (unknown path, wrong method) made useful."""
+    if exc.status_code == 400 and exc.detail == _UNPARSABLE:
+        return _unparsable_detail(exc.__cause__)
     if exc.status_code == 404 and exc.detail == "Not Found":
         return (
             f"there is nothing at {request.url.path}: check the path; the API is under /api/v1 "

@@ -4,10 +4,23 @@ import { ApiError, postJson } from "./api.js";
 const form = document.getElementById("login");
 const problem = document.getElementById("login-problem");
 
+// Only a path on this gateway. Browsers drop tabs and newlines from URLs and read "\\" as "/", so "/\t/host" and
+// "/\\host" are "//host", another site: control characters, backslashes, "//" and schemes are all refused, and what
+// is left must still resolve to this origin.
+const UNSAFE = /[\u0000-\u001f\u007f\\]/;
+
 function safeNext() {
   const next = new URLSearchParams(location.search).get("next");
-  // Only a path on this site: never an absolute URL or a protocol-relative one ("//host", "/\\host").
-  return next && next.startsWith("/") && !/^\/[/\\]/.test(next) ? next : "/";
+  if (!next || !next.startsWith("/") || next.startsWith("//") || UNSAFE.test(next)) {
+    return "/";
+  }
+  let target;
+  try {
+    target = new URL(next, location.origin);
+  } catch {
+    return "/";
+  }
+  return target.origin === location.origin ? target.pathname + target.search + target.hash : "/";
 }
 
 form.addEventListener("submit", async (event) => {
