@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import getpass
 import inspect
-import ipaddress
 import json
 import os
 import re
@@ -26,7 +25,6 @@ import aiomqtt
 import jsonschema
 import pytest
 import yaml
-from cryptography import x509
 from pydantic_settings import BaseSettings
 from sqlalchemy.engine import make_url
 
@@ -408,63 +406,6 @@ def test_each_gateway_exposes_to_the_proxy_and_health_checks_the_port_it_listens
         assert "ports" not in service, f"{name} publishes plain HTTP: only the TLS proxy may be published"
         assert service["expose"] == [str(settings.api_port)]
         assert f"http://127.0.0.1:{settings.api_port}/healthz" in " ".join(service["healthcheck"]["test"])
-
-
-# -- the TLS proxy in front of the gateways ----------------------------------------------------------------------
-PROXY_CONF = ROOT / "deploy" / "nginx" / "wardlink.conf"
-
-
-def _nginx_directives(name: str) -> list[str]:
-    """The arguments of every `name ...;` directive in the proxy's configuration (comments left out)."""
-    text = "\n".join(line.split("#", 1)[0] for line in PROXY_CONF.read_text().splitlines())
-    return [match.strip() for match in re.findall(rf"(?m)^\s*{name}\s+([^;]*);", text)]
-
-
-def test_only_the_tls_proxy_is_published_and_plain_http_only_redirects(compose: dict[str, Any]) -> None:
-    services = compose["services"]
-    published = {name for name, service in services.items() if "ports" in service}
-    assert published == {"proxy", "mosquitto", "influxdb"}  # the broker is TLS-only (8883); InfluxDB its own
-    assert services["proxy"]["ports"] == ["443:443", "80:80"]
-    assert _nginx_directives("listen") == ["80", "443 ssl"]
-    assert _nginx_directives("return") == ["308 https://$host$request_uri"]
-    assert _nginx_directives("ssl_protocols") == ["TLSv1.2 TLSv1.3"]
-
-
-def test_the_proxy_serves_the_generated_certificate_and_forwards_to_both_gateways(
-    compose: dict[str, Any], generated: Path
-) -> None:
-    proxy = compose["services"]["proxy"]
-    volumes = mounts(proxy)
-    assert volumes["/etc/nginx/conf.d/default.conf"] == "./deploy/nginx/wardlink.conf"
-    for directive in ("ssl_certificate", "ssl_certificate_key"):
-        (inside,) = _nginx_directives(directive)
-        assert local_path(generated, volumes[inside]).is_file(), directive
-    certificate = x509.load_pem_x509_certificate(
-        local_path(generated, volumes["/etc/nginx/tls/server.crt"]).read_bytes()
-    )
-    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert "localhost" in names.get_values_for_type(x509.DNSName)
-    ports = {
-        GatewaySettings.model_validate(_fields(environment(compose["services"][n], generated))).api_port
-        for n in GATEWAYS
-    }
-    assert _nginx_directives("server")[:2] == [
-        f"{name}:{port} max_fails=3 fail_timeout=10s" for name in GATEWAYS for port in ports
-    ]
-    assert set(proxy["depends_on"]) == set(GATEWAYS)
-
-
-def test_the_gateways_trust_only_the_proxy_and_send_secure_cookies(compose: dict[str, Any], generated: Path) -> None:
-    address = compose["services"]["proxy"]["networks"]["default"]["ipv4_address"]
-    (subnet,) = [pool["subnet"] for pool in compose["networks"]["default"]["ipam"]["config"]]
-    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
-    for name in GATEWAYS:
-        settings = GatewaySettings.model_validate(_fields(environment(compose["services"][name], generated)))
-        assert settings.trusted_proxies == [f"{address}/32"]
-        assert settings.cookie_secure is True
-    # What the gateways believe is what the proxy sets: the peer's address, replacing any the client sent.
-    assert "X-Forwarded-For $remote_addr" in _nginx_directives("proxy_set_header")
-    assert "X-Forwarded-Proto https" in _nginx_directives("proxy_set_header")
 
 
 def test_the_broker_health_check_passes_against_the_real_secure_broker_and_fails_without_it(

@@ -1,13 +1,16 @@
-"""The compose file's TLS proxy, for real: nginx with deploy/nginx/wardlink.conf in front of a running gateway.
+"""The compose file's TLS proxy: how docker-compose.yml wires it, and nginx with its configuration for real.
 
-Only the addresses change (the upstream is this test's gateway, the listeners free loopback ports, the certificate
-the one `deploy/compose-init.sh` issues, here with `--host 127.0.0.1` as the docs say to add a name). Through it:
-TLS with the generated CA, plain HTTP only redirects, the gateway sees https (Secure cookie, HSTS), a client's
-own X-Forwarded-For is replaced by the proxy, and the gateway's same-origin check accepts its own pages' origin.
-Skipped where nginx is not installed (`apt-get install nginx-light`).
+The gateways publish nothing; the proxy is the one published way in and the one address they trust. Then nginx
+runs deploy/nginx/wardlink.conf in front of a running gateway, only the addresses changed (the upstream is this
+test's gateway, the listeners free loopback ports, the certificate the one `deploy/compose-init.sh` issues, here
+with `--host 127.0.0.1` as the docs say to add a name). Through it: TLS with the generated CA, plain HTTP only
+redirects, the gateway sees https (Secure cookie, HSTS), a client's own X-Forwarded-For is replaced by the proxy,
+and the gateway's same-origin check accepts its own pages' origin. The nginx part is skipped where nginx is not
+installed (`apt-get install nginx-light`).
 """
 
 import asyncio
+import ipaddress
 import os
 import re
 import shutil
@@ -16,13 +19,17 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
+from cryptography import x509
 
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from tests.auth import authorised, new_user
+from tests.deploy.test_compose import GATEWAYS, TEST_SECRETS, _fields, environment, interpolated, local_path, mounts
 from tests.infra import Infra, embedded_infra
 from tests.paths import ROOT
 from wardlink.net import free_port
@@ -46,6 +53,11 @@ def _version(nginx: str) -> tuple[int, ...]:
 
 
 @pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return interpolated(yaml.safe_load((ROOT / "docker-compose.yml").read_text()), TEST_SECRETS)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tls") / "secure-mqtt"
     done = subprocess.run(  # noqa: S603 - the documented init script, with one more host name
@@ -57,6 +69,62 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, done.stderr
     return out
+
+
+# -- the compose file and the configuration ----------------------------------------------------------------------
+
+
+def _nginx_directives(name: str) -> list[str]:
+    """The arguments of every `name ...;` directive in the proxy's configuration (comments left out)."""
+    text = "\n".join(line.split("#", 1)[0] for line in CONF.read_text().splitlines())
+    return [match.strip() for match in re.findall(rf"(?m)^\s*{name}\s+([^;]*);", text)]
+
+
+def test_only_the_tls_proxy_is_published_and_plain_http_only_redirects(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    published = {name for name, service in services.items() if "ports" in service}
+    assert published == {"proxy", "mosquitto", "influxdb"}  # the broker is TLS-only (8883); InfluxDB its own
+    assert services["proxy"]["ports"] == ["443:443", "80:80"]
+    assert _nginx_directives("listen") == ["80", "443 ssl"]
+    assert _nginx_directives("return") == ["308 https://$host$request_uri"]
+    assert _nginx_directives("ssl_protocols") == ["TLSv1.2 TLSv1.3"]
+
+
+def test_the_proxy_serves_the_generated_certificate_and_forwards_to_both_gateways(
+    compose: dict[str, Any], certificates: Path
+) -> None:
+    proxy = compose["services"]["proxy"]
+    volumes = mounts(proxy)
+    assert volumes["/etc/nginx/conf.d/default.conf"] == "./deploy/nginx/wardlink.conf"
+    for directive in ("ssl_certificate", "ssl_certificate_key"):
+        (inside,) = _nginx_directives(directive)
+        assert local_path(certificates, volumes[inside]).is_file(), directive
+    certificate = x509.load_pem_x509_certificate(
+        local_path(certificates, volumes["/etc/nginx/tls/server.crt"]).read_bytes()
+    )
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in names.get_values_for_type(x509.DNSName)
+    ports = {
+        GatewaySettings.model_validate(_fields(environment(compose["services"][n], certificates))).api_port
+        for n in GATEWAYS
+    }
+    assert _nginx_directives("server")[:2] == [
+        f"{name}:{port} max_fails=3 fail_timeout=10s" for name in GATEWAYS for port in ports
+    ]
+    assert set(proxy["depends_on"]) == set(GATEWAYS)
+
+
+def test_the_gateways_trust_only_the_proxy_and_send_secure_cookies(compose: dict[str, Any], certificates: Path) -> None:
+    address = compose["services"]["proxy"]["networks"]["default"]["ipv4_address"]
+    (subnet,) = [pool["subnet"] for pool in compose["networks"]["default"]["ipam"]["config"]]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    for name in GATEWAYS:
+        settings = GatewaySettings.model_validate(_fields(environment(compose["services"][name], certificates)))
+        assert settings.trusted_proxies == [f"{address}/32"]
+        assert settings.cookie_secure is True
+    # What the gateways believe is what the proxy sets: the peer's address, replacing any the client sent.
+    assert "X-Forwarded-For $remote_addr" in _nginx_directives("proxy_set_header")
+    assert "X-Forwarded-Proto https" in _nginx_directives("proxy_set_header")
 
 
 @pytest.fixture
