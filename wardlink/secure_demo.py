@@ -85,7 +85,12 @@ class SecureDemoBroker:
         log_file = self.folder / "mosquitto.log"
         with log_file.open("ab") as sink:
             self._process = await asyncio.create_subprocess_exec(
-                self.binary, "-c", str(self.generated.mosquitto_conf), stdout=sink, stderr=sink
+                self.binary,
+                "-c",
+                str(self.generated.mosquitto_conf),
+                stdout=sink,
+                stderr=sink,
+                start_new_session=True,  # Ctrl-C stops the demo's components first; `stop` ends the broker last
             )
         assert self.port is not None
         for _ in range(200):
