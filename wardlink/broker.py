@@ -11,26 +11,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from amqtt.broker import Broker
-
+from wardlink.amqtt_broker import PatchedBroker
+from wardlink.broker_secure import SecureBroker, plugins_config
 from wardlink.security.accounts import Account
 
 log = logging.getLogger(__name__)
-
-
-class PatchedBroker(Broker):  # type: ignore[misc]  # amqtt has no type hints, so Broker is Any
-    """amqtt's broker, minus one bug (0.12): on every connect it sends the new client the retained messages of
-    *every* client's subscriptions, not only its own. Retained messages go only to a session that holds the
-    subscription (a fresh subscribe has just added it; a resumed session already had it)."""
-
-    async def _publish_retained_messages_for_subscription(self, subscription: tuple[str, int], session: Any) -> None:
-        holders = self._subscriptions.get(subscription[0], [])
-        if any(held is session for held, _qos in holders):
-            await super()._publish_retained_messages_for_subscription(subscription, session)
-
-    def bound_port(self, listener: str) -> int:
-        """The port `listener` is bound to: the one the OS chose, when configured with port 0."""
-        return int(self._servers[listener].instance.sockets[0].getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -83,8 +68,6 @@ class EmbeddedBroker:
             plugins: dict[str, Any] = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}
             self._broker = PatchedBroker({"listeners": listeners, "plugins": plugins})
         else:
-            from wardlink.broker_secure import SecureBroker, plugins_config
-
             plugins = plugins_config(self.secure.accounts, self.secure.password_file)
             self._broker = SecureBroker({"listeners": listeners, "plugins": plugins})
         await self._broker.start()

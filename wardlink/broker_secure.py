@@ -16,7 +16,7 @@ from amqtt.plugins.topic_checking import TopicAccessControlListPlugin
 from amqtt.session import Session
 from amqtt.utils import gen_client_id
 
-from wardlink.broker import PatchedBroker
+from wardlink.amqtt_broker import PatchedBroker
 from wardlink.security.accounts import Account
 from wardlink.security.mosquitto_files import password_matches
 

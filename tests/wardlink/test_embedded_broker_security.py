@@ -66,7 +66,11 @@ def test_it_refuses_to_bind_anything_but_loopback() -> None:
             EmbeddedBroker(host=host)
 
 
-async def test_it_listens_on_loopback_only_and_says_it_is_open(caplog: pytest.LogCaptureFixture) -> None:
+async def test_it_listens_on_loopback_only_and_says_it_is_open(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Alembic's logging set-up (run by earlier tests in the same process) disables loggers that already exist.
+    monkeypatch.setattr(logging.getLogger("wardlink.broker"), "disabled", False)
     caplog.set_level(logging.INFO, logger="wardlink.broker")
     async with EmbeddedBroker() as broker:
         assert broker.port is not None
