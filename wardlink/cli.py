@@ -56,6 +56,9 @@ async def _demo(args: argparse.Namespace) -> None:
     config = StackConfig.from_env(
         stream_rate_per_s=args.rate, seed=seed, scenario=scenario, reference_data=True, secure=args.secure
     )
+    if config.secure and config.mqtt_url:
+        print("wardlink demo --secure runs its own broker: unset WARDLINK_MQTT_URL, or drop --secure", file=sys.stderr)
+        raise SystemExit(2)
     async with Stack(config) as stack:
         assert stack.edge is not None
         assert stack.gateway is not None

@@ -131,6 +131,8 @@ class Stack:
         # Unset, the edge's own default (or its environment) names the site file.
         site_file: dict[str, Any] = {"site_file": cfg.site_file} if cfg.site_file else {}
         edge_user = ""
+        if cfg.secure and cfg.mqtt_url is not None:
+            raise ValueError("the secure demo runs its own broker: unset WARDLINK_MQTT_URL, or drop --secure")
         if cfg.mqtt_url is None and cfg.secure:
             if cfg.scenario:
                 raise ValueError(
