@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-demo: $(STAMP)  ## broker, sorter simulator, edge and gateway on embedded defaults
-	$(BIN)/wardlink demo
+demo: $(STAMP)  ## broker, simulators, edge and gateway on embedded defaults; SECURE=1: production broker accounts and ACLs
+	$(BIN)/wardlink demo $(if $(SECURE),--secure)
 
 TEST_WORKERS ?= 3
 test: $(STAMP)  ## the whole suite (embedded defaults and the real Mosquitto and PostgreSQL), on TEST_WORKERS processes

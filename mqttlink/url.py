@@ -4,13 +4,16 @@ For TLS with a private CA (the secure profile, docs/security.md) name the CA fil
 the certificate and key, either in the URL's query (`mqtts://...:8883?ca_file=/etc/wardlink/ca.crt`) or in
 `WARDLINK_MQTT_CA_FILE`, `WARDLINK_MQTT_CERT_FILE` and `WARDLINK_MQTT_KEY_FILE`; the URL wins.
 Without a CA file, mqtts trusts the system's CAs.
+
+`?link_users=true` (the secure profile's env files): the broker takes each user name as the client id, so a
+process's further connections log in as `user/link` (`BrokerAddress.for_link`) instead of taking over its first.
 """
 
 import os
 import socket
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -37,6 +40,8 @@ class BrokerAddress:
     cert_file: str | None = None
     """PEM client certificate, for brokers that require one; TLS only, with `key_file`."""
     key_file: str | None = None
+    link_users: bool = False
+    """The broker binds client ids to user names: a second connection must log in as `user/link`."""
 
     @classmethod
     def parse(cls, url: str, env: Mapping[str, str] | None = None) -> "BrokerAddress":
@@ -48,8 +53,8 @@ class BrokerAddress:
             raise ValueError(f"broker URL {_redacted(url)!r} names no host")
         tls = parts.scheme in ("mqtts", "ssl")
         query = parse_qs(parts.query, keep_blank_values=True)
-        if unknown := sorted(set(query) - set(_TLS_FILES)):
-            known = ", ".join(_TLS_FILES)
+        if unknown := sorted(set(query) - {*_TLS_FILES, "link_users"}):
+            known = ", ".join([*_TLS_FILES, "link_users"])
             raise ValueError(f"broker URL {_redacted(url)!r}: unknown parameter(s) {unknown}; known: {known}")
         environment = os.environ if env is None else env
         files: dict[str, str | None] = {}
@@ -67,8 +72,16 @@ class BrokerAddress:
             tls=tls,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
+            link_users=query.get("link_users", ["false"])[-1].lower() in ("1", "true", "yes"),
             **files,
         )
+
+    def for_link(self, link: str) -> "BrokerAddress":
+        """How a process's connection other than its first logs in: as `user/link` when the broker binds client
+        ids to user names (`link_users`), else unchanged."""
+        if not self.link_users or self.username is None:
+            return self
+        return replace(self, username=f"{self.username}/{link}")
 
     def __str__(self) -> str:
         # Never print the password.

@@ -52,13 +52,24 @@ async def _demo(args: argparse.Namespace) -> None:
 
     # A fresh seed per run by default: a demo restarted on the same data directory must not re-sort old barcodes.
     seed = args.seed if args.seed is not None else secrets.randbelow(1_000_000)
-    scenario = None if args.sorter_only else args.scenario
-    config = StackConfig.from_env(stream_rate_per_s=args.rate, seed=seed, scenario=scenario, reference_data=True)
+    scenario = None if args.sorter_only or args.secure else args.scenario
+    config = StackConfig.from_env(
+        stream_rate_per_s=args.rate, seed=seed, scenario=scenario, reference_data=True, secure=args.secure
+    )
+    if config.secure and config.mqtt_url:
+        print("wardlink demo --secure runs its own broker: unset WARDLINK_MQTT_URL, or drop --secure", file=sys.stderr)
+        raise SystemExit(2)
     async with Stack(config) as stack:
         assert stack.edge is not None
         assert stack.gateway is not None
         assert stack.gateway.store is not None
-        broker = stack.mqtt_url + ("  (embedded amqtt)" if stack.broker else "")
+        broker = stack.mqtt_url + (
+            "  (embedded amqtt, loopback only, open to any local process)" if stack.broker else ""
+        )
+        if stack.secure_broker is not None:
+            broker += (
+                f"\n               accounts and env files in {stack.secure_broker.folder}/env (passwords only there)"
+            )
         hl7_url = stack.hl7_url
         print(
             "\nwardlink demo: broker, simulators, edge and gateway are running. Ctrl-C stops everything.\n"
@@ -265,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario", default="demo", help="hospital-day scenario (simulators/days/): demo, busy-day, ..."
     )
     demo.add_argument("--sorter-only", action="store_true", help="just the specimen sorter, fed at --rate")
+    demo.add_argument(
+        "--secure",
+        action="store_true",
+        help="the production broker profile: an account, password and topic ACLs per component, client ids bound "
+        "to accounts (Mosquitto when installed, else the embedded broker); implies --sorter-only for now",
+    )
     demo.set_defaults(run=lambda a: _run(_demo(a)))
 
     gateway = sub.add_parser("gateway", help="run the gateway (settings from WARDLINK_* variables)")

@@ -32,6 +32,8 @@ from wardlink.broker import EmbeddedBroker
 from wardlink.demo_reference import describe as describe_reference
 from wardlink.demo_reference import import_demo_reference
 from wardlink.net import port_open
+from wardlink.secure_demo import SecureDemoBroker
+from wardlink.security.accounts import EdgeSpec, edge_account, gateway_account
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,11 @@ class StackConfig:
     system speaks HL7 to it; None keeps the lab system on MQTT. The pharmacy system is on MQTT either way."""
     reference_data: bool = False
     """Import the demo hospital's reference data (names beside ids) when the database has none yet."""
+    secure: bool = False
+    """With no `mqtt_url`: the production broker profile (accounts, passwords, ACLs, client ids bound to accounts)
+    instead of the open embedded broker (`wardlink.secure_demo`); the sorter-only stack for now."""
+    mosquitto: str | None = None
+    """With `secure`: the Mosquitto binary ('' for the embedded amqtt; None: Mosquitto when installed)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> "StackConfig":
@@ -83,6 +90,7 @@ class StackConfig:
 class Stack:
     config: StackConfig
     broker: EmbeddedBroker | None = None
+    secure_broker: SecureDemoBroker | None = None
     gateway: Gateway | None = None
     sorter: SorterSimulator | None = None
     hospital: Hospital | None = None
@@ -95,10 +103,17 @@ class Stack:
 
     @property
     def mqtt_url(self) -> str:
+        """The broker (without credentials for the secure demo: each component has its own, `url_for`)."""
         if self.config.mqtt_url:
             return self.config.mqtt_url
+        if self.secure_broker is not None:
+            return self.secure_broker.display_url
         assert self.broker is not None
         return self.broker.url
+
+    def url_for(self, username: str) -> str:
+        """The broker URL a component connects with: its own account's on the secure demo broker."""
+        return self.secure_broker.url_for(username) if self.secure_broker is not None else self.mqtt_url
 
     @property
     def api_url(self) -> str:
@@ -113,7 +128,26 @@ class Stack:
 
     async def start(self) -> None:
         cfg = self.config
-        if cfg.mqtt_url is None:
+        # Unset, the edge's own default (or its environment) names the site file.
+        site_file: dict[str, Any] = {"site_file": cfg.site_file} if cfg.site_file else {}
+        edge_user = ""
+        if cfg.secure and cfg.mqtt_url is not None:
+            raise ValueError("the secure demo runs its own broker: unset WARDLINK_MQTT_URL, or drop --secure")
+        if cfg.mqtt_url is None and cfg.secure:
+            if cfg.scenario:
+                raise ValueError(
+                    "the secure demo runs the sorter-only stack: its simulated hospital is not yet split "
+                    "into one account per device (docs/security.md)"
+                )
+            paths = EdgeSettings(**site_file)
+            site, profiles = load_site(paths.site_file, paths.profiles_dir)
+            spec = EdgeSpec.from_site(site, profiles)
+            edge_user = edge_account(spec, cfg.topic_root).username
+            self.secure_broker = SecureDemoBroker(
+                cfg.data_dir / "secure-mqtt", [spec], root=cfg.topic_root, mosquitto=cfg.mosquitto
+            )
+            await self.secure_broker.start()
+        elif cfg.mqtt_url is None:
             self.broker = EmbeddedBroker()
             await self.broker.start()
         # A port already taken (the demo's 8080 by something else) becomes 0: the gateway binds a free port itself,
@@ -135,7 +169,7 @@ class Stack:
         hl7_listener: dict[str, Any] = {"hl7_port": cfg.hl7_port} if scenario and cfg.hl7_port is not None else {}
         self.gateway = Gateway(
             GatewaySettings(
-                mqtt_url=self.mqtt_url,
+                mqtt_url=self.url_for(gateway_account(1, cfg.topic_root).username),
                 database_url=cfg.database_url,
                 database_schema=cfg.database_schema,
                 data_dir=cfg.data_dir,
@@ -159,10 +193,8 @@ class Stack:
             data, imported = await import_demo_reference(self.gateway.store.reference, utc_now())
             self.reference = describe_reference(data, imported)
 
-        # Unset, the edge's own default (or its environment) names the site file.
-        site_file: dict[str, Any] = {"site_file": cfg.site_file} if cfg.site_file else {}
         edge_settings = EdgeSettings(
-            mqtt_url=self.mqtt_url,
+            mqtt_url=self.url_for(edge_user) if edge_user else self.mqtt_url,
             topic_root=cfg.topic_root,
             data_dir=cfg.data_dir,
             resend_after_s=cfg.edge_resend_after_s,
@@ -205,7 +237,7 @@ class Stack:
             self._stream.cancel()
             await asyncio.gather(self._stream, return_exceptions=True)
         simulators = [self.simulation, self.hospital] if self.hospital else [self.sorter]
-        for part in (self.edge, *simulators, self.gateway, self.broker):
+        for part in (self.edge, *simulators, self.gateway, self.broker, self.secure_broker):
             if part is not None:
                 try:
                     await part.stop()

@@ -89,7 +89,12 @@ class MqttJsonDevice:
         self.ctx = ctx
         self.profile: MqttJsonProfile = ctx.profile
         self.mapper = MessageMapper(self.profile, ctx.device.mqtt.topic_id, ctx.id)
-        self.broker = BrokerAddress.parse(ctx.device.mqtt.url or ctx.settings.mqtt_url)
+        # On the edge's own broker the driver is one more connection of the edge: its own user there.
+        self.broker = (
+            BrokerAddress.parse(ctx.device.mqtt.url)
+            if ctx.device.mqtt.url
+            else BrokerAddress.parse(ctx.settings.mqtt_url).for_link(ctx.id)
+        )
         self.seen = RecentIds(initial=RecentIds.from_cursor(ctx.cursor))
         self.duplicates = 0
         self._last_heard = 0.0

@@ -46,7 +46,12 @@ class Vda5050Device:
         self.ctx = ctx
         self.profile: Vda5050Profile = ctx.profile
         self.serial = ctx.device.mqtt.topic_id
-        self.broker = BrokerAddress.parse(ctx.device.mqtt.url or ctx.settings.mqtt_url)
+        # On the edge's own broker the driver is one more connection of the edge: its own user there.
+        self.broker = (
+            BrokerAddress.parse(ctx.device.mqtt.url)
+            if ctx.device.mqtt.url
+            else BrokerAddress.parse(ctx.settings.mqtt_url).for_link(ctx.id)
+        )
         self.master = MasterControl(ctx.id, self.profile, _graph_for(ctx, self.profile), self.serial, ctx.cursor)
         self.factsheet: dict[str, Any] | None = None
         self.received = 0

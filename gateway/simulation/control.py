@@ -30,6 +30,8 @@ from mqttlink import Backoff, BrokerAddress, MqttLink, Subscription
 
 log = logging.getLogger(__name__)
 
+SIMULATION_LINK = "sim"
+"""This link's user on a broker that binds client ids to users: `{gateway user}/sim` (wardlink.security.accounts)."""
 KEEP_RECORDS = 500
 """Control requests kept for GET /api/v1/simulation (the access audit trail keeps every one)."""
 
@@ -72,7 +74,8 @@ class SimulationLink:
     def __init__(self, settings: GatewaySettings) -> None:
         self._settings = settings
         self._root = settings.topic_root
-        broker = BrokerAddress.parse(settings.mqtt_url)
+        # The gateway's second connection: its own user on a broker that binds client ids to users.
+        broker = BrokerAddress.parse(settings.mqtt_url).for_link(SIMULATION_LINK)
         self._link = MqttLink(
             broker,
             identifier=f"{settings.client_id}-sim",

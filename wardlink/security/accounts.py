@@ -37,6 +37,8 @@ class Account:
     name: str
     """File-name-safe name of the component (its env file is `{name}.env`)."""
     grants: tuple[Grant, ...]
+    password_of: str | None = None
+    """A link account (`{owner}/{link}`) shares its owner's password and has no env file of its own."""
 
     def __post_init__(self) -> None:
         # Mosquitto's password file splits at the first colon; an ACL line ends at the line break.
@@ -69,6 +71,24 @@ class EdgeSpec:
 
 def _component(*parts: str) -> str:
     return "-".join(p.replace(":", "_") for p in parts)
+
+
+GATEWAY_SIMULATION_LINK = "sim"
+"""The gateway's second connection (simulation control, `gateway.simulation.control`)."""
+
+
+def link_account(owner: Account, link: str, grants: tuple[Grant, ...]) -> Account:
+    """A component's second connection: the broker uses user names as client ids (`use_username_as_clientid`),
+    so each connection of one process needs its own user; it shares the owner's password and env file
+    (`BrokerAddress.for_link` makes the name)."""
+    check_identifier(link, what="link")
+    return Account(
+        username=f"{owner.username}/{link}",
+        role=owner.role,
+        name=_component(owner.name, link),
+        grants=grants,
+        password_of=owner.username,
+    )
 
 
 def gateway_account(number: int, root: str = DEFAULT_ROOT) -> Account:
@@ -143,10 +163,18 @@ def accounts(edges: list[EdgeSpec], gateways: int = 1, root: str = DEFAULT_ROOT)
     """Every account of a deployment: the gateways, each edge, each MQTT device; user names are unique."""
     if gateways < 1:
         raise ValueError("a deployment has at least one gateway")
-    out = [gateway_account(n, root) for n in range(1, gateways + 1)]
+    out: list[Account] = []
+    for number in range(1, gateways + 1):
+        gateway = gateway_account(number, root)
+        out += [gateway, link_account(gateway, GATEWAY_SIMULATION_LINK, ())]
     for spec in edges:
-        out.append(edge_account(spec, root))
-        out += [device_account(spec, device, profile) for device, profile in spec.devices]
+        edge = edge_account(spec, root)
+        out.append(edge)
+        for device, profile in spec.devices:
+            # The edge's driver for the device connects on its own (master control's side of the device's topics).
+            from_device, to_device = device_topics(device, profile)
+            grants = (*(Grant("read", t) for t in from_device), *(Grant("write", t) for t in to_device))
+            out += [link_account(edge, device.id, grants), device_account(spec, device, profile)]
     seen: set[str] = set()
     for account in out:
         if account.username in seen:

@@ -63,12 +63,16 @@ class Generated:
     mosquitto_conf: Path
     accounts: list[Account]
     env_files: dict[str, Path]
+    """A link account maps to its owner's env file."""
 
 
 def broker_url(username: str, password: str, host: str, port: int) -> str:
-    """`mqtts://user:password@host:port` with both parts escaped (user names hold `/`)."""
+    """`mqtts://user:password@host:port?link_users=true` with both parts escaped (user names hold `/`).
+
+    `link_users`: the broker takes user names as client ids, so a component's second connection logs in as
+    `user/link` (`BrokerAddress.for_link`)."""
     netloc_host = f"[{host}]" if ":" in host else host
-    return f"mqtts://{quote(username, safe='')}:{quote(password, safe='')}@{netloc_host}:{port}"
+    return f"mqtts://{quote(username, safe='')}:{quote(password, safe='')}@{netloc_host}:{port}?link_users=true"
 
 
 def generate(out: Path, plan: SecurityPlan, *, force: bool = False) -> Generated:
@@ -88,7 +92,9 @@ def generate(out: Path, plan: SecurityPlan, *, force: bool = False) -> Generated
     broker = out / "broker"
     write_public(broker / "ca.crt", ca.issued.certificate_pem)
     ca.issue_server(plan.hosts).write(broker / "server.crt", broker / "server.key")
-    passwords = {account.username: generate_password() for account in everyone}
+    passwords = {account.username: generate_password() for account in everyone if account.password_of is None}
+    # A link account logs in with its owner's password (the owner's env file serves both connections).
+    passwords.update({a.username: passwords[a.password_of] for a in everyone if a.password_of is not None})
     write_private(broker / "passwd", password_file(passwords).encode())
     write_public(broker / "acl", acl_file(everyone).encode())
     listener = ListenerConfig(
@@ -104,6 +110,9 @@ def generate(out: Path, plan: SecurityPlan, *, force: bool = False) -> Generated
 
     env_files: dict[str, Path] = {}
     for account in everyone:
+        if account.password_of is not None:
+            env_files[account.username] = env_files[account.password_of]
+            continue
         lines = [
             f"# wardlink secure MQTT profile: {account.role} {account.name}. Private: holds its broker password.",
             f"WARDLINK_MQTT_URL={broker_url(account.username, passwords[account.username], plan.hosts[0], plan.port)}",

@@ -92,7 +92,8 @@ def _init(args: argparse.Namespace) -> int:
     print(f"  broker files     {generated.broker_dir}/  mosquitto.conf ca.crt server.crt server.key passwd acl")
     print("  accounts (credentials in each env file, mode 0600):")
     for account in generated.accounts:
-        env = generated.env_files[account.username]
+        owner = account.password_of
+        env = f"(link of {owner}, its password)" if owner else generated.env_files[account.username]
         print(f"    {account.role:<8} {account.username:<48} {len(account.grants):>2} grants  {env}")
     print(f"run the broker:  mosquitto -c {generated.mosquitto_conf}")
     return 0

@@ -89,7 +89,8 @@ class ListenerConfig:
 
 
 def mosquitto_conf(listener: ListenerConfig) -> str:
-    """`mosquitto.conf` for the secure profile: one TLS listener, no anonymous access, passwords and ACLs."""
+    """`mosquitto.conf` for the secure profile: one TLS listener, no anonymous access, passwords and ACLs, client
+    ids bound to accounts."""
     d = listener.config_dir
     bind = f" {listener.bind_address}" if listener.bind_address else ""
     persistence = (
@@ -116,6 +117,9 @@ def mosquitto_conf(listener: ListenerConfig) -> str:
             "tls_version tlsv1.2",
             f"require_certificate {'true' if listener.require_client_certificates else 'false'}",
             "use_identity_as_username false",
+            "# The client id is the user name: no account can take over another's session (knock it off the",
+            "# broker and have its Last Will published). Each connection of a component has its own user.",
+            "use_username_as_clientid true",
             "",
             *persistence,
             "log_dest stdout",
