@@ -1,7 +1,7 @@
 """Custody: a subject's records in the hash-chained custody log, and a check of the whole chain."""
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -14,6 +14,7 @@ from gateway.api.names import DataNames, Named, named
 from gateway.api.paging import Offset
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.auth.scope import WARDED_KINDS, subject_ward
+from gateway.auth.subject_roles import SUBJECT_ROLES
 from gateway.custody.log import CustodyRecord
 from gateway.custody.verify import AuditReport, ProblemKind
 
@@ -22,12 +23,7 @@ MAX_PAGE = 1000
 router = APIRouter(prefix="/custody", tags=["custody"], dependencies=[require("lab", "pharmacy", "engineer")])
 
 CustodyKind = Literal["specimen", "carrier", "delivery", "cabinet"]
-KIND_ROLES: dict[str, frozenset[str]] = {
-    "specimen": frozenset({"lab", "engineer", "admin"}),
-    "carrier": frozenset({"lab", "engineer", "admin"}),
-    "delivery": frozenset({"pharmacy", "engineer", "admin"}),
-    "cabinet": frozenset({"pharmacy", "engineer", "admin"}),
-}
+KIND_ROLES: dict[str, frozenset[str]] = {kind: SUBJECT_ROLES[kind] for kind in get_args(CustodyKind)}
 """Who may read whose custody: the lab its specimens and carriers, the pharmacy its deliveries and cabinets."""
 
 
