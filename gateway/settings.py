@@ -76,6 +76,10 @@ class GatewaySettings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     """Failed logins per user name and client address within `login_failure_window_minutes` before a 429."""
     login_failure_window_minutes: float = Field(default=15, gt=0)
+    manual_custody_skew_s: float = Field(default=120, ge=0)
+    """How far ahead of the gateway's clock a manual custody entry's `occurred_at` may be (clocks differ a little)."""
+    manual_custody_max_age_hours: float = Field(default=72, gt=0)
+    """How far back a manual custody entry may be dated; never before the specimen's first event either."""
 
     # -- simulation control: start scenarios and inject faults in attached simulators (docs/simulation.md) -----
     simulation_control: bool = True
