@@ -196,8 +196,10 @@ async def check_password(store: HasEngine, name: str, password: str) -> User | N
 
     An unknown name costs one argon2 verification too. A hash made with older parameters is replaced.
     """
-    async with engine_of(store).connect() as connection:
-        row = (await connection.execute(sa.select(users).where(users.c.name == name))).first()
+    row = None
+    if re.fullmatch(NAME_PATTERN, name):  # no account has another name (and PostgreSQL refuses NUL in a query)
+        async with engine_of(store).connect() as connection:
+            row = (await connection.execute(sa.select(users).where(users.c.name == name))).first()
     # argon2 runs in a thread (it releases the GIL): a login must not stall ingest on the event loop.
     matches = await asyncio.to_thread(verify_password, row.password_hash if row is not None else None, password)
     if not matches or row is None:
