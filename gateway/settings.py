@@ -80,6 +80,10 @@ class GatewaySettings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = []
     """Addresses or networks (`10.0.0.5, 172.30.0.0/24`) of reverse proxies whose X-Forwarded-For and
     X-Forwarded-Proto are believed. Empty: those headers are ignored, the client is the socket's peer."""
+    manual_custody_skew_s: float = Field(default=120, ge=0)
+    """How far ahead of the gateway's clock a manual custody entry's `occurred_at` may be (clocks differ a little)."""
+    manual_custody_max_age_hours: float = Field(default=72, gt=0)
+    """How far back a manual custody entry may be dated; never before the specimen's first event either."""
 
     # -- simulation control: start scenarios and inject faults in attached simulators (docs/simulation.md) -----
     simulation_control: bool = True

@@ -59,7 +59,7 @@ def _create(args: argparse.Namespace) -> int:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         try:
-            check_password_rules(password)
+            password = check_password_rules(password, username=args.name)
         except WeakPasswordError as exc:
             print(f"password from stdin: {exc}", file=sys.stderr)
             return 1

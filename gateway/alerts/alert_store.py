@@ -122,7 +122,14 @@ async def get_alert(connection: AsyncConnection, alert_id: UUID) -> AlertRow | N
 
 
 async def acknowledge(
-    engine: AsyncEngine, alert_id: UUID, *, by: str, note: str | None, now: datetime, rules: TrackingRules
+    engine: AsyncEngine,
+    alert_id: UUID,
+    *,
+    by: str,
+    note: str | None,
+    now: datetime,
+    rules: TrackingRules,
+    badge: str | None = None,
 ) -> AlertRow:
     """Record who acknowledged the alert and when (the first acknowledgement stands; repeating it is harmless).
 
@@ -142,8 +149,11 @@ async def acknowledge(
         if alert.state == "acknowledged":
             return alert
         values: dict[str, Any] = {"state": "acknowledged", "acknowledged_at": now, "acknowledged_by": by}
-        if note:
-            values["details"] = {**alert.details, "acknowledgement_note": note}
+        extra = {"acknowledgement_note": note} if note else {}
+        if badge:
+            extra["acknowledgement_badge"] = badge
+        if extra:
+            values["details"] = {**alert.details, **extra}
         if clear_after_acknowledgement(alert.kind, rules.alerts, alert.ward) == timedelta(0):
             values |= {"state": "cleared", "cleared_at": now, "open_key": None}
         await connection.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(**values))

@@ -26,9 +26,18 @@ class AlertQueries:
             return await get_alert(connection, alert_id)
 
     async def acknowledge(
-        self, alert_id: UUID, *, by: str, note: str | None, now: datetime, wards: tuple[str, ...] | None = None
+        self,
+        alert_id: UUID,
+        *,
+        by: str,
+        note: str | None,
+        now: datetime,
+        wards: tuple[str, ...] | None = None,
+        badge: str | None = None,
     ) -> AlertRow:
         """Record who is on it (`alert_store.acknowledge`); an alert off `wards` (when given) is as if unknown.
+
+        `by` is the authenticated caller; `badge`, a badge they name beside themselves, goes to the alert's details.
 
         Raises `AlertNotFoundError`, or `AlertAlreadyClearedError` when there is nothing left to acknowledge.
         """
@@ -36,4 +45,6 @@ class AlertQueries:
             seen = await self.get(alert_id)
             if seen is None or not visible(seen.ward, wards):
                 raise AlertNotFoundError(f"no alert {alert_id}")
-        return await acknowledge(self._db.engine, alert_id, by=by, note=note, now=now, rules=self._rules.current)
+        return await acknowledge(
+            self._db.engine, alert_id, by=by, note=note, badge=badge, now=now, rules=self._rules.current
+        )

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from contract.ids import Identifier
 from gateway.api.names import Named, NamedByKind
@@ -32,7 +32,7 @@ class AlertPublic(BaseModel):
     raised_at: datetime = Field(description="When the gateway raised it (the gateway's clock).")
     acknowledged_at: datetime | None
     acknowledged_by: Annotated[str | None, Named("staff")] = Field(
-        description="The user or badge id that acknowledged it."
+        description="The user (or service token) that acknowledged it: the authenticated caller, never a claim."
     )
     acknowledged_by_name: str | None = None
     cleared_at: datetime | None
@@ -45,9 +45,16 @@ class AlertListPublic(BaseModel):
 
 
 class Acknowledgement(BaseModel):
+    """The acknowledger is always the authenticated caller; a badge (and a note) may be added, never replace them."""
+
     model_config = ConfigDict(extra="forbid")
 
-    by: Identifier = Field(description="Who acknowledges: a user or badge id (never a name).")
+    badge: Identifier | None = Field(
+        default=None,
+        validation_alias=AliasChoices("badge", "by"),
+        description="Optional: the badge of whoever is on it, when not the caller (a nurse at a shared terminal). "
+        "Kept beside the caller in the alert's details and the audit trail; `by` is accepted as its old name.",
+    )
     note: str | None = Field(default=None, max_length=200, description="What was done about it.")
 
 

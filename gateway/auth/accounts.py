@@ -4,6 +4,7 @@
 """
 
 import asyncio
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.auth.passwords import hash_password, needs_rehash, verify_password
+from gateway.auth.passwords import hash_password, needs_rehash, rehash_password, verify_password
 from gateway.auth.principal import Principal, Role, check_role, check_wards
 from gateway.auth.secret import digest, new_token_secret
 from gateway.auth.tables import service_tokens, sessions, users
@@ -118,7 +119,8 @@ async def create_user(
     check_name(name)
     checked_role = check_role(role)
     checked_wards = check_wards(wards)
-    password_hash = await asyncio.to_thread(hash_password, password)  # argon2 takes a while: not on the loop
+    # argon2 takes a while: not on the loop; `WeakPasswordError` when the rules refuse the password
+    password_hash = await asyncio.to_thread(functools.partial(hash_password, password, username=name))
     now = datetime.now(UTC)
     row = {
         "name": name,
@@ -178,8 +180,8 @@ async def update_user(
 
 
 async def set_password(store: HasEngine, name: str, password: str) -> None:
-    """A new password for `name`; every session of theirs ends."""
-    password_hash = await asyncio.to_thread(hash_password, password)
+    """A new password for `name`; every session of theirs ends. `WeakPasswordError` when the rules refuse it."""
+    password_hash = await asyncio.to_thread(functools.partial(hash_password, password, username=name))
     async with engine_of(store).begin() as connection:
         result = await connection.execute(
             users.update().where(users.c.name == name).values(password_hash=password_hash, updated_at=datetime.now(UTC))
@@ -194,14 +196,16 @@ async def check_password(store: HasEngine, name: str, password: str) -> User | N
 
     An unknown name costs one argon2 verification too. A hash made with older parameters is replaced.
     """
-    async with engine_of(store).connect() as connection:
-        row = (await connection.execute(sa.select(users).where(users.c.name == name))).first()
+    row = None
+    if re.fullmatch(NAME_PATTERN, name):  # no account has another name (and PostgreSQL refuses NUL in a query)
+        async with engine_of(store).connect() as connection:
+            row = (await connection.execute(sa.select(users).where(users.c.name == name))).first()
     # argon2 runs in a thread (it releases the GIL): a login must not stall ingest on the event loop.
     matches = await asyncio.to_thread(verify_password, row.password_hash if row is not None else None, password)
     if not matches or row is None:
         return None
     if needs_rehash(row.password_hash):
-        rehashed = await asyncio.to_thread(hash_password, password)
+        rehashed = await asyncio.to_thread(rehash_password, password)
         async with engine_of(store).begin() as connection:
             await connection.execute(users.update().where(users.c.name == name).values(password_hash=rehashed))
     return _user(row)

@@ -1,4 +1,7 @@
-"""Ward scoping of the live stream: which ward a change belongs to, looked up off the ingest path.
+"""Scoping of the live stream: by role (`gateway.auth.subject_roles`, as the REST routes) and by ward.
+
+A lab user gets specimen and carrier changes, a pharmacy user delivery, cabinet and robot changes, both get alert
+changes; engineers and admins every kind.
 
 A scoped subscriber gets a change only when its ward is known and one of theirs: an alert's ward, a specimen's
 ordering ward, a delivery's ward, a cabinet's ward by the rules. Changes with no ward (devices, edges, carriers, a
@@ -12,6 +15,7 @@ from collections.abc import Awaitable, Callable
 import sqlalchemy as sa
 
 from gateway.auth.principal import Principal
+from gateway.auth.subject_roles import SEES_EVERY_KIND, may_read
 from gateway.projection.changes import Change
 from gateway.rules.in_force import RulesInForce
 from gateway.storage.database import Database
@@ -59,13 +63,19 @@ Admits = Callable[[Change], Awaitable[bool]]
 
 
 def stream_admits(principal: Principal, db: Database, rules: RulesInForce) -> Admits | None:
-    """For a scoped principal, an async predicate saying whether a change may be sent; None when all may."""
-    if not principal.scoped:
+    """An async predicate saying whether a change may be sent to `principal`; None when all may.
+
+    First the role: the kinds of subject (and alerts) its REST routes let it read; then, for a ward-scoped caller,
+    the ward.
+    """
+    if not principal.scoped and principal.role in SEES_EVERY_KIND:
         return None
-    resolver = WardResolver(db, rules)
+    resolver = WardResolver(db, rules) if principal.scoped else None
 
     async def admits(change: Change) -> bool:
-        return principal.can_see_ward(await resolver.ward(change))
+        if not may_read(principal, change.subject_kind, alert=change.type.startswith("alert.")):
+            return False
+        return resolver is None or principal.can_see_ward(await resolver.ward(change))
 
     return admits
 

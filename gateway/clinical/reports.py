@@ -47,6 +47,17 @@ class IntegrationError(ValueError):
         self.problems = list(problems)
 
 
+class IdConflictError(IntegrationError):
+    """An event id already stored with another body (recorded as tampering): that event was not stored.
+
+    `stored` counts the report's other events, which were stored (or were duplicates) as usual.
+    """
+
+    def __init__(self, problems: Sequence[str], stored: int) -> None:
+        super().__init__(problems)
+        self.stored = stored
+
+
 @dataclass(frozen=True, slots=True)
 class ReportedEvent:
     type: str
@@ -152,9 +163,27 @@ async def report_events(
     seq: SequenceCounter,
     received_at: datetime,
 ) -> ReportResult:
-    """Validate every event, then commit them all in one batch (nothing is stored when one is invalid)."""
+    """Validate every event, then commit them all in one batch (nothing is stored when one is invalid).
+
+    An id that is already stored with another body (an edge's event, say) is not a duplicate: the event store
+    records the attempt as tampering (the `event.tampered` alert) and stores nothing under it, and the caller hears
+    `IdConflictError` naming the event's index, never "duplicate".
+    """
     events = build_events(site, source, reported, seq, received_at)
     result = await store.commit_batch(events)
+    if result.tampered:
+        index_of: dict[UUID, int] = {}
+        for index, event in enumerate(events):
+            index_of.setdefault(event.id, index)
+        refused = sorted({index_of[t.event.id] for t in result.tampered})
+        raise IdConflictError(
+            [
+                f"events.{index}.id: {events[index].id} is already stored with another body; an event id names one "
+                "event forever: give this event a new id, or leave `id` out"
+                for index in refused
+            ],
+            stored=len(events) - len(refused),
+        )
     new = {e.id for e in result.new}
     ids = [e.id for e in events]
     seen: set[UUID] = set()

@@ -264,14 +264,26 @@ async def record_at(connection: AsyncConnection, position: int) -> CustodyRecord
 
 
 async def subject_records(
-    connection: AsyncConnection, subject_kind: str, subject_id: str, *, limit: int, offset: int
+    connection: AsyncConnection,
+    subject_kind: str,
+    subject_id: str,
+    *,
+    limit: int,
+    offset: int,
+    trips: Sequence[tuple[str, int]] | None = None,
 ) -> tuple[list[CustodyRecord], int]:
-    """A subject's records in log order (the order they were recorded), one page, and how many in all."""
+    """A subject's records in log order (the order they were recorded), one page, and how many in all.
+
+    `trips` (a carrier's): only the records of these (site, transaction) trips."""
     log = custody_log.c
     where = [log.subject_kind == subject_kind, log.subject_id == subject_id]
+    if trips is not None:
+        transaction = sa.cast(events.c.body[("data", "transaction")].as_string(), sa.BigInteger)
+        where.append(sa.tuple_(events.c.site, transaction).in_([tuple(trip) for trip in trips]))
+    joined = custody_log.outerjoin(events, events.c.id == log.event_id)
     page = (
         sa.select(custody_log, events.c.device, events.c.body, sa.func.count().over().label("total"))
-        .select_from(custody_log.outerjoin(events, events.c.id == log.event_id))
+        .select_from(joined)
         .where(*where)
         .order_by(log.position)
         .limit(limit)
@@ -279,7 +291,7 @@ async def subject_records(
     )
     rows = list(await connection.execute(page))
     if not rows:
-        count = sa.select(sa.func.count()).select_from(custody_log).where(*where)
+        count = sa.select(sa.func.count()).select_from(joined).where(*where)
         return [], await total_of_empty_page(connection, count, offset)
     records = [_record(r) for r in rows]
     return records, rows[0].total

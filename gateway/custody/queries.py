@@ -1,5 +1,7 @@
 """Reading the custody log: a subject's records in log order, and a check of the whole chain."""
 
+from collections.abc import Sequence
+
 from gateway.custody.log import CustodyRecord, record_at, subject_records
 from gateway.custody.verify import AuditReport, verify_custody_log
 from gateway.storage.database import Database
@@ -12,11 +14,17 @@ class CustodyQueries:
         self._db = db
 
     async def records(
-        self, subject_kind: str, subject_id: str, *, limit: int, offset: int
+        self,
+        subject_kind: str,
+        subject_id: str,
+        *,
+        limit: int,
+        offset: int,
+        trips: Sequence[tuple[str, int]] | None = None,
     ) -> tuple[list[CustodyRecord], int]:
-        """A subject's records in log order, one page, and how many in all."""
+        """A subject's records in log order, one page, and how many in all; `trips`: only those carrier trips'."""
         async with self._db.engine.connect() as connection:
-            return await subject_records(connection, subject_kind, subject_id, limit=limit, offset=offset)
+            return await subject_records(connection, subject_kind, subject_id, limit=limit, offset=offset, trips=trips)
 
     async def record(self, position: int) -> CustodyRecord | None:
         """The record at `position` in the log; None when there is none."""

@@ -40,6 +40,7 @@ from gateway.auth.models import (
     UserPublic,
     UserUpdate,
 )
+from gateway.auth.passwords import WeakPasswordError
 
 MAX_PAGE = 500
 
@@ -77,11 +78,20 @@ async def users(db: DatabaseDep, limit: Limit = 100, offset: Offset = 0) -> User
     return UserListPublic(data=[_user(u) for u in found], count=total)
 
 
-@router.post("/users", status_code=201, response_model=UserPublic, responses={409: {"model": Problem}})
+def _weak(exc: WeakPasswordError) -> HTTPException:
+    return HTTPException(status_code=422, detail=f"password: {exc}; nothing was changed")
+
+
+@router.post(
+    "/users", status_code=201, response_model=UserPublic, responses={409: {"model": Problem}, 422: {"model": Problem}}
+)
 async def add_user(body: UserCreate, db: DatabaseDep, audit: AuditDep) -> UserPublic:
     """A new user with a role and, optionally, the wards they are limited to."""
     try:
         user = await create_user(db, name=body.name, password=body.password, role=body.role, wards=body.wards)
+    except WeakPasswordError as exc:
+        await audit("user.create", target=body.name, outcome="failed", detail="weak password")
+        raise _weak(exc) from None
     except UserExistsError as exc:
         await audit("user.create", target=body.name, outcome="failed", detail="exists")
         raise HTTPException(status_code=409, detail=str(exc)) from None
@@ -107,11 +117,14 @@ async def change_user(
     return _user(user)
 
 
-@router.put("/users/{name}/password", status_code=204, responses={404: {"model": Problem}})
+@router.put("/users/{name}/password", status_code=204, responses={404: {"model": Problem}, 422: {"model": Problem}})
 async def reset_password(name: UserName, body: PasswordIn, db: DatabaseDep, audit: AuditDep) -> None:
     """A new password for the user; their sessions end."""
     try:
         await set_password(db, name, body.password)
+    except WeakPasswordError as exc:
+        await audit("user.password", target=name, outcome="failed", detail="weak password")
+        raise _weak(exc) from None
     except UnknownUserError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     await audit("user.password", target=name)

@@ -113,20 +113,28 @@ async def acknowledge_one(
     alert_id: UUID,
     acknowledgement: Acknowledgement,
 ) -> AlertPublic:
-    """Say who is on it. Repeating it changes nothing (the first acknowledgement stands); 409 once cleared."""
+    """Say you are on it: the acknowledger is you (the caller); a badge and a note may be added. Repeating it
+    changes nothing (the first acknowledgement stands); 409 once cleared."""
+    now = clock()
     try:
         row = await alerts.acknowledge(
-            alert_id, by=acknowledgement.by, note=acknowledgement.note, now=clock(), wards=caller.wards or None
+            alert_id,
+            by=caller.name,
+            badge=acknowledgement.badge,
+            note=acknowledgement.note,
+            now=now,
+            wards=caller.wards or None,
         )
     except AlertNotFoundError:
         raise _not_found(alert_id) from None
     except AlertAlreadyClearedError as exc:
         await audit("alert.acknowledge", target=f"alert {alert_id}", outcome="failed", detail="already cleared")
         raise HTTPException(status_code=409, detail=str(exc)) from None
-    await audit("alert.acknowledge", target=f"alert {alert_id}", detail=f"by={acknowledgement.by}")
-    if row.acknowledged_by == acknowledgement.by:  # this request acknowledged it (a repeat changes nothing)
+    badge = f" badge={acknowledgement.badge}" if acknowledgement.badge else ""
+    await audit("alert.acknowledge", target=f"alert {alert_id}", detail=f"by={caller.name}{badge}")
+    if row.acknowledged_at == now and row.acknowledged_by == caller.name:  # this request acknowledged it
         live = get_live(request)
-        live.alert_changed("acknowledged", row, row.acknowledged_at or clock())
+        live.alert_changed("acknowledged", row, now)
         if row.cleared_at is not None:  # some alerts (a discrepancy) are done once someone has acknowledged them
             live.alert_changed("cleared", row, row.cleared_at)
     return named(alert_public(row), reference)

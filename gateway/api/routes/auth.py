@@ -17,6 +17,7 @@ from gateway.auth.deps import PrincipalDep, origin
 from gateway.auth.models import LoginIn, MePublic
 from gateway.auth.sessions import SESSION_COOKIE, end_session, start_session
 from gateway.auth.throttle import LoginThrottle
+from gateway.auth.tried_names import tried_name
 from gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -52,11 +53,12 @@ async def login(
     """Check the user name and password and start a session (the `wardlink_session` cookie)."""
     where = origin(request)
     client = where.client or "unknown"
+    tried = tried_name(body.username)  # what logs and the audit trail may show of a name that failed
     throttle = _throttle(request, settings)
     wait = throttle.retry_after(body.username, client)
     if wait is not None:
-        await record(db, action="login", outcome="throttled", actor=body.username, origin=where)
-        log.warning("login throttled: user name %r from %s, %d s to wait", body.username, client, wait)
+        await record(db, action="login", outcome="throttled", actor=tried, origin=where)
+        log.warning("login throttled: user name %s from %s, %d s to wait", tried, client, wait)
         raise HTTPException(
             status_code=429,
             detail=f"too many failed logins for this user name from your address: wait {wait} s, then try again",
@@ -65,8 +67,8 @@ async def login(
     user = await check_password(db, body.username, body.password)
     if user is None:
         throttle.failed(body.username, client)
-        await record(db, action="login", outcome="failed", actor=body.username, origin=where)
-        log.info("login failed: user name %r from %s", body.username, client)
+        await record(db, action="login", outcome="failed", actor=tried, origin=where)
+        log.info("login failed: user name %s from %s", tried, client)
         raise HTTPException(status_code=401, detail=_WRONG)
     if user.disabled:
         await record(db, action="login", outcome="denied", actor=user.name, origin=where, detail="disabled")

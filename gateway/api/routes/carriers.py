@@ -1,4 +1,8 @@
-"""Tube carriers: their trips (dispatched, rerouted, arrived, released) with the specimens inside."""
+"""Tube carriers: their trips (dispatched, rerouted, arrived, released) with the specimens inside.
+
+A ward-limited caller sees only the trips that touch their wards, and only their wards' barcodes inside them
+(`gateway.tracking.carriers.scope`); a carrier with no such trip answers 404 like an unknown one.
+"""
 
 from typing import Annotated
 
@@ -10,12 +14,20 @@ from gateway.api.models import Problem
 from gateway.api.names import named
 from gateway.api.paging import Offset
 from gateway.api.tracking_models import CarrierPublic, TripListPublic, TripPublic
-from gateway.auth.deps import require
+from gateway.auth.deps import PrincipalDep, require
+from gateway.auth.principal import Principal
+from gateway.reference.model import ReferenceData
 from gateway.tracking.carriers.fold import TripRow, TripStatus
+from gateway.tracking.carriers.scope import TripScope
 
 MAX_PAGE = 500
 
 router = APIRouter(prefix="/carriers", tags=["carriers"], dependencies=[require("lab")])
+
+
+def trip_scope(caller: Principal, reference: ReferenceData) -> TripScope | None:
+    """What a ward-limited caller sees of carrier trips; None for a caller of every ward."""
+    return TripScope.of(caller.wards, reference.locations) if caller.scoped else None
 
 
 def trip_public(row: TripRow) -> TripPublic:
@@ -50,6 +62,7 @@ def trip_public(row: TripRow) -> TripPublic:
 async def list_trips(
     carriers: CarriersDep,
     reference: ReferenceDep,
+    caller: PrincipalDep,
     status: Annotated[
         list[TripStatus] | None, Query(description="Only trips in this status; repeat for several.")
     ] = None,
@@ -60,7 +73,12 @@ async def list_trips(
 ) -> TripListPublic:
     """Carrier trips, the latest dispatched first."""
     rows, count = await carriers.page(
-        statuses=status or (), in_transit=in_transit, site=site, limit=min(limit, MAX_PAGE), offset=offset
+        statuses=status or (),
+        in_transit=in_transit,
+        site=site,
+        scope=trip_scope(caller, reference),
+        limit=min(limit, MAX_PAGE),
+        offset=offset,
     )
     return named(TripListPublic(data=[trip_public(r) for r in rows], count=count), reference)
 
@@ -69,14 +87,16 @@ async def list_trips(
 async def read_carrier(
     carriers: CarriersDep,
     reference: ReferenceDep,
+    caller: PrincipalDep,
     carrier: Annotated[Identifier, Path(description="The carrier's id (its RFID tag).")],
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
 ) -> CarrierPublic:
     """One carrier's trips, the latest first, each with the specimens it carried."""
-    found = await carriers.of_carrier(carrier, site=site, limit=min(limit, MAX_PAGE), offset=offset)
-    if found.count == 0:
+    scope = trip_scope(caller, reference)
+    found = await carriers.of_carrier(carrier, site=site, scope=scope, limit=min(limit, MAX_PAGE), offset=offset)
+    if found.count == 0:  # never reported, or (for a ward-limited caller) no trip of theirs: the same answer
         raise HTTPException(
             status_code=404,
             detail=f"no trip of carrier {carrier} has been reported yet; check the id, "

@@ -1,33 +1,32 @@
 """Custody: a subject's records in the hash-chained custody log, and a check of the whole chain."""
 
+import dataclasses
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
 from contract import Identifier
-from gateway.api.deps import CustodyDep, DatabaseDep, ReferenceDep, RulesDep
+from gateway.api.deps import CarriersDep, CustodyDep, DatabaseDep, ReferenceDep, RulesDep
 from gateway.api.models import Problem
 from gateway.api.names import DataNames, Named, named
 from gateway.api.paging import Offset
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.auth.scope import WARDED_KINDS, subject_ward
+from gateway.auth.subject_roles import SUBJECT_ROLES
 from gateway.custody.log import CustodyRecord
 from gateway.custody.verify import AuditReport, ProblemKind
+from gateway.tracking.carriers.queries import CarrierQueries
+from gateway.tracking.carriers.scope import TripScope
 
 MAX_PAGE = 1000
 
 router = APIRouter(prefix="/custody", tags=["custody"], dependencies=[require("lab", "pharmacy", "engineer")])
 
 CustodyKind = Literal["specimen", "carrier", "delivery", "cabinet"]
-KIND_ROLES: dict[str, frozenset[str]] = {
-    "specimen": frozenset({"lab", "engineer", "admin"}),
-    "carrier": frozenset({"lab", "engineer", "admin"}),
-    "delivery": frozenset({"pharmacy", "engineer", "admin"}),
-    "cabinet": frozenset({"pharmacy", "engineer", "admin"}),
-}
+KIND_ROLES: dict[str, frozenset[str]] = {kind: SUBJECT_ROLES[kind] for kind in get_args(CustodyKind)}
 """Who may read whose custody: the lab its specimens and carriers, the pharmacy its deliveries and cabinets."""
 
 
@@ -91,6 +90,21 @@ def _record(record: CustodyRecord) -> CustodyRecordPublic:
     )
 
 
+async def _without_other_wards(
+    carriers: CarrierQueries, scope: TripScope, records: list[CustodyRecord]
+) -> list[CustodyRecord]:
+    """The carrier records with only the scope's wards' barcodes in `data.specimens` (the hashes are the full
+    record's: verify the chain with /custody/verify)."""
+    listed = [b for r in records for b in r.data.get("specimens", ())]
+    mine = await carriers.visible_barcodes(scope, listed) if listed else set()
+    return [
+        dataclasses.replace(r, data={**r.data, "specimens": [b for b in r.data["specimens"] if b in mine]})
+        if "specimens" in r.data
+        else r
+        for r in records
+    ]
+
+
 def report_public(report: AuditReport) -> AuditReportPublic:
     return AuditReportPublic(
         intact=report.intact,
@@ -115,6 +129,7 @@ async def verify(custody: CustodyDep) -> AuditReportPublic:
 @router.get("/{subject_kind}/{subject_id}", response_model=CustodyListPublic, responses={404: {"model": Problem}})
 async def read_custody(
     custody: CustodyDep,
+    carriers: CarriersDep,
     db: DatabaseDep,
     rules: RulesDep,
     caller: PrincipalDep,
@@ -137,7 +152,18 @@ async def read_custody(
         and subject_kind in WARDED_KINDS
         and not caller.can_see_ward(await subject_ward(db, rules, subject_kind, subject_id))
     )
-    records, count = await custody.records(subject_kind, subject_id, limit=min(limit, MAX_PAGE), offset=offset)
+    # A carrier serves every ward: a ward-limited caller reads only the records of the trips that touch their wards,
+    # with other wards' barcodes left out (gateway.tracking.carriers.scope); none such: as if unknown.
+    scope = TripScope.of(caller.wards, reference.locations) if caller.scoped and subject_kind == "carrier" else None
+    trips = await carriers.visible_trips(subject_id, scope) if scope is not None else None
+    hidden = hidden or trips == []
+    records, count = (
+        ([], 0)
+        if hidden
+        else await custody.records(subject_kind, subject_id, limit=min(limit, MAX_PAGE), offset=offset, trips=trips)
+    )
+    if scope is not None and records:
+        records = await _without_other_wards(carriers, scope, records)
     if count == 0 or hidden:  # another ward's subject: as if unknown
         raise HTTPException(
             status_code=404,

@@ -3,8 +3,12 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 from gateway.storage.database import Database
+from gateway.storage.tables import carrier_trips
 from gateway.tracking.carriers.fold import IN_TRANSIT, TripRow
+from gateway.tracking.carriers.scope import TripScope
 from gateway.tracking.carriers.store import page_trips
 
 
@@ -29,28 +33,53 @@ class CarrierQueries:
         statuses: Sequence[str] = (),
         in_transit: bool = False,
         site: str | None = None,
+        scope: TripScope | None = None,
         limit: int,
         offset: int,
     ) -> tuple[list[TripRow], int]:
         """One page of trips, the latest dispatched first, and how many match in all.
 
-        `in_transit`: only trips dispatched or rerouted (of `statuses`, when given), not arrived yet."""
+        `in_transit`: only trips dispatched or rerouted (of `statuses`, when given), not arrived yet. `scope`: only
+        what a ward-limited caller may see (`gateway.tracking.carriers.scope`)."""
         wanted = list(statuses)
         if in_transit:
             wanted = [s for s in (wanted or IN_TRANSIT) if s in IN_TRANSIT]
             if not wanted:
                 return [], 0  # asked for arrived trips that are in transit
+        visible = scope.condition() if scope is not None else None
         async with self._db.engine.connect() as connection:
-            return await page_trips(connection, statuses=wanted, site=site, limit=limit, offset=offset)
+            rows, count = await page_trips(
+                connection, statuses=wanted, site=site, visible=visible, limit=limit, offset=offset
+            )
+            return (await scope.redact(connection, rows) if scope is not None else rows), count
 
-    async def of_carrier(self, carrier: str, *, site: str | None = None, limit: int, offset: int) -> CarrierTrips:
-        """One page of the carrier's trips, the latest first; `count` 0 when none was reported."""
+    async def of_carrier(
+        self, carrier: str, *, site: str | None = None, scope: TripScope | None = None, limit: int, offset: int
+    ) -> CarrierTrips:
+        """One page of the carrier's trips (those `scope` sees), the latest first; `count` 0 when none."""
+        visible = scope.condition() if scope is not None else None
         async with self._db.engine.connect() as connection:
-            rows, count = await page_trips(connection, carrier=carrier, site=site, limit=limit, offset=offset)
+            rows, count = await page_trips(
+                connection, carrier=carrier, site=site, visible=visible, limit=limit, offset=offset
+            )
             if count == 0:
                 return CarrierTrips(trips=[], count=0, in_transit=False)
             latest = rows[0] if offset == 0 and rows else None
             if latest is None:  # a later page: ask for the latest trip alone
-                first, _ = await page_trips(connection, carrier=carrier, site=site, limit=1, offset=0)
+                first, _ = await page_trips(connection, carrier=carrier, site=site, visible=visible, limit=1, offset=0)
                 latest = first[0] if first else None
+            if scope is not None:
+                rows = await scope.redact(connection, rows)
         return CarrierTrips(trips=rows, count=count, in_transit=latest is not None and latest.status in IN_TRANSIT)
+
+    async def visible_trips(self, carrier: str, scope: TripScope) -> list[tuple[str, int]]:
+        """The (site, transaction) of each of the carrier's trips `scope` sees."""
+        c = carrier_trips.c
+        query = sa.select(c.site, c.transaction).where(c.carrier == carrier, scope.condition())
+        async with self._db.engine.connect() as connection:
+            return [(row.site, row.transaction) for row in await connection.execute(query)]
+
+    async def visible_barcodes(self, scope: TripScope, barcodes: list[str]) -> set[str]:
+        """Which of these specimens `scope` may see."""
+        async with self._db.engine.connect() as connection:
+            return await scope.visible_barcodes(connection, barcodes)

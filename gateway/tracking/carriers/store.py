@@ -143,12 +143,15 @@ async def page_trips(
     statuses: Sequence[str] = (),
     carrier: str | None = None,
     site: str | None = None,
+    visible: sa.ColumnElement[bool] | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[TripRow], int]:
-    """One page of trips, the latest dispatched first, and how many match in all (one snapshot)."""
+    """One page of trips, the latest dispatched first, and how many match in all (one snapshot).
+
+    `visible`: only the trips a ward-limited caller may see (`TripScope.condition`)."""
     c = carrier_trips.c
-    where: list[sa.ColumnElement[bool]] = []
+    where: list[sa.ColumnElement[bool]] = [] if visible is None else [visible]
     if statuses:
         where.append(c.status.in_(list(statuses)))
     if carrier is not None:

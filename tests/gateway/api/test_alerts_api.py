@@ -114,15 +114,17 @@ async def test_acknowledge_says_who_and_a_cleared_alert_answers_409(
     await seed(store, clock)
     [sorter] = (await api.get("/api/v1/alerts", params={"subject": "sorter-1"})).json()["data"]
     clock.now = T0 + 11 * MIN
-    response = await api.post(f"/api/v1/alerts/{sorter['id']}/acknowledge", json={"by": "u42", "note": "on it"})
+    me = (await api.get("/api/v1/auth/me")).json()["name"]
+    response = await api.post(f"/api/v1/alerts/{sorter['id']}/acknowledge", json={"badge": "u42", "note": "on it"})
     assert response.status_code == 200
     body = response.json()
     assert (body["state"], body["acknowledged_by"], body["acknowledged_at"]) == (
         "acknowledged",
-        "u42",
+        me,  # the caller, always; the badge they name is kept beside it
         "2026-11-23T08:11:00Z",
     )
     assert body["details"]["acknowledgement_note"] == "on it"
+    assert body["details"]["acknowledgement_badge"] == "u42"
     assert (await api.get(f"/api/v1/alerts/{sorter['id']}")).json()["state"] == "acknowledged"
     assert [a["id"] for a in (await api.get("/api/v1/alerts", params={"state": "acknowledged"})).json()["data"]] == [
         sorter["id"]
@@ -142,8 +144,8 @@ async def test_acknowledge_says_who_and_a_cleared_alert_answers_409(
     [
         ("/api/v1/alerts/00000000-0000-0000-0000-000000000000", None, 404, "no alert 00000000-"),
         ("/api/v1/alerts/00000000-0000-0000-0000-000000000000/acknowledge", {"by": "u1"}, 404, "no alert"),
-        ("/api/v1/alerts/00000000-0000-0000-0000-000000000000/acknowledge", {}, 422, "by: Field required"),
-        ("/api/v1/alerts/00000000-0000-0000-0000-000000000000/acknowledge", {"by": "Dr X"}, 422, "contains ' '"),
+        ("/api/v1/alerts/00000000-0000-0000-0000-000000000000/acknowledge", {}, 404, "no alert"),
+        ("/api/v1/alerts/00000000-0000-0000-0000-000000000000/acknowledge", {"badge": "Dr X"}, 422, "contains ' '"),
         ("/api/v1/alerts?state=closed", None, 422, "state: Input should be"),
         ("/api/v1/alerts?kind=fire", None, 422, "kind: Input should be"),
         ("/api/v1/rules?version=9", None, 404, "no rules version 9"),

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.auth.tried_names import tried_name
 from gateway.rules.store import rules_yaml
 from gateway.service import Gateway
 from tests.auth import authorised, logged_in, new_user
@@ -75,7 +76,7 @@ async def test_every_view_of_a_specimens_custody_is_recorded(gateway: Gateway, w
     assert _what(entries) == [(me, "custody.view", f"specimen {barcode}", "ok")] * 4
 
 
-async def test_an_alert_acknowledgement_is_recorded_with_the_badge_given(
+async def test_an_alert_acknowledgement_is_recorded_with_the_caller_and_the_badge_given(
     gateway: Gateway, wards: dict[str, WardObjects]
 ) -> None:
     alert = wards[MINE].alert
@@ -88,7 +89,7 @@ async def test_an_alert_acknowledgement_is_recorded_with_the_badge_given(
     assert entry["target"] == f"alert {alert}"
     assert entry["role"] == "pharmacy"
     assert entry["actor_kind"] == "token"
-    assert entry["detail"] == "by=rn-12"
+    assert entry["detail"] == f"by={entry['actor']} badge=rn-12"
 
 
 async def test_a_manual_custody_entry_is_an_event_in_the_timeline_and_an_audit_entry(
@@ -174,7 +175,7 @@ async def test_admins_filter_and_page_the_trail(gateway: Gateway) -> None:
 
 
 async def test_the_csv_export_is_oldest_first_and_neutralises_spreadsheet_formulas(gateway: Gateway) -> None:
-    async with httpx.AsyncClient(base_url=gateway.api_url) as client:
+    async with httpx.AsyncClient(base_url=gateway.api_url, headers={"user-agent": "=HYPERLINK(1)"}) as client:
         await client.post("/api/v1/auth/login", json={"username": "=HYPERLINK(1)", "password": "x"})
         await client.post("/api/v1/auth/login", json={"username": "plain-name", "password": "x"})
     async with authorised(gateway, "admin") as admin:
@@ -184,7 +185,11 @@ async def test_the_csv_export_is_oldest_first_and_neutralises_spreadsheet_formul
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [(r["actor"], r["outcome"]) for r in rows] == [("'=HYPERLINK(1)", "failed"), ("plain-name", "failed")]
+    # A name no account can have is kept as a fingerprint (gateway.auth.tried_names); the user agent as sent.
+    assert [(r["actor"], r["user_agent"], r["outcome"]) for r in rows] == [
+        (tried_name("=HYPERLINK(1)"), "'=HYPERLINK(1)", "failed"),
+        ("plain-name", "'=HYPERLINK(1)", "failed"),
+    ]
     assert list(rows[0]) == [
         "id", "at", "actor", "actor_kind", "role", "action", "target", "outcome", "client", "user_agent", "detail"
     ]  # fmt: skip

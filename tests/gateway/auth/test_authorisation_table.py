@@ -152,7 +152,7 @@ async def test_every_route_answers_every_caller_as_the_table_says(gateway: Gatew
     store = gateway.store
     seeded = await seed_wards(gateway)
     theirs = seeded[THEIRS]
-    await create_user(store.db, name="someone", password="a-password-for-someone", role="lab")
+    await create_user(store.db, name="someone", password="a-password-for-the-table", role="lab")
     revocable = await create_token(store.db, name="old-script", role="engineer")
     token = await token_by_secret(store.db, revocable)
     assert token is not None
@@ -190,7 +190,7 @@ async def test_every_route_answers_every_caller_as_the_table_says(gateway: Gatew
             "content": "id,name,kind\nward-3a,Ward 3A,ward\n",
             "headers": {"content-type": "text/csv"},
         },
-        ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): {"json": {"by": "bms-1"}},
+        ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): {"json": {"badge": "bms-1"}},
         ("POST", "/api/v1/specimens/{barcode}/custody"): {"json": {"action": "received", "place": "bench-1"}},
         ("POST", "/api/v1/integrations/events"): {
             "json": {

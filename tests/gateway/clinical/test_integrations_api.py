@@ -121,8 +121,9 @@ async def test_the_same_id_with_another_body_is_still_refused_as_tampered(
 ) -> None:
     given = "0b6c4d1e-6a43-4a57-9d2f-0c6a6b1c9e10"
     await asgi.post(URL, json=report({**collected("S10"), "id": given}))
-    changed = (await asgi.post(URL, json=report({**collected("S10", ward="ward-4b"), "id": given}))).json()
-    assert changed["stored"] == 0
+    changed = await asgi.post(URL, json=report({**collected("S10", ward="ward-4b"), "id": given}))
+    assert changed.status_code == 409  # the caller is told the id exists with another body, never "duplicate"
+    assert changed.json()["detail"].startswith(f"events.0.id: {given} is already stored with another body")
     async with store.db.engine.connect() as connection:
         [row] = (await connection.execute(sa.select(tampered_events))).all()
     assert str(row.event_id) == given
