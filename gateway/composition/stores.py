@@ -78,6 +78,7 @@ class Stores:
             keep_for_projection=keep_for_projection,
             clock=clock,
             historical_grace=timedelta(seconds=settings.historical_grace_s),
+            max_seq_jump=settings.max_seq_jump,
             on_commit=on_commit,
         )
         return cls(
