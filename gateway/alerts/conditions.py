@@ -13,6 +13,7 @@ from gateway.alerts.cabinet_conditions import cabinet_conditions
 from gateway.alerts.inputs import Condition, Position, Snapshot
 from gateway.alerts.reliability_conditions import reliability_conditions
 from gateway.alerts.text import clock_time, minutes_text
+from gateway.ingest.presence import presence
 from gateway.rules import TrackingRules
 from gateway.rules.alerting import AlertRules, Severity
 from gateway.tracking.specimens.turnaround import outlook
@@ -332,6 +333,8 @@ def health_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) -
     for edge in snapshot.edges:
         if edge.state != "offline" or now - edge.since <= grace:
             continue
+        if edge.recorded_at is not None and presence(edge.state, edge.recorded_at, edge.last_event_at, now).note:
+            continue  # its events keep arriving after the offline state: a stale or foreign state, not a death
         yield Condition(
             kind="edge.offline",
             severity="critical",

@@ -143,6 +143,10 @@ class Edge:
     edge: str
     state: str
     since: datetime
+    recorded_at: datetime | None = None
+    """When the gateway recorded `state` (its clock); with `last_event_at` the evidence of `gateway.ingest.presence`."""
+    last_event_at: datetime | None = None
+    """When events of the edge were last stored (the gateway's clock)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from gateway.storage.tables import (
     deliveries,
     device_readings,
     devices,
+    edge_sequences,
     edges,
     events,
     specimens,
@@ -83,7 +84,7 @@ async def gather(connection: AsyncConnection, rules: TrackingRules, now: datetim
         stock=await stock_of(connection, stock_keys) if stock_keys else {},
         removals=await _removals(connection, since),
         devices=await _devices(connection, _device_types(readings, cabinet_rows, open_deliveries, trips), rules),
-        edges=[Edge(r.site, r.edge, r.state, r.since) for r in await connection.execute(sa.select(edges))],
+        edges=await _edges(connection),
         **await _reliability(connection, since),
     )
 
@@ -104,6 +105,16 @@ async def _reliability(connection: AsyncConnection, since: datetime) -> dict[str
         for r in await outbox_reports(connection)
     ]
     return {"sequence_gaps": gaps, "tampered": tampered, "outboxes": outboxes}
+
+
+async def _edges(connection: AsyncConnection) -> list[Edge]:
+    """Each edge's recorded state, when it was recorded, and when its events were last stored (presence evidence)."""
+    s = edge_sequences.c
+    joined = edges.outerjoin(edge_sequences, sa.and_(s.site == edges.c.site, s.edge == edges.c.edge))
+    query = sa.select(edges, s.updated_at.label("last_event_at")).select_from(joined)
+    return [
+        Edge(r.site, r.edge, r.state, r.since, r.updated_at, r.last_event_at) for r in await connection.execute(query)
+    ]
 
 
 def _out(run: Sequence[Sample], rules: TrackingRules, key: SiteId) -> bool:

@@ -95,7 +95,7 @@ class Stores:
             devices=DeviceQueries(db),
             robots=RobotQueries(db),
             telemetry=TelemetryStore(db),
-            edges=EdgeQueries(db),
+            edges=EdgeQueries(db, clock=clock),
             custody=CustodyQueries(db),
             alerts=AlertQueries(db, rules),
             reference=ReferenceStore(db),

@@ -187,7 +187,7 @@ class EventStore:
             state=state.state,
             since=state.since,
             version=state.version,
-            updated_at=datetime.now(UTC),
+            updated_at=self._clock(),  # the clock events are stamped on too: presence compares the two
         )
         excluded = statement.excluded
         # A death belongs to the connection that began at `since`; a stale one never hides a newer birth.
