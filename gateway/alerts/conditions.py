@@ -24,6 +24,8 @@ STICKY_KINDS = frozenset({"cabinet.discrepancy", "event.tampered"})
 """Kinds whose alert only acknowledgement clears: the removal dropping out of the lookback does not."""
 ESCALATING_KINDS = frozenset({"edge.outbox_filling"})
 """Kinds whose open alert takes a higher severity when its condition gets worse (warning -> critical)."""
+REFRESHED_KINDS = frozenset({"event.tampered"})
+"""Kinds whose one open alert groups many occurrences: its message and details follow the condition while open."""
 
 SUBJECT_MAX = 64
 """The alerts table's `subject_id` column (the details carry the full ids)."""

@@ -168,6 +168,8 @@ class TamperedEvent:
     edge: str
     attempts: int
     first_seen_at: datetime
+    last_seen_at: datetime | None = None
+    """The latest attempt; None reads as `first_seen_at`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,4 +208,6 @@ class Snapshot:
     sequence_gaps: Sequence[SequenceGap] = ()
     tampered: Sequence[TamperedEvent] = ()
     """Tampered ids seen within the lookback."""
+    tamper_acknowledged: Mapping[SiteId, datetime] = field(default_factory=dict)
+    """(site, edge) -> when someone last acknowledged its `event.tampered` alert: attempts before it are dealt with."""
     outboxes: Sequence[OutboxFill] = ()

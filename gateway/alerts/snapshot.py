@@ -32,6 +32,7 @@ from gateway.ingest.sequences import open_gaps
 from gateway.ingest.tamper import recent_tampering
 from gateway.rules import TrackingRules
 from gateway.storage.tables import (
+    alerts,
     cabinets,
     carrier_trips,
     deliveries,
@@ -97,14 +98,26 @@ async def _reliability(connection: AsyncConnection, since: datetime) -> dict[str
         if g.gap_since is not None and g.missing
     ]
     tampered = [
-        TamperedEvent(str(t.event_id), t.site, t.edge, t.attempts, t.first_seen_at)
+        TamperedEvent(str(t.event_id), t.site, t.edge, t.attempts, t.first_seen_at, t.last_seen_at)
         for t in await recent_tampering(connection, since)
     ]
+    a = alerts.c
+    acknowledged = sa.select(a.site, a.subject_id, sa.func.max(a.acknowledged_at).label("at")).where(
+        a.kind == "event.tampered", a.subject_kind == "edge", a.acknowledged_at.is_not(None)
+    )
+    tamper_acknowledged = {
+        (r.site, r.subject_id): r.at for r in await connection.execute(acknowledged.group_by(a.site, a.subject_id))
+    }
     outboxes = [
         OutboxFill(r.site, r.edge, r.depth, r.bytes, r.max_bytes, r.oldest_created_at, r.reported_at, r.refused)
         for r in await outbox_reports(connection)
     ]
-    return {"sequence_gaps": gaps, "tampered": tampered, "outboxes": outboxes}
+    return {
+        "sequence_gaps": gaps,
+        "tampered": tampered,
+        "tamper_acknowledged": tamper_acknowledged,
+        "outboxes": outboxes,
+    }
 
 
 async def _edges(connection: AsyncConnection) -> list[Edge]:
