@@ -3,9 +3,12 @@
 The gateway acks only what it committed, and it can only have committed what the edge sent. So an ack whose
 `epoch` is not this outbox's, or whose `committed_through` or `missing` ranges reach past the highest seq this
 outbox ever handed to the broker (`Outbox.sent_through`), is not from a gateway that saw our events: a forged
-message, a confused peer, or a gateway's tracker from an outbox that was lost. It is refused whole (its ids too)
-and counted; a genuine gateway acks the resent events again. An ack without an epoch (an older gateway) names
-ids only, and the outbox removes an id only at or below `sent_through`.
+message, a confused peer, or a gateway's tracker from an outbox that was lost. Its claims about seqs are refused
+(nothing removed by `committed_through`, nothing made due by `missing`) and it is counted. The ids it names are
+still taken, as from any ack: the outbox removes an id only at or below `sent_through`, and an id is known only to
+whoever saw the event, so refusing them would protect nothing and would slow the recovery after a crash (an edge
+killed between publishing and recording it sees the gateway's `committed_through` ahead of its own record until
+its resends catch up).
 """
 
 from contract import Ack

@@ -237,13 +237,13 @@ class Uplink:
             await self._take_ack(ack)
 
     async def _take_ack(self, ack: Ack) -> None:
+        self.acked += await self._outbox.aack(ack.ids)  # only ids of events sent (at or below `sent_through`)
         why = refusal(ack, epoch=self._outbox.epoch, sent_through=self._outbox.sent_through)
         if why is not None:
             self.acks_refused += 1
             if self.acks_refused == 1 or self.acks_refused % 100 == 0:
                 log.warning("edge %s refused an ack (%d so far): %s", self.topics.edge, self.acks_refused, why)
             return
-        self.acked += await self._outbox.aack(ack.ids)
         if ack.epoch is not None and ack.committed_through is not None:
             self.acked += await asyncio.to_thread(self._outbox.ack_through, ack.epoch, ack.committed_through)
         if ack.missing and ack.epoch == self._outbox.epoch:

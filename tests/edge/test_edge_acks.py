@@ -1,8 +1,9 @@
 """The edge believes only acks a gateway that saw its events could send (issue 19, finding 2).
 
 One forged ack with `committed_through` = 2^63-1 used to empty an outbox of 171 events the gateway never stored.
-Now an ack for another epoch, or one that reaches past the highest seq the edge ever sent, is refused whole and
-counted (`Uplink.acks_refused`, the outbox report's `acks_refused`); the outbox never deletes past `sent_through`.
+Now an ack for another epoch, or one that reaches past the highest seq the edge ever sent, has its seq claims
+refused and is counted (`Uplink.acks_refused`, the outbox report's `acks_refused`); the outbox never deletes past
+`sent_through`, by seq or by id.
 """
 
 import asyncio
