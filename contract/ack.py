@@ -3,6 +3,8 @@
 Besides the ids, an ack may say how far the edge's sequence is committed without a hole (`committed_through`,
 for the outbox `epoch` it names) and which sequence ranges the gateway has not seen although later ones arrived
 (`missing`): the edge makes those due again at once. All three are optional so an ack from an older gateway parses.
+The edge acts on an ack only when it is about its own epoch and reaches no further than the highest seq it sent
+(`edge.acks`): other seq claims are refused and counted.
 """
 
 from uuid import UUID

@@ -5,6 +5,8 @@ the fill level crosses a step (`LEVELS`) and every `status_every_s` while connec
 per edge (table `edge_outbox`) and alerts on it (`edge.outbox_filling`).
 """
 
+import builtins
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contract.base import MAX_SEQ
@@ -56,3 +58,14 @@ class EdgeStatus(BaseModel):
         max_length=1000,
         description="The latest unexpected error of an edge task, else why events were last refused (full disk).",
     )
+    acks_refused: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_SEQ,
+        description="Acks the edge did not believe since start (another outbox epoch, or past the highest seq it "
+        "sent): a forged or confused acknowledgement; nothing was removed for them.",
+    )
+
+    def to_json(self) -> builtins.bytes:  # `bytes` here is the field
+        """The report as published; `acks_refused` only when there were some, so gateways older than it parse it."""
+        return self.model_dump_json(exclude={"acks_refused"} if not self.acks_refused else None).encode()

@@ -128,6 +128,9 @@ class Outbox:
             )
             self._db.execute("INSERT INTO meta (key, value) VALUES ('first_seq', 1) ON CONFLICT (key) DO NOTHING")
             self.epoch = str(self._db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0])
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'sent_through'").fetchone()
+            self.sent_through = int(row[0]) if row else 0
+            """The highest seq ever handed to the broker: no ack removes anything past it (see `edge.acks`)."""
             self.first_seq = int(self._db.execute("SELECT value FROM meta WHERE key = 'first_seq'").fetchone()[0])
         self._bytes = int(self._db.execute("SELECT coalesce(sum(length(payload)), 0) FROM outbox").fetchone()[0])
 
@@ -214,11 +217,24 @@ class Outbox:
             cursor,
         )
 
+    def note_sending(self, seqs: Iterable[int]) -> None:
+        """These seqs are about to go to the broker: an ack may name them from now on (kept by `mark_sent`)."""
+        with self._lock:
+            self.sent_through = max(self.sent_through, *seqs, 0)
+
     @_storage
     def mark_sent(self, seqs: Iterable[int]) -> None:
+        """These seqs are with the broker (PUBACK): due again only after the resend delay; `sent_through` is kept."""
+        seqs = list(seqs)
+        self.note_sending(seqs)
         now = time.time()
-        with self._lock:
+        with self._lock, self._transaction():
             self._db.executemany("UPDATE outbox SET sent_at = ? WHERE seq = ?", [(now, s) for s in seqs])
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('sent_through', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+                (self.sent_through,),
+            )
 
     @_storage
     def unmark_sent(self) -> None:
@@ -228,15 +244,15 @@ class Outbox:
 
     @_storage
     def ack(self, ids: Iterable[UUID | str]) -> int:
-        """Remove events the gateway committed; returns how many were still here."""
+        """Remove events the gateway committed (never one past `sent_through`); returns how many were still here."""
         keys = [str(i) for i in ids]
         removed, freed = 0, 0
         with self._lock, self._transaction():
             for start in range(0, len(keys), _DELETE_CHUNK):
                 chunk = keys[start : start + _DELETE_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                statement = f"DELETE FROM outbox WHERE id IN ({marks}) RETURNING length(payload)"  # noqa: S608 (only ?s)
-                sizes = self._db.execute(statement, chunk).fetchall()
+                statement = f"DELETE FROM outbox WHERE id IN ({marks}) AND seq <= ? RETURNING length(payload)"  # noqa: S608 (only ?s)
+                sizes = self._db.execute(statement, [*chunk, self.sent_through]).fetchall()
                 removed += len(sizes)
                 freed += sum(size for (size,) in sizes)
         self._bytes -= freed
@@ -244,9 +260,13 @@ class Outbox:
 
     @_storage
     def ack_through(self, epoch: str, seq: int) -> int:
-        """Remove every event up to `seq` when the gateway says it committed all of them for this epoch."""
+        """Remove every event up to `seq` when the gateway says it committed all of them for this epoch.
+
+        Never past `sent_through`: the gateway cannot have committed what was never sent (`edge.acks` refuses such
+        an ack before it gets here; this is the floor under that check)."""
         if epoch != self.epoch:
             return 0  # about another epoch of this edge (an outbox that was lost): nothing here to remove
+        seq = min(seq, self.sent_through)
         with self._lock, self._transaction():
             sizes = self._db.execute("DELETE FROM outbox WHERE seq <= ? RETURNING length(payload)", (seq,)).fetchall()
         self._bytes -= sum(size for (size,) in sizes)

@@ -26,6 +26,7 @@ from contract import Ack, Command, DeadLetter, EdgeState, EdgeStatus, Telemetry,
 from contract.edge_status import fill_level
 from contract.envelope import envelope_messages
 from contract.topics import deadletter_topic
+from edge.acks import refusal
 from edge.clock import Clock, utc_now
 from edge.outbox import Outbox, OutboxStorageError, Pending
 from edge.settings import EdgeSettings
@@ -78,6 +79,8 @@ class Uplink:
         self.acked = 0
         self.resend_requested = 0
         """Events made due again because an ack said the gateway misses their seqs."""
+        self.acks_refused = 0
+        """Acks not believed (another epoch, or past the highest seq sent; see `edge.acks`): nothing removed."""
         self.status_published = 0
         self._live_since: float | None = None
 
@@ -123,6 +126,7 @@ class Uplink:
             telemetry_dropped=self.telemetry_dropped,
             restarts=restarts,
             problem=(problem or self._outbox.refusal or "")[:1000] or None,
+            acks_refused=self.acks_refused,
         )
 
     async def run(self) -> None:
@@ -163,7 +167,7 @@ class Uplink:
             level = fill_level(self._outbox.bytes, self._outbox.max_bytes)
             if level != last_level or loop.time() - last_at >= self._settings.status_every_s:
                 report = await self.status()
-                await link.publish(self.topics.status, report.model_dump_json().encode(), qos=1, retain=True)
+                await link.publish(self.topics.status, report.to_json(), qos=1, retain=True)
                 self.status_published += 1
                 if report.level != last_level and report.level >= 80:
                     log.warning(
@@ -194,6 +198,8 @@ class Uplink:
                     async with asyncio.timeout(_IDLE_CHECK_S):
                         await self._wakeup.wait()
                 continue
+            # From here an ack may name these seqs (the gateway can commit them before our PUBACKs are in).
+            self._outbox.note_sending(p.seq for p in due)
             # Publish a batch concurrently; each publish returns when the broker has the message (PUBACK).
             await asyncio.gather(*(link.publish(self.topics.events, m, qos=1) for m in self._messages(due)))
             raise_if_cancelled()
@@ -231,7 +237,13 @@ class Uplink:
             await self._take_ack(ack)
 
     async def _take_ack(self, ack: Ack) -> None:
-        self.acked += await self._outbox.aack(ack.ids)
+        self.acked += await self._outbox.aack(ack.ids)  # only ids of events sent (at or below `sent_through`)
+        why = refusal(ack, epoch=self._outbox.epoch, sent_through=self._outbox.sent_through)
+        if why is not None:
+            self.acks_refused += 1
+            if self.acks_refused == 1 or self.acks_refused % 100 == 0:
+                log.warning("edge %s refused an ack (%d so far): %s", self.topics.edge, self.acks_refused, why)
+            return
         if ack.epoch is not None and ack.committed_through is not None:
             self.acked += await asyncio.to_thread(self._outbox.ack_through, ack.epoch, ack.committed_through)
         if ack.missing and ack.epoch == self._outbox.epoch:

@@ -97,6 +97,9 @@ class GatewaySettings(BaseSettings):
     sequence_gap_resend_after_s: float = Field(default=3, ge=0)
     """An ack asks the edge to resend the seqs it misses once a gap is this old (younger ones are usually events
     still on their way out of order)."""
+    max_seq_jump: int = Field(default=1_000_000, ge=1)
+    """An event whose seq is more than this past the highest stored for its edge (and past what the edge reported
+    numbering) is rejected to the dead-letter topic, not taken for a gap (gateway/ingest/seq_bound.py)."""
 
     # -- scale-out: several gateways share the event stream (MQTT v5 shared subscriptions) -------------------
     mqtt_shared_group: str | None = None

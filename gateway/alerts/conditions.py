@@ -13,6 +13,7 @@ from gateway.alerts.cabinet_conditions import cabinet_conditions
 from gateway.alerts.inputs import Condition, Position, Snapshot
 from gateway.alerts.reliability_conditions import reliability_conditions
 from gateway.alerts.text import clock_time, minutes_text
+from gateway.ingest.presence import presence
 from gateway.rules import TrackingRules
 from gateway.rules.alerting import AlertRules, Severity
 from gateway.tracking.specimens.turnaround import outlook
@@ -23,6 +24,8 @@ STICKY_KINDS = frozenset({"cabinet.discrepancy", "event.tampered"})
 """Kinds whose alert only acknowledgement clears: the removal dropping out of the lookback does not."""
 ESCALATING_KINDS = frozenset({"edge.outbox_filling"})
 """Kinds whose open alert takes a higher severity when its condition gets worse (warning -> critical)."""
+REFRESHED_KINDS = frozenset({"event.tampered"})
+"""Kinds whose one open alert groups many occurrences: its message and details follow the condition while open."""
 
 SUBJECT_MAX = 64
 """The alerts table's `subject_id` column (the details carry the full ids)."""
@@ -332,6 +335,8 @@ def health_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) -
     for edge in snapshot.edges:
         if edge.state != "offline" or now - edge.since <= grace:
             continue
+        if edge.recorded_at is not None and presence(edge.state, edge.recorded_at, edge.last_event_at, now).note:
+            continue  # its events keep arriving after the offline state: a stale or foreign state, not a death
         yield Condition(
             kind="edge.offline",
             severity="critical",

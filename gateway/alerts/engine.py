@@ -27,6 +27,7 @@ from gateway.alerts.alert_store import AlertRow, alerts_by_id
 from gateway.alerts.conditions import (
     CLEARS_ON_ACKNOWLEDGEMENT,
     ESCALATING_KINDS,
+    REFRESHED_KINDS,
     STICKY_KINDS,
     active_conditions,
     clear_after_acknowledgement,
@@ -130,9 +131,9 @@ async def reconcile(
     wanted = {condition.key: condition for condition in conditions}
     open_rows = list(
         await connection.execute(
-            sa.select(c.id, c.open_key, c.kind, c.state, c.ward, c.acknowledged_at, c.severity).where(
-                c.open_key.is_not(None)
-            )
+            sa.select(
+                c.id, c.open_key, c.kind, c.state, c.ward, c.acknowledged_at, c.severity, c.message, c.details
+            ).where(c.open_key.is_not(None))
         )
     )
     open_keys = {str(r.open_key) for r in open_rows}
@@ -196,7 +197,17 @@ async def reconcile(
 
 
 async def _escalate(connection: AsyncConnection, row: sa.Row[*tuple[Any, ...]], condition: Condition) -> None:
-    """An open alert of an escalating kind whose condition got worse takes the higher severity and message."""
+    """An open alert of an escalating kind whose condition got worse takes the higher severity and message; one of a
+    refreshed kind (many occurrences grouped) takes the condition's current message and details."""
+    if row.kind in REFRESHED_KINDS:
+        details = {**(row.details or {}), **condition.details}
+        if row.message != _fit(condition.message) or details != row.details:
+            await connection.execute(
+                sa.update(alerts)
+                .where(alerts.c.id == row.id, alerts.c.open_key.is_not(None))
+                .values(message=_fit(condition.message), details=details)
+            )
+        return
     if row.kind not in ESCALATING_KINDS or SEVERITY_RANK[condition.severity] <= SEVERITY_RANK[row.severity]:
         return
     await connection.execute(

@@ -143,6 +143,10 @@ class Edge:
     edge: str
     state: str
     since: datetime
+    recorded_at: datetime | None = None
+    """When the gateway recorded `state` (its clock); with `last_event_at` the evidence of `gateway.ingest.presence`."""
+    last_event_at: datetime | None = None
+    """When events of the edge were last stored (the gateway's clock)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,8 @@ class TamperedEvent:
     edge: str
     attempts: int
     first_seen_at: datetime
+    last_seen_at: datetime | None = None
+    """The latest attempt; None reads as `first_seen_at`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,4 +208,6 @@ class Snapshot:
     sequence_gaps: Sequence[SequenceGap] = ()
     tampered: Sequence[TamperedEvent] = ()
     """Tampered ids seen within the lookback."""
+    tamper_acknowledged: Mapping[SiteId, datetime] = field(default_factory=dict)
+    """(site, edge) -> when someone last acknowledged its `event.tampered` alert: attempts before it are dealt with."""
     outboxes: Sequence[OutboxFill] = ()

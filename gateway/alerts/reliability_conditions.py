@@ -4,17 +4,22 @@
   (warning) or `outbox_critical_percent` (critical; the open alert escalates); clears when it drains below.
 - `edge.sequence_gap`: the edge's sequence has had holes for longer than `sequence_gap_minutes`; names the ranges;
   clears when they are filled.
-- `event.tampered`: an id came again with another body; critical, one per id (the id is the episode), stays until
-  acknowledged (see `STICKY_KINDS`).
+- `event.tampered`: ids came again with another body; critical, one open alert per edge whatever the number of ids
+  (count, attempts and ids in its details, kept current while it is open: `REFRESHED_KINDS`), stays until
+  acknowledged (see `STICKY_KINDS`); attempts seen before the last acknowledgement raise nothing again.
 """
 
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 
-from gateway.alerts.inputs import Condition, Snapshot
+from gateway.alerts.inputs import Condition, Snapshot, TamperedEvent
 from gateway.alerts.text import clock_time, minutes_text
 from gateway.ingest.sequences import ranges_text
 from gateway.rules import TrackingRules
+
+MAX_IDS = 100
+"""Tampered ids listed in one alert's details (`events` counts them all)."""
 
 
 def outbox_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) -> Iterator[Condition]:
@@ -80,24 +85,40 @@ def gap_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) -> I
 
 
 def tamper_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) -> Iterator[Condition]:
+    """One alert per edge, however many ids were tampered with: the count and the ids are in its details."""
+    by_edge: dict[tuple[str, str], list[TamperedEvent]] = defaultdict(list)
     for item in snapshot.tampered:
+        dealt_with = snapshot.tamper_acknowledged.get((item.site, item.edge))
+        if dealt_with is None or _last_seen(item) > dealt_with:
+            by_edge[(item.site, item.edge)].append(item)
+    for (site, edge), items in sorted(by_edge.items()):
+        items.sort(key=lambda t: (t.first_seen_at, t.event_id))
+        first = items[0].first_seen_at
+        latest = max(_last_seen(t) for t in items)
+        attempts = sum(t.attempts for t in items)
         yield Condition(
             kind="event.tampered",
             severity="critical",
-            site=item.site,
-            subject_kind="event",
-            subject_id=item.event_id,
+            site=site,
+            subject_kind="edge",
+            subject_id=edge,
             ward=None,
-            message=f"Event {item.event_id} from edge {item.edge} arrived again with a different body "
-            f"({item.attempts} time(s) since {clock_time(item.first_seen_at)}); rejected, the stored one stands",
+            message=f"Edge {edge} at {site}: {len(items)} event id(s) arrived again with a different body "
+            f"({attempts} attempt(s) since {clock_time(first)}, the latest at {clock_time(latest)}); rejected, the "
+            "stored events stand",
             details={
-                "event_id": item.event_id,
-                "edge": item.edge,
-                "attempts": item.attempts,
-                "first_seen_at": item.first_seen_at.isoformat(),
+                "edge": edge,
+                "events": len(items),
+                "attempts": attempts,
+                "event_ids": [t.event_id for t in items[:MAX_IDS]],
+                "first_seen_at": first.isoformat(),
+                "last_seen_at": latest.isoformat(),
             },
-            episode=item.event_id,
         )
+
+
+def _last_seen(item: TamperedEvent) -> datetime:
+    return item.last_seen_at or item.first_seen_at
 
 
 def reliability_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) -> Iterator[Condition]:

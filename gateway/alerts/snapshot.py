@@ -32,11 +32,13 @@ from gateway.ingest.sequences import open_gaps
 from gateway.ingest.tamper import recent_tampering
 from gateway.rules import TrackingRules
 from gateway.storage.tables import (
+    alerts,
     cabinets,
     carrier_trips,
     deliveries,
     device_readings,
     devices,
+    edge_sequences,
     edges,
     events,
     specimens,
@@ -83,7 +85,7 @@ async def gather(connection: AsyncConnection, rules: TrackingRules, now: datetim
         stock=await stock_of(connection, stock_keys) if stock_keys else {},
         removals=await _removals(connection, since),
         devices=await _devices(connection, _device_types(readings, cabinet_rows, open_deliveries, trips), rules),
-        edges=[Edge(r.site, r.edge, r.state, r.since) for r in await connection.execute(sa.select(edges))],
+        edges=await _edges(connection),
         **await _reliability(connection, since),
     )
 
@@ -96,14 +98,36 @@ async def _reliability(connection: AsyncConnection, since: datetime) -> dict[str
         if g.gap_since is not None and g.missing
     ]
     tampered = [
-        TamperedEvent(str(t.event_id), t.site, t.edge, t.attempts, t.first_seen_at)
+        TamperedEvent(str(t.event_id), t.site, t.edge, t.attempts, t.first_seen_at, t.last_seen_at)
         for t in await recent_tampering(connection, since)
     ]
+    a = alerts.c
+    acknowledged = sa.select(a.site, a.subject_id, sa.func.max(a.acknowledged_at).label("at")).where(
+        a.kind == "event.tampered", a.subject_kind == "edge", a.acknowledged_at.is_not(None)
+    )
+    tamper_acknowledged = {
+        (r.site, r.subject_id): r.at for r in await connection.execute(acknowledged.group_by(a.site, a.subject_id))
+    }
     outboxes = [
         OutboxFill(r.site, r.edge, r.depth, r.bytes, r.max_bytes, r.oldest_created_at, r.reported_at, r.refused)
         for r in await outbox_reports(connection)
     ]
-    return {"sequence_gaps": gaps, "tampered": tampered, "outboxes": outboxes}
+    return {
+        "sequence_gaps": gaps,
+        "tampered": tampered,
+        "tamper_acknowledged": tamper_acknowledged,
+        "outboxes": outboxes,
+    }
+
+
+async def _edges(connection: AsyncConnection) -> list[Edge]:
+    """Each edge's recorded state, when it was recorded, and when its events were last stored (presence evidence)."""
+    s = edge_sequences.c
+    joined = edges.outerjoin(edge_sequences, sa.and_(s.site == edges.c.site, s.edge == edges.c.edge))
+    query = sa.select(edges, s.updated_at.label("last_event_at")).select_from(joined)
+    return [
+        Edge(r.site, r.edge, r.state, r.since, r.updated_at, r.last_event_at) for r in await connection.execute(query)
+    ]
 
 
 def _out(run: Sequence[Sample], rules: TrackingRules, key: SiteId) -> bool:

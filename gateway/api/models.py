@@ -195,10 +195,15 @@ class EdgeSequencePublic(BaseModel):
 class EdgeBase(BaseModel):
     site: str
     edge: str
-    state: Literal["online", "offline"]
+    state: Literal["online", "offline"] = Field(
+        description="Presence from birth / Last Will, unless the edge's own events contradict an offline state "
+        "recorded before them (then online, and `note` says so)."
+    )
     since: datetime
     version: str
     updated_at: datetime
+    last_event_at: datetime | None = Field(default=None, description="When events of the edge were last stored.")
+    note: str | None = Field(default=None, description="Why `state` differs from the edge's recorded state.")
     outbox: EdgeOutboxPublic | None = None
     sequence: EdgeSequencePublic | None = None
 

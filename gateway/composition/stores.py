@@ -78,6 +78,7 @@ class Stores:
             keep_for_projection=keep_for_projection,
             clock=clock,
             historical_grace=timedelta(seconds=settings.historical_grace_s),
+            max_seq_jump=settings.max_seq_jump,
             on_commit=on_commit,
         )
         return cls(
@@ -94,7 +95,7 @@ class Stores:
             devices=DeviceQueries(db),
             robots=RobotQueries(db),
             telemetry=TelemetryStore(db),
-            edges=EdgeQueries(db),
+            edges=EdgeQueries(db, clock=clock),
             custody=CustodyQueries(db),
             alerts=AlertQueries(db, rules),
             reference=ReferenceStore(db),

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from contract import EdgeState, EdgeStatus, Event
 from gateway.ingest.edge_reports import record_status
 from gateway.ingest.historical import DEFAULT_GRACE, historical_ids
+from gateway.ingest.seq_bound import DEFAULT_MAX_SEQ_JUMP, OutOfRange, out_of_range
 from gateway.ingest.sequences import SequenceState, record_birth, sequence_states
 from gateway.ingest.sequences import track as track_sequences
 from gateway.ingest.tamper import Tampered, event_fingerprint, stored_fingerprints
@@ -48,6 +49,8 @@ class BatchResult:
     """The new events marked historical (see `gateway.ingest.historical`)."""
     sequences: dict[tuple[str, str], SequenceState] = field(default_factory=dict)
     """The sequence trackers of the batch's edges after the commit (for the ack: committed through, missing)."""
+    out_of_range: list[OutOfRange] = field(default_factory=list)
+    """Events whose seq is far past their edge's (see `gateway.ingest.seq_bound`): not stored, never acknowledged."""
 
 
 def _event_row(event: Event, historical: bool = False) -> dict[str, Any]:
@@ -80,6 +83,7 @@ class EventStore:
         keep_for_projection: bool = True,
         clock: Clock = utc_now,
         historical_grace: timedelta = DEFAULT_GRACE,
+        max_seq_jump: int = DEFAULT_MAX_SEQ_JUMP,
         on_commit: Iterable[Callable[["BatchResult"], None]] = (),
     ) -> None:
         self._db = db
@@ -91,6 +95,8 @@ class EventStore:
         """Stamps gap and tamper times (the gateway's clock, so alerts judge them on the same time as the rest)."""
         self._historical_grace = historical_grace
         """See `gateway.ingest.historical`."""
+        self._max_seq_jump = max_seq_jump
+        """See `gateway.ingest.seq_bound`."""
         self._on_commit = tuple(on_commit)
         """Called after each durable commit (`ingest_batch`), before it is projected; must not block."""
 
@@ -116,14 +122,18 @@ class EventStore:
         tampered (see `gateway.ingest.tamper`), new events get their `historical` mark, and the edges' sequence trackers
         advance (see `gateway.ingest.sequences`). No subject lock is taken: replicas ingest side by side.
         """
-        first_of: dict[UUID, Event] = {}
-        for event in batch:
-            first_of.setdefault(event.id, event)
-        unique = list(first_of.values())
-        inserted: set[UUID] = set()
-        rows: dict[UUID, dict[str, Any]] = {}
         now = self._clock()
         async with self._db.write(), self._db.engine.begin() as connection:
+            beyond = await out_of_range(connection, batch, self._max_seq_jump)
+            if beyond:
+                judged = {id(item.event) for item in beyond}  # by object: an id twice may carry two seqs
+                batch = [e for e in batch if id(e) not in judged]
+            first_of: dict[UUID, Event] = {}
+            for event in batch:
+                first_of.setdefault(event.id, event)
+            unique = list(first_of.values())
+            inserted: set[UUID] = set()
+            rows: dict[UUID, dict[str, Any]] = {}
             historical = await historical_ids(connection, unique, self._historical_grace)
             # In id order: two replicas inserting the same resent ids take their row locks in one order (no cycle).
             for chunk in chunks(sorted(unique, key=lambda e: e.id)):
@@ -163,6 +173,7 @@ class EventStore:
             tampered=tampered,
             historical=frozenset(historical & inserted),
             sequences=sequences,
+            out_of_range=beyond,
         )
         for observer in self._on_commit:
             observer(result)
@@ -176,7 +187,7 @@ class EventStore:
             state=state.state,
             since=state.since,
             version=state.version,
-            updated_at=datetime.now(UTC),
+            updated_at=self._clock(),  # the clock events are stamped on too: presence compares the two
         )
         excluded = statement.excluded
         # A death belongs to the connection that began at `since`; a stale one never hides a newer birth.

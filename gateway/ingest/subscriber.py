@@ -63,6 +63,8 @@ class IngestCounters:
     """Acks that asked an edge to resend missing seqs."""
     statuses: int = 0
     """Outbox reports recorded."""
+    out_of_range: int = 0
+    """Events whose seq was far past their edge's (`gateway.ingest.seq_bound`): dead-lettered, never stored."""
 
 
 class Ingest:
@@ -241,6 +243,7 @@ class Ingest:
                 try:
                     result = await self._commit(batch)
                     await self._reject_tampered(result)
+                    await self._reject_out_of_range(result)
                 except Exception:
                     # A bug must not stop ingest; the batch stays unacknowledged and the edges resend it.
                     log.exception("could not commit a batch of %d events", len(batch))
@@ -271,6 +274,7 @@ class Ingest:
         """The database is up but refused the batch: keep one bad event from holding back the others."""
         stored: list[Event] = []
         tampered = []
+        beyond = []
         sequences = {}
         for event in batch:
             try:
@@ -282,8 +286,11 @@ class Ingest:
             self._count(result)
             stored.extend(result.stored)
             tampered.extend(result.tampered)
+            beyond.extend(result.out_of_range)
             sequences.update(result.sequences)
-        return BatchResult(stored=stored, inserted=0, duplicates=0, tampered=tampered, sequences=sequences)
+        return BatchResult(
+            stored=stored, inserted=0, duplicates=0, tampered=tampered, sequences=sequences, out_of_range=beyond
+        )
 
     def _count(self, result: BatchResult) -> None:
         self.counters.batches += 1
@@ -311,6 +318,20 @@ class Ingest:
             )
             with contextlib.suppress(aiomqtt.MqttError):
                 await self._link.publish(deadletter_topic(self._root), letter.model_dump_json().encode(), qos=1)
+
+    async def _reject_out_of_range(self, result: BatchResult) -> None:
+        """A seq far past its edge's: dead-letter the event with the reason `seq_out_of_range`, count it."""
+        for item in result.out_of_range:
+            self.counters.out_of_range += 1
+            event = item.event
+            letter = DeadLetter.of(
+                reason=f"seq_out_of_range: {item.reason}; not stored, not acknowledged",
+                topic=Topics(event.site, event.edge, self._root).events,
+                payload=event.model_dump_json(exclude={"received_at"}).encode(),
+                received_at=datetime.now(UTC),
+            )
+            self.counters.rejected.add("seq_out_of_range", item.reason)
+            await self.publish_dead_letter(letter)
 
     async def _acknowledge(
         self,

@@ -39,6 +39,7 @@ def test_sequence_numbers_keep_increasing_across_restarts(path: Path) -> None:
 def test_sequence_numbers_continue_after_everything_was_acked(path: Path) -> None:
     box = _open(path)
     events = box.append([_scan("S1")])
+    box.mark_sent([1])
     box.ack([events[0].id])
     assert box.depth() == 0
     assert box.append([_scan("S2")])[0].seq == 2
@@ -69,6 +70,7 @@ def test_sent_events_are_due_again_only_after_the_resend_delay(path: Path) -> No
 def test_an_ack_removes_exactly_the_named_events_and_ignores_unknown_ids(path: Path) -> None:
     box = _open(path)
     events = box.append([_scan("S1"), _scan("S2"), _scan("S3")])
+    box.mark_sent([1, 2, 3])
     assert box.ack([events[0].id, events[2].id, "00000000-0000-0000-0000-000000000000"]) == 2
     assert [p.seq for p in box.due(resend_after_s=0, limit=10)] == [2]
 
@@ -112,6 +114,7 @@ def test_acks_make_room_again_and_the_size_survives_a_restart(path: Path) -> Non
     box = _bounded(path, max_bytes=sum(sizes))
     assert box.bytes == sum(sizes)
     assert box.full
+    box.mark_sent([1])
     box.ack([events[0].id])
     assert box.bytes == sizes[1]
     assert not box.full
@@ -141,6 +144,7 @@ def test_the_epoch_is_kept_with_the_file_and_a_new_file_starts_a_new_one(path: P
 def test_an_ack_through_a_seq_removes_everything_up_to_it_for_this_epoch_only(path: Path) -> None:
     box = _open(path)
     box.append([_scan(f"S{n}") for n in range(1, 6)])
+    box.mark_sent(range(1, 6))
     assert box.ack_through("another-epoch", 4) == 0
     assert box.ack_through(box.epoch, 3) == 3
     assert [p.seq for p in box.due(resend_after_s=0, limit=10)] == [4, 5]

@@ -2,7 +2,7 @@
 
 The same id with the same body is a harmless duplicate, acknowledged again. The same id with another body is
 rejected: not stored, not acknowledged, dead-lettered with the reason `tampered`, counted, and alerted once per
-id (`event.tampered`, critical) until someone acknowledges it.
+edge (`event.tampered`, critical; tests/gateway/alerts/test_tamper_alerts.py) until someone acknowledges it.
 """
 
 from collections.abc import AsyncIterator
@@ -96,8 +96,9 @@ async def test_a_repeated_id_with_another_body_is_rejected_dead_lettered_counted
     assert len(evaluation.raised) == 1
     async with gateway.store.db.engine.connect() as connection:
         [alert], _ = await list_alerts(connection, AlertFilter(kind="event.tampered"), limit=10, offset=0)
-    assert (alert.severity, alert.subject_kind, alert.subject_id) == ("critical", "event", str(original.id))
-    assert (await gateway.alerts.evaluate()).raised == []  # one per id, kept while nobody has looked
+    assert (alert.severity, alert.subject_kind, alert.subject_id) == ("critical", "edge", EDGE)
+    assert alert.details["event_ids"] == [str(original.id)]
+    assert (await gateway.alerts.evaluate()).raised == []  # one per edge, kept while nobody has looked
 
     now = gateway.clock() + timedelta(minutes=1)
     acknowledged = await acknowledge(
