@@ -8,26 +8,29 @@ import random
 import signal
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.chaos.faults import KINDS
+from tests.chaos.lab import LAB_FAULTS
 from tests.chaos.report import summarise, table, write_json
 from tests.chaos.run import RunConfig, RunResult, run_once
 
 
 def plan(runs: int, seed: int, infra: str) -> list[RunConfig]:
-    """The runs of a seed: fault kinds in turn (every kind equally often), infra and per-run seeds drawn."""
+    """The runs of a seed: (path, fault kind) pairs in turn, every pair equally often (the sorter's kinds and the
+    lab path's), infra and per-run seeds drawn."""
     rng = random.Random(seed)
-    kinds = list(KINDS)
+    kinds = [("sorter", kind) for kind in KINDS] + [("lab", kind) for kind in LAB_FAULTS]
     configs = []
     for index in range(runs):
         if index % len(kinds) == 0:
             rng.shuffle(kinds)
-        kind = kinds[index % len(kinds)]
+        path, kind = kinds[index % len(kinds)]
         repeats = rng.choice((1, 1, 2))
         run_infra = infra if infra != "both" else ("embedded", "real")[index % 2]
-        configs.append(RunConfig(index, rng.randrange(1, 2**31), run_infra, (kind,) * repeats, Path()))
+        configs.append(RunConfig(index, rng.randrange(1, 2**31), run_infra, (kind,) * repeats, Path(), path=path))
     return configs
 
 
@@ -44,7 +47,7 @@ async def _main(args: argparse.Namespace) -> int:
         async with slots:
             if stopping.is_set():
                 return
-            cfg = RunConfig(cfg.index, cfg.seed, cfg.infra, cfg.faults, args.work_dir, keep=args.keep)
+            cfg = replace(cfg, base_dir=args.work_dir, keep=args.keep)
             result = await run_once(cfg)
             results.append(result)
             _print_run(result, args.runs)
@@ -78,7 +81,7 @@ def _print_run(result: RunResult, runs: int) -> None:
     )
     status = "ok" if result.ok else "FAIL"
     print(
-        f"run {result.index + 1:>3}/{runs} {result.infra:<8} {'+'.join(result.faults):<44} {figures:<48} "
+        f"run {result.index + 1:>3}/{runs} {result.infra:<8} {'+'.join(result.labels):<44} {figures:<48} "
         f"{result.seconds:5.1f}s {status}",
         flush=True,
     )

@@ -50,6 +50,8 @@ class Target:
     device_seed: int
     hold_s: tuple[float, float] = (1.0, 3.0)
     """How long a fault is held: drawn uniformly from this range."""
+    links: tuple[str, ...] = MQTT_LINKS
+    """The proxy links a `link_*` fault picks from."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ async def inject(kind: str, target: Target) -> str:
     if kind.startswith("kill_"):
         return await _kill_and_restart(target.parts[kind.removeprefix("kill_")], hold)
     if kind.startswith("link_"):
-        link = target.proxy.links[target.rng.choice(MQTT_LINKS)]
+        link = target.proxy.links[target.rng.choice(target.links)]
         toxic = _link_toxic(kind, target.rng)
         return await _with_toxics(link.name, [toxic], target, hold)
     if kind == "device_reboot":

@@ -124,7 +124,16 @@ def amqtt(run_dir: Path, port: int) -> Part:
     return Part("broker", argv, {}, run_dir / "broker.log", ready_port=port)
 
 
-def gateway(run_dir: Path, *, mqtt_url: str, topic_root: str, api_port: int, database: dict[str, str]) -> Part:
+def gateway(
+    run_dir: Path,
+    *,
+    mqtt_url: str,
+    topic_root: str,
+    api_port: int,
+    database: dict[str, str],
+    extra_env: dict[str, str] | None = None,
+) -> Part:
+    """`extra_env`: more settings, e.g. the HL7 listener's port or `WARDLINK_PROJECTOR=false`."""
     env = {
         "WARDLINK_MQTT_URL": mqtt_url,
         "WARDLINK_TOPIC_ROOT": topic_root,
@@ -132,8 +141,16 @@ def gateway(run_dir: Path, *, mqtt_url: str, topic_root: str, api_port: int, dat
         "WARDLINK_API_PORT": str(api_port),
         "WARDLINK_MQTT_MAX_BACKOFF_S": "1",
         **database,
+        **(extra_env or {}),
     }
     return Part("gateway", _wardlink("gateway"), env, run_dir / "gateway.log", ready_port=api_port)
+
+
+def projector(gateway: Part) -> Part:
+    """`wardlink projector` beside a gateway started with `WARDLINK_PROJECTOR=false`: the same data folder and
+    database, so it projects what that gateway stores (ready once started: it has no port)."""
+    env = {**gateway.env, "WARDLINK_PROJECTOR": "true"}
+    return Part("projector", _wardlink("projector"), env, gateway.log_path.with_name("projector.log"))
 
 
 def edge(run_dir: Path, *, mqtt_url: str, topic_root: str, data_dir: Path, device_port: int) -> Part:

@@ -25,6 +25,7 @@ import asyncpg
 from tests.chaos import processes
 from tests.chaos.faults import DatabaseHandle, Target, inject
 from tests.chaos.invariant import OutboxState, Verdict, judge, read_outbox, read_postgres, read_sqlite
+from tests.chaos.lab import run_lab
 from tests.chaos.processes import Part
 from tests.chaos.proxy import FaultProxy
 from tests.infra import REAL_DATABASE_URL
@@ -52,6 +53,8 @@ class RunConfig:
     """How long each fault is held (drawn from this range)."""
     keep: bool = False
     """Keep the run's directory (logs, outbox copy) even when the run passed."""
+    path: str = "sorter"
+    """sorter: device -> edge -> broker -> gateway; lab: the lab system's HL7 over MLLP -> gateway, projector apart."""
 
 
 @dataclass
@@ -68,6 +71,12 @@ class RunResult:
     run_dir: str | None = None
     phases: dict[str, float] = field(default_factory=dict)
     """Seconds spent starting, streaming with faults, waiting for progress, draining, tearing down."""
+    path: str = "sorter"
+
+    @property
+    def labels(self) -> list[str]:
+        """The fault kinds as the summary names them: `lab/kill_gateway` on the lab path."""
+        return [kind if self.path == "sorter" else f"{self.path}/{kind}" for kind in self.faults]
 
     @property
     def ok(self) -> bool:
@@ -76,6 +85,7 @@ class RunResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
+            "path": self.path,
             "seed": self.seed,
             "infra": self.infra,
             "faults": self.faults,
@@ -96,8 +106,23 @@ async def run_once(cfg: RunConfig) -> RunResult:
     run_dir = cfg.base_dir / f"run-{cfg.index:04d}-seed-{cfg.seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    result = RunResult(cfg.index, cfg.seed, cfg.infra, list(cfg.faults), [], None, run_dir=str(run_dir))
+    result = RunResult(cfg.index, cfg.seed, cfg.infra, list(cfg.faults), [], None, run_dir=str(run_dir), path=cfg.path)
     clock = _PhaseClock(result.phases)
+    if cfg.path == "lab":
+        await run_lab(cfg, result, run_dir, clock.lap)
+    else:
+        await _run_sorter(cfg, result, run_dir, rng, clock)
+    clock.lap("teardown")
+    result.seconds = time.monotonic() - started
+    if result.ok and not cfg.keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        result.run_dir = None
+    return result
+
+
+async def _run_sorter(
+    cfg: RunConfig, result: "RunResult", run_dir: Path, rng: random.Random, clock: "_PhaseClock"
+) -> None:
     async with _Rig(cfg, run_dir, rng) as rig:
         try:
             await rig.start()
@@ -119,12 +144,6 @@ async def run_once(cfg: RunConfig) -> RunResult:
             log.exception("chaos run %d (seed %d) failed to run", cfg.index, cfg.seed)
             result.error = f"{type(exc).__name__}: {exc}"
         result.crashes = {name: part.crashes for name, part in rig.parts.items() if part.crashes}
-    clock.lap("teardown")
-    result.seconds = time.monotonic() - started
-    if result.ok and not cfg.keep:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        result.run_dir = None
-    return result
 
 
 class _PhaseClock:

@@ -66,3 +66,34 @@ async def test_a_full_disk_on_the_edge_loses_nothing_and_the_edge_recovers(tmp_p
     assert (verdict.lost, verdict.duplicates, verdict.regressed, verdict.tampered) == (0, 0, 0, 0), _explain(result)
     assert verdict.recovered, _explain(result)
     assert result.ok, _explain(result)
+
+
+async def _lab_run(tmp_path: Path, infra: str, faults: tuple[str, ...], seed: int) -> RunResult:
+    if infra == "real":
+        require_real_services()
+    config = RunConfig(0, seed, infra, faults, tmp_path / "chaos", hold_s=SHORT_HOLD_S, path="lab")
+    return await run_once(config)
+
+
+def _assert_lab_run_ends_as_undisturbed(result: RunResult, faults: tuple[str, ...]) -> None:
+    assert result.ok, _explain(result)
+    assert result.verdict is not None
+    assert result.verdict.accepted > 100  # the plan was reported while the faults landed
+    assert (result.verdict.stored, result.verdict.regressed) == (result.verdict.accepted, 0)
+    assert len(result.injected) == len(faults)
+
+
+async def test_the_lab_systems_hl7_path_survives_the_gateway_and_projector_killed(tmp_path: Path) -> None:
+    """HL7 over MLLP from the lab system while kill -9 hits the gateway, then the projector process (the gateway
+    runs with WARDLINK_PROJECTOR=false), then the MLLP link is reset: every message is answered AA once the
+    gateway is back, every planned event is stored once, every specimen ends as in an undisturbed run."""
+    faults = ("kill_gateway", "kill_projector", "link_reset")
+    _assert_lab_run_ends_as_undisturbed(await _lab_run(tmp_path, "embedded", faults, 61), faults)
+
+
+@pytest.mark.real_services
+async def test_the_lab_systems_hl7_path_on_postgresql_survives_a_lock_and_a_cut_link(tmp_path: Path) -> None:
+    """PostgreSQL's events table locked by another connection (the listener answers AR 207, the lab system sends
+    again), the MLLP link cut, the gateway killed: the same end state as an undisturbed run."""
+    faults = ("db_locked", "link_cut", "kill_gateway")
+    _assert_lab_run_ends_as_undisturbed(await _lab_run(tmp_path, "real", faults, 71), faults)
