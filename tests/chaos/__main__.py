@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.chaos.faults import KINDS
+from tests.chaos.faults import KINDS, REAL_ONLY
 from tests.chaos.lab import LAB_FAULTS
 from tests.chaos.report import summarise, table, write_json
 from tests.chaos.run import RunConfig, RunResult, run_once
@@ -30,6 +30,7 @@ def plan(runs: int, seed: int, infra: str) -> list[RunConfig]:
         path, kind = kinds[index % len(kinds)]
         repeats = rng.choice((1, 1, 2))
         run_infra = infra if infra != "both" else ("embedded", "real")[index % 2]
+        run_infra = "real" if kind in REAL_ONLY else run_infra
         configs.append(RunConfig(index, rng.randrange(1, 2**31), run_infra, (kind,) * repeats, Path(), path=path))
     return configs
 

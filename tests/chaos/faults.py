@@ -33,7 +33,10 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "network": ("link_cut", "link_slow", "link_reset", "link_slice"),
     "device": ("device_silent", "device_late_wrong_tid", "device_exception", "device_reboot"),
     "storage": ("db_locked", "disk_full"),
+    "scale-out": ("kill_replica",),
 }
+REAL_ONLY = frozenset({"kill_replica"})
+"""Kinds that run on Mosquitto and PostgreSQL whatever the plan's infra (two gateways share the stream)."""
 KINDS: tuple[str, ...] = tuple(kind for kinds in FAMILIES.values() for kind in kinds)
 MQTT_LINKS = ("edge-broker", "gateway-broker")
 

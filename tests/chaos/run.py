@@ -34,6 +34,8 @@ from wardlink.net import free_port
 log = logging.getLogger(__name__)
 
 SITE, EDGE = "chaos-hospital", "chaos-edge"
+REPLICA_FAULT = "kill_replica"
+"""A sorter-path fault that runs two gateways (PostgreSQL and Mosquitto only) and kills the second mid-stream."""
 TMPFS_SIZE = "16m"
 
 
@@ -175,7 +177,8 @@ class _Rig:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await processes.stop_all([self.parts[n] for n in ("edge", "device", "gateway", "broker") if n in self.parts])
+        names = ("edge", "device", "replica", "gateway", "broker")
+        await processes.stop_all([self.parts[n] for n in names if n in self.parts])
         await self.proxy.stop()
         outbox = self.edge_data / f"edge-{EDGE}.outbox.sqlite"
         if outbox.exists():  # the run's record of what the edge accepted
@@ -236,9 +239,33 @@ class _Rig:
             data_dir=self.edge_data,
             device_port=edge_device.port,
         )
+        if REPLICA_FAULT in cfg.faults:
+            await self._add_replica(broker_port, topic_root, database_env)
         # Side by side: the edge keeps what it accepts in its outbox until the gateway is there to take it.
         await asyncio.gather(self.parts["gateway"].start(timeout_s=60), self.parts["edge"].start(timeout_s=60))
+        if "replica" in self.parts:  # after the first: it created the schema
+            await self.parts["replica"].start(timeout_s=60)
         self.target = Target(self.proxy, self.parts, self.rng, database, self.edge_data, device_seed, cfg.hold_s)
+
+    async def _add_replica(self, broker_port: int, topic_root: str, database_env: dict[str, str]) -> None:
+        """A second gateway on the same PostgreSQL schema: both share the event stream (MQTT 5 shared subscription),
+        so the edge's events land on either; `kill_replica` kills this one mid-stream."""
+        if self.cfg.infra != "real":
+            raise ValueError(f"{REPLICA_FAULT} needs --infra real (MQTT 5 shared subscriptions on Mosquitto)")
+        shared = {"WARDLINK_MQTT_PROTOCOL": "5", "WARDLINK_MQTT_SHARED_GROUP": "chaos"}
+        (self.run_dir / "replica").mkdir()
+        self.parts["gateway"].env.update(shared)
+        link = await self.proxy.add_link("replica-broker", ("127.0.0.1", broker_port))
+        replica = processes.gateway(
+            self.run_dir / "replica",
+            mqtt_url=f"mqtt://127.0.0.1:{link.port}",
+            topic_root=topic_root,
+            api_port=free_port(),
+            database=database_env,
+            extra_env=shared,
+        )
+        replica.name = "replica"
+        self.parts["replica"] = replica
 
     async def supervise(self) -> None:
         """Restart a part that died on its own (a crash is a finding; it is counted in the result)."""

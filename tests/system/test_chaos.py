@@ -97,3 +97,11 @@ async def test_the_lab_systems_hl7_path_on_postgresql_survives_a_lock_and_a_cut_
     again), the MLLP link cut, the gateway killed: the same end state as an undisturbed run."""
     faults = ("db_locked", "link_cut", "kill_gateway")
     _assert_lab_run_ends_as_undisturbed(await _lab_run(tmp_path, "real", faults, 71), faults)
+
+
+@pytest.mark.real_services
+async def test_two_gateways_sharing_the_stream_lose_nothing_when_one_is_killed(tmp_path: Path) -> None:
+    """Two gateways on one PostgreSQL schema share the edge's events (MQTT 5 shared subscription on Mosquitto);
+    kill -9 of the second mid-stream: what it had in flight is resent by the edge and taken by either."""
+    faults = ("kill_replica", "kill_replica")
+    _assert_nothing_lost_or_doubled(await _run(tmp_path, "real", faults, 81), faults)
