@@ -12,17 +12,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.chaos.faults import KINDS, REAL_ONLY
+from tests.chaos.faults import KINDS, REAL_ONLY, TUBE_FAULTS
 from tests.chaos.lab import LAB_FAULTS
 from tests.chaos.report import summarise, table, write_json
 from tests.chaos.run import RunConfig, RunResult, run_once
 
 
 def plan(runs: int, seed: int, infra: str) -> list[RunConfig]:
-    """The runs of a seed: (path, fault kind) pairs in turn, every pair equally often (the sorter's kinds and the
-    lab path's), infra and per-run seeds drawn."""
+    """The runs of a seed: (path, fault kind) pairs in turn, every pair equally often (the sorter's kinds, the lab
+    path's and the tube system's), infra and per-run seeds drawn."""
     rng = random.Random(seed)
     kinds = [("sorter", kind) for kind in KINDS] + [("lab", kind) for kind in LAB_FAULTS]
+    kinds += [("tubes", kind) for kind in TUBE_FAULTS]
     configs = []
     for index in range(runs):
         if index % len(kinds) == 0:

@@ -38,6 +38,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
 REAL_ONLY = frozenset({"kill_replica"})
 """Kinds that run on Mosquitto and PostgreSQL whatever the plan's infra (two gateways share the stream)."""
 KINDS: tuple[str, ...] = tuple(kind for kinds in FAMILIES.values() for kind in kinds)
+TUBE_FAULTS = ("kill_edge", "kill_gateway", "link_cut", "device_silent")
+"""What a tube-system run injects: the edge or gateway killed while carriers with specimens travel, the MQTT link
+cut, the tube controller silent on Modbus."""
 MQTT_LINKS = ("edge-broker", "gateway-broker")
 
 

@@ -153,15 +153,22 @@ def projector(gateway: Part) -> Part:
     return Part("projector", _wardlink("projector"), env, gateway.log_path.with_name("projector.log"))
 
 
-def edge(run_dir: Path, *, mqtt_url: str, topic_root: str, data_dir: Path, device_port: int) -> Part:
+DEVICE_PROFILES = {"sorter": ("sorter-1", "acme-sorter-s100"), "tubes": ("tubes-1", "tubenet-pts9")}
+"""The edge's one device per chaos path: its id and profile."""
+
+
+def edge(
+    run_dir: Path, *, mqtt_url: str, topic_root: str, data_dir: Path, device_port: int, path: str = "sorter"
+) -> Part:
+    device_id, profile = DEVICE_PROFILES[path]
     site = {
         "site": "chaos-hospital",
         "edge": "chaos-edge",
-        "description": "Chaos suite: one sorter behind the fault proxy.",
+        "description": f"Chaos suite: one {path} device behind the fault proxy.",
         "devices": [
             {
-                "id": "sorter-1",
-                "profile": "acme-sorter-s100",
+                "id": device_id,
+                "profile": profile,
                 "location": "core-lab",
                 "modbus": {"host": "127.0.0.1", "port": device_port, "unit": 1},
                 "poll_interval_s": 0.05,
@@ -199,6 +206,15 @@ def outbox_ready(path: Path) -> bool:
 
 def sorter(run_dir: Path, *, port: int, rate: float, seed: int) -> Part:
     argv = _wardlink("sim", "sorter", "--port", str(port), "--rate", str(rate), "--seed", str(seed))
+    return Part("device", argv, {}, run_dir / "device.log", ready_port=port)
+
+
+def tubes(run_dir: Path, *, port: int, seed: int, rate_per_min: float = 120, speed: float = 60) -> Part:
+    """The tube system simulator: seeded carrier traffic (60 % carry specimens to the lab), trips compressed by
+    `speed` so that a carrier arrives within seconds."""
+    argv = _wardlink(
+        "sim", "tubes", "--port", str(port), "--rate", str(rate_per_min), "--seed", str(seed), "--speed", str(speed)
+    )
     return Part("device", argv, {}, run_dir / "device.log", ready_port=port)
 
 

@@ -56,7 +56,8 @@ class RunConfig:
     keep: bool = False
     """Keep the run's directory (logs, outbox copy) even when the run passed."""
     path: str = "sorter"
-    """sorter: device -> edge -> broker -> gateway; lab: the lab system's HL7 over MLLP -> gateway, projector apart."""
+    """sorter or tubes: that device -> edge -> broker -> gateway; lab: the lab system's HL7 over MLLP -> gateway
+    (projector apart)."""
 
 
 @dataclass
@@ -219,7 +220,10 @@ class _Rig:
             database = DatabaseHandle(run_dir / "gateway" / "wardlink.db")
             broker = processes.amqtt(run_dir, broker_port)
         device_seed = self.rng.randrange(1, 1_000_000)
-        device = processes.sorter(run_dir, port=device_port, rate=cfg.rate, seed=device_seed)
+        if cfg.path == "tubes":
+            device = processes.tubes(run_dir, port=device_port, seed=device_seed)
+        else:
+            device = processes.sorter(run_dir, port=device_port, rate=cfg.rate, seed=device_seed)
         self.parts = {"broker": broker, "device": device}
         await asyncio.gather(broker.start(), device.start())
         edge_broker = await self.proxy.add_link("edge-broker", ("127.0.0.1", broker_port))
@@ -238,6 +242,7 @@ class _Rig:
             topic_root=topic_root,
             data_dir=self.edge_data,
             device_port=edge_device.port,
+            path=cfg.path,
         )
         if REPLICA_FAULT in cfg.faults:
             await self._add_replica(broker_port, topic_root, database_env)

@@ -105,3 +105,15 @@ async def test_two_gateways_sharing_the_stream_lose_nothing_when_one_is_killed(t
     kill -9 of the second mid-stream: what it had in flight is resent by the edge and taken by either."""
     faults = ("kill_replica", "kill_replica")
     _assert_nothing_lost_or_doubled(await _run(tmp_path, "real", faults, 81), faults)
+
+
+async def test_tube_carriers_with_specimens_lose_nothing_when_the_edge_and_gateway_die(tmp_path: Path) -> None:
+    """The tube system's controller (its mailbox of trip records) behind the edge; kill -9 of the edge, then of the
+    gateway, while carriers with specimens travel: every record stored once, every specimen where its trip says."""
+    faults = ("kill_edge", "kill_gateway")
+    config = RunConfig(0, 91, "embedded", faults, tmp_path / "chaos", hold_s=SHORT_HOLD_S, path="tubes")
+    result = await run_once(config)
+    assert result.ok, _explain(result)
+    assert result.verdict is not None
+    assert result.verdict.accepted > 30
+    assert result.verdict.stored == result.verdict.accepted
