@@ -41,6 +41,9 @@ KINDS: tuple[str, ...] = tuple(kind for kinds in FAMILIES.values() for kind in k
 TUBE_FAULTS = ("kill_edge", "kill_gateway", "link_cut", "device_silent")
 """What a tube-system run injects: the edge or gateway killed while carriers with specimens travel, the MQTT link
 cut, the tube controller silent on Modbus."""
+CABINET_FAULTS = ("device_reboot", "kill_edge", "device_silent")
+"""What a cabinet run injects: a power loss of the cabinet (kill -9 mid-removal, back with new activity), the edge
+killed, the cabinet's MQTT link to the edge cut."""
 MQTT_LINKS = ("edge-broker", "gateway-broker")
 
 

@@ -220,15 +220,19 @@ class _Rig:
             database = DatabaseHandle(run_dir / "gateway" / "wardlink.db")
             broker = processes.amqtt(run_dir, broker_port)
         device_seed = self.rng.randrange(1, 1_000_000)
-        if cfg.path == "tubes":
+        if cfg.path == "cabinet":  # on the broker, straight: its link is not the one under test
+            device_port = broker_port
+            device = processes.cabinet(run_dir, broker_url=f"mqtt://127.0.0.1:{broker_port}", seed=device_seed)
+        elif cfg.path == "tubes":
             device = processes.tubes(run_dir, port=device_port, seed=device_seed)
         else:
             device = processes.sorter(run_dir, port=device_port, rate=cfg.rate, seed=device_seed)
         self.parts = {"broker": broker, "device": device}
-        await asyncio.gather(broker.start(), device.start())
+        await broker.start()
+        await device.start()
         edge_broker = await self.proxy.add_link("edge-broker", ("127.0.0.1", broker_port))
         gateway_broker = await self.proxy.add_link("gateway-broker", ("127.0.0.1", broker_port))
-        edge_device = await self.proxy.add_link("edge-device", ("127.0.0.1", device_port), modbus=True)
+        edge_device = await self.proxy.add_link("edge-device", ("127.0.0.1", device_port), modbus=cfg.path != "cabinet")
         self.parts["gateway"] = processes.gateway(
             run_dir,
             mqtt_url=f"mqtt://127.0.0.1:{gateway_broker.port}",

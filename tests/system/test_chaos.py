@@ -117,3 +117,15 @@ async def test_tube_carriers_with_specimens_lose_nothing_when_the_edge_and_gatew
     assert result.verdict is not None
     assert result.verdict.accepted > 30
     assert result.verdict.stored == result.verdict.accepted
+
+
+async def test_a_cabinet_losing_power_mid_removal_and_a_killed_edge_lose_nothing(tmp_path: Path) -> None:
+    """A smart medication cabinet on MQTT (vendor JSON) with a busy ward's removals: kill -9 of the cabinet (a power
+    loss, back with new activity), then of the edge: every movement the edge accepted is stored once."""
+    faults = ("device_reboot", "kill_edge")
+    config = RunConfig(0, 101, "embedded", faults, tmp_path / "chaos", hold_s=SHORT_HOLD_S, path="cabinet")
+    result = await run_once(config)
+    assert result.ok, _explain(result)
+    assert result.verdict is not None
+    assert result.verdict.accepted > 30
+    assert result.verdict.stored == result.verdict.accepted
