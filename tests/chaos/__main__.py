@@ -106,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         args.seed = random.SystemRandom().randrange(1, 1_000_000)
     print(f"chaos: {args.runs} run(s), seed {args.seed} (again: --seed {args.seed}), infra {args.infra}", flush=True)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.verbose:  # the lab system runs in this process: its complaints about killed gateways go to a file
+        args.work_dir.mkdir(parents=True, exist_ok=True)
+        lab_system = logging.getLogger("simulators.clinical.hl7_system")
+        lab_system.addHandler(logging.FileHandler(args.work_dir / "lab-system.log"))
+        lab_system.propagate = False
     return asyncio.run(_main(args))
 
 

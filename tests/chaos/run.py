@@ -4,6 +4,8 @@ wait until the edge's outbox is empty (or a deadline), and judge the invariant.
     device (sorter sim) <-modbus- proxy "edge-device" <- edge -> proxy "edge-broker" -> broker
                                                            gateway -> proxy "gateway-broker" -> broker
 
+The device is the sorter, the tube system (`path="tubes"`) or a cabinet on MQTT (`path="cabinet"`); with
+`kill_replica` a second gateway shares the stream. The lab system's HL7 path (`path="lab"`) runs in `tests.chaos.lab`.
 A part that dies on its own (not killed by a fault) is restarted, as systemd would, and counted as a crash.
 """
 
