@@ -8,26 +8,31 @@ import random
 import signal
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.chaos.faults import KINDS
+from tests.chaos.faults import CABINET_FAULTS, KINDS, REAL_ONLY, TUBE_FAULTS
+from tests.chaos.lab import LAB_FAULTS
 from tests.chaos.report import summarise, table, write_json
 from tests.chaos.run import RunConfig, RunResult, run_once
 
 
 def plan(runs: int, seed: int, infra: str) -> list[RunConfig]:
-    """The runs of a seed: fault kinds in turn (every kind equally often), infra and per-run seeds drawn."""
+    """The runs of a seed: (path, fault kind) pairs in turn, every pair equally often (the sorter's kinds, the lab
+    path's, the tube system's and the cabinet's), infra and per-run seeds drawn."""
     rng = random.Random(seed)
-    kinds = list(KINDS)
+    kinds = [("sorter", kind) for kind in KINDS] + [("lab", kind) for kind in LAB_FAULTS]
+    kinds += [("tubes", kind) for kind in TUBE_FAULTS] + [("cabinet", kind) for kind in CABINET_FAULTS]
     configs = []
     for index in range(runs):
         if index % len(kinds) == 0:
             rng.shuffle(kinds)
-        kind = kinds[index % len(kinds)]
+        path, kind = kinds[index % len(kinds)]
         repeats = rng.choice((1, 1, 2))
         run_infra = infra if infra != "both" else ("embedded", "real")[index % 2]
-        configs.append(RunConfig(index, rng.randrange(1, 2**31), run_infra, (kind,) * repeats, Path()))
+        run_infra = "real" if kind in REAL_ONLY else run_infra
+        configs.append(RunConfig(index, rng.randrange(1, 2**31), run_infra, (kind,) * repeats, Path(), path=path))
     return configs
 
 
@@ -44,7 +49,7 @@ async def _main(args: argparse.Namespace) -> int:
         async with slots:
             if stopping.is_set():
                 return
-            cfg = RunConfig(cfg.index, cfg.seed, cfg.infra, cfg.faults, args.work_dir, keep=args.keep)
+            cfg = replace(cfg, base_dir=args.work_dir, keep=args.keep)
             result = await run_once(cfg)
             results.append(result)
             _print_run(result, args.runs)
@@ -78,7 +83,7 @@ def _print_run(result: RunResult, runs: int) -> None:
     )
     status = "ok" if result.ok else "FAIL"
     print(
-        f"run {result.index + 1:>3}/{runs} {result.infra:<8} {'+'.join(result.faults):<44} {figures:<48} "
+        f"run {result.index + 1:>3}/{runs} {result.infra:<8} {'+'.join(result.labels):<44} {figures:<48} "
         f"{result.seconds:5.1f}s {status}",
         flush=True,
     )
@@ -101,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         args.seed = random.SystemRandom().randrange(1, 1_000_000)
     print(f"chaos: {args.runs} run(s), seed {args.seed} (again: --seed {args.seed}), infra {args.infra}", flush=True)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    if not args.verbose:  # the lab system runs in this process: its complaints about killed gateways go to a file
+        args.work_dir.mkdir(parents=True, exist_ok=True)
+        lab_system = logging.getLogger("simulators.clinical.hl7_system")
+        lab_system.addHandler(logging.FileHandler(args.work_dir / "lab-system.log"))
+        lab_system.propagate = False
     return asyncio.run(_main(args))
 
 

@@ -33,8 +33,17 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "network": ("link_cut", "link_slow", "link_reset", "link_slice"),
     "device": ("device_silent", "device_late_wrong_tid", "device_exception", "device_reboot"),
     "storage": ("db_locked", "disk_full"),
+    "scale-out": ("kill_replica",),
 }
+REAL_ONLY = frozenset({"kill_replica"})
+"""Kinds that run on Mosquitto and PostgreSQL whatever the plan's infra (two gateways share the stream)."""
 KINDS: tuple[str, ...] = tuple(kind for kinds in FAMILIES.values() for kind in kinds)
+TUBE_FAULTS = ("kill_edge", "kill_gateway", "link_cut", "device_silent")
+"""What a tube-system run injects: the edge or gateway killed while carriers with specimens travel, the MQTT link
+cut, the tube controller silent on Modbus."""
+CABINET_FAULTS = ("device_reboot", "kill_edge", "device_silent")
+"""What a cabinet run injects: a power loss of the cabinet (kill -9 mid-removal, back with new activity), the edge
+killed, the cabinet's MQTT link to the edge cut."""
 MQTT_LINKS = ("edge-broker", "gateway-broker")
 
 
@@ -50,6 +59,8 @@ class Target:
     device_seed: int
     hold_s: tuple[float, float] = (1.0, 3.0)
     """How long a fault is held: drawn uniformly from this range."""
+    links: tuple[str, ...] = MQTT_LINKS
+    """The proxy links a `link_*` fault picks from."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,7 @@ async def inject(kind: str, target: Target) -> str:
     if kind.startswith("kill_"):
         return await _kill_and_restart(target.parts[kind.removeprefix("kill_")], hold)
     if kind.startswith("link_"):
-        link = target.proxy.links[target.rng.choice(MQTT_LINKS)]
+        link = target.proxy.links[target.rng.choice(target.links)]
         toxic = _link_toxic(kind, target.rng)
         return await _with_toxics(link.name, [toxic], target, hold)
     if kind == "device_reboot":

@@ -20,6 +20,13 @@ import asyncpg
 
 # What a specimen's status is after each sorter event; the latest event (by occurred_at) decides.
 _STATUS_AFTER = {"specimen.scanned": "scanned", "specimen.sorted": "sorted", "specimen.rejected": "rejected"}
+# A tube carrier's trip moves the specimens loaded at its dispatch (the trip is its `transaction`).
+_CARRIED_AFTER = {
+    "carrier.dispatched": (1, "in_transit"),
+    "carrier.rerouted": (2, "in_transit"),
+    "carrier.arrived": (3, "arrived"),
+    "carrier.released": (4, "arrived"),
+}
 
 
 @dataclass(frozen=True)
@@ -143,25 +150,44 @@ def judge(outbox: OutboxState, view: GatewayView) -> Verdict:
 
 
 def _is_device_record(event: StoredEvent) -> bool:
-    """A sorter mailbox record: it happened once on the device, so it must be stored once."""
-    return event.type in _STATUS_AFTER and event.subject_id != ""
+    """A sorter or tube-system mailbox record: it happened once on the device, so it must be stored once."""
+    return (event.type in _STATUS_AFTER or event.type in _CARRIED_AFTER) and event.subject_id != ""
 
 
 def _regressed(events: list[StoredEvent], specimens: dict[str, str]) -> list[str]:
     latest: dict[str, tuple[str, int, str]] = {}
-    for event in events:
-        if not _is_device_record(event):
-            continue
-        # Ties on occurred_at (millisecond device clock) go to the later step of the journey.
-        rank = 0 if event.type == "specimen.scanned" else 1
-        key = (event.occurred_at, rank, _STATUS_AFTER[event.type])
-        if event.subject_id not in latest or key > latest[event.subject_id]:
-            latest[event.subject_id] = key
+    for barcode, key in [*_sorted_steps(events), *_carried_steps(events)]:
+        if barcode not in latest or key > latest[barcode]:
+            latest[barcode] = key
     return [
         f"{barcode}: {specimens.get(barcode)} != {state[2]}"
         for barcode, state in sorted(latest.items())
         if specimens.get(barcode) != state[2]
     ]
+
+
+def _sorted_steps(events: list[StoredEvent]) -> list[tuple[str, tuple[str, int, str]]]:
+    """(barcode, (occurred_at, rank, status)) per sorter record; ties on occurred_at (millisecond device clock) go
+    to the later step of the journey."""
+    return [
+        (e.subject_id, (e.occurred_at, 0 if e.type == "specimen.scanned" else 1, _STATUS_AFTER[e.type]))
+        for e in events
+        if e.type in _STATUS_AFTER and e.subject_id
+    ]
+
+
+def _carried_steps(events: list[StoredEvent]) -> list[tuple[str, tuple[str, int, str]]]:
+    """(barcode, (occurred_at, rank, status)) for every specimen of every stored carrier trip step."""
+    trips = [(e, json.loads(e.data) or {}) for e in events if e.type in _CARRIED_AFTER]
+    loaded = {
+        data.get("transaction"): data.get("specimens") or [] for e, data in trips if e.type == "carrier.dispatched"
+    }
+    steps = []
+    for event, data in trips:
+        rank, status = _CARRIED_AFTER[event.type]
+        for barcode in loaded.get(data.get("transaction"), []):
+            steps.append((barcode, (event.occurred_at, rank, status)))
+    return steps
 
 
 # -- reading the gateway's store -----------------------------------------------------------------------------------

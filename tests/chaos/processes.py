@@ -124,7 +124,16 @@ def amqtt(run_dir: Path, port: int) -> Part:
     return Part("broker", argv, {}, run_dir / "broker.log", ready_port=port)
 
 
-def gateway(run_dir: Path, *, mqtt_url: str, topic_root: str, api_port: int, database: dict[str, str]) -> Part:
+def gateway(
+    run_dir: Path,
+    *,
+    mqtt_url: str,
+    topic_root: str,
+    api_port: int,
+    database: dict[str, str],
+    extra_env: dict[str, str] | None = None,
+) -> Part:
+    """`extra_env`: more settings, e.g. the HL7 listener's port or `WARDLINK_PROJECTOR=false`."""
     env = {
         "WARDLINK_MQTT_URL": mqtt_url,
         "WARDLINK_TOPIC_ROOT": topic_root,
@@ -132,25 +141,47 @@ def gateway(run_dir: Path, *, mqtt_url: str, topic_root: str, api_port: int, dat
         "WARDLINK_API_PORT": str(api_port),
         "WARDLINK_MQTT_MAX_BACKOFF_S": "1",
         **database,
+        **(extra_env or {}),
     }
     return Part("gateway", _wardlink("gateway"), env, run_dir / "gateway.log", ready_port=api_port)
 
 
-def edge(run_dir: Path, *, mqtt_url: str, topic_root: str, data_dir: Path, device_port: int) -> Part:
+def projector(gateway: Part) -> Part:
+    """`wardlink projector` beside a gateway started with `WARDLINK_PROJECTOR=false`: the same data folder and
+    database, so it projects what that gateway stores (ready once started: it has no port)."""
+    env = {**gateway.env, "WARDLINK_PROJECTOR": "true"}
+    return Part("projector", _wardlink("projector"), env, gateway.log_path.with_name("projector.log"))
+
+
+DEVICE_PROFILES = {
+    "sorter": ("sorter-1", "acme-sorter-s100"),
+    "tubes": ("tubes-1", "tubenet-pts9"),
+    "cabinet": ("cabinet-1", "medvault-mv40"),
+}
+CABINET = "MV40-0001"
+"""The cabinet simulator's first topic id (`wardlink sim cabinet --count 1`)."""
+"""The edge's one device per chaos path: its id and profile."""
+
+
+def edge(
+    run_dir: Path, *, mqtt_url: str, topic_root: str, data_dir: Path, device_port: int, path: str = "sorter"
+) -> Part:
+    """`device_port`: the Modbus device's (sorter, tubes), or the devices' MQTT broker's (cabinet)."""
+    device_id, profile = DEVICE_PROFILES[path]
+    device: dict[str, object] = {"id": device_id, "profile": profile, "location": "core-lab"}
+    if path == "cabinet":
+        device |= {"location": "ward-4a", "mqtt": {"url": f"mqtt://127.0.0.1:{device_port}", "topic_id": CABINET}}
+    else:
+        device |= {
+            "modbus": {"host": "127.0.0.1", "port": device_port, "unit": 1},
+            "poll_interval_s": 0.05,
+            "timeout_s": 1.0,
+        }
     site = {
         "site": "chaos-hospital",
         "edge": "chaos-edge",
-        "description": "Chaos suite: one sorter behind the fault proxy.",
-        "devices": [
-            {
-                "id": "sorter-1",
-                "profile": "acme-sorter-s100",
-                "location": "core-lab",
-                "modbus": {"host": "127.0.0.1", "port": device_port, "unit": 1},
-                "poll_interval_s": 0.05,
-                "timeout_s": 1.0,
-            }
-        ],
+        "description": f"Chaos suite: one {path} device behind the fault proxy.",
+        "devices": [device],
     }
     site_file = run_dir / "site.yaml"
     site_file.write_text(yaml.safe_dump(site, sort_keys=False))
@@ -183,6 +214,22 @@ def outbox_ready(path: Path) -> bool:
 def sorter(run_dir: Path, *, port: int, rate: float, seed: int) -> Part:
     argv = _wardlink("sim", "sorter", "--port", str(port), "--rate", str(rate), "--seed", str(seed))
     return Part("device", argv, {}, run_dir / "device.log", ready_port=port)
+
+
+def tubes(run_dir: Path, *, port: int, seed: int, rate_per_min: float = 120, speed: float = 60) -> Part:
+    """The tube system simulator: seeded carrier traffic (60 % carry specimens to the lab), trips compressed by
+    `speed` so that a carrier arrives within seconds."""
+    argv = _wardlink(
+        "sim", "tubes", "--port", str(port), "--rate", str(rate_per_min), "--seed", str(seed), "--speed", str(speed)
+    )
+    return Part("device", argv, {}, run_dir / "device.log", ready_port=port)
+
+
+def cabinet(run_dir: Path, *, broker_url: str, seed: int, speed: float = 1800) -> Part:
+    """One smart medication cabinet on the devices' broker, with a busy ward's accesses (removals, returns,
+    restocks) compressed by `speed`; killing it is a power loss, mid-removal as often as not."""
+    argv = _wardlink("sim", "cabinet", "--broker", broker_url, "--count", "1", "--seed", str(seed))
+    return Part("device", [*argv, "--speed", str(speed)], {}, run_dir / "device.log")
 
 
 def reseed(part: Part, seed: int) -> None:

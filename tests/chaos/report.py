@@ -27,10 +27,11 @@ def summarise(results: list[RunResult]) -> dict[str, dict[str, Any]]:
     """Figures per fault kind (a run with several kinds counts under each), plus `total`."""
     rows: dict[str, dict[str, Any]] = defaultdict(_empty)
     for result in results:
-        for key in {*result.faults, "total"}:
+        labels = result.labels
+        for key in {*labels, "total"}:
             row = rows[key]
             row["runs"] += 1
-            row["faults"] += result.faults.count(key) if key != "total" else len(result.faults)
+            row["faults"] += labels.count(key) if key != "total" else len(labels)
             if result.verdict is not None:
                 v = result.verdict
                 row["accepted"] += v.accepted

@@ -4,6 +4,8 @@ wait until the edge's outbox is empty (or a deadline), and judge the invariant.
     device (sorter sim) <-modbus- proxy "edge-device" <- edge -> proxy "edge-broker" -> broker
                                                            gateway -> proxy "gateway-broker" -> broker
 
+The device is the sorter, the tube system (`path="tubes"`) or a cabinet on MQTT (`path="cabinet"`); with
+`kill_replica` a second gateway shares the stream. The lab system's HL7 path (`path="lab"`) runs in `tests.chaos.lab`.
 A part that dies on its own (not killed by a fault) is restarted, as systemd would, and counted as a crash.
 """
 
@@ -25,6 +27,7 @@ import asyncpg
 from tests.chaos import processes
 from tests.chaos.faults import DatabaseHandle, Target, inject
 from tests.chaos.invariant import OutboxState, Verdict, judge, read_outbox, read_postgres, read_sqlite
+from tests.chaos.lab import run_lab
 from tests.chaos.processes import Part
 from tests.chaos.proxy import FaultProxy
 from tests.infra import REAL_DATABASE_URL
@@ -33,6 +36,8 @@ from wardlink.net import free_port
 log = logging.getLogger(__name__)
 
 SITE, EDGE = "chaos-hospital", "chaos-edge"
+REPLICA_FAULT = "kill_replica"
+"""A sorter-path fault that runs two gateways (PostgreSQL and Mosquitto only) and kills the second mid-stream."""
 TMPFS_SIZE = "16m"
 
 
@@ -52,6 +57,9 @@ class RunConfig:
     """How long each fault is held (drawn from this range)."""
     keep: bool = False
     """Keep the run's directory (logs, outbox copy) even when the run passed."""
+    path: str = "sorter"
+    """sorter or tubes: that device -> edge -> broker -> gateway; lab: the lab system's HL7 over MLLP -> gateway
+    (projector apart)."""
 
 
 @dataclass
@@ -68,6 +76,12 @@ class RunResult:
     run_dir: str | None = None
     phases: dict[str, float] = field(default_factory=dict)
     """Seconds spent starting, streaming with faults, waiting for progress, draining, tearing down."""
+    path: str = "sorter"
+
+    @property
+    def labels(self) -> list[str]:
+        """The fault kinds as the summary names them: `lab/kill_gateway` on the lab path."""
+        return [kind if self.path == "sorter" else f"{self.path}/{kind}" for kind in self.faults]
 
     @property
     def ok(self) -> bool:
@@ -76,6 +90,7 @@ class RunResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
+            "path": self.path,
             "seed": self.seed,
             "infra": self.infra,
             "faults": self.faults,
@@ -96,8 +111,23 @@ async def run_once(cfg: RunConfig) -> RunResult:
     run_dir = cfg.base_dir / f"run-{cfg.index:04d}-seed-{cfg.seed}"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    result = RunResult(cfg.index, cfg.seed, cfg.infra, list(cfg.faults), [], None, run_dir=str(run_dir))
+    result = RunResult(cfg.index, cfg.seed, cfg.infra, list(cfg.faults), [], None, run_dir=str(run_dir), path=cfg.path)
     clock = _PhaseClock(result.phases)
+    if cfg.path == "lab":
+        await run_lab(cfg, result, run_dir, clock.lap)
+    else:
+        await _run_sorter(cfg, result, run_dir, rng, clock)
+    clock.lap("teardown")
+    result.seconds = time.monotonic() - started
+    if result.ok and not cfg.keep:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        result.run_dir = None
+    return result
+
+
+async def _run_sorter(
+    cfg: RunConfig, result: "RunResult", run_dir: Path, rng: random.Random, clock: "_PhaseClock"
+) -> None:
     async with _Rig(cfg, run_dir, rng) as rig:
         try:
             await rig.start()
@@ -119,12 +149,6 @@ async def run_once(cfg: RunConfig) -> RunResult:
             log.exception("chaos run %d (seed %d) failed to run", cfg.index, cfg.seed)
             result.error = f"{type(exc).__name__}: {exc}"
         result.crashes = {name: part.crashes for name, part in rig.parts.items() if part.crashes}
-    clock.lap("teardown")
-    result.seconds = time.monotonic() - started
-    if result.ok and not cfg.keep:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        result.run_dir = None
-    return result
 
 
 class _PhaseClock:
@@ -156,7 +180,8 @@ class _Rig:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await processes.stop_all([self.parts[n] for n in ("edge", "device", "gateway", "broker") if n in self.parts])
+        names = ("edge", "device", "replica", "gateway", "broker")
+        await processes.stop_all([self.parts[n] for n in names if n in self.parts])
         await self.proxy.stop()
         outbox = self.edge_data / f"edge-{EDGE}.outbox.sqlite"
         if outbox.exists():  # the run's record of what the edge accepted
@@ -197,12 +222,19 @@ class _Rig:
             database = DatabaseHandle(run_dir / "gateway" / "wardlink.db")
             broker = processes.amqtt(run_dir, broker_port)
         device_seed = self.rng.randrange(1, 1_000_000)
-        device = processes.sorter(run_dir, port=device_port, rate=cfg.rate, seed=device_seed)
+        if cfg.path == "cabinet":  # on the broker, straight: its link is not the one under test
+            device_port = broker_port
+            device = processes.cabinet(run_dir, broker_url=f"mqtt://127.0.0.1:{broker_port}", seed=device_seed)
+        elif cfg.path == "tubes":
+            device = processes.tubes(run_dir, port=device_port, seed=device_seed)
+        else:
+            device = processes.sorter(run_dir, port=device_port, rate=cfg.rate, seed=device_seed)
         self.parts = {"broker": broker, "device": device}
-        await asyncio.gather(broker.start(), device.start())
+        await broker.start()
+        await device.start()
         edge_broker = await self.proxy.add_link("edge-broker", ("127.0.0.1", broker_port))
         gateway_broker = await self.proxy.add_link("gateway-broker", ("127.0.0.1", broker_port))
-        edge_device = await self.proxy.add_link("edge-device", ("127.0.0.1", device_port), modbus=True)
+        edge_device = await self.proxy.add_link("edge-device", ("127.0.0.1", device_port), modbus=cfg.path != "cabinet")
         self.parts["gateway"] = processes.gateway(
             run_dir,
             mqtt_url=f"mqtt://127.0.0.1:{gateway_broker.port}",
@@ -216,10 +248,35 @@ class _Rig:
             topic_root=topic_root,
             data_dir=self.edge_data,
             device_port=edge_device.port,
+            path=cfg.path,
         )
+        if REPLICA_FAULT in cfg.faults:
+            await self._add_replica(broker_port, topic_root, database_env)
         # Side by side: the edge keeps what it accepts in its outbox until the gateway is there to take it.
         await asyncio.gather(self.parts["gateway"].start(timeout_s=60), self.parts["edge"].start(timeout_s=60))
+        if "replica" in self.parts:  # after the first: it created the schema
+            await self.parts["replica"].start(timeout_s=60)
         self.target = Target(self.proxy, self.parts, self.rng, database, self.edge_data, device_seed, cfg.hold_s)
+
+    async def _add_replica(self, broker_port: int, topic_root: str, database_env: dict[str, str]) -> None:
+        """A second gateway on the same PostgreSQL schema: both share the event stream (MQTT 5 shared subscription),
+        so the edge's events land on either; `kill_replica` kills this one mid-stream."""
+        if self.cfg.infra != "real":
+            raise ValueError(f"{REPLICA_FAULT} needs --infra real (MQTT 5 shared subscriptions on Mosquitto)")
+        shared = {"WARDLINK_MQTT_PROTOCOL": "5", "WARDLINK_MQTT_SHARED_GROUP": "chaos"}
+        (self.run_dir / "replica").mkdir()
+        self.parts["gateway"].env.update(shared)
+        link = await self.proxy.add_link("replica-broker", ("127.0.0.1", broker_port))
+        replica = processes.gateway(
+            self.run_dir / "replica",
+            mqtt_url=f"mqtt://127.0.0.1:{link.port}",
+            topic_root=topic_root,
+            api_port=free_port(),
+            database=database_env,
+            extra_env=shared,
+        )
+        replica.name = "replica"
+        self.parts["replica"] = replica
 
     async def supervise(self) -> None:
         """Restart a part that died on its own (a crash is a finding; it is counted in the result)."""

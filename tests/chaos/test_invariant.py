@@ -67,3 +67,26 @@ def test_a_seq_the_outbox_never_gave_out_is_reported() -> None:
     assert verdict.unknown == 1
     assert any("never gave out" in problem for problem in verdict.problems)
     assert not verdict.ok
+
+
+def _trip(seq: int, kind: str, carrier: str, data: str, second: int) -> StoredEvent:
+    at = f"2026-11-24T01:00:{second:02d}.000000+00:00"
+    return StoredEvent(id=f"id-{seq}", seq=seq, type=kind, subject_id=carrier, occurred_at=at, data=data)
+
+
+def test_a_specimen_whose_carrier_arrived_but_is_projected_in_transit_went_backwards() -> None:
+    events = [
+        _trip(1, "carrier.dispatched", "E1", '{"specimens": ["S1", "S2"], "transaction": 7}', 1),
+        _trip(2, "carrier.arrived", "E1", '{"station": "lab", "transaction": 7}', 5),
+    ]
+    outbox = OutboxState(accepted=2, waiting=0)
+    assert judge(outbox, GatewayView(events, {"S1": "arrived", "S2": "arrived"}, 0)).ok
+    verdict = judge(outbox, GatewayView(events, {"S1": "arrived", "S2": "in_transit"}, 0))
+    assert (verdict.ok, verdict.regressed) == (False, 1)
+
+
+def test_one_carrier_record_stored_under_two_seqs_is_a_duplicate() -> None:
+    dispatched = '{"specimens": ["S1"], "transaction": 7}'
+    events = [_trip(1, "carrier.dispatched", "E1", dispatched, 1), _trip(2, "carrier.dispatched", "E1", dispatched, 1)]
+    verdict = judge(OutboxState(accepted=2, waiting=0), GatewayView(events, {"S1": "in_transit"}, 0))
+    assert verdict.duplicates == 1

@@ -66,3 +66,66 @@ async def test_a_full_disk_on_the_edge_loses_nothing_and_the_edge_recovers(tmp_p
     assert (verdict.lost, verdict.duplicates, verdict.regressed, verdict.tampered) == (0, 0, 0, 0), _explain(result)
     assert verdict.recovered, _explain(result)
     assert result.ok, _explain(result)
+
+
+async def _lab_run(tmp_path: Path, infra: str, faults: tuple[str, ...], seed: int) -> RunResult:
+    if infra == "real":
+        require_real_services()
+    config = RunConfig(0, seed, infra, faults, tmp_path / "chaos", hold_s=SHORT_HOLD_S, path="lab")
+    return await run_once(config)
+
+
+def _assert_lab_run_ends_as_undisturbed(result: RunResult, faults: tuple[str, ...]) -> None:
+    assert result.ok, _explain(result)
+    assert result.verdict is not None
+    assert result.verdict.accepted > 100  # the plan was reported while the faults landed
+    assert (result.verdict.stored, result.verdict.regressed) == (result.verdict.accepted, 0)
+    assert len(result.injected) == len(faults)
+
+
+async def test_the_lab_systems_hl7_path_survives_the_gateway_and_projector_killed(tmp_path: Path) -> None:
+    """HL7 over MLLP from the lab system while kill -9 hits the gateway, then the projector process (the gateway
+    runs with WARDLINK_PROJECTOR=false), then the MLLP link is reset: every message is answered AA once the
+    gateway is back, every planned event is stored once, every specimen ends as in an undisturbed run."""
+    faults = ("kill_gateway", "kill_projector", "link_reset")
+    _assert_lab_run_ends_as_undisturbed(await _lab_run(tmp_path, "embedded", faults, 61), faults)
+
+
+@pytest.mark.real_services
+async def test_the_lab_systems_hl7_path_on_postgresql_survives_a_lock_and_a_cut_link(tmp_path: Path) -> None:
+    """PostgreSQL's events table locked by another connection (the listener answers AR 207, the lab system sends
+    again), the MLLP link cut, the gateway killed: the same end state as an undisturbed run."""
+    faults = ("db_locked", "link_cut", "kill_gateway")
+    _assert_lab_run_ends_as_undisturbed(await _lab_run(tmp_path, "real", faults, 71), faults)
+
+
+@pytest.mark.real_services
+async def test_two_gateways_sharing_the_stream_lose_nothing_when_one_is_killed(tmp_path: Path) -> None:
+    """Two gateways on one PostgreSQL schema share the edge's events (MQTT 5 shared subscription on Mosquitto);
+    kill -9 of the second mid-stream: what it had in flight is resent by the edge and taken by either."""
+    faults = ("kill_replica", "kill_replica")
+    _assert_nothing_lost_or_doubled(await _run(tmp_path, "real", faults, 81), faults)
+
+
+async def test_tube_carriers_with_specimens_lose_nothing_when_the_edge_and_gateway_die(tmp_path: Path) -> None:
+    """The tube system's controller (its mailbox of trip records) behind the edge; kill -9 of the edge, then of the
+    gateway, while carriers with specimens travel: every record stored once, every specimen where its trip says."""
+    faults = ("kill_edge", "kill_gateway")
+    config = RunConfig(0, 91, "embedded", faults, tmp_path / "chaos", hold_s=SHORT_HOLD_S, path="tubes")
+    result = await run_once(config)
+    assert result.ok, _explain(result)
+    assert result.verdict is not None
+    assert result.verdict.accepted > 30
+    assert result.verdict.stored == result.verdict.accepted
+
+
+async def test_a_cabinet_losing_power_mid_removal_and_a_killed_edge_lose_nothing(tmp_path: Path) -> None:
+    """A smart medication cabinet on MQTT (vendor JSON) with a busy ward's removals: kill -9 of the cabinet (a power
+    loss, back with new activity), then of the edge: every movement the edge accepted is stored once."""
+    faults = ("device_reboot", "kill_edge")
+    config = RunConfig(0, 101, "embedded", faults, tmp_path / "chaos", hold_s=SHORT_HOLD_S, path="cabinet")
+    result = await run_once(config)
+    assert result.ok, _explain(result)
+    assert result.verdict is not None
+    assert result.verdict.accepted > 30
+    assert result.verdict.stored == result.verdict.accepted
