@@ -237,9 +237,10 @@ def cabinet(run_dir: Path, *, broker_url: str, seed: int, speed: float = 1800) -
     return Part("device", [*argv, "--speed", str(speed)], {}, run_dir / "device.log")
 
 
-def robot(run_dir: Path, *, broker_url: str, seed: int, speed: float) -> Part:
-    """One VDA 5050 delivery robot on the robots' broker, its time compressed by `speed`; killing it is a vehicle
-    power loss mid-trip (it comes back at a dock, its order gone)."""
+def robot(run_dir: Path, *, broker_url: str, seed: int, speed: float = 30) -> Part:
+    """One VDA 5050 delivery robot on the robots' broker, its time compressed by `speed` (a trip across the hospital
+    takes a few seconds, long enough to land a fault in); killing it is a vehicle power loss mid-trip (it comes back
+    at a dock, its order gone)."""
     argv = _wardlink("sim", "robot", "--broker", broker_url, "--count", "1", "--seed", str(seed))
     return Part("device", [*argv, "--speed", str(speed)], {}, run_dir / "device.log")
 

@@ -39,8 +39,6 @@ the cursor stored with the events), the robot killed (a vehicle power loss: it c
 order), an MQTT link cut (the edge's to the gateway's broker or to the robots')."""
 ROBOT, SERIAL, PROFILE = "robot-1", "MC2-0001", "medicart-mc2"
 """The edge's device id, the simulator's first serial (`wardlink sim robot --count 1`), its profile."""
-SPEED = 30.0
-"""Robot time per wall second: a trip across the hospital takes a few seconds, long enough to land a fault in."""
 RESEND_S = 4.0
 ENDS = ("delivery.handed_over", "delivery.failed")
 

@@ -40,7 +40,7 @@ from tests.chaos.invariant import (
 from tests.chaos.lab import run_lab
 from tests.chaos.processes import Part
 from tests.chaos.proxy import FaultProxy
-from tests.chaos.robots import SPEED, Dispatcher, judge_robots
+from tests.chaos.robots import Dispatcher, judge_robots
 from tests.infra import REAL_DATABASE_URL
 from wardlink.net import free_port
 
@@ -247,7 +247,7 @@ class _Rig:
             device = processes.cabinet(run_dir, broker_url=f"mqtt://127.0.0.1:{broker_port}", seed=device_seed)
         elif cfg.path == "robots":  # likewise; the edge's link to the robots' broker is cut by `link_cut`
             device_port = broker_port
-            device = processes.robot(run_dir, broker_url=f"mqtt://127.0.0.1:{broker_port}", seed=device_seed, speed=SPEED)
+            device = processes.robot(run_dir, broker_url=f"mqtt://127.0.0.1:{broker_port}", seed=device_seed)
         elif cfg.path == "tubes":
             device = processes.tubes(run_dir, port=device_port, seed=device_seed)
         else:
