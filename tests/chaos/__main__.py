@@ -15,15 +15,17 @@ from pathlib import Path
 from tests.chaos.faults import CABINET_FAULTS, KINDS, REAL_ONLY, TUBE_FAULTS
 from tests.chaos.lab import LAB_FAULTS
 from tests.chaos.report import summarise, table, write_json
+from tests.chaos.robots import ROBOT_FAULTS
 from tests.chaos.run import RunConfig, RunResult, run_once
 
 
 def plan(runs: int, seed: int, infra: str) -> list[RunConfig]:
     """The runs of a seed: (path, fault kind) pairs in turn, every pair equally often (the sorter's kinds, the lab
-    path's, the tube system's and the cabinet's), infra and per-run seeds drawn."""
+    path's, the tube system's, the cabinet's and the robots'), infra and per-run seeds drawn."""
     rng = random.Random(seed)
     kinds = [("sorter", kind) for kind in KINDS] + [("lab", kind) for kind in LAB_FAULTS]
     kinds += [("tubes", kind) for kind in TUBE_FAULTS] + [("cabinet", kind) for kind in CABINET_FAULTS]
+    kinds += [("robots", kind) for kind in ROBOT_FAULTS]
     configs = []
     for index in range(runs):
         if index % len(kinds) == 0:

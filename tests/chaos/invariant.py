@@ -78,6 +78,10 @@ class Verdict:
     waiting: int
     undelivered: int = 0
     unknown: int = 0
+    inconsistent: int = 0
+    """Robots path: deliveries whose end does not match their robot's stored events (`tests.chaos.robots`)."""
+    deliveries: dict[str, int] = field(default_factory=dict)
+    """Robots path: how the stored deliveries ended (`delivery.handed_over`: 3, ...)."""
     """Stored seqs the outbox never gave out: the edge forgot what it had accepted (its outbox went back)."""
     """Accepted, not stored, still in the outbox: not lost, but the run did not heal (counted as stuck)."""
     tampered: int = 0
@@ -89,7 +93,7 @@ class Verdict:
     @property
     def ok(self) -> bool:
         clean = self.duplicates == 0 and self.lost == 0 and self.gaps_open == 0 and self.regressed == 0
-        clean = clean and self.undelivered == 0 and self.unknown == 0
+        clean = clean and self.undelivered == 0 and self.unknown == 0 and self.inconsistent == 0
         return clean and self.tampered == 0 and self.recovered
 
     def as_dict(self) -> dict[str, Any]:

@@ -157,20 +157,25 @@ DEVICE_PROFILES = {
     "sorter": ("sorter-1", "acme-sorter-s100"),
     "tubes": ("tubes-1", "tubenet-pts9"),
     "cabinet": ("cabinet-1", "medvault-mv40"),
+    "robots": ("robot-1", "medicart-mc2"),
 }
 CABINET = "MV40-0001"
 """The cabinet simulator's first topic id (`wardlink sim cabinet --count 1`)."""
+ROBOT = "MC2-0001"
+"""The robot simulator's first serial (`wardlink sim robot --count 1`)."""
 """The edge's one device per chaos path: its id and profile."""
 
 
 def edge(
     run_dir: Path, *, mqtt_url: str, topic_root: str, data_dir: Path, device_port: int, path: str = "sorter"
 ) -> Part:
-    """`device_port`: the Modbus device's (sorter, tubes), or the devices' MQTT broker's (cabinet)."""
+    """`device_port`: the Modbus device's (sorter, tubes), or the devices' MQTT broker's (cabinet, robots)."""
     device_id, profile = DEVICE_PROFILES[path]
     device: dict[str, object] = {"id": device_id, "profile": profile, "location": "core-lab"}
     if path == "cabinet":
         device |= {"location": "ward-4a", "mqtt": {"url": f"mqtt://127.0.0.1:{device_port}", "topic_id": CABINET}}
+    elif path == "robots":
+        device |= {"location": "pharmacy", "mqtt": {"url": f"mqtt://127.0.0.1:{device_port}", "topic_id": ROBOT}}
     else:
         device |= {
             "modbus": {"host": "127.0.0.1", "port": device_port, "unit": 1},
@@ -229,6 +234,14 @@ def cabinet(run_dir: Path, *, broker_url: str, seed: int, speed: float = 1800) -
     """One smart medication cabinet on the devices' broker, with a busy ward's accesses (removals, returns,
     restocks) compressed by `speed`; killing it is a power loss, mid-removal as often as not."""
     argv = _wardlink("sim", "cabinet", "--broker", broker_url, "--count", "1", "--seed", str(seed))
+    return Part("device", [*argv, "--speed", str(speed)], {}, run_dir / "device.log")
+
+
+def robot(run_dir: Path, *, broker_url: str, seed: int, speed: float = 30) -> Part:
+    """One VDA 5050 delivery robot on the robots' broker, its time compressed by `speed` (a trip across the hospital
+    takes a few seconds, long enough to land a fault in); killing it is a vehicle power loss mid-trip (it comes back
+    at a dock, its order gone)."""
+    argv = _wardlink("sim", "robot", "--broker", broker_url, "--count", "1", "--seed", str(seed))
     return Part("device", [*argv, "--speed", str(speed)], {}, run_dir / "device.log")
 
 

@@ -4,7 +4,8 @@ wait until the edge's outbox is empty (or a deadline), and judge the invariant.
     device (sorter sim) <-modbus- proxy "edge-device" <- edge -> proxy "edge-broker" -> broker
                                                            gateway -> proxy "gateway-broker" -> broker
 
-The device is the sorter, the tube system (`path="tubes"`) or a cabinet on MQTT (`path="cabinet"`); with
+The device is the sorter, the tube system (`path="tubes"`), a cabinet on MQTT (`path="cabinet"`) or a VDA 5050
+robot carrying deliveries the runner dispatches (`path="robots"`, see `tests.chaos.robots`); with
 `kill_replica` a second gateway shares the stream. The lab system's HL7 path (`path="lab"`) runs in `tests.chaos.lab`.
 A part that dies on its own (not killed by a fault) is restarted, as systemd would, and counted as a crash.
 """
@@ -25,11 +26,21 @@ from typing import Any
 import asyncpg
 
 from tests.chaos import processes
-from tests.chaos.faults import DatabaseHandle, Target, inject
-from tests.chaos.invariant import OutboxState, Verdict, judge, read_outbox, read_postgres, read_sqlite
+from tests.chaos.faults import MQTT_LINKS, DatabaseHandle, Target, inject
+from tests.chaos.invariant import (
+    GatewayView,
+    OutboxState,
+    StoredEvent,
+    Verdict,
+    judge,
+    read_outbox,
+    read_postgres,
+    read_sqlite,
+)
 from tests.chaos.lab import run_lab
 from tests.chaos.processes import Part
 from tests.chaos.proxy import FaultProxy
+from tests.chaos.robots import Dispatcher, judge_robots
 from tests.infra import REAL_DATABASE_URL
 from wardlink.net import free_port
 
@@ -58,8 +69,8 @@ class RunConfig:
     keep: bool = False
     """Keep the run's directory (logs, outbox copy) even when the run passed."""
     path: str = "sorter"
-    """sorter or tubes: that device -> edge -> broker -> gateway; lab: the lab system's HL7 over MLLP -> gateway
-    (projector apart)."""
+    """sorter, tubes, cabinet or robots: that device -> edge -> broker -> gateway; lab: the lab system's HL7 over
+    MLLP -> gateway (projector apart)."""
 
 
 @dataclass
@@ -134,17 +145,22 @@ async def _run_sorter(
             clock.lap("start")
             await rig.settle(rng.uniform(1.0, 2.0))
             for kind in cfg.faults:
+                if rig.dispatcher is not None and not await rig.dispatcher.under_way(cfg.drain_deadline_s):
+                    raise RuntimeError("no delivery under way to inject the fault into")
                 result.injected.append(f"{kind}: {await inject(kind, rig.target)}")
                 await rig.settle(rng.uniform(0.3, 1.0))
             clock.lap("faults")
-            progressed = await rig.wait_for_progress(cfg.drain_deadline_s)
+            progressed = await rig.wait_for_progress(cfg.drain_deadline_s, events=5 if rig.dispatcher else 20)
             clock.lap("progress")
+            ended = rig.dispatcher is None or await rig.dispatcher.finish(cfg.drain_deadline_s)
             await rig.parts["device"].stop()  # the stream ends: what the edge accepted is now final
             result.verdict = await rig.drain_and_judge(cfg.drain_deadline_s)
             clock.lap("drain")
             if not progressed:
                 result.verdict.recovered = False
                 result.verdict.problems.append("after healing the edge took no new event from the device")
+            if rig.dispatcher is not None:
+                judge_robots(result.verdict, rig.dispatcher, ended, rig.view.events if rig.view else [])
         except Exception as exc:  # the run failed to run; report it as a failed run, with its logs kept
             log.exception("chaos run %d (seed %d) failed to run", cfg.index, cfg.seed)
             result.error = f"{type(exc).__name__}: {exc}"
@@ -175,11 +191,15 @@ class _Rig:
         self.mounted = False
         self.schema: str | None = None
         self.target: Target
+        self.dispatcher: Dispatcher | None = None
+        self.view: GatewayView | None = None  # the store as last judged
 
     async def __aenter__(self) -> "_Rig":
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
         names = ("edge", "device", "replica", "gateway", "broker")
         await processes.stop_all([self.parts[n] for n in names if n in self.parts])
         await self.proxy.stop()
@@ -225,6 +245,9 @@ class _Rig:
         if cfg.path == "cabinet":  # on the broker, straight: its link is not the one under test
             device_port = broker_port
             device = processes.cabinet(run_dir, broker_url=f"mqtt://127.0.0.1:{broker_port}", seed=device_seed)
+        elif cfg.path == "robots":  # likewise; the edge's link to the robots' broker is cut by `link_cut`
+            device_port = broker_port
+            device = processes.robot(run_dir, broker_url=f"mqtt://127.0.0.1:{broker_port}", seed=device_seed)
         elif cfg.path == "tubes":
             device = processes.tubes(run_dir, port=device_port, seed=device_seed)
         else:
@@ -234,7 +257,8 @@ class _Rig:
         await device.start()
         edge_broker = await self.proxy.add_link("edge-broker", ("127.0.0.1", broker_port))
         gateway_broker = await self.proxy.add_link("gateway-broker", ("127.0.0.1", broker_port))
-        edge_device = await self.proxy.add_link("edge-device", ("127.0.0.1", device_port), modbus=cfg.path != "cabinet")
+        device_address = ("127.0.0.1", device_port)
+        edge_device = await self.proxy.add_link("edge-device", device_address, modbus=cfg.path in ("sorter", "tubes"))
         self.parts["gateway"] = processes.gateway(
             run_dir,
             mqtt_url=f"mqtt://127.0.0.1:{gateway_broker.port}",
@@ -257,6 +281,10 @@ class _Rig:
         if "replica" in self.parts:  # after the first: it created the schema
             await self.parts["replica"].start(timeout_s=60)
         self.target = Target(self.proxy, self.parts, self.rng, database, self.edge_data, device_seed, cfg.hold_s)
+        if cfg.path == "robots":
+            self.target.links = (*MQTT_LINKS, "edge-device")
+            self.dispatcher = Dispatcher(broker_port, topic_root, random.Random(device_seed), self.stored_events)
+            self.dispatcher.start()
 
     async def _add_replica(self, broker_port: int, topic_root: str, database_env: dict[str, str]) -> None:
         """A second gateway on the same PostgreSQL schema: both share the event stream (MQTT 5 shared subscription),
@@ -348,14 +376,23 @@ class _Rig:
         outbox = await self._outbox()
         if outbox is None:
             return None
+        self.view = await self._read_store()
+        return outbox, judge(outbox, self.view)
+
+    async def _read_store(self) -> GatewayView:
         database = self.target.database
         if database.sqlite_path is not None:
-            view = await asyncio.to_thread(read_sqlite, database.sqlite_path, SITE, EDGE)
-        else:
-            assert database.dsn
-            assert database.schema
-            view = await read_postgres(database.dsn, database.schema, SITE, EDGE)
-        return outbox, judge(outbox, view)
+            return await asyncio.to_thread(read_sqlite, database.sqlite_path, SITE, EDGE)
+        assert database.dsn
+        assert database.schema
+        return await read_postgres(database.dsn, database.schema, SITE, EDGE)
+
+    async def stored_events(self) -> list[StoredEvent]:
+        """The gateway's stored events of the edge now; none while the store cannot be read (not created yet)."""
+        try:
+            return (await self._read_store()).events
+        except (sqlite3.Error, asyncpg.PostgresError, OSError):
+            return []
 
 
 def _dsn() -> str:

@@ -129,3 +129,19 @@ async def test_a_cabinet_losing_power_mid_removal_and_a_killed_edge_lose_nothing
     assert result.verdict is not None
     assert result.verdict.accepted > 30
     assert result.verdict.stored == result.verdict.accepted
+
+
+async def test_a_robot_mid_delivery_survives_its_edge_and_its_own_power_killed(tmp_path: Path) -> None:
+    """A VDA 5050 robot carrying the deliveries the runner dispatches; kill -9 of the edge (its master control), of
+    the robot (a power loss mid-trip: back at a dock without its order), then a cut MQTT link, each while a delivery
+    is under way: every event the edge accepted is stored once, and every delivery ends handed over (after arriving)
+    or failed with a reason, never stuck on its way."""
+    faults = ("kill_edge", "device_reboot", "link_cut")
+    config = RunConfig(0, 111, "embedded", faults, tmp_path / "chaos", hold_s=SHORT_HOLD_S, path="robots")
+    result = await run_once(config)
+    assert result.ok, _explain(result)
+    assert result.verdict is not None
+    assert result.verdict.stored == result.verdict.accepted
+    assert result.verdict.deliveries.get("delivery.handed_over", 0) >= 1, _explain(result)
+    assert result.verdict.deliveries.get("unfinished", 0) == 0, _explain(result)
+    assert len(result.injected) == len(faults)
