@@ -79,26 +79,57 @@ def _period(start: Any, end: Any) -> dict[str, str]:
     return period
 
 
+def _task(
+    kind: TaskKind,
+    subject: str,
+    *,
+    system: str,
+    status: str,
+    tracked: tuple[str, str],
+    priority: str | None,
+    title: str,
+    focus: dict[str, Any],
+    last_event_at: Any,
+    based_on: dict[str, Any] | None,
+    reason: str | None,
+) -> dict[str, Any]:
+    """What a specimen's and a delivery's Task share; `tracked` is (code system, wardlink's status)."""
+    task: dict[str, Any] = {
+        "resourceType": "Task",
+        "id": task_id(kind, subject),
+        "meta": meta(last_event_at),
+        "identifier": [identifier(system, subject)],
+        "status": status,
+        "businessStatus": concept(tracked[0], tracked[1], text=tracked[1]),
+        "intent": "order",
+        "priority": _priority(priority),
+        "code": concept(TASK_CODE, CODES[kind], title),
+        "focus": focus,
+        "lastModified": instant(last_event_at),
+    }
+    if based_on:
+        task["basedOn"] = [based_on]
+    if reason:
+        task["statusReason"] = {"text": reason}
+    return task
+
+
 def specimen_task(row: SpecimenRow, ref: ReferenceData) -> dict[str, Any]:
     """The Task of taking the specimen to the laboratory."""
     status = SPECIMEN_TASK_STATUS[row.status]
-    task: dict[str, Any] = {
-        "resourceType": "Task",
-        "id": task_id("specimen", row.barcode),
-        "meta": meta(row.last_event_at),
-        "identifier": [identifier(SPECIMEN_BARCODE, row.barcode)],
-        "status": status,
-        "businessStatus": concept(SPECIMEN_STATUS, row.status, text=row.status),
-        "intent": "order",
-        "priority": _priority(row.priority),
-        "code": concept(TASK_CODE, CODES["specimen"], "Take a specimen from the ward to the laboratory"),
-        "focus": reference("Specimen", row.barcode),
-        "lastModified": instant(row.last_event_at),
-    }
-    if row.order_id:
-        task["basedOn"] = [identifier_reference("ServiceRequest", ORDER_ID, row.order_id)]
-    if row.reason:
-        task["statusReason"] = {"text": row.reason}
+    task = _task(
+        "specimen",
+        row.barcode,
+        system=SPECIMEN_BARCODE,
+        status=status,
+        tracked=(SPECIMEN_STATUS, row.status),
+        priority=row.priority,
+        title="Take a specimen from the ward to the laboratory",
+        focus=reference("Specimen", row.barcode),
+        last_event_at=row.last_event_at,
+        based_on=identifier_reference("ServiceRequest", ORDER_ID, row.order_id) if row.order_id else None,
+        reason=row.reason,
+    )
     if row.collected_at:
         task["authoredOn"] = instant(row.collected_at)
     done = row.lab_received_at or row.sorted_at or row.resulted_at if status == "completed" else None
@@ -114,23 +145,19 @@ def specimen_task(row: SpecimenRow, ref: ReferenceData) -> dict[str, Any]:
 def delivery_task(row: DeliveryRow, ref: ReferenceData) -> dict[str, Any]:
     """The Task of bringing the delivery from the pharmacy to its ward."""
     status = DELIVERY_TASK_STATUS[row.status]
-    task: dict[str, Any] = {
-        "resourceType": "Task",
-        "id": task_id("delivery", row.delivery),
-        "meta": meta(row.last_event_at),
-        "identifier": [identifier(DELIVERY_ID, row.delivery)],
-        "status": status,
-        "businessStatus": concept(DELIVERY_STATUS, row.status, text=row.status),
-        "intent": "order",
-        "priority": _priority(row.priority),
-        "code": concept(TASK_CODE, CODES["delivery"], "Bring a pharmacy delivery to its ward"),
-        "focus": reference("SupplyDelivery", row.delivery),
-        "lastModified": instant(row.last_event_at),
-    }
-    if row.order_id:
-        task["basedOn"] = [identifier_reference("SupplyRequest", ORDER_ID, row.order_id)]
-    if row.failure_reason:
-        task["statusReason"] = {"text": row.failure_reason}
+    task = _task(
+        "delivery",
+        row.delivery,
+        system=DELIVERY_ID,
+        status=status,
+        tracked=(DELIVERY_STATUS, row.status),
+        priority=row.priority,
+        title="Bring a pharmacy delivery to its ward",
+        focus=reference("SupplyDelivery", row.delivery),
+        last_event_at=row.last_event_at,
+        based_on=identifier_reference("SupplyRequest", ORDER_ID, row.order_id) if row.order_id else None,
+        reason=row.failure_reason,
+    )
     if row.created_at:
         task["authoredOn"] = instant(row.created_at)
     done = row.stocked_at or row.handed_over_at or row.failed_at if status in ("completed", "failed") else None
