@@ -1,0 +1,227 @@
+"""Deliveries by a VDA 5050 vehicle this project did not write, driven by the real edge over a real broker.
+
+coatyio's vda-5050-lib virtual AGV (Node.js, VDA 5050 2.0.0) stands at the charger of the hospital map; the
+edge is its master control, configured from a site file and the test profile in data/profiles (2.0.0 there,
+or the profile's default 2.1.0 overridden to 2.0.0 by the site file's device instance). Deliveries are
+dispatched as the gateway's `DispatchDelivery` commands and must end handed over: picked up on the start node
+with the vehicle's own `pick`, handed over with its `drop`. A schema spy on the broker validates every message
+either side sends against the official schema of the version in its header. Runs on the embedded broker and
+on the real Mosquitto (with PostgreSQL behind the gateway).
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from contract import Topics
+from contract.command import DispatchDelivery
+from device_profiles import load_site
+from device_profiles.maps import load_map
+from edge.agent import EdgeAgent
+from edge.settings import EdgeSettings
+from gateway.service import Gateway
+from gateway.settings import GatewaySettings
+from gateway.storage.tables import events
+from mqttlink.url import BrokerAddress
+from tests.infra import Infra
+from tests.interop.schema_spy import SchemaSpy, schema_spy
+from tests.interop.third_party_vehicle import ThirdPartyVehicle, VehicleConfig, initial_position
+from tests.polling import eventually
+
+PROFILES = Path(__file__).resolve().parent / "data" / "profiles"
+PROFILE = "vda5050-lib-virtual-agv"
+SITE, EDGE, ROBOT = "general-hospital", "interop-edge", "vagv-1"
+Events = list[tuple[str, dict[str, Any]]]
+
+
+@dataclass
+class Interop:
+    edge: EdgeAgent
+    gateway: Gateway
+    spy: SchemaSpy
+    infra: Infra
+    serial: str
+
+    async def dispatch(self, delivery: str, destination: str) -> None:
+        command = DispatchDelivery(
+            id=uuid.uuid4(),
+            requested_by="pharmacist-7",
+            requested_at=datetime.now(UTC),
+            delivery=delivery,
+            destination=destination,
+            drawer="onboard",
+            release_pin=None,
+        )
+        topic = Topics(SITE, EDGE, self.infra.topic_root).command(ROBOT)
+        broker = BrokerAddress.parse(self.infra.mqtt_url)
+        async with aiomqtt.Client(**broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
+            await client.publish(topic, command.model_dump_json().encode(), qos=1)
+
+    async def stored(self, subject_kind: str, subject_id: str) -> Events:
+        """The subject's events in the gateway database, in the order the edge numbered them."""
+        assert self.gateway.store is not None
+        query = (
+            sa.select(events.c.type, events.c.body)
+            .where(events.c.subject_kind == subject_kind, events.c.subject_id == subject_id)
+            .order_by(events.c.seq)
+        )
+        async with self.gateway.store.db.engine.connect() as connection:
+            return [(row.type, row.body["data"]) for row in await connection.execute(query)]
+
+    async def delivered(self, delivery: str) -> Events:
+        """The delivery's events once it is handed over (or has failed: the assertion then shows why)."""
+
+        def ended(stored: Events) -> bool:
+            return any(kind in ("delivery.handed_over", "delivery.failed") for kind, _ in stored)
+
+        return await eventually(lambda: self.stored("delivery", delivery), ended, what=f"{delivery} to end")
+
+    def sent(self, channel: str) -> list[dict[str, Any]]:
+        return [body for body in self.spy.messages(channel, self.serial) if isinstance(body, dict)]
+
+
+def _site_file(tmp_path: Path, serial: str, site_vda_version: str | None) -> Path:
+    device: dict[str, Any] = {
+        "id": ROBOT,
+        "profile": PROFILE,
+        "location": "pharmacy",
+        "mqtt": {"topic_id": serial},
+        "poll_interval_s": 0.2,
+    }
+    if site_vda_version is not None:
+        device["vda_version"] = site_vda_version
+    path = tmp_path / "site.yaml"
+    path.write_text(yaml.safe_dump({"site": SITE, "edge": EDGE, "devices": [device]}), encoding="utf-8")
+    return path
+
+
+def _profiles_folder(tmp_path: Path, profile_vda_version: str | None) -> Path:
+    """The test profile as committed, or without its `vda_version` line (the default, 2.1.0, applies)."""
+    folder = tmp_path / "profiles"
+    folder.mkdir()
+    text = (PROFILES / f"{PROFILE}.yaml").read_text(encoding="utf-8")
+    if profile_vda_version is None:
+        text = text.replace('vda_version: "2.0.0"\n', "")
+        assert "vda_version" not in text
+    (folder / f"{PROFILE}.yaml").write_text(text, encoding="utf-8")
+    return folder
+
+
+SETTINGS = {
+    "profile says 2.0.0": ("2.0.0", None),
+    "site file overrides the profile's default 2.1.0 with 2.0.0": (None, "2.0.0"),
+}
+
+
+@pytest.fixture(params=list(SETTINGS))
+async def interop(
+    request: pytest.FixtureRequest, infra: Infra, gateway_settings: GatewaySettings, tmp_path: Path
+) -> AsyncIterator[Interop]:
+    profile_version, site_version = SETTINGS[request.param]
+    serial = f"VAGV-{uuid.uuid4().hex[:10]}"
+    site_file = _site_file(tmp_path, serial, site_version)
+    profiles_dir = _profiles_folder(tmp_path, profile_version)
+    site, profiles = load_site(site_file, profiles_dir)
+    settings = EdgeSettings(
+        mqtt_url=infra.mqtt_url,
+        topic_root=infra.topic_root,
+        data_dir=tmp_path / "edge",
+        site_file=site_file,
+        profiles_dir=profiles_dir,
+    )
+    graph = load_map("general-hospital")
+    vehicle = VehicleConfig(
+        infra.mqtt_url, profiles[PROFILE].manufacturer, serial, "2.0.0", initial_position(graph, "charger-0")
+    )
+    async with (
+        schema_spy(infra.mqtt_url, {serial}) as spy,
+        Gateway(gateway_settings) as gateway,
+        ThirdPartyVehicle(vehicle, tmp_path / "vehicle.log") as running,
+        EdgeAgent(settings, site, profiles) as edge,
+    ):
+
+        async def online() -> bool | None:
+            return edge.devices[0].ctx.online
+
+        await eventually(online, lambda value: value is True, what="the vehicle online at the edge")
+        yield Interop(edge, gateway, spy, infra, serial)
+        await running.stop()  # its OFFLINE is a message too, and must be valid
+
+        def offline() -> bool:
+            return any(c.get("connectionState") == "OFFLINE" for c in spy.messages("connection", serial))
+
+        await spy.wait_for("the vehicle's OFFLINE", offline)
+        assert spy.violations == [], spy.report()
+    broker = BrokerAddress.parse(infra.mqtt_url)
+    async with aiomqtt.Client(**broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
+        for channel in ("connection", "factsheet"):  # leave the shared broker as it was
+            await client.publish(f"uagv/v2/{vehicle.manufacturer}/{serial}/{channel}", b"", qos=1, retain=True)
+
+
+async def test_deliveries_are_picked_up_driven_and_handed_over_by_the_third_party_vehicle(interop: Interop) -> None:
+    await interop.dispatch("D-20261206-0001", "ed")
+    first = await interop.delivered("D-20261206-0001")
+    order_id = first[0][1]["order_id"]
+    assert [kind for kind, _ in first] == [
+        "delivery.accepted",
+        "delivery.departed",
+        "delivery.arrived",
+        "delivery.handed_over",
+    ], first
+    assert first[0][1] == {"robot": ROBOT, "order_id": order_id, "destination": "ed", "drawer": "onboard"}
+    assert first[1][1] == {"robot": ROBOT, "node": "charger-0"}
+    assert first[2][1] == {"robot": ROBOT, "node": "ed"}
+    assert first[3][1]["robot"] == ROBOT
+
+    # A second order from where the first ended: the vehicle picks up again at the ED, drops at the pharmacy.
+    await interop.dispatch("D-20261206-0002", "pharmacy")
+    second = await interop.delivered("D-20261206-0002")
+    assert [(kind, data.get("node")) for kind, data in second] == [
+        ("delivery.accepted", None),
+        ("delivery.departed", "ed"),
+        ("delivery.arrived", "pharmacy"),
+        ("delivery.handed_over", None),
+    ], second
+
+    orders = interop.sent("order")
+    assert [o["orderId"] for o in orders] == [order_id, second[0][1]["order_id"]]
+    for order in orders:
+        start, destination = order["nodes"][0], order["nodes"][-1]
+        assert [a["actionType"] for a in start["actions"]] == ["pick"]
+        assert [a["actionType"] for a in destination["actions"]] == ["drop"]
+        parameters = {p["key"]: p["value"] for p in destination["actions"][0]["actionParameters"]}
+        assert (parameters["stationType"], parameters["loadType"]) == ("floor", "EPAL")
+        assert "loadId" in parameters
+
+    states = interop.sent("state")
+    assert states[-1]["loads"] == []  # every load picked up was handed over
+    assert [e for s in states for e in s["errors"]] == []  # the vehicle refused nothing master control sent
+    assert interop.spy.violations == [], interop.spy.report()
+
+
+async def test_master_control_asks_for_state_and_factsheet_and_both_sides_speak_official_2_0(interop: Interop) -> None:
+    def factsheet_seen() -> bool:
+        return interop.sent("factsheet") != []
+
+    await interop.spy.wait_for("the vehicle's factsheet, on master control's request", factsheet_seen)
+    await interop.dispatch("D-20261206-0003", "corridor-0a")
+    await interop.delivered("D-20261206-0003")
+
+    requested = {
+        action["actionType"]
+        for message in interop.sent("instantActions")
+        for action in message.get("instantActions", message.get("actions", []))
+    }
+    assert {"stateRequest", "factsheetRequest"} <= requested
+    versions = {(s.channel, s.body.get("version")) for s in interop.spy.seen if isinstance(s.body, dict)}
+    assert {version for _, version in versions} == {"2.0.0"}, versions
+    assert {channel for channel, _ in versions} >= {"order", "instantActions", "state", "connection", "factsheet"}
+    assert interop.spy.violations == [], interop.spy.report()
