@@ -103,32 +103,37 @@ def _site_file(tmp_path: Path, serial: str, site_vda_version: str | None) -> Pat
     return path
 
 
-def _profiles_folder(tmp_path: Path, profile_vda_version: str | None) -> Path:
-    """The test profile as committed, or without its `vda_version` line (the default, 2.1.0, applies)."""
+def _profiles_folder(tmp_path: Path, edits: dict[str, str]) -> Path:
+    """The test profile as committed, with `edits` (old text: new text) made to it."""
     folder = tmp_path / "profiles"
     folder.mkdir()
     text = (PROFILES / f"{PROFILE}.yaml").read_text(encoding="utf-8")
-    if profile_vda_version is None:
-        text = text.replace('vda_version: "2.0.0"\n', "")
-        assert "vda_version" not in text
+    for old, new in edits.items():
+        assert old in text, old
+        text = text.replace(old, new)
     (folder / f"{PROFILE}.yaml").write_text(text, encoding="utf-8")
     return folder
 
 
-SETTINGS = {
-    "profile says 2.0.0": ("2.0.0", None),
-    "site file overrides the profile's default 2.1.0 with 2.0.0": (None, "2.0.0"),
+PROFILE_2_0 = 'vda_version: "2.0.0"\n'
+DROP = "handover:\n  action: drop\n  parameters: {stationType: floor, loadType: EPAL}\n"
+SETTINGS: dict[str, tuple[dict[str, str], str | None]] = {
+    # name: (edits to the committed profile, the site file's vda_version for the device)
+    "profile says 2.0.0": ({}, None),
+    "site file overrides the profile's default 2.1.0 with 2.0.0": ({PROFILE_2_0: ""}, "2.0.0"),
+    "hand-over by waitForTrigger, which the vehicle lacks": ({DROP: "handover:\n  action: waitForTrigger\n"}, None),
 }
+VERSION_SETTINGS = list(SETTINGS)[:2]
 
 
-@pytest.fixture(params=list(SETTINGS))
+@pytest.fixture(params=VERSION_SETTINGS)
 async def interop(
     request: pytest.FixtureRequest, infra: Infra, gateway_settings: GatewaySettings, tmp_path: Path
 ) -> AsyncIterator[Interop]:
-    profile_version, site_version = SETTINGS[request.param]
+    edits, site_version = SETTINGS[request.param]
     serial = f"VAGV-{uuid.uuid4().hex[:10]}"
     site_file = _site_file(tmp_path, serial, site_version)
-    profiles_dir = _profiles_folder(tmp_path, profile_version)
+    profiles_dir = _profiles_folder(tmp_path, edits)
     site, profiles = load_site(site_file, profiles_dir)
     settings = EdgeSettings(
         mqtt_url=infra.mqtt_url,
@@ -224,4 +229,20 @@ async def test_master_control_asks_for_state_and_factsheet_and_both_sides_speak_
     versions = {(s.channel, s.body.get("version")) for s in interop.spy.seen if isinstance(s.body, dict)}
     assert {version for _, version in versions} == {"2.0.0"}, versions
     assert {channel for channel, _ in versions} >= {"order", "instantActions", "state", "connection", "factsheet"}
+    assert interop.spy.violations == [], interop.spy.report()
+
+
+@pytest.mark.parametrize("interop", ["hand-over by waitForTrigger, which the vehicle lacks"], indirect=True)
+async def test_a_delivery_the_factsheet_rules_out_is_refused_without_an_order(interop: Interop) -> None:
+    async def factsheet_known() -> object:
+        return interop.edge.devices[0].master.factsheet  # type: ignore[attr-defined]
+
+    await eventually(factsheet_known, lambda factsheet: factsheet is not None, what="the factsheet at the edge")
+    await interop.dispatch("D-20261206-0004", "ed")
+    stored = await interop.delivered("D-20261206-0004")
+    assert [kind for kind, _ in stored] == ["delivery.failed"], stored
+    reason = stored[0][1]["reason"]
+    assert "cannot do 'waitForTrigger' on a node" in reason
+    assert "drop" in reason  # the node actions it does list
+    assert interop.sent("order") == []
     assert interop.spy.violations == [], interop.spy.report()
