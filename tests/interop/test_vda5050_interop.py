@@ -9,8 +9,10 @@ either side sends against the official schema of the version in its header. Runs
 on the real Mosquitto (with PostgreSQL behind the gateway).
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +23,9 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from contract import Topics
+from contract import DeadLetter, Topics
 from contract.command import DispatchDelivery
+from contract.topics import deadletter_topic
 from device_profiles import load_site
 from device_profiles.maps import load_map
 from edge.agent import EdgeAgent
@@ -49,6 +52,7 @@ class Interop:
     spy: SchemaSpy
     infra: Infra
     serial: str
+    dead_letters: list[DeadLetter]
 
     async def dispatch(self, delivery: str, destination: str) -> None:
         command = DispatchDelivery(
@@ -86,6 +90,27 @@ class Interop:
 
     def sent(self, channel: str) -> list[dict[str, Any]]:
         return [body for body in self.spy.messages(channel, self.serial) if isinstance(body, dict)]
+
+
+@asynccontextmanager
+async def dead_letters(infra: Infra) -> AsyncIterator[list[DeadLetter]]:
+    """What the edge or gateway set aside while the body runs (a vehicle's message they could not use)."""
+    letters: list[DeadLetter] = []
+    broker = BrokerAddress.parse(infra.mqtt_url)
+    async with aiomqtt.Client(**broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
+        await client.subscribe(deadletter_topic(infra.topic_root), qos=1)
+
+        async def listen() -> None:
+            async for message in client.messages:
+                letters.append(DeadLetter.model_validate_json(message.payload))  # type: ignore[arg-type]
+
+        listener = asyncio.create_task(listen())
+        try:
+            yield letters
+        finally:
+            listener.cancel()
+            with suppress(asyncio.CancelledError):
+                await listener
 
 
 def _site_file(tmp_path: Path, serial: str, site_vda_version: str | None) -> Path:
@@ -148,6 +173,7 @@ async def interop(
     )
     async with (
         schema_spy(infra.mqtt_url, {serial}) as spy,
+        dead_letters(infra) as letters,
         Gateway(gateway_settings) as gateway,
         ThirdPartyVehicle(vehicle, tmp_path / "vehicle.log") as running,
         EdgeAgent(settings, site, profiles) as edge,
@@ -157,7 +183,7 @@ async def interop(
             return edge.devices[0].ctx.online
 
         await eventually(online, lambda value: value is True, what="the vehicle online at the edge")
-        yield Interop(edge, gateway, spy, infra, serial)
+        yield Interop(edge, gateway, spy, infra, serial, letters)
         await running.stop()  # its OFFLINE is a message too, and must be valid
 
         def offline() -> bool:
@@ -165,6 +191,7 @@ async def interop(
 
         await spy.wait_for("the vehicle's OFFLINE", offline)
         assert spy.violations == [], spy.report()
+        assert [letter.reason for letter in letters] == []
     broker = BrokerAddress.parse(infra.mqtt_url)
     async with aiomqtt.Client(**broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
         for channel in ("connection", "factsheet"):  # leave the shared broker as it was
@@ -210,6 +237,7 @@ async def test_deliveries_are_picked_up_driven_and_handed_over_by_the_third_part
     assert states[-1]["loads"] == []  # every load picked up was handed over
     assert [e for s in states for e in s["errors"]] == []  # the vehicle refused nothing master control sent
     assert interop.spy.violations == [], interop.spy.report()
+    assert [letter.reason for letter in interop.dead_letters] == []  # nothing either side sent was set aside
 
 
 async def test_master_control_asks_for_state_and_factsheet_and_both_sides_speak_official_2_0(interop: Interop) -> None:
@@ -230,6 +258,7 @@ async def test_master_control_asks_for_state_and_factsheet_and_both_sides_speak_
     assert {version for _, version in versions} == {"2.0.0"}, versions
     assert {channel for channel, _ in versions} >= {"order", "instantActions", "state", "connection", "factsheet"}
     assert interop.spy.violations == [], interop.spy.report()
+    assert [letter.reason for letter in interop.dead_letters] == []  # nothing either side sent was set aside
 
 
 @pytest.mark.parametrize("interop", ["hand-over by waitForTrigger, which the vehicle lacks"], indirect=True)
@@ -246,3 +275,4 @@ async def test_a_delivery_the_factsheet_rules_out_is_refused_without_an_order(in
     assert "drop" in reason  # the node actions it does list
     assert interop.sent("order") == []
     assert interop.spy.violations == [], interop.spy.report()
+    assert [letter.reason for letter in interop.dead_letters] == []  # nothing either side sent was set aside
