@@ -13,7 +13,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from contract.command import DispatchDelivery
 from contract.topics import deadletter_topic
 from device_profiles import load_site
 from device_profiles.maps import load_map
+from device_profiles.vda5050 import Vda5050Profile
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from gateway.service import Gateway
@@ -36,11 +37,16 @@ from gateway.storage.tables import events
 from mqttlink.url import BrokerAddress
 from tests.infra import Infra
 from tests.interop.schema_spy import SchemaSpy, schema_spy
-from tests.interop.third_party_vehicle import ThirdPartyVehicle, VehicleConfig, initial_position
+from tests.interop.third_party_vehicle import (
+    Implementation,
+    ThirdPartyVehicle,
+    VdaVersion,
+    VehicleConfig,
+    initial_position,
+)
 from tests.polling import eventually
 
 PROFILES = Path(__file__).resolve().parent / "data" / "profiles"
-PROFILE = "vda5050-lib-virtual-agv"
 SITE, EDGE, ROBOT = "general-hospital", "interop-edge", "vagv-1"
 Events = list[tuple[str, dict[str, Any]]]
 
@@ -53,6 +59,8 @@ class Interop:
     infra: Infra
     serial: str
     dead_letters: list[DeadLetter]
+    setting: "Setting"
+    profile: Vda5050Profile
 
     async def dispatch(self, delivery: str, destination: str) -> None:
         command = DispatchDelivery(
@@ -86,7 +94,11 @@ class Interop:
         def ended(stored: Events) -> bool:
             return any(kind in ("delivery.handed_over", "delivery.failed") for kind, _ in stored)
 
-        return await eventually(lambda: self.stored("delivery", delivery), ended, what=f"{delivery} to end")
+        try:
+            return await eventually(lambda: self.stored("delivery", delivery), ended, what=f"{delivery} to end")
+        except AssertionError as exc:
+            states = self.sent("state")
+            raise AssertionError(f"{exc}\nthe vehicle's last state: {states[-1] if states else None}") from None
 
     def sent(self, channel: str) -> list[dict[str, Any]]:
         return [body for body in self.spy.messages(channel, self.serial) if isinstance(body, dict)]
@@ -113,52 +125,72 @@ async def dead_letters(infra: Infra) -> AsyncIterator[list[DeadLetter]]:
                 await listener
 
 
-def _site_file(tmp_path: Path, serial: str, site_vda_version: str | None) -> Path:
+@dataclass(frozen=True)
+class Setting:
+    """One vehicle and how the edge is configured for it."""
+
+    profile: str
+    implementation: Implementation
+    speaks: VdaVersion
+    profile_edits: dict[str, str] = field(default_factory=dict)
+    """Changes (old text: new text) to the committed profile."""
+    site_vda_version: str | None = None
+    """The site file's `vda_version` for the device, if any."""
+    publishes_factsheet: bool = True
+
+
+LIB, SDK = "vda5050-lib-virtual-agv", "vda5050-sdk-fake-agv"
+LIB_DROP = "handover:\n  action: drop\n  parameters: {stationType: floor, loadType: EPAL}\n"
+SETTINGS = {
+    "vda-5050-lib, profile says 2.0.0": Setting(LIB, "vda-5050-lib", "2.0.0"),
+    "vda-5050-lib, site file overrides the profile's default 2.1.0 with 2.0.0": Setting(
+        LIB, "vda-5050-lib", "2.0.0", {'vda_version: "2.0.0"\n': ""}, site_vda_version="2.0.0"
+    ),
+    "vda5050-sdk, 2.1.0 (the profile's default)": Setting(SDK, "vda5050-sdk", "2.1.0", publishes_factsheet=False),
+    "vda-5050-lib, hand-over by waitForTrigger, which it lacks": Setting(
+        LIB, "vda-5050-lib", "2.0.0", {LIB_DROP: "handover:\n  action: waitForTrigger\n"}
+    ),
+}
+DELIVERING = list(SETTINGS)[:3]
+
+
+def _site_file(tmp_path: Path, serial: str, setting: Setting) -> Path:
     device: dict[str, Any] = {
         "id": ROBOT,
-        "profile": PROFILE,
+        "profile": setting.profile,
         "location": "pharmacy",
         "mqtt": {"topic_id": serial},
         "poll_interval_s": 0.2,
     }
-    if site_vda_version is not None:
-        device["vda_version"] = site_vda_version
+    if setting.site_vda_version is not None:
+        device["vda_version"] = setting.site_vda_version
     path = tmp_path / "site.yaml"
     path.write_text(yaml.safe_dump({"site": SITE, "edge": EDGE, "devices": [device]}), encoding="utf-8")
     return path
 
 
-def _profiles_folder(tmp_path: Path, edits: dict[str, str]) -> Path:
-    """The test profile as committed, with `edits` (old text: new text) made to it."""
+def _profiles_folder(tmp_path: Path, setting: Setting) -> Path:
+    """The committed test profiles, the setting's one with its edits made."""
     folder = tmp_path / "profiles"
     folder.mkdir()
-    text = (PROFILES / f"{PROFILE}.yaml").read_text(encoding="utf-8")
-    for old, new in edits.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    (folder / f"{PROFILE}.yaml").write_text(text, encoding="utf-8")
+    for committed in PROFILES.glob("*.yaml"):
+        text = committed.read_text(encoding="utf-8")
+        if committed.stem == setting.profile:
+            for old, new in setting.profile_edits.items():
+                assert old in text, old
+                text = text.replace(old, new)
+        (folder / committed.name).write_text(text, encoding="utf-8")
     return folder
 
 
-PROFILE_2_0 = 'vda_version: "2.0.0"\n'
-DROP = "handover:\n  action: drop\n  parameters: {stationType: floor, loadType: EPAL}\n"
-SETTINGS: dict[str, tuple[dict[str, str], str | None]] = {
-    # name: (edits to the committed profile, the site file's vda_version for the device)
-    "profile says 2.0.0": ({}, None),
-    "site file overrides the profile's default 2.1.0 with 2.0.0": ({PROFILE_2_0: ""}, "2.0.0"),
-    "hand-over by waitForTrigger, which the vehicle lacks": ({DROP: "handover:\n  action: waitForTrigger\n"}, None),
-}
-VERSION_SETTINGS = list(SETTINGS)[:2]
-
-
-@pytest.fixture(params=VERSION_SETTINGS)
+@pytest.fixture(params=DELIVERING)
 async def interop(
     request: pytest.FixtureRequest, infra: Infra, gateway_settings: GatewaySettings, tmp_path: Path
 ) -> AsyncIterator[Interop]:
-    edits, site_version = SETTINGS[request.param]
+    setting = SETTINGS[request.param]
     serial = f"VAGV-{uuid.uuid4().hex[:10]}"
-    site_file = _site_file(tmp_path, serial, site_version)
-    profiles_dir = _profiles_folder(tmp_path, edits)
+    site_file = _site_file(tmp_path, serial, setting)
+    profiles_dir = _profiles_folder(tmp_path, setting)
     site, profiles = load_site(site_file, profiles_dir)
     settings = EdgeSettings(
         mqtt_url=infra.mqtt_url,
@@ -169,7 +201,12 @@ async def interop(
     )
     graph = load_map("general-hospital")
     vehicle = VehicleConfig(
-        infra.mqtt_url, profiles[PROFILE].manufacturer, serial, "2.0.0", initial_position(graph, "charger-0")
+        infra.mqtt_url,
+        profiles[setting.profile].manufacturer,
+        serial,
+        setting.speaks,
+        initial_position(graph, "charger-0"),
+        implementation=setting.implementation,
     )
     async with (
         schema_spy(infra.mqtt_url, {serial}) as spy,
@@ -183,7 +220,9 @@ async def interop(
             return edge.devices[0].ctx.online
 
         await eventually(online, lambda value: value is True, what="the vehicle online at the edge")
-        yield Interop(edge, gateway, spy, infra, serial, letters)
+        profile = profiles[setting.profile]
+        assert isinstance(profile, Vda5050Profile)
+        yield Interop(edge, gateway, spy, infra, serial, letters, setting, profile)
         await running.stop()  # its OFFLINE is a message too, and must be valid
 
         def offline() -> bool:
@@ -225,43 +264,52 @@ async def test_deliveries_are_picked_up_driven_and_handed_over_by_the_third_part
 
     orders = interop.sent("order")
     assert [o["orderId"] for o in orders] == [order_id, second[0][1]["order_id"]]
+    profile = interop.profile
     for order in orders:
         start, destination = order["nodes"][0], order["nodes"][-1]
-        assert [a["actionType"] for a in start["actions"]] == ["pick"]
-        assert [a["actionType"] for a in destination["actions"]] == ["drop"]
-        parameters = {p["key"]: p["value"] for p in destination["actions"][0]["actionParameters"]}
-        assert (parameters["stationType"], parameters["loadType"]) == ("floor", "EPAL")
-        assert "loadId" in parameters
+        assert [a["actionType"] for a in start["actions"]] == ([profile.pickup.action] if profile.pickup else [])
+        [handover] = destination["actions"]
+        assert handover["actionType"] == profile.handover.action == "drop"
+        parameters = {p["key"]: p["value"] for p in handover["actionParameters"]}
+        assert parameters == {**profile.handover.parameters, "loadId": parameters["loadId"]}
 
     states = interop.sent("state")
-    assert states[-1]["loads"] == []  # every load picked up was handed over
+    assert states[-1].get("loads", []) == []  # every load picked up was handed over
     assert [e for s in states for e in s["errors"]] == []  # the vehicle refused nothing master control sent
     assert interop.spy.violations == [], interop.spy.report()
     assert [letter.reason for letter in interop.dead_letters] == []  # nothing either side sent was set aside
 
 
-async def test_master_control_asks_for_state_and_factsheet_and_both_sides_speak_official_2_0(interop: Interop) -> None:
-    def factsheet_seen() -> bool:
-        return interop.sent("factsheet") != []
+async def test_master_control_asks_for_state_and_factsheet_and_both_sides_speak_the_vehicles_version(
+    interop: Interop,
+) -> None:
+    setting = interop.setting
 
-    await interop.spy.wait_for("the vehicle's factsheet, on master control's request", factsheet_seen)
+    def asked() -> bool:
+        return {"stateRequest", "factsheetRequest"} <= _instant_action_types(interop.sent("instantActions"))
+
+    await interop.spy.wait_for("master control to ask for state and factsheet", asked)
+    if setting.publishes_factsheet:
+        await interop.spy.wait_for("the vehicle's factsheet", lambda: interop.sent("factsheet") != [])
     await interop.dispatch("D-20261206-0003", "corridor-0a")
-    await interop.delivered("D-20261206-0003")
+    assert [kind for kind, _ in await interop.delivered("D-20261206-0003")][-1] == "delivery.handed_over"
 
-    requested = {
-        action["actionType"]
-        for message in interop.sent("instantActions")
-        for action in message.get("instantActions", message.get("actions", []))
-    }
-    assert {"stateRequest", "factsheetRequest"} <= requested
     versions = {(s.channel, s.body.get("version")) for s in interop.spy.seen if isinstance(s.body, dict)}
-    assert {version for _, version in versions} == {"2.0.0"}, versions
-    assert {channel for channel, _ in versions} >= {"order", "instantActions", "state", "connection", "factsheet"}
+    assert {version for _, version in versions} == {setting.speaks}, versions
+    channels = {"order", "instantActions", "state", "connection"} | (
+        {"factsheet"} if setting.publishes_factsheet else set()
+    )
+    assert {channel for channel, _ in versions} >= channels
     assert interop.spy.violations == [], interop.spy.report()
     assert [letter.reason for letter in interop.dead_letters] == []  # nothing either side sent was set aside
 
 
-@pytest.mark.parametrize("interop", ["hand-over by waitForTrigger, which the vehicle lacks"], indirect=True)
+def _instant_action_types(messages: list[dict[str, Any]]) -> set[str]:
+    """Action types in instantActions messages, under either key (2.0's vda-5050-lib reads `instantActions`)."""
+    return {a["actionType"] for m in messages for key in ("actions", "instantActions") for a in m.get(key, [])}
+
+
+@pytest.mark.parametrize("interop", ["vda-5050-lib, hand-over by waitForTrigger, which it lacks"], indirect=True)
 async def test_a_delivery_the_factsheet_rules_out_is_refused_without_an_order(interop: Interop) -> None:
     async def factsheet_known() -> object:
         return interop.edge.devices[0].master.factsheet  # type: ignore[attr-defined]
