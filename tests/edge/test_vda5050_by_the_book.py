@@ -84,7 +84,7 @@ def test_a_version_on_a_device_that_is_not_a_robot_is_refused_with_its_field(tmp
 
 def test_a_message_of_another_major_version_is_refused_and_another_minor_is_taken() -> None:
     state = NullModem().state()
-    with pytest.raises(Vda5050VersionError, match="configured for 2.1.0, another major version"):
+    with pytest.raises(Vda5050VersionError, match=r"configured for 2\.1\.0, another major version"):
         parse("state", json.dumps({**state, "version": "3.0.0"}), "2.1.0")
     assert parse("state", json.dumps({**state, "version": "2.0.0"}), "2.1.0")["version"] == "2.0.0"
 
