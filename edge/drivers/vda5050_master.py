@@ -275,13 +275,12 @@ class MasterControl:
             self.current = Delivery(command.delivery, order_id, command.destination, command.drawer, start)
             self.current.handover = self.profile.handover.action
             self.current.order, self.current.sent_at, self.current.first_sent_at = order, now, now
-            self.state_requested_at = None
             out.messages.append(("order", order))
 
     # -- what the robot says -----------------------------------------------------------------------------------
     def on_state(self, state: dict[str, Any], now: float) -> Reaction:
         out = Reaction()
-        self.state, self.state_at = state, now
+        self.state, self.state_at, self.state_requested_at = state, now, None
         at = parse_timestamp(state["timestamp"])
         self._faults(state, at, out)
         status = task_state(state)

@@ -214,8 +214,9 @@ def test_a_robot_known_only_from_its_connection_gets_its_order_as_soon_as_it_ans
 
 def test_a_dispatch_on_a_stale_state_asks_for_a_new_one_before_planning() -> None:
     modem = NullModem()
-    modem.deliver(modem.master.on_state(modem.state(), modem.now))
-    modem.master.online = True
+    _online(modem)
+    modem.deliver(modem.master.on_state(modem.state(), modem.now))  # the answer
+    modem.sent.clear()
     modem.now += STATE_FRESH_S + 25  # the robot's periodic state is up to 30 s apart
     modem.dispatch("ward-3a")
     assert _instant_types(modem) == ["stateRequest"]
