@@ -65,7 +65,9 @@ async def months(connection: AsyncConnection, table: str) -> list[Month]:
 
 
 async def is_partitioned(connection: AsyncConnection, table: str) -> bool:
-    kind = await connection.scalar(sa.text("SELECT relkind::text FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table})
+    kind = await connection.scalar(
+        sa.text("SELECT relkind::text FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table}
+    )
     return kind == "p"
 
 

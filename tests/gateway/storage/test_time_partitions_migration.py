@@ -106,13 +106,20 @@ async def test_an_upgrade_moves_every_row_into_its_month_and_the_gateway_works_o
         assert await fingerprints(db) == before
         async with db.engine.connect() as connection:
             kinds = await connection.execute(
-                sa.text("SELECT relname, relkind::text FROM pg_class WHERE oid IN (to_regclass('events'), "
-                        "to_regclass('custody_log'), to_regclass('telemetry'))")
+                sa.text(
+                    "SELECT relname, relkind::text FROM pg_class WHERE oid IN (to_regclass('events'), "
+                    "to_regclass('custody_log'), to_regclass('telemetry'))"
+                )
             )
             assert {name: kind for name, kind in kinds} == {"events": "p", "custody_log": "p", "telemetry": "p"}
             attached = set(
-                (await connection.execute(sa.text("SELECT inhrelid::regclass::text FROM pg_inherits "
-                                                  "WHERE inhparent = to_regclass('events')"))).scalars()
+                (
+                    await connection.execute(
+                        sa.text(
+                            "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = to_regclass('events')"
+                        )
+                    )
+                ).scalars()
             )
         months_now = {Month("events", month_start(datetime.now(UTC), plus=n)).name for n in range(4)}
         assert {"events_p202608", "events_p202611", "events_default"} | months_now <= attached
@@ -160,7 +167,7 @@ async def test_the_keys_and_indexes_carry_the_partition_column(settings: Gateway
         await db.close()
     assert constraints == {
         ("events", "events_pkey"): "PRIMARY KEY (id, occurred_at)",
-        ("custody_log", "custody_log_pkey"): "PRIMARY KEY (\"position\", recorded_at)",
+        ("custody_log", "custody_log_pkey"): 'PRIMARY KEY ("position", recorded_at)',
         ("custody_log", "custody_log_event_id_key"): "UNIQUE (event_id, recorded_at)",
     }
     assert {"ix_events_occurred", "ix_events_subject_occurred", "ix_events_type_received"} <= indexes
