@@ -12,6 +12,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,33 +33,33 @@ def archive_path(directory: Path, month: Month) -> Path:
     return directory / month.table / f"{month.name}.csv.gz"
 
 
+class _Hashed:
+    """A file that hashes what is written to it: the compressed bytes, as they land."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
 async def write_archive(connection: AsyncConnection, month: Month, directory: Path) -> Archived:
-    """COPY the partition `month` (attached or detached) to its archive file, in `connection`'s transaction."""
+    """COPY the partition `month` to its archive file, in `connection`'s transaction."""
     path = archive_path(directory, month)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    digest = hashlib.sha256()
-
-    class _Hashed:
-        """The compressed bytes go to the file and the digest alike."""
-
-        def __init__(self, raw: object) -> None:
-            self.raw = raw
-
-        def write(self, data: bytes) -> int:
-            digest.update(data)
-            return self.raw.write(data)  # type: ignore[attr-defined,no-any-return]
-
-        def flush(self) -> None:
-            self.raw.flush()  # type: ignore[attr-defined]
-
     raw_connection = await connection.get_raw_connection()
     driver = raw_connection.driver_connection
     if driver is None:
         raise RuntimeError("the database connection is closed")
     with partial.open("wb") as file:
         hashed = _Hashed(file)
-        with gzip.GzipFile(filename=path.name[: -len(".gz")], mode="wb", fileobj=hashed, mtime=0) as zipped:  # type: ignore[arg-type]
+        with gzip.GzipFile(filename=path.name.removesuffix(".gz"), mode="wb", fileobj=hashed, mtime=0) as zipped:
 
             async def sink(chunk: bytes) -> None:
                 zipped.write(chunk)
@@ -67,6 +68,6 @@ async def write_archive(connection: AsyncConnection, month: Month, directory: Pa
         file.flush()
         os.fsync(file.fileno())
     partial.rename(path)
-    sha256 = digest.hexdigest()
+    sha256 = hashed.digest.hexdigest()
     path.with_name(path.name + ".sha256").write_text(f"{sha256}  {path.name}\n")
     return Archived(month, path, sha256, int(status.split()[-1]))

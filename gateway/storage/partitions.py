@@ -68,7 +68,7 @@ async def is_partitioned(connection: AsyncConnection, table: str) -> bool:
     kind = await connection.scalar(
         sa.text("SELECT relkind::text FROM pg_class WHERE oid = to_regclass(:t)"), {"t": table}
     )
-    return kind == "p"
+    return bool(kind == "p")
 
 
 async def lock_maintenance(connection: AsyncConnection) -> None:

@@ -109,7 +109,7 @@ async def _archive_and_drop(connection: AsyncConnection, month: Month, directory
 
 
 async def _delete_expired(db: Database, policy: RetentionPolicy, now: datetime, report: MaintenanceReport) -> None:
-    rowid = sa.literal_column("rowid")
+    rowid: sa.ColumnClause[int] = sa.literal_column("rowid")
     waiting = sa.exists().where(projection_backlog.c.event_id == events.c.id)  # still to be projected: kept
     expiring = {
         "events": sa.select(rowid).select_from(events).where(events.c.occurred_at < sa.bindparam("before"), ~waiting),

@@ -153,7 +153,8 @@ async def test_sqlite_deletes_expired_rows_in_batches_and_keeps_what_is_younger(
 
 async def test_nothing_is_deleted_without_a_retention(db: Database, tmp_path: Path) -> None:
     report = await maintain(db, policy(tmp_path, events=None, custody=None), now=NOW)
-    assert report.archived == [] and not any(report.deleted.values())
+    assert report.archived == []
+    assert not any(report.deleted.values())
     assert await kept(db, events, "occurred_at") == STAMPS
     assert await kept(db, custody_log, "recorded_at") == STAMPS
 

@@ -99,7 +99,9 @@ async def test_an_upgrade_moves_every_row_into_its_month_and_the_gateway_works_o
         async with db.engine.begin() as connection:
             await connection.execute(sa.insert(telemetry), readings())
         before = await fingerprints(db)
-        assert before["events"][0] == 25 and before["custody_log"][0] == 21 and before["telemetry"][0] == 12
+        assert before["events"][0] == 25
+        assert before["custody_log"][0] == 21
+        assert before["telemetry"][0] == 12
 
         await migrate(engine, settings.database_schema)
 
