@@ -375,7 +375,7 @@ class CabinetSimulator:
         while True:
             temperature = self.fridge.read(self.rng)
             door_open = self.door_opened_by is not None
-            self._publish(*self.dialect.climate(temperature, self.setpoint_c, door_open, self.clock()))
+            self._publish(*self.dialect.climate(temperature, self.setpoint_c, door_open))
             for code, out_of_range in Fridge.out_of_range(temperature).items():
                 if out_of_range and code not in self.alarms:
                     self._alarm(code, raised=True, text=f"{ALARM_TEXT[code]}: {temperature:.1f} °C")

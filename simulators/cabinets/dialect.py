@@ -46,10 +46,14 @@ class Dialect(ABC):
     """The profile topics it publishes on or listens to; the profile must name them all."""
     status_topic = "status"
     commands_topic: str
+    distinct_times = False
+    """The model has no message id, so two real events must differ at least in their time: the simulated clock
+    then never stamps two messages of a cabinet alike (a real cabinet cannot open, pick and close within its clock's
+    resolution; the simulator can)."""
 
     @abstractmethod
-    def stamp(self, body: dict[str, Any], message_id: str, at: datetime) -> dict[str, Any]:
-        """The body as published: with the model's message id (if it has one) and timestamp."""
+    def stamp(self, topic_name: str, body: dict[str, Any], message_id: str, at: datetime) -> dict[str, Any]:
+        """The body as published on `topic_name`: with the model's message id (if it has one) and timestamp."""
 
     @abstractmethod
     def status(self, online: bool, at: datetime, boot: int, cause: str | None = None) -> bytes: ...
@@ -77,7 +81,7 @@ class Dialect(ABC):
     def alarm(self, code: str, raised: bool, text: str | None = None, badge: str | None = None) -> Out: ...
 
     @abstractmethod
-    def climate(self, temperature_c: float, setpoint_c: float, door_open: bool, at: datetime) -> Out: ...
+    def climate(self, temperature_c: float, setpoint_c: float, door_open: bool) -> Out: ...
 
     @abstractmethod
     def snapshot(self, stock: dict[str, BinStock], request_id: Any) -> Out: ...

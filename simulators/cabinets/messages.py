@@ -107,7 +107,7 @@ class Mv40Dialect(Dialect):
     topics = ("status", "events", "telemetry", "inventory", "commands", "replies")
     commands_topic = "commands"
 
-    def stamp(self, body: dict[str, Any], message_id: str, at: datetime) -> dict[str, Any]:
+    def stamp(self, topic_name: str, body: dict[str, Any], message_id: str, at: datetime) -> dict[str, Any]:
         return {"msgId": message_id, "ts": epoch_ms(at), **body}
 
     def status(self, online: bool, at: datetime, boot: int, cause: str | None = None) -> bytes:
@@ -138,7 +138,7 @@ class Mv40Dialect(Dialect):
         user = {"badgeId": badge} if badge else None
         return "events", alarm(code, "RAISED" if raised else "CLEARED", text, user)
 
-    def climate(self, temperature_c: float, setpoint_c: float, door_open: bool, at: datetime) -> Out:
+    def climate(self, temperature_c: float, setpoint_c: float, door_open: bool) -> Out:
         fridge = {"tempC": temperature_c, "setpointC": setpoint_c, "compressor": "ON"}
         return "telemetry", {"fridge": fridge, "door": {"open": door_open}}
 

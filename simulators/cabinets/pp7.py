@@ -35,10 +35,11 @@ class Pp7Dialect(Dialect):
     client_prefix = "pp7"
     topics = ("status", "access", "stock", "alarms", "climate", "inventory", "requests", "responses")
     commands_topic = "requests"
+    distinct_times = True
 
-    def stamp(self, body: dict[str, Any], message_id: str, at: datetime) -> dict[str, Any]:
-        """No message id (the PP-7 has none); climate readings carry their own numeric `time`."""
-        return body if "time" in body else {"time": event_time(at), **body}
+    def stamp(self, topic_name: str, body: dict[str, Any], message_id: str, at: datetime) -> dict[str, Any]:
+        """No message id (the PP-7 has none); `time` as a string, but a number on climate readings."""
+        return {"time": round(at.timestamp(), 3) if topic_name == "climate" else event_time(at), **body}
 
     def status(self, online: bool, at: datetime, boot: int, cause: str | None = None) -> bytes:
         body: dict[str, Any] = {"connected": online, "time": event_time(at), "boot": boot, "firmware": FIRMWARE}
@@ -77,9 +78,8 @@ class Pp7Dialect(Dialect):
             body["operator"] = {"badge": badge}
         return "alarms", body
 
-    def climate(self, temperature_c: float, setpoint_c: float, door_open: bool, at: datetime) -> Out:
-        """Stamped here, as a number: the PP-7 writes climate times unquoted (`stamp` leaves them)."""
-        return "climate", {"time": round(at.timestamp(), 3), "fridge": {"celsius": temperature_c, "target": setpoint_c}}
+    def climate(self, temperature_c: float, setpoint_c: float, door_open: bool) -> Out:
+        return "climate", {"fridge": {"celsius": temperature_c, "target": setpoint_c}}
 
     def snapshot(self, stock: dict[str, BinStock], request_id: Any) -> Out:
         drawers: dict[str, list[dict[str, Any]]] = {}

@@ -9,7 +9,7 @@ import asyncio
 import json
 import random
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from simulators.cabinets.dialect import MALFORMED_KINDS, Dialect
@@ -36,6 +36,7 @@ class VendorStream:
         """The cabinet's own generator: the malformed frames' kinds follow its seed."""
         self.boot = boot
         self.counter = 0
+        self._last_stamp: datetime | None = None
         self._duplicate_until = 0.0
         self._malformed_until = 0.0
 
@@ -47,12 +48,20 @@ class VendorStream:
         self.counter += 1
         return f"{self.topic_id}-b{self.boot}-{self.counter:06d}"
 
+    def _stamp_time(self) -> datetime:
+        """The cabinet clock; for a model told apart by time, a millisecond on from the last stamp at least."""
+        at = self.clock()
+        if self.dialect.distinct_times and self._last_stamp is not None:
+            at = max(at, self._last_stamp + timedelta(milliseconds=1))
+        self._last_stamp = at
+        return at
+
     def status(self, online: bool, cause: str | None = None) -> bytes:
         return self.dialect.status(online, self.clock(), self.boot, cause)
 
     def publish(self, topic_name: str, body: dict[str, Any]) -> dict[str, Any]:
         """Stamp `body` and journal it on the profile's topic `topic_name` (twice, or with a bad frame, if faulty)."""
-        message = self.dialect.stamp(body, self.next_id(), self.clock())
+        message = self.dialect.stamp(topic_name, body, self.next_id(), self._stamp_time())
         payload = json.dumps(message).encode()
         now = asyncio.get_running_loop().time()
         for _ in range(2 if now < self._duplicate_until else 1):
