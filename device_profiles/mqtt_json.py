@@ -49,7 +49,7 @@ class Timestamp(_Strict):
     )
     numeric_strings: bool = Field(
         default=False,
-        description="epoch_ms/epoch_s: also take the number written as a JSON string (\"1795422612.25\").",
+        description='epoch_ms/epoch_s: also take the number written as a JSON string ("1795422612.25").',
     )
 
 

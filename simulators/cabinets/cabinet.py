@@ -35,6 +35,7 @@ from simulators.cabinets.stock import BinStock, badges, stock_cabinet
 from simulators.cabinets.stream import VendorStream
 from simulators.cabinets.timers import Timers
 
+
 class CabinetError(RuntimeError):
     """Something a real cabinet would not let happen (remove from a closed cabinet, more than the bin holds)."""
 

@@ -219,7 +219,8 @@ def test_a_profile_keyed_by_content_must_say_when_each_message_happened(tmp_path
 def test_the_packaged_pp7_profile_needs_no_code_of_its_own() -> None:
     """A second cabinet model: the same driver and contract events, from its YAML alone."""
     pp7, mv40 = load_profiles()["pillport-pp7"], load_profiles()[PROFILE]
-    assert isinstance(pp7, MqttJsonProfile) and isinstance(mv40, MqttJsonProfile)
+    assert isinstance(pp7, MqttJsonProfile)
+    assert isinstance(mv40, MqttJsonProfile)
     assert (pp7.message_id, pp7.content_key, mv40.content_key) == (None, True, False)
     assert {m.event for m in pp7.messages.values()} == {m.event for m in mv40.messages.values()}
     assert set(pp7.commands) == set(mv40.commands)

@@ -88,7 +88,8 @@ def test_the_gtins_used_here_are_the_simulators_formulary_items() -> None:
                     {"gtin": GTIN, "batch": "L25A001", "expires": "2027-09-30", "count": 4}]},
                 {"slot": "D1-04", "par": 10, "items": []}]},
             {"drawer": "F", "bins": [
-                {"slot": "F-01", "items": [{"gtin": GTIN_2, "batch": "L25B002", "expires": "2026-12-31", "count": 0}]}]},
+                {"slot": "F-01", "items": [
+                    {"gtin": GTIN_2, "batch": "L25B002", "expires": "2026-12-31", "count": 0}]}]},
         ]), "cabinet.inventory_reported", {"bins": [
             {"bin": "D1-03", "gtin": GTIN, "lot": "L24A117", "expiry": "2027-03-31", "quantity": 12},
             {"bin": "D1-03", "gtin": GTIN, "lot": "L25A001", "expiry": "2027-09-30", "quantity": 4},
@@ -191,7 +192,8 @@ def _key(mapper: MessageMapper, channel: str, body: dict[str, Any]) -> str | Non
 def test_without_a_message_id_a_message_is_keyed_by_its_topic_and_content(mapper: MessageMapper) -> None:
     pick = {"time": TIME, "op": "pick", "operator": NURSE, "lines": [LINE, LINE_2]}
     key = _key(mapper, "stock", pick)
-    assert key is not None and key.startswith("sha256:")
+    assert key is not None
+    assert key.startswith("sha256:")
     # A resend is the same message, however its keys are ordered or spaced: the same key, so no second event.
     assert _key(mapper, "stock", dict(reversed(pick.items()))) == key
     assert mapper.map(topic("stock"), json.dumps(pick, indent=2).encode()).message_id == key  # type: ignore[union-attr]
