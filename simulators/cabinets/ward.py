@@ -1,8 +1,9 @@
 """A ward's day at its medication cabinets: nurses taking and returning items, pharmacy restock rounds.
 
 `run_cabinets(profile_name, broker_url, count, seed, speed)` runs `count` simulated cabinets of that model (any
-the simulator has a dialect for: the MV-40, the PP-7) until it is cancelled (the `wardlink sim cabinets` command and the demo). Seeded: the same seed gives the same cabinets,
-badges and choices; times are simulated and run `speed` times faster than real time.
+the simulator has a dialect for: the MV-40, the PP-7) until it is cancelled (the `wardlink sim cabinets` command
+and the demo). Seeded: the same seed gives the same cabinets, badges and choices; times are simulated and run
+`speed` times faster than real time.
 """
 
 import asyncio
