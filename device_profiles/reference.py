@@ -4,6 +4,7 @@
 fails when the two drift apart.
 """
 
+import json
 from typing import Any
 
 from device_profiles.kinds import DeviceProfile
@@ -91,19 +92,58 @@ def _modbus(profile: ModbusProfile) -> list[str]:
 
 def _mqtt_json(profile: MqttJsonProfile) -> list[str]:
     out = _table(("topic", "template"), [(name, f"`{template}`") for name, template in profile.topics.items()])
+    out += _table(("property", "value"), _mqtt_json_properties(profile))
     rows = []
     for name, message in profile.messages.items():
         gives = message.event or ("telemetry: " + ", ".join(message.telemetry) if message.telemetry else "ignored")
         data = ", ".join(f"{field} ← `{path}`" for field, path in message.data.items())
-        when = ", ".join(f"`{path}` = {value}" for path, value in message.when.items())
+        if message.for_each is not None:
+            data = f"for each element of `{message.for_each.path}` (as `{message.for_each.as_}`): {data}"
+        when = ", ".join(f"`{path}` = {_literal(value)}" for path, value in message.when.items())
         rows.append((name, message.topic, when, gives, data))
     out += _table(("message", "topic", "recognised by", "gives", "data from"), rows)
     if profile.commands:
         out += _table(
             ("command", "topic", "body"),
-            [(f"`{name}`", c.topic, f"`{c.body}`") for name, c in profile.commands.items()],
+            [
+                (f"`{name}`", c.topic, f"`{json.dumps(c.body, ensure_ascii=False)}`")
+                for name, c in profile.commands.items()
+            ],
         )
     return out
+
+
+def _literal(value: object) -> str:
+    """A `when` or presence value as the device writes it: strings bare (as before), true/false and numbers as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _mqtt_json_properties(profile: MqttJsonProfile) -> list[tuple[str, str]]:
+    """What every message shares: its key (how a repeat is known), its timestamp, presence and the heartbeat."""
+    if profile.message_id:
+        key = f"`{profile.message_id}` (a repeat makes no new event)"
+    elif profile.content_key:
+        key = "none: a digest of topic and content (an identical repeat makes no new event)"
+    else:
+        key = "none (every message is new)"
+    stamp = profile.occurred_at
+    when = "none: the edge's clock on arrival"
+    if stamp is not None:
+        when = f"`{stamp.path}`, {stamp.format}" + (
+            " (a number, or one written as a string)" if stamp.numeric_strings else ""
+        )
+    rows = [
+        ("message id", key),
+        ("timestamp", when),
+        ("heartbeat", f"offline after {profile.heartbeat_timeout_s:g} s silent"),
+    ]
+    if (presence := profile.presence) is not None:
+        state = f"`{presence.path}`" if presence.path else "the payload"
+        online = ", ".join(_literal(v) for v in presence.online)
+        offline = ", ".join(_literal(v) for v in presence.offline)
+        reason = f", reason `{presence.reason}`" if presence.reason else ""
+        rows.append(("presence", f"{presence.topic}: {state} {online} online, {offline} offline{reason}"))
+    return rows
 
 
 def _node_action(action: NodeAction) -> str:
