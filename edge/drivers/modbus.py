@@ -33,7 +33,7 @@ from device_profiles import CodecError, MailboxRecord, ModbusProfile, RecordErro
 from device_profiles.watch import CommandWrite
 from device_profiles.watch_state import ReadSpan, WatchState, read_plan, watch_changes, watch_readings
 from edge.device_context import DeviceContext
-from edge.drivers.modbus_link import DeviceUnavailableError, ModbusUnit
+from edge.drivers.modbus_link import DeviceUnavailableError, ModbusUnit, exception_text
 from edge.outbox import OutboxFullError, OutboxStorageError
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class ModbusDevice:
     async def _read(self, span: ReadSpan) -> list[int] | list[bool]:
         response = await self.unit.read(span.table, span.start, span.count)
         if response.isError():
-            raise DeviceUnavailableError(f"Modbus exception response to {span.table} {span.start}: {response}")
+            raise DeviceUnavailableError(f"{exception_text(response)} to a read of {span.table} {span.start}")
         return list(response.bits) if span.bits else list(response.registers)
 
     async def _watch(self) -> None:
@@ -240,7 +240,7 @@ class ModbusDevice:
         response = await self.unit.read(box.block.table, box.address, box.count)
         self.polls += 1
         if response.isError():
-            raise DeviceUnavailableError(f"Modbus exception response {response}")
+            raise DeviceUnavailableError(f"{exception_text(response)} to the mailbox read")
         registers = list(response.registers)
         try:
             record = decode_record(self.profile, registers, self.ctx.id)
@@ -271,7 +271,7 @@ class ModbusDevice:
         address, words = encode_ack(self.profile, seq)
         ack = await self.unit.write_registers(address, words)
         if ack.isError():
-            raise DeviceUnavailableError(f"Modbus exception response to the mailbox ack: {ack}")
+            raise DeviceUnavailableError(f"{exception_text(ack)} to the mailbox ack")
         return True
 
     async def _set_aside_record(self, exc: RecordError, registers: list[int]) -> None:

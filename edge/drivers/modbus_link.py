@@ -36,6 +36,23 @@ _FIRST_RETRY_S = 0.2
 
 Request = Callable[[ModbusBaseClient], Awaitable[ModbusPDU]]
 
+_EXCEPTIONS = {
+    1: "illegal function",
+    2: "illegal data address",
+    3: "illegal data value",
+    4: "device failure",
+    5: "acknowledge",
+    6: "device busy",
+    10: "gateway path unavailable",
+    11: "gateway target device failed to respond",
+}
+
+
+def exception_text(response: ModbusPDU) -> str:
+    """An exception response as people read it: `exception 0x0B (gateway target device failed to respond)`."""
+    code = int(getattr(response, "exception_code", 0))
+    return f"exception 0x{code:02X} ({_EXCEPTIONS.get(code, 'unknown code')}) from unit {response.dev_id}"
+
 
 class DeviceUnavailableError(Exception):
     """The device did not answer, answered with a Modbus exception, or its link is down."""
