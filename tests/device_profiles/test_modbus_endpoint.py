@@ -42,7 +42,7 @@ def test_a_serial_line_and_a_gateway_read_naturally(tmp_path: Path) -> None:
         {**GATEWAY, "unit": 2, "max_in_flight": 4},  # devices on one link agree on how it is spoken
         {"host": "10.20.0.6", "port": 4001, "framing": "rtu-over-tcp", "unit": 7},
     )
-    site = load_site(path, tmp_path / "models")
+    site, _ = load_site(path, tmp_path / "models")
     endpoints = [d.modbus for d in site.devices]
     assert all(endpoint is not None for endpoint in endpoints)
     assert [e.link for e in endpoints if e] == [
