@@ -98,6 +98,10 @@ class ModbusLink:
             if self._users == 0:
                 self.close()
 
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._client.connected
+
     def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
