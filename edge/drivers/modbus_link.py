@@ -20,12 +20,14 @@ from contextlib import asynccontextmanager
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 from pymodbus.client.base import ModbusBaseClient
+from pymodbus.client.mixin import ModbusClientMixin
 from pymodbus.exceptions import ConnectionException, ModbusIOException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ModbusPDU
 
 from device_profiles import DeviceInstance, ModbusEndpoint
 from device_profiles.resource import Table
+from edge.drivers.modbus_pipeline import PipelinedTcpClient
 from mqttlink.backoff import Backoff
 
 log = logging.getLogger(__name__)
@@ -34,7 +36,8 @@ _PARITY = {"none": "N", "even": "E", "odd": "O"}
 _FIRST_RETRY_S = 0.2
 """How long a failed connection attempt holds the link's other units off at first (it doubles up to the cap)."""
 
-Request = Callable[[ModbusBaseClient], Awaitable[ModbusPDU]]
+Client = ModbusBaseClient | PipelinedTcpClient
+Request = Callable[[ModbusClientMixin[Awaitable[ModbusPDU]]], Awaitable[ModbusPDU]]
 
 _EXCEPTIONS = {
     1: "illegal function",
@@ -74,7 +77,7 @@ class ModbusLink:
         """Connections opened so far (1 while nothing broke)."""
         self._slots = asyncio.Semaphore(endpoint.max_in_flight)
         self._connecting = asyncio.Lock()
-        self._client: ModbusBaseClient | None = None
+        self._client: Client | None = None
         self._users = 0
         self._unanswered = 0
         self._backoff = Backoff(initial=_FIRST_RETRY_S, cap=max(reconnect_cap_s, _FIRST_RETRY_S))
@@ -133,7 +136,7 @@ class ModbusLink:
         self._unanswered = 0
         self.close()
 
-    async def _connected(self, timeout_s: float) -> ModbusBaseClient:
+    async def _connected(self, timeout_s: float) -> Client:
         client = self._client
         if client is not None and client.connected:
             return client
@@ -162,10 +165,13 @@ class ModbusLink:
             log.info("%s: connected (%d unit(s) share it)", self.name, len(self.units))
             return client
 
-    def _open(self) -> ModbusBaseClient:
-        """A pymodbus client for the link; pymodbus neither retries nor reconnects: the link decides both."""
+    def _open(self) -> Client:
+        """A client for the link; it neither retries nor reconnects by itself: the link decides both."""
         endpoint, timeout = self.endpoint, max(self.units.values(), default=3.0)
         client: ModbusBaseClient
+        if endpoint.max_in_flight > 1:  # Modbus TCP framing (an RTU link has 1): answers matched by transaction id
+            assert endpoint.host is not None
+            return PipelinedTcpClient(endpoint.host, endpoint.port, timeout=timeout)
         if endpoint.serial is not None:
             line = endpoint.serial
             client = AsyncModbusSerialClient(
@@ -206,7 +212,7 @@ class ModbusUnit:
     async def read(self, table: Table, start: int, count: int) -> ModbusPDU:
         unit = self.unit
 
-        def request(client: ModbusBaseClient) -> Awaitable[ModbusPDU]:
+        def request(client: ModbusClientMixin[Awaitable[ModbusPDU]]) -> Awaitable[ModbusPDU]:
             if table == "input":
                 return client.read_input_registers(start, count=count, device_id=unit)
             if table == "holding":
