@@ -200,6 +200,28 @@ async def test_a_unit_that_stops_answering_goes_offline_while_its_siblings_keep_
     assert plant.gateway.connections == 1  # a unit's silence is not the connection's: it was never reopened
 
 
+async def test_when_the_gateway_goes_away_every_unit_is_offline_and_one_connection_brings_them_back(
+    tcp_gateway: Plant,
+) -> None:
+    plant = tcp_gateway
+    for device in plant.devices:
+        await plant.wait_for(_is("device.online", device), f"{device} online")
+    port = plant.gateway.port
+    await plant.gateway.stop()
+    offline = {}
+    for device in plant.devices:
+        (offline[device],) = await plant.wait_for(_is("device.offline", device), f"{device} offline")
+        assert f"tcp://127.0.0.1:{port}" in offline[device]["data"]["reason"]
+
+    async with GatewaySimulator(list(plant.devices.values()), port=port) as again:
+        for device in plant.devices:
+            await plant.wait_for(
+                lambda e, d=device: _is("device.online", d)(e) and e["occurred_at"] > offline[d]["occurred_at"],
+                f"{device} back online",
+            )
+        assert again.connections == 1
+
+
 async def test_devices_on_a_gateway_that_speaks_rtu_over_tcp(infra: Infra, tmp_path: Path) -> None:
     gateway = GatewaySimulator(list(_devices().values()), framing="rtu-over-tcp")
 
