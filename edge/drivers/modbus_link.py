@@ -62,13 +62,15 @@ class DeviceUnavailableError(Exception):
 
 
 class UnitTimeoutError(DeviceUnavailableError):
-    """The unit did not answer within its timeout; the link and the other units on it are fine."""
+    """The unit did not answer (in time, or in a form that fits the request); the link and the other units are fine."""
 
 
 class ModbusLink:
     """`async with link.attached():` while a device uses the link; the last one to leave closes the connection."""
 
-    def __init__(self, endpoint: ModbusEndpoint, *, reconnect_cap_s: float) -> None:
+    def __init__(
+        self, endpoint: ModbusEndpoint, *, reconnect_cap_s: float, first_retry_s: float = _FIRST_RETRY_S
+    ) -> None:
         self.endpoint = endpoint
         self.name = endpoint.link
         self.units: dict[int, float] = {}
@@ -80,7 +82,7 @@ class ModbusLink:
         self._client: Client | None = None
         self._users = 0
         self._unanswered = 0
-        self._backoff = Backoff(initial=_FIRST_RETRY_S, cap=max(reconnect_cap_s, _FIRST_RETRY_S))
+        self._backoff = Backoff(initial=first_retry_s, cap=max(reconnect_cap_s, first_retry_s))
         self._retry_at = 0.0
         self._failure = ""
 
@@ -125,7 +127,8 @@ class ModbusLink:
                 if self._unanswered > len(self.units):
                     log.warning("%s: no unit answered %d requests in a row; reopening", self.name, self._unanswered)
                     self._drop()
-                raise UnitTimeoutError(f"unit {unit} did not answer within {timeout_s:g} s ({self.name})") from exc
+                what = f"did not answer within {timeout_s:g} s" if isinstance(exc, TimeoutError) else f"failed: {exc}"
+                raise UnitTimeoutError(f"unit {unit} {what} ({self.name})") from exc
             except (ConnectionException, OSError) as exc:
                 self._drop()
                 raise DeviceUnavailableError(f"{self.name}: {exc or type(exc).__name__}") from exc
@@ -156,7 +159,8 @@ class ModbusLink:
                 opened = False
             if not opened:
                 client.close()
-                self._failure = f"{self.name}: could not open the connection"
+                what = "the port" if self.endpoint.serial else "a connection"
+                self._failure = f"{self.name}: could not open {what}"
                 self._retry_at = loop.time() + self._backoff.next_delay()
                 raise DeviceUnavailableError(self._failure)
             self._backoff.reset()

@@ -103,6 +103,18 @@ async def test_a_broken_connection_is_reopened_once_for_all_its_units(rig: Rig) 
     assert rig.link.connections == 2
 
 
+async def test_a_port_that_cannot_be_opened_fails_every_unit_with_one_attempt_for_all() -> None:
+    line = SerialLine(port="/dev/ttyWARDLINK-NOT-THERE", parity="none")
+    link = ModbusLink(ModbusEndpoint(serial=line, unit=1), reconnect_cap_s=60, first_retry_s=60)
+    first, second = link.unit(1, TIMEOUT_S), link.unit(2, TIMEOUT_S)
+    with pytest.raises(DeviceUnavailableError, match=r"^serial:/dev/ttyWARDLINK-NOT-THERE: could not open the port$"):
+        await _status(first)
+    # The second unit does not try the port again: it is told when the link will.
+    with pytest.raises(DeviceUnavailableError, match=r"could not open the port \(next attempt within \d+\.\d s\)"):
+        await _status(second)
+    assert link.connections == 0
+
+
 async def test_the_last_device_to_leave_closes_the_connection(rig: Rig) -> None:
     link = ModbusLink(ModbusEndpoint(host="127.0.0.1", port=rig.gateway.port), reconnect_cap_s=0.5)
     first, second = link.unit(1, TIMEOUT_S), link.unit(2, TIMEOUT_S)
