@@ -165,6 +165,9 @@ def _check_site(path: Path, profiles: dict[str, DeviceProfile], problems: list[P
                         "endpoint",
                     )
                 )
+            elif device.vda_version is not None and profile.protocol != "vda5050":
+                reason = f"profile {profile.name!r} speaks {profile.protocol}, not VDA 5050: remove vda_version"
+                problems.append(ProfileProblem(file, f"devices[{i}].vda_version", reason))
     return site if len(problems) == before else None
 
 

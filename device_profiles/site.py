@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 from contract.ids import Identifier
 from device_profiles.modbus_endpoint import ModbusEndpoint, link_problems
 from device_profiles.profile import COLLECT_PROBLEMS
+from device_profiles.vda5050 import VdaVersion
 
 
 class _Strict(BaseModel):
@@ -28,6 +29,9 @@ class DeviceInstance(_Strict):
     mqtt: MqttEndpoint | None = None
     poll_interval_s: float = Field(default=0.5, gt=0, le=3600)
     timeout_s: float = Field(default=2.0, gt=0, le=300)
+    vda_version: VdaVersion | None = Field(
+        default=None, description="A VDA 5050 robot's protocol version, where it differs from its profile's."
+    )
 
     @model_validator(mode="after")
     def _one_endpoint(self) -> "DeviceInstance":

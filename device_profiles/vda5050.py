@@ -1,7 +1,9 @@
-"""Robots that speak VDA 5050 2.1 over MQTT: the device model (profile), its topics and message headers.
+"""Robots that speak VDA 5050 (2.0 or 2.1) over MQTT: the device model (profile), its topics and message headers.
 
-The robot's instance in a site file gives `mqtt.topic_id` = the robot's VDA `serialNumber` and `mqtt.url`
-(None: the edge's broker). The profile's `manufacturer` is the VDA topic level, so it must be topic-safe.
+The robot's instance in a site file gives `mqtt.topic_id` = the robot's VDA `serialNumber`, `mqtt.url`
+(None: the edge's broker) and, optionally, `vda_version` (overrides the profile's). The profile's
+`manufacturer` is the VDA topic level, so it must be topic-safe. How a delivery is handed over at its
+destination is the profile's `handover`: a custom action of the maker's, a standard one, or none.
 """
 
 import itertools
@@ -16,7 +18,10 @@ from contract.ids import Identifier, InvalidIdentifierError, check_identifier
 from device_profiles.maps import MAPS_DIR, map_names
 from device_profiles.profile import COLLECT_PROBLEMS, ProfileBase
 
-VDA_VERSION = "2.1.0"
+VdaVersion = Literal["2.0.0", "2.1.0"]
+"""The VDA 5050 versions master control speaks; messages are shaped and validated per version."""
+VDA_VERSIONS: tuple[VdaVersion, ...] = ("2.0.0", "2.1.0")
+VDA_VERSION: VdaVersion = "2.1.0"
 
 Channel = Literal["order", "instantActions", "state", "visualization", "connection", "factsheet"]
 
@@ -39,6 +44,33 @@ class Battery(_Strict):
     low_pct: float = Field(default=20, gt=0, lt=100, description="Below this the robot reports batteryLow.")
 
 
+class NodeAction(_Strict):
+    """A node action of an order: its type and the fixed parameters this model needs with it."""
+
+    action: Identifier = Field(description="VDA 5050 actionType, e.g. pick, drop, waitForTrigger, handOverLoad.")
+    parameters: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="actionParameters sent with it (key: value), e.g. stationType: floor."
+    )
+
+
+HandoverAction = Literal["handOverLoad", "drop", "waitForTrigger", "none"]
+
+
+class Handover(_Strict):
+    """What completes a delivery at its destination node.
+
+    - `handOverLoad` (the default): the maker's custom action; the drawer stays locked until a PIN or badge
+      releases it, and master control sends the drawer, load id and PIN with it.
+    - `drop` or `waitForTrigger`: the standard VDA 5050 action, with `loadId` (drop) and `parameters`; the
+      delivery is handed over when the robot reports it FINISHED (a trigger at the robot: a button, a badge).
+    - `none`: no action; arrival and then the robot's `drawerReleased` information for the order (a badge
+      or PIN at the robot) is the hand-over.
+    """
+
+    action: HandoverAction = "handOverLoad"
+    parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
 class Vda5050Profile(ProfileBase):
     """A VDA 5050 robot model: topic naming, drawers, battery, speed and the map it drives on."""
 
@@ -47,6 +79,13 @@ class Vda5050Profile(ProfileBase):
     protocol: Literal["vda5050"] = "vda5050"
     interface_name: Identifier = Field(default="uagv", description="First topic level (VDA interfaceName).")
     major_version: str = Field(default="v2", pattern=r"^v[0-9]+$")
+    vda_version: VdaVersion = Field(
+        default=VDA_VERSION, description="VDA 5050 version the model speaks; a site file may override it."
+    )
+    handover: Handover = Field(default_factory=Handover, description="What completes a delivery at its destination.")
+    pickup: NodeAction | None = Field(
+        default=None, description="A node action on the start node (the load is put on board there), e.g. pick."
+    )
     map: Identifier = Field(description="Name of the node graph in device_profiles/maps the robot drives on.")
     drawers: list[Identifier] = Field(min_length=1, max_length=32, description="Lockable drawers (load positions).")
     battery: Battery
@@ -60,6 +99,11 @@ class Vda5050Profile(ProfileBase):
         gt=0,
         description="How long master control waits on a blocked path or an unconfirmed order before it cancels "
         "the order and reports the delivery failed.",
+    )
+    lost_after_s: float = Field(
+        default=300,
+        gt=0,
+        description="How long a delivery waits for a robot that lost its connection mid-route before it is failed.",
     )
 
     @model_validator(mode="after")
@@ -81,6 +125,10 @@ class Vda5050Profile(ProfileBase):
             if drawer in seen:
                 out.append((f"drawers[{i}]", f"{drawer!r} is listed twice"))
             seen.add(drawer)
+        if f"v{self.vda_version.split('.')[0]}" != self.major_version:
+            out.append(("vda_version", f"{self.vda_version} does not belong to topic version {self.major_version}"))
+        if self.handover.action in (HANDOVER_ACTION, "none") and self.handover.parameters:
+            out.append(("handover.parameters", f"only a standard action takes parameters, not {self.handover.action}"))
         if self.map not in map_names():
             known = ", ".join(map_names()) or "none"
             out.append(("map", f"no map named {self.map!r} in {MAPS_DIR} (known: {known})"))
@@ -112,16 +160,17 @@ def parse_timestamp(text: str) -> datetime:
 class Headers:
     """The header of each message: `headerId` counts per topic, as VDA 5050 asks."""
 
-    def __init__(self, manufacturer: str, serial: str) -> None:
+    def __init__(self, manufacturer: str, serial: str, version: VdaVersion = VDA_VERSION) -> None:
         self.manufacturer = manufacturer
         self.serial = serial
+        self.version = version
         self._counters: defaultdict[str, Iterator[int]] = defaultdict(lambda: itertools.count(0))
 
     def __call__(self, channel: Channel, at: datetime | None = None) -> dict[str, object]:
         return {
             "headerId": next(self._counters[channel]),
             "timestamp": vda_timestamp(at),
-            "version": VDA_VERSION,
+            "version": self.version,
             "manufacturer": self.manufacturer,
             "serialNumber": self.serial,
         }

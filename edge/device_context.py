@@ -189,8 +189,13 @@ class DeviceContext:
         self.backoff.reset()
         await self.emit([self.observation("device.online", "device", self.device.id)])
 
-    async def went_offline(self, reason: str) -> None:
-        self.failures.failed(reason)
+    async def went_offline(self, reason: str, *, planned: bool = False) -> None:
+        """The device is out of reach; `planned`: it said goodbye (a VDA 5050 OFFLINE), not a failure to log."""
+        if planned:
+            if self.online is not False:
+                log.info("device %s went offline: %s", self.device.id, reason)
+        else:
+            self.failures.failed(reason)
         if self.online is False:
             return
         self.online = False

@@ -17,7 +17,7 @@ from contract import Reading
 from contract.command import DispatchDelivery, PauseDevice, ResumeDevice
 from device_profiles.maps import MAPS_DIR, NodeGraph, load_map
 from device_profiles.vda5050 import Channel, Vda5050Profile, parse_timestamp
-from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, parse
+from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, Vda5050VersionError, parse
 from edge.device_context import DeviceContext
 from edge.drivers.vda5050_master import MasterControl, Reaction
 from mqttlink import BrokerAddress, MqttLink, Subscription, raise_if_cancelled
@@ -52,8 +52,9 @@ class Vda5050Device:
             if ctx.device.mqtt.url
             else BrokerAddress.parse(ctx.settings.mqtt_url).for_link(ctx.id)
         )
-        self.master = MasterControl(ctx.id, self.profile, _graph_for(ctx, self.profile), self.serial, ctx.cursor)
-        self.factsheet: dict[str, Any] | None = None
+        self.version = ctx.device.vda_version or self.profile.vda_version
+        graph = _graph_for(ctx, self.profile)
+        self.master = MasterControl(ctx.id, self.profile, graph, self.serial, ctx.cursor, version=self.version)
         self.received = 0
         self._last_telemetry = 0.0
         self._link = MqttLink(
@@ -87,7 +88,7 @@ class Vda5050Device:
                 tasks.create_task(self._commands())
                 tasks.create_task(self._ticks())
         finally:
-            self.master.online = False
+            self.master.disconnected(self._now())  # its connection is out of sight until the link is back
 
     async def _unlinked(self, error: Exception) -> None:
         await self.ctx.went_offline(f"robots' broker {self.broker} unreachable: {error}")
@@ -107,8 +108,12 @@ class Vda5050Device:
         if not payload:
             return  # a retained message being cleared
         try:
-            body = parse(channel, payload)  # type: ignore[arg-type]  # a robot channel: checked above
+            body = parse(channel, payload, self.version)  # type: ignore[arg-type]  # a robot channel: checked above
             self._check_sender(channel, body)  # type: ignore[arg-type]  # likewise
+        except Vda5050VersionError as exc:
+            await self._react(self.master.wrong_version(str(exc)))
+            await self.ctx.set_aside(str(exc), topic, payload.decode("utf-8", "replace"))
+            return
         except Vda5050SchemaError as exc:
             await self.ctx.set_aside(str(exc), topic, payload.decode("utf-8", "replace"))
             return
@@ -130,19 +135,18 @@ class Vda5050Device:
         if channel == "connection":
             state = body["connectionState"]
             if state == "ONLINE":
-                self.master.online = True
                 await self.ctx.came_online()
-                await self._react(self.master.tick(self._now()))
+                await self._react(self.master.connected(self._now()))
             else:
-                self.master.online = False
-                await self.ctx.went_offline(_OFFLINE_REASONS[state])
+                self.master.disconnected(self._now())
+                await self.ctx.went_offline(_OFFLINE_REASONS[state], planned=state == "OFFLINE")
         elif channel == "state":
             await self._react(self.master.on_state(body, self._now()))
             self._telemetry(body, body.get("agvPosition"), body["batteryState"]["batteryCharge"])
         elif channel == "visualization":
             self._telemetry(body, body.get("agvPosition"), None)
         else:
-            self.factsheet = body
+            self.master.on_factsheet(body)
 
     def _telemetry(self, body: dict[str, Any], position: dict[str, Any] | None, charge: float | None) -> None:
         now = self._now()

@@ -1,14 +1,22 @@
 """Master control for one VDA 5050 robot, without a network: deliveries in, orders out, states to events.
 
-`MasterControl` takes dispatch commands and the robot's `state` messages and answers with a `Reaction`: the
-events to record and the messages to send. Each delivery's steps (accepted, departed, arrived, handed_over,
-failed) are recorded once: the steps taken, the robot's active faults and its status are the driver's cursor,
-stored with the events, so neither a repeated state nor an edge restart records a step twice.
+`MasterControl` takes dispatch commands, the robot's `connection`, `state` and `factsheet` messages and answers
+with a `Reaction`: the events to record and the messages to send. Each delivery's steps (accepted, departed,
+arrived, handed_over, failed) are recorded once: the steps taken, the robot's active faults and its task state
+are the driver's cursor, stored with the events, so neither a repeated state nor an edge restart records a
+step twice.
+
+By the book (VDA 5050 2.0/2.1): when the robot comes ONLINE master control asks for its state (`stateRequest`)
+and its factsheet (`factsheetRequest`); a dispatch without a fresh state asks again before it plans a route from
+where the robot is; an order the robot refuses (any error naming the order before the robot took it:
+validationError, orderError, orderUpdateError, noRouteError, ...) fails the delivery with the robot's own
+reason; a delivery whose robot lost its connection mid-route fails after the profile's `lost_after_s`.
 """
 
 import json
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,14 +25,39 @@ from contract.base import SubjectKind
 from contract.command import DispatchDelivery
 from contract.ids import InvalidIdentifierError, check_identifier
 from device_profiles.maps import NodeGraph, NoRouteError
-from device_profiles.vda5050 import RELEASED_INFO, Channel, Headers, Vda5050Profile, parse_timestamp
-from edge.drivers.vda5050_orders import handover_action_id, instant_actions_message, order_message
+from device_profiles.vda5050 import (
+    HANDOVER_ACTION,
+    RELEASED_INFO,
+    Channel,
+    Headers,
+    Vda5050Profile,
+    VdaVersion,
+    parse_timestamp,
+)
+from edge.drivers.vda5050_factsheet import Capabilities
+from edge.drivers.vda5050_orders import (
+    fresh_header,
+    handover_action_id,
+    handover_node_action,
+    instant_actions_message,
+    order_message,
+    pickup_action_id,
+    pickup_node_action,
+)
+from edge.drivers.vda5050_task import task_state
 
 RESEND_ORDER_S = 3.0
 """Orders travel at QoS 0 (VDA 5050 6.2): resend until the robot's state shows it; the robot ignores repeats."""
+STATE_FRESH_S = 5.0
+"""A state older than this is not trusted to plan a route from: master control asks for a new one first."""
+STATE_WAIT_S = 5.0
+"""How long a dispatch waits for the answer to its `stateRequest` before it plans from the last state it has."""
 PIN_PAD = "pin-pad"
 """The `badge` of a hand-over released with the PIN alone (the contract requires a badge id)."""
-_ORDER_REJECTIONS = ("orderError", "validationError", "orderUpdateError")
+VERSION_FAULT = "protocol_version_mismatch"
+"""The fault of a robot that speaks another major VDA 5050 version than it is configured for."""
+AT_ROBOT = "at-robot"
+"""The `badge` of a hand-over no badge was shown for: a standard drop, or a trigger at the robot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +93,7 @@ class Delivery:
     sent_at: float | None = None
     first_sent_at: float | None = None
     blocked_since: float | None = None
+    handover: str = HANDOVER_ACTION
 
     @property
     def finished(self) -> bool:
@@ -69,7 +103,7 @@ class Delivery:
         return {
             k: v
             for k, v in asdict(self).items()
-            if k in ("delivery", "order_id", "destination", "drawer", "start", "steps")
+            if k in ("delivery", "order_id", "destination", "drawer", "start", "steps", "handover")
         }
 
 
@@ -88,32 +122,31 @@ def _component(error: dict[str, Any]) -> str | None:
     return None
 
 
-def _status(state: dict[str, Any]) -> str:
-    if any(e["errorLevel"] == "FATAL" for e in state["errors"]):
-        return "fault"
-    if state.get("paused"):
-        return "paused"
-    if state["driving"]:
-        return "driving"
-    if state["batteryState"]["charging"]:
-        return "charging"
-    if any(a["actionStatus"] == "RUNNING" for a in state["actionStates"]):
-        return "waiting"
-    return "idle"
-
-
 class MasterControl:
     def __init__(
-        self, device_id: str, profile: Vda5050Profile, graph: NodeGraph, serial: str, cursor: str | None = None
+        self,
+        device_id: str,
+        profile: Vda5050Profile,
+        graph: NodeGraph,
+        serial: str,
+        cursor: str | None = None,
+        *,
+        version: VdaVersion | None = None,
     ) -> None:
         self.device_id, self.profile, self.graph = device_id, profile, graph
-        self.headers = Headers(profile.manufacturer, serial)
+        self.version: VdaVersion = version or profile.vda_version
+        self.headers = Headers(profile.manufacturer, serial, self.version)
         self.queue: deque[DispatchDelivery] = deque()
         self.current: Delivery | None = None
         self.faults: dict[str, dict[str, Any]] = {}
         self.status: str | None = None
         self.state: dict[str, Any] | None = None
+        self.state_at: float | None = None
+        self.state_requested_at: float | None = None
+        self.factsheet: dict[str, Any] | None = None
         self.online = False
+        self.offline_since: float | None = None
+        self._instant_ids = 0
         if cursor:
             self._restore(cursor)
 
@@ -138,6 +171,34 @@ class MasterControl:
         except (ValueError, TypeError, AttributeError):
             self.current, self.faults, self.status = None, {}, None  # a cursor of another format: start afresh
 
+    # -- the robot's connection and factsheet -------------------------------------------------------------------
+    def connected(self, now: float) -> Reaction:
+        """The robot said ONLINE: ask for its state and factsheet rather than wait for them (VDA 5050 6.10)."""
+        self.online, self.offline_since = True, None
+        out = self.instant("stateRequest")
+        out.messages += self.instant("factsheetRequest").messages
+        self.state_requested_at = now
+        self._start_next(out, now)
+        return out
+
+    def disconnected(self, now: float) -> None:
+        """The robot said OFFLINE or its Last Will said CONNECTIONBROKEN (or its broker is out of reach)."""
+        self.online = False
+        self.offline_since = self.offline_since if self.offline_since is not None else now
+
+    def on_factsheet(self, factsheet: dict[str, Any]) -> None:
+        self.factsheet = factsheet
+
+    def wrong_version(self, detail: str, at: datetime | None = None) -> Reaction:
+        """A message of another major version: one device fault until the robot speaks the configured one."""
+        out = Reaction()
+        key = f"{VERSION_FAULT}@"
+        if key not in self.faults:
+            self.faults[key] = {"code": VERSION_FAULT, "component": None}
+            data = {"code": VERSION_FAULT, "severity": "critical", "description": detail[:200], "component": None}
+            out.events.append(Happened("device.fault_raised", "device", self.device_id, data, at))
+        return out
+
     # -- commands ----------------------------------------------------------------------------------------------
     def dispatch(self, command: DispatchDelivery, now: float) -> Reaction:
         out = Reaction()
@@ -150,22 +211,54 @@ class MasterControl:
             self._fail_now(out, command.delivery, f"robot has no drawer {command.drawer!r}")
         else:
             self.queue.append(command)
+            if self.online and not self._state_fresh(now) and self.state_requested_at is None:
+                out.messages += self.instant("stateRequest").messages
+                self.state_requested_at = now
             self._start_next(out, now)
         return out
 
-    def instant(self, kind: str, action_id: str) -> Reaction:
+    def instant(self, kind: str, action_id: str | None = None) -> Reaction:
+        if action_id is None:
+            self._instant_ids += 1
+            action_id = f"{kind}.{self._instant_ids}"
         return Reaction(messages=[("instantActions", instant_actions_message(self.headers, (kind, action_id, {})))])
+
+    def _state_fresh(self, now: float) -> bool:
+        return self.state_at is not None and now - self.state_at <= STATE_FRESH_S
+
+    def _ready_to_plan(self, now: float) -> bool:
+        """A fresh state to plan from, or the last one once the robot had its time to answer a stateRequest."""
+        if self.state is None or not self.online:
+            return False
+        if self._state_fresh(now) or self.state_requested_at is None:
+            return True
+        return now - self.state_requested_at > STATE_WAIT_S
+
+    def _cannot_hand_over(self) -> str | None:
+        """Why the robot's factsheet rules out this profile's hand-over or pick-up (None: fine, or not known)."""
+        if self.factsheet is None:
+            return None
+        capabilities = Capabilities.of(self.factsheet)
+        needed = [a for a in (self.profile.handover.action, self.profile.pickup and self.profile.pickup.action) if a]
+        for action in needed:
+            if action != "none" and (reason := capabilities.missing_node_action(action)):
+                return reason
+        return None
 
     def _fail_now(self, out: Reaction, delivery: str, reason: str) -> None:
         data = {"robot": self.device_id, "reason": reason[:200]}
         out.events.append(Happened("delivery.failed", "delivery", delivery, data))
 
     def _start_next(self, out: Reaction, now: float) -> None:
-        state = self.state
-        while self.queue and (self.current is None or self.current.finished) and state and self.online:
+        while self.queue and (self.current is None or self.current.finished) and self._ready_to_plan(now):
+            state = self.state
+            assert state is not None  # checked by _ready_to_plan
             if state["nodeStates"] or any(a["actionStatus"] in ("WAITING", "RUNNING") for a in state["actionStates"]):
                 return  # the robot is still busy with an order of its own: wait
             command = self.queue.popleft()
+            if reason := self._cannot_hand_over():
+                self._fail_now(out, command.delivery, reason)
+                continue
             start = state["lastNodeId"]
             try:
                 route = self.graph.shortest_path(start, command.destination)
@@ -173,20 +266,24 @@ class MasterControl:
                 self._fail_now(out, command.delivery, str(exc))
                 continue
             order_id = f"{command.delivery[:54]}.{command.id.hex[:8]}"
-            order = order_message(
-                self.headers, order_id, route, drawer=command.drawer, load_id=command.delivery, pin=command.release_pin
+            load = command.delivery
+            handover = handover_node_action(
+                self.profile.handover, order_id, drawer=command.drawer, load_id=load, pin=command.release_pin
             )
+            pickup = pickup_node_action(self.profile.pickup, order_id, load_id=load) if self.profile.pickup else None
+            order = order_message(self.headers, order_id, route, handover=handover, pickup=pickup)
             self.current = Delivery(command.delivery, order_id, command.destination, command.drawer, start)
+            self.current.handover = self.profile.handover.action
             self.current.order, self.current.sent_at, self.current.first_sent_at = order, now, now
             out.messages.append(("order", order))
 
     # -- what the robot says -----------------------------------------------------------------------------------
     def on_state(self, state: dict[str, Any], now: float) -> Reaction:
         out = Reaction()
-        self.state = state
+        self.state, self.state_at, self.state_requested_at = state, now, None
         at = parse_timestamp(state["timestamp"])
         self._faults(state, at, out)
-        status = _status(state)
+        status = task_state(state)
         if status != self.status:
             data = {"status": status, "previous": self.status}
             out.events.append(Happened("device.status_changed", "device", self.device_id, data, at))
@@ -226,14 +323,12 @@ class MasterControl:
                     Happened(f"delivery.{name}", "delivery", d.delivery, {"robot": self.device_id, **data}, at)
                 )
 
-        for error in state["errors"]:
-            refs = {r["referenceKey"]: r["referenceValue"] for r in error.get("errorReferences") or []}
-            if error["errorType"] in _ORDER_REJECTIONS and refs.get("orderId") == d.order_id:
-                step("failed", {"reason": f"robot rejected the order: {error.get('errorDescription', '')}"[:200]})
-                return
         if state["orderId"] != d.order_id:
             if "accepted" in d.steps:
-                step("failed", {"reason": f"robot dropped the order (now on {state['orderId'] or 'none'!r})"[:200]})
+                now_on = f"it is on order {state['orderId']}" if state["orderId"] else "it has no order"
+                step("failed", {"reason": f"robot gave up the order before the hand-over ({now_on})"[:200]})
+            elif refusal := _refusal(state, d.order_id):
+                step("failed", {"reason": refusal})
             return
         d.order = None  # the robot has it: no more resending
         step("accepted", {"order_id": d.order_id, "destination": d.destination, "drawer": d.drawer})
@@ -242,12 +337,7 @@ class MasterControl:
             step("departed", {"node": d.start})
         if last == d.destination and not pending:
             step("arrived", {"node": d.destination})
-        handover = next((a for a in state["actionStates"] if a["actionId"] == handover_action_id(d.order_id)), None)
-        if handover and handover["actionStatus"] == "FINISHED":
-            step("handed_over", {"drawer": d.drawer, "badge": self._badge(state, handover["actionId"])})
-            return
-        if handover and handover["actionStatus"] == "FAILED":
-            step("failed", {"reason": (handover.get("resultDescription") or "hand-over failed")[:200]})
+        if self._handover(d, state, step):
             return
         fatal = [e for e in state["errors"] if e["errorLevel"] == "FATAL"]
         if fatal:
@@ -257,23 +347,47 @@ class MasterControl:
         blocked = any(e["errorType"] == "pathBlocked" for e in state["errors"])
         d.blocked_since = (d.blocked_since or now) if blocked else None
 
-    @staticmethod
-    def _badge(state: dict[str, Any], action_id: str) -> str:
-        for info in state.get("information") or []:
-            refs = {r["referenceKey"]: r["referenceValue"] for r in info.get("infoReferences") or []}
-            if info["infoType"] == RELEASED_INFO and refs.get("actionId") == action_id and refs.get("badge"):
-                try:
-                    return check_identifier(refs["badge"], what="badge")
-                except InvalidIdentifierError:
-                    break
-        return PIN_PAD
+    def _handover(self, d: Delivery, state: dict[str, Any], step: Callable[[str, dict[str, Any]], None]) -> bool:
+        """Record the hand-over (or its failure) when the robot reports it; True once the delivery is over."""
+        actions = {a["actionId"]: a for a in state["actionStates"]}
+        pickup = actions.get(pickup_action_id(d.order_id))
+        if pickup and pickup["actionStatus"] == "FAILED":
+            step("failed", {"reason": f"pick-up failed: {pickup.get('resultDescription') or 'no reason given'}"[:200]})
+            return True
+        if d.handover == "none":
+            release = _released(state, d.order_id, None)
+            if "arrived" in d.steps and release is not None:
+                step("handed_over", {"drawer": d.drawer, "badge": release or PIN_PAD})
+                return True
+            return False
+        handover = actions.get(handover_action_id(d.order_id))
+        if handover and handover["actionStatus"] == "FINISHED":
+            badge = _released(state, d.order_id, handover["actionId"])
+            step(
+                "handed_over",
+                {"drawer": d.drawer, "badge": badge or (PIN_PAD if d.handover == HANDOVER_ACTION else AT_ROBOT)},
+            )
+            return True
+        if handover and handover["actionStatus"] == "FAILED":
+            step(
+                "failed",
+                {"reason": f"hand-over failed: {handover.get('resultDescription') or 'no reason given'}"[:200]},
+            )
+            return True
+        return False
 
     # -- time --------------------------------------------------------------------------------------------------
     def tick(self, now: float) -> Reaction:
-        """Resend an unconfirmed order; give up on one blocked or unconfirmed beyond the profile's patience."""
+        """Resend an unconfirmed order; give up on one blocked or unconfirmed beyond the profile's patience, and
+        on one whose robot has been gone longer than `lost_after_s`."""
         out = Reaction()
         d, patience = self.current, self.profile.patience_s
-        if d and not d.finished:
+        lost = self.offline_since is not None and now - self.offline_since > self.profile.lost_after_s
+        if d and not d.finished and lost and "accepted" in d.steps:
+            d.steps.append("failed")
+            gone = f"{self.profile.lost_after_s:g} s"
+            out.events.append(self._failed(d, f"robot lost its connection mid-route and was not back within {gone}"))
+        elif d and not d.finished:
             if "accepted" not in d.steps:
                 d.first_sent_at = d.first_sent_at or now
                 if now - d.first_sent_at > patience:
@@ -282,6 +396,7 @@ class MasterControl:
                     out.events.append(self._failed(d, reason))
                 elif d.order is not None and self.online and now - (d.sent_at or 0) >= RESEND_ORDER_S:
                     d.sent_at = now
+                    d.order = fresh_header(self.headers, d.order)
                     out.messages.append(("order", d.order))
             elif d.blocked_since is not None and now - d.blocked_since > patience:
                 d.steps.append("failed")
@@ -292,3 +407,33 @@ class MasterControl:
 
     def _failed(self, d: Delivery, reason: str) -> Happened:
         return Happened("delivery.failed", "delivery", d.delivery, {"robot": self.device_id, "reason": reason[:200]})
+
+
+def _refs(entry: dict[str, Any], key: str) -> dict[str, str]:
+    return {r["referenceKey"]: r["referenceValue"] for r in entry.get(key) or []}
+
+
+def _refusal(state: dict[str, Any], order_id: str) -> str | None:
+    """The robot's reason for not taking the order: any error naming it before the robot took it (VDA 5050
+    6.6.4: validationError, orderError, orderUpdateError; noRouteError and makers' own types likewise)."""
+    for error in state["errors"]:
+        if _refs(error, "errorReferences").get("orderId") == order_id:
+            reason = error.get("errorDescription") or "no reason given"
+            return f"robot refused the order ({error['errorType']}): {reason}"[:200]
+    return None
+
+
+def _released(state: dict[str, Any], order_id: str, action_id: str | None) -> str | None:
+    """The badge of a drawer release the robot reports for the order (and action): '' when released without a
+    usable badge (a PIN), None when there is no such release."""
+    for info in state.get("information") or []:
+        refs = _refs(info, "infoReferences")
+        if info["infoType"] != RELEASED_INFO or refs.get("orderId") != order_id:
+            continue
+        if action_id is not None and refs.get("actionId") != action_id:
+            continue
+        try:
+            return check_identifier(refs["badge"], what="badge") if refs.get("badge") else ""
+        except InvalidIdentifierError:
+            return ""
+    return None

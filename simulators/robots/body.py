@@ -31,12 +31,18 @@ class Drawer:
     load_id: str | None = None
 
 
+TRIGGER_ACTION = "waitForTrigger"
+"""The standard action this robot also hands over with: the trigger is a badge shown at its reader."""
+
+
 @dataclass
 class Handover:
-    """The destination's `handOverLoad`: which drawer, and the PIN the order set (None: a badge opens it)."""
+    """What the destination waits for: `handOverLoad` (a drawer, and the PIN the order set; None: a badge
+    opens it), `waitForTrigger` (a badge at the reader, any drawer) or, for an order with no action there, a
+    badge at the reader once it has arrived (`action_id` None)."""
 
-    action_id: str
-    drawer: str
+    action_id: str | None
+    drawer: str | None
     pin: str | None
     node_id: str
     due: bool = False
@@ -159,6 +165,10 @@ class RobotBody:
                     drawer.locked, drawer.load_id = True, str(params.get("loadId", order_id))
                     pin = params.get("pin")
                     self.handover = Handover(action["actionId"], drawer.id, str(pin) if pin else None, item["nodeId"])
+                elif action["actionType"] == TRIGGER_ACTION:
+                    self.handover = Handover(action["actionId"], None, None, item["nodeId"])
+        if self.handover is None and not nodes[-1]["actions"] and len(nodes) > 1:
+            self.handover = Handover(None, None, None, nodes[-1]["nodeId"])
         self._arrive_actions(nodes[0]["actions"])
 
     def _order_problem(self, order: dict[str, Any]) -> str | None:
@@ -177,6 +187,8 @@ class RobotBody:
                 return "edge actions are not supported"
         for node in nodes:
             for action in node["actions"]:
+                if action["actionType"] == TRIGGER_ACTION:
+                    continue
                 if action["actionType"] != HANDOVER_ACTION:
                     return f"action type {action['actionType']!r} is not supported"
                 drawer = _params(action).get("drawer")
@@ -234,7 +246,7 @@ class RobotBody:
         handover = self.handover
         if drawer_id not in self.drawers:
             return f"no drawer {drawer_id!r}"
-        if handover is None or handover.drawer != drawer_id or not handover.due:
+        if handover is None or handover.drawer not in (None, drawer_id) or not handover.due:
             return f"drawer {drawer_id} is not due for hand-over here"
         if handover.pin is not None and str(pin or "") != handover.pin:
             return "wrong PIN"
@@ -243,7 +255,8 @@ class RobotBody:
         drawer = self.drawers[drawer_id]
         drawer.locked, drawer.load_id = False, None
         how = f"badge {badge}" if badge else "PIN"
-        self.actions[handover.action_id].update(actionStatus="FINISHED", resultDescription=f"released by {how}")
+        if handover.action_id is not None:
+            self.actions[handover.action_id].update(actionStatus="FINISHED", resultDescription=f"released by {how}")
         self.information.append(
             {
                 "infoType": RELEASED_INFO,
@@ -300,6 +313,8 @@ class RobotBody:
             self.progress_m = 0.0
             self.driving = bool(self.legs)
             self._arrive_actions(leg.node_actions)
+            if not self.legs and self.handover and self.handover.action_id is None:
+                self.handover.due = True  # an order without a hand-over action: a badge at the reader will do
 
     def _battery_errors(self) -> None:
         low = self.profile.battery.low_pct

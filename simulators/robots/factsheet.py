@@ -3,6 +3,7 @@
 from typing import Any
 
 from device_profiles.vda5050 import HANDOVER_ACTION, RELEASE_ACTION, Vda5050Profile
+from simulators.robots.body import TRIGGER_ACTION
 
 
 def _action(kind: str, description: str, scopes: list[str], params: list[tuple[str, str, bool]]) -> dict[str, Any]:
@@ -53,6 +54,12 @@ def factsheet_body(profile: Vda5050Profile) -> dict[str, Any]:
                     "keep the drawer locked until a PIN or badge releases it at this node",
                     ["NODE"],
                     [("drawer", "STRING", False), ("loadId", "STRING", True), ("pin", "STRING", True)],
+                ),
+                _action(
+                    TRIGGER_ACTION,
+                    "wait at this node until a badge is shown at the reader",
+                    ["NODE"],
+                    [("triggerType", "STRING", True)],
                 ),
                 _action(
                     RELEASE_ACTION,

@@ -60,7 +60,7 @@ class RobotSimulator:
         self.broker = BrokerAddress.parse(broker_url)
         self.speed, self.tick_s = speed, tick_s
         self.state_interval_s, self.visualization_interval_s = state_interval_s, visualization_interval_s
-        self.headers = Headers(profile.manufacturer, serial)
+        self.headers = Headers(profile.manufacturer, serial, profile.vda_version)
         self.clock = clock or _wall_now
         """The robot's clock for message timestamps (aware UTC): the wall clock unless a scenario gives its own."""
         self.sim_time_s = 0.0
@@ -181,7 +181,7 @@ class RobotSimulator:
     # -- the MQTT link -----------------------------------------------------------------------------------------
     def _message(self, channel: Channel, body: dict[str, Any]) -> dict[str, Any]:
         message = {**self.headers(channel, self.clock()), **body}
-        return check(channel, message)
+        return check(channel, message, self.headers.version)
 
     def _connection(self, state: str) -> bytes:
         return json.dumps(self._message("connection", {"connectionState": state})).encode()
@@ -230,7 +230,7 @@ class RobotSimulator:
             channel = str(message.topic).rsplit("/", 1)[-1]
             kind: MessageKind = "order" if channel == "order" else "instantActions"
             try:
-                body = parse(kind, message.payload)
+                body = parse(kind, message.payload, self.headers.version)
                 if (body["manufacturer"], body["serialNumber"]) != (self.profile.manufacturer, self.serial):
                     raise Vda5050SchemaError(f"{kind} addressed to {body['manufacturer']}/{body['serialNumber']}")
             except Vda5050SchemaError as exc:
@@ -241,7 +241,7 @@ class RobotSimulator:
             if kind == "order":
                 self.body.take_order(body)
             else:
-                for action in body["actions"]:
+                for action in body.get("actions") or body.get("instantActions") or []:
                     self.body.instant(action)
             self._changed()
             raise_if_cancelled()

@@ -16,10 +16,10 @@ import aiomqtt
 import pytest
 
 from device_profiles import load_profiles
-from device_profiles.maps import load_map
-from device_profiles.vda5050 import Channel, Headers, Vda5050Profile
+from device_profiles.maps import Route, load_map
+from device_profiles.vda5050 import Channel, Handover, Headers, Vda5050Profile
 from device_profiles.vda5050_schemas import schema_errors
-from edge.drivers.vda5050_orders import instant_actions_message, order_message
+from edge.drivers.vda5050_orders import handover_node_action, instant_actions_message, order_message
 from mqttlink.url import BrokerAddress
 from simulators.robots.fleet import run_robots
 from simulators.robots.robot import RobotSimulator
@@ -27,6 +27,12 @@ from tests.infra import Infra
 from tests.polling import eventually
 
 CHANNELS: tuple[Channel, ...] = ("connection", "factsheet", "state", "visualization")
+
+
+def _order(headers: Headers, order_id: str, route: Route, drawer: str, load_id: str, pin: str | None) -> dict[str, Any]:
+    """An order with the MC-2's own hand-over (`handOverLoad`) at its destination."""
+    handover = handover_node_action(Handover(), order_id, drawer=drawer, load_id=load_id, pin=pin)
+    return order_message(headers, order_id, route, handover=handover)
 
 
 def _profile() -> Vda5050Profile:
@@ -99,9 +105,7 @@ async def test_every_message_the_robot_publishes_fits_the_official_schema(infra:
         RobotSimulator(profile, graph, serial, infra.mqtt_url, speed=60) as robot,
     ):
         route = graph.shortest_path("charger-0", "ward-3a")
-        await watcher.send(
-            "order", order_message(watcher.headers, "o-1", route, drawer="drawer-2", load_id="D-1", pin="4711")
-        )
+        await watcher.send("order", _order(watcher.headers, "o-1", route, drawer="drawer-2", load_id="D-1", pin="4711"))
         await eventually(lambda: _now(robot.body.last_node_id), lambda node: node == "ward-3a", timeout_s=30)
         assert await robot.release_drawer("drawer-2", pin="4711", badge="B-5")
         await watcher.send("instantActions", instant_actions_message(watcher.headers, ("factsheetRequest", "f-1", {})))
@@ -195,9 +199,7 @@ async def test_a_malformed_order_is_refused_with_a_warning_and_the_robot_keeps_g
         await eventually(lambda: _now(watcher.last("state")), warned)
         assert robot.rejected == 1
         route = graph.shortest_path("charger-0", "pharmacy")
-        await watcher.send(
-            "order", order_message(watcher.headers, "o-2", route, drawer="drawer-1", load_id="D-2", pin=None)
-        )
+        await watcher.send("order", _order(watcher.headers, "o-2", route, drawer="drawer-1", load_id="D-2", pin=None))
         await eventually(lambda: _now(watcher.last("state")), lambda s: s and s["orderId"] == "o-2" and not s["errors"])
 
 
