@@ -17,7 +17,8 @@ from simulators.modbus.gateway import GatewaySimulator
 from simulators.sorter.device import SorterSimulator
 from tests.polling import eventually
 
-TIMEOUT_S = 0.3
+TIMEOUT_S = 1.0
+"""Generous: a unit that answers must never miss it on a busy test machine."""
 
 
 @dataclass
@@ -58,7 +59,7 @@ async def test_a_silent_unit_times_out_alone_and_its_siblings_are_answered(rig: 
     for _ in range(3):
         first, second, third = await asyncio.gather(*(_status(u) for u in rig.units), return_exceptions=True)
         assert isinstance(second, UnitTimeoutError)
-        assert str(second) == f"unit 2 did not answer within 0.3 s (tcp://127.0.0.1:{rig.gateway.port})"
+        assert str(second) == f"unit 2 did not answer within 1 s (tcp://127.0.0.1:{rig.gateway.port})"
         assert isinstance(first, ModbusPDU)
         assert isinstance(third, ModbusPDU)
         assert (first.registers, third.registers) == ([0], [0])  # idle
