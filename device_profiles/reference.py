@@ -40,13 +40,15 @@ def _modbus(profile: ModbusProfile) -> list[str]:
                 span,
                 r.table,
                 kind,
+                r.order,
                 " ".join(filter(None, [scale, r.units or ""])),
                 r.read_write,
                 r.name,
                 values or r.description,
             )
         )
-    out = _table(("address", "table", "type", "scale / units", "access", "resource", "values / meaning"), rows)
+    header = ("address", "table", "type", "byte order", "scale / units", "access", "resource", "values / meaning")
+    out = _table(header, rows)
     if profile.mailbox is not None:
         box = profile.mailbox
         out += [
