@@ -229,7 +229,8 @@ class MessageMapper:
             return MappedPresence(online=True)
         if any(_same(state, v) for v in presence.offline):
             reason = self._search(presence.reason, document) if presence.reason and document is not None else None
-            return MappedPresence(online=False, reason=f"status {state}" + (f": {reason}" if reason else ""))
+            said = state if isinstance(state, str) else f"{presence.path} {json.dumps(state)}"  # connected false
+            return MappedPresence(online=False, reason=f"status {said}" + (f": {reason}" if reason else ""))
         known = ", ".join(repr(v) for v in (*presence.online, *presence.offline))
         raise MappingError(f"status {state!r} is neither online nor offline (known: {known})")
 

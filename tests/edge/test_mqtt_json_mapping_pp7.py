@@ -142,7 +142,7 @@ def test_climate_readings_carry_a_numeric_time(mapper: MessageMapper) -> None:
     ("payload", "online", "reason"),
     [
         (b'{"connected": true, "time": "1795422612.250", "boot": 3}', True, ""),
-        (b'{"connected": false, "reason": "connection lost"}', False, "status False: connection lost"),
+        (b'{"connected": false, "reason": "connection lost"}', False, "status connected false: connection lost"),
         (b"", False, "status withdrawn (empty retained message)"),
     ],
 )

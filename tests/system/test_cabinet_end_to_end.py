@@ -33,7 +33,7 @@ from tests.polling import eventually
 
 SITE, EDGE, DEVICE = "general-hospital", "pharmacy-edge", "cabinet-ward-3a"
 INVENTORY = "cabinet.inventory_reported"
-SHUTDOWN = {"medvault-mv40": "status OFFLINE: shutdown", "pillport-pp7": "status False: shutdown"}
+SHUTDOWN = {"medvault-mv40": "status OFFLINE: shutdown", "pillport-pp7": "status connected false: shutdown"}
 """The offline reason each model's retained status gives when it shuts down cleanly."""
 
 
