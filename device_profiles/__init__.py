@@ -16,10 +16,11 @@ from device_profiles.loader import (
     validate_files,
 )
 from device_profiles.mailbox import MailboxRecord, decode_ack, decode_record, encode_ack, encode_record, noread_id
+from device_profiles.modbus_endpoint import ModbusEndpoint, SerialLine
 from device_profiles.mqtt_json import MqttJsonProfile
 from device_profiles.profile import Block, EventMapping, Mailbox, ModbusProfile, OccurredAt, ProfileBase, Unreadable
 from device_profiles.resource import Resource
-from device_profiles.site import DeviceInstance, ModbusEndpoint, MqttEndpoint, Site
+from device_profiles.site import DeviceInstance, MqttEndpoint, Site
 from device_profiles.vda5050 import Vda5050Profile
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "ProfileProblem",
     "RecordError",
     "Resource",
+    "SerialLine",
     "Site",
     "Unreadable",
     "Vda5050Profile",

@@ -32,6 +32,7 @@ def decode(resource: Resource, registers: list[int]) -> Any:
         raise CodecError(f"{_name(resource)}: expected {resource.size} register(s), got {len(registers)}")
     if any(not 0 <= word <= 0xFFFF for word in registers):
         raise CodecError(f"{_name(resource)}: registers must be 0..65535, got {registers}")
+    registers = _device_bytes(resource, registers)
     if resource.raw_type == "bool":
         return registers[0] != 0
     if resource.raw_type == "string":
@@ -63,6 +64,21 @@ def encode(resource: Resource, value: Any) -> list[int]:
         if not isinstance(value, bool):
             raise CodecError(f"{_name(resource)}: expected true or false, got {value!r}")
         return [int(value)]
+    return _device_bytes(resource, _encode_words(resource, value))
+
+
+def _device_bytes(resource: Resource, registers: list[int]) -> list[int]:
+    """Big-endian registers <-> the device's: a `byte_order: little` device has the two bytes of each swapped.
+
+    The swap is its own inverse, so decode and encode share it; `word_order` is pymodbus's to apply.
+    """
+    if resource.byte_order == "big":
+        return registers
+    return [((word & 0xFF) << 8) | (word >> 8) for word in registers]
+
+
+def _encode_words(resource: Resource, value: Any) -> list[int]:
+    """`value` as big-endian registers (bytes within each register high first), in the resource's word order."""
     if resource.raw_type == "string":
         return _encode_string(resource, value)
     if resource.mappings is not None:

@@ -3,9 +3,15 @@
 A profile names the vendor's topics once (templates whose only placeholder is `{topic_id}`, the device's id
 in its vendor topics), then says per incoming message kind which topic it arrives on, how to recognise it
 (`when`: JSON path -> value), and what it becomes: a contract event (`event` + `data` paths) or telemetry
-readings. Paths are JMESPath expressions, so a list of bins can be reshaped into contract items in one line.
+readings. Paths are JMESPath expressions (with `unnest`, see `json_paths`), so a list of bins can be reshaped into
+contract items in one line.
 Presence (the vendor's retained status / Last Will) and outgoing commands (topic + JSON body template) are
 data too. A new vendor model is a new YAML file, not new code.
+
+Vendors differ in ways a profile states rather than code: a message carrying several lines (`for_each`: one event
+per element of an array, all or none), timestamps in seconds or milliseconds and as numbers or numeric strings
+(`occurred_at.format`, `numeric_strings`), and no message id at all (`content_key`: a repeat is recognised by a
+digest of the message itself).
 """
 
 from functools import cache, cached_property
@@ -20,6 +26,7 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, mo
 from contract.command import Command
 from contract.ids import Identifier
 from device_profiles.contract_events import event_shapes
+from device_profiles.json_paths import FUNCTIONS, functions_called
 from device_profiles.profile import COLLECT_PROBLEMS, ProfileBase, _Strict
 
 JsonPath = str
@@ -39,6 +46,20 @@ class Timestamp(_Strict):
     path: JsonPath
     format: Literal["iso8601", "epoch_ms", "epoch_s"] = Field(
         description="iso8601 with a zone (2026-11-23T08:30:12.250Z), or Unix time in milliseconds or seconds."
+    )
+    numeric_strings: bool = Field(
+        default=False,
+        description='epoch_ms/epoch_s: also take the number written as a JSON string ("1795422612.25").',
+    )
+
+
+class ForEach(_Strict):
+    """One message, several events: each element of an array becomes its own event (a stock message's lines)."""
+
+    path: JsonPath = Field(description="Path of the array; an absent or empty one refuses the message.")
+    as_: Identifier = Field(
+        alias="as",
+        description="Name the element is given beside the message's own fields, for `data` paths (line.gtin).",
     )
 
 
@@ -62,6 +83,7 @@ class Message(_Strict):
     )
     telemetry: dict[Identifier, Reading] = Field(default_factory=dict, description="metric -> reading")
     occurred_at: Timestamp | None = Field(default=None, description="Overrides the profile's `occurred_at`.")
+    for_each: ForEach | None = Field(default=None, description="One event per element of an array (needs `event`).")
     ignore: bool = Field(default=False, description="Recognised and deliberately dropped (e.g. a bare 'OK' ack).")
 
 
@@ -95,6 +117,11 @@ class MqttJsonProfile(ProfileBase):
     protocol: Literal["mqtt-json"] = "mqtt-json"
     topics: dict[Identifier, str] = Field(min_length=1, description="name -> template using only {topic_id}")
     message_id: JsonPath | None = Field(default=None, description="Vendor message id: a repeat makes no new event.")
+    content_key: bool = Field(
+        default=False,
+        description="No message id: a message's key is a digest of its topic and JSON content (keys sorted), so an "
+        "identical resend makes no new event. Needs `occurred_at`, so that two real, alike events differ.",
+    )
     occurred_at: Timestamp | None = Field(default=None, description="None: the edge's clock when it arrives.")
     heartbeat_timeout_s: float = Field(default=60, gt=0, le=86400, description="Silent this long: offline.")
     presence: Presence | None = None
@@ -129,6 +156,8 @@ class MqttJsonProfile(ProfileBase):
         if self.presence:
             paths.update(p for p in (self.presence.path, self.presence.reason) if p)
         for message in self.messages.values():
+            if message.for_each is not None:
+                paths.add(message.for_each.path)
             paths.update(message.when)
             paths.update(message.data.values())
             paths.update(r.path for r in message.telemetry.values())
@@ -165,6 +194,12 @@ class _Check:
                 self._path(f"{field}.path", timestamp.path)
         if profile.message_id:
             self._path("message_id", profile.message_id)
+        if profile.content_key and profile.message_id:
+            self.out.append(("content_key", "the profile has a message_id: a repeat is known by it, not by content"))
+        if profile.content_key and profile.occurred_at is None:
+            self.out.append(
+                ("content_key", "needs occurred_at: without the device's timestamp two real, alike events count once")
+            )
         if profile.presence:
             self._presence(profile.presence)
         seen: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = {}
@@ -198,9 +233,12 @@ class _Check:
 
     def _path(self, field: str, path: str) -> None:
         try:
-            jmespath.compile(path)
+            parsed = jmespath.compile(path)
         except JMESPathError as exc:
             self.out.append((field, f"not a JMESPath expression {path!r}: {str(exc).splitlines()[0]}"))
+            return
+        if unknown := functions_called(parsed.parsed) - FUNCTIONS:
+            self.out.append((field, f"unknown function {', '.join(sorted(unknown))}() in {path!r}"))
 
     def _topic_ref(self, field: str, name: str) -> None:
         if name not in self.profile.topics:
@@ -220,6 +258,10 @@ class _Check:
             self._path(f"{where}.when[{path}]", path)
         if message.occurred_at is not None:
             self._path(f"{where}.occurred_at.path", message.occurred_at.path)
+        if message.for_each is not None:
+            self._path(f"{where}.for_each.path", message.for_each.path)
+            if message.event is None:
+                self.out.append((f"{where}.for_each", "only an 'event' message can make one event per element"))
         if sum((message.event is not None, bool(message.telemetry), message.ignore)) != 1:
             self.out.append((where, "give exactly one of 'event' (with 'data'), 'telemetry' or 'ignore: true'"))
             return

@@ -3,14 +3,20 @@
 Pure functions over bytes: the edge driver feeds it what arrives on the device's topics and acts on the
 result; tests feed it payloads as a table. Anything that does not map, or maps to data the contract rejects,
 raises `MappingError` with a reason fit for the dead-letter topic.
+
+A message's key (what makes a repeat recognisable) is the vendor's message id, or with `content_key` the first
+128 bits of the SHA-256 of its topic and its JSON re-serialised with sorted keys: a QoS 1 redelivery or a resend
+after a reconnect is byte-for-byte (or at least value-for-value) the same message, so it has the same key.
 """
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from jmespath.exceptions import JMESPathError
 from pydantic import ValidationError
 
 from contract.base import SubjectKind
@@ -18,6 +24,7 @@ from contract.command import Command
 from contract.ids import InvalidIdentifierError, check_identifier
 from contract.telemetry import Reading
 from device_profiles.contract_events import event_shapes
+from device_profiles.json_paths import OPTIONS
 from device_profiles.mqtt_json import Message, MqttJsonProfile, Timestamp
 
 
@@ -34,6 +41,15 @@ class MappedEvent:
     subject_id: str
     data: dict[str, Any]
     occurred_at: datetime | None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MappedEvents:
+    """Several events from one message (`for_each`): recorded together, or not at all."""
+
+    kind: str
+    events: list[MappedEvent]
     message_id: str | None = None
 
 
@@ -58,7 +74,7 @@ class MappedPresence:
     reason: str = ""
 
 
-Mapped = MappedEvent | MappedTelemetry | MappedPresence | MappedIgnored
+Mapped = MappedEvent | MappedEvents | MappedTelemetry | MappedPresence | MappedIgnored
 
 
 def _same(value: Any, expected: Any) -> bool:
@@ -95,6 +111,8 @@ def parse_timestamp(value: Any, timestamp: Timestamp) -> datetime:
             return moment.astimezone(UTC)
         except OverflowError:
             raise MappingError(f"{where} is out of range: {value!r}") from None
+    if timestamp.numeric_strings and isinstance(value, str):
+        value = _numeric_string(value, where, timestamp.format)
     if not _number(value) or not _finite(value):
         raise MappingError(f"{where} must be a number ({timestamp.format}), got {value!r}")
     seconds = value / 1000 if timestamp.format == "epoch_ms" else value
@@ -102,6 +120,15 @@ def parse_timestamp(value: Any, timestamp: Timestamp) -> datetime:
         return datetime.fromtimestamp(seconds, UTC)
     except (OverflowError, OSError, ValueError):
         raise MappingError(f"{where} is out of range: {value!r}") from None
+
+
+def _numeric_string(value: str, where: str, fmt: str) -> float:
+    """A number written as a JSON string ("1795422612.25"); only plain decimals, not 'nan', 'inf' or '1e9'."""
+    text = value.strip()
+    digits = text.removeprefix("-").replace(".", "", 1)
+    if not digits.isascii() or not digits.isdigit():
+        raise MappingError(f"{where} must be a number ({fmt}) or one written as a string, got {value!r}")
+    return float(text)
 
 
 def _validation_reason(exc: ValidationError, prefix: str) -> str:
@@ -137,7 +164,10 @@ class MessageMapper:
         return sorted(topics)
 
     def _search(self, path: str, document: Any) -> Any:
-        return self.profile.compiled[path].search(document)
+        try:
+            return self.profile.compiled[path].search(document, options=OPTIONS)
+        except JMESPathError as exc:  # e.g. a function given the wrong type: the message is not what the path expects
+            raise MappingError(f"path {path!r}: {str(exc).splitlines()[0]}") from None
 
     # -- incoming ----------------------------------------------------------------------------------------------
     def map(self, topic: str, payload: bytes) -> Mapped:
@@ -158,12 +188,28 @@ class MessageMapper:
         name, message = match
         if message.ignore:
             return MappedIgnored(name)
-        message_id = self._message_id(document)
+        message_id = self._message_id(topic, document)
         occurred_at = self._occurred_at(message, document)
         if message.event is None:
             return MappedTelemetry(name, self._readings(name, message, document), occurred_at, message_id)
+        if message.for_each is not None:
+            events = [
+                MappedEvent(name, message.event, *self._event_data(f"{name}[{i}]", message, scope), occurred_at)
+                for i, scope in enumerate(self._each(name, message, document))
+            ]
+            return MappedEvents(name, events, message_id)
         subject_kind, subject_id, data = self._event_data(name, message, document)
         return MappedEvent(name, message.event, subject_kind, subject_id, data, occurred_at, message_id)
+
+    def _each(self, name: str, message: Message, document: dict[str, Any]) -> list[dict[str, Any]]:
+        """The message once per element of the `for_each` array, the element beside its own fields."""
+        assert message.for_each is not None
+        path, alias = message.for_each.path, message.for_each.as_
+        elements = self._search(path, document)
+        if not isinstance(elements, list) or not elements:
+            found = "nothing" if elements is None else f"{type(elements).__name__} {elements!r}"[:80]
+            raise MappingError(f"{name}: for_each wants a non-empty array at {path!r}, found {found}")
+        return [{**document, alias: element} for element in elements]
 
     def _presence(self, payload: bytes) -> MappedPresence:
         presence = self.profile.presence
@@ -183,11 +229,14 @@ class MessageMapper:
             return MappedPresence(online=True)
         if any(_same(state, v) for v in presence.offline):
             reason = self._search(presence.reason, document) if presence.reason and document is not None else None
-            return MappedPresence(online=False, reason=f"status {state}" + (f": {reason}" if reason else ""))
+            said = state if isinstance(state, str) else f"{presence.path} {json.dumps(state)}"  # connected false
+            return MappedPresence(online=False, reason=f"status {said}" + (f": {reason}" if reason else ""))
         known = ", ".join(repr(v) for v in (*presence.online, *presence.offline))
         raise MappingError(f"status {state!r} is neither online nor offline (known: {known})")
 
-    def _message_id(self, document: Any) -> str | None:
+    def _message_id(self, topic: str, document: dict[str, Any]) -> str | None:
+        if self.profile.content_key:
+            return content_key(topic, document)
         if self.profile.message_id is None:
             return None
         value = self._search(self.profile.message_id, document)
@@ -254,6 +303,13 @@ class MessageMapper:
         values = {**command.model_dump(mode="json"), "topic_id": self.topic_id, "device": self.device_id}
         body = _fill(mapping.body, values)
         return self.profile.topic(mapping.topic, self.topic_id), json.dumps(body, separators=(",", ":")).encode()
+
+
+def content_key(topic: str, document: dict[str, Any]) -> str:
+    """The key of a message without a vendor id: its topic and content, whatever the key order or spacing."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(f"{topic}\n{canonical}".encode()).hexdigest()
+    return f"sha256:{digest[:32]}"
 
 
 def _json_object(payload: bytes) -> dict[str, Any]:

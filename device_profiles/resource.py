@@ -43,6 +43,9 @@ class Resource(_Strict):
     raw_type: RawType
     length: int | None = Field(default=None, ge=1, le=123, description="Registers of a string (2 bytes each).")
     word_order: Literal["big", "little"] = Field(default="big", description="Order of the words of 32-bit values.")
+    byte_order: Literal["big", "little"] = Field(
+        default="big", description="Order of the two bytes within each register; little swaps them (BADC, DCBA)."
+    )
     # neutral properties
     value_type: ValueType
     read_write: ReadWrite = "R"
@@ -52,6 +55,16 @@ class Resource(_Strict):
     minimum: float | None = None
     maximum: float | None = None
     mappings: dict[int, str] | None = Field(default=None, description="Raw integer -> name, for enumerations.")
+
+    @property
+    def order(self) -> str:
+        """The byte order of the value's registers as installers write it: AB, BA, ABCD, CDAB, BADC or DCBA."""
+        if self.raw_type == "bool":
+            return ""
+        if WIDTH.get(self.raw_type) != 2:
+            return "BA" if self.byte_order == "little" else "AB"
+        words = ["AB", "CD"] if self.word_order == "big" else ["CD", "AB"]
+        return "".join(word[::-1] if self.byte_order == "little" else word for word in words)
 
     @property
     def size(self) -> int:
@@ -90,6 +103,8 @@ def _problems(r: Resource) -> list[str]:
         out.append(f"ends at {r.last_address}, beyond the last Modbus address 65535")
     if r.word_order == "little" and WIDTH.get(r.raw_type, 0) != 2:
         out.append(f"word_order applies to 32-bit values only, not {r.raw_type}")
+    if r.byte_order == "little" and r.raw_type == "bool":
+        out.append("byte_order applies to register values (numbers and strings), not bool")
     numeric = r.raw_type not in ("string", "bool")
     if not numeric and (r.scale != 1.0 or r.offset != 0.0):
         out.append(f"scale and offset apply to numbers only, not {r.raw_type}")

@@ -3,18 +3,13 @@
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from contract.ids import Identifier
+from device_profiles.modbus_endpoint import ModbusEndpoint, link_problems
 from device_profiles.profile import COLLECT_PROBLEMS
 from device_profiles.vda5050 import VdaVersion
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ModbusEndpoint(_Strict):
-    host: str = Field(min_length=1)
-    port: int = Field(default=502, ge=1, le=65535)
-    unit: int = Field(default=1, ge=0, le=255, description="Modbus unit (device) id.")
 
 
 class MqttEndpoint(_Strict):
@@ -62,15 +57,9 @@ class Site(_Strict):
     def problems(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         ids: dict[str, int] = {}
-        endpoints: dict[tuple[str, int, int], int] = {}
         for i, device in enumerate(self.devices):
             if device.id in ids:
                 out.append((f"devices[{i}].id", f"{device.id!r} is already the id of devices[{ids[device.id]}]"))
             ids.setdefault(device.id, i)
-            if device.modbus is None:
-                continue
-            key = (device.modbus.host, device.modbus.port, device.modbus.unit)
-            if key in endpoints:
-                out.append((f"devices[{i}].modbus", f"same host, port and unit as devices[{endpoints[key]}]"))
-            endpoints.setdefault(key, i)
-        return out
+        # Devices on one link (a host and port, or a serial port) share it: one unit each, spoken the same way.
+        return out + link_problems([(i, d.modbus) for i, d in enumerate(self.devices) if d.modbus is not None])

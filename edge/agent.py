@@ -18,6 +18,7 @@ from device_profiles import DeviceProfile, Site
 from edge.clock import Clock, utc_now
 from edge.device_context import DeviceContext
 from edge.drivers import driver_for
+from edge.drivers.modbus_link import ModbusLinks
 from edge.outbox import Outbox, OutboxStorageError
 from edge.settings import EdgeSettings
 from edge.uplink import Uplink
@@ -55,10 +56,13 @@ class EdgeAgent:
             settings.outbox_path(site.edge), site=site.site, edge=site.edge, max_bytes=settings.outbox_max_bytes
         )
         self.uplink = Uplink(settings, self.topics, self.outbox, clock=clock)
+        self.modbus_links = ModbusLinks(reconnect_cap_s=settings.max_backoff_s)
+        """Modbus devices at one host and port, or on one serial port, share one connection."""
         try:
             self.devices = [
                 driver_for(
-                    DeviceContext(device, profiles[device.profile], self.outbox, self.uplink, settings, clock=clock)
+                    DeviceContext(device, profiles[device.profile], self.outbox, self.uplink, settings, clock=clock),
+                    self.modbus_links,
                 )
                 for device in site.devices
             ]

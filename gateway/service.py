@@ -40,6 +40,7 @@ from gateway.runtime.collector import settle_collector
 from gateway.settings import GatewaySettings
 from gateway.simulation.control import SimulationLink
 from gateway.storage.database import Database
+from gateway.storage.retention import RetentionPolicy, run_maintenance
 from gateway.telemetry.downsampling import run_downsampling
 from mqttlink.url import BrokerAddress
 
@@ -184,6 +185,10 @@ class Gateway:
             on_pass=self.ingest.telemetry.counters.add_pass,
         )
         self._tasks.append(asyncio.create_task(retention, name="gateway-downsampling"))
+        maintenance = run_maintenance(  # months made ahead, expired ones archived (PostgreSQL) or rows deleted
+            db, RetentionPolicy.of(settings), every=timedelta(seconds=settings.retention_every_s), clock=self.clock
+        )
+        self._tasks.append(asyncio.create_task(maintenance, name="gateway-retention"))
 
         if settings.simulation_control:
             self.simulation = SimulationLink(settings)

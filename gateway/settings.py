@@ -215,6 +215,36 @@ class GatewaySettings(BaseSettings):
             raise ValueError("WARDLINK_HL7_TLS_CLIENT_CA needs WARDLINK_HL7_TLS_CERT and WARDLINK_HL7_TLS_KEY")
         return self
 
+    # -- years of data: retention, archives, monthly partitions (gateway/storage/retention.py, docs/deployment.md)
+    events_retention_days: float | None = Field(default=None, gt=0)
+    """Events whose month ended longer ago than this are archived and dropped (PostgreSQL) or deleted (SQLite);
+    None keeps them. Must be at least `custody_retention_days`: custody records are verified against their events."""
+    custody_retention_days: float | None = Field(default=None, gt=0)
+    """The custody log is evidence: None (the default) keeps it for ever; set, older months go like the events'."""
+    archive_dir: Path | None = None
+    """Where PostgreSQL's expired months are written before they are dropped; None: `data_dir/archive`."""
+    partitions_ahead_months: int = Field(default=3, ge=1, le=24)
+    """Monthly partitions made ahead of the current month (PostgreSQL), so rows never wait for one."""
+    retention_every_s: float = Field(default=3600, gt=0)
+    """How often the partition maintenance and retention pass runs."""
+    retention_batch_rows: int = Field(default=5000, ge=1, le=100_000)
+    """Rows deleted per transaction on SQLite, so ingest gets its turns between batches."""
+
+    @model_validator(mode="after")
+    def _events_outlast_custody(self) -> "GatewaySettings":
+        events, custody = self.events_retention_days, self.custody_retention_days
+        if events is not None and (custody is None or events < custody):
+            kept = "for ever" if custody is None else f"{custody:g} days"
+            raise ValueError(
+                f"WARDLINK_EVENTS_RETENTION_DAYS ({events:g}) must cover WARDLINK_CUSTODY_RETENTION_DAYS ({kept}): "
+                "custody records are verified against their events' bodies; set the custody retention first"
+            )
+        return self
+
+    @property
+    def resolved_archive_dir(self) -> Path:
+        return self.archive_dir or self.data_dir / "archive"
+
     @model_validator(mode="after")
     def _retention_outlasts_raw(self) -> "GatewaySettings":
         if self.telemetry_retention_days * 24 < self.telemetry_raw_hours:

@@ -1,4 +1,4 @@
-"""One MV-40 cabinet simulator behind one edge agent on a real broker, and a watcher on what the edge publishes.
+"""One cabinet simulator (MV-40 unless told) behind one edge agent on a real broker, and a watcher on the edge.
 
 Shared by the vendor-JSON driver tests: events by id (the edge's resends count once) and dead letters; no gateway.
 """
@@ -24,6 +24,7 @@ from edge.drivers.mqtt_json import MqttJsonDevice
 from edge.settings import EdgeSettings
 from mqttlink.url import BrokerAddress
 from simulators.cabinets.cabinet import CabinetSimulator
+from simulators.cabinets.dialects import dialect_for
 from tests.edge_messages import envelopes_of
 from tests.infra import Infra
 from tests.polling import eventually
@@ -31,10 +32,18 @@ from tests.polling import eventually
 DEVICE = "cabinet-3a"
 
 
-def mv40(**changes: Any) -> MqttJsonProfile:
-    profile = load_profiles()["medvault-mv40"]
+CABINET_MODELS = ("medvault-mv40", "pillport-pp7")
+"""Every cabinet model the simulator plays: behaviour every model shares is tested on each."""
+
+
+def cabinet_profile(name: str, **changes: Any) -> MqttJsonProfile:
+    profile = load_profiles()[name]
     assert isinstance(profile, MqttJsonProfile)
     return profile.model_copy(update=changes)
+
+
+def mv40(**changes: Any) -> MqttJsonProfile:
+    return cabinet_profile("medvault-mv40", **changes)
 
 
 @dataclass
@@ -88,7 +97,7 @@ async def rig(
 ) -> AsyncIterator[Rig]:
     """With `cabinet_first` the cabinet is powered on and online (its retained status) before the edge starts."""
     profile = profile or mv40()
-    topic_id = f"MV40-{uuid.uuid4().hex[:8]}"  # unique per test: runs share the real Mosquitto
+    topic_id = f"{dialect_for(profile).key_prefix}-{uuid.uuid4().hex[:8]}"  # unique per test: runs share Mosquitto
     site = Site.model_validate(
         {
             "site": "general-hospital",

@@ -1,4 +1,7 @@
-"""Modbus TCP devices: one task, connection, timeout and backoff per device, so one can never stall another.
+"""Modbus devices: one task, timeout and backoff per device, so one can never stall another.
+
+Devices behind one gateway or on one serial line share its link (`edge.drivers.modbus_link`): one connection,
+requests in line, each with its own unit's timeout; a unit that does not answer is that device's failure alone.
 
 Each cycle the driver carries out waiting commands, polls the profile's watch (status, faults, telemetry) once
 every `poll_interval_s`, and drains the mailbox.
@@ -22,7 +25,6 @@ import math
 from collections import deque
 from typing import Any
 
-from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 from pymodbus.pdu import ModbusPDU
 
@@ -31,6 +33,7 @@ from device_profiles import CodecError, MailboxRecord, ModbusProfile, RecordErro
 from device_profiles.watch import CommandWrite
 from device_profiles.watch_state import ReadSpan, WatchState, read_plan, watch_changes, watch_readings
 from edge.device_context import DeviceContext
+from edge.drivers.modbus_link import DeviceUnavailableError, ModbusUnit, exception_text
 from edge.outbox import OutboxFullError, OutboxStorageError
 
 log = logging.getLogger(__name__)
@@ -63,19 +66,16 @@ def _raise_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
-class DeviceUnavailableError(Exception):
-    """The device did not answer, or answered with a Modbus exception."""
-
-
 class ModbusDevice:
     takes_commands = True
 
-    def __init__(self, ctx: DeviceContext) -> None:
+    def __init__(self, ctx: DeviceContext, unit: ModbusUnit) -> None:
         assert isinstance(ctx.profile, ModbusProfile)
         assert ctx.device.modbus is not None
         self.ctx = ctx
         self.profile: ModbusProfile = ctx.profile
         self.endpoint = ctx.device.modbus
+        self.unit = unit
         self.polls = 0
         self.watch_polls = 0
         self.held_back = 0
@@ -89,8 +89,7 @@ class ModbusDevice:
 
     @property
     def _source(self) -> str:
-        endpoint = self.endpoint
-        return f"modbus://{endpoint.host}:{endpoint.port}/{endpoint.unit}"
+        return self.endpoint.source
 
     def _cursor(self, *, mailbox: str | None = None, watch: WatchState | None = None) -> str:
         return json.dumps(
@@ -98,22 +97,12 @@ class ModbusDevice:
         )
 
     async def run(self) -> None:
-        ctx, endpoint = self.ctx, self.endpoint
-        client = AsyncModbusTcpClient(
-            endpoint.host,
-            port=endpoint.port,
-            timeout=ctx.device.timeout_s,
-            retries=0,
-            reconnect_delay=0,  # we own reconnection, with our own backoff and offline/online events
-            name=ctx.id,
-        )
-        try:
+        ctx = self.ctx
+        async with self.unit.link.attached():  # the last device on the link to stop closes its connection
             while True:
                 _raise_if_cancelled()
                 try:
-                    if not client.connected and not await client.connect():
-                        raise DeviceUnavailableError("connection refused or timed out")
-                    busy = await self._cycle(client)
+                    busy = await self._cycle()
                 except OutboxStorageError:
                     # The disk refused the write (logged once by the context): the record stays unacknowledged
                     # at the mailbox head and is read again after the backoff; the device link is fine.
@@ -121,7 +110,7 @@ class ModbusDevice:
                     await asyncio.sleep(ctx.backoff.next_delay())
                     continue
                 except (DeviceUnavailableError, ModbusException, OSError, TimeoutError) as exc:
-                    client.close()
+                    # The link closes a broken connection itself; this unit's failure leaves its siblings alone.
                     await ctx.went_offline(str(exc) or type(exc).__name__)
                     self._watch_due = -math.inf  # the first read after a reconnect re-checks every watched value
                     await asyncio.sleep(ctx.backoff.next_delay())
@@ -129,26 +118,24 @@ class ModbusDevice:
                 await ctx.came_online()
                 if not busy:
                     await asyncio.sleep(ctx.device.poll_interval_s)
-        finally:
-            client.close()
 
-    async def _cycle(self, client: AsyncModbusTcpClient) -> bool:
+    async def _cycle(self) -> bool:
         """Commands, the watch when due, one mailbox record; True when a record was there (poll again at once)."""
-        await self._run_commands(client)
+        await self._run_commands()
         now = asyncio.get_running_loop().time()
         if self.plan and now >= self._watch_due:
             self._watch_due = now + self.ctx.device.poll_interval_s
-            await self._watch(client)
+            await self._watch()
         if self.profile.mailbox is None:
             return False
         if self.ctx.outbox_full:
             # The device keeps its records while we do not acknowledge them: nothing is lost, the cursor stays.
             self.held_back += 1
             return False
-        return await self._mailbox(client)
+        return await self._mailbox()
 
     # -- commands ----------------------------------------------------------------------------------------------
-    async def _run_commands(self, client: AsyncModbusTcpClient) -> None:
+    async def _run_commands(self) -> None:
         """Carry out waiting commands; one that fails on the link stays first in line for after the reconnect."""
         while True:
             if not self._commands:
@@ -166,7 +153,7 @@ class ModbusDevice:
                 )
             else:
                 for write in writes:
-                    response = await self._write(client, write)
+                    response = await self._write(write)
                     if response.isError():
                         refusal = f"device {self.ctx.id} refused {command.type!r} ({write.resource}): {response}"
                         break
@@ -176,35 +163,27 @@ class ModbusDevice:
             else:
                 log.info("device %s: %s by %s carried out", self.ctx.id, command.type, command.requested_by)
 
-    async def _write(self, client: AsyncModbusTcpClient, write: CommandWrite) -> ModbusPDU:
-        resource, unit = self.profile.resource(write.resource), self.endpoint.unit
+    async def _write(self, write: CommandWrite) -> ModbusPDU:
+        resource = self.profile.resource(write.resource)
         words = encode(resource, write.value)
         if resource.table == "coil":
-            return await client.write_coil(resource.address, bool(words[0]), device_id=unit)
-        return await client.write_registers(resource.address, words, device_id=unit)
+            return await self.unit.write_coil(resource.address, bool(words[0]))
+        return await self.unit.write_registers(resource.address, words)
 
     # -- watch -------------------------------------------------------------------------------------------------
-    async def _read(self, client: AsyncModbusTcpClient, span: ReadSpan) -> list[int] | list[bool]:
-        unit = self.endpoint.unit
-        if span.table == "input":
-            response = await client.read_input_registers(span.start, count=span.count, device_id=unit)
-        elif span.table == "holding":
-            response = await client.read_holding_registers(span.start, count=span.count, device_id=unit)
-        elif span.table == "coil":
-            response = await client.read_coils(span.start, count=span.count, device_id=unit)
-        else:
-            response = await client.read_discrete_inputs(span.start, count=span.count, device_id=unit)
+    async def _read(self, span: ReadSpan) -> list[int] | list[bool]:
+        response = await self.unit.read(span.table, span.start, span.count)
         if response.isError():
-            raise DeviceUnavailableError(f"Modbus exception response to {span.table} {span.start}: {response}")
+            raise DeviceUnavailableError(f"{exception_text(response)} to a read of {span.table} {span.start}")
         return list(response.bits) if span.bits else list(response.registers)
 
-    async def _watch(self, client: AsyncModbusTcpClient) -> None:
+    async def _watch(self) -> None:
         """Read every watched block, record status and fault changes, send telemetry when due."""
         values: dict[str, Any] = {}
         problems: dict[str, str] = {}
         raw: dict[str, list[int] | list[bool]] = {}
         for span in self.plan:
-            words = await self._read(client, span)
+            words = await self._read(span)
             try:
                 decoded, bad = span.decode(words)
             except CodecError as exc:  # a short read: the device misbehaves, try again
@@ -254,15 +233,14 @@ class ModbusDevice:
         self._telemetry = (now, current)
 
     # -- mailbox -----------------------------------------------------------------------------------------------
-    async def _mailbox(self, client: AsyncModbusTcpClient) -> bool:
+    async def _mailbox(self) -> bool:
         """Read the mailbox head once; returns False when it was empty (time to wait for the next poll)."""
-        box, unit = self.profile.mailbox, self.endpoint.unit
+        box = self.profile.mailbox
         assert box is not None
-        reader = client.read_input_registers if box.table == "input" else client.read_holding_registers
-        response = await reader(box.address, count=box.count, device_id=unit)
+        response = await self.unit.read(box.block.table, box.address, box.count)
         self.polls += 1
         if response.isError():
-            raise DeviceUnavailableError(f"Modbus exception response {response}")
+            raise DeviceUnavailableError(f"{exception_text(response)} to the mailbox read")
         registers = list(response.registers)
         try:
             record = decode_record(self.profile, registers, self.ctx.id)
@@ -291,9 +269,9 @@ class ModbusDevice:
                     return False  # not acknowledged: the record stays at the mailbox head for later
                 self.mailbox_key = key
         address, words = encode_ack(self.profile, seq)
-        ack = await client.write_registers(address, words, device_id=unit)
+        ack = await self.unit.write_registers(address, words)
         if ack.isError():
-            raise DeviceUnavailableError(f"Modbus exception response to the mailbox ack: {ack}")
+            raise DeviceUnavailableError(f"{exception_text(ack)} to the mailbox ack")
         return True
 
     async def _set_aside_record(self, exc: RecordError, registers: list[int]) -> None:

@@ -3,8 +3,10 @@
 The driver subscribes to the device's topics from its `MqttJsonProfile`, turns each message into a contract
 event or telemetry through `MessageMapper`, and hands contract commands to the device as vendor JSON. What
 does not map, or maps to data the contract rejects, is set aside for the dead-letter topic with the reason and
-the next message flows. A message the device repeats (same vendor message id) makes no second event: the
-recent ids live in memory and, with each event, in the outbox as the device's cursor, so a restart keeps them.
+the next message flows. A message the device repeats (same vendor message id, or for a profile with
+`content_key` the same topic and content) makes no second event: the recent keys live in memory and, with each
+event, in the outbox as the device's cursor, so a restart keeps them. A message that maps to several events
+(`for_each`) records them in one outbox transaction: all of them or, when the contract rejects one, none.
 
 Presence: the vendor's retained status (its Last Will says offline) and a heartbeat (silent for
 `heartbeat_timeout_s`: offline); losing the field broker is offline too, with the reason.
@@ -29,7 +31,14 @@ from pydantic import ValidationError
 from contract import Command
 from contract.command import RequestInventory
 from device_profiles.mqtt_json import MqttJsonProfile
-from device_profiles.mqtt_json_mapping import MappedEvent, MappedIgnored, MappedPresence, MappingError, MessageMapper
+from device_profiles.mqtt_json_mapping import (
+    MappedEvent,
+    MappedEvents,
+    MappedIgnored,
+    MappedPresence,
+    MappingError,
+    MessageMapper,
+)
 from edge.device_context import DeviceContext
 from mqttlink import BrokerAddress, FailureLog, MqttLink, Subscription
 
@@ -189,39 +198,44 @@ class MqttJsonDevice:
                 log.debug("device %s repeated message %s; no second event", ctx.id, mapped.message_id)
                 return
             self.seen.add(mapped.message_id)
-        if not isinstance(mapped, MappedEvent):
+        if not isinstance(mapped, MappedEvent | MappedEvents):
             try:
                 ctx.telemetry(mapped.readings, at=mapped.at)
             except ValueError as exc:  # e.g. a reading time outside the contract's range (tests/edge/test_fuzz_edge.py)
                 reason = f"{ctx.id}: the contract rejects its telemetry: {exc}"[:1000]
                 await ctx.set_aside(reason, topic, _text(payload))
             return
-        if mapped.event_type == REBIRTH_ANSWER:
-            self._inventory_heard = True
-        if mapped.event_type == "cabinet.unlock_replied":
-            command_id = str(mapped.data["command_id"])
-            self._awaiting_reply.pop(UUID(command_id), None)
-            if command_id in self._timed_out:
-                reason = f"{ctx.id}: reply to command {command_id} came after the edge had refused it for want of one"
-                await ctx.set_aside(reason, topic, _text(payload))
-                return
-            if command_id in self._answered:
-                self.duplicates += 1  # the cabinet answered the same command twice (a redelivered command)
-                return
-            self._answered.add(command_id)
-        observation = ctx.observation(
-            mapped.event_type,
-            mapped.subject_kind,
-            mapped.subject_id,
-            mapped.data,
-            mapped.occurred_at,
-        )
-        try:
-            await ctx.emit([observation], cursor=self.seen.cursor() if mapped.message_id else None)
-        except (ValidationError, ValueError) as exc:
-            await ctx.set_aside(
-                f"{ctx.id}: the contract rejects {mapped.event_type}: {exc}"[:1000], topic, _text(payload)
+        events = mapped.events if isinstance(mapped, MappedEvents) else [mapped]
+        observations = []
+        for event in events:
+            if event.event_type == REBIRTH_ANSWER:
+                self._inventory_heard = True
+            if event.event_type == "cabinet.unlock_replied" and not await self._first_reply(event, topic, payload):
+                continue
+            observations.append(
+                ctx.observation(event.event_type, event.subject_kind, event.subject_id, event.data, event.occurred_at)
             )
+        if not observations:
+            return
+        try:
+            await ctx.emit(observations, cursor=self.seen.cursor() if mapped.message_id else None)
+        except (ValidationError, ValueError) as exc:
+            types = ", ".join(sorted({o.type for o in observations}))
+            await ctx.set_aside(f"{ctx.id}: the contract rejects {types}: {exc}"[:1000], topic, _text(payload))
+
+    async def _first_reply(self, reply: MappedEvent, topic: str, payload: bytes) -> bool:
+        """Whether an unlock reply is news: not one the edge already answered for the cabinet, nor a repeat."""
+        command_id = str(reply.data["command_id"])
+        self._awaiting_reply.pop(UUID(command_id), None)
+        if command_id in self._timed_out:
+            reason = f"{self.ctx.id}: reply to command {command_id} came after the edge had refused it for want of one"
+            await self.ctx.set_aside(reason, topic, _text(payload))
+            return False
+        if command_id in self._answered:
+            self.duplicates += 1  # the cabinet answered the same command twice (a redelivered command)
+            return False
+        self._answered.add(command_id)
+        return True
 
     def _heard(self) -> None:
         self._last_heard = asyncio.get_running_loop().time()

@@ -14,7 +14,6 @@ reason; a delivery whose robot lost its connection mid-route fails after the pro
 """
 
 import json
-import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,11 +22,9 @@ from typing import Any
 
 from contract.base import SubjectKind
 from contract.command import DispatchDelivery
-from contract.ids import InvalidIdentifierError, check_identifier
 from device_profiles.maps import NodeGraph, NoRouteError
 from device_profiles.vda5050 import (
     HANDOVER_ACTION,
-    RELEASED_INFO,
     Channel,
     Headers,
     Vda5050Profile,
@@ -44,6 +41,7 @@ from edge.drivers.vda5050_orders import (
     pickup_action_id,
     pickup_node_action,
 )
+from edge.drivers.vda5050_reports import error_component, fault_code, order_refusal, released_badge
 from edge.drivers.vda5050_task import task_state
 
 RESEND_ORDER_S = 3.0
@@ -105,21 +103,6 @@ class Delivery:
             for k, v in asdict(self).items()
             if k in ("delivery", "order_id", "destination", "drawer", "start", "steps", "handover")
         }
-
-
-def fault_code(error_type: str) -> str:
-    """VDA error types are camelCase (pathBlocked); the contract's fault codes are snake_case (path_blocked)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", error_type).lower()[:64] or "unknown"
-
-
-def _component(error: dict[str, Any]) -> str | None:
-    for ref in error.get("errorReferences") or []:
-        if ref["referenceKey"] in ("edgeId", "nodeId", "actionId", "topic"):
-            try:
-                return check_identifier(ref["referenceValue"], what="component")
-            except InvalidIdentifierError:
-                return None
-    return None
 
 
 class MasterControl:
@@ -275,13 +258,12 @@ class MasterControl:
             self.current = Delivery(command.delivery, order_id, command.destination, command.drawer, start)
             self.current.handover = self.profile.handover.action
             self.current.order, self.current.sent_at, self.current.first_sent_at = order, now, now
-            self.state_requested_at = None
             out.messages.append(("order", order))
 
     # -- what the robot says -----------------------------------------------------------------------------------
     def on_state(self, state: dict[str, Any], now: float) -> Reaction:
         out = Reaction()
-        self.state, self.state_at = state, now
+        self.state, self.state_at, self.state_requested_at = state, now, None
         at = parse_timestamp(state["timestamp"])
         self._faults(state, at, out)
         status = task_state(state)
@@ -297,7 +279,7 @@ class MasterControl:
     def _faults(self, state: dict[str, Any], at: datetime, out: Reaction) -> None:
         seen: dict[str, dict[str, Any]] = {}
         for error in state["errors"]:
-            code, component = fault_code(error["errorType"]), _component(error)
+            code, component = fault_code(error["errorType"]), error_component(error)
             seen[f"{code}@{component or ''}"] = {"code": code, "component": component, "error": error}
         for key, fault in seen.items():
             if key not in self.faults:
@@ -328,8 +310,8 @@ class MasterControl:
             if "accepted" in d.steps:
                 now_on = f"it is on order {state['orderId']}" if state["orderId"] else "it has no order"
                 step("failed", {"reason": f"robot gave up the order before the hand-over ({now_on})"[:200]})
-            elif refusal := _refusal(state, d.order_id):
-                step("failed", {"reason": refusal})
+            elif refused := order_refusal(state, d.order_id):
+                step("failed", {"reason": refused})
             return
         d.order = None  # the robot has it: no more resending
         step("accepted", {"order_id": d.order_id, "destination": d.destination, "drawer": d.drawer})
@@ -356,14 +338,14 @@ class MasterControl:
             step("failed", {"reason": f"pick-up failed: {pickup.get('resultDescription') or 'no reason given'}"[:200]})
             return True
         if d.handover == "none":
-            release = _released(state, d.order_id, None)
+            release = released_badge(state, d.order_id, None)
             if "arrived" in d.steps and release is not None:
                 step("handed_over", {"drawer": d.drawer, "badge": release or PIN_PAD})
                 return True
             return False
         handover = actions.get(handover_action_id(d.order_id))
         if handover and handover["actionStatus"] == "FINISHED":
-            badge = _released(state, d.order_id, handover["actionId"])
+            badge = released_badge(state, d.order_id, handover["actionId"])
             step(
                 "handed_over",
                 {"drawer": d.drawer, "badge": badge or (PIN_PAD if d.handover == HANDOVER_ACTION else AT_ROBOT)},
@@ -408,33 +390,3 @@ class MasterControl:
 
     def _failed(self, d: Delivery, reason: str) -> Happened:
         return Happened("delivery.failed", "delivery", d.delivery, {"robot": self.device_id, "reason": reason[:200]})
-
-
-def _refs(entry: dict[str, Any], key: str) -> dict[str, str]:
-    return {r["referenceKey"]: r["referenceValue"] for r in entry.get(key) or []}
-
-
-def _refusal(state: dict[str, Any], order_id: str) -> str | None:
-    """The robot's reason for not taking the order: any error naming it before the robot took it (VDA 5050
-    6.6.4: validationError, orderError, orderUpdateError; noRouteError and makers' own types likewise)."""
-    for error in state["errors"]:
-        if _refs(error, "errorReferences").get("orderId") == order_id:
-            reason = error.get("errorDescription") or "no reason given"
-            return f"robot refused the order ({error['errorType']}): {reason}"[:200]
-    return None
-
-
-def _released(state: dict[str, Any], order_id: str, action_id: str | None) -> str | None:
-    """The badge of a drawer release the robot reports for the order (and action): '' when released without a
-    usable badge (a PIN), None when there is no such release."""
-    for info in state.get("information") or []:
-        refs = _refs(info, "infoReferences")
-        if info["infoType"] != RELEASED_INFO or refs.get("orderId") != order_id:
-            continue
-        if action_id is not None and refs.get("actionId") != action_id:
-            continue
-        try:
-            return check_identifier(refs["badge"], what="badge") if refs.get("badge") else ""
-        except InvalidIdentifierError:
-            return ""
-    return None

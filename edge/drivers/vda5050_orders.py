@@ -1,7 +1,7 @@
 """What master control sends a VDA 5050 robot: an order along a planned route, and instant actions.
 
-Each message is shaped for the robot's version (2.0 names the instant-action array `instantActions`, 2.1
-`actions`) and checked against that version's official schema before it leaves. Every send gets a fresh
+Each message is shaped for the robot's version (see `instant_actions_message` for the one difference that
+matters) and checked against that version's official schema before it leaves. Every send gets a fresh
 header (VDA 5050 6.4: `headerId` increases with each message on a topic), resends included.
 """
 
@@ -113,5 +113,8 @@ def instant_actions_message(headers: Headers, *actions: tuple[str, str, dict[str
         }
         for kind, action_id, params in actions
     ]
-    key = "instantActions" if headers.version.startswith("2.0.") else "actions"
-    return check("instantActions", {**headers("instantActions"), key: body}, headers.version)
+    # The 2.0 document and vehicles built on it (vda-5050-lib) name the array `instantActions`; the official
+    # 2.0 schema (as corrected by the VDA) and 2.1 name it `actions`: a 2.0 message carries both, a 2.1 one
+    # `actions` alone. Either kind of vehicle finds its array; the schemas allow the extra key.
+    arrays = {"actions": body, **({"instantActions": body} if headers.version.startswith("2.0.") else {})}
+    return check("instantActions", {**headers("instantActions"), **arrays}, headers.version)

@@ -1,9 +1,10 @@
 """The event store: each event id stored once, queued for projection, in one transaction per batch.
 
-`ingest_batch` makes a batch durable: each event id is stored once (`INSERT ... ON CONFLICT (id) DO NOTHING RETURNING
-id`), and each new event is queued in `projection_backlog`, in the same transaction; that is what an edge's ack
-stands for. The projection runner (`gateway.projection.runner`) folds them afterwards. `commit_batch` does both at
-once (the integration API and tests). Edges' births, deaths and outbox reports are recorded here too.
+`ingest_batch` makes a batch durable: each event id is stored once (`INSERT ... ON CONFLICT DO NOTHING RETURNING id`,
+after looking the ids up on PostgreSQL, whose partitioned events are unique by id and occurred_at), and each new
+event is queued in `projection_backlog`, in the same transaction; that is what an edge's ack stands for. The
+projection runner (`gateway.projection.runner`) folds them afterwards. `commit_batch` does both at once (the
+integration API and tests). Edges' births, deaths and outbox reports are recorded here too.
 """
 
 import logging
@@ -99,6 +100,8 @@ class EventStore:
         """See `gateway.ingest.seq_bound`."""
         self._on_commit = tuple(on_commit)
         """Called after each durable commit (`ingest_batch`), before it is projected; must not block."""
+        self._partitioned = db.dialect == "postgresql"
+        """The events table is partitioned (PostgreSQL): its key alone does not keep an id stored once."""
 
     async def commit_batch(self, batch: Sequence[Event]) -> BatchResult:
         """Store the batch (`ingest_batch`) and project its new events at once (`project_events`).
@@ -135,16 +138,20 @@ class EventStore:
             inserted: set[UUID] = set()
             rows: dict[UUID, dict[str, Any]] = {}
             historical = await historical_ids(connection, unique, self._historical_grace)
+            # PostgreSQL's events are partitioned by month (migration 0013) and unique by (id, occurred_at) only: a
+            # resend carries the same occurred_at and meets the key, but an id stored under another occurred_at is
+            # found only by looking it up, before the insert, so that it is judged (duplicate or tampered) instead.
+            truth = await stored_fingerprints(connection, [e.id for e in unique]) if self._partitioned else {}
             # In id order: two replicas inserting the same resent ids take their row locks in one order (no cycle).
-            for chunk in chunks(sorted(unique, key=lambda e: e.id)):
-                statement = self._db.insert(events).on_conflict_do_nothing(index_elements=["id"]).returning(events.c.id)
+            for chunk in chunks(sorted((e for e in unique if e.id not in truth), key=lambda e: e.id)):
+                statement = self._db.insert(events).on_conflict_do_nothing().returning(events.c.id)
                 values = [_event_row(e, e.id in historical) for e in chunk]
                 rows.update((row["id"], row) for row in values)
                 returned = await connection.execute(statement, values)
                 inserted.update(returned.scalars())
             new = [e for e in unique if e.id in inserted]
-            again = [e.id for e in unique if e.id not in inserted]
-            truth = await stored_fingerprints(connection, again) if again else {}
+            again = [e.id for e in unique if e.id not in inserted and e.id not in truth]
+            truth.update(await stored_fingerprints(connection, again) if again else {})
             truth.update({e.id: event_fingerprint(e) for e in new if len(batch) > len(unique)})
             tampered = [
                 Tampered(e, truth[e.id], offered)

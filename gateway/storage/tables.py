@@ -27,6 +27,8 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# On PostgreSQL events, custody_log and telemetry are partitioned by month (migration 0013,
+# gateway/storage/partitions.py), each key extended with the partition's column; SQLite keeps them as declared here.
 events = sa.Table(
     "events",
     metadata,

@@ -1,20 +1,20 @@
-"""A MedVault MV-40 ward medication cabinet as a real MQTT client speaking the vendor's JSON.
+"""A ward medication cabinet as a real MQTT client speaking its vendor's JSON (MedVault MV-40, PillPort PP-7).
 
     async with CabinetSimulator(profile, "MV40-0231", broker_url, seed=1, speed=60) as cabinet:
         await cabinet.open_door("N-40217")
         await cabinet.remove("D1-03", 2, "N-40217", order_id="MO-0012345")
         await cabinet.close_door()
 
-Topics come from the profile (`status`, `events`, `telemetry`, `inventory`, `commands`, `replies`); the JSON
-shapes are the MV-40's, the ones `device_profiles/models/medvault-mv40.yaml` maps. Times are simulated seconds
-running `speed` times faster than real time; message timestamps are the cabinet clock (UTC, epoch ms).
+Topics come from the profile; the JSON shapes are its model's, chosen by the profile's name (`dialects`): the
+MV-40's (`messages`, what `medvault-mv40.yaml` maps) or the PP-7's (`pp7`, what `pillport-pp7.yaml` maps). Times
+are simulated seconds running `speed` times faster than real time; message timestamps are the cabinet clock (UTC).
 Deterministic for a seed; `stock_seed` (default: `seed`) alone decides how the bins are stocked, so a cabinet
 can hold the same stock whatever the traffic's seed. With `inventory_every_s` the cabinet reports its full
 inventory on every connect and then every that many simulated seconds, as real cabinets do; without it, only when
 asked (the INVENTORY command, `inventory()`). Faults: `warm_fridge`, door ajar (left open), `power_loss` (the
 broker publishes the Last Will) and `reboot`, `malformed_frames`, `duplicate_messages`. Its parts: the MQTT
-connection and journal (`link`), stamping and garbling the stream (`stream`), the JSON shapes (`messages`), the
-fridge (`fridge`), the stock and badges (`stock`), all in `simulators.cabinets`.
+connection and journal (`link`), stamping and garbling the stream (`stream`), the JSON shapes (`dialect`,
+`messages`, `pp7`), the fridge (`fridge`), the stock and badges (`stock`), all in `simulators.cabinets`.
 """
 
 import asyncio
@@ -27,15 +27,13 @@ from typing import Any
 
 from device_profiles import MqttJsonProfile
 from mqttlink.url import BrokerAddress
-from simulators.cabinets import messages
+from simulators.cabinets.dialect import ALARM_TEXT, CabinetCommand, Movement, Out, Reply
+from simulators.cabinets.dialects import dialect_for
 from simulators.cabinets.fridge import Fridge
 from simulators.cabinets.link import CabinetLink
-from simulators.cabinets.messages import ALARM_TEXT
 from simulators.cabinets.stock import BinStock, badges, stock_cabinet
 from simulators.cabinets.stream import VendorStream
 from simulators.cabinets.timers import Timers
-
-TOPICS = ("status", "events", "telemetry", "inventory", "commands", "replies")
 
 
 class CabinetError(RuntimeError):
@@ -64,9 +62,7 @@ class CabinetSimulator:
         today: date | None = None,
         clock: Callable[[], datetime] = _device_now,
     ) -> None:
-        missing = [name for name in TOPICS if name not in profile.topics]
-        if missing:
-            raise ValueError(f"profile {profile.name} lacks the MV-40 topics {', '.join(missing)}")
+        self.dialect = dialect_for(profile)
         if speed <= 0:
             raise ValueError("speed must be > 0")
         if inventory_every_s is not None and inventory_every_s <= 0:
@@ -94,15 +90,17 @@ class CabinetSimulator:
         self.link = CabinetLink(
             self.broker,
             topic_id,
-            status_topic=self.topic("status"),
-            commands_topic=self.topic("commands"),
-            online_status=lambda: self.stream.status("ONLINE"),
+            status_topic=self.topic(self.dialect.status_topic),
+            commands_topic=self.topic(self.dialect.commands_topic),
+            client_id=f"{self.dialect.client_prefix}-{topic_id}",
+            last_will=self.dialect.last_will(),
+            online_status=lambda: self.stream.status(online=True),
             on_connected=self._connected,
             on_command=self._received,
         )
         self.connected = self.link.connected
         """Set while the cabinet is connected to the broker (after its ONLINE status)."""
-        self.stream = VendorStream(self.link, self.topic, topic_id, clock, self.rng, boot)
+        self.stream = VendorStream(self.link, self.dialect, self.topic, topic_id, clock, self.rng, boot)
         self._tasks: list[asyncio.Task[Any]] = []
         self._timers = Timers(self.real_seconds)
 
@@ -111,7 +109,7 @@ class CabinetSimulator:
 
     @property
     def boot(self) -> int:
-        """Power-ons so far (with the `boot` it was made with): part of every msgId."""
+        """Power-ons so far (with the `boot` it was made with): part of every message number (the MV-40's msgId)."""
         return self.stream.boot
 
     @property
@@ -155,7 +153,7 @@ class CabinetSimulator:
         if not self.powered:
             return
         if self.connected.is_set():
-            self._status("OFFLINE", cause="shutdown")
+            self._status(online=False, cause="shutdown")
             with contextlib.suppress(TimeoutError):
                 await self.flushed(timeout_s=5)
         await self._power_off()
@@ -212,29 +210,29 @@ class CabinetSimulator:
     def _connected(self) -> None:
         if self.inventory_every_s is not None:
             # Queued after anything the journal still holds: the snapshot is the stock as of now.
-            self._publish("inventory", self._snapshot(None))
+            self._publish(*self._snapshot(None))
 
     def _received(self, body: dict[str, Any]) -> None:
         self.commands.append(body)
         self._command(body)
 
     # -- publishing --------------------------------------------------------------------------------------------
-    def _status(self, state: str, cause: str | None = None) -> None:
-        self.link.send(self.topic("status"), self.stream.status(state, cause), retain=True)
+    def _status(self, online: bool, cause: str | None = None) -> None:
+        self.link.send(self.topic(self.dialect.status_topic), self.stream.status(online, cause), retain=True)
 
     def _publish(self, topic_name: str, body: dict[str, Any]) -> dict[str, Any]:
         if not self.powered:
             raise CabinetError(f"cabinet {self.topic_id} is powered off")
         return self.stream.publish(topic_name, body)
 
-    def malformed(self, kind: str) -> bytes:
-        """A frame the edge must set aside (see `messages.MALFORMED_KINDS`), with a fresh msgId."""
+    def malformed(self, kind: str) -> tuple[str, bytes]:
+        """A frame the edge must set aside (see `dialect.MALFORMED_KINDS`), and the topic its model sends it on."""
         return self.stream.malformed(kind)
 
     def send_malformed(self, kind: str) -> bytes:
-        """Publish one malformed frame on the events topic now; returns it."""
-        frame = self.malformed(kind)
-        self.link.send(self.topic("events"), frame)
+        """Publish one malformed frame now; returns it."""
+        topic, frame = self.malformed(kind)
+        self.link.send(topic, frame)
         return frame
 
     def malformed_frames(self, minutes: float) -> None:
@@ -242,22 +240,21 @@ class CabinetSimulator:
         self.stream.malformed_for(self.real_seconds(minutes * 60))
 
     def duplicate_messages(self, minutes: float) -> None:
-        """Fault: for `minutes` (simulated), every message is published twice with the same msgId."""
+        """Fault: for `minutes` (simulated), every message is published twice (the same msgId, the same bytes)."""
         self.stream.duplicate_for(self.real_seconds(minutes * 60))
 
     # -- nurse and pharmacy access -----------------------------------------------------------------------------
     async def open_door(self, badge: str) -> bool:
         """Badge in and open; an unknown badge raises (and clears) an access-denied alarm and returns False."""
         if badge not in self.enrolled:
-            user = {"badgeId": badge}
-            self._alarm("A-301", "RAISED", user=user)
-            self._alarm("A-301", "CLEARED", user=user)
+            self._alarm("A-301", raised=True, badge=badge)
+            self._alarm("A-301", raised=False, badge=badge)
             return False
         if self.door_opened_by is not None:
             raise CabinetError(f"the door is already open (by {self.door_opened_by})")
         self.door_opened_by = badge
         self.unlocked_for = None
-        self._publish("events", {"evt": "DOOR_OPEN", "door": {"id": "main"}, "user": {"badgeId": badge}})
+        self._publish(*self.dialect.door(True, badge))
         self._timers.start("door_ajar", self.door_ajar_after_s, self._door_ajar)
         return True
 
@@ -267,9 +264,9 @@ class CabinetSimulator:
             raise CabinetError("the door is already closed")
         self.door_opened_by = None
         self._timers.cancel("door_ajar")
-        self._publish("events", {"evt": "DOOR_CLOSE", "door": {"id": "main"}, "user": {"badgeId": badge}})
+        self._publish(*self.dialect.door(False, badge))
         if "A-101" in self.alarms:
-            self._alarm("A-101", "CLEARED")
+            self._alarm("A-101", raised=False)
 
     async def remove(
         self, bin_id: str, quantity: int = 1, badge: str | None = None, *, order_id: str | None = None
@@ -279,12 +276,12 @@ class CabinetSimulator:
         if quantity < 1 or quantity > line.quantity:
             raise CabinetError(f"bin {bin_id} holds {line.quantity}; cannot take {quantity}")
         self.stock[bin_id] = line.with_quantity(line.quantity - quantity)
-        return self._movement("ITEM_TAKEN", line, quantity, badge, order_ref=order_id)
+        return self._movement("removed", line, quantity, badge, order_ref=order_id)
 
     async def return_item(self, bin_id: str, quantity: int = 1, badge: str | None = None) -> dict[str, Any]:
         line = self._open_bin(bin_id)
         self.stock[bin_id] = line.with_quantity(line.quantity + quantity)
-        return self._movement("ITEM_RETURNED", line, quantity, badge)
+        return self._movement("returned", line, quantity, badge)
 
     async def restock(
         self,
@@ -301,7 +298,7 @@ class CabinetSimulator:
         if lot is not None:
             line = BinStock(line.bin, line.gtin, lot, expiry or line.expiry, line.quantity, line.par, line.description)
         self.stock[bin_id] = line.with_quantity(line.quantity + quantity)
-        return self._movement("ITEM_REFILLED", line, quantity, badge, delivery_ref=delivery)
+        return self._movement("restocked", line, quantity, badge, delivery_ref=delivery)
 
     def _open_bin(self, bin_id: str) -> BinStock:
         if self.door_opened_by is None:
@@ -312,7 +309,7 @@ class CabinetSimulator:
 
     def _movement(
         self,
-        evt: str,
+        kind: Movement,
         line: BinStock,
         quantity: int,
         badge: str | None,
@@ -321,43 +318,45 @@ class CabinetSimulator:
         delivery_ref: str | None = None,
     ) -> dict[str, Any]:
         txn_id = f"T{self.boot}-{self.stream.counter + 1:06d}"
-        body = messages.movement(
-            evt, line, quantity, badge or self.door_opened_by, txn_id, order_ref=order_ref, delivery_ref=delivery_ref
+        who = badge or self.door_opened_by
+        return self._publish(
+            *self.dialect.movement(kind, line, quantity, who, txn_id, order_ref=order_ref, delivery_ref=delivery_ref)
         )
-        return self._publish("events", body)
 
     async def inventory(self, request_id: str | None = None) -> dict[str, Any]:
-        """Publish a full stock snapshot (the MV-40 groups bins by drawer)."""
-        return self._publish("inventory", self._snapshot(request_id))
+        """Publish a full stock snapshot (both models group bins by drawer)."""
+        return self._publish(*self._snapshot(request_id))
 
-    def _snapshot(self, request_id: str | None) -> dict[str, Any]:
-        return messages.snapshot(self.stock, request_id)
+    def _snapshot(self, request_id: Any) -> Out:
+        return self.dialect.snapshot(self.stock, request_id)
 
     async def _inventory_loop(self, every_s: float) -> None:
         """The periodic full report; while the link is down there is none (the next connect reports anyway)."""
         while True:
             await asyncio.sleep(self.real_seconds(every_s))
             if self.connected.is_set():
-                self._publish("inventory", self._snapshot(None))
+                self._publish(*self._snapshot(None))
 
     # -- commands ----------------------------------------------------------------------------------------------
     def _command(self, body: dict[str, Any]) -> None:
-        cmd, request_id = body.get("cmd"), body.get("reqId")
         if not self.powered:
             return
-        if cmd == "UNLOCK":
-            badge = body.get("badgeId")
+        command = self.dialect.command(body)
+        if command.kind == "unlock":
+            badge = command.badge
             if badge in self.enrolled and self.door_opened_by is None:
-                self.unlocked_for = str(badge)
-                self._publish("replies", {"reqId": request_id, "cmd": cmd, "result": "GRANTED"})
+                self.unlocked_for = badge
+                self._reply(command, "granted")
             else:
-                why = "door already open" if badge in self.enrolled else "badge not enrolled"
-                self._publish("replies", {"reqId": request_id, "cmd": cmd, "result": "DENIED", "why": why})
-        elif cmd == "INVENTORY":
-            self._publish("replies", {"reqId": request_id, "cmd": cmd, "result": "OK"})
-            self._publish("inventory", self._snapshot(request_id))
+                self._reply(command, "denied", "door already open" if badge in self.enrolled else "badge not enrolled")
+        elif command.kind == "inventory":
+            self._reply(command, "ok")
+            self._publish(*self._snapshot(command.request_id))
         else:
-            self._publish("replies", {"reqId": request_id, "cmd": cmd, "result": "ERROR", "why": "unknown command"})
+            self._reply(command, "error", "unknown command")
+
+    def _reply(self, command: CabinetCommand, result: Reply, why: str | None = None) -> None:
+        self._publish(*self.dialect.reply(command, result, why))
 
     # -- fridge and alarms -------------------------------------------------------------------------------------
     def warm_fridge(self, target_c: float, minutes: float) -> None:
@@ -376,19 +375,20 @@ class CabinetSimulator:
     async def _fridge_loop(self) -> None:
         while True:
             temperature = self.fridge.read(self.rng)
-            fridge = {"tempC": temperature, "setpointC": self.setpoint_c, "compressor": "ON"}
-            self._publish("telemetry", {"fridge": fridge, "door": {"open": self.door_opened_by is not None}})
+            door_open = self.door_opened_by is not None
+            self._publish(*self.dialect.climate(temperature, self.setpoint_c, door_open))
             for code, out_of_range in Fridge.out_of_range(temperature).items():
                 if out_of_range and code not in self.alarms:
-                    self._alarm(code, "RAISED", text=f"{ALARM_TEXT[code]}: {temperature:.1f} °C")
+                    self._alarm(code, raised=True, text=f"{ALARM_TEXT[code]}: {temperature:.1f} °C")
                 elif not out_of_range and code in self.alarms:
-                    self._alarm(code, "CLEARED")
+                    self._alarm(code, raised=False)
             await asyncio.sleep(self.real_seconds(self.telemetry_interval_s))
 
     async def _door_ajar(self) -> None:
         if self.door_opened_by is not None and "A-101" not in self.alarms:
-            self._alarm("A-101", "RAISED", text=f"door open for {self.door_ajar_after_s:g} s")
+            self._alarm("A-101", raised=True, text=f"door open for {self.door_ajar_after_s:g} s")
 
-    def _alarm(self, code: str, state: str, *, text: str | None = None, user: dict[str, str] | None = None) -> None:
-        (self.alarms.add if state == "RAISED" else self.alarms.discard)(code)
-        self._publish("events", messages.alarm(code, state, text, user))
+    def _alarm(self, code: str, *, raised: bool, text: str | None = None, badge: str | None = None) -> None:
+        """`code` is the simulator's alarm identity (the MV-40's code); the dialect writes it as its model does."""
+        (self.alarms.add if raised else self.alarms.discard)(code)
+        self._publish(*self.dialect.alarm(code, raised, text, badge))

@@ -15,7 +15,6 @@ from typing import Any
 import aiomqtt
 
 from mqttlink import BrokerAddress, MqttLink, Subscription
-from simulators.cabinets import messages
 from simulators.one_shot import publish_once
 
 log = logging.getLogger(__name__)
@@ -32,6 +31,8 @@ class CabinetLink:
         *,
         status_topic: str,
         commands_topic: str,
+        client_id: str,
+        last_will: str,
         online_status: Callable[[], bytes],
         on_connected: Callable[[], None],
         on_command: Callable[[dict[str, Any]], None],
@@ -51,9 +52,9 @@ class CabinetLink:
         self._drained = asyncio.Event()
         self._link = MqttLink(
             broker,
-            identifier=f"mv40-{topic_id}",
+            identifier=client_id,
             subscriptions=[Subscription(commands_topic, qos=1)],
-            will=lambda: aiomqtt.Will(status_topic, messages.last_will(), qos=1, retain=True),
+            will=lambda: aiomqtt.Will(status_topic, last_will, qos=1, retain=True),
             keepalive=10,
             log_failures=False,  # a cabinet loses its link with every power cut: `_lost` notes it quietly
             on_connect=self._online,

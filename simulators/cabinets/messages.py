@@ -1,21 +1,27 @@
 """The MV-40's JSON, as the cabinet writes it: status, stock movements, alarms, snapshots, and broken frames.
 
-Only the shapes live here; `CabinetSimulator` decides when to send them and adds `msgId` and `ts`.
+The shapes are functions; `Mv40Dialect` is the simulator's view of them (see `dialect`), adding `msgId` and `ts`
+(epoch milliseconds) to every message.
 """
 
 import json
+from datetime import datetime
 from typing import Any
 
+from simulators.cabinets.dialect import (
+    ALARM_TEXT,
+    MALFORMED_KINDS,
+    CabinetCommand,
+    Dialect,
+    Movement,
+    Out,
+    Reply,
+    epoch_ms,
+)
 from simulators.cabinets.stock import BinStock
 
 FIRMWARE = "4.2.1"
-ALARM_TEXT = {
-    "A-101": "door open too long",
-    "A-201": "fridge temperature above range",
-    "A-202": "fridge temperature below range",
-    "A-301": "badge not enrolled",
-}
-MALFORMED_KINDS = ("truncated", "not_json", "unknown_event", "bad_gtin")
+EVT = {"removed": "ITEM_TAKEN", "returned": "ITEM_RETURNED", "restocked": "ITEM_REFILLED"}
 
 
 def status(state: str, ts: int, boot: int, cause: str | None = None) -> bytes:
@@ -90,3 +96,66 @@ def malformed(kind: str, msg_id: str, ts: int) -> bytes:
         item = {"gtin": "00614141001017", "lot": "L00A000", "exp": "2027-01-31"}
         return json.dumps({**base, "evt": "ITEM_TAKEN", "txn": {"binId": "D1-01", "qty": 1, "item": item}}).encode()
     raise ValueError(f"unknown malformed kind {kind!r} (known: {', '.join(MALFORMED_KINDS)})")
+
+
+class Mv40Dialect(Dialect):
+    """MedVault MV-40, `medvault-mv40.yaml`: camelCase, `msgId` and `ts` (epoch ms) on every message."""
+
+    profile = "medvault-mv40"
+    key_prefix = "MV40"
+    client_prefix = "mv40"
+    topics = ("status", "events", "telemetry", "inventory", "commands", "replies")
+    commands_topic = "commands"
+
+    def stamp(self, topic_name: str, body: dict[str, Any], message_id: str, at: datetime) -> dict[str, Any]:
+        return {"msgId": message_id, "ts": epoch_ms(at), **body}
+
+    def status(self, online: bool, at: datetime, boot: int, cause: str | None = None) -> bytes:
+        return status("ONLINE" if online else "OFFLINE", epoch_ms(at), boot, cause)
+
+    def last_will(self) -> str:
+        return last_will()
+
+    def door(self, opened: bool, badge: str | None) -> Out:
+        evt = "DOOR_OPEN" if opened else "DOOR_CLOSE"
+        return "events", {"evt": evt, "door": {"id": "main"}, "user": {"badgeId": badge}}
+
+    def movement(
+        self,
+        kind: Movement,
+        line: BinStock,
+        quantity: int,
+        badge: str | None,
+        txn_id: str,
+        *,
+        order_ref: str | None = None,
+        delivery_ref: str | None = None,
+    ) -> Out:
+        body = movement(EVT[kind], line, quantity, badge, txn_id, order_ref=order_ref, delivery_ref=delivery_ref)
+        return "events", body
+
+    def alarm(self, code: str, raised: bool, text: str | None = None, badge: str | None = None) -> Out:
+        user = {"badgeId": badge} if badge else None
+        return "events", alarm(code, "RAISED" if raised else "CLEARED", text, user)
+
+    def climate(self, temperature_c: float, setpoint_c: float, door_open: bool) -> Out:
+        fridge = {"tempC": temperature_c, "setpointC": setpoint_c, "compressor": "ON"}
+        return "telemetry", {"fridge": fridge, "door": {"open": door_open}}
+
+    def snapshot(self, stock: dict[str, BinStock], request_id: Any) -> Out:
+        return "inventory", snapshot(stock, request_id)
+
+    def command(self, body: dict[str, Any]) -> CabinetCommand:
+        cmd, request_id = body.get("cmd"), body.get("reqId")
+        kinds: dict[Any, Any] = {"UNLOCK": "unlock", "INVENTORY": "inventory"}
+        badge = body.get("badgeId")
+        return CabinetCommand(kinds.get(cmd, "unknown"), request_id, None if badge is None else str(badge), cmd)
+
+    def reply(self, command: CabinetCommand, result: Reply, why: str | None = None) -> Out:
+        body: dict[str, Any] = {"reqId": command.request_id, "cmd": command.name, "result": result.upper()}
+        if why is not None:
+            body["why"] = why
+        return "replies", body
+
+    def malformed(self, kind: str, message_id: str, at: datetime) -> tuple[str, bytes]:
+        return "events", malformed(kind, message_id, epoch_ms(at))

@@ -1,8 +1,9 @@
 """A ward's day at its medication cabinets: nurses taking and returning items, pharmacy restock rounds.
 
-`run_cabinets(profile_name, broker_url, count, seed, speed)` runs `count` simulated MV-40 cabinets until it is
-cancelled (the `wardlink sim cabinets` command and the demo). Seeded: the same seed gives the same cabinets,
-badges and choices; times are simulated and run `speed` times faster than real time.
+`run_cabinets(profile_name, broker_url, count, seed, speed)` runs `count` simulated cabinets of that model (any
+the simulator has a dialect for: the MV-40, the PP-7) until it is cancelled (the `wardlink sim cabinets` command
+and the demo). Seeded: the same seed gives the same cabinets, badges and choices; times are simulated and run
+`speed` times faster than real time.
 """
 
 import asyncio
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from device_profiles import PROFILES_DIR, MqttJsonProfile, load_profiles
 from simulators.cabinets.cabinet import CabinetError, CabinetSimulator
+from simulators.cabinets.dialects import dialect_for
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +107,25 @@ async def run_cabinets(
     speed: float,
     *,
     profiles_dir: Path = PROFILES_DIR,
-    topic_prefix: str = "MV40",
+    topic_prefix: str | None = None,
     pattern: WardPattern | None = None,
     inventory_every_s: float | None = 3600.0,
 ) -> None:
     """Run `count` cabinets on the broker at `broker_url` with simulated ward activity, until cancelled.
 
-    Each reports its full inventory when it connects and then every `inventory_every_s` simulated seconds.
+    Each reports its full inventory when it connects and then every `inventory_every_s` simulated seconds. Their
+    keys are `{topic_prefix}-0001`, ... (default: the model's own prefix, MV40 or PP7).
     """
     profile = load_profiles(profiles_dir).get(profile_name)
     if not isinstance(profile, MqttJsonProfile):
         raise ValueError(f"{profile_name!r} is not an mqtt-json cabinet profile in {profiles_dir}")
     pattern = pattern or WardPattern()
+    prefix = topic_prefix or dialect_for(profile).key_prefix
     cabinets = [
         CabinetSimulator(
             profile, topic_id, broker_url, seed=seed * 1000 + i, speed=speed, inventory_every_s=inventory_every_s
         )
-        for i, topic_id in enumerate(cabinet_ids(count, topic_prefix), start=1)
+        for i, topic_id in enumerate(cabinet_ids(count, prefix), start=1)
     ]
     tasks: list[asyncio.Task[None]] = []
     try:

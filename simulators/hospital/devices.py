@@ -14,6 +14,7 @@ from contract import Topics
 from device_profiles import DeviceInstance, ModbusEndpoint, MqttEndpoint, Site
 from device_profiles.maps import load_map
 from simulators.cabinets.cabinet import CabinetSimulator
+from simulators.cabinets.dialects import dialect_for
 from simulators.cabinets.ward import cabinet_ids
 from simulators.hospital.scenario import Devices
 from simulators.robots.robot import RobotSimulator
@@ -67,6 +68,7 @@ class HospitalDevices:
             for n, device in enumerate(ids["robot"], start=1)
         }
         cabinet_profile = profiles[devices.cabinet_profile]
+        cabinet_keys = cabinet_ids(len(ids["cabinet"]), dialect_for(cabinet_profile).key_prefix)
         self.cabinets = {
             device: CabinetSimulator(
                 cabinet_profile,
@@ -78,7 +80,7 @@ class HospitalDevices:
                 speed=speed,
                 clock=clock,
             )
-            for n, (device, key) in enumerate(zip(ids["cabinet"], cabinet_ids(len(ids["cabinet"])), strict=True), 1)
+            for n, (device, key) in enumerate(zip(ids["cabinet"], cabinet_keys, strict=True), 1)
         }
         self.cabinet_ward = {device: WARDS[n % len(WARDS)] for n, device in enumerate(self.cabinets)}
         stations = {s for t in self.tube_systems.values() for s in t.network.stations}

@@ -8,7 +8,7 @@ The sorter and the tube system simulators are subclasses that say what the value
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 _TABLES = ("coil", "discrete", "holding", "input")  # the order SimDevice wants its non-shared blocks in
 _READ_TABLE = {1: "coil", 2: "discrete", 3: "holding", 4: "input"}
 _WRITE_TABLE = {5: "coil", 15: "coil", 6: "holding", 16: "holding", 23: "holding"}
+
+Gate = Callable[[], Awaitable[ExcCodes | None]]
+"""A gateway in front of a device: None lets the request through, an exception code answers it instead."""
 
 
 def device_now() -> datetime:
@@ -84,8 +87,7 @@ class ProfileDevice:
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("the simulator is already running")
-        device = SimDevice(id=self.unit, simdata=self._simdata(), action=self._on_access)
-        server = ModbusTcpServer(context=device, address=(self.host, self._port))
+        server = ModbusTcpServer(context=self.sim_device(), address=(self.host, self._port))
         await server.serve_forever(background=True)
         self._server = server
         sockets = getattr(server.transport, "sockets", None)
@@ -146,6 +148,29 @@ class ProfileDevice:
         return None
 
     # -- the register image ------------------------------------------------------------------------------------
+    def sim_device(self, gate: Gate | None = None) -> SimDevice:
+        """The device as pymodbus serves it at its unit: by itself (`start`) or behind a gateway with others.
+
+        A gateway's `gate` sees each request first: an exception code answers for the device; a gate that never
+        returns is a unit that never answers.
+        """
+        if gate is None:
+            return SimDevice(id=self.unit, simdata=self._simdata(), action=self._on_access)
+
+        async def action(
+            function_code: int,
+            start_address: int,
+            address: int,
+            count: int,
+            registers: list[int],
+            set_values: list[int] | list[bool] | None,
+        ) -> ExcCodes | None:
+            if (refusal := await gate()) is not None:
+                return refusal
+            return await self._on_access(function_code, start_address, address, count, registers, set_values)
+
+        return SimDevice(id=self.unit, simdata=self._simdata(), action=action)
+
     def _simdata(self) -> tuple[list[SimData], list[SimData], list[SimData], list[SimData]]:
         tables: dict[str, list[SimData]] = {table: [] for table in _TABLES}
         for resource in self.profile.resources:

@@ -133,3 +133,68 @@ def test_encode_refuses_with_a_reason(overrides: dict[str, Any], value: Any, rea
     with pytest.raises(CodecError) as caught:
         encode(resource(**overrides), value)
     assert reason in str(caught.value)
+
+
+# -- word and byte order: the four ways devices lay out a 32-bit value ---------------------------------------------
+ORDERS = [
+    pytest.param("big", "big", "ABCD", id="ABCD big-endian"),
+    pytest.param("little", "big", "CDAB", id="CDAB word swap"),
+    pytest.param("big", "little", "BADC", id="BADC byte swap"),
+    pytest.param("little", "little", "DCBA", id="DCBA both swapped"),
+]
+
+
+@pytest.mark.parametrize(("word_order", "byte_order", "order"), ORDERS)
+@pytest.mark.parametrize(
+    ("raw_type", "value"),
+    [("float32", 123.456), ("float32", -0.015625), ("int32", -123456789), ("uint32", 0xDEADBEEF)],
+)
+def test_a_value_encoded_in_each_order_decodes_back(
+    word_order: str, byte_order: str, order: str, raw_type: str, value: float
+) -> None:
+    r = resource(
+        raw_type=raw_type,
+        value_type="float" if raw_type == "float32" else "int",
+        word_order=word_order,
+        byte_order=byte_order,
+    )
+    assert r.order == order
+    assert decode(r, encode(r, value)) == value
+
+
+@pytest.mark.parametrize(
+    ("word_order", "byte_order", "registers"),
+    [
+        # 123.456 as IEEE 754 single precision is 0x42F6E979: bytes A=42 B=F6 C=E9 D=79.
+        pytest.param("big", "big", [0x42F6, 0xE979], id="ABCD"),
+        pytest.param("little", "big", [0xE979, 0x42F6], id="CDAB"),
+        pytest.param("big", "little", [0xF642, 0x79E9], id="BADC"),
+        pytest.param("little", "little", [0x79E9, 0xF642], id="DCBA"),
+    ],
+)
+def test_a_known_register_pair_decodes_to_a_known_float(word_order: str, byte_order: str, registers: list[int]) -> None:
+    r = resource(raw_type="float32", value_type="float", word_order=word_order, byte_order=byte_order)
+    assert decode(r, registers) == 123.456
+    assert encode(r, 123.456) == registers
+
+
+@pytest.mark.parametrize(
+    ("overrides", "registers", "expected"),
+    [
+        pytest.param({}, [0x3412], 0x1234, id="uint16 BA"),
+        pytest.param({"raw_type": "int16"}, [0xFFFE], -257, id="int16 BA"),
+        pytest.param({"raw_type": "string", "length": 2, "value_type": "str"}, [0x3153, 0x0032], "S12", id="text"),
+        pytest.param({"value_type": "str", "mappings": {0x0200: "jam"}}, [0x0002], "jam", id="mapped"),
+    ],
+)
+def test_byte_order_little_swaps_the_bytes_of_every_register(
+    overrides: dict[str, Any], registers: list[int], expected: Any
+) -> None:
+    r = resource(byte_order="little", **overrides)
+    assert decode(r, registers) == expected
+    assert encode(r, expected) == registers
+
+
+def test_byte_order_does_not_apply_to_a_bit() -> None:
+    with pytest.raises(ValueError, match="byte_order applies to register values"):
+        resource(table="coil", raw_type="bool", value_type="bool", byte_order="little")

@@ -168,6 +168,27 @@ _DELETE = object()
             "only unlock_cabinet has a reply",
         ),
         (_set("occurred_at/format", "rfc2822"), "occurred_at.format", "Input should be 'iso8601', 'epoch_ms'"),
+        (
+            _set("content_key", True),
+            "content_key",
+            "the profile has a message_id: a repeat is known by it, not by content",
+        ),
+        (
+            _set("messages/fridge/for_each", {"path": "sensors", "as": "sensor"}),
+            "messages.fridge.for_each",
+            "only an 'event' message can make one event per element",
+        ),
+        (
+            _set("messages/item_removed/for_each", {"path": "txn.[lines", "as": "line"}),
+            "messages.item_removed.for_each.path",
+            "not a JMESPath expression 'txn.[lines'",
+        ),
+        (_set("messages/item_removed/for_each", {"path": "lines"}), "messages.item_removed.for_each.as", "missing"),
+        (
+            _set("messages/inventory/data/bins", "flatten_all(drawers)"),
+            "messages.inventory.data.bins",
+            "unknown function flatten_all() in 'flatten_all(drawers)'",
+        ),
         (_set("heartbeat", 30), "heartbeat", "unknown field (extra fields are forbidden)"),
         (_set("messages", {}), "messages", "at least 1 item"),
         (_set("topics", _DELETE), "topics", "required field is missing"),
@@ -183,6 +204,26 @@ def test_a_broken_profile_is_reported_by_file_field_and_reason(
     assert problems, "the broken profile validated"
     assert any(p.field == field and reason in p.reason for p in problems), [str(p) for p in problems]
     assert all(p.file.endswith(f"{PROFILE}.yaml") for p in problems)
+
+
+def test_a_profile_keyed_by_content_must_say_when_each_message_happened(tmp_path: Path) -> None:
+    data = packaged()
+    del data["message_id"], data["occurred_at"]
+    data["content_key"] = True
+    problems = validate_files([write(tmp_path / "models" / f"{PROFILE}.yaml", data)])
+    assert [(p.field, p.reason) for p in problems] == [
+        ("content_key", "needs occurred_at: without the device's timestamp two real, alike events count once")
+    ]
+
+
+def test_the_packaged_pp7_profile_needs_no_code_of_its_own() -> None:
+    """A second cabinet model: the same driver and contract events, from its YAML alone."""
+    pp7, mv40 = load_profiles()["pillport-pp7"], load_profiles()[PROFILE]
+    assert isinstance(pp7, MqttJsonProfile)
+    assert isinstance(mv40, MqttJsonProfile)
+    assert (pp7.message_id, pp7.content_key, mv40.content_key) == (None, True, False)
+    assert {m.event for m in pp7.messages.values()} == {m.event for m in mv40.messages.values()}
+    assert set(pp7.commands) == set(mv40.commands)
 
 
 def test_load_profiles_refuses_a_broken_profile_naming_every_problem(tmp_path: Path) -> None:

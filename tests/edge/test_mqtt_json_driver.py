@@ -9,16 +9,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from contract import DeadLetter
-from tests.cabinet_rig import DEVICE, Rig, mv40, rig
+from tests.cabinet_rig import CABINET_MODELS, DEVICE, Rig, cabinet_profile, mv40, rig
 from tests.infra import Infra
 from tests.polling import eventually
 
 
+@pytest.mark.parametrize("model", CABINET_MODELS)
 async def test_a_malformed_frame_is_set_aside_with_the_reason_and_the_next_message_flows(
-    infra: Infra, tmp_path: Path
+    infra: Infra, tmp_path: Path, model: str
 ) -> None:
-    async with rig(infra, tmp_path) as r:
+    async with rig(infra, tmp_path, cabinet_profile(model)) as r:
         await r.cabinet.start()
         await r.wait_for("device.online")
         sent = r.cabinet.send_malformed("truncated")
@@ -28,13 +31,15 @@ async def test_a_malformed_frame_is_set_aside_with_the_reason_and_the_next_messa
         assert opened["data"] == {"badge": nurse}
         (letter,) = await r.wait_for_dead_letter()
         assert "payload is not JSON" in letter.reason
-        assert letter.topic == r.cabinet.topic("events")
+        assert letter.topic == r.cabinet.topic("events" if model == "medvault-mv40" else "stock")
         assert letter.original() == sent  # kept untouched
         assert r.driver.ctx.set_aside_count == 1
 
 
-async def test_a_repeated_vendor_message_makes_no_second_event(infra: Infra, tmp_path: Path) -> None:
-    async with rig(infra, tmp_path) as r:
+@pytest.mark.parametrize("model", CABINET_MODELS)
+async def test_a_repeated_vendor_message_makes_no_second_event(infra: Infra, tmp_path: Path, model: str) -> None:
+    """The MV-40's repeat has the same msgId; the PP-7, which has none, repeats the same content."""
+    async with rig(infra, tmp_path, cabinet_profile(model)) as r:
         await r.cabinet.start()
         await r.wait_for("device.online")
         r.cabinet.duplicate_messages(minutes=10)
@@ -183,3 +188,30 @@ async def test_what_the_edge_says_itself_is_stamped_on_its_clock_and_the_cabinet
     for event in (online, offline, refused):
         assert started - behind <= at(event) <= datetime.now(UTC) - behind, event
     assert started - timedelta(seconds=1) <= at(opened) <= datetime.now(UTC)  # the cabinet's own time
+
+
+async def test_a_stock_message_of_several_lines_is_one_event_per_line_once_and_all_or_none(
+    infra: Infra, tmp_path: Path
+) -> None:
+    """The PP-7 writes a nurse's whole pick as one message; a redelivery is the same content, so no second set."""
+    async with rig(infra, tmp_path, cabinet_profile("pillport-pp7")) as r:
+        await r.cabinet.start()
+        await r.wait_for("device.online")
+        nurse = r.cabinet.nurses[0]
+        first, second = list(r.cabinet.stock.values())[:2]
+        lines = [
+            {"slot": line.bin, "gtin": line.gtin, "batch": line.lot, "expires": line.expiry.isoformat(), "count": 1}
+            for line in (first, second)
+        ]
+        pick = {"time": "1795422612.250", "op": "pick", "operator": {"badge": nurse}, "lines": lines}
+        broken = {**pick, "time": "1795422613.000", "lines": [lines[0], {**lines[1], "count": -1}]}
+        stock = r.cabinet.topic("stock")
+        for body in (pick, pick, broken):
+            await r.client.publish(stock, json.dumps(body), qos=1)
+        removed = await r.wait_for("cabinet.item_removed", count=2)
+        (letter,) = await r.wait_for_dead_letter()
+        assert sorted(e["data"]["bin"] for e in removed) == sorted([first.bin, second.bin])
+        assert {e["occurred_at"] for e in removed} == {"2026-11-23T08:30:12.250000Z"}
+        assert "item_removed[1] -> cabinet.item_removed: data.quantity" in letter.reason
+        assert r.driver.duplicates == 1
+        assert len(r.of_type("cabinet.item_removed")) == 2  # the broken message's good line was not recorded

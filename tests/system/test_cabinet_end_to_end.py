@@ -1,6 +1,7 @@
-"""A ward cabinet end to end: MV-40 simulator -> vendor JSON over MQTT -> edge -> wire contract -> gateway database.
+"""A ward cabinet end to end: simulator -> vendor JSON over MQTT -> edge -> wire contract -> gateway database.
 
-Every hop is a real socket; runs on the embedded amqtt + SQLite and on the real Mosquitto + PostgreSQL.
+Every hop is a real socket; runs on the embedded amqtt + SQLite and on the real Mosquitto + PostgreSQL, and with
+each cabinet model (the MV-40 with message ids, the PP-7 without): the same contract events either way.
 """
 
 import json
@@ -16,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from contract import Topics
-from device_profiles import MqttJsonProfile, Site, load_profiles
+from device_profiles import Site
 from edge.agent import EdgeAgent
 from edge.settings import EdgeSettings
 from gateway.composition.stores import Stores
@@ -25,11 +26,15 @@ from gateway.settings import GatewaySettings
 from gateway.storage.tables import events
 from mqttlink.url import BrokerAddress
 from simulators.cabinets.cabinet import CabinetSimulator
+from simulators.cabinets.dialects import dialect_for
+from tests.cabinet_rig import CABINET_MODELS, cabinet_profile
 from tests.infra import Infra
 from tests.polling import eventually
 
 SITE, EDGE, DEVICE = "general-hospital", "pharmacy-edge", "cabinet-ward-3a"
 INVENTORY = "cabinet.inventory_reported"
+SHUTDOWN = {"medvault-mv40": "status OFFLINE: shutdown", "pillport-pp7": "status connected false: shutdown"}
+"""The offline reason each model's retained status gives when it shuts down cleanly."""
 
 
 @pytest.fixture
@@ -42,11 +47,11 @@ async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Gateway]:
         await running.stop()
 
 
-@pytest.fixture
-async def cabinet(infra: Infra) -> AsyncIterator[CabinetSimulator]:
-    profile = load_profiles()["medvault-mv40"]
-    assert isinstance(profile, MqttJsonProfile)
-    simulator = CabinetSimulator(profile, f"MV40-{uuid.uuid4().hex[:8]}", infra.mqtt_url, seed=11, speed=1)
+@pytest.fixture(params=CABINET_MODELS)
+async def cabinet(infra: Infra, request: pytest.FixtureRequest) -> AsyncIterator[CabinetSimulator]:
+    profile = cabinet_profile(request.param)
+    topic_id = f"{dialect_for(profile).key_prefix}-{uuid.uuid4().hex[:8]}"
+    simulator = CabinetSimulator(profile, topic_id, infra.mqtt_url, seed=11, speed=1)
     await simulator.start()
     try:
         yield simulator
@@ -153,7 +158,7 @@ async def test_a_nurse_visit_a_remote_unlock_and_a_dropped_link_are_stored_exact
         lambda rows: types(without_inventory(rows))[-1:] == ["device.online"],
         what="online again",
     )
-    assert without_inventory(rows)[-2]["data"] == {"reason": "status OFFLINE: shutdown"}
+    assert without_inventory(rows)[-2]["data"] == {"reason": SHUTDOWN[cabinet.profile.name]}
     await eventually(lambda: stored(store), lambda rows: types(rows).count(INVENTORY) == 2, what="asked again")
 
     # Nothing was stored twice: each observation once, the edge's outbox drained by the gateway's acks.

@@ -3,7 +3,8 @@ device returns, and the reconnect adds no duplicate events (only `device.offline
 device reports afresh on every connect: a cabinet's inventory).
 
 Each family runs alone in a quiet hospital (no background traffic) on the embedded defaults, every hop over a
-real socket: simulator -> edge -> broker -> gateway -> HTTP API.
+real socket: simulator -> edge -> broker -> gateway -> HTTP API. A family with a second vendor model runs again
+with that model (`cabinet-pp7`: the PillPort PP-7, mapped by its YAML alone).
 """
 
 from collections import Counter
@@ -69,16 +70,30 @@ FAMILIES: dict[str, tuple[str, Callable[[Hospital], Awaitable[None]], Any]] = {
     "tubes": ("tubes-1", _tubes_activity, _modbus_outage),
     "robot": ("robot-1", _robot_activity, _robot_outage),
     "cabinet": ("cabinet-1", _cabinet_activity, _cabinet_outage),
+    "cabinet-pp7": ("cabinet-1", _cabinet_activity, _cabinet_outage),
 }
+DEVICES = {
+    "sorter": "sorters",
+    "tubes": "tube_systems",
+    "robot": "robots",
+    "cabinet": "cabinets",
+    "cabinet-pp7": "cabinets",
+}
+"""The scenario's device count each family runs with."""
+MODELS = {"cabinet-pp7": {"cabinet_profile": "pillport-pp7"}}
+"""A family's other vendor model, as the scenario names it."""
 
 
-RECONNECT_REPORTS = {"cabinet": Counter({"cabinet.inventory_reported": 1})}
+RECONNECT_REPORTS = {
+    "cabinet": Counter({"cabinet.inventory_reported": 1}),
+    "cabinet-pp7": Counter({"cabinet.inventory_reported": 1}),
+}
 """A new observation each connect, not a repeat: a cabinet reports its full inventory as it connects."""
 
 
 def _quiet_scenario(family: str, path: Path) -> Path:
-    counts = {"sorter": "sorters", "tubes": "tube_systems", "robot": "robots", "cabinet": "cabinets"}
-    devices = {name: int(name == counts[family]) for name in counts.values()}
+    devices: dict[str, Any] = {name: int(name == DEVICES[family]) for name in set(DEVICES.values())}
+    devices.update(MODELS.get(family, {}))
     scenario = {
         "name": f"quiet-{family}",
         "seed": 3,
@@ -114,6 +129,8 @@ async def test_a_device_goes_offline_comes_back_and_repeats_nothing(family: tupl
     name, stack = family
     assert stack.hospital is not None
     device, activity, outage = FAMILIES[name]
+    if model := MODELS.get(name, {}).get("cabinet_profile"):
+        assert stack.hospital.cabinets[device].profile.name == model
     async with authorised(stack) as api:
         await eventually(lambda: _device(api, device), lambda d: d["state"] == "online", what=f"{device} online")
 
