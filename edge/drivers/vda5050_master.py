@@ -14,6 +14,7 @@ reason; a delivery whose robot lost its connection mid-route fails after the pro
 """
 
 import json
+import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,7 @@ from device_profiles.vda5050 import (
 )
 from edge.drivers.vda5050_factsheet import Capabilities
 from edge.drivers.vda5050_orders import (
+    OwnMessageError,
     fresh_header,
     handover_action_id,
     handover_node_action,
@@ -43,6 +45,8 @@ from edge.drivers.vda5050_orders import (
 )
 from edge.drivers.vda5050_reports import error_component, fault_code, order_refusal, released_badge
 from edge.drivers.vda5050_task import task_state
+
+log = logging.getLogger(__name__)
 
 RESEND_ORDER_S = 3.0
 """Orders travel at QoS 0 (VDA 5050 6.2): resend until the robot's state shows it; the robot ignores repeats."""
@@ -204,7 +208,12 @@ class MasterControl:
         if action_id is None:
             self._instant_ids += 1
             action_id = f"{kind}.{self._instant_ids}"
-        return Reaction(messages=[("instantActions", instant_actions_message(self.headers, (kind, action_id, {})))])
+        try:
+            message = instant_actions_message(self.headers, (kind, action_id, {}))
+        except OwnMessageError as exc:
+            log.error("robot %s: %s not sent: %s", self.device_id, kind, exc)
+            return Reaction()
+        return Reaction(messages=[("instantActions", message)])
 
     def _state_fresh(self, now: float) -> bool:
         return self.state_at is not None and now - self.state_at <= STATE_FRESH_S
@@ -254,7 +263,12 @@ class MasterControl:
                 self.profile.handover, order_id, drawer=command.drawer, load_id=load, pin=command.release_pin
             )
             pickup = pickup_node_action(self.profile.pickup, order_id, load_id=load) if self.profile.pickup else None
-            order = order_message(self.headers, order_id, route, handover=handover, pickup=pickup)
+            try:
+                order = order_message(self.headers, order_id, route, handover=handover, pickup=pickup)
+            except OwnMessageError as exc:
+                log.error("robot %s: %s", self.device_id, exc)
+                self._fail_now(out, command.delivery, f"no valid order could be built: {exc}")
+                continue
             self.current = Delivery(command.delivery, order_id, command.destination, command.drawer, start)
             self.current.handover = self.profile.handover.action
             self.current.order, self.current.sent_at, self.current.first_sent_at = order, now, now

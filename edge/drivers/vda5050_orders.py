@@ -10,7 +10,21 @@ from typing import Any
 
 from device_profiles.maps import Route
 from device_profiles.vda5050 import HANDOVER_ACTION, Handover, Headers, NodeAction
-from device_profiles.vda5050_schemas import check
+from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, check
+
+
+class OwnMessageError(RuntimeError):
+    """A message master control built breaks the schema: a fault of ours (a profile's parameters, a bug), never
+    the robot's; it is logged and the delivery fails with it, and the device task carries on."""
+
+
+def _checked(kind: MessageKind, message: dict[str, Any], version: str) -> dict[str, Any]:
+    try:
+        return check(kind, message, version)
+    except Vda5050SchemaError as exc:
+        raise OwnMessageError(
+            f"master control's own {kind} message breaks the VDA 5050 {version} schema: {exc}"
+        ) from exc
 
 
 def handover_action_id(order_id: str) -> str:
@@ -94,7 +108,7 @@ def order_message(
         for i, step in enumerate(route.steps)
     ]
     message = {**headers("order"), "orderId": order_id, "orderUpdateId": 0, "nodes": nodes, "edges": edges}
-    return check("order", message, headers.version)
+    return _checked("order", message, headers.version)
 
 
 def fresh_header(headers: Headers, message: dict[str, Any]) -> dict[str, Any]:
@@ -113,8 +127,8 @@ def instant_actions_message(headers: Headers, *actions: tuple[str, str, dict[str
         }
         for kind, action_id, params in actions
     ]
-    # The 2.0 document and vehicles built on it (vda-5050-lib) name the array `instantActions`; the official
-    # 2.0 schema (as corrected by the VDA) and 2.1 name it `actions`: a 2.0 message carries both, a 2.1 one
-    # `actions` alone. Either kind of vehicle finds its array; the schemas allow the extra key.
+    # VDA 5050 2.0 and 2.1 name the array `actions`; 1.1 named it `instantActions`, and 2.0 vehicles built on
+    # 1.1 code (vda-5050-lib) still read only that: a 2.0 message carries both, a 2.1 one `actions` alone.
+    # Either kind of vehicle finds its array; the schemas allow the extra key.
     arrays = {"actions": body, **({"instantActions": body} if headers.version.startswith("2.0.") else {})}
-    return check("instantActions", {**headers("instantActions"), **arrays}, headers.version)
+    return _checked("instantActions", {**headers("instantActions"), **arrays}, headers.version)

@@ -15,7 +15,7 @@ from contract import Topics
 from device_profiles import DeviceInstance, MqttEndpoint, load_profiles
 from device_profiles.loader import validate_files
 from device_profiles.vda5050 import Headers, Vda5050Profile
-from device_profiles.vda5050_schemas import Vda5050VersionError, parse, schema_errors
+from device_profiles.vda5050_schemas import Vda5050SchemaError, Vda5050VersionError, parse, schema_errors
 from edge.device_context import DeviceContext
 from edge.drivers.vda5050 import Vda5050Device
 from edge.drivers.vda5050_master import STATE_FRESH_S, MasterControl
@@ -369,3 +369,22 @@ def test_profiles_default_to_todays_behaviour() -> None:
     profile = load_profiles()["medicart-mc2"]
     assert isinstance(profile, Vda5050Profile)
     assert (profile.vda_version, profile.handover.action, profile.pickup) == ("2.1.0", "handOverLoad", None)
+
+
+def test_a_message_of_our_own_that_breaks_the_schema_is_our_fault_not_the_robots(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    modem = NullModem()
+
+    def broken(kind: str, message: dict[str, Any], version: str | None = None) -> dict[str, Any]:
+        raise Vda5050SchemaError(f"not a valid VDA 5050 {kind} message: (top): made invalid by the test")
+
+    monkeypatch.setattr("edge.drivers.vda5050_orders.check", broken)
+    with caplog.at_level(logging.ERROR):
+        assert modem.master.connected(modem.now).messages == []  # nothing invalid leaves, nothing raises
+        modem.deliver(modem.master.on_state(modem.state(), modem.now))
+        modem.dispatch("ward-3a")
+    [(kind, data)] = modem.delivery_events()
+    assert kind == "delivery.failed"
+    assert data["reason"].startswith("no valid order could be built: master control's own order message breaks")
+    assert any("instantActions" in r.getMessage() for r in caplog.records)
