@@ -113,6 +113,3 @@ class AuditEntryPublic(BaseModel):
     detail: str | None
 
 
-class AuditListPublic(BaseModel):
-    data: list[AuditEntryPublic]
-    count: int
