@@ -111,5 +111,3 @@ class AuditEntryPublic(BaseModel):
     client: str | None
     user_agent: str | None
     detail: str | None
-
-

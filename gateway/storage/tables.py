@@ -87,11 +87,9 @@ specimens = sa.Table(
     sa.Index("ix_specimens_status_last_event_at", "status", "last_event_at"),
     sa.Index("ix_specimens_due_open", "resulted_at", "due_at"),
     sa.Index("ix_specimens_ward_collected", "ward", "collected_at"),
-    # Keyset paging (migration 0011): each list filter beside the order it pages in (most recent, or due first).
-    sa.Index("ix_specimens_ward_last_event_at", "ward", "last_event_at"),
+    # Keyset paging (migration 0011): the list's filters that had no index, beside the order it pages in.
     sa.Index("ix_specimens_priority_last_event_at", "priority", "last_event_at"),
     sa.Index("ix_specimens_category_last_event_at", "category", "last_event_at"),
-    sa.Index("ix_specimens_status_due_at", "status", "due_at"),
 )
 
 edges = sa.Table(

@@ -4,11 +4,12 @@
 PostgreSQL, most of a page's time). A list's total is for people ("12 overdue", "10,000+ specimens"), so:
 
 - a first page shorter than its limit is the whole list: its length is the total, with no second statement;
+- an unfiltered list on PostgreSQL whose table the planner counts above `CAP` (`pg_class.reltuples`, kept by
+  ANALYZE and autovacuum; one catalog row) reports that figure: `estimate`;
 - otherwise the rows are counted up to `CAP` + 1 (`SELECT count(*) FROM (SELECT 1 ... LIMIT CAP + 1)`, an index
-  scan of at most that many entries when the filters have their index): at most `CAP` is exact;
-- beyond `CAP`, an unfiltered list on PostgreSQL reports the planner's row count for the table
-  (`pg_class.reltuples`, kept by ANALYZE and autovacuum): `estimate`; a filtered one (or any on SQLite, which keeps
-  no such figure) reports `CAP` with `capped`: "10,000 or more".
+  scan of at most that many entries when the filters have their index): at most `CAP` is exact, beyond it the
+  total is `CAP` with `capped` ("10,000 or more"). SQLite keeps no row estimate, so its unfiltered lists are
+  counted (up to `CAP`) too.
 """
 
 from dataclasses import dataclass
@@ -41,15 +42,13 @@ async def total_of(
     """The total of the rows of `table` that match `clauses`; `whole_list`: a page known to hold them all."""
     if whole_list is not None:
         return Total(whole_list)
-    bounded = sa.select(sa.literal(1)).select_from(table).where(*clauses).limit(CAP + 1).subquery()
-    counted = int((await connection.execute(sa.select(sa.func.count()).select_from(bounded))).scalar_one())
-    if counted <= CAP:
-        return Total(counted)
     if not clauses and connection.dialect.name == "postgresql":
         estimated = await _planner_rows(connection, table.name)
         if estimated is not None and estimated > CAP:
             return Total(estimated, estimate=True)
-    return Total(CAP, capped=True)
+    bounded = sa.select(sa.literal(1)).select_from(table).where(*clauses).limit(CAP + 1).subquery()
+    counted = int((await connection.execute(sa.select(sa.func.count()).select_from(bounded))).scalar_one())
+    return Total(counted) if counted <= CAP else Total(CAP, capped=True)
 
 
 async def _planner_rows(connection: AsyncConnection, table: str) -> int | None:

@@ -5,8 +5,8 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import Field
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 
 from gateway.api.deps import DatabaseDep
 from gateway.api.page_models import KeysetListPublic, paging_of
