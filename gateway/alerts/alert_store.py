@@ -11,10 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.alerts.conditions import clear_after_acknowledgement
 from gateway.rules import TrackingRules
-from gateway.rules.alerting import SEVERITY_RANK
 from gateway.storage.keyset import Keyset, SortKey
 from gateway.storage.keyset_page import Page, PageRequest, keyset_page
-from gateway.storage.tables import alerts
+from gateway.storage.tables import alert_severity_rank, alerts
 
 AlertState = Literal["raised", "acknowledged", "cleared"]
 StateFilter = Literal["open", "raised", "acknowledged", "cleared"]
@@ -83,12 +82,10 @@ class AlertFilter:
 
 
 _COLUMNS = [c for c in alerts.c if c.name != "open_key"]
-_SEVERITY_RANK = sa.case(*((alerts.c.severity == name, rank) for name, rank in SEVERITY_RANK.items()), else_=0)
-
 SEVERITY = Keyset(
     "alerts.severity",
     (
-        SortKey(_SEVERITY_RANK, "int", descending=True),
+        SortKey(alert_severity_rank, "int", descending=True),
         SortKey(alerts.c.raised_at, "datetime", descending=True),
         SortKey(alerts.c.id, "uuid"),
     ),

@@ -19,7 +19,7 @@ from gateway.storage.chunks import chunks
 from gateway.storage.keyset import Keyset, SortKey
 from gateway.storage.keyset_page import Page, PageRequest, keyset_page
 from gateway.storage.stored_event import StoredEvent, stored_event
-from gateway.storage.tables import carrier_loads, carrier_trips, events
+from gateway.storage.tables import carrier_loads, carrier_trips, events, trip_latest
 from gateway.tracking.carriers.fold import TripRow, fold_trip
 
 _TRANSACTION = sa.cast(events.c.body[("data", "transaction")].as_string(), sa.BigInteger)
@@ -137,12 +137,10 @@ def trip_row(row: Any) -> TripRow:
     return TripRow(**values)
 
 
-_LATEST = sa.func.coalesce(carrier_trips.c.dispatched_at, carrier_trips.c.last_event_at)
-
 LATEST = Keyset(
     "trips.latest",
     (
-        SortKey(_LATEST, "datetime", descending=True),
+        SortKey(trip_latest, "datetime", descending=True),
         SortKey(carrier_trips.c.site, "str"),
         SortKey(carrier_trips.c.carrier, "str"),
         SortKey(carrier_trips.c.transaction, "int", descending=True),

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -28,6 +28,7 @@ from gateway.tracking.deliveries.fold import (
     RESTOCKED,
     DeliveryLine,
     DeliveryRow,
+    DeliveryStatus,
     DeliveryStep,
     delivery_steps,
     fold_delivery,
@@ -105,6 +106,9 @@ async def project_deliveries(tx: Tx, new: Sequence[Event]) -> None:
         await reproject_deliveries(tx.connection, tx.insert, tx.rules.deliveries, sorted(touched))
 
 
+OPEN = sorted(set(get_args(DeliveryStatus)) - DONE)
+"""The statuses of a delivery in progress, named (an index range each) rather than "not done" (a scan of all)."""
+
 RECENT = Keyset(
     "deliveries.recent",
     (SortKey(deliveries.c.last_event_at, "datetime", descending=True), SortKey(deliveries.c.delivery, "str")),
@@ -154,9 +158,9 @@ async def delivery_page(
     if updated_before is not None:
         where.append(c.last_event_at < updated_before)
     if in_progress is not None:
-        where.append(c.status.not_in(sorted(DONE)) if in_progress else c.status.in_(sorted(DONE)))
+        where.append(c.status.in_(OPEN) if in_progress else c.status.in_(sorted(DONE)))
     if overdue_at is not None:
-        where += [c.status.not_in(sorted(DONE)), c.due_at < overdue_at]
+        where += [c.status.in_(OPEN), c.due_at < overdue_at]
     scope = repr((status, ward, wards, robot, in_progress, overdue_at is not None, ids, statuses))
     scope += repr((updated_since, updated_before))
     return await keyset_page(

@@ -23,6 +23,7 @@ import pytest_asyncio
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from gateway.alerts.alert_store import AlertFilter
 from gateway.auth.audit_trail import AuditFilter, listing
 from gateway.composition.stores import Stores
 from gateway.storage.keyset_page import PageRequest
@@ -34,7 +35,7 @@ pytestmark = [pytest.mark.real_services, pytest.mark.asyncio(loop_scope="module"
 
 ROWS = 30_000
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-BIG_TABLES = ("specimens", "events", "access_audit")
+BIG_TABLES = ("specimens", "events", "access_audit", "alerts", "carrier_trips", "deliveries")
 
 SEED = [
     # Specimens over the last 30,000 minutes: 5 % STAT, 40 wards, 6 categories, the last 300 open.
@@ -65,6 +66,34 @@ SEED = [
     """INSERT INTO access_audit (at, actor, actor_kind, role, action, target, outcome)
        SELECT {now} - ({rows} - g) * interval '1 minute', 'user-' || (g % 5), 'user', 'lab',
               CASE WHEN g % 10 = 0 THEN 'login' ELSE 'custody.view' END, 'specimen M' || lpad(g::text, 9, '0'), 'ok'
+       FROM generate_series(1, {rows}) AS g""",
+    # Alerts: one per specimen that was late, all cleared but the last 100.
+    """INSERT INTO alerts (id, open_key, kind, severity, state, site, subject_kind, subject_id, ward, message,
+           details, raised_at, cleared_at, rules_version)
+       SELECT gen_random_uuid(), CASE WHEN g > {rows} - 100 THEN 'specimen.overdue|site-1|' || g END,
+              'specimen.overdue', (ARRAY['critical','warning','info'])[g % 3 + 1],
+              CASE WHEN g > {rows} - 100 THEN 'raised' ELSE 'cleared' END, 'site-1', 'specimen',
+              'M' || lpad(g::text, 9, '0'), 'ward-' || (g % 40 + 1), 'late', '{{}}',
+              {now} - ({rows} - g) * interval '1 minute',
+              CASE WHEN g > {rows} - 100 THEN NULL ELSE {now} - ({rows} - g) * interval '1 minute' END, 1
+       FROM generate_series(1, {rows}) AS g""",
+    # Carrier trips: 400 carriers, all arrived but the last 50.
+    """INSERT INTO carrier_trips (site, carrier, transaction, device, status, priority, secure, specimens,
+           dispatched_at, arrived_at, reroutes, last_event_at)
+       SELECT 'site-1', 'C' || lpad((g % 400)::text, 3, '0'), g, 'tube-1',
+              CASE WHEN g > {rows} - 50 THEN 'dispatched' ELSE 'arrived' END, 'routine', false, '[]',
+              {now} - ({rows} - g) * interval '1 minute',
+              CASE WHEN g > {rows} - 50 THEN NULL ELSE {now} - ({rows} - g) * interval '1 minute' END, 0,
+              {now} - ({rows} - g) * interval '1 minute'
+       FROM generate_series(1, {rows}) AS g""",
+    # Deliveries: 10 robots, 40 wards, all stocked but the last 50.
+    """INSERT INTO deliveries (delivery, site, status, ward, priority, items, robot, created_at, due_at,
+           last_event_at, event_count)
+       SELECT 'D' || lpad(g::text, 9, '0'), 'site-1', CASE WHEN g > {rows} - 50 THEN 'departed' ELSE 'stocked' END,
+              'ward-' || (g % 40 + 1), 'routine', '[]', 'robot-' || (g % 10),
+              {now} - ({rows} - g) * interval '1 minute',
+              {now} - ({rows} - g) * interval '1 minute' + interval '1 hour',
+              {now} - ({rows} - g) * interval '1 minute', 5
        FROM generate_series(1, {rows}) AS g""",
 ]
 
@@ -107,6 +136,21 @@ async def _events_after_cursor(store: Stores, where: EventFilter) -> Any:
 async def _audit_after_cursor(store: Stores, where: AuditFilter) -> Any:
     first = await listing(store.db, where, PageRequest(50))
     return await listing(store.db, where, PageRequest(50, cursor=first.next_cursor))
+
+
+async def _after(listing: Callable[..., Awaitable[Any]], where: Any) -> Any:
+    first = await listing(where, PageRequest(50))
+    return await listing(where, PageRequest(50, cursor=first.next_cursor))
+
+
+async def _trips_after_cursor(store: Stores) -> Any:
+    first = await store.carriers.listing(PageRequest(50))
+    return await store.carriers.listing(PageRequest(50, cursor=first.next_cursor))
+
+
+async def _deliveries_after_cursor(store: Stores) -> Any:
+    first = await store.deliveries.listing(PageRequest(50))
+    return await store.deliveries.listing(PageRequest(50, cursor=first.next_cursor))
 
 
 def _page(where: SpecimenFilter, *, by_due: bool = False) -> Query:
@@ -158,6 +202,22 @@ CASES: list[tuple[str, Query, bool]] = [
         False,
     ),
     ("audit trail, after a cursor", lambda s: _audit_after_cursor(s, AuditFilter(actor="user-3")), True),
+    ("alerts, first page", lambda s: s.alerts.listing(AlertFilter(), PageRequest(50)), True),
+    ("alerts, open", lambda s: s.alerts.listing(AlertFilter(state="open"), PageRequest(50)), False),
+    (
+        "alerts, one subject",
+        lambda s: s.alerts.listing(AlertFilter(subject_kind="specimen", subject_id="M000000042"), PageRequest(50)),
+        False,
+    ),
+    ("alerts, after a cursor", lambda s: _after(s.alerts.listing, AlertFilter()), True),
+    ("carrier trips, first page", lambda s: s.carriers.listing(PageRequest(50)), True),
+    ("carrier trips, in transit", lambda s: s.carriers.listing(PageRequest(50), in_transit=True), False),
+    ("carrier trips, after a cursor", lambda s: _trips_after_cursor(s), True),
+    ("deliveries, first page", lambda s: s.deliveries.listing(PageRequest(50)), True),
+    ("deliveries, in progress", lambda s: s.deliveries.listing(PageRequest(50), in_progress=True), False),
+    ("deliveries, one ward", lambda s: s.deliveries.listing(PageRequest(50), ward="ward-7"), False),
+    ("deliveries, one robot", lambda s: s.deliveries.listing(PageRequest(50), robot="robot-3"), False),
+    ("deliveries, after a cursor", lambda s: _deliveries_after_cursor(s), True),
 ]
 
 
