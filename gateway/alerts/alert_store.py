@@ -116,8 +116,8 @@ async def alert_page(connection: AsyncConnection, where: AlertFilter, request: P
 async def list_alerts(
     connection: AsyncConnection, where: AlertFilter, *, limit: int, offset: int
 ) -> tuple[list[AlertRow], int]:
-    """One page of alerts, most severe first and then newest first, and how many match (`alert_page`)."""
-    page = await alert_page(connection, where, PageRequest(limit, offset))
+    """One page of alerts, most severe first, then newest, and how many match (`alert_page`, counted exactly)."""
+    page = await alert_page(connection, where, PageRequest(limit, offset, exact_total=True))
     return page.rows, page.total.value
 
 

@@ -133,8 +133,8 @@ NEWEST = Keyset("audit.newest", (SortKey(access_audit.c.id, "int", descending=Tr
 
 
 async def page(store: HasEngine, where: AuditFilter, *, limit: int, offset: int) -> tuple[list[AuditEntry], int]:
-    """One page of entries, newest first, and how many match (`listing` without cursors)."""
-    found = await listing(store, where, PageRequest(limit, offset))
+    """One page of entries, newest first, and how many match (`listing` without cursors, counted exactly)."""
+    found = await listing(store, where, PageRequest(limit, offset, exact_total=True))
     return found.rows, found.total.value
 
 

@@ -29,6 +29,9 @@ class PageRequest:
     limit: int
     offset: int = 0
     cursor: str | None = None
+    exact_total: bool = False
+    """Count every match (the callers that do arithmetic with the total, like FHIR's Task search splitting its
+    offset between specimens and deliveries); the API's lists leave it False (`storage/totals.py`)."""
 
 
 async def keyset_page(
@@ -56,5 +59,6 @@ async def keyset_page(
     more = len(fetched) > request.limit
     next_cursor = keyset.encode(keyset.values_of(rows[-1]), scope) if more else None
     first = request.cursor is None and request.offset == 0
-    total = await total_of(connection, table, clauses, whole_list=len(rows) if first and not more else None)
+    whole_list = len(rows) if first and not more else None
+    total = await total_of(connection, table, clauses, whole_list=whole_list, exact=request.exact_total)
     return Page([row(r) for r in rows], total, next_cursor)

@@ -38,10 +38,15 @@ async def total_of(
     clauses: list[sa.ColumnElement[bool]],
     *,
     whole_list: int | None = None,
+    exact: bool = False,
 ) -> Total:
-    """The total of the rows of `table` that match `clauses`; `whole_list`: a page known to hold them all."""
+    """The total of the rows of `table` that match `clauses`; `whole_list`: a page known to hold them all; `exact`:
+    count them all, however many (what the list routes did before keyset paging)."""
     if whole_list is not None:
         return Total(whole_list)
+    if exact:
+        every = sa.select(sa.func.count()).select_from(table).where(*clauses)
+        return Total(int((await connection.execute(every)).scalar_one()))
     if not clauses and connection.dialect.name == "postgresql":
         estimated = await _planner_rows(connection, table.name)
         if estimated is not None and estimated > CAP:

@@ -88,8 +88,8 @@ async def event_page(connection: AsyncConnection, where: EventFilter, request: P
 async def page_events(
     connection: AsyncConnection, where: EventFilter, *, limit: int, offset: int
 ) -> tuple[list[EventRecord], int]:
-    """One page in the order they happened and how many match (`event_page` without cursors)."""
-    page = await event_page(connection, where, PageRequest(limit, offset))
+    """One page in the order they happened and how many match (`event_page` without cursors, counted exactly)."""
+    page = await event_page(connection, where, PageRequest(limit, offset, exact_total=True))
     return page.rows, page.total.value
 
 

@@ -39,9 +39,13 @@ class CarrierQueries:
         limit: int,
         offset: int,
     ) -> tuple[list[TripRow], int]:
-        """One page of trips, the latest dispatched first, and how many match in all (`listing` without cursors)."""
+        """One page of trips, the latest dispatched first, and how many match (`listing`, counted exactly)."""
         found = await self.listing(
-            PageRequest(limit, offset), statuses=statuses, in_transit=in_transit, site=site, scope=scope
+            PageRequest(limit, offset, exact_total=True),
+            statuses=statuses,
+            in_transit=in_transit,
+            site=site,
+            scope=scope,
         )
         return found.rows, found.total.value
 

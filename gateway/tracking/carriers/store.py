@@ -159,9 +159,14 @@ async def page_trips(
     limit: int,
     offset: int,
 ) -> tuple[list[TripRow], int]:
-    """One page of trips, the latest dispatched first, and how many match (`trip_page` without cursors)."""
+    """One page of trips, the latest dispatched first, and how many match (`trip_page`, counted exactly)."""
     page = await trip_page(
-        connection, PageRequest(limit, offset), statuses=statuses, carrier=carrier, site=site, visible=visible
+        connection,
+        PageRequest(limit, offset, exact_total=True),
+        statuses=statuses,
+        carrier=carrier,
+        site=site,
+        visible=visible,
     )
     return page.rows, page.total.value
 

@@ -119,8 +119,8 @@ RECENT = Keyset(
 async def list_deliveries(
     connection: AsyncConnection, *, limit: int, offset: int, **filters: Any
 ) -> tuple[list[DeliveryRow], int]:
-    """One page of deliveries and how many match (`delivery_page` without cursors; `filters` are its filters)."""
-    page = await delivery_page(connection, PageRequest(limit, offset), **filters)
+    """One page of deliveries and how many match (`delivery_page` with its `filters`, counted exactly)."""
+    page = await delivery_page(connection, PageRequest(limit, offset, exact_total=True), **filters)
     return page.rows, page.total.value
 
 

@@ -75,7 +75,9 @@ class SpecimenQueries:
         where = where or SpecimenFilter()
         if status is not None:
             where = dataclasses.replace(where, status=status)
-        found = await self.listing(PageRequest(limit, offset), where=where, by_due=by_due, at_risk_at=at_risk_at)
+        found = await self.listing(
+            PageRequest(limit, offset, exact_total=True), where=where, by_due=by_due, at_risk_at=at_risk_at
+        )
         return found.rows, found.total.value
 
     async def listing(

@@ -219,8 +219,8 @@ async def specimen_page(
 async def page_specimens(
     connection: AsyncConnection, where: SpecimenFilter, *, by_due: bool, limit: int, offset: int
 ) -> tuple[list[SpecimenRow], int]:
-    """One page and how many match (up to `totals.CAP`, or the table's estimate): `specimen_page` without cursors."""
-    page = await specimen_page(connection, where, by_due=by_due, request=PageRequest(limit, offset))
+    """One page and how many match, counted exactly (`specimen_page` without cursors)."""
+    page = await specimen_page(connection, where, by_due=by_due, request=PageRequest(limit, offset, exact_total=True))
     return page.rows, page.total.value
 
 

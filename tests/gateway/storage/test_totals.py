@@ -69,3 +69,11 @@ async def test_a_first_page_shorter_than_its_limit_is_the_whole_list(store: Stor
     await _fill(store, 3)
     async with store.db.engine.connect() as connection:
         assert await total_of(connection, specimens, [], whole_list=3) == Total(3)
+
+
+async def test_an_exact_total_counts_beyond_the_cap(store: Stores) -> None:
+    # FHIR's Task search splits its offset between specimens and deliveries by their totals: it asks for exact ones.
+    await _fill(store, 30, analyse=True)
+    async with store.db.engine.connect() as connection:
+        assert await total_of(connection, specimens, [], exact=True) == Total(30)
+        assert await total_of(connection, specimens, [specimens.c.status == "sorted"], exact=True) == Total(15)
