@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.alerts.conditions import clear_after_acknowledgement
 from gateway.rules import TrackingRules
-from gateway.rules.alerting import SEVERITY_RANK
-from gateway.storage.page_total import total_of_empty_page
-from gateway.storage.tables import alerts
+from gateway.storage.keyset import Keyset, SortKey
+from gateway.storage.keyset_page import Page, PageRequest, keyset_page
+from gateway.storage.tables import alert_severity_rank, alerts
 
 AlertState = Literal["raised", "acknowledged", "cleared"]
 StateFilter = Literal["open", "raised", "acknowledged", "cleared"]
@@ -82,7 +82,15 @@ class AlertFilter:
 
 
 _COLUMNS = [c for c in alerts.c if c.name != "open_key"]
-_SEVERITY_ORDER = sa.case(*((alerts.c.severity == name, rank) for name, rank in SEVERITY_RANK.items()), else_=0).desc()
+SEVERITY = Keyset(
+    "alerts.severity",
+    (
+        SortKey(alert_severity_rank, "int", descending=True),
+        SortKey(alerts.c.raised_at, "datetime", descending=True),
+        SortKey(alerts.c.id, "uuid"),
+    ),
+)
+"""The most severe first, then the newest first."""
 
 
 def alert_row(row: Any) -> AlertRow:
@@ -91,22 +99,26 @@ def alert_row(row: Any) -> AlertRow:
     return AlertRow(**values)
 
 
+async def alert_page(connection: AsyncConnection, where: AlertFilter, request: PageRequest) -> Page[AlertRow]:
+    """One page of alerts by keyset, most severe first and then newest first, and the total (`storage/totals.py`)."""
+    return await keyset_page(
+        connection,
+        sa.select(*_COLUMNS),
+        table=alerts,
+        clauses=where.where(),
+        keyset=SEVERITY,
+        scope=repr(where),
+        request=request,
+        row=alert_row,
+    )
+
+
 async def list_alerts(
     connection: AsyncConnection, where: AlertFilter, *, limit: int, offset: int
 ) -> tuple[list[AlertRow], int]:
-    """One page of alerts, most severe first and then newest first, and how many match in all."""
-    page = (
-        sa.select(*_COLUMNS, sa.func.count().over().label("total"))
-        .where(*where.where())
-        .order_by(_SEVERITY_ORDER, alerts.c.raised_at.desc(), alerts.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = list(await connection.execute(page))
-    if not rows:
-        count = sa.select(sa.func.count()).select_from(alerts).where(*where.where())
-        return [], await total_of_empty_page(connection, count, offset)
-    return [alert_row(r) for r in rows], rows[0].total
+    """One page of alerts, most severe first, then newest, and how many match (`alert_page`, counted exactly)."""
+    page = await alert_page(connection, where, PageRequest(limit, offset, exact_total=True))
+    return page.rows, page.total.value
 
 
 async def alerts_by_id(connection: AsyncConnection, ids: Sequence[UUID]) -> list[AlertRow]:

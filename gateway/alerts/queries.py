@@ -3,9 +3,18 @@
 from datetime import datetime
 from uuid import UUID
 
-from gateway.alerts.alert_store import AlertFilter, AlertNotFoundError, AlertRow, acknowledge, get_alert, list_alerts
+from gateway.alerts.alert_store import (
+    AlertFilter,
+    AlertNotFoundError,
+    AlertRow,
+    acknowledge,
+    alert_page,
+    get_alert,
+    list_alerts,
+)
 from gateway.rules.in_force import RulesInForce
 from gateway.storage.database import Database
+from gateway.storage.keyset_page import Page, PageRequest
 from gateway.tracking.wards import visible
 
 
@@ -20,6 +29,11 @@ class AlertQueries:
         """One page of alerts, most severe first and then newest first, and how many match in all."""
         async with self._db.engine.connect() as connection:
             return await list_alerts(connection, where, limit=limit, offset=offset)
+
+    async def listing(self, where: AlertFilter, request: PageRequest) -> Page[AlertRow]:
+        """One page of alerts by keyset, most severe first and then newest first, and the list's total."""
+        async with self._db.engine.connect() as connection:
+            return await alert_page(connection, where, request)
 
     async def get(self, alert_id: UUID) -> AlertRow | None:
         async with self._db.engine.connect() as connection:

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from contract.ids import Identifier
 from gateway.api.names import Named, NamedByKind
+from gateway.api.page_models import KeysetListPublic
 
 
 class AlertSubject(BaseModel):
@@ -39,9 +40,8 @@ class AlertPublic(BaseModel):
     rules_version: int = Field(description="The rules version in force when it was raised.")
 
 
-class AlertListPublic(BaseModel):
+class AlertListPublic(KeysetListPublic):
     data: list[AlertPublic] = Field(description="Most severe first, then the newest first.")
-    count: int = Field(description="How many alerts match, across all pages.")
 
 
 class Acknowledgement(BaseModel):

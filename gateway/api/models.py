@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from contract import SubjectKind
 from contract.events.specimen import SpecimenPriority
 from gateway.api.names import HOLDER, PLACE, DataNames, DevicePlace, Named, NamedByKind
+from gateway.api.page_models import KeysetListPublic
 from gateway.tracking.devices.fold import DeviceState
 from gateway.tracking.specimens.fold import RefKind, SpecimenStatus
 from gateway.tracking.specimens.turnaround import LegName, OutlookState
@@ -71,9 +72,8 @@ class EventPublic(BaseModel):
     )
 
 
-class EventListPublic(BaseModel):
+class EventListPublic(KeysetListPublic):
     data: list[EventPublic] = Field(description="Events in the order they happened (occurred_at, then seq).")
-    count: int = Field(description="How many events match, across all pages.")
 
 
 class RefPublic(BaseModel):
@@ -163,9 +163,8 @@ class SpecimenPublic(SpecimenBase):
     )
 
 
-class SpecimenListPublic(BaseModel):
+class SpecimenListPublic(KeysetListPublic):
     data: list[SpecimenBase]
-    count: int = Field(description="How many specimens match, across all pages.")
 
 
 class EdgeOutboxPublic(BaseModel):

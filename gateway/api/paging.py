@@ -18,3 +18,14 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many to skip
 def page(rows: Sequence[T], limit: int, offset: int) -> list[T]:
     """One page of `rows`; the caller reports `len(rows)` as the total count."""
     return list(rows[offset : offset + limit])
+
+
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=1000,
+        pattern="^[A-Za-z0-9_-]+$",
+        description="The previous page's `next_cursor`: this page starts after its last row. Keep the same filters "
+        "and sort; `offset`, if given too, skips that many more.",
+    ),
+]

@@ -7,6 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from gateway.api.names import PLACE, Formulary, Named
+from gateway.api.page_models import KeysetListPublic
 from gateway.tracking.cabinets.fold import DoorState
 from gateway.tracking.deliveries.fold import DeliveryStatus
 
@@ -88,9 +89,8 @@ class DeliveryPublic(DeliveryBase):
     steps: list[DeliveryStepPublic] = Field(description="What happened to the delivery, in the order it happened.")
 
 
-class DeliveryListPublic(BaseModel):
-    data: list[DeliveryBase]
-    count: int = Field(description="How many deliveries match, across all pages.")
+class DeliveryListPublic(KeysetListPublic):
+    data: list[DeliveryBase] = Field(description="The most recently active first.")
 
 
 class AlarmPublic(BaseModel):

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from gateway.api.models import Problem
+from gateway.storage.keyset import InvalidCursorError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -63,6 +64,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _invalid_cursor(_: Request, exc: Exception) -> JSONResponse:
+    return problem_response(400, str(exc))
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return problem_response(422, _validation_detail(exc))
@@ -92,6 +97,7 @@ def _problems_as_problem_json(schema: dict[str, Any]) -> dict[str, Any]:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(InvalidCursorError, _invalid_cursor)
     app.add_exception_handler(Exception, _internal_error)
     generate = app.openapi
 

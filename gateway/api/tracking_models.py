@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contract import Identifier
 from gateway.api.names import Named
+from gateway.api.page_models import KeysetListPublic
 from gateway.clinical.reports import MAX_EVENTS
 from gateway.tracking.carriers.fold import TripStatus
 from gateway.tracking.specimens.turnaround import GroupBy, LegName
@@ -44,9 +45,8 @@ class TripPublic(BaseModel):
     transit_s: int | None = Field(description="Dispatch to arrival in seconds; null until it arrived.")
 
 
-class TripListPublic(BaseModel):
+class TripListPublic(KeysetListPublic):
     data: list[TripPublic] = Field(description="Trips, the latest dispatched first.")
-    count: int = Field(description="How many trips match, across all pages.")
 
 
 class CarrierPublic(BaseModel):

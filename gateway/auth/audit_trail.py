@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from gateway.auth.accounts import HasEngine, engine_of
 from gateway.auth.principal import Principal
 from gateway.auth.tables import access_audit
+from gateway.storage.keyset import Keyset, SortKey
+from gateway.storage.keyset_page import Page, PageRequest, keyset_page
 
 Outcome = Literal["ok", "failed", "denied", "throttled"]
 CSV_COLUMNS = (
@@ -126,17 +128,29 @@ def _entry(row: Any) -> AuditEntry:
     return AuditEntry(**{name: getattr(row, name) for name in CSV_COLUMNS})
 
 
+NEWEST = Keyset("audit.newest", (SortKey(access_audit.c.id, "int", descending=True),))
+"""The newest first (ids grow with time)."""
+
+
 async def page(store: HasEngine, where: AuditFilter, *, limit: int, offset: int) -> tuple[list[AuditEntry], int]:
-    """One page of entries, newest first, and how many match in all."""
-    clauses = _where(where)
+    """One page of entries, newest first, and how many match (`listing` without cursors, counted exactly)."""
+    found = await listing(store, where, PageRequest(limit, offset, exact_total=True))
+    return found.rows, found.total.value
+
+
+async def listing(store: HasEngine, where: AuditFilter, request: PageRequest) -> Page[AuditEntry]:
+    """One page of entries by keyset, newest first, its next cursor, and the total (`storage/totals.py`)."""
     async with engine_of(store).connect() as connection:
-        total = (
-            await connection.execute(sa.select(sa.func.count()).select_from(access_audit).where(*clauses))
-        ).scalar_one()
-        rows = await connection.execute(
-            sa.select(access_audit).where(*clauses).order_by(access_audit.c.id.desc()).limit(limit).offset(offset)
+        return await keyset_page(
+            connection,
+            sa.select(access_audit),
+            table=access_audit,
+            clauses=_where(where),
+            keyset=NEWEST,
+            scope=repr(where),
+            request=request,
+            row=_entry,
         )
-        return [_entry(r) for r in rows], total
 
 
 async def export_csv(store: HasEngine, where: AuditFilter, *, chunk: int = 1000) -> AsyncIterator[str]:

@@ -111,8 +111,3 @@ class AuditEntryPublic(BaseModel):
     client: str | None
     user_agent: str | None
     detail: str | None
-
-
-class AuditListPublic(BaseModel):
-    data: list[AuditEntryPublic]
-    count: int

@@ -63,4 +63,6 @@ access_audit = sa.Table(
     sa.Index("ix_access_audit_at", "at"),
     sa.Index("ix_access_audit_actor_at", "actor", "at"),
     sa.Index("ix_access_audit_action_at", "action", "at"),
+    # Keyset paging (migration 0011): "who looked at this specimen" had no index; the trail pages newest first by id.
+    sa.Index("ix_access_audit_target_id", "target", "id"),
 )

@@ -89,6 +89,9 @@ specimens = sa.Table(
     sa.Index("ix_specimens_status_last_event_at", "status", "last_event_at"),
     sa.Index("ix_specimens_due_open", "resulted_at", "due_at"),
     sa.Index("ix_specimens_ward_collected", "ward", "collected_at"),
+    # Keyset paging (migration 0011): the list's filters that had no index, beside the order it pages in.
+    sa.Index("ix_specimens_priority_last_event_at", "priority", "last_event_at"),
+    sa.Index("ix_specimens_category_last_event_at", "category", "last_event_at"),
 )
 
 edges = sa.Table(
@@ -213,6 +216,9 @@ deliveries = sa.Table(
     sa.Column("event_count", sa.Integer(), nullable=False),
     sa.Index("ix_deliveries_status_last_event_at", "status", "last_event_at"),
     sa.Index("ix_deliveries_ward", "ward"),
+    # Keyset paging (migration 0011): the list, the most recently active first, whole or by robot.
+    sa.Index("ix_deliveries_last_event_at", "last_event_at"),
+    sa.Index("ix_deliveries_robot_last_event_at", "robot", "last_event_at"),
 )
 
 cabinets = sa.Table(
@@ -268,6 +274,26 @@ alerts = sa.Table(
     sa.Index("ix_alerts_state_raised", "state", "raised_at"),
     sa.Index("ix_alerts_subject", "subject_kind", "subject_id"),
 )
+
+ALERT_SEVERITY_RANK = {"critical": 3, "warning": 2, "info": 1}
+"""`gateway.rules.alerting.SEVERITY_RANK`, repeated here because an index is built on it (a test holds them equal)."""
+
+alert_severity_rank = sa.case(
+    *(
+        (alerts.c.severity == sa.literal_column(f"'{name}'"), sa.literal_column(str(rank)))
+        for name, rank in ALERT_SEVERITY_RANK.items()
+    ),
+    else_=sa.literal_column("0"),
+)
+"""The alerts list's first sort key, with its values written into the SQL (not bound) so that PostgreSQL and SQLite
+match it to the expression index `ix_alerts_rank_raised` (migration 0011)."""
+
+sa.Index("ix_alerts_rank_raised", alert_severity_rank, alerts.c.raised_at)
+
+trip_latest = sa.func.coalesce(carrier_trips.c.dispatched_at, carrier_trips.c.last_event_at)
+"""When a trip was dispatched, or its latest event before then: the trips list's first sort key."""
+
+sa.Index("ix_carrier_trips_latest", trip_latest)
 
 # Versioned tracking rules (targets, thresholds, par levels); the highest version is in force.
 rules = sa.Table(

@@ -3,12 +3,14 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.storage.database import Database
-from gateway.storage.page_total import total_of_empty_page
+from gateway.storage.keyset import Keyset, SortKey
+from gateway.storage.keyset_page import Page, PageRequest, keyset_page
 from gateway.storage.stored_event import StoredEvent, stored_event
 from gateway.storage.tables import events
 
@@ -58,27 +60,37 @@ class EventRecord:
     subject_id: str
 
 
+OCCURRED = Keyset(
+    "events.occurred",
+    (SortKey(events.c.occurred_at, "datetime"), SortKey(events.c.seq, "int"), SortKey(events.c.id, "uuid")),
+)
+"""In the order they happened: occurred_at, then the edge's seq, then the id (a total order)."""
+
+
+def _record(row: Any) -> EventRecord:
+    return EventRecord(stored_event(row), row.subject_kind, row.subject_id)
+
+
+async def event_page(connection: AsyncConnection, where: EventFilter, request: PageRequest) -> Page[EventRecord]:
+    """One page by keyset in the order they happened, its next cursor, and the total (`storage/totals.py`)."""
+    return await keyset_page(
+        connection,
+        sa.select(events),
+        table=events,
+        clauses=where.where(),
+        keyset=OCCURRED,
+        scope=repr(where),
+        request=request,
+        row=_record,
+    )
+
+
 async def page_events(
     connection: AsyncConnection, where: EventFilter, *, limit: int, offset: int
 ) -> tuple[list[EventRecord], int]:
-    """One page in occurred_at order (then seq, then id: a total order), and how many match in all.
-
-    Like the specimen page, the total rides on the page's own statement so that both are one snapshot.
-    """
-    clauses = where.where()
-    page = (
-        sa.select(events, sa.func.count().over().label("total"))
-        .where(*clauses)
-        .order_by(events.c.occurred_at, events.c.seq, events.c.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    rows = list(await connection.execute(page))
-    if not rows:
-        count = sa.select(sa.func.count()).select_from(events).where(*clauses)
-        return [], await total_of_empty_page(connection, count, offset)
-    records = [EventRecord(stored_event(r), r.subject_kind, r.subject_id) for r in rows]
-    return records, rows[0].total
+    """One page in the order they happened and how many match (`event_page` without cursors, counted exactly)."""
+    page = await event_page(connection, where, PageRequest(limit, offset, exact_total=True))
+    return page.rows, page.total.value
 
 
 class EventQueries:
@@ -91,3 +103,8 @@ class EventQueries:
         """One page of events of any family in the order they happened, and how many match in all."""
         async with self._db.engine.connect() as connection:
             return await page_events(connection, where, limit=limit, offset=offset)
+
+    async def listing(self, where: EventFilter, request: PageRequest) -> Page[EventRecord]:
+        """One page of events of any family by keyset, in the order they happened, and the list's total."""
+        async with self._db.engine.connect() as connection:
+            return await event_page(connection, where, request)

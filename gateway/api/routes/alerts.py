@@ -16,10 +16,12 @@ from gateway.api.alert_models import Acknowledgement, AlertListPublic, AlertPubl
 from gateway.api.deps import AlertsDep, ClockDep, ReferenceDep
 from gateway.api.models import Problem
 from gateway.api.names import named
-from gateway.api.paging import Offset
+from gateway.api.page_models import paging_of
+from gateway.api.paging import Cursor, Offset
 from gateway.api.routes.stream import get_live
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.rules.alerting import AlertKind, Severity
+from gateway.storage.keyset_page import PageRequest
 
 MAX_PAGE = 500
 SUBJECT_KINDS = ("specimen", "carrier", "delivery", "cabinet", "device", "edge")
@@ -67,6 +69,7 @@ async def list_all(
     reference: ReferenceDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
     state: Annotated[StateFilter | None, Query(description="open (raised or acknowledged), raised, ...")] = None,
     kind: Annotated[AlertKind | None, Query()] = None,
     severity: Annotated[Severity | None, Query()] = None,
@@ -86,8 +89,8 @@ async def list_all(
         subject_kind=subject_kind,
         subject_id=subject_id,
     )
-    rows, count = await alerts.page(where, limit=min(limit, MAX_PAGE), offset=offset)
-    return named(AlertListPublic(data=[alert_public(r) for r in rows], count=count), reference)
+    found = await alerts.listing(where, PageRequest(min(limit, MAX_PAGE), offset, cursor))
+    return named(AlertListPublic(data=[alert_public(r) for r in found.rows], **paging_of(found)), reference)
 
 
 @router.get("/{alert_id}", response_model=AlertPublic, responses={404: {"model": Problem}})

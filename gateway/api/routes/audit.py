@@ -6,12 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 
 from gateway.api.deps import DatabaseDep
-from gateway.api.paging import Offset
-from gateway.auth.audit_trail import AuditEntry, AuditFilter, export_csv, page
+from gateway.api.page_models import KeysetListPublic, paging_of
+from gateway.api.paging import Cursor, Offset
+from gateway.auth.audit_trail import AuditEntry, AuditFilter, export_csv, listing
 from gateway.auth.deps import require
-from gateway.auth.models import AuditEntryPublic, AuditListPublic
+from gateway.auth.models import AuditEntryPublic
+from gateway.storage.keyset_page import PageRequest
 
 MAX_PAGE = 500
 
@@ -34,6 +37,10 @@ def _filter(
 FilterDep = Annotated[AuditFilter, Depends(_filter)]
 
 
+class AuditListPublic(KeysetListPublic):
+    data: list[AuditEntryPublic] = Field(description="Newest first.")
+
+
 def _public(entry: AuditEntry) -> AuditEntryPublic:
     return AuditEntryPublic.model_validate(entry, from_attributes=True)
 
@@ -44,10 +51,11 @@ async def audit_trail(
     where: FilterDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> AuditListPublic:
     """One page of the audit trail, newest first, and how many entries match in all."""
-    entries, total = await page(db, where, limit=limit, offset=offset)
-    return AuditListPublic(data=[_public(e) for e in entries], count=total)
+    found = await listing(db, where, PageRequest(limit, offset, cursor))
+    return AuditListPublic(data=[_public(e) for e in found.rows], **paging_of(found))
 
 
 @router.get(

@@ -12,11 +12,13 @@ from contract import Identifier
 from gateway.api.deps import CarriersDep, ReferenceDep
 from gateway.api.models import Problem
 from gateway.api.names import named
-from gateway.api.paging import Offset
+from gateway.api.page_models import paging_of
+from gateway.api.paging import Cursor, Offset
 from gateway.api.tracking_models import CarrierPublic, TripListPublic, TripPublic
 from gateway.auth.deps import PrincipalDep, require
 from gateway.auth.principal import Principal
 from gateway.reference.model import ReferenceData
+from gateway.storage.keyset_page import PageRequest
 from gateway.tracking.carriers.fold import TripRow, TripStatus
 from gateway.tracking.carriers.scope import TripScope
 
@@ -70,17 +72,17 @@ async def list_trips(
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> TripListPublic:
     """Carrier trips, the latest dispatched first."""
-    rows, count = await carriers.page(
+    found = await carriers.listing(
+        PageRequest(min(limit, MAX_PAGE), offset, cursor),
         statuses=status or (),
         in_transit=in_transit,
         site=site,
         scope=trip_scope(caller, reference),
-        limit=min(limit, MAX_PAGE),
-        offset=offset,
     )
-    return named(TripListPublic(data=[trip_public(r) for r in rows], count=count), reference)
+    return named(TripListPublic(data=[trip_public(r) for r in found.rows], **paging_of(found)), reference)
 
 
 @router.get("/{carrier}", response_model=CarrierPublic, responses={404: {"model": Problem}})

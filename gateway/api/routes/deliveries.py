@@ -9,7 +9,8 @@ from contract import Identifier
 from gateway.api.deps import ClockDep, DeliveriesDep, ReferenceDep
 from gateway.api.models import Problem
 from gateway.api.names import named
-from gateway.api.paging import Offset
+from gateway.api.page_models import paging_of
+from gateway.api.paging import Cursor, Offset
 from gateway.api.pharmacy_models import (
     DeliveryBase,
     DeliveryLinePublic,
@@ -19,6 +20,7 @@ from gateway.api.pharmacy_models import (
     ProgressPublic,
 )
 from gateway.auth.deps import PrincipalDep, require
+from gateway.storage.keyset_page import PageRequest
 from gateway.tracking.deliveries.fold import DeliveryRow, DeliveryStatus, progress
 
 MAX_PAGE = 500
@@ -74,21 +76,21 @@ async def read_deliveries(
     ] = False,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> DeliveryListPublic:
     """Deliveries, the most recently active first."""
     now = clock()
-    rows, count = await deliveries.page(
+    found = await deliveries.listing(
+        PageRequest(min(limit, MAX_PAGE), offset, cursor),
         status=status,
         ward=ward,
         wards=caller.wards or None,
         robot=robot,
         in_progress=in_progress,
         overdue_at=now if overdue else None,
-        limit=min(limit, MAX_PAGE),
-        offset=offset,
     )
-    data = [DeliveryBase(**_base(row, now)) for row in rows]
-    return named(DeliveryListPublic(data=data, count=count), reference)
+    data = [DeliveryBase(**_base(row, now)) for row in found.rows]
+    return named(DeliveryListPublic(data=data, **paging_of(found)), reference)
 
 
 @router.get("/{delivery}", response_model=DeliveryPublic, responses={404: {"model": Problem}})

@@ -9,8 +9,10 @@ from contract.base import UtcDatetime
 from gateway.api.deps import EventLogDep, ReferenceDep
 from gateway.api.models import EventListPublic, EventPublic, SubjectPublic
 from gateway.api.names import named
-from gateway.api.paging import Offset
+from gateway.api.page_models import paging_of
+from gateway.api.paging import Cursor, Offset
 from gateway.auth.deps import require
+from gateway.storage.keyset_page import PageRequest
 from gateway.tracking.events import EventFilter, EventRecord
 
 MAX_PAGE = 1000
@@ -56,6 +58,7 @@ async def list_events(
     until: Annotated[UtcDatetime | None, Query(description="Occurred before (with a zone).")] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
     offset: Offset = 0,
+    cursor: Cursor = None,
 ) -> EventListPublic:
     """Events in the order they happened (`occurred_at`, then the edge's `seq`), oldest first."""
     unknown = sorted(set(type_ or ()) - EVENT_TYPES)
@@ -75,5 +78,5 @@ async def list_events(
         since=since,
         until=until,
     )
-    records, count = await event_log.page(where, limit=min(limit, MAX_PAGE), offset=offset)
-    return named(EventListPublic(data=[event_public(r) for r in records], count=count), reference)
+    found = await event_log.listing(where, PageRequest(min(limit, MAX_PAGE), offset, cursor))
+    return named(EventListPublic(data=[event_public(r) for r in found.rows], **paging_of(found)), reference)

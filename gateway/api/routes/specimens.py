@@ -22,9 +22,11 @@ from gateway.api.models import (
     SubjectPublic,
 )
 from gateway.api.names import named
-from gateway.api.paging import Offset
+from gateway.api.page_models import paging_of
+from gateway.api.paging import Cursor, Offset
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.rules import TrackingRules
+from gateway.storage.keyset_page import PageRequest
 from gateway.tracking.specimens.fold import (
     CustodyStep,
     Ref,
@@ -117,6 +119,7 @@ async def list_specimens(
     reference: ReferenceDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
+    cursor: Cursor = None,
     status: Annotated[SpecimenStatus | None, Query(description="Only specimens in this status.")] = None,
     ward: Annotated[Identifier | None, Query(description="Only specimens ordered by this ward.")] = None,
     priority: Annotated[SpecimenPriority | None, Query()] = None,
@@ -146,11 +149,14 @@ async def list_specimens(
         overdue_at=now if overdue else None,
     )
     by_due = sort == "due" or (sort is None and (overdue or at_risk))
-    rows, count = await specimens.page(
-        limit=min(limit, MAX_PAGE), offset=offset, where=where, by_due=by_due, at_risk_at=now if at_risk else None
+    found = await specimens.listing(
+        PageRequest(min(limit, MAX_PAGE), offset, cursor),
+        where=where,
+        by_due=by_due,
+        at_risk_at=now if at_risk else None,
     )
-    data = [SpecimenBase(**_base(row, rules.current, now)) for row in rows]
-    return named(SpecimenListPublic(data=data, count=count), reference)
+    data = [SpecimenBase(**_base(row, rules.current, now)) for row in found.rows]
+    return named(SpecimenListPublic(data=data, **paging_of(found)), reference)
 
 
 @router.get("/{barcode}", response_model=SpecimenPublic, responses={404: {"model": Problem}})

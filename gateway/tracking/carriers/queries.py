@@ -6,10 +6,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from gateway.storage.database import Database
+from gateway.storage.keyset_page import Page, PageRequest
 from gateway.storage.tables import carrier_trips
+from gateway.storage.totals import Total
 from gateway.tracking.carriers.fold import IN_TRANSIT, TripRow
 from gateway.tracking.carriers.scope import TripScope
-from gateway.tracking.carriers.store import page_trips
+from gateway.tracking.carriers.store import page_trips, trip_page
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +39,26 @@ class CarrierQueries:
         limit: int,
         offset: int,
     ) -> tuple[list[TripRow], int]:
-        """One page of trips, the latest dispatched first, and how many match in all.
+        """One page of trips, the latest dispatched first, and how many match (`listing`, counted exactly)."""
+        found = await self.listing(
+            PageRequest(limit, offset, exact_total=True),
+            statuses=statuses,
+            in_transit=in_transit,
+            site=site,
+            scope=scope,
+        )
+        return found.rows, found.total.value
+
+    async def listing(
+        self,
+        request: PageRequest,
+        *,
+        statuses: Sequence[str] = (),
+        in_transit: bool = False,
+        site: str | None = None,
+        scope: TripScope | None = None,
+    ) -> Page[TripRow]:
+        """One page of trips by keyset, the latest dispatched first, and the list's total.
 
         `in_transit`: only trips dispatched or rerouted (of `statuses`, when given), not arrived yet. `scope`: only
         what a ward-limited caller may see (`gateway.tracking.carriers.scope`)."""
@@ -45,13 +66,13 @@ class CarrierQueries:
         if in_transit:
             wanted = [s for s in (wanted or IN_TRANSIT) if s in IN_TRANSIT]
             if not wanted:
-                return [], 0  # asked for arrived trips that are in transit
+                return Page([], Total(0), None)  # asked for arrived trips that are in transit
         visible = scope.condition() if scope is not None else None
         async with self._db.engine.connect() as connection:
-            rows, count = await page_trips(
-                connection, statuses=wanted, site=site, visible=visible, limit=limit, offset=offset
-            )
-            return (await scope.redact(connection, rows) if scope is not None else rows), count
+            found = await trip_page(connection, request, statuses=wanted, site=site, visible=visible)
+            if scope is None:
+                return found
+            return Page(await scope.redact(connection, found.rows), found.total, found.next_cursor)
 
     async def of_carrier(
         self, carrier: str, *, site: str | None = None, scope: TripScope | None = None, limit: int, offset: int

@@ -16,9 +16,10 @@ from contract import Event
 from gateway.projection.held import HeldEvents, HistoryCache, TripKey, trip_key
 from gateway.projection.transaction import Tx
 from gateway.storage.chunks import chunks
-from gateway.storage.page_total import total_of_empty_page
+from gateway.storage.keyset import Keyset, SortKey
+from gateway.storage.keyset_page import Page, PageRequest, keyset_page
 from gateway.storage.stored_event import StoredEvent, stored_event
-from gateway.storage.tables import carrier_loads, carrier_trips, events
+from gateway.storage.tables import carrier_loads, carrier_trips, events, trip_latest
 from gateway.tracking.carriers.fold import TripRow, fold_trip
 
 _TRANSACTION = sa.cast(events.c.body[("data", "transaction")].as_string(), sa.BigInteger)
@@ -131,10 +132,21 @@ def _trip_values(row: TripRow) -> dict[str, Any]:
 
 
 def trip_row(row: Any) -> TripRow:
-    values = row._asdict()
-    values.pop("total", None)
+    values = {k: v for k, v in row._asdict().items() if not k.startswith("_k")}  # not the keyset's labels
     values["specimens"] = tuple(values["specimens"])
     return TripRow(**values)
+
+
+LATEST = Keyset(
+    "trips.latest",
+    (
+        SortKey(trip_latest, "datetime", descending=True),
+        SortKey(carrier_trips.c.site, "str"),
+        SortKey(carrier_trips.c.carrier, "str"),
+        SortKey(carrier_trips.c.transaction, "int", descending=True),
+    ),
+)
+"""The latest dispatched first (a trip not dispatched yet by its latest event)."""
 
 
 async def page_trips(
@@ -147,9 +159,31 @@ async def page_trips(
     limit: int,
     offset: int,
 ) -> tuple[list[TripRow], int]:
-    """One page of trips, the latest dispatched first, and how many match in all (one snapshot).
+    """One page of trips, the latest dispatched first, and how many match (`trip_page`, counted exactly)."""
+    page = await trip_page(
+        connection,
+        PageRequest(limit, offset, exact_total=True),
+        statuses=statuses,
+        carrier=carrier,
+        site=site,
+        visible=visible,
+    )
+    return page.rows, page.total.value
 
-    `visible`: only the trips a ward-limited caller may see (`TripScope.condition`)."""
+
+async def trip_page(
+    connection: AsyncConnection,
+    request: PageRequest,
+    *,
+    statuses: Sequence[str] = (),
+    carrier: str | None = None,
+    site: str | None = None,
+    visible: sa.ColumnElement[bool] | None = None,
+) -> Page[TripRow]:
+    """One page of trips by keyset, the latest dispatched first, and the total (`storage/totals.py`).
+
+    `visible`: only the trips a ward-limited caller may see (`TripScope.condition`); it applies after a cursor too,
+    so a cursor made for another caller shows this caller nothing more."""
     c = carrier_trips.c
     where: list[sa.ColumnElement[bool]] = [] if visible is None else [visible]
     if statuses:
@@ -158,16 +192,13 @@ async def page_trips(
         where.append(c.carrier == carrier)
     if site is not None:
         where.append(c.site == site)
-    latest = sa.func.coalesce(c.dispatched_at, c.last_event_at)
-    page = (
-        sa.select(carrier_trips, sa.func.count().over().label("total"))
-        .where(*where)
-        .order_by(latest.desc(), c.site, c.carrier, c.transaction.desc())
-        .limit(limit)
-        .offset(offset)
+    return await keyset_page(
+        connection,
+        sa.select(carrier_trips),
+        table=carrier_trips,
+        clauses=where,
+        keyset=LATEST,
+        scope=repr((sorted(statuses), carrier, site)),
+        request=request,
+        row=trip_row,
     )
-    result = list(await connection.execute(page))
-    if not result:
-        count = sa.select(sa.func.count()).select_from(carrier_trips).where(*where)
-        return [], await total_of_empty_page(connection, count, offset)
-    return [trip_row(r) for r in result], result[0].total

@@ -2,10 +2,12 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from gateway.storage.database import Database
+from gateway.storage.keyset_page import Page, PageRequest
 from gateway.tracking.deliveries.fold import DeliveryRow, DeliveryStep
-from gateway.tracking.deliveries.store import find_delivery, list_deliveries
+from gateway.tracking.deliveries.store import delivery_page, find_delivery, list_deliveries
 
 
 class DeliveryQueries:
@@ -47,6 +49,12 @@ class DeliveryQueries:
                 limit=limit,
                 offset=offset,
             )
+
+    async def listing(self, request: PageRequest, **filters: Any) -> Page[DeliveryRow]:
+        """One page of deliveries by keyset, the most recently active first, and the list's total (`delivery_page`,
+        whose keyword filters `filters` are)."""
+        async with self._db.engine.connect() as connection:
+            return await delivery_page(connection, request, **filters)
 
     async def get(self, delivery: str) -> tuple[DeliveryRow, list[DeliveryStep]] | None:
         """The delivery's row and its steps in the order they happened; None when nothing about it arrived."""

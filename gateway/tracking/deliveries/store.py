@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,7 +19,8 @@ from contract import Event
 from gateway.projection.transaction import Tx
 from gateway.rules.pharmacy import DeliveryRules
 from gateway.storage.chunks import chunks
-from gateway.storage.page_total import total_of_empty_page
+from gateway.storage.keyset import Keyset, SortKey
+from gateway.storage.keyset_page import Page, PageRequest, keyset_page
 from gateway.storage.stored_event import StoredEvent, stored_event
 from gateway.storage.tables import deliveries, events
 from gateway.tracking.deliveries.fold import (
@@ -27,6 +28,7 @@ from gateway.tracking.deliveries.fold import (
     RESTOCKED,
     DeliveryLine,
     DeliveryRow,
+    DeliveryStatus,
     DeliveryStep,
     delivery_steps,
     fold_delivery,
@@ -74,8 +76,7 @@ def _row_values(row: DeliveryRow) -> dict[str, Any]:
 
 
 def delivery_row(row: Any) -> DeliveryRow:
-    values = row._asdict()
-    values.pop("total", None)
+    values = {k: v for k, v in row._asdict().items() if not k.startswith("_k")}  # not the keyset's labels
     values["items"] = tuple(DeliveryLine(i["gtin"], i["quantity"]) for i in values["items"])
     return DeliveryRow(**values)
 
@@ -105,8 +106,27 @@ async def project_deliveries(tx: Tx, new: Sequence[Event]) -> None:
         await reproject_deliveries(tx.connection, tx.insert, tx.rules.deliveries, sorted(touched))
 
 
+OPEN = sorted(set(get_args(DeliveryStatus)) - DONE)
+"""The statuses of a delivery in progress, named (an index range each) rather than "not done" (a scan of all)."""
+
+RECENT = Keyset(
+    "deliveries.recent",
+    (SortKey(deliveries.c.last_event_at, "datetime", descending=True), SortKey(deliveries.c.delivery, "str")),
+)
+"""The most recently active first."""
+
+
 async def list_deliveries(
+    connection: AsyncConnection, *, limit: int, offset: int, **filters: Any
+) -> tuple[list[DeliveryRow], int]:
+    """One page of deliveries and how many match (`delivery_page` with its `filters`, counted exactly)."""
+    page = await delivery_page(connection, PageRequest(limit, offset, exact_total=True), **filters)
+    return page.rows, page.total.value
+
+
+async def delivery_page(
     connection: AsyncConnection,
+    request: PageRequest,
     *,
     status: str | None = None,
     ward: str | None = None,
@@ -118,10 +138,8 @@ async def list_deliveries(
     statuses: Sequence[str] | None = None,
     updated_since: datetime | None = None,
     updated_before: datetime | None = None,
-    limit: int,
-    offset: int,
-) -> tuple[list[DeliveryRow], int]:
-    """One page of deliveries, the most recently active first, and how many match in all (one snapshot).
+) -> Page[DeliveryRow]:
+    """One page of deliveries by keyset, the most recently active first, and the total (`storage/totals.py`).
 
     `in_progress` True: not yet handed over, stocked or failed (False: the others). `overdue_at`: only those
     still in progress whose due time has passed at that instant. `wards`: only deliveries for one of these wards.
@@ -140,21 +158,21 @@ async def list_deliveries(
     if updated_before is not None:
         where.append(c.last_event_at < updated_before)
     if in_progress is not None:
-        where.append(c.status.not_in(sorted(DONE)) if in_progress else c.status.in_(sorted(DONE)))
+        where.append(c.status.in_(OPEN) if in_progress else c.status.in_(sorted(DONE)))
     if overdue_at is not None:
-        where += [c.status.not_in(sorted(DONE)), c.due_at < overdue_at]
-    page = (
-        sa.select(deliveries, sa.func.count().over().label("total"))
-        .where(*where)
-        .order_by(c.last_event_at.desc(), c.delivery)
-        .limit(limit)
-        .offset(offset)
+        where += [c.status.in_(OPEN), c.due_at < overdue_at]
+    scope = repr((status, ward, wards, robot, in_progress, overdue_at is not None, ids, statuses))
+    scope += repr((updated_since, updated_before))
+    return await keyset_page(
+        connection,
+        sa.select(deliveries),
+        table=deliveries,
+        clauses=where,
+        keyset=RECENT,
+        scope=scope,
+        request=request,
+        row=delivery_row,
     )
-    result = list(await connection.execute(page))
-    if not result:
-        count = sa.select(sa.func.count()).select_from(deliveries).where(*where)
-        return [], await total_of_empty_page(connection, count, offset)
-    return [delivery_row(r) for r in result], result[0].total
 
 
 async def find_delivery(connection: AsyncConnection, delivery: str) -> tuple[DeliveryRow, list[DeliveryStep]] | None:

@@ -3,21 +3,25 @@
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from gateway.rules.in_force import RulesInForce
 from gateway.storage.chunks import chunks
 from gateway.storage.database import Database
+from gateway.storage.keyset_page import Page, PageRequest
 from gateway.storage.stored_event import StoredEvent
 from gateway.storage.tables import events, specimens
+from gateway.storage.totals import Total
 from gateway.tracking.specimens.fold import SpecimenRow, journey_events
 from gateway.tracking.specimens.store import (
     SpecimenFilter,
-    all_specimens,
-    page_specimens,
+    keyed_specimens,
     resulted_between,
     specimen_histories,
+    specimen_keyset,
+    specimen_page,
     specimen_row,
 )
 from gateway.tracking.specimens.turnaround import GroupBy, TurnaroundReport, aggregate, outlook
@@ -67,24 +71,48 @@ class SpecimenQueries:
         by_due: bool = False,
         at_risk_at: datetime | None = None,
     ) -> tuple[list[SpecimenRow], int]:
-        """One page of specimens, most recent first (or the earliest due first), and how many match in all.
-
-        The total comes from the same statement (a window count), so page and count are one snapshot even while
-        ingest commits: two statements could count rows the page did not see. With `at_risk_at` (now), only the
-        specimens predicted to miss a target not yet passed; those are few (open, due later), so they are
-        filtered here with `turnaround.outlook` and paged in memory.
-        """
+        """One page of specimens, most recent first (or the earliest due first), and how many match in all."""
         where = where or SpecimenFilter()
         if status is not None:
             where = dataclasses.replace(where, status=status)
+        found = await self.listing(
+            PageRequest(limit, offset, exact_total=True), where=where, by_due=by_due, at_risk_at=at_risk_at
+        )
+        return found.rows, found.total.value
+
+    async def listing(
+        self,
+        request: PageRequest,
+        *,
+        where: SpecimenFilter,
+        by_due: bool = False,
+        at_risk_at: datetime | None = None,
+    ) -> Page[SpecimenRow]:
+        """One page of specimens by keyset, most recent first (or the earliest due first), and the list's total.
+
+        With `at_risk_at` (now), only the specimens predicted to miss a target not yet passed; those are few (open,
+        due later: `ix_specimens_due_open`), so they are judged here with `turnaround.outlook`, counted exactly, and
+        paged in memory, after the cursor's row when there is one.
+        """
         async with self._db.engine.connect() as connection:
             if at_risk_at is None:
-                return await page_specimens(connection, where, by_due=by_due, limit=limit, offset=offset)
+                return await specimen_page(connection, where, by_due=by_due, request=request)
             candidates = dataclasses.replace(where, open_due_from=at_risk_at)
-            rows = await all_specimens(connection, candidates, by_due=by_due)
+            every = await keyed_specimens(connection, candidates, by_due=by_due)
+            after = every
+            if request.cursor is not None:
+                after = await keyed_specimens(connection, candidates, by_due=by_due, cursor=request.cursor)
         rules = self._rules.current
-        risky = [r for r in rows if outlook(r, rules, at_risk_at).state == "at_risk"]
-        return risky[offset : offset + limit], len(risky)
+
+        def risky(keyed: list[tuple[SpecimenRow, Any]]) -> list[tuple[SpecimenRow, Any]]:
+            return [(row, key) for row, key in keyed if outlook(row, rules, at_risk_at).state == "at_risk"]
+
+        total = len(risky(every))
+        window = risky(after)[request.offset : request.offset + request.limit + 1]
+        rows = window[: request.limit]
+        more = len(window) > request.limit
+        next_cursor = specimen_keyset(by_due).encode(rows[-1][1], candidates.scope()) if more else None
+        return Page([row for row, _ in rows], Total(total), next_cursor)
 
     async def turnaround(
         self,

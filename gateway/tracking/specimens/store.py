@@ -18,7 +18,8 @@ from gateway.projection.held import HeldEvents, HistoryCache
 from gateway.projection.transaction import Tx, dialect_insert, projection_lock
 from gateway.rules import TrackingRules
 from gateway.storage.chunks import chunks
-from gateway.storage.page_total import total_of_empty_page
+from gateway.storage.keyset import Keyset, SortKey
+from gateway.storage.keyset_page import Page, PageRequest, keyset_page
 from gateway.storage.stored_event import StoredEvent, stored_event
 from gateway.storage.tables import events, specimens
 from gateway.tracking.carriers.store import loaded_barcodes, trip_events, trip_keys, trips_of
@@ -157,43 +158,86 @@ class SpecimenFilter:
             clauses += [c.resulted_at.is_(None), c.due_at >= self.open_due_from]
         return clauses
 
+    def scope(self) -> str:
+        """The filters a cursor is bound to; the instants `now` moves (overdue, at risk) count only as present."""
+        fixed = dataclasses.replace(
+            self,
+            overdue_at=None if self.overdue_at is None else _NOW,
+            open_due_from=None if self.open_due_from is None else _NOW,
+        )
+        return repr(fixed)
+
+
+_NOW = datetime.min
+"""Stands in for "now" in a filter's scope: the page after a cursor is judged by the clock of its own request."""
+
 
 def specimen_row(row: Any) -> SpecimenRow:
-    return SpecimenRow(**{k: v for k, v in row._asdict().items() if k != "total"})
+    return SpecimenRow(**{name: getattr(row, name) for name in _COLUMNS})
 
 
-def _order(by_due: bool) -> list[sa.ColumnElement[Any]]:
-    c = specimens.c
-    if by_due:
-        # The most urgent first: the earliest due, then the highest priority.
-        rank = sa.case({"stat": 0, "urgent": 1}, value=c.priority, else_=2)
-        return [c.due_at.is_(None), c.due_at, rank, c.barcode]
-    return [c.last_event_at.desc(), c.barcode]
+_RANK = sa.case({"stat": 0, "urgent": 1}, value=specimens.c.priority, else_=2)
+"""The most urgent priority first (STAT, urgent, then routine or none)."""
+
+RECENT = Keyset(
+    "specimens.recent",
+    (SortKey(specimens.c.last_event_at, "datetime", descending=True), SortKey(specimens.c.barcode, "str")),
+)
+"""The most recently active first."""
+
+DUE = Keyset(
+    "specimens.due",
+    (
+        SortKey(specimens.c.due_at, "datetime", nullable=True),
+        SortKey(_RANK, "int"),
+        SortKey(specimens.c.barcode, "str"),
+    ),
+)
+"""The most urgent first: the earliest due (those with no due time last), then the highest priority."""
+
+
+def specimen_keyset(by_due: bool) -> Keyset:
+    return DUE if by_due else RECENT
+
+
+async def specimen_page(
+    connection: AsyncConnection, where: SpecimenFilter, *, by_due: bool, request: PageRequest
+) -> Page[SpecimenRow]:
+    """One page by keyset (`gateway/storage/keyset.py`), its next cursor, and the total (`storage/totals.py`)."""
+    return await keyset_page(
+        connection,
+        sa.select(specimens),
+        table=specimens,
+        clauses=where.where(),
+        keyset=specimen_keyset(by_due),
+        scope=where.scope(),
+        request=request,
+        row=specimen_row,
+    )
 
 
 async def page_specimens(
     connection: AsyncConnection, where: SpecimenFilter, *, by_due: bool, limit: int, offset: int
 ) -> tuple[list[SpecimenRow], int]:
-    """One page and how many match in all; the total rides on the page's statement, so both are one snapshot."""
-    clauses = where.where()
-    page = (
-        sa.select(specimens, sa.func.count().over().label("total"))
-        .where(*clauses)
-        .order_by(*_order(by_due))
-        .limit(limit)
-        .offset(offset)
-    )
-    result = list(await connection.execute(page))
-    if not result:  # past the last page: the window count has no row to ride on
-        count = sa.select(sa.func.count()).select_from(specimens).where(*clauses)
-        return [], await total_of_empty_page(connection, count, offset)
-    return [specimen_row(r) for r in result], result[0].total
+    """One page and how many match, counted exactly (`specimen_page` without cursors)."""
+    page = await specimen_page(connection, where, by_due=by_due, request=PageRequest(limit, offset, exact_total=True))
+    return page.rows, page.total.value
 
 
 async def all_specimens(connection: AsyncConnection, where: SpecimenFilter, *, by_due: bool) -> list[SpecimenRow]:
     """Every specimen that matches (for filters computed in Python over a bounded set, like at risk)."""
-    query = sa.select(specimens).where(*where.where()).order_by(*_order(by_due))
-    return [specimen_row(r) for r in await connection.execute(query)]
+    return [row for row, _ in await keyed_specimens(connection, where, by_due=by_due)]
+
+
+async def keyed_specimens(
+    connection: AsyncConnection, where: SpecimenFilter, *, by_due: bool, cursor: str | None = None
+) -> list[tuple[SpecimenRow, tuple[Any, ...]]]:
+    """Every match (after `cursor`, when given) in order, each with its sort key (`specimen_keyset(by_due)`)."""
+    keyset = specimen_keyset(by_due)
+    query = sa.select(specimens, *keyset.columns()).where(*where.where()).order_by(*keyset.order_by())
+    if cursor is not None:
+        query = query.where(keyset.after(keyset.decode(cursor, where.scope())))
+    return [(specimen_row(r), keyset.values_of(r)) for r in await connection.execute(query)]
 
 
 async def resulted_between(

@@ -110,6 +110,10 @@ async def test_an_entry_is_a_timeline_entry_that_names_its_subject(
     event = history["c2-dispatched"]
     assert body == {
         "count": 1,
+        "total": 1,
+        "total_is_estimate": False,
+        "total_capped": False,
+        "next_cursor": None,
         "data": [
             {
                 "event_id": str(event.id),
@@ -145,7 +149,35 @@ async def test_pages_walk_the_whole_history_once(api: httpx.AsyncClient, history
         seen.extend(e["event_id"] for e in page["data"])
     assert seen == [str(e.id) for e in sorted(history.values(), key=lambda e: e.occurred_at)]
     past_the_end = (await api.get("/api/v1/events", params={"limit": 4, "offset": 100})).json()
-    assert past_the_end == {"data": [], "count": len(history)}
+    assert (past_the_end["data"], past_the_end["count"], past_the_end["next_cursor"]) == ([], len(history), None)
+
+
+async def test_cursors_walk_the_whole_history_once(api: httpx.AsyncClient, history: dict[str, Event]) -> None:
+    seen: list[str] = []
+    cursors: list[str | None] = []
+    params: dict[str, Any] = {"limit": 4}
+    while True:
+        page = (await api.get("/api/v1/events", params=params)).json()
+        assert page["total"] == len(history)
+        seen.extend(e["event_id"] for e in page["data"])
+        cursors.append(page["next_cursor"])
+        if page["next_cursor"] is None:
+            break
+        params = {"limit": 4, "cursor": page["next_cursor"]}
+    assert seen == [str(e.id) for e in sorted(history.values(), key=lambda e: e.occurred_at)]
+    assert len(cursors) == 2
+
+
+async def test_a_cursor_of_other_filters_is_refused_with_the_reason(
+    api: httpx.AsyncClient, history: dict[str, Event]
+) -> None:
+    first = (await api.get("/api/v1/events", params={"limit": 1, "subject_kind": "carrier"})).json()
+    refused = await api.get("/api/v1/events", params={"limit": 1, "cursor": first["next_cursor"]})
+    garbled = await api.get("/api/v1/events", params={"limit": 1, "cursor": "bm90LWEtY3Vyc29y"})
+    assert refused.status_code == 400
+    assert "other filters" in refused.json()["detail"]
+    assert garbled.status_code == 400
+    assert "not one this gateway made" in garbled.json()["detail"]
 
 
 async def test_the_page_size_is_capped(api: httpx.AsyncClient, store: Stores) -> None:

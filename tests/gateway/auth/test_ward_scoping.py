@@ -38,7 +38,7 @@ async def test_a_scoped_lab_user_lists_only_their_wards_specimens(
 
     assert [s["barcode"] for s in mine["data"]] == [wards[MINE].specimen]
     assert mine["count"] == 1
-    assert asked_for_theirs == {"data": [], "count": 0}
+    assert (asked_for_theirs["data"], asked_for_theirs["count"]) == ([], 0)
     assert sorted(s["barcode"] for s in everyone["data"]) == sorted(w.specimen for w in wards.values())
 
 

@@ -39,6 +39,12 @@ function boardRow(s) {
   );
 }
 
+/** A list's total as people read it: "10000+" when the gateway stopped counting (`total_capped`), "~" for its estimate. */
+function howMany(list) {
+  if (list.total_capped) return `${list.count}+`;
+  return list.total_is_estimate ? `~${list.count}` : `${list.count}`;
+}
+
 async function loadBoard() {
   const [overdue, atRisk, moving] = await Promise.all([
     getJson("/api/v1/specimens", { overdue: "true", limit: "100" }),
@@ -56,7 +62,7 @@ async function loadBoard() {
   const headers = ["Barcode", "Outlook", "Priority", "Status", "Where", "Held by", "Ward", "Due", { text: "Slack", num: true }];
   const rows = urgent.slice(0, BOARD_ROWS).map(boardRow);
   const summary = el("p", { id: "board-summary" },
-    `${overdue.count} overdue · ${atRisk.count} at risk · ${moving.count} in transit`,
+    `${howMany(overdue)} overdue · ${howMany(atRisk)} at risk · ${howMany(moving)} in transit`,
     urgent.length > BOARD_ROWS ? ` · the ${BOARD_ROWS} most urgent shown` : "");
   fill(document.getElementById("board"), rows.length ? [summary, table(headers, rows, { caption: "Specimens needing attention" })] : [],
     "Nothing overdue, at risk or in transit.");
