@@ -133,7 +133,8 @@ async def test_a_corrected_result_moves_the_specimen_between_buckets_and_rows(st
         for r in [await specimen(store, f"R{n:05d}") for n in range(40)]
         if r.tat_s is not None and r.tat_s > 600 and r.ward is not None
     )
-    assert row.collected_at is not None and row.resulted_at is not None
+    assert row.collected_at is not None
+    assert row.resulted_at is not None
     # The LIS reports the result earlier than first told; then the ward is corrected (the latest collection wins).
     earlier = journeys.event(
         "specimen.resulted", "specimen", row.barcode, row.collected_at + timedelta(seconds=90), row.site
@@ -181,5 +182,6 @@ async def test_a_window_not_aligned_to_hours_takes_its_edges_from_the_specimens(
         earlier = await rolled_up_turnaround(connection, hour - 5 * H, hour + timedelta(minutes=30))
     assert (whole.overall.count, later.overall.count, earlier.overall.count) == (2, 1, 1)
     e2 = await specimen(store, "E2")
-    assert later.overall.p50_s is not None and e2.tat_s is not None
+    assert later.overall.p50_s is not None
+    assert e2.tat_s is not None
     assert abs(later.overall.p50_s - e2.tat_s) <= precision(e2.tat_s)

@@ -76,4 +76,3 @@ def _write(connection: sa.Connection, rows: list[SpecimenRow]) -> int:
 def downgrade() -> None:
     op.drop_index("ix_specimens_collected", table_name="specimens")
     op.drop_table("turnaround_rollups")
-
