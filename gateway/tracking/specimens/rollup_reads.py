@@ -49,11 +49,16 @@ def cover(since: datetime, until: datetime, *, by_hour: bool = False) -> Cover:
     return Cover(edges=edges, hours=hours, days=((first_day, last_day),))
 
 
-def _rollup_rows(plan: Cover, site: str | None, wards: tuple[str, ...] | None) -> sa.Select[Any]:
+def _rollup_rows(
+    plan: Cover, site: str | None, wards: tuple[str, ...] | None, group_by: GroupBy | None
+) -> sa.Select[Any]:
+    """The rollup rows of the plan's hours and days: their sums and the column they are grouped by."""
     t = turnaround_rollups.c
     spans = [(HOUR, span) for span in plan.hours] + [(DAY, span) for span in plan.days]
     periods = [sa.and_(t.grain_s == grain, t.period >= start, t.period < end) for grain, (start, end) in spans]
-    query = sa.select(turnaround_rollups).where(sa.or_(*periods))
+    group = {None: sa.null(), "hour": t.period, "priority": t.priority, "ward": t.ward, "category": t.category}
+    query = sa.select(t.count, t.targeted, t.within_target, t.histograms, group[group_by].label("grouped_by"))
+    query = query.where(sa.or_(*periods))
     if site is not None:
         query = query.where(t.site == site)
     if wards is not None:
@@ -61,10 +66,12 @@ def _rollup_rows(plan: Cover, site: str | None, wards: tuple[str, ...] | None) -
     return query
 
 
-def _rollup_key(row: Any, group_by: GroupBy) -> str | None:
+def _rollup_key(row: Any, group_by: GroupBy | None) -> str | None:
+    if group_by is None:
+        return None
     if group_by == "hour":
-        return f"{row.period:%H}"  # hour rows only: `cover` reads no day rows per hour
-    value: str = getattr(row, group_by)
+        return f"{row.grouped_by:%H}"  # hour rows only: `cover` reads no day rows per hour
+    value: str = row.grouped_by
     return value if value != NONE else None
 
 
@@ -73,29 +80,34 @@ class _Report:
 
     def __init__(self, group_by: GroupBy | None) -> None:
         self.group_by = group_by
-        self.overall = Tally()
         self.groups: dict[str | None, Tally] = {}
+        """Per group (one, keyed None, without `group_by`); the overall tally is their sum."""
 
-    def add(self, tally: Tally, key: str | None) -> None:
-        self.overall.add(tally)
-        if self.group_by is not None:
-            self.groups.setdefault(key, Tally()).add(tally)
+    def _group(self, key: str | None) -> Tally:
+        found = self.groups.get(key)
+        if found is None:
+            found = self.groups[key] = Tally()
+        return found
+
+    def add_row(self, row: Any) -> None:
+        self._group(_rollup_key(row, self.group_by)).add_stored(row)
 
     def add_specimen(self, row: SpecimenRow) -> None:
         counted = contribution(row)
-        if counted is None:
-            return
-        self.overall.add_contribution(counted)
-        if self.group_by is not None:
-            self.groups.setdefault(group_key(row, self.group_by), Tally()).add_contribution(counted)
+        if counted is not None:
+            key = group_key(row, self.group_by) if self.group_by is not None else None
+            self._group(key).add_contribution(counted)
 
     def report(self) -> TurnaroundReport:
+        overall = Tally()
+        for tally in self.groups.values():
+            overall.add(tally)
+        if self.group_by is None:
+            return TurnaroundReport(overall=overall.figures(None), groups=())
         ordered = sorted(
             ((k, t) for k, t in self.groups.items() if t.count > 0), key=lambda item: (item[0] is None, item[0] or "")
         )
-        return TurnaroundReport(
-            overall=self.overall.figures(None), groups=tuple(tally.figures(key) for key, tally in ordered)
-        )
+        return TurnaroundReport(overall=overall.figures(None), groups=tuple(t.figures(k) for k, t in ordered))
 
 
 async def rolled_up_turnaround(
@@ -115,6 +127,6 @@ async def rolled_up_turnaround(
             if visible(row.ward, wards):
                 report.add_specimen(row)
     if plan.hours or plan.days:
-        for stored in await connection.execute(_rollup_rows(plan, site, wards)):
-            report.add(Tally.of_row(stored), _rollup_key(stored, group_by) if group_by is not None else None)
+        for stored in await connection.execute(_rollup_rows(plan, site, wards, group_by)):
+            report.add_row(stored)
     return report.report()
