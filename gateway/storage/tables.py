@@ -92,11 +92,12 @@ specimens = sa.Table(
 )
 
 # Turnaround rollups (migration 0012): resulted specimens counted per hour and per day of collection, site, ward,
-# priority and category ('' for none), with a histogram per leg (gateway.tracking.specimens.rollups).
+# priority and category ('' for none, or not kept: `dims`), with a histogram per leg (tracking.specimens.rollups).
 turnaround_rollups = sa.Table(
     "turnaround_rollups",
     metadata,
     sa.Column("grain_s", sa.Integer(), primary_key=True),
+    sa.Column("dims", sa.String(3), primary_key=True),
     sa.Column("period", UtcDateTime(), primary_key=True),
     sa.Column("site", sa.String(64), primary_key=True),
     sa.Column("ward", sa.String(64), primary_key=True),

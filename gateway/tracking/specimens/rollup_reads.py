@@ -3,8 +3,9 @@
 A window [since, until) is cut into what the rollups hold whole and what they cannot answer (`cover`): the
 partial hours at either end (less than an hour each) come from the specimens table, as before; the whole hours
 from hour rows; when the window spans whole UTC days, those days from day rows, and only the hours around them
-from hour rows. Per hour of day (`group_by=hour`) reads hour rows throughout. So the rows read grow with the
-window's days and the populated site, ward, priority and category combinations, never with the specimens.
+from hour rows. Per hour of day (`group_by=hour`) reads hour rows throughout. Of the rows of each period, only those
+that keep what the figures are grouped or filtered by (`dimensions`): so the rows read grow with the window's days
+and the sites and groups that occur, never with the specimens.
 
 Counts and shares within target equal a computation over the specimens; p50 and p90 are the midpoints of the
 buckets the nearest-rank values fall in (`histogram.precision`).
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.storage.tables import turnaround_rollups
 from gateway.tracking.specimens.fold import SpecimenRow
-from gateway.tracking.specimens.rollups import DAY, HOUR, NONE, Tally, ceil_to, contribution, floor_to
+from gateway.tracking.specimens.rollups import DAY, DIMENSIONS, HOUR, NONE, Tally, ceil_to, contribution, floor_to
 from gateway.tracking.specimens.store import resulted_between
 from gateway.tracking.specimens.turnaround import GroupBy, TurnaroundReport, group_key
 from gateway.tracking.wards import visible
@@ -49,13 +50,24 @@ def cover(since: datetime, until: datetime, *, by_hour: bool = False) -> Cover:
     return Cover(edges=edges, hours=hours, days=((first_day, last_day),))
 
 
+def dimensions(group_by: GroupBy | None, wards: tuple[str, ...] | None) -> str:
+    """The narrowest rows that answer: those that keep the grouped column, and the ward for a ward-scoped caller."""
+    kept = {"ward": "w", "priority": "p", "category": "c"}.get(group_by or "", "")
+    if wards is not None and "w" not in kept:
+        kept = "w" + kept
+    return kept if kept in DIMENSIONS else "wpc"
+
+
 def _rollup_rows(
     plan: Cover, site: str | None, wards: tuple[str, ...] | None, group_by: GroupBy | None
 ) -> sa.Select[Any]:
     """The rollup rows of the plan's hours and days: their sums and the column they are grouped by."""
     t = turnaround_rollups.c
+    dims = dimensions(group_by, wards)
     spans = [(HOUR, span) for span in plan.hours] + [(DAY, span) for span in plan.days]
-    periods = [sa.and_(t.grain_s == grain, t.period >= start, t.period < end) for grain, (start, end) in spans]
+    periods = [
+        sa.and_(t.grain_s == grain, t.dims == dims, t.period >= start, t.period < end) for grain, (start, end) in spans
+    ]
     group = {None: sa.null(), "hour": t.period, "priority": t.priority, "ward": t.ward, "category": t.category}
     query = sa.select(t.count, t.targeted, t.within_target, t.histograms, group[group_by].label("grouped_by"))
     query = query.where(sa.or_(*periods))

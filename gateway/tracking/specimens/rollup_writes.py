@@ -22,7 +22,7 @@ from gateway.storage.tables import specimens, turnaround_rollups
 from gateway.tracking.specimens.fold import SpecimenRow
 from gateway.tracking.specimens.rollups import Contribution, RollupKey, Tally, contribution, key_values
 
-_KEY = ("grain_s", "period", "site", "ward", "priority", "category")
+_KEY = ("grain_s", "dims", "period", "site", "ward", "priority", "category")
 
 
 async def prior_contributions(connection: AsyncConnection, rows: Iterable[SpecimenRow]) -> dict[str, Contribution]:
@@ -85,6 +85,6 @@ async def _stored(connection: AsyncConnection, keys: Sequence[RollupKey]) -> dic
     for chunk in chunks(keys):
         wanted = sa.tuple_(*(t[name] for name in _KEY)).in_([tuple(key_values(k).values()) for k in chunk])
         for row in await connection.execute(sa.select(turnaround_rollups).where(wanted)):
-            key = RollupKey(row.grain_s, row.period, row.site, row.ward, row.priority, row.category)
+            key = RollupKey(row.grain_s, row.dims, row.period, row.site, row.ward, row.priority, row.category)
             found[key] = Tally.of_row(row)
     return found

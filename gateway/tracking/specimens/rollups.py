@@ -2,7 +2,9 @@
 
 A rollup row counts the resulted specimens collected in one period (an hour, or a UTC day) at one site, ordered by
 one ward, at one priority, of one test category: how many, how many had a target and made it, and a histogram of
-every leg's seconds (`gateway.tracking.specimens.histogram`). Everything here is pure, so the projector, the
+every leg's seconds (`gateway.tracking.specimens.histogram`). Each specimen is also counted in rows that keep only
+some of ward, priority and category (`DIMENSIONS`), so a figure per priority over 90 days sums a few rows per day
+instead of one per ward, priority and category that occurred. Everything here is pure, so the projector, the
 migration that backfills the table and the benchmark that bulk-loads it compute the same rows from the same
 specimens.
 """
@@ -21,7 +23,11 @@ DAY = 86400
 GRAINS = (HOUR, DAY)
 """Every resulted specimen is counted in the row of its hour and in the row of its UTC day."""
 NONE = ""
-"""A ward, priority or category that is not known, as stored in a rollup's key (keys cannot be NULL)."""
+"""A ward, priority or category that is not known, or not kept by the row (`dims`), as stored in its key (keys cannot
+be NULL)."""
+DIMENSIONS = ("wpc", "w", "p", "c", "")
+"""Which of ward (w), priority (p) and category (c) a row keeps: all three, one (what `group_by` and a ward-scoped
+caller need), or none (the overall figures and per hour)."""
 
 
 def floor_to(at: datetime, grain_s: int) -> datetime:
@@ -39,6 +45,7 @@ def ceil_to(at: datetime, grain_s: int) -> datetime:
 @dataclass(frozen=True, slots=True)
 class RollupKey:
     grain_s: int
+    dims: str
     period: datetime
     site: str
     ward: str
@@ -58,13 +65,19 @@ class Contribution:
     targeted: bool
     within_target: bool
     legs: tuple[tuple[LegName, int], ...]
-    """The seconds of each leg that has both ends (`total` always)."""
+    """The histogram bucket of each leg that has both ends (`total` always)."""
 
     def rollup_keys(self) -> list[RollupKey]:
-        return [
-            RollupKey(grain, floor_to(self.hour, grain), self.site, self.ward, self.priority, self.category)
-            for grain in GRAINS
-        ]
+        """The rows it counts in: per grain, one for each of `DIMENSIONS`."""
+        keys = []
+        for grain in GRAINS:
+            period = floor_to(self.hour, grain)
+            for dims in DIMENSIONS:
+                ward = self.ward if "w" in dims else NONE
+                priority = self.priority if "p" in dims else NONE
+                category = self.category if "c" in dims else NONE
+                keys.append(RollupKey(grain, dims, period, self.site, ward, priority, category))
+        return keys
 
 
 def contribution(row: SpecimenRow) -> Contribution | None:
@@ -79,7 +92,7 @@ def contribution(row: SpecimenRow) -> Contribution | None:
         category=row.category or NONE,
         targeted=row.within_target is not None,
         within_target=bool(row.within_target),
-        legs=tuple((leg.name, leg.seconds) for leg in legs(row) if leg.seconds is not None),
+        legs=tuple((leg.name, histogram.bucket_of(leg.seconds)) for leg in legs(row) if leg.seconds is not None),
     )
 
 
@@ -117,9 +130,8 @@ class Tally:
         self.count += sign
         self.targeted += sign * c.targeted
         self.within_target += sign * c.within_target
-        for leg, seconds in c.legs:
+        for leg, bucket in c.legs:
             counts = self.histograms.setdefault(leg, {})
-            bucket = histogram.bucket_of(seconds)
             counts[bucket] = counts.get(bucket, 0) + sign
 
     def is_zero(self) -> bool:
@@ -183,6 +195,7 @@ def tallies(rows: Iterable[SpecimenRow]) -> dict[RollupKey, Tally]:
 def key_values(key: RollupKey) -> dict[str, Any]:
     return {
         "grain_s": key.grain_s,
+        "dims": key.dims,
         "period": key.period,
         "site": key.site,
         "ward": key.ward,

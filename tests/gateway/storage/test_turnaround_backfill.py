@@ -52,7 +52,7 @@ def as_stored(event: Event) -> StoredEvent:
         event.seq,
         event.type,
         event.occurred_at,
-        event.received_at,
+        event.received_at or event.occurred_at,
         event.site,
         event.edge,
         event.device,
@@ -90,7 +90,7 @@ async def test_the_migration_counts_the_specimens_already_stored(
 
     async with engine.connect() as connection:
         stored = {
-            RollupKey(r.grain_s, r.period, r.site, r.ward, r.priority, r.category): Tally.of_row(r).stored()
+            RollupKey(r.grain_s, r.dims, r.period, r.site, r.ward, r.priority, r.category): Tally.of_row(r).stored()
             for r in await connection.execute(sa.select(turnaround_rollups))
         }
         assert stored == {key: tally.stored() for key, tally in tallies(rows).items()}

@@ -72,7 +72,7 @@ async def stored_rollups(store: Stores) -> dict[tuple[Any, ...], dict[str, Any]]
 
 
 def _key(row: Any) -> RollupKey:
-    return RollupKey(row.grain_s, row.period, row.site, row.ward, row.priority, row.category)
+    return RollupKey(row.grain_s, row.dims, row.period, row.site, row.ward, row.priority, row.category)
 
 
 async def rebuilt_rollups(store: Stores) -> dict[tuple[Any, ...], dict[str, Any]]:
@@ -159,7 +159,7 @@ async def test_a_corrected_result_moves_the_specimen_between_buckets_and_rows(st
     assert (await specimen(store, row.barcode)).ward == other_ward
     stored = await stored_rollups(store)
     assert stored == await rebuilt_rollups(store)
-    assert [key for key in stored if key[3] == other_ward]  # the row of the new ward exists, the count moved there
+    assert [key for key in stored if key[4] == other_ward]  # the row of the new ward exists, the count moved there
     async with store.db.engine.connect() as connection:
         day = (row.collected_at - timedelta(hours=2), row.collected_at + timedelta(hours=2))
         by_ward = await rolled_up_turnaround(connection, *day, group_by="ward")

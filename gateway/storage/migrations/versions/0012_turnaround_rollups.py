@@ -26,6 +26,7 @@ def upgrade() -> None:
     op.create_table(
         "turnaround_rollups",
         sa.Column("grain_s", sa.Integer(), primary_key=True),
+        sa.Column("dims", sa.String(3), primary_key=True),
         sa.Column("period", UtcDateTime(), primary_key=True),
         sa.Column("site", sa.String(64), primary_key=True),
         sa.Column("ward", sa.String(64), primary_key=True),
