@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.tracking.specimens import histogram
-from gateway.tracking.specimens.rollup_reads import Cover, cover
-from gateway.tracking.specimens.turnaround import percentile
+from gateway.tracking.specimens.rollup_reads import Cover, cover, dimensions
+from gateway.tracking.specimens.turnaround import GroupBy, percentile
 
 durations = st.integers(min_value=-(10**7), max_value=10**8)
 
@@ -108,3 +108,22 @@ def at(text: str) -> datetime:
 )
 def test_a_window_is_cut_into_edges_hours_and_days(since: str, until: str, by_hour: bool, expected: Cover) -> None:
     assert cover(at(since), at(until), by_hour=by_hour) == expected
+
+
+@pytest.mark.parametrize(
+    ("group_by", "wards", "dims"),
+    [
+        (None, None, ""),  # overall: one row per site and period
+        ("hour", None, ""),
+        ("priority", None, "p"),
+        ("category", None, "c"),
+        ("ward", None, "w"),
+        (None, ("4b",), "w"),  # a ward-scoped caller needs the ward kept
+        ("ward", ("4b",), "w"),
+        ("priority", ("4b",), "wpc"),  # ward and priority: only the full rows keep both
+    ],
+)
+def test_a_query_reads_the_narrowest_rows_that_answer_it(
+    group_by: GroupBy | None, wards: tuple[str, ...] | None, dims: str
+) -> None:
+    assert dimensions(group_by, wards) == dims
