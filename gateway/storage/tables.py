@@ -92,6 +92,26 @@ specimens = sa.Table(
     # Keyset paging (migration 0011): the list's filters that had no index, beside the order it pages in.
     sa.Index("ix_specimens_priority_last_event_at", "priority", "last_event_at"),
     sa.Index("ix_specimens_category_last_event_at", "category", "last_event_at"),
+    # Turnaround rollups (migration 0012): a window's partial hours at either end are read by collection time.
+    sa.Index("ix_specimens_collected", "collected_at"),
+)
+
+# Turnaround rollups (migration 0012): resulted specimens counted per hour and per day of collection, site, ward,
+# priority and category ('' for none, or not kept: `dims`), with a histogram per leg (tracking.specimens.rollups).
+turnaround_rollups = sa.Table(
+    "turnaround_rollups",
+    metadata,
+    sa.Column("grain_s", sa.Integer(), primary_key=True),
+    sa.Column("dims", sa.String(3), primary_key=True),
+    sa.Column("period", UtcDateTime(), primary_key=True),
+    sa.Column("site", sa.String(64), primary_key=True),
+    sa.Column("ward", sa.String(64), primary_key=True),
+    sa.Column("priority", sa.String(8), primary_key=True),
+    sa.Column("category", sa.String(64), primary_key=True),
+    sa.Column("count", sa.Integer(), nullable=False),
+    sa.Column("targeted", sa.Integer(), nullable=False),
+    sa.Column("within_target", sa.Integer(), nullable=False),
+    sa.Column("histograms", sa.JSON(), nullable=False),
 )
 
 edges = sa.Table(

@@ -15,17 +15,16 @@ from gateway.storage.stored_event import StoredEvent
 from gateway.storage.tables import events, specimens
 from gateway.storage.totals import Total
 from gateway.tracking.specimens.fold import SpecimenRow, journey_events
+from gateway.tracking.specimens.rollup_reads import rolled_up_turnaround
 from gateway.tracking.specimens.store import (
     SpecimenFilter,
     keyed_specimens,
-    resulted_between,
     specimen_histories,
     specimen_keyset,
     specimen_page,
     specimen_row,
 )
-from gateway.tracking.specimens.turnaround import GroupBy, TurnaroundReport, aggregate, outlook
-from gateway.tracking.wards import visible
+from gateway.tracking.specimens.turnaround import GroupBy, TurnaroundReport, outlook
 
 
 class SpecimenQueries:
@@ -124,7 +123,6 @@ class SpecimenQueries:
         wards: tuple[str, ...] | None = None,
     ) -> TurnaroundReport:
         """Collection-to-result figures over the specimens collected in [since, until) and resulted since (those of
-        `wards`, when given), overall and per `group_by`."""
+        `wards`, when given), overall and per `group_by`, from the rollups (`rollup_reads`)."""
         async with self._db.engine.connect() as connection:
-            rows = await resulted_between(connection, since, until, site)
-        return aggregate([row for row in rows if visible(row.ward, wards)], group_by)
+            return await rolled_up_turnaround(connection, since, until, site=site, group_by=group_by, wards=wards)

@@ -24,6 +24,7 @@ from gateway.storage.stored_event import StoredEvent, stored_event
 from gateway.storage.tables import events, specimens
 from gateway.tracking.carriers.store import loaded_barcodes, trip_events, trip_keys, trips_of
 from gateway.tracking.specimens.fold import SpecimenRow, fold_specimen
+from gateway.tracking.specimens.rollup_writes import prior_contributions, roll_up
 
 
 async def project_specimens(tx: Tx, new: Sequence[Event]) -> None:
@@ -72,6 +73,7 @@ async def _reproject(tx: Tx, barcodes: Sequence[str], rules: TrackingRules) -> N
         rows.extend(row for b in chunk if (row := fold_specimen(b, histories[b], rules)) is not None)
     if not rows:
         return
+    prior = await prior_contributions(connection, rows)
     statement = tx.insert(specimens)
     upsert = statement.on_conflict_do_update(
         index_elements=["barcode"],
@@ -79,6 +81,7 @@ async def _reproject(tx: Tx, barcodes: Sequence[str], rules: TrackingRules) -> N
     )
     for chunk in chunks(rows):
         await connection.execute(upsert, [_values(row) for row in chunk])
+    await roll_up(tx, prior, rows)
 
 
 _COLUMNS = tuple(f.name for f in dataclasses.fields(SpecimenRow))

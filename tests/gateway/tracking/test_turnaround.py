@@ -18,6 +18,7 @@ from gateway.rules import default_rules
 from gateway.settings import GatewaySettings
 from gateway.storage.stored_event import StoredEvent
 from gateway.tracking.specimens.fold import SpecimenRow, fold_specimen
+from gateway.tracking.specimens.histogram import precision
 from gateway.tracking.specimens.turnaround import aggregate, legs, outlook, percentile, predicted_result
 from tests.auth import bearer
 
@@ -253,6 +254,11 @@ async def seed(store: Stores, specimens: list[tuple[str, str, str, datetime, int
     await store.events.commit_batch(batch)
 
 
+def near(reported: int, observed: int) -> bool:
+    """Whether a percentile from the rollups is within the documented precision of the observed one."""
+    return abs(reported - observed) <= precision(observed)
+
+
 async def test_turnaround_over_the_last_day_by_the_gateway_clock(api: httpx.AsyncClient, store: Stores) -> None:
     await seed(
         store,
@@ -271,11 +277,16 @@ async def test_turnaround_over_the_last_day_by_the_gateway_clock(api: httpx.Asyn
         "priority",
     )
     overall = body["overall"]
-    assert (overall["count"], overall["p50_s"], overall["p90_s"], overall["within_target"]) == (3, 3000, 3000, 2 / 3)
-    assert [(g["key"], g["count"], g["p50_s"], g["within_target"]) for g in body["groups"]] == [
-        ("routine", 1, 3000, 1.0),
-        ("stat", 2, 1200, 0.5),
+    # Percentiles come from the rollups' histograms: within a bucket's precision of the observed value.
+    assert (overall["count"], overall["within_target"]) == (3, 2 / 3)
+    assert near(overall["p50_s"], 3000)
+    assert near(overall["p90_s"], 3000)
+    assert [(g["key"], g["count"], g["within_target"]) for g in body["groups"]] == [
+        ("routine", 1, 1.0),
+        ("stat", 2, 0.5),
     ]
+    assert near(body["groups"][0]["p50_s"], 3000)
+    assert near(body["groups"][1]["p50_s"], 1200)
     assert {leg["leg"]: leg["count"] for leg in overall["legs"]}["total"] == 3
 
     window = {"since": "2026-11-23T00:00:00Z", "until": "2026-11-24T07:03:00Z"}
