@@ -63,10 +63,13 @@ class ProjectionCounters:
     """Projection transactions that folded something."""
     failed: int = 0
     """Events this gateway marked as failing to project."""
+    refused: int = 0
+    """Events this gateway's passes refused: about a specimen or delivery of another site (`refused_events`)."""
 
     def count(self, result: Projected) -> None:
         """A pass observer (`ProjectionRunner(on_pass=...)`): every pass of this process counts, whoever ran it."""
         self.projected += len(result.events)
+        self.refused += len(result.refused)
         self.passes += 1
 
 

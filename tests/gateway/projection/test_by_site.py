@@ -22,6 +22,7 @@ from gateway.ingest.event_store import BatchResult
 from gateway.projection.held import HeldEvents, HistoryCache
 from gateway.projection.runner import ProjectionRunner
 from gateway.projection.transaction import Tx
+from gateway.projection.worker import ProjectionCounters
 from gateway.rules.in_force import RulesInForce
 from gateway.settings import GatewaySettings
 from gateway.storage.database import Database
@@ -151,6 +152,16 @@ async def test_a_delivery_of_one_site_loaded_at_another_is_refused(store: Stores
     found = await store.deliveries.get("D1")
     assert found is not None
     assert (found[0].site, found[0].event_count) == ("north", 1)
+
+
+async def test_refused_events_are_counted_apart_from_projected_ones(store: Stores) -> None:
+    counters = ProjectionCounters()
+    projecting = ProjectionRunner(store.db, projectors(), RulesInForce(), on_pass=[counters.count])
+    home = event("specimen.collected", "S1", "north", 1)
+    await store.events.ingest_batch([home, event("specimen.scanned", "S1", "south", 1, T0 + timedelta(minutes=1))])
+    await projecting.project_pending()
+
+    assert (counters.projected, counters.refused, counters.passes) == (1, 1, 1)
 
 
 # -- held histories per site --------------------------------------------------------------------------------------
