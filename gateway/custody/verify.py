@@ -183,6 +183,14 @@ class _Chain:
     async def check(self, row: Any) -> None:
         position = row.chain_position
         moved_from: int | None = None  # the position the record's own hash was computed for, when it moved
+        if position < self.expected:  # a place in the chain held twice: a record was copied or inserted
+            self.add(
+                "edited",
+                f"record {position} holds a place in the chain that another record holds: a record was inserted",
+                position=position,
+                event_id=row.event_id,
+            )
+            return
         if position != self.expected:
             missing = (
                 f"position {self.expected}"

@@ -112,6 +112,18 @@ async def test_tampering_in_one_sites_chain_is_reported_for_that_site_alone(stor
     assert {c.site: c.problems > 0 for c in report.chains} == {"north": False, "south": True}
 
 
+async def test_a_record_inserted_at_a_place_another_holds_is_reported(store: Stores) -> None:
+    await store.events.commit_batch(site_events(["north"], 3))
+    async with store.db.engine.begin() as connection:
+        second = (await connection.execute(sa.select(custody_log).where(custody_log.c.site_position == 2))).one()
+        forged = {**second._asdict(), "position": 99, "event_id": UUID(int=1), "subject_id": "S-forged"}
+        await connection.execute(sa.insert(custody_log), [forged])
+
+    report = await store.custody.verify()
+    assert ("north", "edited", 2) in {(p.site, p.kind, p.position) for p in report.problems}
+    assert not report.intact
+
+
 # -- specimens and deliveries stay at their site ------------------------------------------------------------------
 @pytest.mark.parametrize("together", [False, True], ids=["later-pass", "same-pass"])
 async def test_a_specimen_of_one_site_reported_by_another_sites_edge_is_refused_with_the_reason(

@@ -45,7 +45,8 @@ def upgrade() -> None:
     with op.batch_alter_table("custody_log") as log:
         log.add_column(sa.Column("site", sa.String(64), nullable=True))
         log.add_column(sa.Column("site_position", sa.BigInteger(), nullable=True))
-    op.create_index("ux_custody_log_site_position", "custody_log", ["site", "site_position"], unique=True)
+    # Not unique: on a custody log partitioned by time (0013) a unique index would need `recorded_at` too.
+    op.create_index("ix_custody_log_site_position", "custody_log", ["site", "site_position"])
 
     head = bind.execute(sa.text("SELECT position, hash FROM custody_log ORDER BY position DESC LIMIT 1")).first()
     start = op.create_table(
@@ -109,7 +110,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP SEQUENCE custody_log_position_seq")
     op.drop_table("custody_chain_start")
-    op.drop_index("ux_custody_log_site_position", table_name="custody_log")
+    op.drop_index("ix_custody_log_site_position", table_name="custody_log")
     with op.batch_alter_table("custody_log") as log:
         log.drop_column("site_position")
         log.drop_column("site")
