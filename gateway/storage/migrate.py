@@ -11,18 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _upgrade(connection: Connection, schema: str | None, revision: str = "head") -> None:
+def _upgrade(connection: Connection, schema: str | None, target: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     config.attributes["schema"] = schema
-    command.upgrade(config, revision)
+    command.upgrade(config, target)
 
 
-async def migrate(engine: AsyncEngine, schema: str | None = None, revision: str = "head") -> None:
-    """Run every pending migration (up to `revision`) in one transaction; the version table lives in `schema` when
-    given."""
+async def migrate(engine: AsyncEngine, schema: str | None = None, target: str = "head") -> None:
+    """Run every pending migration up to `target` in one transaction; the version table lives in `schema` if given."""
     # Alembic announces each of its plugins at INFO on every start; the upgrades themselves stay visible.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade, schema, revision)
+        await connection.run_sync(_upgrade, schema, target)

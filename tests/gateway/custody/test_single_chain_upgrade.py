@@ -83,7 +83,7 @@ async def upgraded(gateway_settings: GatewaySettings) -> AsyncIterator[Stores]:
     migrated to the newest revision."""
     engine = create_engine(gateway_settings)
     try:
-        await migrate(engine, gateway_settings.database_schema, revision="0010")
+        await migrate(engine, gateway_settings.database_schema, target="0010")
         async with engine.begin() as connection:
             await connection.execute(sa.insert(events), [row_of(e) for e in [*OLD, WAITING]])
             await connection.execute(sa.insert(LOG_0010), single_chain(OLD))
