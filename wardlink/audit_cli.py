@@ -1,4 +1,4 @@
-"""`wardlink audit verify`: check the custody log's hash chain in the gateway's database.
+"""`wardlink audit verify`: check the custody log's hash chains in the gateway's database, one per site.
 
 Exit status: 0 the log is intact, 1 it is not (each problem is printed), 2 the database cannot be read.
 The database is the gateway's (`WARDLINK_DATABASE_URL`, `WARDLINK_DATABASE_SCHEMA`, `WARDLINK_DATA_DIR`).
@@ -22,7 +22,7 @@ def add_audit_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentPa
     audit = subparsers.add_parser("audit", help="custody evidence").add_subparsers(dest="action", required=True)
     verify_parser = audit.add_parser(
         "verify",
-        help="check the custody log's hash chain; exit 0 intact, 1 not intact, 2 database unreadable",
+        help="check the custody log's hash chain of every site; exit 0 intact, 1 not intact, 2 database unreadable",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -86,9 +86,21 @@ async def verify(settings: "GatewaySettings", *, as_json: bool = False) -> int:
             "head_position": report.head_position,
             "head_hash": report.head_hash,
             "truncated": report.truncated,
+            "chains": [
+                {
+                    "site": chain.site,
+                    "intact": not chain.problems,
+                    "records": chain.records,
+                    "head_position": chain.head_position,
+                    "head_hash": chain.head_hash,
+                    "problems": chain.problems,
+                }
+                for chain in report.chains
+            ],
             "problems": [
                 {
                     "kind": p.kind,
+                    "site": p.site,
                     "position": p.position,
                     "event_id": None if p.event_id is None else str(p.event_id),
                     "detail": p.detail,
@@ -99,6 +111,8 @@ async def verify(settings: "GatewaySettings", *, as_json: bool = False) -> int:
         print(json.dumps(body, indent=2))
     else:
         print(f"{where}: {report.summary()}")
+        for chain in report.chains:
+            print(f"  {chain.summary()}")
         for p in report.problems:
             at = f"position {p.position}" if p.position is not None else "no record"
             print(f"  {p.kind:<10} {at:<16} {p.detail}")

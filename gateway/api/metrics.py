@@ -194,6 +194,9 @@ def _ingest_families(ingest: Ingest) -> Iterator[Metric]:
     p = ingest.projection.counters
     yield _counter("wardlink_events_projected", "Events this gateway folded into the projections.", p.projected)
     yield _counter("wardlink_projection_passes", "Projection transactions that folded something.", p.passes)
+    yield _counter(
+        "wardlink_events_refused", "Events refused as about a specimen or delivery of another site.", p.refused
+    )
 
     writer = ingest.telemetry
     t = writer.counters

@@ -1,13 +1,19 @@
-"""The custody log: one append-only record per custody event, each chained by SHA-256 to the record before.
+"""The custody log: one append-only record per custody event, each chained by SHA-256 to the record before in its
+site's chain.
 
 Every stored event about a specimen, carrier, delivery or cabinet gets one record, in commit order (not the order
-things happened): `position` counts up from 1 without gaps, `body_sha256` fingerprints the event body as stored in
-`events.body`, and `hash = sha256(prev_hash + canonical JSON of the record's fields)` with 64 zeros before the
-first record. Editing, removing or reordering a record, or editing a recorded event's body, breaks a hash or a
+things happened). Each site has its own chain (migration 0014): `site_position` counts up from 1 without gaps
+within the site, `body_sha256` fingerprints the event body as stored in `events.body`, and `hash = sha256(prev_hash
++ canonical JSON of the record's fields, its site and site_position among them)`; a site's first record chains to
+the head of the single chain of before (`custody_chain_start`: 64 zeros when there was none). The records of that
+single chain keep `site` NULL and their hashes over `position`, as they were written. `position` is every record's
+unique key, in commit order (from a sequence on PostgreSQL: passes of different sites append at once, so it may
+skip numbers). Editing, removing or reordering a record, or editing a recorded event's body, breaks a hash or a
 link that `gateway.custody.verify.verify_custody_log` recomputes.
 
-Appends are serialised: on PostgreSQL by the projection lock every pass takes (`gateway.projection.transaction`;
-several gateway replicas may commit at once), on SQLite by its single writer. Both the writer and the verifier hash the
+Appends to a site's chain are serialised: on PostgreSQL by the site's projection lock every pass of it takes
+(`gateway.projection.transaction`; several projectors may append to different sites at once), on SQLite by its
+single writer. Both the writer and the verifier hash the
 canonical JSON form (`canonical_json`), so a database that reorders keys or reformats numbers in a JSON column
 changes no hash.
 """
@@ -28,7 +34,7 @@ from contract import Event
 from gateway.projection.transaction import Tx
 from gateway.storage.chunks import chunks
 from gateway.storage.page_total import total_of_empty_page
-from gateway.storage.tables import custody_log, events, projection_backlog
+from gateway.storage.tables import custody_chain_start, custody_log, events, projection_backlog
 
 CUSTODY_KINDS: tuple[str, ...] = ("specimen", "carrier", "delivery", "cabinet")
 """Subject kinds whose events are custody evidence (robots and devices report health, not custody)."""
@@ -81,6 +87,7 @@ class CustodyFields:
     """What a record's hash covers (besides the previous hash)."""
 
     position: int
+    """In the site's chain (`site_position`); for a record of the single chain of before, its `position`."""
     event_id: UUID
     subject_kind: str
     subject_id: str
@@ -88,12 +95,17 @@ class CustodyFields:
     occurred_at: datetime
     recorded_at: datetime
     body_sha256: str
+    site: str | None = None
+    """None for a record of the single chain of before (its hash does not cover a site)."""
 
     @classmethod
     def of(cls, row: Any, *, position: int | None = None) -> "CustodyFields":
         """The fields of a stored `custody_log` row; `position` overrides the stored one (to test a move)."""
+        site = getattr(row, "site", None)
+        stored = row.position if site is None else row.site_position
         return cls(
-            position=row.position if position is None else position,
+            site=site,
+            position=stored if position is None else position,
             event_id=row.event_id,
             subject_kind=row.subject_kind,
             subject_id=row.subject_id,
@@ -104,8 +116,10 @@ class CustodyFields:
         )
 
     def canonical(self) -> str:
+        site = {} if self.site is None else {"site": self.site}
         return canonical_json(
             {
+                **site,
                 "position": self.position,
                 "event_id": str(self.event_id),
                 "subject_kind": self.subject_kind,
@@ -128,20 +142,37 @@ def _append_order(event: Event) -> tuple[datetime, int, str]:
     return (event.occurred_at, event.seq, str(event.id))
 
 
-async def _head(connection: AsyncConnection) -> tuple[int, str] | None:
-    query = sa.select(custody_log.c.position, custody_log.c.hash).order_by(custody_log.c.position.desc()).limit(1)
+async def chain_start(connection: AsyncConnection) -> tuple[int, str]:
+    """Where the site chains start: the single chain of before's head (position and hash; 0 and 64 zeros if none)."""
+    c = custody_chain_start.c
+    row = (await connection.execute(sa.select(c.legacy_position, c.legacy_hash).where(c.id == 1))).first()
+    return (0, GENESIS_HASH) if row is None else (int(row.legacy_position), str(row.legacy_hash))
+
+
+async def _site_head(connection: AsyncConnection, site: str) -> tuple[int, str] | None:
+    c = custody_log.c
+    query = sa.select(c.site_position, c.hash).where(c.site == site).order_by(c.site_position.desc()).limit(1)
     row = (await connection.execute(query)).first()
-    return None if row is None else (row.position, row.hash)
+    return None if row is None else (int(row.site_position), str(row.hash))
 
 
-async def _older_unrecorded(connection: AsyncConnection, batch: set[UUID]) -> list[UUID]:
-    """Custody events stored before the log existed (a database upgraded to the custody log), oldest first; not
-    those waiting in the projection backlog: their own projection pass records them."""
+async def _positions(connection: AsyncConnection, count: int) -> list[int]:
+    """`count` new record keys, in order: from the sequence on PostgreSQL, after the highest on SQLite."""
+    if connection.dialect.name == "postgresql":
+        draw = sa.text("SELECT nextval('custody_log_position_seq') FROM generate_series(1, :n)")
+        return sorted(int(p) for p in (await connection.execute(draw, {"n": count})).scalars())
+    highest = (await connection.execute(sa.select(sa.func.max(custody_log.c.position)))).scalar_one_or_none() or 0
+    return list(range(highest + 1, highest + 1 + count))
+
+
+async def _older_unrecorded(connection: AsyncConnection, site: str, batch: set[UUID]) -> list[UUID]:
+    """A site's custody events stored before the log existed (a database upgraded to the custody log), oldest
+    first; not those waiting in the projection backlog: their own projection pass records them."""
     c = events.c
     waiting = sa.select(projection_backlog.c.event_id)
     query = (
         sa.select(c.id)
-        .where(c.subject_kind.in_(CUSTODY_KINDS), c.id.not_in(waiting))
+        .where(c.site == site, c.subject_kind.in_(CUSTODY_KINDS), c.id.not_in(waiting))
         .order_by(c.received_at, c.occurred_at, c.seq, c.id)
     )
     return [event_id for event_id in (await connection.execute(query)).scalars() if event_id not in batch]
@@ -158,21 +189,42 @@ async def _stored(connection: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID
 
 
 async def project_custody_log(tx: Tx, new: Sequence[Event]) -> None:
-    """The projector: append one chained record per new custody event, in (occurred_at, seq, id) order."""
+    """The projector: append one chained record per new custody event to its site's chain, in (occurred_at, seq,
+    id) order."""
     custody = sorted((e for e in new if e.subject.kind in CUSTODY_KINDS), key=_append_order)
     if not custody:
         return
     connection = tx.connection
-    head = await _head(connection)
-    ids = [e.id for e in custody]
-    if head is None:
-        ids = await _older_unrecorded(connection, set(ids)) + ids
+    by_site: dict[str, list[Event]] = {}
+    for event in custody:
+        by_site.setdefault(event.site, []).append(event)
+    start: tuple[int, str] | None = None
+    records: list[dict[str, Any]] = []
+    recorded_at = datetime.now(UTC)
+    for site in sorted(by_site):
+        head = await _site_head(connection, site)
+        ids = [e.id for e in by_site[site]]
+        if head is None:
+            start = start or await chain_start(connection)
+            if start[0] == 0:  # no chain of before: events stored before the log existed are this site's to record
+                ids = await _older_unrecorded(connection, site, set(ids)) + ids
+            head = (0, start[1])  # a site's chain starts from the head of the single chain of before
+        records += await _chain(tx, site, ids, by_site[site], head, recorded_at)
+    for record, position in zip(records, await _positions(connection, len(records)), strict=True):
+        record["position"] = position
+    for chunk in chunks(records):
+        await connection.execute(sa.insert(custody_log), list(chunk))
+
+
+async def _chain(
+    tx: Tx, site: str, ids: Sequence[UUID], new: Sequence[Event], head: tuple[int, str], recorded_at: datetime
+) -> list[dict[str, Any]]:
+    """The records that extend one site's chain from `head` (its last site_position and hash) by these events."""
     # Hash the body as the database holds it, exactly as the verifier will read it: the JSON this transaction
     # inserted (the canonical form of a JSON round trip is the same), or, for anything else, as read back.
-    by_id = {e.id: e for e in custody}
-    stored = await _stored(connection, [i for i in ids if i not in tx.bodies or i not in by_id])
-    position, prev_hash = head or (0, GENESIS_HASH)
-    recorded_at = datetime.now(UTC)
+    by_id = {e.id: e for e in new}
+    stored = await _stored(tx.connection, [i for i in ids if i not in tx.bodies or i not in by_id])
+    position, prev_hash = head
     records = []
     for event_id in ids:
         row = stored.get(event_id)
@@ -194,11 +246,13 @@ async def project_custody_log(tx: Tx, new: Sequence[Event]) -> None:
             occurred_at=occurred_at,
             recorded_at=recorded_at,
             body_sha256=digest_of_body,
+            site=site,
         )
         digest = record_hash(prev_hash, fields)
         records.append(
             {
-                "position": fields.position,
+                "site": site,
+                "site_position": fields.position,
                 "event_id": fields.event_id,
                 "subject_kind": fields.subject_kind,
                 "subject_id": fields.subject_id,
@@ -211,8 +265,7 @@ async def project_custody_log(tx: Tx, new: Sequence[Event]) -> None:
             }
         )
         prev_hash = digest
-    for chunk in chunks(records):
-        await connection.execute(sa.insert(custody_log), list(chunk))
+    return records
 
 
 # -- reading -----------------------------------------------------------------------------------------------------
@@ -232,6 +285,9 @@ class CustodyRecord:
     hash: str
     device: str | None
     data: Mapping[str, Any]
+    site: str | None = None
+    """The site whose chain the record is in; None for a record of the single chain of before."""
+    site_position: int | None = None
 
 
 def _record(r: Any) -> CustodyRecord:
@@ -249,6 +305,8 @@ def _record(r: Any) -> CustodyRecord:
         hash=r.hash,
         device=r.device,
         data=(r.body or {}).get("data") or {},
+        site=r.site,
+        site_position=r.site_position,
     )
 
 

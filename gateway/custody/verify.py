@@ -1,4 +1,8 @@
-"""Verify the custody log: walk the chain in position order and recompute every hash and every body fingerprint.
+"""Verify the custody log: walk every chain in order and recompute every hash and every body fingerprint.
+
+The chains are one per site (`site_position` order, each starting from the recorded head of the single chain of
+before), and that single chain itself (`position` order, records with no site), which must still end at the head
+recorded when the site chains began (`custody_chain_start`). Each chain is reported on its own (`ChainReport`).
 
 Problems are named for what an investigator needs to know:
 
@@ -7,8 +11,8 @@ Problems are named for what an investigator needs to know:
 - `reordered`: a record chains to a record other than the one before it (records were moved or swapped);
 - `unrecorded`: an event about a specimen, carrier, delivery or cabinet has no record at all.
 
-A hash chain alone cannot show that its newest records were cut off together with their events: keep the head
-(position and hash) that `verify` reports somewhere else, and compare it later.
+A hash chain alone cannot show that its newest records were cut off together with their events: keep the heads
+(each site's position and hash) that `verify` reports somewhere else, and compare them later.
 """
 
 from dataclasses import dataclass, field
@@ -18,7 +22,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.custody.log import CUSTODY_KINDS, GENESIS_HASH, CustodyFields, body_sha256, record_hash
+from gateway.custody.log import CUSTODY_KINDS, GENESIS_HASH, CustodyFields, body_sha256, chain_start, record_hash
 from gateway.storage.tables import custody_log, events
 
 ProblemKind = Literal["edited", "removed", "reordered", "unrecorded"]
@@ -33,16 +37,38 @@ class AuditProblem:
     kind: ProblemKind
     detail: str
     position: int | None = None
+    """In the record's chain: its site's (`site_position`), or the single chain of before's (`position`)."""
     event_id: UUID | None = None
+    site: str | None = None
+    """The chain's site; None for the single chain of before, or an unrecorded event's problem."""
+
+
+@dataclass(slots=True)
+class ChainReport:
+    """One chain's walk: its site (None: the single chain of before), its records, its head, its problems."""
+
+    site: str | None
+    records: int = 0
+    head_position: int | None = None
+    head_hash: str | None = None
+    problems: int = 0
+
+    def summary(self) -> str:
+        name = "single chain of before" if self.site is None else f"site {self.site}"
+        head = "empty" if self.head_position is None else f"head at {self.head_position} ({self.head_hash})"
+        verdict = "intact" if not self.problems else f"NOT intact ({self.problems} problem(s))"
+        return f"{name}: {verdict}, {self.records} record(s), {head}"
 
 
 @dataclass(slots=True)
 class AuditReport:
-    """What `verify_custody_log` found: how many records it checked, the head of the chain, and each problem."""
+    """What `verify_custody_log` found: how many records it checked, the newest record, each chain, each problem."""
 
     records: int = 0
     head_position: int | None = None
+    """The newest record's `position` (its key in the log); each chain's own head is in `chains`."""
     head_hash: str | None = None
+    chains: list["ChainReport"] = field(default_factory=list)
     problems: list[AuditProblem] = field(default_factory=list)
     truncated: bool = False
     """True when more than `MAX_PROBLEMS` problems were found and the rest were not listed."""
@@ -51,11 +77,18 @@ class AuditReport:
     def intact(self) -> bool:
         return not self.problems
 
-    def add(self, kind: ProblemKind, detail: str, position: int | None = None, event_id: UUID | None = None) -> None:
+    def add(
+        self,
+        kind: ProblemKind,
+        detail: str,
+        position: int | None = None,
+        event_id: UUID | None = None,
+        site: str | None = None,
+    ) -> None:
         if len(self.problems) >= MAX_PROBLEMS:
             self.truncated = True
             return
-        self.problems.append(AuditProblem(kind, detail, position, event_id))
+        self.problems.append(AuditProblem(kind, detail, position, event_id, site))
 
     def counts(self) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -64,13 +97,15 @@ class AuditReport:
         return found
 
     def summary(self) -> str:
-        head = "empty" if self.head_position is None else f"head at position {self.head_position} ({self.head_hash})"
+        sites = sum(1 for chain in self.chains if chain.site is not None)
+        head = "empty" if self.head_position is None else f"newest at position {self.head_position} ({self.head_hash})"
+        where = f"{self.records} record(s) in {sites} site chain(s), {head}"
         if self.intact:
-            return f"custody log intact: {self.records} record(s), {head}"
+            return f"custody log intact: {where}"
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(self.counts().items()))
         more = f" (stopped listing after {MAX_PROBLEMS})" if self.truncated else ""
         listed = f"{len(self.problems)} problem(s){more}: {counts}"
-        return f"custody log NOT intact: {listed}; {self.records} record(s), {head}"
+        return f"custody log NOT intact: {listed}; {where}"
 
 
 async def _unrecorded(connection: AsyncConnection, report: AuditReport) -> None:
@@ -90,11 +125,22 @@ async def _unrecorded(connection: AsyncConnection, report: AuditReport) -> None:
         )
 
 
-async def _page(connection: AsyncConnection, after: int) -> list[Any]:
+def _in_chain(site: str | None) -> sa.ColumnElement[bool]:
+    return custody_log.c.site.is_(None) if site is None else custody_log.c.site == site
+
+
+def _order_of(site: str | None) -> sa.ColumnElement[Any]:
+    """The column a chain is walked by: its site's `site_position`, or `position` for the single chain of before."""
+    return custody_log.c.position if site is None else custody_log.c.site_position
+
+
+async def _page(connection: AsyncConnection, site: str | None, after: int) -> list[Any]:
     log, ev = custody_log.c, events.c
+    order = _order_of(site)
     query = (
         sa.select(
             custody_log,
+            order.label("chain_position"),
             ev.id.label("stored_id"),
             ev.subject_kind.label("stored_subject_kind"),
             ev.subject_id.label("stored_subject_id"),
@@ -103,45 +149,60 @@ async def _page(connection: AsyncConnection, after: int) -> list[Any]:
             ev.body.label("stored_body"),
         )
         .select_from(custody_log.outerjoin(events, ev.id == log.event_id))
-        .where(log.position > after)
-        .order_by(log.position)
+        .where(_in_chain(site), order > after)
+        .order_by(order)
         .limit(_PAGE)
     )
     return list(await connection.execute(query))
 
 
 class _Chain:
-    """The walk's state: where the previous record was and what it hashed to."""
+    """The walk's state in one chain: where the previous record was and what it hashed to."""
 
-    def __init__(self, connection: AsyncConnection, report: AuditReport) -> None:
+    def __init__(self, connection: AsyncConnection, report: AuditReport, site: str | None, genesis: str) -> None:
         self.connection = connection
         self.report = report
+        self.site = site
+        self.summary = ChainReport(site)
         self.expected = 1
-        self.prev_hash = GENESIS_HASH
-        self._positions: dict[str, int | None] = {GENESIS_HASH: 0}
+        self.prev_hash = genesis
+        self._positions: dict[str, int | None] = {genesis: 0}
+
+    def add(self, kind: ProblemKind, detail: str, position: int | None, event_id: UUID | None = None) -> None:
+        where = "" if self.site is None else f"site {self.site}: "
+        self.summary.problems += 1
+        self.report.add(kind, where + detail, position=position, event_id=event_id, site=self.site)
 
     async def position_of(self, digest: str) -> int | None:
-        """Where the record with this hash is now (0 for the genesis hash); None when no record has it."""
+        """Where the record with this hash is now in this chain (0 for its start); None when no record has it."""
         if digest not in self._positions:
-            query = sa.select(custody_log.c.position).where(custody_log.c.hash == digest).limit(1)
+            query = sa.select(_order_of(self.site)).where(_in_chain(self.site), custody_log.c.hash == digest).limit(1)
             self._positions[digest] = (await self.connection.execute(query)).scalar_one_or_none()
         return self._positions[digest]
 
     async def check(self, row: Any) -> None:
-        report, position = self.report, row.position
+        position = row.chain_position
         moved_from: int | None = None  # the position the record's own hash was computed for, when it moved
+        if position < self.expected:  # a place in the chain held twice: a record was copied or inserted
+            self.add(
+                "edited",
+                f"record {position} holds a place in the chain that another record holds: a record was inserted",
+                position=position,
+                event_id=row.event_id,
+            )
+            return
         if position != self.expected:
             missing = (
                 f"position {self.expected}"
                 if position == self.expected + 1
                 else f"positions {self.expected} to {position - 1}"
             )
-            report.add("removed", f"{missing} missing from the chain (records deleted)", position=self.expected)
+            self.add("removed", f"{missing} missing from the chain (records deleted)", position=self.expected)
         elif row.prev_hash != self.prev_hash:
             predecessor = await self.position_of(row.prev_hash)
             if predecessor is not None:
                 moved_from = predecessor + 1
-                report.add(
+                self.add(
                     "reordered",
                     f"record {position} chains to the record now at position {predecessor}, "
                     f"not to position {position - 1}: records were moved",
@@ -149,7 +210,7 @@ class _Chain:
                     event_id=row.event_id,
                 )
             else:
-                report.add(
+                self.add(
                     "removed",
                     f"record {position} chains to a record that is no longer in the log "
                     f"(prev_hash {row.prev_hash[:12]}...): its predecessor was removed or replaced",
@@ -160,7 +221,7 @@ class _Chain:
             record_hash(row.prev_hash, CustodyFields.of(row, position=moved_from)) == row.hash
         )
         if record_hash(row.prev_hash, CustodyFields.of(row)) != row.hash and not moved_intact:
-            report.add(
+            self.add(
                 "edited",
                 f"record {position}'s fields no longer match its hash: the record was edited",
                 position=position,
@@ -169,11 +230,13 @@ class _Chain:
         self._check_event(row)
         self.expected = position + 1
         self.prev_hash = row.hash
+        self.summary.records += 1
+        self.summary.head_position, self.summary.head_hash = position, row.hash
 
     def _check_event(self, row: Any) -> None:
-        report, position = self.report, row.position
+        position = row.chain_position
         if row.stored_id is None:
-            report.add(
+            self.add(
                 "removed",
                 f"record {position}'s event {row.event_id} is missing from the events table",
                 position=position,
@@ -181,7 +244,7 @@ class _Chain:
             )
             return
         if body_sha256(row.stored_body) != row.body_sha256:
-            report.add(
+            self.add(
                 "edited",
                 f"event {row.event_id} (record {position}) was changed after it was recorded: its body no longer "
                 "matches the record's body_sha256",
@@ -194,7 +257,7 @@ class _Chain:
             if getattr(row, f"stored_{name}") != getattr(row, name)
         ]
         if differing:
-            report.add(
+            self.add(
                 "edited",
                 f"event {row.event_id}'s stored {', '.join(differing)} differ from record {position}",
                 position=position,
@@ -202,18 +265,53 @@ class _Chain:
             )
 
 
-async def verify_custody_log(connection: AsyncConnection) -> AuditReport:
-    """Check the whole log and every recorded event; read-only, safe while the gateway appends."""
-    report = AuditReport()
-    # Unrecorded events first: an event and its record commit together, so anything appended during the walk
-    # below is a whole record with its event, never a false "unrecorded".
-    await _unrecorded(connection, report)
-    chain = _Chain(connection, report)
+async def _walk(connection: AsyncConnection, chain: _Chain) -> None:
     after = 0
-    while rows := await _page(connection, after):
+    while rows := await _page(connection, chain.site, after):
         for row in rows:
             await chain.check(row)
-            report.records += 1
-            report.head_position, report.head_hash = row.position, row.hash
-        after = rows[-1].position
+            chain.report.records += 1
+            if chain.report.head_position is None or row.position > chain.report.head_position:
+                chain.report.head_position, chain.report.head_hash = row.position, row.hash
+        after = rows[-1].chain_position
+
+
+def _check_closed(chain: _Chain, start: tuple[int, str]) -> None:
+    """The single chain of before must end where the site chains start: at the head recorded then."""
+    position, digest = start
+    head = chain.summary.head_position or 0
+    if head < position:
+        chain.add(
+            "removed",
+            f"the chain ends at position {head}, but the site chains start from its head at position {position}: "
+            "its newest records were removed",
+            position=head + 1,
+        )
+    elif head > position:
+        chain.add(
+            "edited",
+            f"records were added after position {position}, where the chain was closed and the site chains start",
+            position=position + 1,
+        )
+    elif position and chain.summary.head_hash != digest:
+        chain.add("edited", f"record {position}, where the site chains start, is not the one they start from", position)
+
+
+async def verify_custody_log(connection: AsyncConnection) -> AuditReport:
+    """Check every chain of the log and every recorded event; read-only, safe while the gateway appends."""
+    report = AuditReport()
+    # Unrecorded events first: an event and its record commit together, so anything appended during the walks
+    # below is a whole record with its event, never a false "unrecorded".
+    await _unrecorded(connection, report)
+    start = await chain_start(connection)
+    before = _Chain(connection, report, None, GENESIS_HASH)
+    await _walk(connection, before)
+    _check_closed(before, start)
+    if before.summary.records or before.summary.problems:
+        report.chains.append(before.summary)
+    sites = sa.select(custody_log.c.site).where(custody_log.c.site.is_not(None)).distinct().order_by(custody_log.c.site)
+    for site in list((await connection.execute(sites)).scalars()):
+        chain = _Chain(connection, report, site, start[1])
+        await _walk(connection, chain)
+        report.chains.append(chain.summary)
     return report

@@ -162,7 +162,9 @@ class EventStore:
                 await record_tampering(connection, self._db.insert, tampered, now)
             queued_at = datetime.now(UTC)
             for chunk in chunks(sorted(inserted)):
-                backlog_rows = [{"event_id": event_id, "queued_at": queued_at} for event_id in chunk]
+                backlog_rows = [
+                    {"event_id": event_id, "queued_at": queued_at, "site": rows[event_id]["site"]} for event_id in chunk
+                ]
                 await connection.execute(sa.insert(projection_backlog), backlog_rows)
             if inserted and not self._keep_for_projection:
                 await announce_stored(connection)  # a projector process projects them: wake it

@@ -1,15 +1,18 @@
 """The projection runner: works off the backlog that ingest leaves, in passes, each one transaction.
 
-A pass takes queued event ids from `projection_backlog` (under the projection lock), folds the specimens, carriers,
-deliveries, cabinets and devices they touch from all of the subjects' stored events, appends them to the custody
-log, announces them (`gateway.projection.notices`) and takes them off the backlog, all in one transaction: arrival
-order never matters, and each event is projected once. The projectors themselves are handed in
+A pass takes queued event ids from `projection_backlog` of the sites whose locks it gets (`gateway.projection.sites`),
+refuses those that would carry a specimen or delivery across sites (`gateway.projection.ownership`), folds the
+specimens, carriers, deliveries, cabinets and devices the others touch from all of the subjects' stored events,
+appends them to their sites' custody chains, announces them (`gateway.projection.notices`) and takes them off the
+backlog, all in one transaction: arrival order never matters, each event is projected once, and passes of
+different sites run at once. The projectors themselves are handed in
 (`gateway.tracking.registry`); this module knows passes, not families.
 """
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -22,12 +25,19 @@ from contract.envelope import event_adapter
 from gateway.projection.changes import Change
 from gateway.projection.held import HELD_SUBJECTS, HistoryCache
 from gateway.projection.notices import announce
-from gateway.projection.transaction import Projector, Tx, projection_lock
+from gateway.projection.ownership import Owners
+from gateway.projection.sites import next_in_line, take_backlog, take_events
+from gateway.projection.transaction import Projector, Tx, share_projection_lock
 from gateway.rules.in_force import RulesInForce
 from gateway.storage.chunks import chunks
 from gateway.storage.database import Database
 from gateway.storage.stored_event import StoredEvent, stored_event
 from gateway.storage.tables import events, projection_backlog
+
+log = logging.getLogger(__name__)
+
+Taking = Callable[[Tx], Awaitable[tuple[list[str], list[UUID]]]]
+"""How a pass takes its work, in its transaction: the sites it locked and the backlog's event ids it projects."""
 
 PROJECTION_BATCH = 2000
 """Events per projection pass at most: a backlog is worked off in transactions of this many."""
@@ -43,6 +53,10 @@ class Projected:
     events: list[Event]
     historical: frozenset[UUID] = frozenset()
     """Those of `events` marked historical."""
+    refused: dict[UUID, str] = field(default_factory=dict)
+    """Events the pass refused (moved to `refused_events`, not folded), with the reason."""
+    sites: tuple[str, ...] = ()
+    """The sites whose locks the pass held."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +87,6 @@ async def backlog_counts(connection: AsyncConnection) -> tuple[int, int]:
     return int(waiting), int(failed)
 
 
-def _next_in_line(limit: int) -> sa.Select[Any]:
-    c = projection_backlog.c
-    return sa.select(c.event_id).where(c.failed_at.is_(None)).order_by(c.queued_at, c.event_id).limit(limit)
-
-
 class ProjectionRunner:
     """Projection passes over the backlog; `on_pass` observers hear of each pass that folded something."""
 
@@ -99,7 +108,9 @@ class ProjectionRunner:
         self._history = HistoryCache(held_subjects)
         """Histories this process's passes hold between them (`gateway.projection.held`)."""
         self._projecting = asyncio.Lock()
-        """One projection pass at a time in this process (PostgreSQL's lock also keeps replicas apart)."""
+        """One projection pass at a time in this process (PostgreSQL's site locks keep replicas apart per site)."""
+        self._owners = Owners()
+        """The sites of specimens and deliveries this process has seen claimed (`gateway.projection.ownership`)."""
 
     def hold(self, queued: Iterable[Queued]) -> None:
         """Keep events ingest just stored for this process's next pass (the oldest go past `QUEUED_IN_MEMORY`)."""
@@ -109,57 +120,66 @@ class ProjectionRunner:
             del self._queued[next(iter(self._queued))]
 
     async def project_pending(self, limit: int = PROJECTION_BATCH) -> Projected:
-        """Project up to `limit` of the backlog's events, oldest first (failed ones are left alone)."""
-        return await self._project(_next_in_line(limit))
+        """Project up to `limit` of the backlog's events of the sites no other pass holds, the longest waiting site
+        first and each site's oldest first (failed ones are left alone)."""
+        return await self._project(lambda tx: take_backlog(tx, limit))
 
     async def pending(self, limit: int = PROJECTION_BATCH) -> list[UUID]:
         """The ids `project_pending` would project now."""
         async with self._db.engine.connect() as connection:
-            return list((await connection.execute(_next_in_line(limit))).scalars())
+            return list((await connection.execute(next_in_line(limit))).scalars())
 
     async def project_events(self, ids: Sequence[UUID]) -> Projected:
         """Project these events if they are still in the backlog (another pass may have done some already)."""
-        c = projection_backlog.c
-        return await self._project(sa.select(c.event_id).where(c.event_id.in_(sorted(set(ids)))))
+        return await self._project(lambda tx: take_events(tx, ids))
 
-    async def _project(self, pending: sa.Select[Any]) -> Projected:
+    async def _project(self, take: Taking) -> Projected:
         async with self._projecting:
             try:
-                ids, queued = await self._project_in_transaction(pending)
+                sites, ids, queued, refused = await self._project_in_transaction(take)
             except BaseException:
                 self._history.clear()
                 raise
         if not ids:
             return Projected([])
-        projected = [q.event for q in queued.values()]
-        historical = frozenset(i for i, q in queued.items() if q.historical)
+        projected = [q.event for i, q in queued.items() if i not in refused]
+        historical = frozenset(i for i, q in queued.items() if q.historical and i not in refused)
         for event_id in ids:
             self._queued.pop(event_id, None)
-        result = Projected(projected, historical)
+        result = Projected(projected, historical, refused, tuple(sites))
         for observer in self._on_pass:
             observer(result)
         return result
 
-    async def _project_in_transaction(self, pending: sa.Select[Any]) -> tuple[list[UUID], dict[UUID, Queued]]:
-        """One pass's transaction: the backlog's events in `pending` folded, announced and taken off the backlog."""
+    async def _project_in_transaction(
+        self, take: Taking
+    ) -> tuple[list[str], list[UUID], dict[UUID, Queued], dict[UUID, str]]:
+        """One pass's transaction: the sites it locks, their backlog's events refused or folded, announced and taken
+        off the backlog."""
         async with self._db.write(), self._db.engine.begin() as connection:
             bodies: dict[UUID, Mapping[str, Any]] = {}
             tx = Tx(connection, self._db.insert, self._rules.current, bodies, self._history)
-            await projection_lock(tx)  # first: the backlog read below must not race another replica's pass
-            ids = list((await connection.execute(pending)).scalars())
+            await share_projection_lock(tx)  # first: a transaction re-folding every site (new rules) waits, or we do
+            sites, ids = await take(tx)
             if not ids:
-                return [], {}
+                return sites, [], {}, {}
             queued = await self._queued_events(connection, ids)
-            await self._history.begin_pass(connection, (q.stored() for q in queued.values()))
             bodies.update({event_id: q.body for event_id, q in queued.items()})
-            projected = [q.event for q in queued.values()]
+            refusals, claims = await self._owners.refuse_foreign(tx, [q.event for q in queued.values()])
+            refused = {r.event.id: r.reason for r in refusals}
+            kept = {event_id: q for event_id, q in queued.items() if event_id not in refused}
+            await self._history.begin_pass(connection, (q.stored() for q in kept.values()))
+            projected = [q.event for q in kept.values()]
             for project in self._projectors:
                 await project(tx, projected)
-            await announce(connection, [Change.of(q.event, q.historical) for q in queued.values()])
+            await announce(connection, [Change.of(q.event, q.historical) for q in kept.values()])
             for chunk in chunks(ids):
                 done = projection_backlog.c.event_id.in_(list(chunk))
                 await connection.execute(sa.delete(projection_backlog).where(done))
-        return ids, queued
+        self._owners.learn(claims)  # committed: the claims hold
+        for reason in refused.values():
+            log.warning("event refused: %s", reason)
+        return sites, ids, queued, refused
 
     async def _queued_events(self, connection: AsyncConnection, ids: Sequence[UUID]) -> dict[UUID, Queued]:
         """The backlog's events by id: from memory when this process stored them, else read back."""

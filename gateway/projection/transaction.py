@@ -42,18 +42,50 @@ class Tx:
 
 
 _PROJECTION_LOCK = 0x57_4C_54_52  # "WLTR"; with the schema as the second key, so each schema has its own lock
+_SITE_LOCK_PREFIX = "wardlink-site:"
+"""Hashed with the site id into the advisory lock key space; the schema is the second key, as above."""
 
 
 async def projection_lock(tx: Tx) -> None:
-    """Serialise projection on PostgreSQL until the transaction ends; SQLite already has one writer.
+    """All of the projection to this transaction on PostgreSQL until it ends; SQLite already has one writer.
 
-    Two transactions folding the same subject at once would each miss the other's new events (read committed) and
-    the later upsert would win; two appending to the custody log would fork its chain. Taken after a batch's events
-    are inserted, the lock makes the later batch see the earlier one's events and records. Re-entrant.
+    For work that folds subjects of every site at once (new rules re-fold every open specimen): it waits for every
+    pass under way to end, and passes wait for it (they hold this lock shared, `share_projection_lock`). Two
+    transactions folding the same subject at once would each miss the other's new events (read committed) and the
+    later upsert would win. Re-entrant, and taken by a pass that already holds it shared.
     """
     if tx.dialect == "postgresql":
         lock = sa.text("SELECT pg_advisory_xact_lock(CAST(:key AS integer), hashtext(current_schema()))")
         await tx.connection.execute(lock, {"key": _PROJECTION_LOCK})
+
+
+async def share_projection_lock(tx: Tx) -> None:
+    """A pass's share of the projection lock (PostgreSQL): passes of different sites run at once, never beside a
+    transaction that holds it whole (`projection_lock`)."""
+    if tx.dialect == "postgresql":
+        lock = sa.text("SELECT pg_advisory_xact_lock_shared(CAST(:key AS integer), hashtext(current_schema()))")
+        await tx.connection.execute(lock, {"key": _PROJECTION_LOCK})
+
+
+async def try_site_lock(tx: Tx, site: str) -> bool:
+    """Take one site's projection lock until the transaction ends, if no other transaction holds it; True if taken.
+
+    A site's subjects (its specimens, trips, deliveries, cabinets, devices) and its custody chain are folded and
+    appended by one transaction at a time: the one holding its lock. Sites hash into the key space; two sites that
+    collide only take turns. On SQLite (one writer) always True.
+    """
+    if tx.dialect != "postgresql":
+        return True
+    lock = sa.text("SELECT pg_try_advisory_xact_lock(hashtext(:site), hashtext(current_schema()))")
+    return bool((await tx.connection.execute(lock, {"site": _SITE_LOCK_PREFIX + site})).scalar_one())
+
+
+async def site_lock(tx: Tx, site: str) -> None:
+    """Wait for one site's projection lock (PostgreSQL; see `try_site_lock`): for a pass asked to project given
+    events. Take several in sorted order only, so that two such passes never wait for each other in a cycle."""
+    if tx.dialect == "postgresql":
+        lock = sa.text("SELECT pg_advisory_xact_lock(hashtext(:site), hashtext(current_schema()))")
+        await tx.connection.execute(lock, {"site": _SITE_LOCK_PREFIX + site})
 
 
 def dialect_insert(connection: AsyncConnection) -> Callable[..., Any]:

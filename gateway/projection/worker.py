@@ -4,8 +4,8 @@ Ingest makes events durable and acknowledges them (`EventStore.ingest_batch`); t
 leave (`ProjectionRunner.project_pending`), in passes of up to `projection_batch_size` events: the specimens, carriers,
 deliveries, cabinets and devices they touch are folded again and the custody log grows, then the live stream hears
 of them. Its own gateway's commits wake it, and it gathers what arrives within `projection_wait_ms` into the same
-pass; every `projection_poll_s` it also looks for what another replica stored (their passes take turns on
-PostgreSQL's projection lock, so either may project any event).
+pass; every `projection_poll_s` it also looks for what another replica stored (passes lock sites on PostgreSQL,
+`gateway.projection.sites`: replicas project different sites at once, and any of them may project any site).
 
 A pass that fails while the database is down is retried with backoff; the events wait, stored. A pass that fails
 with the database up is retried one event at a time, and an event whose projection still raises is marked failed
@@ -63,10 +63,13 @@ class ProjectionCounters:
     """Projection transactions that folded something."""
     failed: int = 0
     """Events this gateway marked as failing to project."""
+    refused: int = 0
+    """Events this gateway's passes refused: about a specimen or delivery of another site (`refused_events`)."""
 
     def count(self, result: Projected) -> None:
         """A pass observer (`ProjectionRunner(on_pass=...)`): every pass of this process counts, whoever ran it."""
         self.projected += len(result.events)
+        self.refused += len(result.refused)
         self.passes += 1
 
 

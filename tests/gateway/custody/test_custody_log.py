@@ -246,12 +246,13 @@ async def delete_an_event(store: Stores, rows: list[Any]) -> None:
 
 
 async def swap_two_records(store: Stores, rows: list[Any]) -> None:
+    # A record's place in the chain is its place in its site's chain (`site_position`); its key moves along.
     c = custody_log.c
     await execute(
         store,
-        sa.update(custody_log).where(c.position == 2).values(position=-2),
-        sa.update(custody_log).where(c.position == 4).values(position=2),
-        sa.update(custody_log).where(c.position == -2).values(position=4),
+        sa.update(custody_log).where(c.position == 2).values(position=-2, site_position=-2),
+        sa.update(custody_log).where(c.position == 4).values(position=2, site_position=2),
+        sa.update(custody_log).where(c.position == -2).values(position=4, site_position=4),
     )
 
 

@@ -269,8 +269,8 @@ async def test_two_batches_about_one_delivery_projected_at_once_both_count(
     store: Stores, gateway_settings: GatewaySettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The pharmacy system's `created` (through the API) and the robot's `accepted` (through MQTT), stored by two
-    gateways, are projected by both at the same moment: the pass that takes the projection lock second reads the
-    backlog after the first committed, and the row has both."""
+    gateways, are projected by both at the same moment: the pass that tries the site's lock second finds it taken
+    and leaves the site's events to the first, which folds both into the row."""
     if store.db.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serialises writers: two transactions never fold at the same time")
     created, accepted = journey("D-7")[:2]
@@ -279,14 +279,14 @@ async def test_two_batches_about_one_delivery_projected_at_once_both_count(
         await store.events.ingest_batch([created])
         await other.events.ingest_batch([accepted])
         both_in_a_pass = asyncio.Barrier(2)
-        lock = gateway.projection.runner.projection_lock
+        lock = gateway.projection.runner.share_projection_lock
 
         async def after_both_began(tx: Tx) -> None:
             async with asyncio.timeout(10):
                 await both_in_a_pass.wait()
             await lock(tx)
 
-        monkeypatch.setattr(gateway.projection.runner, "projection_lock", after_both_began)
+        monkeypatch.setattr(gateway.projection.runner, "share_projection_lock", after_both_began)
         passes = await asyncio.gather(store.projection.project_pending(), other.projection.project_pending())
     finally:
         await other.close()
