@@ -2,7 +2,7 @@
 site's chain.
 
 Every stored event about a specimen, carrier, delivery or cabinet gets one record, in commit order (not the order
-things happened). Each site has its own chain (migration 0014): `site_position` counts up from 1 without gaps
+things happened). Each site has its own chain (migration 0013): `site_position` counts up from 1 without gaps
 within the site, `body_sha256` fingerprints the event body as stored in `events.body`, and `hash = sha256(prev_hash
 + canonical JSON of the record's fields, its site and site_position among them)`; a site's first record chains to
 the head of the single chain of before (`custody_chain_start`: 64 zeros when there was none). The records of that

@@ -1,6 +1,6 @@
 """PostgreSQL's monthly partitions of events, custody log and telemetry: made ahead of time, found, told apart.
 
-Migration 0013 partitions the three tables by a timestamp (`PARTITIONED`), one partition per UTC month named
+Migration 0014 partitions the three tables by a timestamp (`PARTITIONED`), one partition per UTC month named
 `<table>_pYYYYMM`, plus `<table>_default` for a row no month holds. The maintenance pass
 (`gateway.storage.retention`) keeps the next months made before rows arrive for them; a row that reached the
 default partition because its month did not exist yet moves into the month when it is made.
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 PARTITIONED: dict[str, str] = {"events": "occurred_at", "custody_log": "recorded_at", "telemetry": "at"}
-"""Each partitioned table and its partition key, as migration 0013 made them."""
+"""Each partitioned table and its partition key, as migration 0014 made them."""
 
 _MONTHLY = re.compile(r"_p(\d{4})(\d{2})$")
 

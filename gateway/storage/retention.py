@@ -80,7 +80,7 @@ async def _maintain_partitions(db: Database, policy: RetentionPolicy, now: datet
     for table in PARTITIONED:
         async with db.engine.begin() as connection:
             if not await is_partitioned(connection, table):
-                continue  # not migrated to 0013 (cannot happen once `Database.open` ran); nothing to keep ahead
+                continue  # not migrated to 0014 (cannot happen once `Database.open` ran); nothing to keep ahead
             await lock_maintenance(connection)
             report.made += await make_ahead(connection, table, now=now, ahead=policy.ahead_months)
             found = await months(connection, table)

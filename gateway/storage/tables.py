@@ -27,7 +27,7 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# On PostgreSQL events, custody_log and telemetry are partitioned by month (migration 0013,
+# On PostgreSQL events, custody_log and telemetry are partitioned by month (migration 0014,
 # gateway/storage/partitions.py), each key extended with the partition's column; SQLite keeps them as declared here.
 events = sa.Table(
     "events",
@@ -340,17 +340,17 @@ custody_log = sa.Table(
     sa.Column("body_sha256", sa.String(64), nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
-    # One chain per site (migration 0014): `site` and the record's place in its site's chain; both NULL on the
+    # One chain per site (migration 0013): `site` and the record's place in its site's chain; both NULL on the
     # records of the single chain from before (the legacy chain, see `custody_chain_start`).
     sa.Column("site", sa.String(64), nullable=True),
     sa.Column("site_position", sa.BigInteger(), nullable=True),
     sa.Index("ix_custody_log_subject", "subject_kind", "subject_id"),
-    # Not unique: a time-partitioned custody log (migration 0013) allows no unique index without its partition key.
+    # Not unique: a time-partitioned custody log (migration 0014) allows no unique index without its partition key.
     # One place per record is kept by the site's lock, and `gateway.custody.verify` reports a place held twice.
     sa.Index("ix_custody_log_site_position", "site", "site_position"),
 )
 
-# Where the per-site chains start (migration 0014): the head of the single chain of before (0 and 64 zeros when
+# Where the per-site chains start (migration 0013): the head of the single chain of before (0 and 64 zeros when
 # there was none). Every site's first record chains to `legacy_hash`; `gateway.custody.verify` checks both.
 custody_chain_start = sa.Table(
     "custody_chain_start",
@@ -362,7 +362,7 @@ custody_chain_start = sa.Table(
 )
 
 # Which site a specimen or a delivery belongs to: the site whose event about it was projected first (migration
-# 0014). An event about it from another site is refused (`refused_events`), never folded into its row.
+# 0013). An event about it from another site is refused (`refused_events`), never folded into its row.
 subject_sites = sa.Table(
     "subject_sites",
     metadata,
@@ -372,7 +372,7 @@ subject_sites = sa.Table(
     sa.Column("claimed_at", UtcDateTime(), nullable=False),
 )
 
-# Stored events a projection pass refused (migration 0014): moved out of `events` with their body and the reason,
+# Stored events a projection pass refused (migration 0013): moved out of `events` with their body and the reason,
 # so no fold ever reads them; see `gateway.projection.ownership`.
 refused_events = sa.Table(
     "refused_events",
@@ -451,7 +451,7 @@ projection_backlog = sa.Table(
     sa.Column("queued_at", UtcDateTime(), nullable=False),
     sa.Column("failed_at", UtcDateTime(), nullable=True),
     sa.Column("error", sa.String(length=1000), nullable=True),
-    # The event's site (migration 0014): a projector claims the backlog by site (`gateway.projection.sites`).
+    # The event's site (migration 0013): a projector claims the backlog by site (`gateway.projection.sites`).
     sa.Column("site", sa.String(64), nullable=False, server_default=""),
     sa.Index("ix_projection_backlog_queued_at", "queued_at"),
     sa.Index("ix_projection_backlog_site_queued", "site", "queued_at"),
@@ -466,7 +466,7 @@ projection_passes = sa.Table(
     sa.Column("passes", sa.BigInteger(), nullable=False),
 )
 
-# The same count per site (migration 0014): a pass advances the rows of the sites it projected, so a process
+# The same count per site (migration 0013): a pass advances the rows of the sites it projected, so a process
 # drops only the histories of the sites another process projected since (`gateway.projection.held`).
 projection_site_passes = sa.Table(
     "projection_site_passes",

@@ -1,4 +1,4 @@
-"""Upgrading to chains per site (migration 0014): the single chain of before stays evidence, and the sites' chains
+"""Upgrading to chains per site (migration 0013): the single chain of before stays evidence, and the sites' chains
 start from its head.
 
 A database at revision 0010 holds a single chain over two sites' events and a backlog; after the upgrade the old

@@ -1,4 +1,4 @@
-"""Migration 0013 on PostgreSQL: a database of several months moves into monthly partitions without losing a row,
+"""Migration 0014 on PostgreSQL: a database of several months moves into monthly partitions without losing a row,
 and the gateway goes on storing, deduplicating and verifying custody over it."""
 
 from collections.abc import AsyncIterator
@@ -91,7 +91,7 @@ def expected_partition(table: str, at: datetime) -> str:
 
 async def test_an_upgrade_moves_every_row_into_its_month_and_the_gateway_works_on(settings: GatewaySettings) -> None:
     engine = create_engine(settings)
-    await migrate(engine, settings.database_schema, target="0010")
+    await migrate(engine, settings.database_schema, target="0013")  # the revision before the partitions
     db = Database(engine)
     store = Stores.build(db, settings)
     try:

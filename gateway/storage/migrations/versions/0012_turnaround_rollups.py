@@ -4,7 +4,7 @@ The backfill (`gateway.tracking.specimens.rollup_rebuild`) computes the rows wit
 UTC day at a time: should the buckets ever change, a later migration must call it again.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-06
 """
 

@@ -6,8 +6,8 @@ head is recorded in `custody_chain_start`, and every site's chain starts from it
 PostgreSQL from now on (passes of different sites append at once); the hash of a new record covers its site and
 its place in the site's chain (`site_position`) instead.
 
-Revision ID: 0014
-Revises: 0010
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -45,7 +45,7 @@ def upgrade() -> None:
     with op.batch_alter_table("custody_log") as log:
         log.add_column(sa.Column("site", sa.String(64), nullable=True))
         log.add_column(sa.Column("site_position", sa.BigInteger(), nullable=True))
-    # Not unique: on a custody log partitioned by time (0013) a unique index would need `recorded_at` too.
+    # Not unique: on a custody log partitioned by time (0014) a unique index would need `recorded_at` too.
     op.create_index("ix_custody_log_site_position", "custody_log", ["site", "site_position"])
 
     head = bind.execute(sa.text("SELECT position, hash FROM custody_log ORDER BY position DESC LIMIT 1")).first()

@@ -13,8 +13,8 @@ telemetry's key already has `at`. What keeps an event id stored once is in `gate
 carries the same `occurred_at`; the ids of a batch are looked up before the insert). On SQLite nothing changes:
 retention deletes rows there (`gateway.storage.retention`).
 
-Revision ID: 0013
-Revises: 0010
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -185,6 +185,6 @@ def downgrade() -> None:
     if bind.dialect.name != "postgresql":
         return
     raise NotImplementedError(
-        "0013 does not go back: restore the backup taken before the upgrade (partitions cannot be un-made in place "
+        "0014 does not go back: restore the backup taken before the upgrade (partitions cannot be un-made in place "
         "without copying every row again)"
     )
