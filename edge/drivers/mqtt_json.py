@@ -105,6 +105,10 @@ class MqttJsonDevice:
             else BrokerAddress.parse(ctx.settings.mqtt_url).for_link(ctx.id)
         )
         self.seen = RecentIds(initial=RecentIds.from_cursor(ctx.cursor))
+        """Keys of the messages that made events: saved in the cursor with them, so a restart knows them."""
+        self.seen_readings = RecentIds()
+        """Keys of telemetry messages: in memory only, so a fridge's readings every 30 s never push the events'
+        keys out of the cursor's last `CURSOR_IDS`."""
         self.duplicates = 0
         self._last_heard = 0.0
         self._held: Command | None = None
@@ -193,11 +197,12 @@ class MqttJsonDevice:
         if isinstance(mapped, MappedIgnored):
             return
         if mapped.message_id is not None:
-            if mapped.message_id in self.seen:
+            if mapped.message_id in self.seen or mapped.message_id in self.seen_readings:
                 self.duplicates += 1
                 log.debug("device %s repeated message %s; no second event", ctx.id, mapped.message_id)
                 return
-            self.seen.add(mapped.message_id)
+            keys = self.seen if isinstance(mapped, MappedEvent | MappedEvents) else self.seen_readings
+            keys.add(mapped.message_id)
         if not isinstance(mapped, MappedEvent | MappedEvents):
             try:
                 ctx.telemetry(mapped.readings, at=mapped.at)

@@ -146,7 +146,7 @@ class Vda5050Device:
         elif channel == "visualization":
             self._telemetry(body, body.get("agvPosition"), None)
         else:
-            self.master.on_factsheet(body)
+            await self._react(self.master.on_factsheet(body, self._now()))
 
     def _telemetry(self, body: dict[str, Any], position: dict[str, Any] | None, charge: float | None) -> None:
         now = self._now()

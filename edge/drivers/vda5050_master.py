@@ -15,6 +15,7 @@ reason; a delivery whose robot lost its connection mid-route fails after the pro
 
 import json
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -124,6 +125,8 @@ class MasterControl:
         self.version: VdaVersion = version or profile.vda_version
         self.headers = Headers(profile.manufacturer, serial, self.version)
         self.queue: deque[DispatchDelivery] = deque()
+        self.queued_at: dict[str, float] = {}
+        """When each queued delivery came in: one that waits beyond the profile's patience fails with the reason."""
         self.current: Delivery | None = None
         self.faults: dict[str, dict[str, Any]] = {}
         self.status: str | None = None
@@ -131,9 +134,14 @@ class MasterControl:
         self.state_at: float | None = None
         self.state_requested_at: float | None = None
         self.factsheet: dict[str, Any] | None = None
+        self.factsheet_requested_at: float | None = None
         self.online = False
         self.offline_since: float | None = None
         self._instant_ids = 0
+        self._nonce = uuid.uuid4().hex[:8]
+        """In every instant action id: a vehicle that remembers ids must not take a restarted edge's for old ones."""
+        self._cancelled: str | None = None
+        """The order of a failed delivery master control last asked the robot to cancel."""
         if cursor:
             self._restore(cursor)
 
@@ -164,7 +172,7 @@ class MasterControl:
         self.online, self.offline_since = True, None
         out = self.instant("stateRequest")
         out.messages += self.instant("factsheetRequest").messages
-        self.state_requested_at = now
+        self.state_requested_at = self.factsheet_requested_at = now
         self._start_next(out, now)
         return out
 
@@ -173,8 +181,12 @@ class MasterControl:
         self.online = False
         self.offline_since = self.offline_since if self.offline_since is not None else now
 
-    def on_factsheet(self, factsheet: dict[str, Any]) -> None:
-        self.factsheet = factsheet
+    def on_factsheet(self, factsheet: dict[str, Any], now: float | None = None) -> Reaction:
+        self.factsheet, self.factsheet_requested_at = factsheet, None
+        out = Reaction()
+        if now is not None:
+            self._start_next(out, now)
+        return out
 
     def wrong_version(self, detail: str, at: datetime | None = None) -> Reaction:
         """A message of another major version: one device fault until the robot speaks the configured one."""
@@ -198,6 +210,7 @@ class MasterControl:
             self._fail_now(out, command.delivery, f"robot has no drawer {command.drawer!r}")
         else:
             self.queue.append(command)
+            self.queued_at[command.delivery] = now
             if self.online and not self._state_fresh(now) and self.state_requested_at is None:
                 out.messages += self.instant("stateRequest").messages
                 self.state_requested_at = now
@@ -207,7 +220,7 @@ class MasterControl:
     def instant(self, kind: str, action_id: str | None = None) -> Reaction:
         if action_id is None:
             self._instant_ids += 1
-            action_id = f"{kind}.{self._instant_ids}"
+            action_id = f"{kind}.{self._nonce}.{self._instant_ids}"
         try:
             message = instant_actions_message(self.headers, (kind, action_id, {}))
         except OwnMessageError as exc:
@@ -219,8 +232,12 @@ class MasterControl:
         return self.state_at is not None and now - self.state_at <= STATE_FRESH_S
 
     def _ready_to_plan(self, now: float) -> bool:
-        """A fresh state to plan from, or the last one once the robot had its time to answer a stateRequest."""
+        """A fresh state to plan from (or the last one once the robot had its time to answer a stateRequest), and
+        the factsheet asked for on connect (or its time to come is over: a robot may not send one)."""
         if self.state is None or not self.online:
+            return False
+        asked = self.factsheet_requested_at
+        if asked is not None and now - asked <= STATE_WAIT_S:
             return False
         if self._state_fresh(now) or self.state_requested_at is None:
             return True
@@ -237,17 +254,47 @@ class MasterControl:
                 return reason
         return None
 
+    def _free(self) -> bool:
+        """No delivery in hand, or one with no hand-over action whose robot has arrived: with `handover: none` the
+        robot is done with it there, and waiting for a release must not hold its next delivery."""
+        d = self.current
+        return d is None or d.finished or (d.handover == "none" and "arrived" in d.steps)
+
+    def _cancel_abandoned(self, state: dict[str, Any], out: Reaction) -> None:
+        """A delivery failed (lost robot, failed pick-up or hand-over) whose order the robot still carries out:
+        ask it once to cancel, or it drives on and holds every later delivery."""
+        d = self.current
+        if d is None or "failed" not in d.steps or state["orderId"] != d.order_id or self._cancelled == d.order_id:
+            return
+        if state["nodeStates"] or any(a["actionStatus"] in ("WAITING", "RUNNING") for a in state["actionStates"]):
+            self._cancel(d, out)
+
+    def _busy_too_long(self, out: Reaction, state: dict[str, Any], now: float) -> None:
+        """Fail the deliveries that waited beyond the profile's patience for a robot busy with another order."""
+        patience = self.profile.patience_s
+        while self.queue and now - self.queued_at.get(self.queue[0].delivery, now) > patience:
+            command = self.queue.popleft()
+            self.queued_at.pop(command.delivery, None)
+            on = state["orderId"] or "an order of its own"
+            self._fail_now(out, command.delivery, f"robot busy with {on} for more than {patience:g} s")
+
+    def _cancel(self, d: Delivery, out: Reaction) -> None:
+        self._cancelled = d.order_id
+        out.messages.extend(self.instant("cancelOrder", f"{d.order_id}.cancel").messages)
+
     def _fail_now(self, out: Reaction, delivery: str, reason: str) -> None:
         data = {"robot": self.device_id, "reason": reason[:200]}
         out.events.append(Happened("delivery.failed", "delivery", delivery, data))
 
     def _start_next(self, out: Reaction, now: float) -> None:
-        while self.queue and (self.current is None or self.current.finished) and self._ready_to_plan(now):
+        while self.queue and self._free() and self._ready_to_plan(now):
             state = self.state
             assert state is not None  # checked by _ready_to_plan
             if state["nodeStates"] or any(a["actionStatus"] in ("WAITING", "RUNNING") for a in state["actionStates"]):
-                return  # the robot is still busy with an order of its own: wait
+                self._busy_too_long(out, state, now)  # busy with an order master control did not give it
+                return
             command = self.queue.popleft()
+            self.queued_at.pop(command.delivery, None)
             if reason := self._cannot_hand_over():
                 self._fail_now(out, command.delivery, reason)
                 continue
@@ -278,6 +325,8 @@ class MasterControl:
     def on_state(self, state: dict[str, Any], now: float) -> Reaction:
         out = Reaction()
         self.state, self.state_at, self.state_requested_at = state, now, None
+        self.online, self.offline_since = True, None  # a state is proof of life, whatever the connection topic said
+        self._cancel_abandoned(state, out)
         at = parse_timestamp(state["timestamp"])
         self._faults(state, at, out)
         status = task_state(state)
@@ -339,7 +388,7 @@ class MasterControl:
         fatal = [e for e in state["errors"] if e["errorLevel"] == "FATAL"]
         if fatal:
             step("failed", {"reason": f"{fatal[0]['errorType']}: {fatal[0].get('errorDescription', '')}"[:200]})
-            out.messages.extend(self.instant("cancelOrder", f"{d.order_id}.cancel").messages)
+            self._cancel(d, out)
             return
         blocked = any(e["errorType"] == "pathBlocked" for e in state["errors"])
         d.blocked_since = (d.blocked_since or now) if blocked else None
@@ -398,7 +447,7 @@ class MasterControl:
             elif d.blocked_since is not None and now - d.blocked_since > patience:
                 d.steps.append("failed")
                 out.events.append(self._failed(d, f"path blocked for more than {patience:g} s; order cancelled"))
-                out.messages.extend(self.instant("cancelOrder", f"{d.order_id}.cancel").messages)
+                self._cancel(d, out)
         self._start_next(out, now)
         return out
 

@@ -208,7 +208,9 @@ def test_a_robot_known_only_from_its_connection_gets_its_order_as_soon_as_it_ans
     _online(modem)  # the edge connected after the robot's last state: no state yet
     modem.dispatch("ward-3a")
     assert _sent(modem, "order") == []
-    modem.deliver(modem.master.on_state(modem.state(), modem.now))  # the answer to stateRequest
+    modem.deliver(modem.master.on_state(modem.state(), modem.now))  # the answer to stateRequest ...
+    factsheet = {**Headers("medicart", SERIAL)("factsheet"), **factsheet_body(modem.profile)}
+    modem.deliver(modem.master.on_factsheet(factsheet, modem.now))  # ... and to factsheetRequest
     assert len(_sent(modem, "order")) == 1
 
 
@@ -384,7 +386,92 @@ def test_a_message_of_our_own_that_breaks_the_schema_is_our_fault_not_the_robots
         assert modem.master.connected(modem.now).messages == []  # nothing invalid leaves, nothing raises
         modem.deliver(modem.master.on_state(modem.state(), modem.now))
         modem.dispatch("ward-3a")
+        modem.run(STATE_FRESH_S + 2)  # no factsheet comes (its request could not be sent): plan without it
     [(kind, data)] = modem.delivery_events()
     assert kind == "delivery.failed"
     assert data["reason"].startswith("no valid order could be built: master control's own order message breaks")
     assert any("instantActions" in r.getMessage() for r in caplog.records)
+
+
+# -- what a second reading of the code found ---------------------------------------------------------------------
+def test_a_robot_back_after_its_delivery_failed_as_lost_is_told_to_cancel_and_takes_the_next_one() -> None:
+    modem = NullModem(lost_after_s=120)
+    modem.deliver(modem.master.on_state(modem.state(), modem.now))
+    modem.dispatch("ward-4b", delivery="D-1")
+    modem.run(20)
+    modem.master.disconnected(modem.now)
+    modem.deliver(modem.master.tick(modem.now + 130))
+    assert _steps(modem)[-1] == "failed"
+    modem.run(3)  # it is back, still driving D-1's route
+    assert _instant_types(modem).count("cancelOrder") == 1
+    assert modem.body.legs == []
+    modem.dispatch("icu", delivery="D-2")
+    modem.run(3)
+    assert [o["orderId"].split(".")[0] for o in _sent(modem, "order")][-1] == "D-2"
+
+
+def test_with_no_hand_over_action_an_arrived_delivery_does_not_hold_the_next() -> None:
+    modem = NullModem(handover={"action": "none"})
+    modem.deliver(modem.master.on_state(modem.state(), modem.now))
+    modem.dispatch("ward-4b", delivery="D-1", pin=None)
+    modem.run(300)
+    assert _steps(modem)[-1] == "arrived"  # nobody showed a badge at the robot
+    modem.dispatch("icu", delivery="D-2", pin=None)
+    modem.run(3)
+    assert [o["orderId"].split(".")[0] for o in _sent(modem, "order")] == ["D-1", "D-2"]
+
+
+def test_a_state_is_proof_of_life_whatever_the_connection_topic_said() -> None:
+    modem = NullModem(lost_after_s=120)
+    modem.deliver(modem.master.on_state(modem.state(), modem.now))
+    modem.dispatch("ward-4b")
+    modem.run(20)
+    modem.master.disconnected(modem.now)  # the edge's link blipped; no ONLINE replayed after it
+    modem.run(150)  # ... but its states keep coming
+    assert "failed" not in _steps(modem)
+    assert modem.master.online
+
+
+def test_a_robot_that_just_connected_gets_no_order_before_its_factsheet_had_time_to_come() -> None:
+    modem = NullModem(handover={"action": "drop"})
+    _online(modem)
+    modem.deliver(modem.master.on_state(modem.state(), modem.now))  # the state answers first
+    modem.dispatch("ward-3a")
+    assert _sent(modem, "order") == []
+    factsheet = {**Headers("medicart", SERIAL)("factsheet"), **factsheet_body(modem.profile)}
+    modem.deliver(modem.master.on_factsheet(factsheet, modem.now))
+    assert _sent(modem, "order") == []
+    assert "cannot do 'drop' on a node" in modem.delivery_events()[-1][1]["reason"]
+
+
+def test_a_robot_that_never_sends_a_factsheet_gets_its_order_after_a_short_wait() -> None:
+    modem = NullModem()
+    _online(modem)
+    modem.deliver(modem.master.on_state(modem.state(), modem.now))
+    modem.dispatch("ward-3a")
+    modem.run(STATE_FRESH_S + 2)
+    assert len(_sent(modem, "order")) == 1
+
+
+def test_a_delivery_waiting_for_a_robot_busy_with_an_order_not_ours_fails_after_patience() -> None:
+    modem = NullModem(patience_s=60)
+    busy = {
+        **modem.state(),
+        "orderId": "someone-elses",
+        "nodeStates": [{"nodeId": "pharmacy", "sequenceId": 2, "released": True}],
+    }
+    modem.deliver(modem.master.on_state(busy, modem.now))
+    modem.dispatch("icu")
+    modem.now += 61
+    modem.deliver(modem.master.on_state({**busy, **Headers("medicart", SERIAL)("state")}, modem.now))
+    assert modem.delivery_events() == [
+        ("delivery.failed", {"robot": "robot-1", "reason": "robot busy with someone-elses for more than 60 s"})
+    ]
+
+
+def test_instant_action_ids_differ_from_one_edge_process_to_the_next() -> None:
+    modem = NullModem()
+    first = MasterControl("robot-1", modem.profile, modem.graph, SERIAL).connected(0.0).messages
+    again = MasterControl("robot-1", modem.profile, modem.graph, SERIAL).connected(0.0).messages
+    ids = [{a["actionId"] for _, m in messages for a in m["actions"]} for messages in (first, again)]
+    assert not ids[0] & ids[1]
