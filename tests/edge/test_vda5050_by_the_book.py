@@ -343,16 +343,37 @@ def test_a_robot_that_gives_up_the_order_says_so_in_words() -> None:
     assert modem.delivery_events()[-1][1]["reason"] == "robot gave up the order before the hand-over (it has no order)"
 
 
+def _robot(tmp_path: Path, **device: Any) -> Vda5050Device:
+    """The real driver over a real outbox, no network: `handle()` is what it runs per MQTT message."""
+    settings = EdgeSettings(data_dir=tmp_path)
+    outbox = Outbox(tmp_path / "edge.sqlite", site="s", edge="e", max_bytes=settings.outbox_max_bytes)
+    instance = DeviceInstance(
+        id="robot-1", profile="medicart-mc2", location="pharmacy", mqtt=MqttEndpoint(topic_id=SERIAL), **device
+    )
+    profile = load_profiles()["medicart-mc2"]
+    return Vda5050Device(DeviceContext(instance, profile, outbox, Uplink(settings, Topics("s", "e"), outbox), settings))
+
+
+async def test_the_driver_sets_aside_a_message_of_another_major_version_and_raises_the_fault(tmp_path: Path) -> None:
+    robot = _robot(tmp_path)
+    state = {**NullModem().state(), "version": "3.0.0"}
+    await robot.handle(robot.topic("state"), json.dumps(state).encode())
+    assert robot.ctx.set_aside_count == 1
+    assert "protocol_version_mismatch@" in robot.master.faults
+
+
+async def test_a_site_files_version_reaches_the_driver(tmp_path: Path) -> None:
+    robot = _robot(tmp_path, vda_version="2.0.0")
+    assert robot.master.headers.version == "2.0.0"
+    state = {**NullModem(vda_version="2.0.0").state()}
+    await robot.handle(robot.topic("state"), json.dumps(state).encode())
+    assert robot.ctx.set_aside_count == 0
+
+
 async def test_a_robot_saying_offline_is_logged_as_information_not_as_an_error(
     caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    settings = EdgeSettings(data_dir=tmp_path)
-    outbox = Outbox(tmp_path / "edge.sqlite", site="s", edge="e", max_bytes=settings.outbox_max_bytes)
-    device = DeviceInstance(
-        id="robot-1", profile="medicart-mc2", location="pharmacy", mqtt=MqttEndpoint(topic_id=SERIAL)
-    )
-    profile = load_profiles()["medicart-mc2"]
-    robot = Vda5050Device(DeviceContext(device, profile, outbox, Uplink(settings, Topics("s", "e"), outbox), settings))
+    robot = _robot(tmp_path)
 
     async def say(state: str) -> None:
         message = {**Headers("medicart", SERIAL)("connection"), "connectionState": state}
