@@ -30,7 +30,7 @@ from benchmarks.schemas import REAL_DB, schema_for
 from gateway.rules.in_force import RulesInForce
 from gateway.storage.database import Database
 from gateway.storage.migrate import MIGRATIONS, migrate
-from gateway.storage.tables import turnaround_rollups
+from gateway.storage.rollup_tables import turnaround_rollups
 from gateway.tracking.specimens.queries import SpecimenQueries
 from gateway.tracking.specimens.rollup_reads import _rollup_rows, cover
 from gateway.tracking.specimens.store import resulted_between

@@ -13,7 +13,8 @@ from device_profiles import load_profiles
 from device_profiles.maps import NodeGraph, load_map
 from device_profiles.vda5050 import Headers, Vda5050Profile
 from device_profiles.vda5050_schemas import schema_errors
-from edge.drivers.vda5050_master import Happened, MasterControl, Reaction
+from edge.drivers.vda5050_master import MasterControl
+from edge.drivers.vda5050_steps import Happened, Reaction
 from simulators.robots.body import RobotBody
 
 SERIAL = "MC2-0001"

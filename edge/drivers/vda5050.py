@@ -19,7 +19,8 @@ from device_profiles.maps import MAPS_DIR, NodeGraph, load_map
 from device_profiles.vda5050 import Channel, Vda5050Profile, parse_timestamp
 from device_profiles.vda5050_schemas import MessageKind, Vda5050SchemaError, Vda5050VersionError, parse
 from edge.device_context import DeviceContext
-from edge.drivers.vda5050_master import MasterControl, Reaction
+from edge.drivers.vda5050_master import MasterControl
+from edge.drivers.vda5050_steps import Reaction
 from mqttlink import BrokerAddress, MqttLink, Subscription, raise_if_cancelled
 
 log = logging.getLogger(__name__)

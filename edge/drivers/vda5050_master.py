@@ -13,21 +13,17 @@ validationError, orderError, orderUpdateError, noRouteError, ...) fails the deli
 reason; a delivery whose robot lost its connection mid-route fails after the profile's `lost_after_s`.
 """
 
-import json
 import logging
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from contract.base import SubjectKind
 from contract.command import DispatchDelivery
 from device_profiles.maps import NodeGraph, NoRouteError
 from device_profiles.vda5050 import (
     HANDOVER_ACTION,
-    Channel,
     Headers,
     Vda5050Profile,
     VdaVersion,
@@ -45,6 +41,7 @@ from edge.drivers.vda5050_orders import (
     pickup_node_action,
 )
 from edge.drivers.vda5050_reports import error_component, fault_code, order_refusal, released_badge
+from edge.drivers.vda5050_steps import Delivery, Happened, Reaction, restore_cursor, save_cursor
 from edge.drivers.vda5050_task import task_state
 
 log = logging.getLogger(__name__)
@@ -61,53 +58,6 @@ VERSION_FAULT = "protocol_version_mismatch"
 """The fault of a robot that speaks another major VDA 5050 version than it is configured for."""
 AT_ROBOT = "at-robot"
 """The `badge` of a hand-over no badge was shown for: a standard drop, or a trigger at the robot."""
-
-
-@dataclass(frozen=True, slots=True)
-class Happened:
-    """An event to record: type, subject and data (the driver turns it into an observation)."""
-
-    type: str
-    subject_kind: SubjectKind
-    subject_id: str
-    data: dict[str, Any]
-    occurred_at: datetime | None = None
-
-
-@dataclass
-class Reaction:
-    events: list[Happened] = field(default_factory=list)
-    messages: list[tuple[Channel, dict[str, Any]]] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.events or self.messages)
-
-
-@dataclass
-class Delivery:
-    delivery: str
-    order_id: str
-    destination: str
-    drawer: str
-    start: str
-    steps: list[str] = field(default_factory=list)
-    # Not kept in the cursor: the order (with its PIN) and the timers live only in memory.
-    order: dict[str, Any] | None = field(default=None, repr=False)
-    sent_at: float | None = None
-    first_sent_at: float | None = None
-    blocked_since: float | None = None
-    handover: str = HANDOVER_ACTION
-
-    @property
-    def finished(self) -> bool:
-        return "handed_over" in self.steps or "failed" in self.steps
-
-    def saved(self) -> dict[str, Any]:
-        return {
-            k: v
-            for k, v in asdict(self).items()
-            if k in ("delivery", "order_id", "destination", "drawer", "start", "steps", "handover")
-        }
 
 
 class MasterControl:
@@ -147,24 +97,11 @@ class MasterControl:
 
     # -- the cursor: what was already recorded -----------------------------------------------------------------
     def cursor(self) -> str:
-        return json.dumps(
-            {
-                "delivery": self.current.saved() if self.current else None,
-                "faults": sorted(self.faults),
-                "status": self.status,
-            },
-            separators=(",", ":"),
-        )
+        return save_cursor(self.current, self.faults, self.status)
 
     def _restore(self, cursor: str) -> None:
-        try:
-            saved = json.loads(cursor)
-            if saved.get("delivery"):
-                self.current = Delivery(**saved["delivery"])
-            self.faults = {key: {} for key in saved.get("faults", [])}
-            self.status = saved.get("status")
-        except (ValueError, TypeError, AttributeError):
-            self.current, self.faults, self.status = None, {}, None  # a cursor of another format: start afresh
+        self.current, faults, self.status = restore_cursor(cursor)
+        self.faults = {key: {} for key in faults}
 
     # -- the robot's connection and factsheet -------------------------------------------------------------------
     def connected(self, now: float) -> Reaction:

@@ -31,6 +31,7 @@ from gateway.ingest.edge_reports import outbox_reports
 from gateway.ingest.sequences import open_gaps
 from gateway.ingest.tamper import recent_tampering
 from gateway.rules import TrackingRules
+from gateway.storage.reliability_tables import edge_sequences
 from gateway.storage.tables import (
     alerts,
     cabinets,
@@ -38,7 +39,6 @@ from gateway.storage.tables import (
     deliveries,
     device_readings,
     devices,
-    edge_sequences,
     edges,
     events,
     specimens,

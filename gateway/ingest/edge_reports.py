@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from contract import EdgeStatus
-from gateway.storage.tables import edge_outbox
+from gateway.storage.reliability_tables import edge_outbox
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ from gateway.ingest.presence import presence
 from gateway.ingest.sequences import SequenceState, sequence_states
 from gateway.runtime.clock import Clock, utc_now
 from gateway.storage.database import Database
-from gateway.storage.tables import edge_sequences, edges
+from gateway.storage.reliability_tables import edge_sequences
+from gateway.storage.tables import edges
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Event
 from gateway.ingest.sequences import EdgeKey, sequence_states
 from gateway.projection.transaction import INTEGRATION_EDGE
-from gateway.storage.tables import edge_outbox
+from gateway.storage.reliability_tables import edge_outbox
 
 DEFAULT_MAX_SEQ_JUMP = 1_000_000
 """About as many events as the edge's default outbox (1 GB) holds; the edge's own report lifts the bound."""

@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import EdgeState, Event
 from gateway.projection.transaction import INTEGRATION_EDGE
 from gateway.storage.chunks import chunks
-from gateway.storage.tables import edge_sequences, events
+from gateway.storage.reliability_tables import edge_sequences
+from gateway.storage.tables import events
 
 Range = tuple[int, int]
 EdgeKey = tuple[str, str]

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Event
 from gateway.custody.log import body_sha256
 from gateway.projection.transaction import INTEGRATION_EDGE
-from gateway.storage.tables import events, tampered_events
+from gateway.storage.reliability_tables import tampered_events
+from gateway.storage.tables import events
 
 _GATEWAY_STAMPS = ("received_at",)
 _INTEGRATION_STAMPS = ("received_at", "seq")

@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from contract import Event
 from gateway.projection.transaction import Tx
 from gateway.storage.chunks import chunks
-from gateway.storage.tables import events, refused_events, subject_sites
+from gateway.storage.site_tables import refused_events, subject_sites
+from gateway.storage.tables import events
 
 SubjectKey = tuple[str, str]
 """(subject kind, subject id): a specimen's barcode or a delivery's id."""

@@ -96,24 +96,6 @@ specimens = sa.Table(
     sa.Index("ix_specimens_collected", "collected_at"),
 )
 
-# Turnaround rollups (migration 0012): resulted specimens counted per hour and per day of collection, site, ward,
-# priority and category ('' for none, or not kept: `dims`), with a histogram per leg (tracking.specimens.rollups).
-turnaround_rollups = sa.Table(
-    "turnaround_rollups",
-    metadata,
-    sa.Column("grain_s", sa.Integer(), primary_key=True),
-    sa.Column("dims", sa.String(3), primary_key=True),
-    sa.Column("period", UtcDateTime(), primary_key=True),
-    sa.Column("site", sa.String(64), primary_key=True),
-    sa.Column("ward", sa.String(64), primary_key=True),
-    sa.Column("priority", sa.String(8), primary_key=True),
-    sa.Column("category", sa.String(64), primary_key=True),
-    sa.Column("count", sa.Integer(), nullable=False),
-    sa.Column("targeted", sa.Integer(), nullable=False),
-    sa.Column("within_target", sa.Integer(), nullable=False),
-    sa.Column("histograms", sa.JSON(), nullable=False),
-)
-
 edges = sa.Table(
     "edges",
     metadata,
@@ -359,86 +341,6 @@ custody_chain_start = sa.Table(
     sa.Column("legacy_position", sa.BigInteger(), nullable=False),
     sa.Column("legacy_hash", sa.String(64), nullable=False),
     sa.Column("started_at", UtcDateTime(), nullable=False),
-)
-
-# Which site a specimen or a delivery belongs to: the site whose event about it was projected first (migration
-# 0013). An event about it from another site is refused (`refused_events`), never folded into its row.
-subject_sites = sa.Table(
-    "subject_sites",
-    metadata,
-    sa.Column("subject_kind", sa.String(16), primary_key=True),
-    sa.Column("subject_id", sa.String(64), primary_key=True),
-    sa.Column("site", sa.String(64), nullable=False),
-    sa.Column("claimed_at", UtcDateTime(), nullable=False),
-)
-
-# Stored events a projection pass refused (migration 0013): moved out of `events` with their body and the reason,
-# so no fold ever reads them; see `gateway.projection.ownership`.
-refused_events = sa.Table(
-    "refused_events",
-    metadata,
-    sa.Column("event_id", sa.Uuid(), primary_key=True),
-    sa.Column("site", sa.String(64), nullable=False),
-    sa.Column("edge", sa.String(64), nullable=False),
-    sa.Column("subject_kind", sa.String(16), nullable=False),
-    sa.Column("subject_id", sa.String(64), nullable=False),
-    sa.Column("type", sa.String(64), nullable=False),
-    sa.Column("occurred_at", UtcDateTime(), nullable=False),
-    sa.Column("reason", sa.String(400), nullable=False),
-    sa.Column("body", sa.JSON(), nullable=False),
-    sa.Column("refused_at", UtcDateTime(), nullable=False),
-    sa.Index("ix_refused_events_site_refused", "site", "refused_at"),
-)
-
-# -- delivery guarantees (migration 0005, docs/reliability.md) ---------------------------------------------------
-# Per-edge sequence tracking, updated in the commit transaction (row locked on PostgreSQL): every seq of `epoch` up
-# to `committed_through` is stored; `ranges` holds the stored [from, to] runs above it, so the holes between are the
-# missing seqs; `gap_since` is when the current holes first appeared (NULL when there are none).
-edge_sequences = sa.Table(
-    "edge_sequences",
-    metadata,
-    sa.Column("site", sa.String(64), primary_key=True),
-    sa.Column("edge", sa.String(64), primary_key=True),
-    sa.Column("epoch", sa.String(64), nullable=True),
-    sa.Column("committed_through", sa.BigInteger(), nullable=False),
-    sa.Column("ranges", sa.JSON(), nullable=False),
-    sa.Column("gap_since", UtcDateTime(), nullable=True),
-    sa.Column("updated_at", UtcDateTime(), nullable=False),
-)
-
-# An event id that came again with a different body: never stored, never acknowledged, alerted once per id.
-tampered_events = sa.Table(
-    "tampered_events",
-    metadata,
-    sa.Column("event_id", sa.Uuid(), primary_key=True),
-    sa.Column("site", sa.String(64), nullable=False),
-    sa.Column("edge", sa.String(64), nullable=False),
-    sa.Column("stored_sha256", sa.String(64), nullable=False),
-    sa.Column("offered_sha256", sa.String(64), nullable=False),
-    sa.Column("attempts", sa.Integer(), nullable=False),
-    sa.Column("first_seen_at", UtcDateTime(), nullable=False),
-    sa.Column("last_seen_at", UtcDateTime(), nullable=False),
-)
-
-# The latest outbox report of each edge (contract `EdgeStatus`, the `status` topic).
-edge_outbox = sa.Table(
-    "edge_outbox",
-    metadata,
-    sa.Column("site", sa.String(64), primary_key=True),
-    sa.Column("edge", sa.String(64), primary_key=True),
-    sa.Column("epoch", sa.String(64), nullable=False),
-    sa.Column("next_seq", sa.BigInteger(), nullable=False),
-    sa.Column("depth", sa.BigInteger(), nullable=False),
-    sa.Column("bytes", sa.BigInteger(), nullable=False),
-    sa.Column("max_bytes", sa.BigInteger(), nullable=False),
-    sa.Column("level", sa.Integer(), nullable=False),
-    sa.Column("oldest_created_at", UtcDateTime(), nullable=True),
-    sa.Column("refused", sa.BigInteger(), nullable=False),
-    sa.Column("telemetry_dropped", sa.BigInteger(), nullable=False),
-    sa.Column("restarts", sa.BigInteger(), nullable=False, server_default="0"),
-    sa.Column("problem", sa.String(length=1000), nullable=True),
-    sa.Column("reported_at", UtcDateTime(), nullable=False),
-    sa.Column("received_at", UtcDateTime(), nullable=False),
 )
 
 # Events stored (and acknowledged) whose projections and custody records are not yet written (the projector:

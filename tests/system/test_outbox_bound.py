@@ -26,7 +26,8 @@ from edge.uplink import Uplink
 from gateway.alerts.alert_store import AlertFilter, list_alerts
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.storage.tables import edge_outbox, events
+from gateway.storage.reliability_tables import edge_outbox
+from gateway.storage.tables import events
 from mqttlink.url import BrokerAddress
 from simulators.sorter.device import SorterSimulator
 from simulators.sorter.tube import Sorted, Tube

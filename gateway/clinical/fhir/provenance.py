@@ -1,6 +1,7 @@
 """Provenance: one record of the hash-chained custody log (who did what to which subject, when, and the chain).
 
-The chain is carried in the `custody-chain` extension (position, previous hash, hash, SHA-256 of the event body)
+The chain is carried in the `custody-chain` extension (site and place in the site's chain, position in the log,
+previous hash, hash, SHA-256 of the event body)
 rather than in `signature`: the log is tamper-evident by chaining, not signed, and a Signature would claim more
 than that. Anyone holding the chain's head can recompute each hash from these values (docs/integration.md).
 """
@@ -43,7 +44,13 @@ def provenance_resource(record: CustodyRecord, ref: ReferenceData) -> dict[str, 
         agents.append(_agent(role, reference("Device", record.device, ref.device_name(record.device))))
     if not agents:  # the event is missing from the store (the verifier reports it): the log itself vouches
         agents.append(_agent("custodian", {"display": "wardlink custody log"}))
+    # A record of a site's chain (migration 0013) is hashed with its site and its place in that chain.
+    in_site = [
+        {"url": "site", "valueString": record.site},
+        {"url": "sitePosition", "valueInteger": record.site_position},
+    ]
     chain = [
+        *(in_site if record.site is not None else []),
         {"url": "position", "valueInteger": record.position},
         {"url": "previousHash", "valueString": record.prev_hash},
         {"url": "hash", "valueString": record.hash},

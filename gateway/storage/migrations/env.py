@@ -3,7 +3,13 @@
 from alembic import context
 from sqlalchemy import Connection
 
-from gateway.storage import clinical_tables, reference_tables  # noqa: F401  (their tables join `metadata` on import)
+from gateway.storage import (  # noqa: F401  (their tables join `metadata` on import)
+    clinical_tables,
+    reference_tables,
+    reliability_tables,
+    rollup_tables,
+    site_tables,
+)
 from gateway.storage.tables import metadata
 
 config = context.config

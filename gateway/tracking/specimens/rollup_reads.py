@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.storage.tables import turnaround_rollups
+from gateway.storage.rollup_tables import turnaround_rollups
 from gateway.tracking.specimens.fold import SpecimenRow
 from gateway.tracking.specimens.rollups import DAY, DIMENSIONS, HOUR, NONE, Tally, ceil_to, contribution, floor_to
 from gateway.tracking.specimens.store import resulted_between

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.projection.transaction import Tx
 from gateway.storage.chunks import chunks
-from gateway.storage.tables import specimens, turnaround_rollups
+from gateway.storage.rollup_tables import turnaround_rollups
+from gateway.storage.tables import specimens
 from gateway.tracking.specimens.fold import SpecimenRow
 from gateway.tracking.specimens.rollups import Contribution, RollupKey, Tally, contribution, key_values
 

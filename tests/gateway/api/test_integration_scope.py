@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from contract import Subject, new_event
 from gateway.service import Gateway
-from gateway.storage.tables import events, tampered_events
+from gateway.storage.reliability_tables import tampered_events
+from gateway.storage.tables import events
 from tests.auth import authorised
 from tests.ward_data import MINE, SITE, THEIRS, WardObjects, seed_wards
 

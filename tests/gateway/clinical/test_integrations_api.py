@@ -18,7 +18,7 @@ from gateway.clinical.reports import INTEGRATION_EDGE, ReportedEvent, SequenceCo
 from gateway.composition.stores import Stores
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.storage.tables import tampered_events
+from gateway.storage.reliability_tables import tampered_events
 from tests.auth import bearer
 from tests.gateway.test_gateway_e2e import FakeEdge
 from tests.infra import Infra

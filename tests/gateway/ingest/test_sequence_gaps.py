@@ -19,7 +19,7 @@ from gateway.ingest.sequences import merge, missing_ranges, ranges_text, sequenc
 from gateway.projection.transaction import INTEGRATION_EDGE
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
-from gateway.storage.tables import edge_sequences
+from gateway.storage.reliability_tables import edge_sequences
 from tests.clock import SteppedClock
 from tests.gateway.test_gateway_e2e import FakeEdge
 from tests.infra import Infra

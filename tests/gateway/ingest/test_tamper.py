@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from contract import DeadLetter, Event, Subject, new_event
 from gateway.alerts.alert_store import AlertFilter, acknowledge, list_alerts
 from gateway.service import Gateway
-from gateway.storage.tables import events, tampered_events
+from gateway.storage.reliability_tables import tampered_events
+from gateway.storage.tables import events
 from tests.gateway.test_gateway_e2e import FakeEdge, wire
 from tests.infra import Infra
 from tests.polling import eventually

@@ -26,8 +26,9 @@ from gateway.projection.worker import ProjectionCounters
 from gateway.rules.in_force import RulesInForce
 from gateway.settings import GatewaySettings
 from gateway.storage.database import Database
+from gateway.storage.site_tables import refused_events
 from gateway.storage.stored_event import StoredEvent
-from gateway.storage.tables import custody_log, events, projection_backlog, refused_events, specimens
+from gateway.storage.tables import custody_log, events, projection_backlog, specimens
 from gateway.tracking.registry import projectors
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)

@@ -16,8 +16,9 @@ from gateway.rules import default_rules
 from gateway.settings import GatewaySettings
 from gateway.storage.engine import create_engine
 from gateway.storage.migrate import MIGRATIONS, migrate
+from gateway.storage.rollup_tables import turnaround_rollups
 from gateway.storage.stored_event import StoredEvent
-from gateway.storage.tables import specimens, turnaround_rollups
+from gateway.storage.tables import specimens
 from gateway.tracking.specimens.fold import SpecimenRow, fold_specimen
 from gateway.tracking.specimens.rollup_reads import rolled_up_turnaround
 from gateway.tracking.specimens.rollups import RollupKey, Tally, key_values, tallies

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from contract import Event
 from gateway.composition.stores import Stores
-from gateway.storage.tables import specimens, turnaround_rollups
+from gateway.storage.rollup_tables import turnaround_rollups
+from gateway.storage.tables import specimens
 from gateway.tracking.specimens.fold import SpecimenRow
 from gateway.tracking.specimens.histogram import precision
 from gateway.tracking.specimens.rollup_reads import rolled_up_turnaround

@@ -49,7 +49,8 @@ async def test_the_chain_hash_is_recomputed_from_the_provenance_alone(fhir: Fhir
             provenance = entry["resource"]
             link = chain(provenance)
             fields = CustodyFields(
-                position=link["position"],
+                site=link.get("site"),
+                position=link["sitePosition"] if "site" in link else link["position"],
                 event_id=UUID(link["eventId"]),
                 subject_kind=kind,
                 subject_id=target.split("/")[1],
