@@ -40,8 +40,14 @@ docs: schemas  ## regenerate docs/schemas and the register/topic map tables in d
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .import_linter_cache build *.egg-info
 
-bench: $(STAMP)  ## throughput (1 and 2 gateways), latency, edge capacity, memory (printed; benchmarks/results.json)
+NETWORK ?= 1
+NETWORK_SPECIMENS ?= 10000000
+NETWORK_SITES ?= 30
+bench: $(STAMP)  ## throughput, latency, edge capacity, memory (benchmarks/results.json); then the network of sites (benchmarks/network-results.json; NETWORK=0 skips it)
 	$(BIN)/python -m benchmarks.ingest
+ifneq ($(NETWORK),0)
+	$(BIN)/python -m benchmarks.network --specimens $(NETWORK_SPECIMENS) --sites $(NETWORK_SITES)
+endif
 
 CHAOS_RUNS ?= 100
 CHAOS_PARALLEL ?= 3

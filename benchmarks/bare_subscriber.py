@@ -1,11 +1,15 @@
 """A subscriber that does nothing with QoS 1 messages, in its own process as a gateway is: the baseline row.
 
-    python -m benchmarks.bare_subscriber URL TOPIC COUNT
+    python -m benchmarks.bare_subscriber URL TOPIC COUNT [latency]
 
-Prints `ready` once subscribed, then, after COUNT messages, `rate <messages/s from the first to the last>`.
+Prints `ready` once subscribed, then, after COUNT messages, `rate <messages/s from the first to the last>`; with
+`latency`, `latencies <JSON list of seconds>` instead: each message's arrival minus the `time.perf_counter()` its
+publisher wrote as the payload's first line (CLOCK_MONOTONIC, one clock for every process on the machine), the
+baseline beside the gateway's publish -> queryable.
 """
 
 import asyncio
+import json
 import sys
 import time
 
@@ -25,6 +29,24 @@ async def count_messages(url: str, topic: str, count: int) -> float:
         return (count - 1) / (time.perf_counter() - first)
 
 
+async def message_latencies(url: str, topic: str, count: int) -> list[float]:
+    """Seconds from each message's publish (stamped in its payload) to its arrival here, in arrival order."""
+    async with MqttLink(url, subscriptions=[Subscription(topic, qos=1)]) as link:
+        print("ready", flush=True)
+        seconds: list[float] = []
+        async for message in link.messages:
+            arrived = time.perf_counter()
+            payload = message.payload
+            assert isinstance(payload, bytes)
+            seconds.append(arrived - float(payload.split(b"\n", 1)[0]))
+            if len(seconds) == count:
+                break
+        return seconds
+
+
 if __name__ == "__main__":
     url, topic, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    print(f"rate {asyncio.run(count_messages(url, topic, count))}", flush=True)
+    if sys.argv[4:] == ["latency"]:
+        print(f"latencies {json.dumps(asyncio.run(message_latencies(url, topic, count)))}", flush=True)
+    else:
+        print(f"rate {asyncio.run(count_messages(url, topic, count))}", flush=True)

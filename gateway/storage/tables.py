@@ -94,6 +94,8 @@ specimens = sa.Table(
     sa.Index("ix_specimens_category_last_event_at", "category", "last_event_at"),
     # Turnaround rollups (migration 0012): a window's partial hours at either end are read by collection time.
     sa.Index("ix_specimens_collected", "collected_at"),
+    # One site's board in a network (migration 0015): its specimens, the most recently active first.
+    sa.Index("ix_specimens_site_last_event_at", "site", "last_event_at"),
 )
 
 edges = sa.Table(

@@ -121,6 +121,7 @@ async def list_specimens(
     offset: Offset = 0,
     cursor: Cursor = None,
     status: Annotated[SpecimenStatus | None, Query(description="Only specimens in this status.")] = None,
+    site: Annotated[Identifier | None, Query(description="Only specimens last seen at this site.")] = None,
     ward: Annotated[Identifier | None, Query(description="Only specimens ordered by this ward.")] = None,
     priority: Annotated[SpecimenPriority | None, Query()] = None,
     category: Annotated[Identifier | None, Query(description="Only this test category.")] = None,
@@ -142,6 +143,7 @@ async def list_specimens(
     now = clock()
     where = SpecimenFilter(
         status=status,
+        site=site,
         ward=ward,
         wards=caller.wards or None,
         priority=priority,

@@ -113,6 +113,8 @@ class SpecimenFilter:
     """Which specimens to list; every field left None matches all."""
 
     status: str | None = None
+    site: str | None = None
+    """Only specimens last seen at this site (one lab's board in a network of sites)."""
     ward: str | None = None
     wards: tuple[str, ...] | None = None
     """Only specimens ordered by one of these wards (a ward-scoped caller's); None: any ward or none."""
@@ -137,6 +139,7 @@ class SpecimenFilter:
             column == value
             for column, value in (
                 (c.status, self.status),
+                (c.site, self.site),
                 (c.ward, self.ward),
                 (c.priority, self.priority),
                 (c.category, self.category),
