@@ -13,8 +13,7 @@ from math import ceil
 
 EXACT_BELOW = 128
 """Durations below this many seconds (in magnitude) are counted to the second."""
-SUB_BITS = 6
-"""Above `EXACT_BELOW`, each power of two is split into 2**SUB_BITS buckets."""
+_SUB_BITS = 6  # 64 buckets per power of two above EXACT_BELOW
 
 
 def bucket_of(seconds: int) -> int:
@@ -23,8 +22,8 @@ def bucket_of(seconds: int) -> int:
         return -1 - bucket_of(-seconds)
     if seconds < EXACT_BELOW:
         return seconds
-    shift = seconds.bit_length() - SUB_BITS - 1
-    return (shift << SUB_BITS) + (seconds >> shift)
+    shift = seconds.bit_length() - _SUB_BITS - 1
+    return (shift << _SUB_BITS) + (seconds >> shift)
 
 
 def bounds(bucket: int) -> tuple[int, int]:
@@ -34,8 +33,8 @@ def bounds(bucket: int) -> tuple[int, int]:
         return -high, -low
     if bucket < EXACT_BELOW:
         return bucket, bucket
-    shift = (bucket >> SUB_BITS) - 1
-    mantissa = bucket - (shift << SUB_BITS)
+    shift = (bucket >> _SUB_BITS) - 1
+    mantissa = bucket - (shift << _SUB_BITS)
     return mantissa << shift, ((mantissa + 1) << shift) - 1
 
 

@@ -42,22 +42,18 @@ class Outlook:
     """due_at - predicted_at: negative when the prediction (or the result) is late."""
 
 
-LEG_ENDS: dict[LegName, tuple[str, str]] = {
-    "collection_to_dispatch": ("collected_at", "dispatched_at"),
-    "transit": ("dispatched_at", "arrived_at"),
-    "arrival_to_sorted": ("arrived_at", "sorted_at"),
-    "arrival_to_result": ("arrived_at", "resulted_at"),
-    "total": ("collected_at", "resulted_at"),
-}
-"""The specimen columns each leg starts and ends at: named once, for `legs` and the rollups' SQL rebuild."""
-
-
 def legs(row: SpecimenRow) -> list[Leg]:
     """The specimen's legs: collection -> dispatch, transit, arrival -> sorted, arrival -> result, and total."""
+    ends = {
+        "collection_to_dispatch": (row.collected_at, row.dispatched_at),
+        "transit": (row.dispatched_at, row.arrived_at),
+        "arrival_to_sorted": (row.arrived_at, row.sorted_at),
+        "arrival_to_result": (row.arrived_at, row.resulted_at),
+        "total": (row.collected_at, row.resulted_at),
+    }
     result = []
     for name in LEGS:
-        start_column, end_column = LEG_ENDS[name]
-        start, end = getattr(row, start_column), getattr(row, end_column)
+        start, end = ends[name]
         seconds = round((end - start).total_seconds()) if start is not None and end is not None else None
         result.append(Leg(name, start, end, seconds))
     return result

@@ -1,11 +1,9 @@
-"""Migration 0012 backfills the turnaround rollups from the specimens a database already holds; a rebuild computes
-the same rows in PostgreSQL (one statement) as in Python."""
+"""Migration 0012 backfills the turnaround rollups from the specimens a database already holds."""
 
 import dataclasses
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -23,7 +21,6 @@ from gateway.storage.stored_event import StoredEvent
 from gateway.storage.tables import specimens
 from gateway.tracking.specimens.fold import SpecimenRow, fold_specimen
 from gateway.tracking.specimens.rollup_reads import rolled_up_turnaround
-from gateway.tracking.specimens.rollup_rebuild import rebuild_in_python, rebuild_rollups
 from gateway.tracking.specimens.rollups import RollupKey, Tally, key_values, tallies
 from gateway.tracking.specimens.turnaround import aggregate
 from tests.gateway.tracking.test_turnaround_rollups import assert_same_report
@@ -104,79 +101,3 @@ async def test_the_migration_counts_the_specimens_already_stored(
             rolled = await rolled_up_turnaround(connection, since, until, group_by=group_by)
             inside = [r for r in rows if r.collected_at is not None and since <= r.collected_at < until]
             assert_same_report(rolled, aggregate(inside, group_by))
-
-
-def varied_rows() -> list[SpecimenRow]:
-    """Projected rows bent into every case the SQL rebuild must round, bucket and key as Python does."""
-    rows = projected_rows(160)
-    midnight = datetime(2026, 11, 22, tzinfo=UTC)
-    s = timedelta(seconds=1)
-    varied = []
-    for n, row in enumerate(rows):
-        at = row.collected_at
-        if at is None or row.tat_s is None:
-            varied.append(row)
-            continue
-        change: dict[str, Any]
-        match n % 12:
-            case 0:  # clocks that disagree: a leg ends before it starts, in the exact and in the log buckets
-                change = {"dispatched_at": at - (3 + 41 * n) * s, "arrived_at": at - 2 * s}
-            case 1:  # walked to the lab: no carrier legs
-                change = {"dispatched_at": None, "arrived_at": None}
-            case 2:  # ordered without ward, priority or category
-                change = {"ward": None, "priority": None, "category": None}
-            case 3:  # on the hour, and a microsecond before it
-                hour = at.replace(minute=0, second=0, microsecond=0)
-                change = {"collected_at": hour if n % 24 == 3 else hour - s / 1_000_000}
-            case 4:  # on a UTC day's first instant, and a microsecond before it
-                change = {"collected_at": midnight if n % 24 == 4 else midnight - s / 1_000_000}
-            case 5:  # other sites
-                change = {"site": f"site-{n // 12 % 3}"}
-            case 6:  # half seconds, which round to the even second (round() in Python), either way round and sign
-                change = {"sorted_at": row.arrived_at and row.arrived_at + (n % 5 + 0.5) * s}
-                change["resulted_at"] = at + (n % 2 * 1000 + 128.5) * s
-                change["dispatched_at"] = at - 2.5 * s
-            case 7:  # weeks, and a fraction that rounds up
-                change = {"resulted_at": at + timedelta(days=17, seconds=5, microseconds=700_001)}
-            case 8:  # an empty ward, not a missing one
-                change = {"ward": "", "within_target": None}
-            case 9:  # counted without a result time: every leg but the result's is still counted
-                change = {"resulted_at": None}
-            case _:
-                change = {}
-        varied.append(dataclasses.replace(row, **change))
-    return varied
-
-
-def _snapshot(connection: sa.Connection) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    """The rollup rows as stored: key -> count, targeted, within_target and the histograms' JSON as read."""
-    return {tuple(r[:7]): tuple(r[7:]) for r in connection.execute(sa.select(turnaround_rollups))}
-
-
-def _rebuilt_both_ways(connection: sa.Connection) -> tuple[Any, ...]:
-    counted = rebuild_rollups(connection)  # in one SQL statement on PostgreSQL
-    rebuilt = _snapshot(connection)
-    counted_in_python = rebuild_in_python(connection)
-    return counted, rebuilt, counted_in_python, _snapshot(connection)
-
-
-async def test_a_rebuild_gives_the_rows_python_computes(engine: AsyncEngine, gateway_settings: GatewaySettings) -> None:
-    rows = varied_rows()
-    await migrate(engine, gateway_settings.database_schema)
-    async with engine.begin() as connection:
-        await connection.execute(sa.insert(specimens), [dataclasses.asdict(row) for row in rows])
-        counted, rebuilt, counted_in_python, in_python = await connection.run_sync(_rebuilt_both_ways)
-
-    expected = {tuple(key_values(key).values()): tally.stored() for key, tally in tallies(rows).items()}
-    assert counted == counted_in_python == sum(1 for r in rows if r.tat_s is not None and r.collected_at is not None)
-    assert rebuilt == in_python  # the same keys, counts and histograms, row for row
-    assert {
-        key: dict(zip(("count", "targeted", "within_target", "histograms"), values, strict=True))
-        for key, values in rebuilt.items()
-    } == expected
-    kinds = {(key[0], key[1]) for key in rebuilt}
-    assert len(kinds) == 10  # every grain and dimension
-    assert {key[3] for key in rebuilt} >= {"north", "south", "site-0", "site-1", "site-2"}
-    histograms = [h for *_, h in rebuilt.values()]
-    assert any(b < 0 for h in histograms for pairs in h.values() for b in pairs[::2])  # negative legs were bucketed
-    assert any("total" not in h for h in histograms)  # a leg never counted is left out

@@ -14,7 +14,6 @@ from gateway.storage.tables import specimens
 from gateway.tracking.specimens.fold import SpecimenRow
 from gateway.tracking.specimens.histogram import precision
 from gateway.tracking.specimens.rollup_reads import rolled_up_turnaround
-from gateway.tracking.specimens.rollup_rebuild import rebuild_in_python, rebuild_rollups
 from gateway.tracking.specimens.rollups import RollupKey, Tally, key_values, tallies
 from gateway.tracking.specimens.store import resulted_between, specimen_row
 from gateway.tracking.specimens.turnaround import Figures, GroupBy, TurnaroundReport, aggregate
@@ -110,23 +109,6 @@ async def test_the_rollups_are_what_a_rebuild_from_the_specimens_gives(store: St
     await seeded(store, events[len(events) // 2 :])
     assert await stored_rollups(store) == await rebuilt_rollups(store)
     assert len(await stored_rollups(store)) > 0
-
-
-async def test_the_projectors_rows_are_what_both_rebuilds_write(store: Stores) -> None:
-    journeys = Journeys()
-    events = journeys.days(80)
-    hour = T0.replace(minute=0) + 5 * H
-    events += journeys.journey("B1", hour) + journeys.journey("B2", hour - timedelta(microseconds=1))  # on an hour
-    await seeded(store, events[: len(events) // 2])
-    await seeded(store, events[len(events) // 2 :])
-    projected = await stored_rollups(store)
-    async with store.db.engine.begin() as connection:
-        await connection.run_sync(rebuild_rollups)  # in one SQL statement on PostgreSQL
-    assert await stored_rollups(store) == projected
-    async with store.db.engine.begin() as connection:
-        await connection.run_sync(rebuild_in_python)
-    assert await stored_rollups(store) == projected
-    assert len(projected) > 0
 
 
 async def test_a_specimen_folded_again_is_counted_once(store: Stores) -> None:

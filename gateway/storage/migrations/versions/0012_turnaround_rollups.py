@@ -1,8 +1,7 @@
 """Turnaround rollups: resulted specimens counted per hour and per day, with a histogram per leg; backfilled.
 
-The backfill (`gateway.tracking.specimens.rollup_rebuild`) computes the rows the projector's own code would: in one
-SQL statement on PostgreSQL (`rollup_sql`), one UTC day at a time in Python on SQLite. Should the buckets ever
-change, a later migration must call it again.
+The backfill (`gateway.tracking.specimens.rollup_rebuild`) computes the rows with the projector's own code, one
+UTC day at a time: should the buckets ever change, a later migration must call it again.
 
 Revision ID: 0012
 Revises: 0011
