@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.storage.chunks import chunks
-from gateway.storage.tables import specimens, turnaround_rollups
+from gateway.storage.rollup_tables import turnaround_rollups
+from gateway.storage.tables import specimens
 from gateway.tracking.specimens.fold import SpecimenRow
 from gateway.tracking.specimens.rollups import DAY, floor_to, key_values, tallies
 
