@@ -15,7 +15,8 @@ from contract.ids import InvalidIdentifierError, check_identifier
 from gateway.auth.principal import Principal
 from gateway.dashboard import assets
 from gateway.dashboard.access import VIEW, View, home_of, viewer
-from gateway.dashboard.render import fragment, login_page, page
+from gateway.dashboard.i18n import language_of, translate
+from gateway.dashboard.render import fragment, login_page, page, view_title
 
 router = APIRouter(include_in_schema=False)
 router.include_router(assets.router)
@@ -32,29 +33,35 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303, headers=NO_STORE)
 
 
-def _refused(principal: Principal, view: View) -> HTMLResponse:
+def _refused(principal: Principal, view: View, language: str) -> HTMLResponse:
     home = home_of(principal)
-    needed = " or ".join(sorted(view.roles | {"admin"}))
+    roles = [translate(language, f"role.{role}") for role in sorted(view.roles | {"admin"})]
+    needed = f" {translate(language, 'common.or')} ".join(roles)
     content = fragment(
         "refused",
-        page=view.title,
+        language,
+        page=view_title(view, language),
         needed=needed,
         user=principal.name,
-        role=principal.role,
+        role=translate(language, f"role.{principal.role}"),
         home=home.path if home else "/login",
     )
-    return _html(page(principal, title="Not for your role", view=None, content=content), 403)
+    title = translate(language, "refused.title")
+    return _html(page(principal, language=language, title=title, view=None, content=content), 403)
 
 
-def _not_found(principal: Principal, detail: str, back: str) -> HTMLResponse:
-    content = fragment("not_found", detail=detail, back=back)
-    return _html(page(principal, title="Not found", view=None, content=content), 404)
+def _not_found(principal: Principal, language: str, detail: str, back: str, status_code: int = 404) -> HTMLResponse:
+    content = fragment("not_found", language, detail=detail, back=back)
+    title = translate(language, "not_found.title")
+    return _html(page(principal, language=language, title=title, view=None, content=content), status_code)
 
 
-def _view(principal: Principal, name: str) -> HTMLResponse:
+def _view(request: Request, principal: Principal, name: str) -> HTMLResponse:
     """A view's page: its template, and its script `js/{name}.js`."""
-    view = VIEW[name]
-    return _html(page(principal, title=view.title, view=view, content=fragment(name), script=f"js/{name}.js"))
+    view, language = VIEW[name], language_of(request)
+    content = fragment(name, language)
+    title = view_title(view, language)
+    return _html(page(principal, language=language, title=title, view=view, content=content, script=f"js/{name}.js"))
 
 
 async def _open(request: Request, name: str) -> Principal | Response:
@@ -63,13 +70,13 @@ async def _open(request: Request, name: str) -> Principal | Response:
     if principal is None:
         return _to_login(request)
     if not VIEW[name].allows(principal.role):
-        return _refused(principal, VIEW[name])
+        return _refused(principal, VIEW[name], language_of(request))
     return principal
 
 
 @router.get("/login")
 async def login(request: Request) -> Response:
-    return _html(login_page())
+    return _html(login_page(language_of(request)))
 
 
 @router.get("/")
@@ -80,8 +87,9 @@ async def home(request: Request) -> Response:
         return RedirectResponse("/login", status_code=303, headers=NO_STORE)
     view = home_of(principal)
     if view is None:
-        content = fragment("not_found", detail=f"the {principal.role} role has no dashboard view", back="/login")
-        return _html(page(principal, title="No view", view=None, content=content), 403)
+        language = language_of(request)
+        detail = translate(language, "not_found.no_view", role=translate(language, f"role.{principal.role}"))
+        return _not_found(principal, language, detail, "/login", status_code=403)
     return RedirectResponse(view.path, status_code=303, headers=NO_STORE)
 
 
@@ -93,7 +101,7 @@ async def lab(request: Request, barcode: Annotated[str | None, Query(max_length=
         return principal
     if barcode and barcode.strip():
         return RedirectResponse(f"/lab/specimens/{quote(barcode.strip(), safe='')}", status_code=303, headers=NO_STORE)
-    return _view(principal, "lab")
+    return _view(request, principal, "lab")
 
 
 @router.get("/lab/specimens/{barcode}")
@@ -101,20 +109,22 @@ async def specimen(request: Request, barcode: Annotated[str, Path(max_length=128
     principal = await _open(request, "lab")
     if isinstance(principal, Response):
         return principal
-    missing = f"No specimen {barcode} that you may see: check the barcode and scan it again."
+    language = language_of(request)
+    missing = translate(language, "not_found.specimen", barcode=barcode)
     try:
         check_identifier(barcode, what="barcode")
     except InvalidIdentifierError as exc:
-        return _not_found(principal, f"{exc}; scan it again.", "/lab")
+        return _not_found(principal, language, translate(language, "not_found.bad_barcode", reason=exc), "/lab")
     found = await request.app.state.stores.specimens.get(barcode)
     if principal.scoped and (found is None or not principal.can_see_ward(found[0].ward)):
         # Another ward's specimen and an unknown barcode get the same answer: a guessed barcode tells nothing.
-        return _not_found(principal, missing, "/lab")
-    content = fragment("specimen", barcode=barcode)
+        return _not_found(principal, language, missing, "/lab")
+    content = fragment("specimen", language, barcode=barcode)
     return _html(
         page(
             principal,
-            title=f"Specimen {barcode}",
+            language=language,
+            title=f"{translate(language, 'specimen.heading')} {barcode}",
             view=VIEW["lab"],
             content=content,
             script="js/specimen.js",
@@ -128,7 +138,7 @@ async def pharmacy(request: Request) -> Response:
     principal = await _open(request, "pharmacy")
     if isinstance(principal, Response):
         return principal
-    return _view(principal, "pharmacy")
+    return _view(request, principal, "pharmacy")
 
 
 @router.get("/engineering")
@@ -136,4 +146,4 @@ async def engineering(request: Request) -> Response:
     principal = await _open(request, "engineering")
     if isinstance(principal, Response):
         return principal
-    return _view(principal, "engineering")
+    return _view(request, principal, "engineering")

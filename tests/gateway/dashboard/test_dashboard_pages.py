@@ -212,3 +212,22 @@ def test_a_broken_map_file_names_the_file_and_the_field(tmp_path: Path) -> None:
         site_map(tmp_path, "general-hospital")
     assert site_map(tmp_path, "another-site") is None
     assert site_map(None, "general-hospital") is None
+
+
+# -- languages ------------------------------------------------------------------------------------------------------
+async def test_a_page_is_in_the_browsers_language_until_the_person_chooses(gateway: Gateway) -> None:
+    async with logged_in(gateway, "lab") as client:
+        chinese = await client.get("/lab", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+        assert '<html lang="zh-CN">' in chinese.text
+        assert "扫描或输入标本条码" in chinese.text
+        assert "{{" not in chinese.text
+        client.cookies.set("wardlink_lang", "en")
+        chosen = await client.get("/lab", headers={"Accept-Language": "zh-CN"})
+        assert '<html lang="en">' in chosen.text
+        assert "Scan or type a specimen barcode" in chosen.text
+
+
+async def test_the_login_page_follows_the_browsers_language(anonymous: httpx.AsyncClient) -> None:
+    page = await anonymous.get("/login", headers={"Accept-Language": "zh-CN"})
+    assert '<html lang="zh-CN">' in page.text
+    assert "用户名" in page.text

@@ -1,5 +1,6 @@
 // The live stream (GET /api/v1/stream): server-sent `change` frames; reconnects, and says so in the header.
 import { getJson } from "./api.js";
+import { t } from "./i18n.js";
 
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30000;
@@ -8,7 +9,7 @@ function indicate(state) {
   const badge = document.getElementById("live");
   if (!badge) return;
   badge.dataset.state = state;
-  badge.textContent = state === "live" ? "live" : state === "reconnecting" ? "reconnecting…" : "connecting…";
+  badge.textContent = t(`live.${state === "live" || state === "reconnecting" ? state : "connecting"}`);
 }
 
 /**

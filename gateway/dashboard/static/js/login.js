@@ -1,5 +1,6 @@
 // The login form: POST /api/v1/auth/login, then the page the person asked for, or their role's home.
 import { ApiError, postJson } from "./api.js";
+import { t } from "./i18n.js";
 
 const form = document.getElementById("login");
 const problem = document.getElementById("login-problem");
@@ -37,7 +38,7 @@ form.addEventListener("submit", async (event) => {
   } catch (error) {
     problem.textContent =
       error instanceof ApiError && error.status === 401
-        ? "That user name and password do not match. Check them and try again."
+        ? t("login.mismatch")
         : error.message;
     problem.hidden = false;
     form.password.select();

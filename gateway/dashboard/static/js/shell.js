@@ -1,5 +1,6 @@
-// What every staff page has: the logout button, and who is looking (from the page the server rendered).
+// What every staff page has: the logout button, the language switcher, and who is looking (from the page the server rendered).
 import { postJson } from "./api.js";
+import { choose } from "./i18n.js";
 
 export const viewer = {
   name: document.body.dataset.user,
@@ -14,3 +15,5 @@ document.getElementById("logout")?.addEventListener("click", async () => {
     location.assign("/login");
   }
 });
+
+document.getElementById("language")?.addEventListener("change", (event) => choose(event.target.value));
