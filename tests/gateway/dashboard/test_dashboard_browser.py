@@ -5,84 +5,17 @@ hospital: events published over MQTT as the edges and the clinical systems publi
 read by the gateway, committed, and pushed to the page over the live stream. Screenshots go to tests/artifacts/.
 """
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
+from playwright.async_api import BrowserContext, expect
 
-import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
-
-from device_profiles.maps import MAPS_DIR
 from gateway.service import Gateway
-from gateway.settings import GatewaySettings
+from tests import browser_rig as rig
 from tests.auth import new_user
+from tests.browser_rig import LIVE_S, logged_in_page, screenshot
 from tests.dashboard_rig import Delivery, Events, Journey, publisher, robot_telemetry
-from tests.infra import Infra, embedded_infra
-from tests.paths import TESTS
+from tests.infra import Infra
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = TESTS / "artifacts"
-LIVE_S = 10_000  # ms a page may take to show what was just published (it usually takes well under a second)
-
-
-@pytest.fixture
-async def infra(tmp_path: Path) -> AsyncIterator[Infra]:
-    """The embedded broker and database only: a browser per test is the expensive part, not the services."""
-    async with embedded_infra(tmp_path) as value:
-        yield value
-
-
-@pytest.fixture
-async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Gateway]:
-    """A running gateway that knows the robots' map and runs its alert pass often."""
-    settings = gateway_settings.model_copy(
-        update={"ingest_batch_wait_ms": 5, "telemetry_batch_wait_ms": 5, "maps_dir": MAPS_DIR, "alerts_every_s": 0.3}
-    )
-    async with Gateway(settings) as running:
-        yield running
-
-
-def chromium_missing() -> str | None:
-    if CHROMIUM.exists():
-        return None
-    return f"the dashboard's browser tests need Debian chromium at {CHROMIUM}: apt-get install chromium"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Headless chromium; skipped (with the reason) where it is not installed, failed under CI=true."""
-    if (reason := chromium_missing()) is not None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest.fixture
-async def context(browser: Browser, gateway: Gateway) -> AsyncIterator[BrowserContext]:
-    opened = await browser.new_context(base_url=gateway.api_url, viewport={"width": 1280, "height": 900})
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-async def logged_in_page(context: BrowserContext, gateway: Gateway, role: str, wards: tuple[str, ...] = ()) -> Page:
-    """A page whose context holds the session of a new user of `role` (logged in through the API)."""
-    name, password = await new_user(gateway, role, wards)
-    response = await context.request.post("/api/v1/auth/login", data={"username": name, "password": password})
-    assert response.ok, await response.text()
-    return await context.new_page()
-
-
-async def screenshot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=ARTIFACTS / f"{name}.png", full_page=True)
+# The browser tests' fixtures: embedded services, a gateway that knows the robots' map, headless chromium.
+infra, gateway, browser, context = rig.infra, rig.gateway, rig.browser, rig.context
 
 
 async def test_a_lab_user_scans_a_barcode_and_watches_the_specimen_move(

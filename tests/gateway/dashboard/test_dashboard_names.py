@@ -10,8 +10,8 @@ from playwright.async_api import BrowserContext, expect
 
 from gateway.reference.model import DeviceInfo, Location, Medication, StaffMember
 from gateway.service import Gateway
+from tests import browser_rig as rig
 from tests.dashboard_rig import EDGE, Events, Journey
-from tests.gateway.dashboard import test_dashboard_browser as rig
 from tests.pharmacy_events import IBUPROFEN, PARACETAMOL, Seq, cabinet_event, item, journey
 
 # The browser tests' fixtures: embedded services, a gateway that knows the robots' map, headless chromium.

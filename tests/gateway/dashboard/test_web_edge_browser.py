@@ -16,7 +16,7 @@ from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, 
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from tests.auth import new_user
-from tests.gateway.dashboard.test_dashboard_browser import CHROMIUM, chromium_missing
+from tests.browser_rig import CHROMIUM, chromium_missing
 from tests.infra import Infra, embedded_infra
 
 LIVE_S = 10_000
