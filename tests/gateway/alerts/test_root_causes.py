@@ -73,7 +73,7 @@ def trip(n: int, *, to: str = "lab", frm: str = "icu", minutes_before: int = 1, 
         "device": "tubes-1",
         "from_station": frm,
         "to_station": to,
-        "priority": "routine",
+        "priority": "normal",
         "specimens": (f"T{n}a", f"T{n}b"),
         "dispatched_at": T0 - minutes_before * MIN,
         "arrived_at": None,
@@ -138,7 +138,7 @@ def test_a_sorter_offline_is_critical_and_names_what_waits_while_a_robot_offline
 
 # -- tube zones --------------------------------------------------------------------------------------------------
 def test_a_blocked_zone_is_one_alert_holding_its_carriers_and_specimens_with_no_carrier_lost_alerts() -> None:
-    lost = [trip(n, minutes_before=10, priority="stat" if n < 3 else "routine") for n in range(30)]
+    lost = [trip(n, minutes_before=10, priority="stat" if n < 3 else "normal") for n in range(30)]
     just_sent = trip(30, to="ed", frm="lab", minutes_before=1)  # on its way into zone B: held, not yet lost
     passing = trip(31, to="ward-4b", frm="lab", minutes_before=1)  # zone A to E, not lost yet: not counted
     snapshot = Snapshot(
