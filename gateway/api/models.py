@@ -248,13 +248,17 @@ class DeviceBase(BaseModel):
     )
     since: datetime | None = Field(description="When the device entered its state; null while unknown.")
     last_seen_at: datetime = Field(description="The latest event or telemetry from the device.")
-    status: str | None = Field(description="The device's own status word; null until it reports one.")
+    status: str | None = Field(
+        description="The device's own status word; null until it reports one, and while it is offline (stale)."
+    )
     offline_reason: str | None
     faults: list[FaultPublic] = Field(description="Active faults, the oldest first.")
 
 
 class DevicePublic(DeviceBase):
-    components: list[ComponentStatusPublic] = Field(description="The status of each component that reported one.")
+    components: list[ComponentStatusPublic] = Field(
+        description="The status of each component that reported one; none while the device is offline."
+    )
     readings: list[ReadingPublic] = Field(description="The latest value of each metric.")
 
 
