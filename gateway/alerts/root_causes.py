@@ -28,6 +28,8 @@ CRITICAL_FAULTS = frozenset({"jam", "zone_blocked"})
 """Fault codes that are critical whatever severity the device reports (nothing passes until they clear)."""
 EXPLAINED_KINDS = frozenset({"carrier.lost", "specimen.at_risk", "specimen.overdue"})
 """Kinds a root cause takes as its children when it holds their subject."""
+ROOT_KINDS = ("device.fault", "device.offline")
+"""The kinds of root-cause alerts (only a sorter's or tube system's `device.offline` is one)."""
 ZONE_BLOCKED = "zone_blocked"
 OFFLINE = "offline"
 _SORTER_FAULTS = {"jam": "jammed", "door_open": "door open", "maintenance": "in maintenance"}

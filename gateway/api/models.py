@@ -93,6 +93,18 @@ class OutlookPublic(BaseModel):
     slack_s: int | None = Field(description="Due minus predicted, in seconds; negative when late.")
 
 
+class HeldPublic(BaseModel):
+    """A device fault holds the specimen (a blocked tube zone, a jammed or offline sorter): it cannot move on."""
+
+    reason: str = Field(description="Short, for a board cell: `zone zone-b blocked`, `sorter-1 jammed`.")
+    alert_id: UUID = Field(description="The root-cause alert that holds it (its details list what else it holds).")
+    kind: str = Field(description="That alert's kind: device.fault or device.offline.")
+    device: str
+    fault: str = Field(description="The fault code (jam, door_open, zone_blocked, ...) or `offline`.")
+    zone: str | None = Field(description="The blocked tube zone; null for other faults.")
+    since: datetime | None
+
+
 class LegPublic(BaseModel):
     name: LegName
     start: datetime | None
@@ -151,6 +163,9 @@ class SpecimenBase(BaseModel):
     tat_s: int | None = Field(description="Collection to result, in seconds, once resulted.")
     within_target: bool | None
     outlook: OutlookPublic
+    held: HeldPublic | None = Field(
+        default=None, description="Set while an open root-cause alert holds it (whatever its outlook says)."
+    )
 
 
 class SpecimenPublic(SpecimenBase):
