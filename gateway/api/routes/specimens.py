@@ -7,8 +7,8 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Barcode, Identifier
 from contract.events.specimen import SpecimenPriority
-from gateway.alerts.held import Held, HeldSpecimens
-from gateway.api.deps import ClockDep, DatabaseDep, ReferenceDep, RulesDep, SpecimensDep
+from gateway.alerts.held import Held
+from gateway.api.deps import ClockDep, HeldDep, ReferenceDep, RulesDep, SpecimensDep
 from gateway.api.models import (
     CustodyPublic,
     CustodyStepPublic,
@@ -134,7 +134,7 @@ async def list_specimens(
     clock: ClockDep,
     caller: PrincipalDep,
     reference: ReferenceDep,
-    db: DatabaseDep,
+    holds: HeldDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
     cursor: Cursor = None,
@@ -175,7 +175,7 @@ async def list_specimens(
         by_due=by_due,
         at_risk_at=now if at_risk else None,
     )
-    held = await HeldSpecimens(db).of((row.site, row.barcode) for row in found.rows)
+    held = await holds.of((row.site, row.barcode) for row in found.rows)
     data = [SpecimenBase(**_base(row, rules.current, now, held.get((row.site, row.barcode)))) for row in found.rows]
     return named(SpecimenListPublic(data=data, **paging_of(found)), reference)
 
@@ -188,7 +188,7 @@ async def read_specimen(
     caller: PrincipalDep,
     audit: AuditDep,
     reference: ReferenceDep,
-    db: DatabaseDep,
+    holds: HeldDep,
     barcode: Annotated[Barcode, Path(description="The barcode as the scanner read it.")],
 ) -> SpecimenPublic:
     """One specimen: where it is, who had it (chain of custody and timeline), its legs and its outlook."""
@@ -204,7 +204,7 @@ async def read_specimen(
     in_force = rules.current
     steps = custody_steps(timeline)
     expected = _expected_s(row, in_force)
-    held = await HeldSpecimens(db).of([(row.site, row.barcode)])
+    held = await holds.of([(row.site, row.barcode)])
     public = SpecimenPublic(
         **_base(row, in_force, clock(), held.get((row.site, row.barcode))),
         legs=[
