@@ -161,7 +161,8 @@ def test_a_blocked_zone_is_one_alert_holding_its_carriers_and_specimens_with_no_
         T0.isoformat(),
     )
     assert sorted(details["carriers"]) == sorted([t.carrier for t in lost] + ["C-30"])
-    assert len(details["specimens"]) == 62 and "T31a" not in details["specimens"]
+    assert len(details["specimens"]) == 62
+    assert "T31a" not in details["specimens"]
     assert details["stat_count"] == 6
     assert details["held_reason"] == "zone zone-b blocked"
     children = details["children"]

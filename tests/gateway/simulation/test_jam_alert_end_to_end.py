@@ -46,7 +46,8 @@ async def engineer(infra: Infra, tmp_path: Path) -> AsyncIterator[httpx.AsyncCli
         scenario=str(_quiet_day(tmp_path / "day.yaml")),
     )
     async with Stack(config) as stack:
-        assert stack.gateway is not None and stack.gateway.store is not None
+        assert stack.gateway is not None
+        assert stack.gateway.store is not None
         secret = await create_token(stack.gateway.store.db, name="eng-jam", role="engineer")
         headers = {"Authorization": f"Bearer {secret}"}
         async with httpx.AsyncClient(base_url=stack.api_url, headers=headers, timeout=15) as client:
