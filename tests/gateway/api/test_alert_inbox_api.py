@@ -134,6 +134,8 @@ async def test_an_alert_that_cleared_unanswered_stays_open_until_acknowledged(
         "2026-11-23T08:13:00Z",
     )
     assert subjects(await engineer("GET", "/api/v1/alerts", params={"state": "owed"})) == ["sorter-1"]
+    metrics = (await engineer("GET", "/metrics")).text
+    assert 'wardlink_alerts_open{kind="device.offline",severity="warning"} 1.0' in metrics  # owed is open
 
     clock.now = T0 + 20 * MIN
     response = await engineer("POST", f"/api/v1/alerts/{sorter['id']}/acknowledge", json={"note": "rebooted it"})
