@@ -226,7 +226,7 @@ async def acknowledge(
             extra["acknowledgement_badge"] = badge
         if extra:
             values["details"] = {**alert.details, **extra}
-        if clear_after_acknowledgement(alert.kind, rules.alerts, alert.ward) == timedelta(0):
+        if alert.active and clear_after_acknowledgement(alert.kind, rules.alerts, alert.ward) == timedelta(0):
             values |= {"state": "cleared", "cleared_at": now, "open_key": None}
         await connection.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(**values))
         updated = (await connection.execute(sa.select(*_COLUMNS).where(alerts.c.id == alert_id))).one()
