@@ -234,7 +234,8 @@ async def _follow(
         audience = audience_text(
             (*audience_roles(row.audience), *audience_of(condition.kind, rules.alerts, condition.details))
         )
-        if (row.message, details, severity, audience) != (_fit(condition.message), row.details, row.severity, row.audience):
+        now_shown = (_fit(condition.message), details, severity, audience)
+        if now_shown != (row.message, row.details, row.severity, row.audience):
             await connection.execute(
                 sa.update(alerts)
                 .where(alerts.c.id == row.id, alerts.c.open_key.is_not(None))
