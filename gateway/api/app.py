@@ -3,8 +3,8 @@
 from fastapi import FastAPI
 
 from gateway.api import error_docs, problems
-from gateway.api.docs_pages import docs_router
 from gateway.api.body_limit import BodyLimit
+from gateway.api.docs_pages import docs_router
 from gateway.api.fhir import responses as fhir_responses
 from gateway.api.fhir.router import fhir_router
 from gateway.api.live import LiveHub

@@ -46,7 +46,8 @@ def _page(title: str, head: str, body: str) -> HTMLResponse:
     html = (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<title>{escape(title)}</title>\n<link rel="icon" href="data:,">\n{head}</head>\n<body>\n{body}</body>\n</html>\n'
+        f'<title>{escape(title)}</title>\n<link rel="icon" href="data:,">\n{head}</head>\n'
+        f"<body>\n{body}</body>\n</html>\n"
     )
     return HTMLResponse(html)
 

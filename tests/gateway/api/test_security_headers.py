@@ -72,4 +72,5 @@ async def test_the_docs_pages_run_only_the_gateways_own_scripts(gateway: Gateway
     assert directives["frame-ancestors"] == "'none'"
     assert "<script>" not in response.text  # no inline script: the policy would block it
     assert "http" not in " ".join(scripts)  # nothing from another origin
-    assert scripts and all(f.status_code == 200 and f.headers["content-type"].startswith("text/javascript") for f in files)
+    assert scripts
+    assert all(f.status_code == 200 and f.headers["content-type"].startswith("text/javascript") for f in files)
