@@ -5,7 +5,7 @@ check the session themselves: anonymous callers go to /login, a role the view is
 names the role it needs, and a ward-scoped user gets "not found" for another ward's specimen.
 """
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
@@ -147,3 +147,21 @@ async def engineering(request: Request) -> Response:
     if isinstance(principal, Response):
         return principal
     return _view(request, principal, "engineering")
+
+
+AdminScreen = Literal["users", "tokens", "reference", "audit"]
+
+
+@router.get("/admin")
+@router.get("/admin/{screen}")
+async def admin(request: Request, screen: AdminScreen = "users") -> Response:
+    """Administration (admin only): one screen per tab, `templates/admin_{screen}.html` and `js/admin_{screen}.js`."""
+    principal = await _open(request, "admin")
+    if isinstance(principal, Response):
+        return principal
+    language, tab = language_of(request), f'href="/admin/{screen}"'
+    tabs = fragment("admin_tabs", language).replace(tab, f'{tab} aria-current="page"')
+    content = tabs + fragment(f"admin_{screen}", language)
+    title = f"{view_title(VIEW['admin'], language)} · {translate(language, f'admin.{screen}.tab')}"
+    script = f"js/admin_{screen}.js"
+    return _html(page(principal, language=language, title=title, view=VIEW["admin"], content=content, script=script))
