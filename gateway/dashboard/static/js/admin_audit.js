@@ -48,7 +48,7 @@ function entry(e) {
     "tr",
     { "data-id": e.id },
     el("td", {}, when(e.at)),
-    el("td", { text: e.actor ?? "—" }),
+    el("td", { class: "wrap", text: e.actor ?? "—" }),
     el("td", { text: e.role ?? "—" }),
     el("td", { text: e.action }),
     el("td", { class: "wrap", text: e.target ?? "—" }),

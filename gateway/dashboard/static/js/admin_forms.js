@@ -1,7 +1,7 @@
 // What every admin form shares: fields read and checked, the API's reasons shown next to the field they name,
 // a confirmation before anything destructive, and dates in the reader's own clock.
 import { el } from "./format.js";
-import { language, t } from "./i18n.js";
+import { t } from "./i18n.js";
 
 /** "ward-3a, ward-4b" → ["ward-3a", "ward-4b"]; empty → [] (every ward). */
 export const wardList = (text) => text.split(/[,，\s]+/).map((w) => w.trim()).filter(Boolean);
@@ -19,12 +19,22 @@ export const roleName = (role) =>
     integration: t("admin.role.integration"),
   })[role] ?? role;
 
-/** An instant in the reader's local time, with the date ("2026-12-06 16:03"); "—" for none. */
+const pad = (n) => String(n).padStart(2, "0");
+
+/** An instant in the reader's local time, with the date ("2026-12-06 16:03:12"); "never" for none. Audit entries
+ * and logins are real time, not the hospital's simulated day, so they are not shown with `format.js`'s clock. */
 export function when(iso) {
   if (!iso) return el("span", { text: t("admin.never") });
   const at = new Date(iso);
-  const text = at.toLocaleString(language, { dateStyle: "short", timeStyle: "medium" });
-  return el("time", { datetime: iso, title: iso }, text);
+  const day = `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
+  return el("time", { datetime: iso, title: iso }, `${day} ${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`);
+}
+
+// The admin screens read the API on demand; nothing on them follows the live stream, and the header says so.
+const live = document.getElementById("live");
+if (live) {
+  live.dataset.state = "off";
+  live.textContent = t("live.off");
 }
 
 function errorOf(form, field) {

@@ -55,7 +55,7 @@ function render() {
   shown.textContent = t("admin.reference.shown", { shown: Math.min(matching.length, SHOWN), total: loaded.length });
   const rows = matching.slice(0, SHOWN).map((r) => el("tr", {}, COLUMNS[current].map((c) => el("td", { text: cell(r[c]) }))));
   const names = COLUMN_NAMES();
-  fill(records, [table(COLUMNS[current].map((c) => names[c]), rows, { caption: kindName(current) })], t("admin.reference.nothing"));
+  fill(records, rows.length ? [table(COLUMNS[current].map((c) => names[c]), rows, { caption: kindName(current) })] : [], t("admin.reference.nothing"));
 }
 
 async function show(kind) {
