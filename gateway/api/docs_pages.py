@@ -77,12 +77,12 @@ def docs_router(app: FastAPI) -> APIRouter:
         )
         return _page(f"{title} - ReDoc", "", body)
 
-    @router.get(ASSETS + "/{version}/{name}")
-    async def docs_file(version: str, name: str) -> Response:
-        body = _read(name)
+    @router.get(ASSETS + "/{version}/{file}")
+    async def docs_file(version: str, file: str) -> Response:
+        body = _read(file)
         if body is None:
-            raise HTTPException(status_code=404, detail=f"no API docs file {name!r}")
+            raise HTTPException(status_code=404, detail=f"no API docs file {file!r}")
         cache_control = IMMUTABLE if version == release() else "no-cache"
-        return Response(body, media_type=TYPES[Path(name).suffix], headers={"Cache-Control": cache_control})
+        return Response(body, media_type=TYPES[Path(file).suffix], headers={"Cache-Control": cache_control})
 
     return router

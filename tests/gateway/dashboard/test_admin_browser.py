@@ -7,6 +7,7 @@ CSV export holds exactly the filtered rows. The screens render in Chinese and fi
 tests/artifacts/.
 """
 
+import asyncio
 import csv
 import io
 from pathlib import Path
@@ -185,7 +186,8 @@ async def test_the_audit_trail_is_filtered_and_the_export_holds_the_filtered_row
     async with page.expect_download() as started:
         await page.get_by_role("link", name="Export CSV").click()
     download = await started.value
-    exported = list(csv.DictReader(io.StringIO(Path(await download.path()).read_text(encoding="utf-8"))))
+    text = await asyncio.to_thread(Path(await download.path()).read_text, encoding="utf-8")
+    exported = list(csv.DictReader(io.StringIO(text)))
     assert [row["id"] for row in exported] == shown
     assert {(row["actor"], row["action"], row["outcome"]) for row in exported} == {(name, "login", "ok")}
 
