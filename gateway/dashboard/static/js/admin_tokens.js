@@ -1,6 +1,6 @@
 // Administration · service tokens: what other systems use to call the API. A new token's secret is shown once,
 // to copy; a revoked token stops working at once and stays listed for the record.
-import { send } from "./admin_api.js";
+import { everything, send } from "./admin_api.js";
 import { clearErrors, confirmAction, roleName, say, showErrors, wardList, wardsText, when } from "./admin_forms.js";
 import { badge, el, fill, table } from "./format.js";
 import { t } from "./i18n.js";
@@ -48,7 +48,7 @@ function row(token) {
 
 async function load() {
   try {
-    const { data } = await send("GET", "/api/v1/tokens?limit=500");
+    const { data } = await everything("/api/v1/tokens");
     const headers = [
       t("admin.field.name"),
       t("admin.field.role"),

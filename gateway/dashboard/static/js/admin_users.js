@@ -1,6 +1,6 @@
 // Administration · users: who may log in, with which role and wards; create, disable or enable, reset a password,
 // change wards. Everything goes through /api/v1/users; the API's reasons show next to the field they concern.
-import { send } from "./admin_api.js";
+import { everything, send } from "./admin_api.js";
 import { askField, clearErrors, confirmAction, roleName, say, showErrors, wardList, wardsText, when } from "./admin_forms.js";
 import { badge, el, fill, table } from "./format.js";
 import { t } from "./i18n.js";
@@ -81,7 +81,7 @@ function row(user) {
 
 async function load() {
   try {
-    const { data } = await send("GET", "/api/v1/users?limit=500");
+    const { data } = await everything("/api/v1/users");
     const headers = [t("admin.field.name"), t("admin.field.role"), t("admin.field.wards"), t("admin.users.state"), t("admin.users.last_login"), t("admin.actions")];
     fill(list, [table(headers, data.map(row), { caption: t("admin.users.title") })], t("admin.users.none"));
   } catch (error) {
