@@ -58,13 +58,14 @@ async def test_an_admin_opens_each_screen_with_its_script_and_its_tab_marked(gat
     assert '<a href="/admin" aria-current="page">Administration</a>' in response.text
 
 
-async def test_admin_opens_on_the_users_screen_and_an_unknown_screen_is_not_a_page(gateway: Gateway) -> None:
+async def test_admin_opens_on_the_users_screen_and_an_unknown_screen_is_not_found(gateway: Gateway) -> None:
     async with logged_in(gateway, "admin") as client:
         home = await client.get("/admin")
         unknown = await client.get("/admin/secrets")
     assert home.status_code == 200
     assert "/js/admin_users.js" in home.text
-    assert unknown.status_code == 422
+    assert unknown.status_code == 404
+    assert "There is no administration screen secrets." in unknown.text
 
 
 async def test_the_admin_screens_are_in_chinese_for_a_chinese_browser(gateway: Gateway) -> None:
