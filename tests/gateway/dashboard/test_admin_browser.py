@@ -10,6 +10,7 @@ tests/artifacts/.
 import asyncio
 import csv
 import io
+import re
 from pathlib import Path
 
 import httpx
@@ -195,6 +196,16 @@ async def test_the_audit_trail_is_filtered_and_the_export_holds_the_filtered_row
     await form.get_by_role("button", name="Show").click()
     await expect(rows).to_have_count(1)
     await expect(rows).to_contain_text("failed")
+
+    # The time range, in the computer's local time: an "until" before "from" is refused at the field.
+    await form.get_by_label("From").fill("2099-01-02T00:00:00")
+    await form.get_by_label("Until").fill("2099-01-01T00:00:00")
+    await form.get_by_role("button", name="Show").click()
+    await expect(page.locator("#audit-until-error")).to_have_text("'Until' must be after 'From'.")
+    await form.get_by_label("Until").fill("2099-01-03T00:00:00")
+    await form.get_by_role("button", name="Show").click()
+    await expect(page.locator("#audit")).to_have_text("No entries match this filter.")
+    await expect(page.get_by_role("link", name="Export CSV")).to_have_attribute("href", re.compile(r"since=2099-01-0"))
 
 
 async def test_the_admin_screens_render_in_chinese(gateway: Gateway, context: BrowserContext) -> None:
