@@ -147,3 +147,27 @@ async def engineering(request: Request) -> Response:
     if isinstance(principal, Response):
         return principal
     return _view(request, principal, "engineering")
+
+
+ADMIN_SCREENS = ("users", "tokens", "reference", "audit")
+
+
+@router.get("/admin")
+async def admin_home(request: Request) -> Response:
+    return await admin(request, "users")
+
+
+@router.get("/admin/{screen}")
+async def admin(request: Request, screen: Annotated[str, Path(max_length=32)]) -> Response:
+    """Administration (admin only): one screen per tab, `templates/admin_{screen}.html` and `js/admin_{screen}.js`."""
+    principal = await _open(request, "admin")
+    if isinstance(principal, Response):
+        return principal
+    language, tab = language_of(request), f'href="/admin/{screen}"'
+    if screen not in ADMIN_SCREENS:
+        return _not_found(principal, language, translate(language, "admin.no_screen", screen=screen), "/admin")
+    tabs = fragment("admin_tabs", language).replace(tab, f'{tab} aria-current="page"')
+    content = tabs + fragment(f"admin_{screen}", language)
+    title = f"{view_title(VIEW['admin'], language)} · {translate(language, f'admin.{screen}.tab')}"
+    script = f"js/admin_{screen}.js"
+    return _html(page(principal, language=language, title=title, view=VIEW["admin"], content=content, script=script))

@@ -75,7 +75,7 @@ async def test_the_root_sends_each_role_to_its_home(gateway: Gateway, role: str,
         ("lab", {"/lab"}),
         ("pharmacy", {"/pharmacy"}),
         ("engineer", {"/engineering"}),
-        ("admin", {"/lab", "/pharmacy", "/engineering"}),
+        ("admin", {"/lab", "/pharmacy", "/engineering", "/admin"}),
     ],
 )
 async def test_each_role_opens_its_views_and_is_refused_the_others(
