@@ -118,6 +118,19 @@ class CustodyStepPublic(TimelineEntry):
     handler: RefPublic | None
 
 
+class TransitPublic(BaseModel):
+    """The tube trip a specimen is on while in transit: which carrier, from where, to where."""
+
+    carrier: str = Field(description="The carrier's RFID tag.")
+    device: Annotated[str, Named("device")] = Field(description="The tube system.")
+    device_name: str | None = None
+    from_station: Annotated[str | None, Named("location")]
+    from_station_name: str | None = None
+    to_station: Annotated[str | None, Named("location")]
+    to_station_name: str | None = None
+    dispatched_at: datetime | None
+
+
 class SpecimenBase(BaseModel):
     barcode: str
     status: SpecimenStatus
@@ -140,6 +153,9 @@ class SpecimenBase(BaseModel):
     )
     custodian_name: str | None = None
     carrier: str | None = Field(description="The carrier of its latest tube trip.")
+    transit: TransitPublic | None = Field(
+        default=None, description="While in transit: the trip it is on (carrier, from and to stations)."
+    )
     collected_at: datetime | None
     dispatched_at: datetime | None
     arrived_at: datetime | None

@@ -51,6 +51,12 @@ class ExpectedLegs(_Model):
 class TurnaroundRules(_Model):
     targets: list[TurnaroundTarget] = Field(min_length=1)
     expected_legs: ExpectedLegs = ExpectedLegs()
+    amber_slack_minutes: float = Field(
+        default=10,
+        ge=0,
+        le=24 * 60,
+        description="A specimen predicted on time with less slack than this is 'tight' (amber), not 'on track'.",
+    )
 
     @model_validator(mode="after")
     def _one_target_per_key(self) -> "TurnaroundRules":

@@ -96,6 +96,20 @@ def test_the_outlook_says_early_whether_the_target_will_be_made(
     assert seen.slack_s == (30 - predicted_minute) * 60
 
 
+@pytest.mark.parametrize(
+    ("amber_minutes", "state"),
+    [(10, "tight"), (4, "on_track"), (0, "on_track")],  # 4 min of slack: amber below the threshold, not at it
+)
+def test_a_specimen_on_time_with_little_slack_is_tight_not_on_track(amber_minutes: float, state: str) -> None:
+    rules = RULES.model_copy(
+        update={"turnaround": RULES.turnaround.model_copy(update={"amber_slack_minutes": amber_minutes})}
+    )
+    # Still at the ward at 13: 13 + 5 + 3 + 5 = 26, due at 30: 4 min to spare.
+    seen = outlook(row(), rules, T0 + 13 * MIN)
+    assert seen.slack_s == 4 * 60
+    assert seen.state == state
+
+
 def test_a_specimen_without_a_target_has_no_outlook_but_its_result() -> None:
     sorter_only = row("sorted", collected_at=None, target_s=None, due_at=None, priority=None)
     seen = outlook(sorter_only, RULES, T0)
