@@ -57,6 +57,9 @@ class TurnaroundRules(_Model):
         le=24 * 60,
         description="A specimen predicted on time with less slack than this is 'tight' (amber), not 'on track'.",
     )
+    on_time_goal_percent: float = Field(
+        default=90, gt=0, le=100, description="The share of specimens resulted within target the lab aims for."
+    )
 
     @model_validator(mode="after")
     def _one_target_per_key(self) -> "TurnaroundRules":

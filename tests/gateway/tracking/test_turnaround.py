@@ -308,6 +308,18 @@ async def test_turnaround_over_the_last_day_by_the_gateway_clock(api: httpx.Asyn
     assert (older["overall"]["count"], older["groups"]) == (2, [])  # S5 and S1 were collected in that window
 
 
+async def test_figures_by_priority_carry_its_target_and_every_answer_the_on_time_goal(
+    api: httpx.AsyncClient, store: Stores
+) -> None:
+    """What the lab's charts draw their target lines from: the rules' target per priority, the goal for the share."""
+    await seed(store, [("S1", "stat", "ed", T0, 20), ("S3", "routine", "4b", T0 + 10 * MIN, 50)])
+    body = (await api.get("/api/v1/turnaround", params={"group_by": "priority"})).json()
+    assert body["on_time_goal"] == 0.9
+    assert [(g["key"], g["target_s"]) for g in body["groups"]] == [("routine", 240 * 60), ("stat", 30 * 60)]
+    by_hour = (await api.get("/api/v1/turnaround", params={"group_by": "hour"})).json()
+    assert [g["target_s"] for g in by_hour["groups"]] == [None]  # an hour mixes priorities: no one target
+
+
 @pytest.mark.parametrize(
     ("params", "says"),
     [
