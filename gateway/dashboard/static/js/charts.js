@@ -33,7 +33,11 @@ export function turnaroundChart(groups, { title, goal = null, groupName = (g) =>
   if (!groups.length) return el("p", { class: "empty", text: t("charts.empty.turnaround") });
   const width = 640, height = 250, left = 48, right = 48, top = 16, bottom = 40;
   const plotW = width - left - right, plotH = height - top - bottom;
-  const highest = Math.max(10, ...groups.map((g) => Math.max(minutes(g.p90_s) ?? 0, minutes(g.target_s) ?? 0)));
+  // The scale fits the bars; a target far above them (routine's 4 h beside STAT's 30 min) is written at the top
+  // with an arrow instead of squashing every bar to the bottom.
+  const tallest = Math.max(10, ...groups.map((g) => minutes(g.p90_s) ?? 0));
+  const onScale = (g) => g.target_s && minutes(g.target_s) <= tallest * 2;
+  const highest = Math.max(tallest, ...groups.filter(onScale).map((g) => minutes(g.target_s)));
   const ticks = niceTicks(0, highest);
   const maxM = ticks[ticks.length - 1];
   const y = (m) => top + plotH - (m / maxM) * plotH;
@@ -61,9 +65,12 @@ export function turnaroundChart(groups, { title, goal = null, groupName = (g) =>
       chart.append(svg("rect", { class: cls, x: x0 + j * bar, y: y(m), width: bar - 1, height: Math.max(top + plotH - y(m), 0) }));
     }
     if (g.target_s) {
-      const ty = y(minutes(g.target_s));
-      chart.append(svg("line", { class: "target", x1: middle - step / 2 + 4, x2: middle + step / 2 - 4, y1: ty, y2: ty, "data-minutes": minutes(g.target_s) }));
-      chart.append(svg("text", { class: "target-label", x: middle, y: ty - 4, "text-anchor": "middle" }, t("charts.target", { duration: duration(g.target_s) })));
+      const above = !onScale(g);
+      const ty = above ? top : y(minutes(g.target_s));
+      const x1 = middle - step / 2 + 4;
+      chart.append(svg("line", { class: `target${above ? " off-scale" : ""}`, x1, x2: middle + step / 2 - 4, y1: ty, y2: ty, "data-minutes": minutes(g.target_s) }));
+      const label = t("charts.target", { duration: duration(g.target_s) });
+      chart.append(svg("text", { class: "target-label", x: x1, y: ty - 4 }, above ? `${label} ↑` : label));
     }
     if (g.within_target !== null && g.within_target !== undefined) {
       const sy = yShare(g.within_target);
@@ -76,7 +83,7 @@ export function turnaroundChart(groups, { title, goal = null, groupName = (g) =>
   if (goal !== null) {
     const gy = yShare(goal);
     chart.append(svg("line", { class: "goal", x1: left, x2: width - right, y1: gy, y2: gy }));
-    chart.append(svg("text", { class: "goal-label", x: width - right - 4, y: gy - 4, "text-anchor": "end" }, t("charts.goal", { share: percent(goal) })));
+    chart.append(svg("text", { class: "goal-label", x: left + 4, y: gy + 13 }, t("charts.goal", { share: percent(goal) })));
   }
   return el("div", { class: "chart-box" },
     legend([["p50", t("charts.legend.p50")], ["p90", t("charts.legend.p90")], ["target", t("charts.legend.target")], ["share", t("charts.legend.share")]]),
