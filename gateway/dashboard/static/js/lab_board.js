@@ -9,7 +9,7 @@ import { PRIORITIES, STATUSES, heldBy, heldReason, outlookBadge, priorityText, s
 
 const BOARD_ROWS = 30;
 const FILTERS = ["priority", "ward", "status"];
-const URGENCY = { overdue: 0, at_risk: 1, held: 2, tight: 3, on_track: 4, untargeted: 5 };
+const URGENCY = { overdue: 0, at_risk: 1, error_lane: 2, held: 3, tight: 4, on_track: 5, untargeted: 6 };
 const wardsSeen = new Map(); // ward id → name, from every answer so far: the ward filter's choices
 
 /** The board's filters as the URL has them (unknown values dropped). */
@@ -35,7 +35,9 @@ function keepInUrl(chosen) {
   history.replaceState(null, "", `${location.pathname}${search ? `?${search}` : ""}${location.hash}`);
 }
 
-const urgency = (s) => Math.min(URGENCY[s.outlook.state] ?? 6, heldReason(s.held) ? URGENCY.held : 6);
+/** Overdue, at risk, then the error lane (someone must fetch the tube), held by a fault, tight, on track. */
+const urgency = (s) => Math.min(URGENCY[s.outlook.state] ?? 7, s.status === "rejected" ? URGENCY.error_lane : 7,
+  heldReason(s.held) ? URGENCY.held : 7);
 
 function boardRow(s) {
   const state = heldReason(s.held) ? "held" : s.outlook.state;

@@ -23,7 +23,6 @@ function fact(key, value, attrs = {}) {
 function outlookWords(s) {
   const o = s.outlook;
   if (o.state === "met" || o.state === "missed") return t("specimen.outlook.done", { took: duration(s.tat_s), target: duration(s.target_s) });
-  if (o.state === "untargeted") return t("specimen.outlook.no_target");
   if (o.slack_s !== null && o.slack_s < 0) return t("specimen.outlook.late", { duration: duration(-o.slack_s) });
   return t("specimen.outlook.slack", { duration: duration(o.slack_s ?? 0) });
 }
@@ -41,7 +40,7 @@ function renderNow(s) {
       fact("specimen.fact.ward", named(s.ward, s.ward_name)),
       fact("specimen.fact.collected", timeEl(s.collected_at)),
       fact("specimen.fact.due", timeEl(s.due_at)),
-      fact("specimen.fact.outlook", el("span", {}, outlookBadge(s), " ", outlookWords(s))),
+      fact("specimen.fact.outlook", el("span", {}, outlookBadge(s), s.outlook.state === "untargeted" ? null : ` ${outlookWords(s)}`)),
       s.reason ? fact("specimen.fact.rejected_because", t(`specimen.reason.${s.reason}`)) : null),
   ]);
 }
