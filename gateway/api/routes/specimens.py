@@ -7,10 +7,12 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Barcode, Identifier
 from contract.events.specimen import SpecimenPriority
-from gateway.api.deps import CarriersDep, ClockDep, ReferenceDep, RulesDep, SpecimensDep
+from gateway.alerts.held import Held
+from gateway.api.deps import CarriersDep, ClockDep, HeldDep, ReferenceDep, RulesDep, SpecimensDep
 from gateway.api.models import (
     CustodyPublic,
     CustodyStepPublic,
+    HeldPublic,
     LegPublic,
     Location,
     OutlookPublic,
@@ -64,7 +66,23 @@ def _transit(row: SpecimenRow, trip: TripRow | None) -> TransitPublic | None:
     )
 
 
-def _base(row: SpecimenRow, rules: TrackingRules, now: datetime, trip: TripRow | None = None) -> dict[str, object]:
+def _held(held: Held | None) -> HeldPublic | None:
+    if held is None:
+        return None
+    return HeldPublic(
+        reason=held.reason,
+        alert_id=held.alert_id,
+        kind=held.kind,
+        device=held.device,
+        fault=held.fault,
+        zone=held.zone,
+        since=held.since,
+    )
+
+
+def _base(
+    row: SpecimenRow, rules: TrackingRules, now: datetime, held: Held | None = None, trip: TripRow | None = None
+) -> dict[str, object]:
     seen = outlook(row, rules, now)
     return {
         "barcode": row.barcode,
@@ -95,6 +113,7 @@ def _base(row: SpecimenRow, rules: TrackingRules, now: datetime, trip: TripRow |
         "outlook": OutlookPublic(
             state=seen.state, due_at=seen.due_at, predicted_at=seen.predicted_at, slack_s=seen.slack_s
         ),
+        "held": _held(held),
     }
 
 
@@ -136,6 +155,7 @@ async def list_specimens(
     clock: ClockDep,
     caller: PrincipalDep,
     reference: ReferenceDep,
+    holds: HeldDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
     cursor: Cursor = None,
@@ -180,8 +200,12 @@ async def list_specimens(
         by_due=by_due,
         at_risk_at=now if at_risk else None,
     )
+    held = await holds.of((row.site, row.barcode) for row in found.rows)
     trips = await carriers.under_way([row.barcode for row in found.rows if row.status == "in_transit"])
-    data = [SpecimenBase(**_base(row, rules.current, now, trips.get(row.barcode))) for row in found.rows]
+    data = [
+        SpecimenBase(**_base(row, rules.current, now, held.get((row.site, row.barcode)), trips.get(row.barcode)))
+        for row in found.rows
+    ]
     return named(SpecimenListPublic(data=data, **paging_of(found)), reference)
 
 
@@ -194,6 +218,7 @@ async def read_specimen(
     caller: PrincipalDep,
     audit: AuditDep,
     reference: ReferenceDep,
+    holds: HeldDep,
     barcode: Annotated[Barcode, Path(description="The barcode as the scanner read it.")],
 ) -> SpecimenPublic:
     """One specimen: where it is, who had it (chain of custody and timeline), its legs and its outlook."""
@@ -209,9 +234,10 @@ async def read_specimen(
     in_force = rules.current
     steps = custody_steps(timeline)
     expected = _expected_s(row, in_force)
+    held = await holds.of([(row.site, row.barcode)])
     trips = await carriers.under_way([barcode]) if row.status == "in_transit" else {}
     public = SpecimenPublic(
-        **_base(row, in_force, clock(), trips.get(barcode)),
+        **_base(row, in_force, clock(), held.get((row.site, row.barcode)), trips.get(barcode)),
         legs=[
             LegPublic(name=leg.name, start=leg.start, end=leg.end, seconds=leg.seconds, expected_s=expected[leg.name])
             for leg in legs(row)

@@ -278,3 +278,23 @@ async def test_the_temperature_chart_shades_the_band_and_labels_the_current_temp
     assert drawn["named"]
     assert (drawn["bandLabel"], drawn["now"], drawn["warm"]) == ("2–8 °C allowed", "now 9.1 °C", True)  # noqa: RUF001
     assert _round_steps(drawn["ticks"]), drawn["ticks"]
+
+
+async def test_a_specimen_a_blocked_zone_holds_reads_held_and_where_in_the_tube_it_is(
+    gateway: Gateway, context: BrowserContext
+) -> None:
+    """Zone D (ward 3A's, by the reference data) blocked 16 min ago; the carrier left ward 3A a minute before: the
+    root-cause alert holds it, and the board says so instead of an outlook."""
+    seqs: dict[str, int] = {}
+    tube = Tube("S-HELD01", 18, seqs)
+    tubes = Events("device", "tubes-1", start=tube.start, seqs=seqs)
+    blocked = tubes.event(
+        "device.fault_raised", 2, edge=EDGE, device="tubes-1", code="zone_blocked", component="zone-d"
+    )
+    page = await _lab_page(gateway, context, tube.collected(), tube.dispatched(1), blocked)
+    await page.goto("/lab")
+    row = page.locator('#board tr[data-barcode="S-HELD01"]')
+    await expect(row.locator(".badge.held")).to_have_text("held: zone D blocked", timeout=rig.LIVE_S)
+    await expect(row).not_to_contain_text("on track")
+    await expect(row.locator(".in-tube")).to_contain_text("in the tube, zone D, from Ward 3A (Cardiology)")
+    await rig.screenshot(page, "lab-held")

@@ -11,15 +11,21 @@ export function zoneName(zone) {
   return letter ? t("lab.place.zone", { zone: letter[1].toUpperCase() }) : zone;
 }
 
-/** A `held` field (from the root-cause alerts) as text: its reason when it is an object, else the text itself. */
+const HELD_FAULTS = ["zone_blocked", "jam", "door_open", "offline"];
+
+/** A `held` field (the root-cause alert that holds the specimen) as words: "zone B blocked", "Sorter 1 jammed";
+ * a fault these words do not cover by the API's own reason; a plain string as it is. */
 export function heldReason(held) {
   if (!held) return null;
   if (typeof held === "string") return held;
-  return held.reason ?? held.cause ?? null;
+  const device = held.device_name ?? held.device;
+  if (held.fault === "zone_blocked" && held.zone) return t("lab.held.zone_blocked", { zone: zoneName(held.zone) });
+  if (HELD_FAULTS.includes(held.fault)) return t(`lab.held.${held.fault}`, { device });
+  return held.reason ?? null;
 }
 
 function heldZone(held) {
-  return held && typeof held === "object" ? held.zone_name ?? zoneName(held.zone) : null;
+  return held && typeof held === "object" && held.zone ? zoneName(held.zone) : null;
 }
 
 /** Sorter output, as staff find the tube: "error lane 9, rack 2, position 14" (parts it does not know left out). */
