@@ -204,6 +204,12 @@ async def test_the_lab_page_fits_a_tablet_and_reads_in_chinese(gateway: Gateway,
     assert await rig.no_horizontal_overflow(page) == 0
     await rig.screenshot(page, "lab-zh-CN-tablet")
 
+    await page.goto("/lab/specimens/S-TABLET2")
+    await expect(page.locator("#where-now .error-lane")).to_contain_text("异常通道 9", timeout=rig.LIVE_S)
+    await expect(page.locator("label[for=barcode]")).to_have_text("扫描下一个标本")
+    assert await rig.no_horizontal_overflow(page) == 0
+    await rig.screenshot(page, "lab-specimen-zh-CN-tablet")
+
 
 async def _ticks(page: Page, selector: str) -> list[float]:
     texts: list[str] = await page.locator(selector).evaluate_all("nodes => nodes.map((n) => n.textContent)")
