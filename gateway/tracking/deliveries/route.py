@@ -1,7 +1,8 @@
 """A delivery's route on the robots' node graph: the stops from where it departed to its destination, which are
 done, the leg the robot is on, and an ETA from how fast it has covered the route so far.
 
-The route is the shortest path by distance (one-way edges only forward); the robot's place on it is the route
+The route is the shortest path by distance (an edge's own length where the map gives one, else the straight line
+between its nodes; one-way edges only forward); the robot's place on it is the route
 node nearest its last reported position (or the last node a delivery event named). Nothing here guesses a speed:
 the ETA is the departure plus the time so far, scaled by the share of the route still to go.
 """
@@ -38,16 +39,23 @@ def _length(a: SiteNode, b: SiteNode) -> float:
     return math.hypot(a.x - b.x, a.y - b.y)
 
 
+def _links(graph: SiteMap) -> dict[str, list[tuple[str, float]]]:
+    """Each node's neighbours and the length of the edge to each."""
+    nodes = {node.id: node for node in graph.nodes}
+    links: dict[str, list[tuple[str, float]]] = {node: [] for node in nodes}
+    for edge in graph.edges:
+        length = edge.length if edge.length is not None else _length(nodes[edge.start], nodes[edge.end])
+        links[edge.start].append((edge.end, length))
+        if not edge.one_way:
+            links[edge.end].append((edge.start, length))
+    return links
+
+
 def shortest_path(graph: SiteMap, start: str, end: str) -> list[str]:
     """The node ids of the shortest path from start to end by distance; [] when there is none."""
-    nodes = {node.id: node for node in graph.nodes}
-    if start not in nodes or end not in nodes:
+    links = _links(graph)
+    if start not in links or end not in links:
         return []
-    links: dict[str, list[str]] = {node: [] for node in nodes}
-    for edge in graph.edges:
-        links[edge.start].append(edge.end)
-        if not edge.one_way:
-            links[edge.end].append(edge.start)
     best, before = {start: 0.0}, dict[str, str]()
     queue = [(0.0, start)]
     while queue:
@@ -56,8 +64,8 @@ def shortest_path(graph: SiteMap, start: str, end: str) -> list[str]:
             break
         if far > best[node]:
             continue
-        for nxt in links[node]:
-            length = far + _length(nodes[node], nodes[nxt])
+        for nxt, step in links[node]:
+            length = far + step
             if length < best.get(nxt, math.inf):
                 best[nxt], before[nxt] = length, node
                 heapq.heappush(queue, (length, nxt))
@@ -83,8 +91,8 @@ def route_progress(
     stops = shortest_path(graph, start, destination)
     if not stops:
         return None
-    nodes = {node.id: node for node in graph.nodes}
-    lengths = [_length(nodes[a], nodes[b]) for a, b in itertools.pairwise(stops)]
+    links = _links(graph)
+    lengths = [min(length for nxt, length in links[a] if nxt == b) for a, b in itertools.pairwise(stops)]
     total = sum(lengths) or 1.0
     if arrived:
         return RouteProgress(tuple(stops), len(stops), 1.0, None)

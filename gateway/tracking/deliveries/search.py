@@ -52,5 +52,5 @@ class DeliverySearch:
         if self.robots:
             either.append(c.robot.in_(self.robots))
         # A delivery's items are JSON lines ({"gtin": ..., "quantity": ...}); a GTIN is 14 digits, found as text.
-        either += [sa.cast(c.items, sa.Text).contains(f'"{gtin}"') for gtin in self.gtins]
+        either += [sa.cast(c["items"], sa.Text).contains(f'"{gtin}"') for gtin in self.gtins]
         return sa.or_(*either)
