@@ -8,31 +8,17 @@ from typing import Any
 import httpx
 import pytest
 
-from contract import Event, Reading, Subject, Telemetry, new_event
+from contract import Reading, Telemetry
 from gateway.reference.model import DeviceInfo, Location, Medication
 from gateway.service import Gateway
 from tests.gateway.pharmacy.api_reads import get, until
-from tests.pharmacy_events import EDGE, IBUPROFEN, PARACETAMOL, SITE, T0, Seq, delivery_event, journey
+from tests.pharmacy_events import EDGE, IBUPROFEN, PARACETAMOL, SITE, T0, Seq, delivery_event, journey, robot_event
 
 REFERENCE = {
     "locations": [Location("ward-3a", "Ward 3A (Cardiology)", "ward"), Location("icu", "Intensive care", "ward")],
     "medications": [Medication(PARACETAMOL, "Paracetamol", "500 mg", "tablet"), Medication(IBUPROFEN, "Ibuprofen")],
     "devices": [DeviceInfo("robot-1", "Robot Ada"), DeviceInfo("robot-2", "Robot Grace")],
 }
-
-
-def robot_health(type_: str, minute: float, seq: int, robot: str = "robot-1", **data: Any) -> Event:
-    event = new_event(
-        type_,  # type: ignore[arg-type]
-        seq=seq,
-        site=SITE,
-        edge=EDGE,
-        device=robot,
-        subject=Subject(kind="device", id=robot),
-        occurred_at=T0 + timedelta(minutes=minute),
-        data=data,
-    )
-    return event.model_copy(update={"received_at": event.occurred_at + timedelta(seconds=1)})
 
 
 def robot_at(minute: float, x: float, y: float, battery: float) -> Telemetry:
@@ -101,7 +87,10 @@ async def test_an_opened_delivery_shows_its_robots_task_and_battery_the_stops_do
 ) -> None:
     await _two_deliveries(pharmacy_gateway, api, edge)
     await edge(delivery_event("delivery.departed", "D-3A-01", 5, 90, robot="robot-1", node="pharmacy"))
-    await edge(robot_health("device.online", 0, 91), robot_health("device.status_changed", 6, 92, status="driving"))
+    await edge(
+        robot_event("device.online", "robot-1", 0, 91),
+        robot_event("device.status_changed", "robot-1", 6, 92, status="driving"),
+    )
     await edge(robot_at(19, 40, 0, 64.5))  # at the goods elevator, ground floor: 40 of 112 m in 15 minutes
     route = await until(
         api,
@@ -135,14 +124,11 @@ async def test_the_robots_panel_shows_each_robots_task_state_and_none_once_it_is
 ) -> None:
     await edge(robot_at(1, 0, 8, 91))
     await edge(
-        robot_health("device.online", 0, 1),
-        robot_health("device.status_changed", 2, 2, status="charging"),
-        robot_health("device.online", 0, 1, robot="robot-2"),
-        robot_health("device.status_changed", 2, 2, robot="robot-2", status="blocked"),
-        robot_health("device.fault_raised", 3, 3, robot="robot-2", code="path_blocked", description="corridor 3"),
+        robot_event("device.online", "robot-1", 0, 1),
+        robot_event("device.status_changed", "robot-1", 2, 2, status="charging"),
     )
     body = await until(api, "/api/v1/robots", lambda b: b["count"] == 1 and b["data"][0]["task"] == "charging")
     assert (body["data"][0]["robot"], body["data"][0]["battery_pct"]) == ("robot-1", 91)
-    await edge(robot_health("device.offline", 4, 3, reason="connection lost"))
+    await edge(robot_event("device.offline", "robot-1", 4, 3, reason="connection lost"))
     body = await until(api, "/api/v1/robots", lambda b: b["data"][0]["state"] == "offline")
     assert body["data"][0]["task"] is None  # not a stale "charging"

@@ -4,12 +4,13 @@
 import { getJson } from "./api.js";
 import { lineChart } from "./charts.js";
 import { hoursAgo } from "./clock.js";
-import { drug, el, fill, named, nameOr, table, timeEl } from "./format.js";
+import { clock, drug, el, fill, named, nameOr, table, timeEl } from "./format.js";
 import { t } from "./i18n.js";
 import { alarmText, celsius, doorText, pill } from "./pharmacy_words.js";
 
 const FRIDGE_RANGE_C = [2, 8];
 let chosen = null;
+let binsOpen = false; // kept open across live refreshes once opened
 
 /** The door as staff say it: open, closed, or ajar (open too long: the cabinet's door_ajar alarm). */
 const door = (c) => (c.alarms.some((a) => a.alarm === "door_ajar") ? "ajar" : c.door);
@@ -64,7 +65,7 @@ function markChosen(overview) {
 
 function check(item) {
   if (!item.check) return null;
-  return pill(t("pharmacy.stock.check", { max: celsius(item.check.max_c), at: new Date(item.check.started_at).toISOString().slice(11, 16) }), "bad check");
+  return pill(t("pharmacy.stock.check", { max: celsius(item.check.max_c), at: clock(item.check.started_at, { seconds: false }) }), "bad check");
 }
 
 function itemRow(item) {
@@ -82,7 +83,12 @@ function binsTable(cabinet) {
     el("td", { text: line.bin }), el("td", {}, drug(line)), el("td", { text: line.lot }), el("td", { text: line.expiry }),
     el("td", { class: "num", text: line.quantity })));
   const headers = [t("pharmacy.col.bin"), t("pharmacy.col.item"), t("pharmacy.col.lot"), t("pharmacy.col.expiry"), { text: t("pharmacy.col.qty"), num: true }];
-  return el("details", { class: "bins" }, el("summary", { text: t("pharmacy.stock.per_bin") }), table(headers, rows));
+  // Built when opened: the lots behind the per-item rows are for the few who look.
+  const details = el("details", { class: "bins", open: binsOpen }, el("summary", { text: t("pharmacy.stock.per_bin") }));
+  const show = () => { if (details.open && details.childElementCount === 1) details.append(table(headers, rows)); };
+  details.addEventListener("toggle", () => { binsOpen = details.open; show(); });
+  show();
+  return details;
 }
 
 export async function loadCabinet(detail) {
