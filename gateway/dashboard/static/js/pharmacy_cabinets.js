@@ -50,11 +50,11 @@ export async function loadCabinets(overview, detail) {
       el("td", {}, named(c.ward, c.ward_name)),
       el("td", {}, pill(doorText(door(c)), door(c) === "closed" ? "ok" : door(c) === "unknown" ? "" : "warn"), " ", timeEl(c.door_since)),
       el("td", {}, temperature(c)),
-      el("td", {}, c.alarms.length ? el("ul", { class: "alarms" }, c.alarms.map((a) => alarm(a, c))) : t("pharmacy.cabinets.no_alarms")),
-      el("td", {}, belowPar(c)));
+      el("td", {}, belowPar(c)),
+      el("td", {}, c.alarms.length ? el("ul", { class: "alarms" }, c.alarms.map((a) => alarm(a, c))) : t("pharmacy.cabinets.no_alarms")));
   });
   const headers = [t("pharmacy.col.cabinet"), t("pharmacy.col.ward"), t("pharmacy.col.door"), t("pharmacy.col.temperature"),
-    t("pharmacy.col.alarms"), t("pharmacy.col.stock")];
+    t("pharmacy.col.stock"), t("pharmacy.col.alarms")];
   fill(overview, [table(headers, rows, { caption: t("pharmacy.cabinets.title") })]);
   await loadCabinet(detail);
 }
@@ -107,8 +107,9 @@ export async function loadCabinet(detail) {
     cabinet.last_access_at ? el("p", { class: "last-access" }, t("pharmacy.cabinets.last_access"), " ", timeEl(cabinet.last_access_at),
       cabinet.last_access_by ? el("span", {}, " ", t("pharmacy.cabinets.by"), " ", named(cabinet.last_access_by, cabinet.last_access_by_name)) : null) : null,
     cabinet.alarms.length ? el("ul", { class: "alarms" }, cabinet.alarms.map((a) => alarm(a, cabinet))) : null,
-    x ? el("p", { class: "problem excursion" }, t("pharmacy.cabinets.excursion", { max: celsius(x.max_c), min: celsius(x.min_c) }), " ",
-      timeEl(x.started_at), x.ended_at ? el("span", {}, " – ", timeEl(x.ended_at)) : ` ${t("pharmacy.cabinets.ongoing")}`) : null,
+    x ? el("p", { class: "problem excursion" }, t("pharmacy.cabinets.excursion"), " ", timeEl(x.started_at),
+      x.ended_at ? el("span", {}, " – ", timeEl(x.ended_at)) : ` ${t("pharmacy.cabinets.ongoing")}`, " · ",
+      t("pharmacy.cabinets.excursion_check", { max: celsius(x.max_c), min: celsius(x.min_c) })) : null,
     cabinet.refrigerated || temperatures.data.length
       ? lineChart(temperatures.data, { label: t("pharmacy.cabinets.chart", { name: title }), unit: " °C", limits: cabinet.refrigerated ? FRIDGE_RANGE_C : [] })
       : null,
