@@ -152,6 +152,12 @@ async def delivery(request: Request, delivery: Annotated[str, Path(max_length=64
         check_identifier(delivery, what="delivery id")
     except InvalidIdentifierError as exc:
         return _not_found(principal, language, str(exc), "/pharmacy")
+    if principal.scoped:  # another ward's delivery is as if unknown, as in the API
+        found = await request.app.state.stores.deliveries.get(delivery)
+        if found is None or not principal.can_see_ward(found[0].ward):
+            return _not_found(
+                principal, language, translate(language, "pharmacy.delivery.not_found", id=delivery), "/pharmacy"
+            )
     title = f"{translate(language, 'pharmacy.delivery.heading')} {delivery}"
     content = fragment("delivery", language, delivery=delivery)
     return _html(
