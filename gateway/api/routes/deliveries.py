@@ -187,6 +187,7 @@ async def read_delivery_route(
             at=at,
             departed_at=row.departed_at,
             arrived=row.arrived_at is not None or row.status in ("handed_over", "stocked"),
+            failed=row.status == "failed",
             now=clock(),
         )
         if graph and departed and row.destination

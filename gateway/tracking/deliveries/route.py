@@ -25,7 +25,8 @@ class RouteProgress:
     share_done: float
     """The share of the route's length covered, 0 to 1."""
     eta: datetime | None
-    """When it should arrive at this pace; None before departure, once arrived or when nothing is covered yet."""
+    """When it should arrive at this pace; None before departure, once arrived, once failed or when nothing is
+    covered yet."""
 
     @property
     def leg(self) -> tuple[str, str] | None:
@@ -86,8 +87,11 @@ def route_progress(
     departed_at: datetime | None,
     arrived: bool,
     now: datetime,
+    failed: bool = False,
 ) -> RouteProgress | None:
-    """The route and the robot's progress on it (`at`: the node it is at or nearest); None without a route."""
+    """The route and the robot's progress on it (`at`: the node it is at or nearest); None without a route.
+
+    A failed delivery keeps the stops it reached but has no ETA: it is not coming."""
     stops = shortest_path(graph, start, destination)
     if not stops:
         return None
@@ -100,5 +104,5 @@ def route_progress(
         return RouteProgress(tuple(stops), 0, 0.0, None)
     reached = stops.index(at) if at in stops else 0
     share = sum(lengths[:reached]) / total
-    eta = departed_at + (now - departed_at) / share if 0 < share < 1 else None
+    eta = departed_at + (now - departed_at) / share if 0 < share < 1 and not failed else None
     return RouteProgress(tuple(stops), reached + 1, share, eta)

@@ -47,3 +47,12 @@ def test_before_departure_and_after_arrival_there_is_no_leg_and_no_eta(graph: Si
     assert there is not None
     assert (waiting.done, waiting.leg, waiting.eta) == (0, None, None)
     assert (there.done, there.leg, there.eta, there.share_done) == (6, None, None, 1.0)
+
+
+def test_a_failed_delivery_keeps_the_stops_it_reached_and_has_no_eta(graph: SiteMap) -> None:
+    now = DEPARTED + timedelta(minutes=10)
+    progress = route_progress(
+        graph, "pharmacy", "ward-3a", at="elevator-3", departed_at=DEPARTED, arrived=False, now=now, failed=True
+    )
+    assert progress is not None
+    assert (progress.done, progress.eta) == (4, None)
