@@ -141,6 +141,38 @@ async def pharmacy(request: Request) -> Response:
     return _view(request, principal, "pharmacy")
 
 
+@router.get("/pharmacy/deliveries/{delivery}")
+async def delivery(request: Request, delivery: Annotated[str, Path(max_length=64)]) -> Response:
+    """One delivery's page: contents, robot, route progress and timeline (js/delivery.js reads the API)."""
+    principal = await _open(request, "pharmacy")
+    if isinstance(principal, Response):
+        return principal
+    language = language_of(request)
+    try:
+        check_identifier(delivery, what="delivery id")
+    except InvalidIdentifierError as exc:
+        return _not_found(principal, language, str(exc), "/pharmacy")
+    if principal.scoped:  # another ward's delivery is as if unknown, as in the API
+        found = await request.app.state.stores.deliveries.get(delivery)
+        if found is None or not principal.can_see_ward(found[0].ward):
+            return _not_found(
+                principal, language, translate(language, "pharmacy.delivery.not_found", id=delivery), "/pharmacy"
+            )
+    title = f"{translate(language, 'pharmacy.delivery.heading')} {delivery}"
+    content = fragment("delivery", language, delivery=delivery)
+    return _html(
+        page(
+            principal,
+            language=language,
+            title=title,
+            view=VIEW["pharmacy"],
+            content=content,
+            script="js/delivery.js",
+            data={"delivery": delivery},
+        )
+    )
+
+
 @router.get("/engineering")
 async def engineering(request: Request) -> Response:
     principal = await _open(request, "engineering")

@@ -53,6 +53,7 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/v1/cabinets/{cabinet}/temperature"): (401, 403, 200, 403, 200, 403, 403, 404),
     ("GET", "/api/v1/deliveries"): (401, 403, 200, 403, 200, 403, 403, 200),
     ("GET", "/api/v1/deliveries/{delivery}"): (401, 403, 200, 403, 200, 403, 403, 404),
+    ("GET", "/api/v1/deliveries/{delivery}/route"): (401, 403, 200, 403, 200, 403, 403, 404),
     ("GET", "/api/v1/replenishment"): (401, 403, 200, 403, 200, 403, 403, 200),
     ("GET", "/api/v1/robots"): (401, 403, 200, 200, 200, 403, 403, 200),
     # -- lab, pharmacy and engineer: alerts, the live stream, the clock, custody by subject (by kind: specimen -> lab)
@@ -126,6 +127,7 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/lab"): (303, 200, 403, 403, 200, 303, 200, 403),
     ("GET", "/lab/specimens/{barcode}"): (303, 200, 403, 403, 200, 303, 404, 403),
     ("GET", "/pharmacy"): (303, 403, 200, 403, 200, 303, 403, 200),
+    ("GET", "/pharmacy/deliveries/{delivery}"): (303, 403, 200, 403, 200, 303, 403, 404),
 }
 
 LAST = {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/logout")}
