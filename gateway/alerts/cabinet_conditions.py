@@ -72,11 +72,12 @@ def cold_chain_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetim
             ward=ward,
             message=f"{_named(cabinet, ward)} fridge {'above' if warm else 'below'} {low:g}-{high:g} °C since "
             f"{clock_time(run[0].at)} ({minutes_text(now - run[0].at)}, {'up' if warm else 'down'} to "
-            f"{worst:.1f} °C); {affected}",
+            f"{worst:.1f} °C, {run[-1].value:.1f} °C at {clock_time(run[-1].at)}); {affected}",
             details={
                 "cabinet": cabinet,
                 "since": run[0].at.isoformat(),
                 "latest_c": run[-1].value,
+                "latest_at": run[-1].at.isoformat(),
                 "worst_c": worst,
                 "range_c": [low, high],
                 "readings": len(run),

@@ -25,7 +25,7 @@ STICKY_KINDS = frozenset({"cabinet.discrepancy", "event.tampered"})
 """Kinds whose alert only acknowledgement clears: the removal dropping out of the lookback does not."""
 ESCALATING_KINDS = frozenset({"edge.outbox_filling"})
 """Kinds whose open alert takes a higher severity when its condition gets worse (warning -> critical)."""
-REFRESHED_KINDS = frozenset({"event.tampered", "device.fault", "device.offline"})
+REFRESHED_KINDS = frozenset({"event.tampered", "device.fault", "device.offline", "cabinet.cold_chain"})
 """Kinds whose one open alert groups many occurrences: its message and details follow the condition while open
 (a root cause's held carriers, specimens and children change while it lasts)."""
 

@@ -170,9 +170,18 @@ async def test_a_fridge_at_10_c_for_20_minutes_raises_exactly_one_alert_naming_t
     assert "Cabinet cabinet-1 (ward-3a) fridge above 2-8 °C since 08:00Z" in cold.message
     assert "6 x 00614141001934 lot INS-7 (bin F-01)" in cold.message
     assert [(i["bin"], i["gtin"], i["quantity"]) for i in cold.details["items"]] == [("F-01", "00614141001934", 6)]
+    assert "20 min, up to 10.0 °C, 10.0 °C at 08:20Z" in cold.message
 
-    await store.telemetry.commit([fridge(T0 + 21 * MIN, 6.0)])
-    assert await at(engine, clock, T0 + 22 * MIN) == (0, 1)
+    # Warmer still: the open alert says what the fridge reads now, not what it read when the alert was raised.
+    await store.telemetry.commit([fridge(T0 + 21 * MIN, 11.5)])
+    await at(engine, clock, T0 + 21 * MIN + 30 * timedelta(seconds=1))
+    [warmer] = await all_alerts(store, kind="cabinet.cold_chain")
+    assert warmer.id == cold.id
+    assert "21 min, up to 11.5 °C, 11.5 °C at 08:21Z" in warmer.message
+    assert (warmer.details["latest_c"], warmer.details["worst_c"]) == (11.5, 11.5)
+
+    await store.telemetry.commit([fridge(T0 + 22 * MIN, 6.0)])
+    assert await at(engine, clock, T0 + 23 * MIN) == (0, 1)
 
 
 async def test_a_fridge_warm_for_5_minutes_raises_nothing(
