@@ -25,6 +25,7 @@ VIEWS: tuple[View, ...] = (
     View("lab", "Laboratory", "/lab", frozenset({"lab"})),
     View("pharmacy", "Pharmacy", "/pharmacy", frozenset({"pharmacy"})),
     View("engineering", "Engineering", "/engineering", frozenset({"engineer"})),
+    View("alerts", "Alerts", "/alerts", frozenset({"lab", "pharmacy", "engineer"})),
 )
 VIEW = {view.name: view for view in VIEWS}
 HOME_BY_ROLE = {"lab": "lab", "pharmacy": "pharmacy", "engineer": "engineering", "admin": "lab"}

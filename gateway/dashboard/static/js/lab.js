@@ -1,3 +1,4 @@
+import "./alerts_inbox.js"; // the role's alert inbox (<section id="inbox">)
 // The lab view: a barcode box for scanners and people, the live board of specimens that need attention,
 // and turnaround charts for the last 24 h.
 import { getJson } from "./api.js";

@@ -1,3 +1,4 @@
+import "./alerts_inbox.js"; // the role's alert inbox (<section id="inbox">)
 // The pharmacy view: deliveries in progress, robots on the node graph, cabinets (stock, fridge), the pick list.
 import { getJson } from "./api.js";
 import { lineChart } from "./charts.js";

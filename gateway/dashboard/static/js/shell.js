@@ -1,6 +1,9 @@
-// What every staff page has: the logout button, the language switcher, and who is looking (from the page the server rendered).
+// What every staff page has: the logout button, the language switcher, who is looking (from the page the server
+// rendered), the hospital's clock and the viewer's alert count in the header, and toasts for new critical alerts.
 import { postJson } from "./api.js";
 import { choose } from "./i18n.js";
+import "./header_clock.js";
+import "./alert_badge.js";
 
 export const viewer = {
   name: document.body.dataset.user,
