@@ -66,12 +66,14 @@ def _not_found(
     return _html(page(principal, language=language, title=title, view=None, content=content, zones=zones), status_code)
 
 
-def _view(request: Request, principal: Principal, name: str, data: dict[str, str] | None = None) -> HTMLResponse:
-    """A view's page: its template, and its script `js/{name}.js`; `data` goes on <body> for the script."""
+def _view(
+    request: Request, principal: Principal, name: str, data: dict[str, str] | None = None, script: str | None = None
+) -> HTMLResponse:
+    """A view's page: its template, and its script (`js/{name}.js` unless named); `data` goes on <body> for it."""
     view, language = VIEW[name], language_of(request)
     content = fragment(name, language)
     title = view_title(view, language)
-    script = f"js/{name}.js"
+    script = script or f"js/{name}.js"
     return _html(
         page(
             principal,
@@ -178,4 +180,4 @@ async def alerts(request: Request) -> Response:
     principal = await _open(request, "alerts")
     if isinstance(principal, Response):
         return principal
-    return _view(request, principal, "alerts", data={"kinds": ",".join(ALERT_KINDS)})
+    return _view(request, principal, "alerts", data={"kinds": ",".join(ALERT_KINDS)}, script="js/alerts_page.js")

@@ -10,7 +10,7 @@ import { has, t } from "./i18n.js";
 import { replaceKeepingFocus } from "./render.js";
 import { instantIn } from "./time.js";
 
-const PAGE = "50";
+const PAGE = new URLSearchParams(location.search).get("limit") || "50"; // ?limit= for a shorter page
 const role = document.body.dataset.role;
 const form = document.getElementById("alert-filters");
 const list = document.getElementById("history");
