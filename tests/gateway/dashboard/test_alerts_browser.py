@@ -87,6 +87,8 @@ async def test_a_lab_user_sees_the_error_lane_alert_in_the_lab_inbox_and_the_hea
     await expect(count).to_be_visible()
     await expect(count).to_have_attribute("href", "/alerts")
     await expect(count.locator(".n")).to_have_text("1")
+    await expect(count.locator(".crit")).to_have_count(0)  # a warning: nothing critical to highlight
+    await expect(count).not_to_contain_text("null")
     await rig.screenshot(page, "lab-inbox")
 
 

@@ -22,11 +22,9 @@ async function count() {
   const critical = open.filter((a) => a.severity === "critical").length;
   link.dataset.count = String(open.length);
   link.dataset.critical = String(critical);
-  link.replaceChildren(
-    el("span", { class: "label", text: t("alerts.count.label") }),
-    el("span", { class: "n", text: String(open.length) }),
-    critical ? el("span", { class: "crit", text: t("alerts.count.critical", { n: critical }) }) : null,
-  );
+  const parts = [el("span", { class: "label", text: t("alerts.count.label") }), el("span", { class: "n", text: String(open.length) })];
+  if (critical) parts.push(el("span", { class: "crit", text: t("alerts.count.critical", { n: critical }) }));
+  link.replaceChildren(...parts);
   link.setAttribute("aria-label", t("alerts.count.aria", { n: open.length, critical }));
   link.hidden = false;
 }
