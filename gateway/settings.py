@@ -165,7 +165,10 @@ class GatewaySettings(BaseSettings):
     @field_validator("site_time_zones")
     @classmethod
     def _known_site_zones(cls, zones: dict[str, str]) -> dict[str, str]:
-        return {check_identifier(site, what="a site in WARDLINK_SITE_TIME_ZONES"): _check_zone(z) for site, z in zones.items()}
+        return {
+            check_identifier(site, what="a site in WARDLINK_SITE_TIME_ZONES"): _check_zone(z)
+            for site, z in zones.items()
+        }
 
     def zone_of(self, site: str | None) -> str:
         """The time zone of `site`: its own, else the hospital's (`time_zone`)."""

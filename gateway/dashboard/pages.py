@@ -16,8 +16,8 @@ from gateway.auth.principal import Principal
 from gateway.dashboard import assets
 from gateway.dashboard.access import VIEW, View, home_of, viewer
 from gateway.dashboard.i18n import language_of, translate
-from gateway.rules.alerting import ALERT_KINDS
 from gateway.dashboard.render import Zones, fragment, login_page, page, view_title
+from gateway.rules.alerting import ALERT_KINDS
 
 router = APIRouter(include_in_schema=False)
 router.include_router(assets.router)
@@ -54,7 +54,9 @@ def _refused(request: Request, principal: Principal, view: View, language: str) 
         home=home.path if home else "/login",
     )
     title = translate(language, "refused.title")
-    return _html(page(principal, language=language, title=title, view=None, content=content, zones=_zones(request)), 403)
+    return _html(
+        page(principal, language=language, title=title, view=None, content=content, zones=_zones(request)), 403
+    )
 
 
 def _not_found(
@@ -138,7 +140,9 @@ async def specimen(request: Request, barcode: Annotated[str, Path(max_length=128
     try:
         check_identifier(barcode, what="barcode")
     except InvalidIdentifierError as exc:
-        return _not_found(request, principal, language, translate(language, "not_found.bad_barcode", reason=exc), "/lab")
+        return _not_found(
+            request, principal, language, translate(language, "not_found.bad_barcode", reason=exc), "/lab"
+        )
     found = await request.app.state.stores.specimens.get(barcode)
     if principal.scoped and (found is None or not principal.can_see_ward(found[0].ward)):
         # Another ward's specimen and an unknown barcode get the same answer: a guessed barcode tells nothing.

@@ -80,7 +80,11 @@ def page(
     """A staff page; `content` is already HTML (from `fragment`), `data` goes on <body> as data-* attributes;
     times on it are shown in `zones` (`data-tz`, and `data-site-zones` for sites with their own)."""
     zones = zones or Zones()
-    attributes = {"tz": zones.hospital, **({"site-zones": json.dumps(zones.sites)} if zones.sites else {}), **(data or {})}
+    attributes = {
+        "tz": zones.hospital,
+        **({"site-zones": json.dumps(zones.sites)} if zones.sites else {}),
+        **(data or {}),
+    }
     extra = "".join(f' data-{escape(key)}="{escape(value)}"' for key, value in attributes.items())
     tag = f'<script type="module" src="{assets.url(script)}"></script>' if script else ""
     tag += f'<script type="module" src="{assets.url("js/shell.js")}"></script>'

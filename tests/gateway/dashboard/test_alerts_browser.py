@@ -46,8 +46,16 @@ def error_lane(barcode: str) -> list[object]:
     """A routine specimen from ward 3A that the sorter sent to its error lane: no order matches its barcode."""
     specimen = Events("specimen", barcode)
     return [
-        specimen.event("specimen.collected", 0, edge=LIS, device="lis", priority="routine", category="troponin",
-                       ward="ward-3a", badge="rn-1001"),
+        specimen.event(
+            "specimen.collected",
+            0,
+            edge=LIS,
+            device="lis",
+            priority="routine",
+            category="troponin",
+            ward="ward-3a",
+            badge="rn-1001",
+        ),
         specimen.event("specimen.rejected", 10, edge=EDGE, device="sorter-1", reason="unknown_order", lane=9),
     ]
 
@@ -55,8 +63,13 @@ def error_lane(barcode: str) -> list[object]:
 def fridge(celsius: float, *minutes_ago: float) -> list[Telemetry]:
     now = datetime.now(UTC)
     return [
-        Telemetry(site=SITE, edge=EDGE, device=CABINET, at=now - timedelta(minutes=m),
-                  readings=[Reading(metric="fridge_temperature", value=celsius, unit="°C")])
+        Telemetry(
+            site=SITE,
+            edge=EDGE,
+            device=CABINET,
+            at=now - timedelta(minutes=m),
+            readings=[Reading(metric="fridge_temperature", value=celsius, unit="°C")],
+        )
         for m in minutes_ago
     ]
 
@@ -105,7 +118,7 @@ async def test_a_pharmacy_user_gets_a_toast_for_a_cold_chain_alert_and_acknowled
     toast = page.locator("#toasts .toast.critical")
     await expect(toast).to_have_attribute("role", "alert", timeout=rig.LIVE_S)
     await expect(toast).to_contain_text("Critical: ")
-    await expect(toast).to_contain_text("fridge outside 2–8 °C")
+    await expect(toast).to_contain_text("fridge outside 2–8 °C")  # noqa: RUF001 (a range takes an en dash)
     await expect(page.locator("#alert-count .crit")).to_have_text("1 critical")
     await rig.screenshot(page, "pharmacy-cold-chain-toast")
     await page.wait_for_timeout(500)
@@ -200,18 +213,20 @@ async def test_the_zh_cn_lab_page_says_the_alerts_in_chinese(
         await page.goto("/lab")
         alert = page.locator('#inbox li[data-kind="specimen.error_lane"]')
         await expect(alert).to_contain_text(
-            "标本 S-ZH-1 进入 sorter-1 的异常通道（9 号通道）：条码没有对应的医嘱", timeout=rig.LIVE_S
+            "标本 S-ZH-1 进入 sorter-1 的异常通道（9 号通道）：条码没有对应的医嘱",  # noqa: RUF001 (Chinese punctuation)
+            timeout=rig.LIVE_S,
         )
     await expect(alert.locator(".severity")).to_have_text("警告")
     await expect(alert.get_by_role("button", name="确认")).to_be_visible()
     await expect(page.locator("#alert-count .label")).to_have_text("警报")
-    await expect(page.locator("footer")).to_contain_text(f"时区：{ZONE}。")
+    await expect(page.locator("footer")).to_contain_text(f"时区：{ZONE}。")  # noqa: RUF001 (Chinese punctuation)
     await rig.screenshot(page, "lab-inbox-zh-CN")
 
 
 async def _acknowledge(page: Page, alert_id: str, note: str) -> None:
-    response = await page.request.post(f"/api/v1/alerts/{alert_id}/acknowledge", data={"note": note},
-                                       headers={"Origin": page.url.split("/alerts")[0]})
+    response = await page.request.post(
+        f"/api/v1/alerts/{alert_id}/acknowledge", data={"note": note}, headers={"Origin": page.url.split("/alerts")[0]}
+    )
     assert response.ok, await response.text()
 
 

@@ -98,7 +98,9 @@ async def test_a_lab_user_is_refused_the_engineering_view(gateway: Gateway, cont
     assert response is not None
     assert response.status == 403
     await expect(page.locator("#refused")).to_contain_text("The Engineering view needs the admin or engineer role")
-    await expect(page.get_by_role("navigation", name="Views").get_by_role("link")).to_have_text(["Laboratory", "Alerts"])
+    await expect(page.get_by_role("navigation", name="Views").get_by_role("link")).to_have_text(
+        ["Laboratory", "Alerts"]
+    )
 
 
 async def test_a_ward_scoped_lab_user_cannot_open_another_wards_specimen(
