@@ -183,6 +183,9 @@ async def test_the_engineering_page_keeps_keyboard_focus_on_a_button_across_a_li
     await page.keyboard.press("Enter")  # still the same control: it opens that alert's note form
     await expect(first.get_by_label("Note (optional)")).to_be_focused()
     await rig.screenshot(page, "engineering-focus-kept")
+    await page.set_viewport_size(rig.TABLET)
+    assert await rig.no_horizontal_overflow(page) == 0
+    await rig.screenshot(page, "engineering-tablet")
 
 
 async def test_the_header_clock_and_every_time_are_the_hospitals_in_its_zone(

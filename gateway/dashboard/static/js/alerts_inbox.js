@@ -5,7 +5,7 @@ import { getJson, postJson } from "./api.js";
 import { onAlerts } from "./alert_feed.js";
 import { alertTitle, isAcknowledged, isFor, isOwed, severityWord } from "./alert_text.js";
 import { coalesce, el, named, timeEl } from "./format.js";
-import { t } from "./i18n.js";
+import { has, t } from "./i18n.js";
 import { replaceKeepingFocus } from "./render.js";
 
 const RANK = { critical: 3, warning: 2, info: 1 };
@@ -45,6 +45,17 @@ export function acknowledgement(a) {
   const note = a.details?.acknowledgement_note;
   return el("p", { class: "ack" }, t("alerts.acknowledged_by"), " ", by, " ", timeEl(a.acknowledged_at, { site: a.site }),
     note ? el("q", { class: "note", text: note }) : null);
+}
+
+/** What a root-cause alert explains (a blocked zone's lost carriers, a jammed sorter's waiting specimens). */
+export function children(a) {
+  const list = a.details?.children;
+  if (!Array.isArray(list) || !list.length) return null;
+  return el("details", { class: "children" },
+    el("summary", { text: t("alerts.children", { n: list.length }) }),
+    el("ul", {}, list.map((c) => el("li", {},
+      el("span", { class: `severity ${c.severity}`, text: severityWord(c.severity) }), " ",
+      has(`alerts.kind_name.${c.kind}`) ? t(`alerts.kind_name.${c.kind}`) : c.kind, ": ", c.subject_id))));
 }
 
 /** An inbox of the alerts `load()` answers, in `container`; `onDone` runs after an acknowledgement. */
@@ -93,6 +104,7 @@ export function inbox(container, load) {
       el("p", { class: "meta" }, alertAbout(a), " · ", t("alerts.raised"), " ", timeEl(a.raised_at, { site: a.site }),
         a.cleared_at ? [" · ", t("alerts.cleared"), " ", timeEl(a.cleared_at, { site: a.site })] : null),
       acknowledgement(a),
+      children(a),
       action);
   }
 

@@ -86,8 +86,9 @@ export function drug({ gtin, medication_name: name, medication_strength: strengt
 /** Plain text where no element fits (a <select>'s option, an SVG label): the name, else the id. */
 export const nameOr = (id, name) => name ?? id ?? "—";
 
+/** A state as a coloured badge, in the page's language where the catalogue has the word (`format.state.offline`). */
 export function badge(value, cls = value) {
-  return el("span", { class: `badge ${cls ?? ""}`, text: words(value) });
+  return el("span", { class: `badge ${cls ?? ""}`, text: has(`format.state.${value}`) ? t(`format.state.${value}`) : words(value) });
 }
 
 /** Replace a container's children; a message in italics when there is nothing. */
