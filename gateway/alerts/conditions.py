@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from gateway.alerts.cabinet_conditions import cabinet_conditions
 from gateway.alerts.inputs import Condition, Position, Snapshot
 from gateway.alerts.reliability_conditions import reliability_conditions
+from gateway.alerts.root_causes import HOLDING_TYPES, group_under_root_causes, root_causes
 from gateway.alerts.text import clock_time, minutes_text
 from gateway.ingest.presence import presence
 from gateway.rules import TrackingRules
@@ -24,11 +25,9 @@ STICKY_KINDS = frozenset({"cabinet.discrepancy", "event.tampered"})
 """Kinds whose alert only acknowledgement clears: the removal dropping out of the lookback does not."""
 ESCALATING_KINDS = frozenset({"edge.outbox_filling"})
 """Kinds whose open alert takes a higher severity when its condition gets worse (warning -> critical)."""
-REFRESHED_KINDS = frozenset({"event.tampered"})
-"""Kinds whose one open alert groups many occurrences: its message and details follow the condition while open."""
-
-SUBJECT_MAX = 64
-"""The alerts table's `subject_id` column (the details carry the full ids)."""
+REFRESHED_KINDS = frozenset({"event.tampered", "device.fault", "device.offline"})
+"""Kinds whose one open alert groups many occurrences: its message and details follow the condition while open
+(a root cause's held carriers, specimens and children change while it lasts)."""
 
 _REJECT_REASONS = {
     "no_read": "the sorter could not read the barcode",
@@ -39,17 +38,17 @@ _REJECT_REASONS = {
 
 
 def active_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) -> list[Condition]:
-    """Every condition that holds at `now`, one per key, in a stable order."""
+    """Every condition that holds at `now`, one per key, in a stable order; what a root cause (a device fault or
+    a sorter or tube system offline) explains is listed under it instead (`gateway.alerts.root_causes`)."""
     alerts = rules.alerts
+    causes = [cause for cause in root_causes(snapshot, rules, now) if alerts.enabled(cause.condition.kind)]
+    each = (c for family in _FAMILIES for c in family(snapshot, rules, now) if alerts.enabled(c.kind))
     found: dict[str, Condition] = {}
-    for family in _FAMILIES:
-        for condition in family(snapshot, rules, now):
-            if not alerts.enabled(condition.kind):
-                continue
-            fixed = alerts.severities.get(condition.kind)  # type: ignore[call-overload]  # Condition.kind is a str; a non-kind finds none
-            if fixed is not None and fixed != condition.severity:
-                condition = _with_severity(condition, fixed)
-            found.setdefault(condition.key, condition)
+    for condition in group_under_root_causes(causes, each):
+        fixed = alerts.severities.get(condition.kind)  # type: ignore[call-overload]  # Condition.kind is a str; a non-kind finds none
+        if fixed is not None and fixed != condition.severity:
+            condition = _with_severity(condition, fixed)
+        found.setdefault(condition.key, condition)
     return sorted(found.values(), key=lambda c: c.key)
 
 
@@ -194,7 +193,7 @@ def carrier_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) 
             severity="critical" if trip.priority == "stat" or trip.specimens else "warning",
             site=trip.site,
             subject_kind="carrier",
-            subject_id=_trip_subject(trip.carrier, trip.transaction),
+            subject_id=trip.subject,
             ward=None,
             message=f"Carrier {trip.carrier} (transaction {trip.transaction}) sent from {trip.from_station or '?'} "
             f"to {trip.to_station or '?'} at {clock_time(trip.dispatched_at)} has not arrived after "
@@ -210,12 +209,6 @@ def carrier_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) 
                 "specimens": list(trip.specimens),
             },
         )
-
-
-def _trip_subject(carrier: str, transaction: int) -> str:
-    """`carrier#transaction`, the carrier id shortened when both would not fit the alert's 64-character subject."""
-    suffix = f"#{transaction}"
-    return carrier[: SUBJECT_MAX - len(suffix)] + suffix
 
 
 # -- deliveries and robots -------------------------------------------------------------------------------------
@@ -308,8 +301,8 @@ def battery_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) 
 def health_conditions(snapshot: Snapshot, rules: TrackingRules, now: datetime) -> Iterator[Condition]:
     wards = {cabinet: rule.ward for cabinet, rule in rules.cabinets.items()}
     for device in snapshot.devices:
-        if device.state != "offline" or device.since is None:
-            continue
+        if device.state != "offline" or device.since is None or device.device_type in HOLDING_TYPES:
+            continue  # a sorter or tube system offline is a root cause (`gateway.alerts.root_causes`)
         ward = wards.get(device.device) if device.device_type == "cabinet" else None
         grace = rules.alerts.thresholds(ward=ward, device_type=device.device_type).minutes("offline_grace_minutes")
         if now - device.since <= grace:

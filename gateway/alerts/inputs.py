@@ -18,6 +18,8 @@ SiteId = tuple[str, str]
 """(site, id): a device, a cabinet or a robot."""
 
 OPEN_KEY_MAX = 200
+SUBJECT_MAX = 64
+"""The alerts table's `subject_id` column (the details carry the full ids)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,12 @@ class CarrierTrip:
     specimens: tuple[str, ...]
     dispatched_at: datetime | None
     arrived_at: datetime | None
+
+    @property
+    def subject(self) -> str:
+        """`carrier#transaction`, the carrier id shortened when both would not fit the alert's 64-character subject."""
+        suffix = f"#{self.transaction}"
+        return self.carrier[: SUBJECT_MAX - len(suffix)] + suffix
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +146,21 @@ class Device:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceFault:
+    """A fault a device reports as active (`device.fault_raised` not yet cleared): a jam, a blocked zone."""
+
+    site: str
+    device: str
+    device_type: str
+    code: str
+    component: str | None
+    """The part it concerns (a tube zone, a station); None for the device itself."""
+    severity: Severity
+    description: str
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Edge:
     site: str
     edge: str
@@ -204,6 +227,11 @@ class Snapshot:
     stock: Mapping[SiteId, Sequence[StockLine]] = field(default_factory=dict)
     removals: Sequence[Removal] = ()
     devices: Sequence[Device] = ()
+    """Devices that are offline."""
+    faults: Sequence[DeviceFault] = ()
+    """Faults devices report as active."""
+    station_zones: Mapping[str, str] = field(default_factory=dict)
+    """Tube station id -> its zone, from the reference data's locations (empty when it names none)."""
     edges: Sequence[Edge] = ()
     sequence_gaps: Sequence[SequenceGap] = ()
     tampered: Sequence[TamperedEvent] = ()

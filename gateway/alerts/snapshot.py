@@ -17,6 +17,7 @@ from gateway.alerts.inputs import (
     CarrierTrip,
     Delivery,
     Device,
+    DeviceFault,
     Edge,
     OutboxFill,
     Position,
@@ -31,6 +32,7 @@ from gateway.ingest.edge_reports import outbox_reports
 from gateway.ingest.sequences import open_gaps
 from gateway.ingest.tamper import recent_tampering
 from gateway.rules import TrackingRules
+from gateway.storage.reference_tables import reference_items, reference_versions
 from gateway.storage.reliability_tables import edge_sequences
 from gateway.storage.tables import (
     alerts,
@@ -59,6 +61,8 @@ _TYPE_BY_METRIC = {
     "carriers_dispatched_total": "tube_system",
 }
 _DONE = ("handed_over", "stocked", "failed")
+_TYPE_BY_FAULT = {"jam": "sorter", "door_open": "sorter", "zone_blocked": "tube_system"}
+"""A device's type from its fault code, when nothing else it reported says what it is."""
 
 
 async def gather(connection: AsyncConnection, rules: TrackingRules, now: datetime) -> Snapshot:
@@ -73,6 +77,7 @@ async def gather(connection: AsyncConnection, rules: TrackingRules, now: datetim
     par_cabinets = [
         (c.site, c.cabinet) for c in cabinet_rows if c.inventoried and (r := rules.cabinets.get(c.cabinet)) and r.par
     ]
+    types = _device_types(readings, cabinet_rows, open_deliveries, trips)
     stock_keys = sorted({*par_cabinets, *(key for key, run in fridges.items() if _out(run, rules, key))})
     return Snapshot(
         specimens=await _specimens(connection, since),
@@ -84,7 +89,9 @@ async def gather(connection: AsyncConnection, rules: TrackingRules, now: datetim
         cabinets=cabinet_rows,
         stock=await stock_of(connection, stock_keys) if stock_keys else {},
         removals=await _removals(connection, since),
-        devices=await _devices(connection, _device_types(readings, cabinet_rows, open_deliveries, trips), rules),
+        devices=await _devices(connection, types, rules),
+        faults=await _faults(connection, types),
+        station_zones=await _station_zones(connection),
         edges=await _edges(connection),
         **await _reliability(connection, since),
     )
@@ -327,3 +334,25 @@ async def _devices(connection: AsyncConnection, types: Mapping[SiteId, str], rul
         )
         for r in await connection.execute(query)
     ]
+
+
+async def _faults(connection: AsyncConnection, types: Mapping[SiteId, str]) -> list[DeviceFault]:
+    """Every fault devices report as active, with the device's type (from its fault code when nothing else says)."""
+    c = devices.c
+    found = []
+    for r in await connection.execute(sa.select(c.site, c.device, c.faults)):
+        for f in r.faults or ():
+            kind = types.get((r.site, r.device)) or _TYPE_BY_FAULT.get(f["code"], "device")
+            since = datetime.fromisoformat(f["since"])
+            found.append(
+                DeviceFault(r.site, r.device, kind, f["code"], f["component"], f["severity"], f["description"], since)
+            )
+    return found
+
+
+async def _station_zones(connection: AsyncConnection) -> dict[str, str]:
+    """Location id -> zone, from the reference data in force (the latest version)."""
+    latest = sa.select(sa.func.max(reference_versions.c.version)).scalar_subquery()
+    i = reference_items.c
+    query = sa.select(i.body).where(i.kind == "locations", i.version == latest)
+    return {r.body["id"]: r.body["zone"] for r in await connection.execute(query) if r.body.get("zone")}

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gateway.alerts.held import HeldSpecimens
 from gateway.alerts.queries import AlertQueries
 from gateway.composition.stores import Stores
 from gateway.custody.queries import CustodyQueries
@@ -115,6 +116,10 @@ def get_alerts(stores: StoresDep) -> AlertQueries:
     return stores.alerts
 
 
+def get_held(stores: StoresDep) -> HeldSpecimens:
+    return HeldSpecimens(stores.db)
+
+
 def get_reference_store(stores: StoresDep) -> ReferenceStore:
     return stores.reference
 
@@ -140,6 +145,7 @@ TelemetryDep = Annotated[TelemetryStore, Depends(get_telemetry)]
 EdgesDep = Annotated[EdgeQueries, Depends(get_edges)]
 CustodyDep = Annotated[CustodyQueries, Depends(get_custody)]
 AlertsDep = Annotated[AlertQueries, Depends(get_alerts)]
+HeldDep = Annotated[HeldSpecimens, Depends(get_held)]
 ReferenceStoreDep = Annotated[ReferenceStore, Depends(get_reference_store)]
 ReferenceDep = Annotated[ReferenceData, Depends(get_reference)]
 """The reference data in force (names beside ids); unknown ids look up as None."""

@@ -93,6 +93,18 @@ class OutlookPublic(BaseModel):
     slack_s: int | None = Field(description="Due minus predicted, in seconds; negative when late.")
 
 
+class HeldPublic(BaseModel):
+    """A device fault holds the specimen (a blocked tube zone, a jammed or offline sorter): it cannot move on."""
+
+    reason: str = Field(description="Short, for a board cell: `zone zone-b blocked`, `sorter-1 jammed`.")
+    alert_id: UUID = Field(description="The root-cause alert that holds it (its details list what else it holds).")
+    kind: str = Field(description="That alert's kind: device.fault or device.offline.")
+    device: str
+    fault: str = Field(description="The fault code (jam, door_open, zone_blocked, ...) or `offline`.")
+    zone: str | None = Field(description="The blocked tube zone; null for other faults.")
+    since: datetime | None
+
+
 class LegPublic(BaseModel):
     name: LegName
     start: datetime | None
@@ -151,6 +163,9 @@ class SpecimenBase(BaseModel):
     tat_s: int | None = Field(description="Collection to result, in seconds, once resulted.")
     within_target: bool | None
     outlook: OutlookPublic
+    held: HeldPublic | None = Field(
+        default=None, description="Set while an open root-cause alert holds it (whatever its outlook says)."
+    )
 
 
 class SpecimenPublic(SpecimenBase):
@@ -248,13 +263,17 @@ class DeviceBase(BaseModel):
     )
     since: datetime | None = Field(description="When the device entered its state; null while unknown.")
     last_seen_at: datetime = Field(description="The latest event or telemetry from the device.")
-    status: str | None = Field(description="The device's own status word; null until it reports one.")
+    status: str | None = Field(
+        description="The device's own status word; null until it reports one, and while it is offline (stale)."
+    )
     offline_reason: str | None
     faults: list[FaultPublic] = Field(description="Active faults, the oldest first.")
 
 
 class DevicePublic(DeviceBase):
-    components: list[ComponentStatusPublic] = Field(description="The status of each component that reported one.")
+    components: list[ComponentStatusPublic] = Field(
+        description="The status of each component that reported one; none while the device is offline."
+    )
     readings: list[ReadingPublic] = Field(description="The latest value of each metric.")
 
 

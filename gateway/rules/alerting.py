@@ -34,6 +34,7 @@ AlertKind = Literal[
     "cabinet.discrepancy",
     "cabinet.below_par",
     "device.offline",
+    "device.fault",
     "edge.offline",
     "edge.outbox_filling",
     "edge.sequence_gap",
@@ -140,7 +141,8 @@ DEFAULT_SEVERITIES: dict[str, Severity] = {
     "cabinet.door_ajar": "warning",
     "cabinet.discrepancy": "warning",
     "cabinet.below_par": "info",
-    "device.offline": "warning",
+    "device.offline": "warning",  # critical for a sorter or tube system (a root cause: what it holds)
+    "device.fault": "critical",  # jam, zone_blocked; other faults of sorters and tube systems as reported
     "edge.offline": "critical",
     "edge.outbox_filling": "warning",  # critical from outbox_critical_percent
     "edge.sequence_gap": "warning",

@@ -7,10 +7,12 @@ from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Barcode, Identifier
 from contract.events.specimen import SpecimenPriority
-from gateway.api.deps import ClockDep, ReferenceDep, RulesDep, SpecimensDep
+from gateway.alerts.held import Held
+from gateway.api.deps import ClockDep, HeldDep, ReferenceDep, RulesDep, SpecimensDep
 from gateway.api.models import (
     CustodyPublic,
     CustodyStepPublic,
+    HeldPublic,
     LegPublic,
     Location,
     OutlookPublic,
@@ -47,7 +49,21 @@ def _ref(ref: Ref | None) -> RefPublic | None:
     return RefPublic(kind=ref.kind, id=ref.id) if ref is not None else None
 
 
-def _base(row: SpecimenRow, rules: TrackingRules, now: datetime) -> dict[str, object]:
+def _held(held: Held | None) -> HeldPublic | None:
+    if held is None:
+        return None
+    return HeldPublic(
+        reason=held.reason,
+        alert_id=held.alert_id,
+        kind=held.kind,
+        device=held.device,
+        fault=held.fault,
+        zone=held.zone,
+        since=held.since,
+    )
+
+
+def _base(row: SpecimenRow, rules: TrackingRules, now: datetime, held: Held | None = None) -> dict[str, object]:
     seen = outlook(row, rules, now)
     return {
         "barcode": row.barcode,
@@ -77,6 +93,7 @@ def _base(row: SpecimenRow, rules: TrackingRules, now: datetime) -> dict[str, ob
         "outlook": OutlookPublic(
             state=seen.state, due_at=seen.due_at, predicted_at=seen.predicted_at, slack_s=seen.slack_s
         ),
+        "held": _held(held),
     }
 
 
@@ -117,6 +134,7 @@ async def list_specimens(
     clock: ClockDep,
     caller: PrincipalDep,
     reference: ReferenceDep,
+    holds: HeldDep,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
     cursor: Cursor = None,
@@ -157,7 +175,8 @@ async def list_specimens(
         by_due=by_due,
         at_risk_at=now if at_risk else None,
     )
-    data = [SpecimenBase(**_base(row, rules.current, now)) for row in found.rows]
+    held = await holds.of((row.site, row.barcode) for row in found.rows)
+    data = [SpecimenBase(**_base(row, rules.current, now, held.get((row.site, row.barcode)))) for row in found.rows]
     return named(SpecimenListPublic(data=data, **paging_of(found)), reference)
 
 
@@ -169,6 +188,7 @@ async def read_specimen(
     caller: PrincipalDep,
     audit: AuditDep,
     reference: ReferenceDep,
+    holds: HeldDep,
     barcode: Annotated[Barcode, Path(description="The barcode as the scanner read it.")],
 ) -> SpecimenPublic:
     """One specimen: where it is, who had it (chain of custody and timeline), its legs and its outlook."""
@@ -184,8 +204,9 @@ async def read_specimen(
     in_force = rules.current
     steps = custody_steps(timeline)
     expected = _expected_s(row, in_force)
+    held = await holds.of([(row.site, row.barcode)])
     public = SpecimenPublic(
-        **_base(row, in_force, clock()),
+        **_base(row, in_force, clock(), held.get((row.site, row.barcode))),
         legs=[
             LegPublic(name=leg.name, start=leg.start, end=leg.end, seconds=leg.seconds, expected_s=expected[leg.name])
             for leg in legs(row)

@@ -89,7 +89,12 @@ async def device(api: httpx.AsyncClient, name: str, **params: str) -> dict[str, 
 async def test_a_device_shows_state_status_components_faults_and_readings(
     api: httpx.AsyncClient, store: Stores
 ) -> None:
-    await store.events.commit_batch(robot_story())
+    *online, lost = robot_story()
+    await store.events.commit_batch(online)
+    before = await device(api, "robot-1")
+    assert (before["state"], before["status"]) == ("online", "driving")
+    assert before["components"] == [{"component": "drive", "status": "blocked", "since": "2026-11-23T08:00:04Z"}]
+    await store.events.commit_batch([lost])
     await store.telemetry.commit(
         [reading("robot-1", 7, battery_charge=14.0), reading("robot-1", 3, battery_charge=19.5)]
     )
@@ -104,7 +109,7 @@ async def test_a_device_shows_state_status_components_faults_and_readings(
         "edge_state": None,  # no birth from its edge in this test (see tests/gateway/ingest/test_presence.py)
         "since": "2026-11-23T08:00:06Z",
         "last_seen_at": "2026-11-23T08:00:07Z",
-        "status": "driving",
+        "status": None,  # offline: its last status word ("driving") is stale and not shown
         "offline_reason": "connection lost",
         "faults": [
             {
@@ -115,10 +120,12 @@ async def test_a_device_shows_state_status_components_faults_and_readings(
                 "since": "2026-11-23T08:00:03Z",
             }
         ],
-        "components": [{"component": "drive", "status": "blocked", "since": "2026-11-23T08:00:04Z"}],
+        "components": [],  # stale while offline too
         # The late, older reading (second 3) did not replace the newer one.
         "readings": [{"metric": "battery_charge", "value": 14.0, "unit": "%", "at": "2026-11-23T08:00:07Z"}],
     }
+    [listed] = (await api.get("/api/v1/devices")).json()["data"]
+    assert (listed["state"], listed["status"]) == ("offline", None)
 
 
 async def test_batches_in_any_order_give_the_same_device(api: httpx.AsyncClient, store: Stores) -> None:

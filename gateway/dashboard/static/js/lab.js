@@ -29,7 +29,8 @@ function boardRow(s) {
     "tr",
     { "data-barcode": s.barcode },
     el("td", {}, el("a", { href: `/lab/specimens/${encodeURIComponent(s.barcode)}`, text: s.barcode })),
-    el("td", {}, badge(state)),
+    // A specimen a device fault holds (a blocked tube zone, a jammed sorter) says so, whatever its outlook.
+    el("td", {}, s.held ? badge(`held: ${s.held.reason}`, "bad") : badge(state)),
     el("td", { text: s.priority ?? "—" }),
     el("td", { text: words(s.status) }),
     el("td", {}, carried(s.place, s.place_name, s)),
