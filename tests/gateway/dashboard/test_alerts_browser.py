@@ -16,7 +16,7 @@ from device_profiles.maps import MAPS_DIR
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from tests import browser_rig as rig
-from tests.dashboard_rig import EDGE, LIS, SITE, Events, publisher
+from tests.dashboard_rig import EDGE, LIS, SITE, Events, Journey, publisher
 from tests.infra import Infra
 
 infra, browser, context = rig.infra, rig.browser, rig.context
@@ -274,3 +274,26 @@ async def test_the_alert_history_filters_by_audience_severity_kind_and_state_and
     await expect(page.locator("#history-more")).to_be_hidden()
     await page.set_viewport_size(rig.TABLET)
     assert await rig.no_horizontal_overflow(page) == 0
+
+
+async def test_a_blocked_tube_zone_is_one_critical_alert_saying_what_it_holds_with_a_toast(
+    infra: Infra, gateway: Gateway, context: BrowserContext
+) -> None:
+    page = await rig.logged_in_page(context, gateway, "engineer")
+    await page.goto("/engineering")
+    await expect(page.locator("#live")).to_have_text("live", timeout=rig.LIVE_S)
+    journey = Journey("S-HELD-1")  # a STAT troponin, sent by tube 18 minutes ago
+    zone = Events("device", "tubes-1").event(
+        "device.fault_raised", 3, edge=EDGE, device="tubes-1", code="zone_blocked", component="zone-b"
+    )
+    async with publisher(infra) as edge:
+        await edge.send(journey.collected(), journey.dispatched(), zone)
+        alert = page.locator('#inbox li[data-kind="device.fault"]')
+        await expect(alert).to_contain_text("tubes-1: zone zone-b blocked since", timeout=rig.LIVE_S)
+    await expect(alert).to_contain_text("1 carrier(s) and 1 specimen(s) held, 1 STAT")
+    await expect(alert.locator(".marks .severity")).to_have_text("Critical")
+    await alert.locator(".children summary").click()  # what it explains, grouped under it
+    await expect(alert.locator(".children li").filter(has_text="Carrier lost")).to_contain_text("C-77")
+    await expect(page.locator("#toasts .toast.critical")).to_contain_text("tubes-1: zone zone-b blocked")
+    await expect(page.locator('#inbox li[data-kind="carrier.lost"]')).to_have_count(0)  # explained, not raised
+    await rig.screenshot(page, "engineering-zone-blocked")
