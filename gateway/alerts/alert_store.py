@@ -1,4 +1,10 @@
-"""The alerts table: list and read alerts, acknowledge one (raised -> acknowledged by whom -> cleared)."""
+"""The alerts table: list and read alerts, acknowledge one.
+
+An alert has two axes: **active** (its condition holds: `cleared_at` is NULL) and **acknowledged**. It is *open*
+(listed under `state=open`, holding its condition's `open_key`) while active, and after it clears until someone
+acknowledges it (*owed*: cleared, not acknowledged); it closes when it is both cleared and acknowledged. The legacy
+`state` reads raised (active, not acknowledged), acknowledged (active, acknowledged) or cleared.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,15 +15,17 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.alerts.audience import audience_roles, texts_including
 from gateway.alerts.conditions import clear_after_acknowledgement
 from gateway.rules import TrackingRules
+from gateway.rules.audiences import AudienceRole
 from gateway.storage.keyset import Keyset, SortKey
 from gateway.storage.keyset_page import Page, PageRequest, keyset_page
 from gateway.storage.tables import alert_severity_rank, alerts
 
 AlertState = Literal["raised", "acknowledged", "cleared"]
-StateFilter = Literal["open", "raised", "acknowledged", "cleared"]
-"""`open` is raised or acknowledged."""
+StateFilter = Literal["open", "owed", "raised", "acknowledged", "cleared"]
+"""`open` is active or owed; `owed` is cleared before anyone acknowledged it, and waiting for someone to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +45,36 @@ class AlertRow:
     acknowledged_by: str | None
     cleared_at: datetime | None
     rules_version: int
+    audience: tuple[AudienceRole, ...]
+    """The roles that act on it (escalation adds more); admin sees every alert."""
+    escalated_at: datetime | None
+    escalation_level: int
+    owed: bool
+    """Cleared before anyone acknowledged it, and still open until someone does."""
+
+    @property
+    def active(self) -> bool:
+        """Its condition holds (as of the last engine pass)."""
+        return self.cleared_at is None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acknowledged_at is not None
 
 
 class AlertNotFoundError(LookupError):
     pass
+
+
+class AlertNotForRoleError(PermissionError):
+    """The caller may read the alert but not acknowledge it: its audience does not name their role."""
+
+    def __init__(self, alert: AlertRow, role: str) -> None:
+        self.alert = alert
+        super().__init__(
+            f"alert {alert.id} ({alert.kind}) is for {', '.join(alert.audience)}; the {role} role may read it but "
+            "not acknowledge it: ask them, or an admin"
+        )
 
 
 class AlertAlreadyClearedError(RuntimeError):
@@ -59,14 +93,34 @@ class AlertFilter:
     """Only alerts on one of these wards (a ward-scoped caller's); None: any ward or none."""
     subject_kind: str | None = None
     subject_id: str | None = None
+    for_role: str | None = None
+    """Only alerts whose audience names this role; None: every audience."""
+    raised_since: datetime | None = None
+    """Raised at or after this."""
+    raised_until: datetime | None = None
+    """Raised before this."""
+    acknowledged: bool | None = None
+    active: bool | None = None
 
     def where(self) -> list[sa.ColumnElement[bool]]:
         c = alerts.c
         clauses: list[sa.ColumnElement[bool]] = []
         if self.state == "open":
-            clauses.append(c.state.in_(("raised", "acknowledged")))
+            clauses.append(c.open_key.is_not(None))
+        elif self.state == "owed":
+            clauses.extend((c.open_key.is_not(None), c.state == "cleared"))
         elif self.state is not None:
             clauses.append(c.state == self.state)
+        if self.for_role is not None:
+            clauses.append(c.audience.in_(texts_including(self.for_role)))
+        if self.raised_since is not None:
+            clauses.append(c.raised_at >= self.raised_since)
+        if self.raised_until is not None:
+            clauses.append(c.raised_at < self.raised_until)
+        if self.acknowledged is not None:
+            clauses.append(c.acknowledged_at.is_not(None) if self.acknowledged else c.acknowledged_at.is_(None))
+        if self.active is not None:
+            clauses.append(c.cleared_at.is_(None) if self.active else c.cleared_at.is_not(None))
         for column, value in (
             (c.kind, self.kind),
             (c.severity, self.severity),
@@ -81,7 +135,7 @@ class AlertFilter:
         return clauses
 
 
-_COLUMNS = [c for c in alerts.c if c.name != "open_key"]
+_COLUMNS = list(alerts.c)
 SEVERITY = Keyset(
     "alerts.severity",
     (
@@ -96,6 +150,9 @@ SEVERITY = Keyset(
 def alert_row(row: Any) -> AlertRow:
     values = {c.name: getattr(row, c.name) for c in _COLUMNS}
     values["details"] = dict(values["details"] or {})
+    values["audience"] = audience_roles(values["audience"])
+    values["escalation_level"] = values["escalation_level"] or 0
+    values["owed"] = values.pop("open_key") is not None and values["state"] == "cleared"
     return AlertRow(**values)
 
 
@@ -145,8 +202,9 @@ async def acknowledge(
 ) -> AlertRow:
     """Record who acknowledged the alert and when (the first acknowledgement stands; repeating it is harmless).
 
-    An alert whose kind clears on acknowledgement (a discrepancy someone has checked) clears at once.
-    Raises `AlertNotFoundError`, or `AlertAlreadyClearedError` when there is nothing left to acknowledge.
+    An owed alert (cleared, not acknowledged) closes; one whose kind clears on acknowledgement (a discrepancy someone
+    has checked) clears and closes at once. Raises `AlertNotFoundError`, or `AlertAlreadyClearedError` when it
+    closed without an acknowledgement owed (nothing left to acknowledge).
     """
     async with engine.begin() as connection:
         query = sa.select(*_COLUMNS).where(alerts.c.id == alert_id)
@@ -156,17 +214,19 @@ async def acknowledge(
         if found is None:
             raise AlertNotFoundError(f"no alert {alert_id}")
         alert = alert_row(found)
-        if alert.state == "cleared":
+        if alert.state == "cleared" and not alert.owed:
             raise AlertAlreadyClearedError(alert)
-        if alert.state == "acknowledged":
+        if alert.acknowledged:
             return alert
         values: dict[str, Any] = {"state": "acknowledged", "acknowledged_at": now, "acknowledged_by": by}
+        if alert.owed:
+            values |= {"state": "cleared", "open_key": None}
         extra = {"acknowledgement_note": note} if note else {}
         if badge:
             extra["acknowledgement_badge"] = badge
         if extra:
             values["details"] = {**alert.details, **extra}
-        if clear_after_acknowledgement(alert.kind, rules.alerts, alert.ward) == timedelta(0):
+        if alert.active and clear_after_acknowledgement(alert.kind, rules.alerts, alert.ward) == timedelta(0):
             values |= {"state": "cleared", "cleared_at": now, "open_key": None}
         await connection.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(**values))
         updated = (await connection.execute(sa.select(*_COLUMNS).where(alerts.c.id == alert_id))).one()

@@ -1,9 +1,13 @@
 """The alert engine: every `alerts_every_s` seconds, compare what is wrong now with the alerts table.
 
-- a condition with no open alert raises one (unless its episode's alert was already closed);
+- a condition with no open alert raises one (unless its episode's alert was already closed), for its kind's
+  audience (`alerts.audiences`);
 - a condition with an open alert keeps it as it is: an acknowledged alert stays acknowledged while it holds;
-- an open alert whose condition is gone clears (except discrepancies, which only acknowledgement clears);
-- an acknowledged alert of a kind that clears after acknowledgement clears when that time has passed.
+- an open alert whose condition is gone clears (except discrepancies, which only acknowledgement clears); cleared
+  before anyone acknowledged it, it stays open as *owed* (`alerts.owed_severities`) until someone does, and if its
+  condition comes back first the same alert is active again (`reactivated`);
+- an acknowledged alert of a kind that clears after acknowledgement clears when that time has passed;
+- an open alert nobody acknowledged escalates when its time is up (`gateway.alerts.escalation`).
 
 "Now" is the gateway's clock, so a simulated day raises its alerts on simulated time. Several gateways may run
 the engine against one database: the unique `open_key` keeps one open alert per condition, and every change is
@@ -23,7 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.alerts.alert_store import AlertRow, alerts_by_id
+from gateway.alerts.alert_store import AlertRow, alert_row, alerts_by_id
+from gateway.alerts.audience import audience_of, audience_text
 from gateway.alerts.conditions import (
     CLEARS_ON_ACKNOWLEDGEMENT,
     ESCALATING_KINDS,
@@ -32,6 +37,7 @@ from gateway.alerts.conditions import (
     active_conditions,
     clear_after_acknowledgement,
 )
+from gateway.alerts.escalation import due_escalation
 from gateway.alerts.inputs import Condition, alert_key
 from gateway.alerts.snapshot import gather
 from gateway.rules import TrackingRules
@@ -57,10 +63,21 @@ class Evaluation:
     raised: list[UUID] = field(default_factory=list)
     cleared: list[UUID] = field(default_factory=list)
     kept: int = 0
+    reactivated: list[UUID] = field(default_factory=list)
+    """Owed alerts (cleared, not acknowledged) whose condition came back: active again, the same alert."""
+    escalated: list[UUID] = field(default_factory=list)
+
+    def changes(self) -> list[tuple[str, UUID]]:
+        """What listeners are told, in order: (raised | cleared | escalated, alert id); reactivated is raised again."""
+        return [
+            *(("raised", i) for i in [*self.raised, *self.reactivated]),
+            *(("cleared", i) for i in self.cleared),
+            *(("escalated", i) for i in self.escalated),
+        ]
 
 
 AlertListener = Callable[[str, AlertRow, datetime], None]
-"""(what happened: raised | acknowledged | cleared, the alert as it is now, when)."""
+"""(what happened: raised | acknowledged | cleared | escalated, the alert as it is now, when)."""
 
 
 class AlertEngine:
@@ -90,17 +107,20 @@ class AlertEngine:
             evaluation = await reconcile(connection, conditions, rules, now)
         self.passes += 1
         self.last = evaluation
-        if self.listeners and (evaluation.raised or evaluation.cleared):
+        changes = evaluation.changes()
+        if self.listeners and changes:
             async with engine.connect() as connection:
-                changed = await alerts_by_id(connection, [*evaluation.raised, *evaluation.cleared])
-            for row in changed:
+                changed = {row.id: row for row in await alerts_by_id(connection, [i for _, i in changes])}
+            for what, alert_id in changes:
                 for listener in self.listeners:
-                    listener("cleared" if row.cleared_at is not None else "raised", row, now)
-        if evaluation.raised or evaluation.cleared:
+                    listener(what, changed[alert_id], now)
+        if changes:
             log.info(
-                "alerts: %d raised, %d cleared, %d kept open",
+                "alerts: %d raised, %d reactivated, %d cleared, %d escalated, %d kept open",
                 len(evaluation.raised),
+                len(evaluation.reactivated),
                 len(evaluation.cleared),
+                len(evaluation.escalated),
                 evaluation.kept,
             )
         return evaluation
@@ -129,13 +149,7 @@ async def reconcile(
     c = alerts.c
     evaluation = Evaluation(at=now, rules_version=rules.version, conditions=len(conditions))
     wanted = {condition.key: condition for condition in conditions}
-    open_rows = list(
-        await connection.execute(
-            sa.select(
-                c.id, c.open_key, c.kind, c.state, c.ward, c.acknowledged_at, c.severity, c.message, c.details
-            ).where(c.open_key.is_not(None))
-        )
-    )
+    open_rows = list(await connection.execute(sa.select(alerts).where(c.open_key.is_not(None))))
     open_keys = {str(r.open_key) for r in open_rows}
     # Episodes are removals and rejections within the lookback, so their alerts were raised within it (plus slack
     # for clocks that disagree): older closed alerts need not be read.
@@ -144,7 +158,16 @@ async def reconcile(
     closed = await _closed_episodes(connection, candidates, since)
 
     for row in open_rows:
-        if row.open_key in wanted:
+        condition = wanted.get(row.open_key)
+        if row.state == "cleared":  # owed: cleared before anyone acknowledged it
+            if not rules.alerts.enabled(row.kind):
+                await _close(connection, row.id)
+            elif condition is not None and await _reactivate(connection, row, condition, now):
+                evaluation.reactivated.append(row.id)
+            else:
+                evaluation.kept += 1
+            continue
+        if condition is not None:
             delay = clear_after_acknowledgement(row.kind, rules.alerts, row.ward)
             acknowledged_long_enough = (
                 row.kind in CLEARS_ON_ACKNOWLEDGEMENT
@@ -155,14 +178,16 @@ async def reconcile(
             )
             if not acknowledged_long_enough:
                 evaluation.kept += 1
-                await _escalate(connection, row, wanted[row.open_key])
+                await _follow(connection, row, condition)
                 continue
         elif row.kind in STICKY_KINDS:
             evaluation.kept += 1
             continue
-        if await _clear(connection, row.id, now):
+        owed = row.acknowledged_at is None and rules.alerts.enabled(row.kind) and rules.alerts.owed(row.severity)
+        if await _clear(connection, row.id, now, owed=owed):
             evaluation.cleared.append(row.id)
 
+    evaluation.escalated = await _escalate_unanswered(connection, rules, now)
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     for key, condition in sorted(wanted.items()):
         if key in open_keys or key in closed:
@@ -187,6 +212,7 @@ async def reconcile(
                 details=details,
                 raised_at=now,
                 rules_version=rules.version,
+                audience=audience_text(audience_of(condition.kind, rules.alerts)),
             )
             .on_conflict_do_nothing(index_elements=["open_key"])
             .returning(c.id)
@@ -196,7 +222,7 @@ async def reconcile(
     return evaluation
 
 
-async def _escalate(connection: AsyncConnection, row: sa.Row[*tuple[Any, ...]], condition: Condition) -> None:
+async def _follow(connection: AsyncConnection, row: sa.Row[*tuple[Any, ...]], condition: Condition) -> None:
     """An open alert of an escalating kind whose condition got worse takes the higher severity and message; one of a
     refreshed kind (many occurrences grouped) takes the condition's current message and details."""
     if row.kind in REFRESHED_KINDS:
@@ -217,15 +243,76 @@ async def _escalate(connection: AsyncConnection, row: sa.Row[*tuple[Any, ...]], 
     )
 
 
-async def _clear(connection: AsyncConnection, alert_id: UUID, now: datetime) -> bool:
-    c = alerts.c
+async def _reactivate(
+    connection: AsyncConnection, row: sa.Row[*tuple[Any, ...]], condition: Condition, now: datetime
+) -> bool:
+    """An owed alert whose condition holds again is active again: the same alert, never a second one. It keeps its
+    audience and escalation (nobody has answered it yet) and the higher of its severity and the condition's."""
+    severity = max(row.severity, condition.severity, key=lambda s: SEVERITY_RANK.get(s, 0))
+    details = {
+        **(row.details or {}),
+        **condition.details,
+        "reactivations": int((row.details or {}).get("reactivations", 0)) + 1,
+        "last_cleared_at": row.cleared_at.isoformat().replace("+00:00", "Z") if row.cleared_at else None,
+    }
     result = await connection.execute(
         sa.update(alerts)
-        .where(c.id == alert_id, c.open_key.is_not(None))
-        .values(state="cleared", cleared_at=now, open_key=None)
+        .where(alerts.c.id == row.id, alerts.c.open_key == row.open_key, alerts.c.state == "cleared")
+        .values(state="raised", cleared_at=None, severity=severity, message=_fit(condition.message), details=details)
+        .returning(alerts.c.id)
+    )
+    return result.first() is not None
+
+
+async def _escalate_unanswered(connection: AsyncConnection, rules: TrackingRules, now: datetime) -> list[UUID]:
+    """Escalate every open, unacknowledged alert whose time is up; each step only once, whichever gateway runs."""
+    c = alerts.c
+    unanswered = await connection.execute(sa.select(alerts).where(c.open_key.is_not(None), c.acknowledged_at.is_(None)))
+    escalated = []
+    for row in unanswered:
+        alert = alert_row(row)
+        step = due_escalation(alert, rules.alerts, now)
+        if step is None:
+            continue
+        result = await connection.execute(
+            sa.update(alerts)
+            .where(
+                c.id == alert.id,
+                c.open_key.is_not(None),
+                c.acknowledged_at.is_(None),
+                c.escalation_level == alert.escalation_level,
+            )
+            .values(
+                severity=step.severity,
+                audience=audience_text(step.audience),
+                escalation_level=step.level,
+                escalated_at=now,
+            )
+            .returning(c.id)
+        )
+        if result.first() is not None:
+            escalated.append(alert.id)
+    return escalated
+
+
+async def _clear(connection: AsyncConnection, alert_id: UUID, now: datetime, *, owed: bool) -> bool:
+    """The condition is gone; an `owed` alert keeps its open key (listed, re-activated if the condition returns)."""
+    c = alerts.c
+    values: dict[str, Any] = {"state": "cleared", "cleared_at": now}
+    if not owed:
+        values["open_key"] = None
+    result = await connection.execute(
+        sa.update(alerts)
+        .where(c.id == alert_id, c.open_key.is_not(None), c.state != "cleared")
+        .values(**values)
         .returning(c.id)
     )
     return result.first() is not None
+
+
+async def _close(connection: AsyncConnection, alert_id: UUID) -> None:
+    """An owed alert of a kind now disabled owes nothing any more."""
+    await connection.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(open_key=None))
 
 
 async def _closed_episodes(connection: AsyncConnection, candidates: Sequence[Condition], since: datetime) -> set[str]:

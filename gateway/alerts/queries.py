@@ -5,6 +5,7 @@ from uuid import UUID
 
 from gateway.alerts.alert_store import (
     AlertFilter,
+    AlertNotForRoleError,
     AlertNotFoundError,
     AlertRow,
     acknowledge,
@@ -48,17 +49,22 @@ class AlertQueries:
         now: datetime,
         wards: tuple[str, ...] | None = None,
         badge: str | None = None,
+        role: str | None = None,
     ) -> AlertRow:
         """Record who is on it (`alert_store.acknowledge`); an alert off `wards` (when given) is as if unknown.
 
         `by` is the authenticated caller; `badge`, a badge they name beside themselves, goes to the alert's details.
+        `role` (when given, and not admin) must be in the alert's audience: others may read it, not answer it.
 
-        Raises `AlertNotFoundError`, or `AlertAlreadyClearedError` when there is nothing left to acknowledge.
+        Raises `AlertNotFoundError`, `AlertNotForRoleError`, or `AlertAlreadyClearedError` when there is nothing
+        left to acknowledge.
         """
-        if wards is not None:
+        if wards is not None or role is not None:
             seen = await self.get(alert_id)
-            if seen is None or not visible(seen.ward, wards):
+            if seen is None or (wards is not None and not visible(seen.ward, wards)):
                 raise AlertNotFoundError(f"no alert {alert_id}")
+            if role is not None and role != "admin" and role not in seen.audience:
+                raise AlertNotForRoleError(seen, role)
         return await acknowledge(
             self._db.engine, alert_id, by=by, note=note, badge=badge, now=now, rules=self._rules.current
         )

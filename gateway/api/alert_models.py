@@ -23,7 +23,22 @@ class AlertPublic(BaseModel):
     id: UUID
     kind: str = Field(description="e.g. specimen.at_risk, cabinet.cold_chain, device.offline.")
     severity: Literal["info", "warning", "critical"]
-    state: Literal["raised", "acknowledged", "cleared"]
+    state: Literal["raised", "acknowledged", "cleared"] = Field(
+        description="raised (active, not acknowledged), acknowledged (active, acknowledged) or cleared; `active` "
+        "and `acknowledged` give the two axes."
+    )
+    active: bool = Field(description="Its condition holds (as of the alert engine's last pass).")
+    acknowledged: bool = Field(description="Someone acknowledged it.")
+    owed: bool = Field(
+        description="Cleared before anyone acknowledged it: still listed as open until someone does; if its "
+        "condition returns first, the same alert is active again."
+    )
+    audience: list[Literal["lab", "pharmacy", "engineer", "admin"]] = Field(
+        description="The roles that act on it (from `alerts.audiences`, plus those escalation added); admin sees "
+        "every alert, and only the audience (or admin) may acknowledge it."
+    )
+    escalated_at: datetime | None = Field(description="When it last escalated unacknowledged (the gateway's clock).")
+    escalation_level: int = Field(description="How many times it escalated; 0: never.")
     site: str
     subject: AlertSubject
     ward: Annotated[str | None, Named("location")]

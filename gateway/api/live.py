@@ -150,7 +150,7 @@ class LiveHub:
             self._fan_out(changes)
 
     def alert_changed(self, what: str, alert: AlertRow, at: datetime) -> None:
-        """An alert was raised, acknowledged or cleared: offered as `alert.<what>`, about the alert's subject."""
+        """An alert was raised, acknowledged, cleared or escalated: offered as `alert.<what>`, about its subject."""
         if self._subscribers:
             self._fan_out([Change(alert.id, f"alert.{what}", alert.subject_kind, alert.subject_id, alert.site, at)])
 

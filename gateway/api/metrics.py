@@ -35,7 +35,6 @@ COMMIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 """Seconds from receipt to commit: a healthy gateway commits within one batch wait (20 ms by default)."""
 DELIVERY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 6 * 3600.0)
 """Seconds from occurrence to receipt: milliseconds live, hours for an edge's backlog after an outage."""
-OPEN_ALERT_STATES = ("raised", "acknowledged")
 REFRESH_TIMEOUT_S = 5.0
 """A scrape answers within this even when the database hangs (it then reads as down)."""
 
@@ -114,7 +113,7 @@ class GatewayMetrics:
             async with asyncio.timeout(REFRESH_TIMEOUT_S), self.db.engine.connect() as connection:
                 open_alerts = await connection.execute(
                     sa.select(alerts.c.kind, alerts.c.severity, sa.func.count())
-                    .where(alerts.c.state.in_(OPEN_ALERT_STATES))
+                    .where(alerts.c.open_key.is_not(None))  # active, or cleared and owed an acknowledgement
                     .group_by(alerts.c.kind, alerts.c.severity)
                 )
                 by_device_state = await connection.execute(
@@ -225,7 +224,7 @@ def _database_families(snapshot: DatabaseSnapshot) -> Iterator[Metric]:
     if not snapshot.up:
         return
     open_alerts = GaugeMetricFamily(
-        "wardlink_alerts_open", "Alerts raised or acknowledged and not cleared.", labels=["kind", "severity"]
+        "wardlink_alerts_open", "Alerts open: active, or cleared and not yet acknowledged.", labels=["kind", "severity"]
     )
     for (kind, severity), count in sorted(snapshot.alerts_open.items()):
         open_alerts.add_metric([kind, severity], count)

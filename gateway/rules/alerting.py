@@ -6,6 +6,9 @@
         - {device_type: robot, offline_grace_minutes: 5}   # robots drop off Wi-Fi between floors
         - {ward: icu, cold_chain_minutes: 5}
       severities: {cabinet.below_par: warning}
+      audiences: {cabinet.cold_chain: [pharmacy]}        # who acts on a kind (`gateway.rules.audiences`)
+      owed_severities: [warning, critical]               # cleared before anyone acknowledged: stays until someone does
+      escalation: {default_minutes: 15, minutes: {cabinet.cold_chain: 10}}   # `gateway.rules.escalation`
 
 `AlertRules.thresholds(ward=..., device_type=...)` resolves what applies to one subject: the defaults, then the
 device type's override, then the ward's (the ward is the more specific, so it wins where both set a field).
@@ -14,7 +17,10 @@ device type's override, then the ward's (the ward is the more specific, so it wi
 from datetime import timedelta
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway.rules.audiences import DEFAULT_AUDIENCES, AudienceRole, check_audiences, roles_for
+from gateway.rules.escalation import EscalationRules
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_RANK: dict[str, int] = {"critical": 3, "warning": 2, "info": 1}
@@ -163,6 +169,27 @@ class AlertRules(AlertThresholds):
     open_work_lookback_days: float = Field(default=14, gt=0, le=366)
     """Carrier trips that never arrived and deliveries never finished are watched this long (a lost carrier stays
     lost after a day), then let go: a trip whose arrival was never reported must not alarm forever."""
+    audiences: dict[str, tuple[AudienceRole, ...]] = Field(default_factory=lambda: dict(DEFAULT_AUDIENCES))
+    """Who acts on each kind or family (`device.*`); entries given change the defaults key by key."""
+    owed_severities: tuple[Severity, ...] = ("warning", "critical")
+    """An alert of these severities whose condition clears before anyone acknowledged it stays listed (cleared, not
+    acknowledged) until someone does; others close when they clear (a cabinet below par is answered by the refill)."""
+    escalation: EscalationRules = EscalationRules()
+
+    @field_validator("audiences", mode="before")
+    @classmethod
+    def _over_the_default_audiences(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        return check_audiences(value, ALERT_KINDS)
+
+    @field_validator("escalation")
+    @classmethod
+    def _escalation_names_kinds(cls, value: EscalationRules) -> EscalationRules:
+        for key in value.minutes:
+            if key not in ALERT_KINDS and not (key.endswith(".*") and key.count(".") == 1):
+                raise ValueError(f"minutes: {key!r} is neither an alert kind nor a family like 'device.*'")
+        return value
 
     @model_validator(mode="after")
     def _overrides_are_unambiguous_and_valid(self) -> "AlertRules":
@@ -200,6 +227,14 @@ class AlertRules(AlertThresholds):
 
     def enabled(self, kind: str) -> bool:
         return kind not in self.disabled
+
+    def audience(self, kind: str) -> tuple[AudienceRole, ...]:
+        """The roles that act on an alert of `kind`, in `AUDIENCE_ROLES` order."""
+        return roles_for(kind, self.audiences)
+
+    def owed(self, severity: str) -> bool:
+        """Whether an alert of `severity` cleared unacknowledged waits for an acknowledgement."""
+        return severity in self.owed_severities
 
 
 def _first_reason(exc: ValueError) -> str:

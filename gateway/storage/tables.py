@@ -254,8 +254,8 @@ cabinet_stock = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
-# One row per alert; `open_key` ("kind|site|subject") is set while the alert is raised or acknowledged and
-# cleared to NULL when it clears, so the unique index allows one open alert per condition and any number closed.
+# One row per alert; `open_key` ("kind|site|subject") is set while the alert is open (its condition holds, or it
+# cleared before anyone acknowledged it) and NULL once closed: one open alert per condition, any number closed.
 alerts = sa.Table(
     "alerts",
     metadata,
@@ -275,7 +275,11 @@ alerts = sa.Table(
     sa.Column("acknowledged_by", sa.String(64), nullable=True),
     sa.Column("cleared_at", UtcDateTime(), nullable=True),
     sa.Column("rules_version", sa.Integer(), nullable=False),
+    sa.Column("audience", sa.String(64), nullable=False),  # "lab,engineer": `gateway.alerts.audience` (0016)
+    sa.Column("escalated_at", UtcDateTime(), nullable=True),
+    sa.Column("escalation_level", sa.Integer(), nullable=False, server_default="0"),
     sa.Index("ix_alerts_state_raised", "state", "raised_at"),
+    sa.Index("ix_alerts_audience_raised", "audience", "raised_at"),
     sa.Index("ix_alerts_subject", "subject_kind", "subject_id"),
 )
 

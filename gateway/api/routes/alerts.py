@@ -1,6 +1,11 @@
-"""Alerts: what is wrong now (and was), most severe first; acknowledge one to say someone is on it."""
+"""Alerts: what is wrong now (and was), most severe first; acknowledge one to say someone is on it.
 
-from typing import Annotated
+A caller lists the alerts for their role by default (admin: every alert); `audience=all` or `audience=<role>` shows
+the others' alerts, read-only: only a role in an alert's audience (or admin) may acknowledge it.
+"""
+
+from datetime import datetime
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -8,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from gateway.alerts.alert_store import (
     AlertAlreadyClearedError,
     AlertFilter,
+    AlertNotForRoleError,
     AlertNotFoundError,
     AlertRow,
     StateFilter,
@@ -25,6 +31,7 @@ from gateway.storage.keyset_page import PageRequest
 
 MAX_PAGE = 500
 SUBJECT_KINDS = ("specimen", "carrier", "delivery", "cabinet", "device", "edge")
+AudienceFilter = Literal["mine", "all", "lab", "pharmacy", "engineer", "admin"]
 
 router = APIRouter(prefix="/alerts", tags=["alerts"], dependencies=[require("lab", "pharmacy", "engineer")])
 
@@ -35,6 +42,12 @@ def alert_public(row: AlertRow) -> AlertPublic:
         kind=row.kind,
         severity=row.severity,
         state=row.state,
+        active=row.active,
+        acknowledged=row.acknowledged,
+        owed=row.owed,
+        audience=list(row.audience),
+        escalated_at=row.escalated_at,
+        escalation_level=row.escalation_level,
         site=row.site,
         subject=AlertSubject(kind=row.subject_kind, id=row.subject_id),
         ward=row.ward,
@@ -58,6 +71,13 @@ def _subject(value: str | None) -> tuple[str | None, str | None]:
     return None, value
 
 
+def _for_role(audience: AudienceFilter, role: str) -> str | None:
+    """The role whose alerts are listed: the caller's by default (admin: every alert), another's, or None for all."""
+    if audience == "all" or (audience == "mine" and role == "admin"):
+        return None
+    return role if audience == "mine" else audience
+
+
 def _not_found(alert_id: UUID) -> HTTPException:
     return HTTPException(status_code=404, detail=f"no alert {alert_id}; list them at /api/v1/alerts")
 
@@ -70,13 +90,30 @@ async def list_all(
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 50,
     offset: Offset = 0,
     cursor: Cursor = None,
-    state: Annotated[StateFilter | None, Query(description="open (raised or acknowledged), raised, ...")] = None,
+    state: Annotated[
+        StateFilter | None,
+        Query(
+            description="open (active, or cleared and still owed an acknowledgement), owed (cleared, not "
+            "acknowledged), raised, acknowledged or cleared."
+        ),
+    ] = None,
     kind: Annotated[AlertKind | None, Query()] = None,
     severity: Annotated[Severity | None, Query()] = None,
     ward: Annotated[str | None, Query(max_length=64)] = None,
     subject: Annotated[
         str | None, Query(max_length=90, description="`kind:id` (e.g. specimen:S123) or just the id.")
     ] = None,
+    audience: Annotated[
+        AudienceFilter,
+        Query(
+            description="mine (the default): the alerts for the caller's role, every alert for admin; all: every "
+            "alert; a role: the alerts for that role. Others' alerts are read-only."
+        ),
+    ] = "mine",
+    since: Annotated[datetime | None, Query(description="Raised at or after this (ISO 8601).")] = None,
+    until: Annotated[datetime | None, Query(description="Raised before this (ISO 8601).")] = None,
+    acknowledged: Annotated[bool | None, Query(description="Only acknowledged (true) or unacknowledged.")] = None,
+    active: Annotated[bool | None, Query(description="Only those whose condition holds (true), or cleared.")] = None,
 ) -> AlertListPublic:
     """Alerts, the most severe first and then the newest first."""
     subject_kind, subject_id = _subject(subject)
@@ -88,6 +125,11 @@ async def list_all(
         wards=caller.wards or None,
         subject_kind=subject_kind,
         subject_id=subject_id,
+        for_role=_for_role(audience, caller.role),
+        raised_since=since,
+        raised_until=until,
+        acknowledged=acknowledged,
+        active=active,
     )
     found = await alerts.listing(where, PageRequest(min(limit, MAX_PAGE), offset, cursor))
     return named(AlertListPublic(data=[alert_public(r) for r in found.rows], **paging_of(found)), reference)
@@ -104,7 +146,7 @@ async def read_one(alerts: AlertsDep, caller: PrincipalDep, reference: Reference
 @router.post(
     "/{alert_id}/acknowledge",
     response_model=AlertPublic,
-    responses={404: {"model": Problem}, 409: {"model": Problem}},
+    responses={403: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}},
 )
 async def acknowledge_one(
     request: Request,
@@ -117,7 +159,8 @@ async def acknowledge_one(
     acknowledgement: Acknowledgement,
 ) -> AlertPublic:
     """Say you are on it: the acknowledger is you (the caller); a badge and a note may be added. Repeating it
-    changes nothing (the first acknowledgement stands); 409 once cleared."""
+    changes nothing (the first acknowledgement stands). An owed alert (cleared, not acknowledged) closes; 409 once
+    closed; 403 when the alert's audience does not name your role (others' alerts are read-only)."""
     now = clock()
     try:
         row = await alerts.acknowledge(
@@ -127,9 +170,13 @@ async def acknowledge_one(
             note=acknowledgement.note,
             now=now,
             wards=caller.wards or None,
+            role=caller.role,
         )
     except AlertNotFoundError:
         raise _not_found(alert_id) from None
+    except AlertNotForRoleError as exc:
+        await audit("alert.acknowledge", target=f"alert {alert_id}", outcome="failed", detail="not its audience")
+        raise HTTPException(status_code=403, detail=str(exc)) from None
     except AlertAlreadyClearedError as exc:
         await audit("alert.acknowledge", target=f"alert {alert_id}", outcome="failed", detail="already cleared")
         raise HTTPException(status_code=409, detail=str(exc)) from None
@@ -138,6 +185,6 @@ async def acknowledge_one(
     if row.acknowledged_at == now and row.acknowledged_by == caller.name:  # this request acknowledged it
         live = get_live(request)
         live.alert_changed("acknowledged", row, now)
-        if row.cleared_at is not None:  # some alerts (a discrepancy) are done once someone has acknowledged them
+        if row.cleared_at == now:  # some alerts (a discrepancy) are done once someone has acknowledged them
             live.alert_changed("cleared", row, row.cleared_at)
     return named(alert_public(row), reference)

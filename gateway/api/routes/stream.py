@@ -28,7 +28,7 @@ EVENT_STREAM = "text/event-stream"
 RETRY_MS = 3000
 
 
-ALERT_CHANGES = frozenset({"alert.raised", "alert.acknowledged", "alert.cleared"})
+ALERT_CHANGES = frozenset({"alert.raised", "alert.acknowledged", "alert.cleared", "alert.escalated"})
 STREAM_TYPES = EVENT_TYPES | ALERT_CHANGES
 """What a change's `type` can be: a stored event's type, or what happened to an alert (its id is the alert's)."""
 

@@ -29,11 +29,11 @@ async def _trail(gateway: Gateway, **params: Any) -> list[dict[str, Any]]:
 async def test_an_acknowledgement_records_the_logged_in_user_not_the_name_in_the_body(
     gateway: Gateway, wards: dict[str, WardObjects]
 ) -> None:
-    name, password = await new_user(gateway, "lab")
-    alert = wards[MINE].alert
-    async with httpx.AsyncClient(base_url=gateway.api_url, timeout=10) as lab:
-        assert (await lab.post("/api/v1/auth/login", json={"username": name, "password": password})).is_success
-        response = await lab.post(
+    name, password = await new_user(gateway, "pharmacy")
+    alert = wards[MINE].alert  # a cabinet door left ajar: pharmacy's to acknowledge
+    async with httpx.AsyncClient(base_url=gateway.api_url, timeout=10) as rx:
+        assert (await rx.post("/api/v1/auth/login", json={"username": name, "password": password})).is_success
+        response = await rx.post(
             f"/api/v1/alerts/{alert}/acknowledge", json={"by": "dr-chief-of-medicine", "note": "on my way"}
         )
 
@@ -43,7 +43,7 @@ async def test_an_acknowledgement_records_the_logged_in_user_not_the_name_in_the
     assert body["details"]["acknowledgement_badge"] == "dr-chief-of-medicine"  # kept, beside the real caller
     assert body["details"]["acknowledgement_note"] == "on my way"
     [entry] = await _trail(gateway, action="alert.acknowledge")
-    assert (entry["actor"], entry["actor_kind"], entry["role"]) == (name, "user", "lab")
+    assert (entry["actor"], entry["actor_kind"], entry["role"]) == (name, "user", "pharmacy")
     assert entry["detail"] == f"by={name} badge=dr-chief-of-medicine"
 
 

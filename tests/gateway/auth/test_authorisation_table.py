@@ -60,7 +60,8 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/api/v1/clock"): (401, 200, 200, 200, 200, 403, 200, 200),
     ("GET", "/api/v1/custody/{subject_kind}/{subject_id}"): (401, 200, 403, 200, 200, 403, 404, 403),
     ("GET", "/api/v1/stream"): (401, 200, 200, 200, 200, 403, 200, 200),
-    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): (401, 200, 200, 200, 200, 403, 404, 404),
+    # a cabinet door: pharmacy's alert; the lab and engineers may read it, not acknowledge it
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): (401, 403, 200, 403, 200, 403, 404, 404),
     # -- engineer: devices, edges, events, rules (read), custody verification, metrics, simulation control
     ("DELETE", "/api/v1/simulation/faults/{fault_id}"): (401, 403, 403, 404, 404, 403, 403, 403),
     ("GET", "/api/v1/custody/verify"): (401, 403, 403, 200, 200, 403, 403, 403),

@@ -97,7 +97,7 @@ async def test_alerts_of_other_wards_are_neither_listed_read_nor_acknowledged(
 ) -> None:
     theirs = wards[THEIRS].alert
     async with authorised(gateway, "lab", wards=[MINE]) as lab_3a, authorised(gateway, "admin") as admin:
-        listed = (await lab_3a.get("/api/v1/alerts", params={"state": "open"})).json()
+        listed = (await lab_3a.get("/api/v1/alerts", params={"state": "open", "audience": "all"})).json()
         read = await lab_3a.get(f"/api/v1/alerts/{theirs}")
         acknowledged = await lab_3a.post(f"/api/v1/alerts/{theirs}/acknowledge", json={"by": "bms-1"})
         still = (await admin.get(f"/api/v1/alerts/{theirs}")).json()

@@ -212,6 +212,12 @@ CASES: list[tuple[str, Query, bool]] = [
         False,
     ),
     ("alerts, after a cursor", lambda s: _after(s.alerts.listing, AlertFilter()), True),
+    ("alerts, for one role", lambda s: s.alerts.listing(AlertFilter(for_role="lab"), PageRequest(50)), False),
+    (
+        "alerts, open for one role",
+        lambda s: s.alerts.listing(AlertFilter(state="open", for_role="lab"), PageRequest(50)),
+        False,
+    ),
     ("carrier trips, first page", lambda s: s.carriers.listing(PageRequest(50)), True),
     ("carrier trips, in transit", lambda s: s.carriers.listing(PageRequest(50), in_transit=True), False),
     ("carrier trips, after a cursor", lambda s: _trips_after_cursor(s), True),
