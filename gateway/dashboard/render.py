@@ -86,8 +86,9 @@ def page(
         **(data or {}),
     }
     extra = "".join(f' data-{escape(key)}="{escape(value)}"' for key, value in attributes.items())
-    tag = f'<script type="module" src="{assets.url(script)}"></script>' if script else ""
-    tag += f'<script type="module" src="{assets.url("js/shell.js")}"></script>'
+    # The shell's script first: its small graph runs before the view's, so the header's buttons work at once.
+    tag = f'<script type="module" src="{assets.url("js/shell.js")}"></script>'
+    tag += f'<script type="module" src="{assets.url(script)}"></script>' if script else ""
     values = {
         "title": title,
         "role_name": translate(language, f"role.{principal.role}"),

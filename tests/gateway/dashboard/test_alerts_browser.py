@@ -140,11 +140,6 @@ async def test_a_pharmacy_user_gets_a_toast_for_a_cold_chain_alert_and_acknowled
     await rig.screenshot(page, "pharmacy-inbox-acknowledged")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the alerts branch (issue 17, item 2): on main an alert whose condition clears before anyone "
-    "acknowledged it leaves the open list instead of staying owed",
-)
 async def test_a_cold_chain_alert_that_cleared_unacknowledged_stays_listed_until_acknowledged(
     gateway: Gateway, context: BrowserContext
 ) -> None:

@@ -2,8 +2,6 @@
 // rendered), the hospital's clock and the viewer's alert count in the header, and toasts for new critical alerts.
 import { postJson } from "./api.js";
 import { choose } from "./i18n.js";
-import "./header_clock.js";
-import "./alert_badge.js";
 
 export const viewer = {
   name: document.body.dataset.user,
@@ -20,3 +18,7 @@ document.getElementById("logout")?.addEventListener("click", async () => {
 });
 
 document.getElementById("language")?.addEventListener("change", (event) => choose(event.target.value));
+
+// The header's clock and alert count load after the buttons above work: a person may log out at once.
+import("./header_clock.js");
+import("./alert_badge.js");
