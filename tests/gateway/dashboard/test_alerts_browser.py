@@ -262,6 +262,17 @@ async def test_the_alert_history_filters_by_audience_severity_kind_and_state_and
     await expect(rows.locator(".note")).to_have_text("power-cycled it")
     await rig.screenshot(page, "alert-history")
 
+    # A time range typed in the hospital's zone (Asia/Shanghai, UTC+8), not the browser's or UTC.
+    now, hour = datetime.now(ZoneInfo(ZONE)), timedelta(hours=1)
+    await page.get_by_label("State").select_option("")
+    await page.get_by_label("Raised from").fill((now + hour).strftime("%Y-%m-%dT%H:%M"))
+    await page.get_by_role("button", name="Show").click()
+    await expect(page.locator("#history")).to_contain_text("No alert matches these filters.", timeout=rig.LIVE_S)
+    await page.get_by_label("Raised from").fill((now - hour).strftime("%Y-%m-%dT%H:%M"))
+    await page.get_by_label("Raised before").fill((now + hour).strftime("%Y-%m-%dT%H:%M"))
+    await page.get_by_role("button", name="Show").click()
+    await expect(rows).to_have_count(2, timeout=rig.LIVE_S)
+
     await page.goto("/alerts?audience=all&limit=2")  # two at a time: "More" follows the cursor
     await expect(rows).to_have_count(2, timeout=rig.LIVE_S)
     await page.get_by_role("button", name="More").click()
