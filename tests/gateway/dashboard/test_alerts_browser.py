@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 
@@ -16,6 +17,7 @@ from device_profiles.maps import MAPS_DIR
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from tests import browser_rig as rig
+from tests.auth import bearer
 from tests.dashboard_rig import EDGE, LIS, SITE, Events, Journey, publisher
 from tests.infra import Infra
 
@@ -303,3 +305,25 @@ async def test_a_blocked_tube_zone_is_one_critical_alert_saying_what_it_holds_wi
     await expect(page.locator("#toasts .toast.critical")).to_contain_text("tubes-1: zone zone-b blocked")
     await expect(page.locator('#inbox li[data-kind="carrier.lost"]')).to_have_count(0)  # explained, not raised
     await rig.screenshot(page, "engineering-zone-blocked")
+
+
+async def test_an_unanswered_lab_alert_escalates_to_engineering_with_a_toast(
+    infra: Infra, gateway: Gateway, context: BrowserContext
+) -> None:
+    assert gateway.store is not None
+    async with httpx.AsyncClient(base_url=gateway.api_url, headers=await bearer(gateway.store.db)) as admin:
+        rules = (await admin.get("/api/v1/rules")).json()
+        rules["alerts"]["escalation"]["minutes"]["specimen.error_lane"] = 0.1  # 6 s unanswered
+        response = await admin.put("/api/v1/rules", params={"comment": "quick escalation"}, json=rules)
+        assert response.status_code == 201, response.text
+    page = await rig.logged_in_page(context, gateway, "engineer")
+    await page.goto("/engineering")
+    await expect(page.locator("#live")).to_have_text("live", timeout=rig.LIVE_S)
+    async with publisher(infra) as edge:
+        await edge.send(*error_lane("S-ESC-1"))  # type: ignore[arg-type]  # the lab's: not on this page yet
+        toast = page.locator("#toasts .toast")
+        await expect(toast).to_contain_text("Critical · escalated: Specimen S-ESC-1", timeout=3 * rig.LIVE_S)
+    alert = page.locator('#inbox li[data-kind="specimen.error_lane"]')
+    await expect(alert.locator(".escalated")).to_contain_text("Escalated ×")  # noqa: RUF001 (times sign)
+    await expect(alert.locator(".marks .severity")).to_have_text("Critical")
+    await rig.screenshot(page, "engineering-escalated")

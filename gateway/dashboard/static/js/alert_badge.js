@@ -39,6 +39,7 @@ function toast(alert, escalated) {
     el("a", { href: "/alerts", text: t("alerts.toast.open") }),
     close);
   close.addEventListener("click", () => node.remove());
+  toasts.querySelector(`[data-alert="${alert.id}"]`)?.remove(); // one toast per alert, the latest news of it
   toasts.append(node);
   if (!critical) setTimeout(() => node.remove(), TOAST_HIDE_MS);
 }
