@@ -101,3 +101,18 @@ def as_stored(event: Event) -> StoredEvent:
         device=event.device,
         data=event.model_dump(mode="json")["data"],
     )
+
+
+def robot_event(type_: str, robot: str, minute: float, seq: int, **data: Any) -> Event:
+    """A robot's health event as its edge reports it (device.online, device.status_changed with its task...)."""
+    event = new_event(
+        type_,  # type: ignore[arg-type]
+        seq=seq,
+        site=SITE,
+        edge=EDGE,
+        device=robot,
+        subject=Subject(kind="device", id=robot),
+        occurred_at=T0 + timedelta(minutes=minute),
+        data=data,
+    )
+    return event.model_copy(update={"received_at": event.occurred_at + timedelta(seconds=1)})

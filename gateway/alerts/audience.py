@@ -4,16 +4,25 @@ One set of roles has one text (`AUDIENCE_ROLES` order), so "alerts for the lab" 
 texts that include `lab` — an index lookup on PostgreSQL and SQLite alike, where a `LIKE '%lab%'` would scan.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from itertools import combinations
+from typing import Any
 
 from gateway.rules.alerting import AlertRules
 from gateway.rules.audiences import AUDIENCE_ROLES, AudienceRole, ordered
 
 
-def audience_of(kind: str, rules: AlertRules) -> tuple[AudienceRole, ...]:
-    """Who acts on a new alert of `kind` by `rules` (admin sees every alert besides)."""
-    return rules.audience(kind)
+def audience_of(kind: str, rules: AlertRules, details: Mapping[str, Any] | None = None) -> tuple[AudienceRole, ...]:
+    """Who acts on a new alert of `kind` by `rules` (admin sees every alert besides).
+
+    A root cause (`details["children"]`: the alerts it explains and stands for) also reaches whoever acts on its
+    children: a sorter offline that holds STAT specimens is the lab's alert too, not only engineering's.
+    """
+    roles = list(rules.audience(kind))
+    for child in (details or {}).get("children") or ():
+        if isinstance(child, Mapping) and isinstance(child.get("kind"), str):
+            roles.extend(rules.audience(child["kind"]))
+    return ordered(tuple(dict.fromkeys(roles)))
 
 
 def audience_text(roles: Iterable[str]) -> str:

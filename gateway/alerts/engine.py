@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.alerts.alert_store import AlertRow, alert_row, alerts_by_id
-from gateway.alerts.audience import audience_of, audience_text
+from gateway.alerts.audience import audience_of, audience_roles, audience_text
 from gateway.alerts.conditions import (
     CLEARS_ON_ACKNOWLEDGEMENT,
     ESCALATING_KINDS,
@@ -178,7 +178,7 @@ async def reconcile(
             )
             if not acknowledged_long_enough:
                 evaluation.kept += 1
-                await _follow(connection, row, condition)
+                await _follow(connection, row, condition, rules)
                 continue
         elif row.kind in STICKY_KINDS:
             evaluation.kept += 1
@@ -212,7 +212,7 @@ async def reconcile(
                 details=details,
                 raised_at=now,
                 rules_version=rules.version,
-                audience=audience_text(audience_of(condition.kind, rules.alerts)),
+                audience=audience_text(audience_of(condition.kind, rules.alerts, condition.details)),
             )
             .on_conflict_do_nothing(index_elements=["open_key"])
             .returning(c.id)
@@ -222,16 +222,24 @@ async def reconcile(
     return evaluation
 
 
-async def _follow(connection: AsyncConnection, row: sa.Row[*tuple[Any, ...]], condition: Condition) -> None:
+async def _follow(
+    connection: AsyncConnection, row: sa.Row[*tuple[Any, ...]], condition: Condition, rules: TrackingRules
+) -> None:
     """An open alert of an escalating kind whose condition got worse takes the higher severity and message; one of a
-    refreshed kind (many occurrences grouped) takes the condition's current message and details."""
+    refreshed kind (many occurrences grouped, or a root cause and what it holds) takes the condition's current message
+    and details, the higher of the two severities, and the audience of anything new it holds."""
     if row.kind in REFRESHED_KINDS:
         details = {**(row.details or {}), **condition.details}
-        if row.message != _fit(condition.message) or details != row.details:
+        severity = max(row.severity, condition.severity, key=lambda s: SEVERITY_RANK.get(s, 0))
+        audience = audience_text(
+            (*audience_roles(row.audience), *audience_of(condition.kind, rules.alerts, condition.details))
+        )
+        now_shown = (_fit(condition.message), details, severity, audience)
+        if now_shown != (row.message, row.details, row.severity, row.audience):
             await connection.execute(
                 sa.update(alerts)
                 .where(alerts.c.id == row.id, alerts.c.open_key.is_not(None))
-                .values(message=_fit(condition.message), details=details)
+                .values(message=_fit(condition.message), details=details, severity=severity, audience=audience)
             )
         return
     if row.kind not in ESCALATING_KINDS or SEVERITY_RANK[condition.severity] <= SEVERITY_RANK[row.severity]:

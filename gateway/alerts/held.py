@@ -38,14 +38,15 @@ class HeldSpecimens:
         self._db = db
 
     async def of(self, specimens: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Held]:
-        """(site, barcode) -> why it is held, for those of `specimens` an open root-cause alert holds."""
+        """(site, barcode) -> why it is held, for those of `specimens` an active root-cause alert holds
+        (one that cleared and is only owed an acknowledgement holds nothing)."""
         wanted = set(specimens)
         if not wanted:
             return {}
         c = alerts.c
         query = (
             sa.select(c.id, c.kind, c.site, c.details)
-            .where(c.open_key.is_not(None), c.kind.in_(ROOT_KINDS))
+            .where(c.open_key.is_not(None), c.state != "cleared", c.kind.in_(ROOT_KINDS))
             .order_by(c.raised_at, c.id)
         )
         async with self._db.engine.connect() as connection:

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from gateway.api import error_docs, problems
 from gateway.api.body_limit import BodyLimit
+from gateway.api.docs_pages import docs_router
 from gateway.api.fhir import responses as fhir_responses
 from gateway.api.fhir.router import fhir_router
 from gateway.api.live import LiveHub
@@ -60,6 +61,8 @@ def create_app(
         summary="Specimens, devices, events, edges and the gateway's health, from what the edges publish.",
         version="1",
         responses=problems.PROBLEM_RESPONSES,
+        docs_url=None,  # served by docs_router from vendored files, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.stores = stores
@@ -98,6 +101,7 @@ def create_app(
     app.include_router(fhir_router())  # FHIR R4 read and search (gateway/api/fhir), outside /api/v1
     app.include_router(dashboard_router)  # the staff pages and their static files (gateway/dashboard)
     app.include_router(health.router)
+    app.include_router(docs_router(app))  # /docs and /redoc, working with no internet (gateway/api/docs_pages.py)
     app.include_router(metrics_route.router)  # /metrics: Prometheus, engineer or admin (gateway/api/metrics.py)
     error_docs.install(app)  # 400/401/403 in the OpenAPI of the operations that can answer them
     return app

@@ -99,7 +99,8 @@ class HeldPublic(BaseModel):
     reason: str = Field(description="Short, for a board cell: `zone zone-b blocked`, `sorter-1 jammed`.")
     alert_id: UUID = Field(description="The root-cause alert that holds it (its details list what else it holds).")
     kind: str = Field(description="That alert's kind: device.fault or device.offline.")
-    device: str
+    device: Annotated[str, Named("device")]
+    device_name: str | None = None
     fault: str = Field(description="The fault code (jam, door_open, zone_blocked, ...) or `offline`.")
     zone: str | None = Field(description="The blocked tube zone; null for other faults.")
     since: datetime | None
@@ -130,6 +131,19 @@ class CustodyStepPublic(TimelineEntry):
     handler: RefPublic | None
 
 
+class TransitPublic(BaseModel):
+    """The tube trip a specimen is on while in transit: which carrier, from where, to where."""
+
+    carrier: str = Field(description="The carrier's RFID tag.")
+    device: Annotated[str, Named("device")] = Field(description="The tube system.")
+    device_name: str | None = None
+    from_station: Annotated[str | None, Named("location")]
+    from_station_name: str | None = None
+    to_station: Annotated[str | None, Named("location")]
+    to_station_name: str | None = None
+    dispatched_at: datetime | None
+
+
 class SpecimenBase(BaseModel):
     barcode: str
     status: SpecimenStatus
@@ -152,6 +166,9 @@ class SpecimenBase(BaseModel):
     )
     custodian_name: str | None = None
     carrier: str | None = Field(description="The carrier of its latest tube trip.")
+    transit: TransitPublic | None = Field(
+        default=None, description="While in transit: the trip it is on (carrier, from and to stations)."
+    )
     collected_at: datetime | None
     dispatched_at: datetime | None
     arrived_at: datetime | None

@@ -96,7 +96,7 @@ class DeliveryListPublic(KeysetListPublic):
 class AlarmPublic(BaseModel):
     alarm: str
     since: datetime
-    detail: str
+    detail: str = Field(description="What the cabinet said when it (last) raised the alarm.")
     badge: Annotated[str | None, Named("staff")]
     badge_name: str | None = None
 
@@ -120,6 +120,10 @@ class CabinetBase(BaseModel):
         description="How many items (GTINs) are below their par minimum; null until the cabinet has reported a full "
         "inventory (before that its stock is unknown)."
     )
+    temperature_c: float | None = Field(
+        default=None, description="The fridge's latest reading (now, not when an alarm was raised); null: none."
+    )
+    temperature_at: datetime | None = Field(default=None, description="When that reading was taken.")
     last_event_at: datetime
     event_count: int
 
@@ -141,8 +145,35 @@ class StockLinePublic(BaseModel):
     updated_at: datetime
 
 
+class ExcursionPublic(BaseModel):
+    started_at: datetime
+    ended_at: datetime | None = Field(description="The first reading back in 2-8 °C; null while it goes on.")
+    max_c: float
+    min_c: float
+
+
+class ItemStockPublic(BaseModel):
+    gtin: Annotated[str, Formulary()]
+    medication_name: str | None = None
+    medication_strength: str | None = None
+    on_hand: int = Field(description="Over all the cabinet's bins and lots of the item.")
+    par_min: int | None = Field(description="The cabinet's par minimum for the item; null: not managed.")
+    par_max: int | None
+    below_par: bool | None = Field(description="on_hand < par_min; null until the first full inventory.")
+    bins: list[str]
+    cold: bool = Field(description="Kept in the fridge compartment.")
+    check: ExcursionPublic | None = Field(
+        description="The fridge left 2-8 °C in the last 24 h while the item was in it: check it before use."
+    )
+
+
 class CabinetPublic(CabinetBase):
     refrigerated: bool
+    items: list[ItemStockPublic] = Field(
+        description="Per item (GTIN): on hand over all its bins against its par level; items with a par level that "
+        "the cabinet holds none of are listed at 0."
+    )
+    excursion: ExcursionPublic | None = Field(description="The fridge's latest excursion from 2-8 °C in 24 h.")
     inventory: list[StockLinePublic] = Field(
         description="Per bin, GTIN and lot, by bin: the last full inventory plus every movement since (before the "
         "first inventory, the movements alone)."
@@ -218,6 +249,46 @@ class PickLinePublic(BaseModel):
     bins: list[str] = Field(description="The bins that hold the item.")
 
 
+class UnknownStockPublic(BaseModel):
+    site: str
+    cabinet: Annotated[str, Named(*PLACE)]
+    cabinet_name: str | None = None
+    ward: Annotated[str | None, Named("location")]
+    ward_name: str | None = None
+
+
 class ReplenishmentPublic(BaseModel):
     data: list[PickLinePublic] = Field(description="By ward, cabinet and GTIN.")
     count: int
+    unknown_stock: list[UnknownStockPublic] = Field(
+        default_factory=list,
+        description="Cabinets with par levels that have not reported a full inventory: their stock, and so what "
+        "they need, is unknown (the list does not say they are at par).",
+    )
+
+
+class RouteStopPublic(BaseModel):
+    node: Annotated[str, Named(*PLACE)]
+    node_name: str | None = None
+    done: bool = Field(description="The robot has reached it.")
+
+
+class DeliveryRobotPublic(BaseModel):
+    robot: Annotated[str, Named("device")]
+    robot_name: str | None = None
+    state: str = Field(description="online / offline / unknown.")
+    task: str | None = Field(description="driving, waiting, charging, blocked, paused, fault or idle; null offline.")
+    battery_pct: float | None
+    position_at: datetime | None
+
+
+class DeliveryRoutePublic(BaseModel):
+    delivery: str
+    robot: DeliveryRobotPublic | None = Field(description="The robot it is on; null before one took it.")
+    stops: list[RouteStopPublic] = Field(description="Departure to destination; empty when no route is known.")
+    leg_from: Annotated[str | None, Named(*PLACE)] = Field(description="The leg it is on now; null when not driving.")
+    leg_from_name: str | None = None
+    leg_to: Annotated[str | None, Named(*PLACE)]
+    leg_to_name: str | None = None
+    share_done: float | None = Field(description="The share of the route's length covered.")
+    eta: datetime | None = Field(description="Arrival at the pace so far; null when it cannot be told.")

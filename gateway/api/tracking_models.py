@@ -72,6 +72,9 @@ class FiguresPublic(BaseModel):
     p90_s: int | None
     targeted: int = Field(description="How many had a target.")
     within_target: float | None = Field(description="Share (0-1) of the targeted ones resulted within target.")
+    target_s: int | None = Field(
+        default=None, description="When grouped by priority: the rules' target for it (no category, no ward)."
+    )
     legs: list[LegFiguresPublic]
 
 
@@ -79,6 +82,7 @@ class TurnaroundPublic(BaseModel):
     since: datetime = Field(description="Collected at or after (inclusive).")
     until: datetime = Field(description="Collected before (exclusive).")
     group_by: GroupBy | None
+    on_time_goal: float = Field(description="The share (0-1) within target the lab aims for (the rules' goal).")
     overall: FiguresPublic
     groups: list[FiguresPublic]
 

@@ -7,7 +7,7 @@ views of a specimen's custody, alert acknowledgements, manual custody entries an
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -101,6 +101,20 @@ async def record(
                 detail=_clip(detail, 500),
             )
         )
+
+
+async def last_logins(store: HasEngine, names: Sequence[str]) -> dict[str, datetime]:
+    """When each of `names` last logged in (their newest `ok` login here); a name with none is left out."""
+    if not names:
+        return {}
+    c = access_audit.c
+    query = (
+        sa.select(c.actor, sa.func.max(c.at))
+        .where(c.action == "login", c.outcome == "ok", c.actor.in_(list(names)))
+        .group_by(c.actor)
+    )
+    async with engine_of(store).connect() as connection:
+        return {actor: at for actor, at in await connection.execute(query)}
 
 
 def _where(where: AuditFilter) -> list[sa.ColumnElement[bool]]:

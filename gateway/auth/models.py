@@ -61,6 +61,9 @@ class UserPublic(BaseModel):
     disabled: bool
     created_at: datetime
     updated_at: datetime
+    last_login_at: datetime | None = Field(
+        default=None, description="The user's last login in the access audit trail; null when none is recorded."
+    )
 
 
 class UserListPublic(BaseModel):

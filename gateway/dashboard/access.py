@@ -26,6 +26,7 @@ VIEWS: tuple[View, ...] = (
     View("pharmacy", "Pharmacy", "/pharmacy", frozenset({"pharmacy"})),
     View("engineering", "Engineering", "/engineering", frozenset({"engineer"})),
     View("alerts", "Alerts", "/alerts", frozenset({"lab", "pharmacy", "engineer"})),
+    View("admin", "Administration", "/admin", frozenset()),  # admin only: users, tokens, reference data, audit
 )
 VIEW = {view.name: view for view in VIEWS}
 HOME_BY_ROLE = {"lab": "lab", "pharmacy": "pharmacy", "engineer": "engineering", "admin": "lab"}

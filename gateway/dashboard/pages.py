@@ -170,6 +170,38 @@ async def pharmacy(request: Request) -> Response:
     return _view(request, principal, "pharmacy")
 
 
+@router.get("/pharmacy/deliveries/{delivery}")
+async def delivery(request: Request, delivery: Annotated[str, Path(max_length=64)]) -> Response:
+    """One delivery's page: contents, robot, route progress and timeline (js/delivery.js reads the API)."""
+    principal = await _open(request, "pharmacy")
+    if isinstance(principal, Response):
+        return principal
+    language = language_of(request)
+    try:
+        check_identifier(delivery, what="delivery id")
+    except InvalidIdentifierError as exc:
+        return _not_found(request, principal, language, str(exc), "/pharmacy")
+    if principal.scoped:  # another ward's delivery is as if unknown, as in the API
+        found = await request.app.state.stores.deliveries.get(delivery)
+        if found is None or not principal.can_see_ward(found[0].ward):
+            detail = translate(language, "pharmacy.delivery.not_found", id=delivery)
+            return _not_found(request, principal, language, detail, "/pharmacy")
+    title = f"{translate(language, 'pharmacy.delivery.heading')} {delivery}"
+    content = fragment("delivery", language, delivery=delivery)
+    return _html(
+        page(
+            principal,
+            language=language,
+            title=title,
+            view=VIEW["pharmacy"],
+            content=content,
+            script="js/delivery.js",
+            data={"delivery": delivery},
+            zones=_zones(request),
+        )
+    )
+
+
 @router.get("/engineering")
 async def engineering(request: Request) -> Response:
     principal = await _open(request, "engineering")
@@ -185,3 +217,31 @@ async def alerts(request: Request) -> Response:
     if isinstance(principal, Response):
         return principal
     return _view(request, principal, "alerts", data={"kinds": ",".join(ALERT_KINDS)}, script="js/alerts_page.js")
+
+
+ADMIN_SCREENS = ("users", "tokens", "reference", "audit")
+
+
+@router.get("/admin")
+async def admin_home(request: Request) -> Response:
+    return await admin(request, "users")
+
+
+@router.get("/admin/{screen}")
+async def admin(request: Request, screen: Annotated[str, Path(max_length=32)]) -> Response:
+    """Administration (admin only): one screen per tab, `templates/admin_{screen}.html` and `js/admin_{screen}.js`."""
+    principal = await _open(request, "admin")
+    if isinstance(principal, Response):
+        return principal
+    language, tab = language_of(request), f'href="/admin/{screen}"'
+    if screen not in ADMIN_SCREENS:
+        detail = translate(language, "admin.no_screen", screen=screen)
+        return _not_found(request, principal, language, detail, "/admin")
+    tabs = fragment("admin_tabs", language).replace(tab, f'{tab} aria-current="page"')
+    content = tabs + fragment(f"admin_{screen}", language)
+    title = f"{view_title(VIEW['admin'], language)} · {translate(language, f'admin.{screen}.tab')}"
+    script = f"js/admin_{screen}.js"
+    view, zones = VIEW["admin"], _zones(request)
+    return _html(
+        page(principal, language=language, title=title, view=view, content=content, script=script, zones=zones)
+    )

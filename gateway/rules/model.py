@@ -51,6 +51,15 @@ class ExpectedLegs(_Model):
 class TurnaroundRules(_Model):
     targets: list[TurnaroundTarget] = Field(min_length=1)
     expected_legs: ExpectedLegs = ExpectedLegs()
+    amber_slack_minutes: float = Field(
+        default=10,
+        ge=0,
+        le=24 * 60,
+        description="A specimen predicted on time with less slack than this is 'tight' (amber), not 'on track'.",
+    )
+    on_time_goal_percent: float = Field(
+        default=90, gt=0, le=100, description="The share of specimens resulted within target the lab aims for."
+    )
 
     @model_validator(mode="after")
     def _one_target_per_key(self) -> "TurnaroundRules":

@@ -82,13 +82,18 @@ async def make_ahead(connection: AsyncConnection, table: str, *, now: datetime, 
     """Make this month's partition and the next `ahead` months' that are missing; the months made.
 
     A month is made beside the table and attached once the default partition's rows of that month are in it
-    (PostgreSQL refuses a new partition whose rows sit in the default one).
+    (PostgreSQL refuses a new partition whose rows sit in the default one). Writers wait while a month is made (the
+    table is locked against them until the transaction ends): a row stored between the move and the attach would
+    stop the attach, and one routed to the default partition before it would be refused after it.
     """
     key = PARTITIONED[table]
     have = {month.start for month in await months(connection, table)}
+    wanted = [Month(table, month_start(now, plus=plus)) for plus in range(ahead + 1)]
+    if all(month.start in have for month in wanted):
+        return []
+    await connection.execute(sa.text(f'LOCK TABLE "{table}" IN SHARE ROW EXCLUSIVE MODE'))
     made = []
-    for plus in range(ahead + 1):
-        month = Month(table, month_start(now, plus=plus))
+    for month in wanted:
         if month.start in have:
             continue
         name = month.name

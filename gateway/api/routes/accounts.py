@@ -28,6 +28,7 @@ from gateway.auth.accounts import (
     token_by_secret,
     update_user,
 )
+from gateway.auth.audit_trail import last_logins
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.auth.models import (
     PasswordIn,
@@ -73,9 +74,11 @@ def _token(token: ServiceToken) -> TokenPublic:
 
 @router.get("/users", response_model=UserListPublic)
 async def users(db: DatabaseDep, limit: Limit = 100, offset: Offset = 0) -> UserListPublic:
-    """Every user by name (never a password hash)."""
+    """Every user by name (never a password hash), with their last login where the audit trail has one."""
     found, total = await list_users(db, limit=limit, offset=offset)
-    return UserListPublic(data=[_user(u) for u in found], count=total)
+    logins = await last_logins(db, [u.name for u in found])
+    data = [_user(u).model_copy(update={"last_login_at": logins.get(u.name)}) for u in found]
+    return UserListPublic(data=data, count=total)
 
 
 def _weak(exc: WeakPasswordError) -> HTTPException:

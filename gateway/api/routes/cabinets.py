@@ -1,12 +1,15 @@
-"""Cabinets: door, alarms and stock against par per bin, the fridge's temperature, the access log; the pick list."""
+"""Cabinets: door, alarms, the fridge's current temperature, stock per item against par (summed over its bins),
+fridge lines to check after an excursion, the temperature history, the access log; the pick list."""
 
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from contract import Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import CabinetsDep, ReferenceDep, TelemetryDep
+from gateway.api.deps import CabinetsDep, ClockDep, ReferenceDep, TelemetryDep
 from gateway.api.models import Problem
 from gateway.api.names import named
 from gateway.api.paging import Limit, Offset, page
@@ -18,22 +21,29 @@ from gateway.api.pharmacy_models import (
     CabinetBase,
     CabinetListPublic,
     CabinetPublic,
+    ExcursionPublic,
+    ItemStockPublic,
     PickLinePublic,
     ReplenishmentPublic,
     StockLinePublic,
     TemperaturePointPublic,
     TemperaturePublic,
+    UnknownStockPublic,
 )
 from gateway.api.routes.events import check_window
 from gateway.auth.deps import PrincipalDep, require
+from gateway.telemetry.store import TelemetryStore
+from gateway.tracking.cabinets.excursion import Excursion, latest_excursion
+from gateway.tracking.cabinets.items import item_stock
 from gateway.tracking.cabinets.queries import CabinetAmbiguousError, CabinetLookupError, CabinetView
-from gateway.tracking.cabinets.replenishment import is_below_par, on_hand
 from gateway.tracking.events import EventRecord
 
 MAX_PAGE = 500
 MAX_POINTS = 5000
 TEMPERATURE_METRIC = "fridge_temperature"
 """The MV-40's fridge reading (device_profiles/models/medvault-mv40.yaml)."""
+EXCURSION_WINDOW = timedelta(hours=24)
+"""How far back a fridge excursion flags the lines in the fridge."""
 
 router = APIRouter(prefix="/cabinets", tags=["cabinets"], dependencies=[require("pharmacy")])
 replenishment_router = APIRouter(prefix="/replenishment", tags=["cabinets"], dependencies=[require("pharmacy")])
@@ -52,7 +62,7 @@ _ACTIONS: dict[str, AccessAction] = {
 }
 
 
-def _base(view: CabinetView) -> dict[str, object]:
+def _base(view: CabinetView, temperature: tuple[float, datetime] | None) -> dict[str, object]:
     row = view.row
     return {
         "site": row.site,
@@ -65,14 +75,63 @@ def _base(view: CabinetView) -> dict[str, object]:
         "last_access_by": row.last_access_by,
         "inventory_at": row.inventory_at,
         "below_par": view.below_par(),
+        "temperature_c": temperature[0] if temperature else None,
+        "temperature_at": temperature[1] if temperature else None,
         "last_event_at": row.last_event_at,
         "event_count": row.event_count,
     }
 
 
+async def _temperature_now(telemetry: TelemetryStore, site: str, cabinet: str) -> tuple[float, datetime] | None:
+    """The fridge's latest reading: an alarm shows this, not the reading it was raised with."""
+    for reading in await telemetry.latest(site, cabinet):
+        if reading.metric == TEMPERATURE_METRIC:
+            return reading.value, reading.at
+    return None
+
+
+async def _excursion(telemetry: TelemetryStore, view: CabinetView, now: datetime) -> Excursion | None:
+    if not (view.rules and view.rules.refrigerated):
+        return None
+    points, _ = await telemetry.series(
+        site=view.row.site,
+        device=view.row.cabinet,
+        metric=TEMPERATURE_METRIC,
+        since=now - EXCURSION_WINDOW,
+        until=None,
+        limit=MAX_POINTS,
+        offset=0,
+    )
+    return latest_excursion((p.at, p.value) for p in points)
+
+
+def _items(view: CabinetView, excursion: Excursion | None) -> list[ItemStockPublic]:
+    """Per item, on hand over its bins against par; a fridge item held during an excursion is to be checked."""
+    known = view.row.inventory_at is not None
+    cold = view.rules.cold_bins if view.rules else []
+    check = ExcursionPublic(**asdict(excursion)) if excursion else None
+    public = []
+    for item in item_stock(view.stock, view.rules.par if view.rules else {}):
+        in_fridge = [line for line in item.lines if cold is None or line.bin in cold]
+        public.append(
+            ItemStockPublic(
+                gtin=item.gtin,
+                on_hand=item.on_hand,
+                par_min=item.par.min if item.par else None,
+                par_max=item.par.max if item.par else None,
+                below_par=item.below_par if known else None,
+                bins=list(item.bins),
+                cold=bool(in_fridge),
+                # Stock in the fridge now cannot be told apart from what was there during the excursion.
+                check=check if any(line.quantity > 0 for line in in_fridge) else None,
+            )
+        )
+    return public
+
+
 def _inventory(view: CabinetView) -> list[StockLinePublic]:
     par = view.rules.par if view.rules else {}
-    held = on_hand(view.stock)
+    below = {item.gtin: item.below_par for item in item_stock(view.stock, par)}
     public = []
     for line in view.stock:
         level = par.get(line.gtin)
@@ -85,7 +144,7 @@ def _inventory(view: CabinetView) -> list[StockLinePublic]:
                 quantity=line.quantity,
                 par_min=level.min if level else None,
                 par_max=level.max if level else None,
-                below_par=is_below_par(held.get(line.gtin, 0), level) if view.row.inventory_at else None,
+                below_par=below[line.gtin] if view.row.inventory_at else None,
                 updated_at=line.updated_at,
             )
         )
@@ -99,29 +158,44 @@ def _unknown(exc: CabinetLookupError) -> HTTPException:
 @router.get("", response_model=CabinetListPublic)
 async def read_cabinets(
     cabinets: CabinetsDep,
+    telemetry: TelemetryDep,
     caller: PrincipalDep,
     reference: ReferenceDep,
     site: Annotated[Identifier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, description=f"Page size; at most {MAX_PAGE} are returned.")] = 100,
     offset: Offset = 0,
 ) -> CabinetListPublic:
-    """Every cabinet heard from, by site and id: door, active alarms, last access and how many items are below par."""
+    """Every cabinet heard from, by site and id: door, active alarms, the fridge's current temperature, last access
+    and how many items are below par."""
     views, count = await cabinets.page(site=site, wards=caller.wards or None, limit=min(limit, MAX_PAGE), offset=offset)
-    data = [CabinetBase(**_base(view)) for view in views]
+    data = [
+        CabinetBase(**_base(view, await _temperature_now(telemetry, view.row.site, view.row.cabinet))) for view in views
+    ]
     return named(CabinetListPublic(data=data, count=count), reference)
 
 
 @router.get("/{cabinet}", response_model=CabinetPublic, responses=_NOT_FOUND)
 async def read_cabinet(
-    cabinets: CabinetsDep, caller: PrincipalDep, reference: ReferenceDep, cabinet: CabinetPath, site: SiteQuery = None
+    cabinets: CabinetsDep,
+    telemetry: TelemetryDep,
+    clock: ClockDep,
+    caller: PrincipalDep,
+    reference: ReferenceDep,
+    cabinet: CabinetPath,
+    site: SiteQuery = None,
 ) -> CabinetPublic:
-    """One cabinet: its state and what each bin holds (GTIN, lot, expiry, quantity) against the par levels."""
+    """One cabinet: its state, each item on hand over its bins against par, and what each bin holds."""
     try:
         view = await cabinets.view(cabinet, site, wards=caller.wards or None)
     except CabinetLookupError as exc:
         raise _unknown(exc) from None
+    excursion = await _excursion(telemetry, view, clock())
     public = CabinetPublic(
-        **_base(view), refrigerated=view.rules.refrigerated if view.rules else False, inventory=_inventory(view)
+        **_base(view, await _temperature_now(telemetry, view.row.site, view.row.cabinet)),
+        refrigerated=view.rules.refrigerated if view.rules else False,
+        items=_items(view, excursion),
+        excursion=ExcursionPublic(**asdict(excursion)) if excursion else None,
+        inventory=_inventory(view),
     )
     return named(public, reference)
 
@@ -224,6 +298,7 @@ async def read_replenishment(
 
     `count` is the whole list, `data` one page of it."""
     picks = await cabinets.pick_list(ward=ward, wards=caller.wards or None)
+    unknown = await cabinets.unknown_stock(ward=ward, wards=caller.wards or None)
     data = [
         PickLinePublic(
             site=p.site,
@@ -238,4 +313,5 @@ async def read_replenishment(
         )
         for p in page(picks, limit, offset)
     ]
-    return named(ReplenishmentPublic(data=data, count=len(picks)), reference)
+    unknown_stock = [UnknownStockPublic(site=row.site, cabinet=row.cabinet, ward=at) for row, at in unknown]
+    return named(ReplenishmentPublic(data=data, count=len(picks), unknown_stock=unknown_stock), reference)

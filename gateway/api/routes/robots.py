@@ -1,4 +1,4 @@
-"""Robots: the site's node graph they drive on, and where each robot is now with its battery."""
+"""Robots: the site's node graph they drive on, and where each robot is now, what it is doing, with its battery."""
 
 from datetime import datetime
 from typing import Annotated
@@ -11,6 +11,7 @@ from gateway.api.deps import ReferenceDep, RobotsDep, SettingsDep
 from gateway.api.models import Problem
 from gateway.api.names import PLACE, Named, named
 from gateway.auth.deps import PrincipalDep, require
+from gateway.tracking.devices.fold import DeviceRow
 from gateway.tracking.devices.site_map import MapFileError, SiteMap, site_map
 
 router = APIRouter(prefix="/robots", tags=["robots"], dependencies=[require("pharmacy", "engineer")])
@@ -45,6 +46,12 @@ class RobotPublic(BaseModel):
     robot: Annotated[str, Named("device")]
     robot_name: str | None = None
     state: str = Field(description="online / offline / unknown, as the edge reports it.")
+    task: str | None = Field(
+        default=None,
+        description="What it is doing, from its VDA 5050 state (edge/drivers/vda5050_task.py): driving, waiting, "
+        "charging, blocked, paused, fault or idle; null while it is not online (no stale state) or before its first.",
+    )
+    faults: list[str] = Field(default_factory=list, description="Its active faults' descriptions, the oldest first.")
     battery_pct: float | None = Field(description="The latest battery charge; null before the first.")
     x: float | None = Field(description="The latest position on its floor, in metres; null before the first.")
     y: float | None
@@ -65,6 +72,11 @@ class RobotsPublic(BaseModel):
     graph: NodeGraphPublic | None = Field(description="The site's node graph; null when the gateway has no map for it.")
     data: list[RobotPublic]
     count: int
+
+
+def task_of(device: DeviceRow) -> str | None:
+    """The robot's task state while it is online; an offline robot's last word is not what it does now."""
+    return device.status if device.state == "online" else None
 
 
 def graph_public(graph: SiteMap) -> NodeGraphPublic:
@@ -100,6 +112,8 @@ async def read_robots(
                 site=device.site,
                 robot=device.device,
                 state=device.state,
+                task=task_of(device),
+                faults=[fault.description or fault.code for fault in device.faults],
                 battery_pct=battery.value if battery else None,
                 x=px.value if px else None,
                 y=py.value if py else None,

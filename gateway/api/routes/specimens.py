@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from contract import Barcode, Identifier
 from contract.events.specimen import SpecimenPriority
 from gateway.alerts.held import Held
-from gateway.api.deps import ClockDep, HeldDep, ReferenceDep, RulesDep, SpecimensDep
+from gateway.api.deps import CarriersDep, ClockDep, HeldDep, ReferenceDep, RulesDep, SpecimensDep
 from gateway.api.models import (
     CustodyPublic,
     CustodyStepPublic,
@@ -22,6 +22,7 @@ from gateway.api.models import (
     SpecimenListPublic,
     SpecimenPublic,
     SubjectPublic,
+    TransitPublic,
 )
 from gateway.api.names import named
 from gateway.api.page_models import paging_of
@@ -29,7 +30,9 @@ from gateway.api.paging import Cursor, Offset
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.rules import TrackingRules
 from gateway.storage.keyset_page import PageRequest
+from gateway.tracking.carriers.fold import TripRow
 from gateway.tracking.specimens.fold import (
+    SPECIMEN_STATUSES,
     CustodyStep,
     Ref,
     SpecimenRow,
@@ -41,12 +44,26 @@ from gateway.tracking.specimens.store import SpecimenFilter
 from gateway.tracking.specimens.turnaround import LegName, legs, outlook
 
 MAX_PAGE = 500
+OPEN: tuple[SpecimenStatus, ...] = tuple(s for s in SPECIMEN_STATUSES if s != "resulted")
 
 router = APIRouter(prefix="/specimens", tags=["specimens"], dependencies=[require("lab")])
 
 
 def _ref(ref: Ref | None) -> RefPublic | None:
     return RefPublic(kind=ref.kind, id=ref.id) if ref is not None else None
+
+
+def _transit(row: SpecimenRow, trip: TripRow | None) -> TransitPublic | None:
+    """The trip it is on, while the specimen is in transit in that carrier."""
+    if row.status != "in_transit" or trip is None or trip.carrier != row.carrier:
+        return None
+    return TransitPublic(
+        carrier=trip.carrier,
+        device=trip.device,
+        from_station=trip.from_station,
+        to_station=trip.to_station,
+        dispatched_at=trip.dispatched_at,
+    )
 
 
 def _held(held: Held | None) -> HeldPublic | None:
@@ -63,7 +80,9 @@ def _held(held: Held | None) -> HeldPublic | None:
     )
 
 
-def _base(row: SpecimenRow, rules: TrackingRules, now: datetime, held: Held | None = None) -> dict[str, object]:
+def _base(
+    row: SpecimenRow, rules: TrackingRules, now: datetime, held: Held | None = None, trip: TripRow | None = None
+) -> dict[str, object]:
     seen = outlook(row, rules, now)
     return {
         "barcode": row.barcode,
@@ -80,6 +99,7 @@ def _base(row: SpecimenRow, rules: TrackingRules, now: datetime, held: Held | No
         "place": row.location,
         "custodian": row.custodian,
         "carrier": row.carrier,
+        "transit": _transit(row, trip),
         "collected_at": row.collected_at,
         "dispatched_at": row.dispatched_at,
         "arrived_at": row.arrived_at,
@@ -130,6 +150,7 @@ def _step(step: CustodyStep) -> CustodyStepPublic:
 @router.get("", response_model=SpecimenListPublic)
 async def list_specimens(
     specimens: SpecimensDep,
+    carriers: CarriersDep,
     rules: RulesDep,
     clock: ClockDep,
     caller: PrincipalDep,
@@ -139,6 +160,9 @@ async def list_specimens(
     offset: Offset = 0,
     cursor: Cursor = None,
     status: Annotated[SpecimenStatus | None, Query(description="Only specimens in this status.")] = None,
+    open_: Annotated[
+        bool, Query(alias="open", description="true: only specimens not resulted yet (the lab's open work).")
+    ] = False,
     site: Annotated[Identifier | None, Query(description="Only specimens last seen at this site.")] = None,
     ward: Annotated[Identifier | None, Query(description="Only specimens ordered by this ward.")] = None,
     priority: Annotated[SpecimenPriority | None, Query()] = None,
@@ -167,6 +191,7 @@ async def list_specimens(
         priority=priority,
         category=category,
         overdue_at=now if overdue else None,
+        statuses=OPEN if open_ else None,
     )
     by_due = sort == "due" or (sort is None and (overdue or at_risk))
     found = await specimens.listing(
@@ -176,13 +201,18 @@ async def list_specimens(
         at_risk_at=now if at_risk else None,
     )
     held = await holds.of((row.site, row.barcode) for row in found.rows)
-    data = [SpecimenBase(**_base(row, rules.current, now, held.get((row.site, row.barcode)))) for row in found.rows]
+    trips = await carriers.under_way([row.barcode for row in found.rows if row.status == "in_transit"])
+    data = [
+        SpecimenBase(**_base(row, rules.current, now, held.get((row.site, row.barcode)), trips.get(row.barcode)))
+        for row in found.rows
+    ]
     return named(SpecimenListPublic(data=data, **paging_of(found)), reference)
 
 
 @router.get("/{barcode}", response_model=SpecimenPublic, responses={404: {"model": Problem}})
 async def read_specimen(
     specimens: SpecimensDep,
+    carriers: CarriersDep,
     rules: RulesDep,
     clock: ClockDep,
     caller: PrincipalDep,
@@ -205,8 +235,9 @@ async def read_specimen(
     steps = custody_steps(timeline)
     expected = _expected_s(row, in_force)
     held = await holds.of([(row.site, row.barcode)])
+    trips = await carriers.under_way([barcode]) if row.status == "in_transit" else {}
     public = SpecimenPublic(
-        **_base(row, in_force, clock(), held.get((row.site, row.barcode))),
+        **_base(row, in_force, clock(), held.get((row.site, row.barcode)), trips.get(barcode)),
         legs=[
             LegPublic(name=leg.name, start=leg.start, end=leg.end, seconds=leg.seconds, expected_s=expected[leg.name])
             for leg in legs(row)

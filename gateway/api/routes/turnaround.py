@@ -7,11 +7,12 @@ from fastapi import APIRouter, HTTPException, Query
 
 from contract import Identifier
 from contract.base import UtcDatetime
-from gateway.api.deps import ClockDep, ReferenceDep, SpecimensDep
+from gateway.api.deps import ClockDep, ReferenceDep, RulesDep, SpecimensDep
 from gateway.api.names import name_of
 from gateway.api.tracking_models import FiguresPublic, LegFiguresPublic, TurnaroundPublic
 from gateway.auth.deps import PrincipalDep, require
 from gateway.reference.model import ReferenceData
+from gateway.rules.model import TurnaroundRules
 from gateway.tracking.specimens.turnaround import Figures, GroupBy
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -20,7 +21,7 @@ MAX_WINDOW = timedelta(days=92)
 router = APIRouter(prefix="/turnaround", tags=["turnaround"], dependencies=[require("lab")])
 
 
-def _figures(figures: Figures, wards: ReferenceData | None = None) -> FiguresPublic:
+def _figures(figures: Figures, wards: ReferenceData | None = None, target_s: int | None = None) -> FiguresPublic:
     """The figures of a group; `wards` names the key when the groups are wards."""
     return FiguresPublic(
         key=figures.key,
@@ -30,6 +31,7 @@ def _figures(figures: Figures, wards: ReferenceData | None = None) -> FiguresPub
         p90_s=figures.p90_s,
         targeted=figures.targeted,
         within_target=figures.within_target,
+        target_s=target_s,
         legs=[LegFiguresPublic(leg=f.leg, count=f.count, p50_s=f.p50_s, p90_s=f.p90_s) for f in figures.legs],
     )
 
@@ -37,6 +39,7 @@ def _figures(figures: Figures, wards: ReferenceData | None = None) -> FiguresPub
 @router.get("", response_model=TurnaroundPublic)
 async def turnaround(
     specimens: SpecimensDep,
+    rules: RulesDep,
     clock: ClockDep,
     caller: PrincipalDep,
     reference: ReferenceDep,
@@ -60,10 +63,23 @@ async def turnaround(
             status_code=422, detail=f"the window is longer than {MAX_WINDOW.days} days; ask for a shorter one"
         )
     report = await specimens.turnaround(since, until, site=site, group_by=group_by, wards=caller.wards or None)
+    targets = rules.current.turnaround
     return TurnaroundPublic(
         since=since,
         until=until,
         group_by=group_by,
+        on_time_goal=targets.on_time_goal_percent / 100,
         overall=_figures(report.overall),
-        groups=[_figures(g, reference if group_by == "ward" else None) for g in report.groups],
+        groups=[
+            _figures(g, reference if group_by == "ward" else None, _target_s(targets, g.key, group_by))
+            for g in report.groups
+        ],
     )
+
+
+def _target_s(rules: TurnaroundRules, key: str | None, group_by: GroupBy | None) -> int | None:
+    """A priority group's target (the priority's own, without category or ward); None for other groupings."""
+    if group_by != "priority":
+        return None
+    minutes = rules.target_minutes(key, None, None)
+    return round(minutes * 60) if minutes is not None else None

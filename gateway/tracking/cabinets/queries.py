@@ -119,6 +119,20 @@ class CabinetQueries:
             picks = await below_par(connection, self._rules.current, ward=ward)
         return [p for p in picks if visible(p.ward, wards)]
 
+    async def unknown_stock(
+        self, *, ward: str | None = None, wards: tuple[str, ...] | None = None
+    ) -> list[tuple[CabinetRow, str]]:
+        """The cabinets with par levels heard from but without a full inventory yet, with their ward."""
+        rules = self._rules.current
+        managed = {
+            name: c.ward
+            for name, c in rules.cabinets.items()
+            if c.par and (ward is None or c.ward == ward) and visible(c.ward, wards)
+        }
+        async with self._db.engine.connect() as connection:
+            rows, _ = await list_cabinets(connection, only=sorted(managed), limit=10_000, offset=0)
+        return [(row, managed[row.cabinet]) for row in rows if row.inventory_at is None]
+
 
 async def _the_cabinet(
     connection: AsyncConnection, cabinet: str, site: str | None, rules: TrackingRules, wards: tuple[str, ...] | None

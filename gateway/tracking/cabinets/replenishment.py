@@ -1,15 +1,16 @@
 """The replenishment pick list: per cabinet and GTIN below its par minimum, how many to pick to bring it to max.
 
-On hand is the sum over the cabinet's bins and lots of the item. Only items with a par level are managed; an item
-with a par level that the cabinet holds none of is on hand 0.
+On hand is the sum over the cabinet's bins and lots of the item (`items.item_stock`, whose rows the stock table
+shows too). Only items with a par level are managed; an item with a par level that the cabinet holds none of is on
+hand 0.
 """
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gateway.rules.pharmacy import CabinetRules, ParLevel
+from gateway.rules.pharmacy import CabinetRules
 from gateway.tracking.cabinets.fold import StockLine
+from gateway.tracking.cabinets.items import item_stock
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,43 +30,23 @@ class PickLine:
     """The bins that hold (or held) the item; empty when the cabinet has never held it."""
 
 
-def on_hand(lines: Iterable[StockLine]) -> dict[str, int]:
-    """How many of each GTIN the cabinet holds, over all bins and lots."""
-    totals: dict[str, int] = defaultdict(int)
-    for line in lines:
-        totals[line.gtin] += line.quantity
-    return dict(totals)
-
-
-def is_below_par(held: int, par: ParLevel | None) -> bool:
-    return par is not None and held < par.min
-
-
 def pick_lines(site: str, cabinet: str, lines: Iterable[StockLine], rules: CabinetRules) -> list[PickLine]:
-    """The cabinet's pick lines, by GTIN."""
-    lines = list(lines)
-    totals = on_hand(lines)
-    bins: dict[str, set[str]] = defaultdict(set)
-    for line in lines:
-        bins[line.gtin].add(line.bin)
-    picks = []
-    for gtin, par in sorted(rules.par.items()):
-        held = totals.get(gtin, 0)
-        if is_below_par(held, par):
-            picks.append(
-                PickLine(
-                    site=site,
-                    cabinet=cabinet,
-                    ward=rules.ward,
-                    gtin=gtin,
-                    on_hand=held,
-                    par_min=par.min,
-                    par_max=par.max,
-                    quantity=par.max - held,
-                    bins=tuple(sorted(bins.get(gtin, ()))),
-                )
-            )
-    return picks
+    """The cabinet's pick lines, by GTIN: the items of its stock table (`item_stock`) that are below par."""
+    return [
+        PickLine(
+            site=site,
+            cabinet=cabinet,
+            ward=rules.ward,
+            gtin=item.gtin,
+            on_hand=item.on_hand,
+            par_min=item.par.min,
+            par_max=item.par.max,
+            quantity=item.par.max - item.on_hand,
+            bins=item.bins,
+        )
+        for item in item_stock(lines, rules.par)
+        if item.below_par and item.par is not None
+    ]
 
 
 def pick_list(

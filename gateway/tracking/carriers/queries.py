@@ -5,9 +5,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from gateway.storage.chunks import chunks
 from gateway.storage.database import Database
 from gateway.storage.keyset_page import Page, PageRequest
-from gateway.storage.tables import carrier_trips
+from gateway.storage.tables import carrier_loads, carrier_trips
 from gateway.storage.totals import Total
 from gateway.tracking.carriers.fold import IN_TRANSIT, TripRow
 from gateway.tracking.carriers.scope import TripScope
@@ -104,3 +105,28 @@ class CarrierQueries:
         """Which of these specimens `scope` may see."""
         async with self._db.engine.connect() as connection:
             return await scope.visible_barcodes(connection, barcodes)
+
+    async def under_way(self, barcodes: Sequence[str]) -> dict[str, TripRow]:
+        """The trip each of these specimens is in the tube on now (the latest dispatched), for those in transit."""
+        found: dict[str, TripRow] = {}
+        loads, trips = carrier_loads.c, carrier_trips.c
+        async with self._db.engine.connect() as connection:
+            for chunk in chunks(sorted(set(barcodes))):
+                query = (
+                    sa.select(loads.barcode, carrier_trips)
+                    .join(
+                        carrier_trips,
+                        sa.and_(
+                            trips.site == loads.site,
+                            trips.carrier == loads.carrier,
+                            trips.transaction == loads.transaction,
+                        ),
+                    )
+                    .where(loads.barcode.in_(chunk), trips.status.in_(IN_TRANSIT))
+                    .order_by(trips.dispatched_at)
+                )
+                for row in await connection.execute(query):
+                    values = row._asdict()
+                    barcode = values.pop("barcode")
+                    found[barcode] = TripRow(**{**values, "specimens": tuple(values["specimens"])})  # latest wins
+        return found

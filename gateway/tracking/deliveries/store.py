@@ -33,6 +33,7 @@ from gateway.tracking.deliveries.fold import (
     delivery_steps,
     fold_delivery,
 )
+from gateway.tracking.deliveries.search import DeliverySearch
 
 RESTOCK_LOOKBACK = timedelta(days=1)
 """How long before a delivery's first event a restock naming it still counts (clocks of two systems disagree)."""
@@ -138,13 +139,14 @@ async def delivery_page(
     statuses: Sequence[str] | None = None,
     updated_since: datetime | None = None,
     updated_before: datetime | None = None,
+    search: DeliverySearch | None = None,
 ) -> Page[DeliveryRow]:
     """One page of deliveries by keyset, the most recently active first, and the total (`storage/totals.py`).
 
     `in_progress` True: not yet handed over, stocked or failed (False: the others). `overdue_at`: only those
     still in progress whose due time has passed at that instant. `wards`: only deliveries for one of these wards.
     `ids`, `statuses`: only these deliveries, statuses. `updated_since` / `updated_before`: only those whose latest
-    event happened at or after / before these instants.
+    event happened at or after / before these instants. `search`: only those it matches (`DeliverySearch`).
     """
     c = deliveries.c
     where: list[sa.ColumnElement[bool]] = [
@@ -161,8 +163,10 @@ async def delivery_page(
         where.append(c.status.in_(OPEN) if in_progress else c.status.in_(sorted(DONE)))
     if overdue_at is not None:
         where += [c.status.in_(OPEN), c.due_at < overdue_at]
+    if search is not None:
+        where.append(search.clause())
     scope = repr((status, ward, wards, robot, in_progress, overdue_at is not None, ids, statuses))
-    scope += repr((updated_since, updated_before))
+    scope += repr((updated_since, updated_before, search))
     return await keyset_page(
         connection,
         sa.select(deliveries),

@@ -33,6 +33,8 @@ class SiteEdge(BaseModel):
     start: str
     end: str
     one_way: bool = False
+    length: float | None = None
+    """In metres, where the straight line between its nodes is not the way (an elevator between floors)."""
 
 
 class SiteMap(BaseModel):

@@ -18,7 +18,8 @@ from gateway.tracking.specimens.fold import SpecimenRow
 LegName = Literal["collection_to_dispatch", "transit", "arrival_to_sorted", "arrival_to_result", "total"]
 LEGS: tuple[LegName, ...] = ("collection_to_dispatch", "transit", "arrival_to_sorted", "arrival_to_result", "total")
 
-OutlookState = Literal["met", "missed", "on_track", "at_risk", "overdue", "untargeted"]
+OutlookState = Literal["met", "missed", "on_track", "tight", "at_risk", "overdue", "untargeted"]
+"""`tight`: predicted on time, with less slack than the rules' `turnaround.amber_slack_minutes`."""
 GroupBy = Literal["priority", "ward", "hour", "category"]
 
 
@@ -88,7 +89,8 @@ def predicted_result(row: SpecimenRow, rules: TrackingRules, now: datetime) -> d
 
 
 def outlook(row: SpecimenRow, rules: TrackingRules, now: datetime) -> Outlook:
-    """Met or missed once resulted; before that overdue (past due), at risk (predicted late), or on track."""
+    """Met or missed once resulted; before that overdue (past due), at risk (predicted late), tight (on time with
+    less slack than `amber_slack_minutes`), or on track."""
     due = row.due_at
     if due is None:  # nothing to make (no collection reported): no prediction either, only the result if any
         return Outlook(state="untargeted", due_at=None, predicted_at=row.resulted_at, slack_s=None)
@@ -102,6 +104,8 @@ def outlook(row: SpecimenRow, rules: TrackingRules, now: datetime) -> Outlook:
         state = "overdue"
     elif predicted > due:
         state = "at_risk"
+    elif slack < rules.turnaround.amber_slack_minutes * 60:
+        state = "tight"
     else:
         state = "on_track"
     return Outlook(state=state, due_at=due, predicted_at=predicted, slack_s=slack)

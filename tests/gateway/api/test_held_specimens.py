@@ -78,6 +78,7 @@ async def test_a_specimen_in_a_carrier_held_by_a_blocked_zone_shows_held_until_t
         "alert_id": alert["id"],
         "kind": "device.fault",
         "device": "tubes-1",
+        "device_name": None,  # no reference data in this test
         "fault": "zone_blocked",
         "zone": "zone-b",
         "since": "2026-11-23T09:12:00Z",

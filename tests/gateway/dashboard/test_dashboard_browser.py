@@ -112,6 +112,10 @@ async def test_a_ward_scoped_lab_user_cannot_open_another_wards_specimen(
     await page.goto("/lab")
     await page.keyboard.type("S-ICU-1", delay=5)
     await page.keyboard.press("Enter")
+    # The same answer as for a barcode nobody knows, and no link to wait for it on its page.
+    await expect(page.locator("#scan-answer")).to_contain_text("Barcode S-ICU-1 is not known")
+    await expect(page.locator("#scan-watch")).to_have_count(0)
+    await page.goto("/lab/specimens/S-ICU-1")
     await expect(page.locator("#not-found")).to_contain_text("No specimen S-ICU-1 that you may see")
     await expect(page.locator("ol.timeline")).to_have_count(0)
 

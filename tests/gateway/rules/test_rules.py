@@ -81,6 +81,23 @@ def test_an_invalid_alerts_section_names_the_field_and_the_reason(alerts: str, f
     assert reason in problem.reason
 
 
+def test_the_amber_threshold_defaults_to_10_minutes_and_is_set_in_the_turnaround_section() -> None:
+    assert default_rules().turnaround.amber_slack_minutes == 10
+    set_to_5 = "turnaround: {targets: [{priority: stat, minutes: 30}], amber_slack_minutes: 5}\n"
+    assert parse_rules(set_to_5, "x").turnaround.amber_slack_minutes == 5
+
+
+@pytest.mark.parametrize(
+    ("minutes", "reason"), [("-1", "greater than or equal to 0"), ("1441", "less than or equal to 1440")]
+)
+def test_an_amber_threshold_out_of_range_names_the_field(minutes: str, reason: str) -> None:
+    [problem] = problems(
+        f"turnaround: {{targets: [{{priority: stat, minutes: 30}}], amber_slack_minutes: {minutes}}}\n"
+    )
+    assert problem.field == "turnaround.amber_slack_minutes"
+    assert reason in problem.reason
+
+
 @pytest.mark.parametrize(
     ("text", "reason"),
     [

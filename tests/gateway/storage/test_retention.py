@@ -1,6 +1,7 @@
 """Retention: months older than a table's retention are archived to a file and dropped (PostgreSQL) or their rows
 deleted in batches (SQLite); months ahead are made before rows arrive; nothing younger is touched."""
 
+import asyncio
 import csv
 import gzip
 import hashlib
@@ -166,3 +167,48 @@ def test_events_must_outlast_the_custody_records_that_vouch_for_them(tmp_path: P
         GatewaySettings(data_dir=tmp_path, events_retention_days=400, custody_retention_days=3650)
     both = GatewaySettings(data_dir=tmp_path, events_retention_days=3650, custody_retention_days=3650)
     assert both.resolved_archive_dir == tmp_path / "archive"
+
+
+async def test_rows_stored_while_their_month_is_made_are_neither_refused_nor_lost(db: Database) -> None:
+    """Ingest does not stop while the maintenance pass makes a month: an insert that began before the month was
+    attached must not be refused by the default partition's new constraint (seen as "new row for relation
+    events_default violates partition constraint"), and every row ends up stored."""
+    if db.dialect != "postgresql":
+        pytest.skip("partitions are PostgreSQL's")
+    stored: list[datetime] = []
+    refused: list[str] = []
+    making = asyncio.Event()
+
+    async def insert_rows(start: datetime) -> None:
+        n = 0
+        while not making.is_set() or n < 20:
+            at = start + timedelta(minutes=n)
+            try:
+                async with db.engine.begin() as connection:
+                    await connection.execute(sa.insert(events), [event_row(at)])
+                stored.append(at)
+            except sa.exc.DBAPIError as exc:
+                refused.append(str(exc.orig))
+            n += 1
+            await asyncio.sleep(0)
+            if n > 400:
+                break
+
+    for month in range(1, 7):  # months no partition holds yet: rows go to the default partition until made
+        start = datetime(2031, month, 1, tzinfo=UTC)
+        making.clear()
+        inserters = [asyncio.create_task(insert_rows(start + timedelta(days=k))) for k in range(3)]
+        await asyncio.sleep(0.05)
+        async with db.engine.begin() as connection:
+            await make_ahead(connection, "events", now=start, ahead=0)
+        making.set()
+        await asyncio.gather(*inserters)
+
+    assert refused == []
+    async with db.engine.connect() as connection:
+        count = await connection.scalar(
+            sa.select(sa.func.count())
+            .select_from(events)
+            .where(events.c.occurred_at >= datetime(2031, 1, 1, tzinfo=UTC))
+        )
+    assert count == len(stored)

@@ -96,6 +96,20 @@ def test_the_outlook_says_early_whether_the_target_will_be_made(
     assert seen.slack_s == (30 - predicted_minute) * 60
 
 
+@pytest.mark.parametrize(
+    ("amber_minutes", "state"),
+    [(10, "tight"), (4, "on_track"), (0, "on_track")],  # 4 min of slack: amber below the threshold, not at it
+)
+def test_a_specimen_on_time_with_little_slack_is_tight_not_on_track(amber_minutes: float, state: str) -> None:
+    rules = RULES.model_copy(
+        update={"turnaround": RULES.turnaround.model_copy(update={"amber_slack_minutes": amber_minutes})}
+    )
+    # Still at the ward at 13: 13 + 5 + 3 + 5 = 26, due at 30: 4 min to spare.
+    seen = outlook(row(), rules, T0 + 13 * MIN)
+    assert seen.slack_s == 4 * 60
+    assert seen.state == state
+
+
 def test_a_specimen_without_a_target_has_no_outlook_but_its_result() -> None:
     sorter_only = row("sorted", collected_at=None, target_s=None, due_at=None, priority=None)
     seen = outlook(sorter_only, RULES, T0)
@@ -292,6 +306,18 @@ async def test_turnaround_over_the_last_day_by_the_gateway_clock(api: httpx.Asyn
     window = {"since": "2026-11-23T00:00:00Z", "until": "2026-11-24T07:03:00Z"}
     older = (await api.get("/api/v1/turnaround", params=window)).json()
     assert (older["overall"]["count"], older["groups"]) == (2, [])  # S5 and S1 were collected in that window
+
+
+async def test_figures_by_priority_carry_its_target_and_every_answer_the_on_time_goal(
+    api: httpx.AsyncClient, store: Stores
+) -> None:
+    """What the lab's charts draw their target lines from: the rules' target per priority, the goal for the share."""
+    await seed(store, [("S1", "stat", "ed", T0, 20), ("S3", "routine", "4b", T0 + 10 * MIN, 50)])
+    body = (await api.get("/api/v1/turnaround", params={"group_by": "priority"})).json()
+    assert body["on_time_goal"] == 0.9
+    assert [(g["key"], g["target_s"]) for g in body["groups"]] == [("routine", 240 * 60), ("stat", 30 * 60)]
+    by_hour = (await api.get("/api/v1/turnaround", params={"group_by": "hour"})).json()
+    assert [g["target_s"] for g in by_hour["groups"]] == [None]  # an hour mixes priorities: no one target
 
 
 @pytest.mark.parametrize(

@@ -1,66 +1,80 @@
-// One specimen: where it is now, every custody step (time, place, handler), turnaround against target; live.
+// One specimen: where it is now (an error-lane tube with its lane, rack and position, in red), every custody step
+// (time, place, handler), turnaround against target; live. The scan box opens the next one.
 import { ApiError, getJson } from "./api.js";
 import { hospitalNow } from "./clock.js";
-import { badge, carried, coalesce, duration, el, fill, named, namedRef, table, timeEl, words } from "./format.js";
+import { coalesce, duration, el, fill, named, namedRef, table, timeEl } from "./format.js";
+import { t } from "./i18n.js";
+import { tNodes } from "./lab_nodes.js";
+import { heldBy, outlookBadge, priorityText, statusText, whereNow } from "./lab_place.js";
+import { scanBox } from "./lab_scan.js";
 import { follow } from "./live.js";
 
+scanBox();
 await hospitalNow().catch(() => {}); // times on the hospital's day show without a date
 
 const barcode = document.body.dataset.barcode;
 let current = null;
 let shownSteps = new Set();
 
-function fact(term, value) {
-  return el("div", {}, el("dt", { text: term }), el("dd", {}, value));
+function fact(key, value, attrs = {}) {
+  return el("div", attrs, el("dt", { text: t(key) }), el("dd", {}, value));
+}
+
+function outlookWords(s) {
+  const o = s.outlook;
+  if (o.state === "met" || o.state === "missed") return t("specimen.outlook.done", { took: duration(s.tat_s), target: duration(s.target_s) });
+  if (o.slack_s !== null && o.slack_s < 0) return t("specimen.outlook.late", { duration: duration(-o.slack_s) });
+  return t("specimen.outlook.slack", { duration: duration(o.slack_s ?? 0) });
 }
 
 function renderNow(s) {
-  const o = s.outlook;
-  const late = o.slack_s !== null && o.slack_s < 0;
-  const outlook = o.state === "met" || o.state === "missed"
-    ? `${words(o.state)}: ${duration(s.tat_s)} against ${duration(s.target_s)}`
-    : o.state === "untargeted" ? "no target" : `${late ? "late by" : "slack"} ${duration(Math.abs(o.slack_s ?? 0))}`;
+  const rejected = s.status === "rejected";
   fill(document.getElementById("now"), [
     el("dl", { class: "facts" },
-      fact("Status", badge(s.status, "info")),
-      fact("Where now", s.place ? carried(s.place, s.place_name, s) : named(s.location?.device, s.location?.device_name)),
-      fact("Held by", carried(s.custodian, s.custodian_name, s)),
-      fact("Carrier", s.carrier ?? "—"),
-      fact("Priority", s.priority ?? "—"),
-      fact("Test", s.category ?? "—"),
-      fact("Ward", named(s.ward, s.ward_name)),
-      fact("Collected", timeEl(s.collected_at)),
-      fact("Due", timeEl(s.due_at)),
-      fact("Outlook", el("span", {}, badge(o.state), " ", outlook)),
-      s.reason ? fact("Rejected because", words(s.reason)) : null),
+      fact("specimen.fact.status", el("span", { class: `badge ${rejected ? "bad" : "info"}` }, statusText(s.status))),
+      fact("specimen.fact.where", whereNow(s), { id: "where-now", class: rejected ? "error-lane-fact" : null }),
+      fact("specimen.fact.held_by", heldBy(s)),
+      fact("specimen.fact.carrier", s.carrier ? el("span", { class: "code", text: s.carrier }) : "—"),
+      fact("specimen.fact.priority", priorityText(s.priority)),
+      fact("specimen.fact.test", s.category ?? "—"),
+      fact("specimen.fact.ward", named(s.ward, s.ward_name)),
+      fact("specimen.fact.collected", timeEl(s.collected_at)),
+      fact("specimen.fact.due", timeEl(s.due_at)),
+      fact("specimen.fact.outlook", el("span", {}, outlookBadge(s), s.outlook.state === "untargeted" ? null : ` ${outlookWords(s)}`)),
+      s.reason ? fact("specimen.fact.rejected_because", t(`specimen.reason.${s.reason}`)) : null),
   ]);
 }
+
+const eventName = (type) => t(`specimen.event.${String(type).replace(/^[a-z]+\./, "")}`);
 
 function renderTimeline(s) {
   const items = s.timeline.map((step) => {
     const isNew = shownSteps.size > 0 && !shownSteps.has(step.event_id);
     return el("li", { class: isNew ? "new" : null, "data-type": step.type },
       el("span", {}, timeEl(step.occurred_at)),
-      el("span", { class: "what", text: words(step.type) }),
-      el("span", { class: "where" }, "at ", namedRef(step.place), " · by ", namedRef(step.handler)));
+      el("span", { class: "what", text: eventName(step.type) }),
+      el("span", { class: "where" }, ...tNodes("specimen.step.where", { place: namedRef(step.place), handler: namedRef(step.handler) })));
   });
   shownSteps = new Set(s.timeline.map((step) => step.event_id));
-  fill(document.getElementById("timeline"), items.length ? [el("ol", { class: "timeline" }, items)] : [], "No steps yet.");
+  fill(document.getElementById("timeline"), items.length ? [el("ol", { class: "timeline" }, items)] : [], t("specimen.timeline.empty"));
 }
 
 function renderLegs(s) {
   const rows = s.legs.map((leg) => {
     const over = leg.seconds !== null && leg.expected_s !== null && leg.seconds > leg.expected_s;
     return el("tr", {},
-      el("th", { scope: "row", text: words(leg.name) }),
+      el("th", { scope: "row", text: t(`specimen.leg.${leg.name}`) }),
       el("td", {}, timeEl(leg.start)), el("td", {}, timeEl(leg.end)),
       el("td", { class: "num", text: duration(leg.seconds) }),
       el("td", { class: "num", text: duration(leg.expected_s) }),
-      el("td", {}, leg.seconds === null ? "" : badge(over ? "over" : "ok", over ? "warn" : "ok")));
+      el("td", {}, leg.seconds === null ? "" : el("span", { class: `badge ${over ? "warn" : "ok"}` }, t(over ? "specimen.legs.over" : "specimen.legs.ok"))));
   });
-  fill(document.getElementById("legs"), [table(["Leg", "From", "To", { text: "Took", num: true }, { text: "Expected", num: true }, ""], rows, { caption: "Legs against their expected times" })]);
+  const legHeaders = [t("specimen.legs.col.leg"), t("specimen.legs.col.from"), t("specimen.legs.col.to"),
+    { text: t("specimen.legs.col.took"), num: true }, { text: t("specimen.legs.col.expected"), num: true }, ""];
+  fill(document.getElementById("legs"), [table(legHeaders, rows, { caption: t("specimen.legs.caption") })]);
   const custody = s.custodians.map((c) => el("tr", {}, el("td", {}, namedRef(c.handler)), el("td", {}, namedRef(c.place)), el("td", {}, timeEl(c.since)), el("td", {}, timeEl(c.until))));
-  fill(document.getElementById("custody"), custody.length ? [table(["Handler", "Place", "From", "Until"], custody, { caption: "Chain of custody" })] : [], "Nobody has handled it yet.");
+  const custodyHeaders = ["handler", "place", "from", "until"].map((key) => t(`specimen.custody.col.${key}`));
+  fill(document.getElementById("custody"), custody.length ? [table(custodyHeaders, custody, { caption: t("specimen.custody.caption") })] : [], t("specimen.custody.empty"));
 }
 
 async function load() {
@@ -68,7 +82,7 @@ async function load() {
     current = await getJson(`/api/v1/specimens/${encodeURIComponent(barcode)}`);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
-      fill(document.getElementById("specimen-problem"), [el("p", { class: "problem", id: "not-found", text: `No specimen ${barcode} yet: ${error.message}. The page updates as soon as it is scanned.` })]);
+      fill(document.getElementById("specimen-problem"), [el("p", { class: "problem", id: "not-found", text: t("specimen.not_yet", { barcode }) })]);
       return;
     }
     throw error;

@@ -1,25 +1,16 @@
 """The pharmacy's API against a running gateway: events and telemetry published over MQTT as an edge does, read
 back over HTTP. Runs on the embedded amqtt + SQLite and on the real Mosquitto + PostgreSQL."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import aiomqtt
 import httpx
-import pytest
 
-from contract import Event, Reading, Telemetry, Topics
-from gateway.rules import default_rules
-from gateway.rules.pharmacy import CabinetRules, ParLevel
-from gateway.service import Gateway
-from gateway.settings import GatewaySettings
-from mqttlink.url import BrokerAddress
-from tests.auth import authorised
+from contract import Event
 from tests.clock import SteppedClock
-from tests.infra import Infra
+from tests.gateway.pharmacy.api_reads import fridge, get, until
 from tests.pharmacy_events import (
-    EDGE,
     IBUPROFEN,
     INSULIN,
     PARACETAMOL,
@@ -31,84 +22,6 @@ from tests.pharmacy_events import (
     item,
     journey,
 )
-from tests.polling import eventually
-
-WARD_3A = CabinetRules(
-    ward="ward-3a",
-    refrigerated=True,
-    refrigerated_bins=["F-01"],
-    par={PARACETAMOL: ParLevel(min=25, max=40), IBUPROFEN: ParLevel(min=5, max=10), INSULIN: ParLevel(min=4, max=8)},
-)
-
-
-@pytest.fixture
-def now() -> SteppedClock:
-    return SteppedClock(T0 + timedelta(minutes=20))
-
-
-@pytest.fixture
-async def pharmacy_gateway(gateway_settings: GatewaySettings, now: SteppedClock) -> AsyncIterator[Gateway]:
-    """A gateway on the test's clock; raw telemetry kept for years, so the fixed test dates are never folded."""
-    settings = gateway_settings.model_copy(
-        update={
-            "ingest_batch_wait_ms": 5,
-            "telemetry_batch_wait_ms": 5,
-            "telemetry_raw_hours": 24 * 3650,
-            "telemetry_retention_days": 2 * 3650,
-        }
-    )
-    async with Gateway(settings, clock=now) as running:
-        assert running.store is not None
-        running.store.rules.current = default_rules().model_copy(update={"cabinets": {"cabinet-1": WARD_3A}})
-        yield running
-
-
-@pytest.fixture
-async def api(pharmacy_gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with authorised(pharmacy_gateway) as client:
-        yield client
-
-
-@pytest.fixture
-async def edge(infra: Infra, pharmacy_gateway: Gateway) -> AsyncIterator[Callable[..., Any]]:
-    """Publish events (QoS 1) and telemetry as the edge does."""
-    topics = Topics(SITE, EDGE, infra.topic_root)
-    broker = BrokerAddress.parse(infra.mqtt_url)
-    async with aiomqtt.Client(**broker.client_kwargs(), protocol=aiomqtt.ProtocolVersion.V311) as client:
-
-        async def publish(*messages: Event | Telemetry) -> None:
-            for message in messages:
-                topic = topics.telemetry if isinstance(message, Telemetry) else topics.events
-                await client.publish(topic, message.model_dump_json(exclude_none=True).encode(), qos=1)
-
-        yield publish
-
-
-async def get(api: httpx.AsyncClient, path: str, **params: Any) -> dict[str, Any]:
-    response = await api.get(path, params=params)
-    assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
-
-
-async def until(api: httpx.AsyncClient, path: str, accept: Callable[[dict[str, Any]], Any], **params: Any) -> Any:
-    async def probe() -> dict[str, Any]:
-        response = await api.get(path, params=params)
-        return response.json() if response.status_code == 200 else {}
-
-    return await eventually(probe, lambda body: bool(body) and accept(body), what=f"{path} {params}")
-
-
-def fridge(minute: float, celsius: float) -> Telemetry:
-    return Telemetry(
-        site=SITE,
-        edge=EDGE,
-        device="cabinet-1",
-        at=T0 + timedelta(minutes=minute),
-        readings=[
-            Reading(metric="fridge_temperature", value=celsius, unit="°C"),
-            Reading(metric="fridge_setpoint", value=5),
-        ],
-    )
 
 
 # -- deliveries ----------------------------------------------------------------------------------------------------
@@ -279,7 +192,7 @@ async def test_the_replenishment_pick_list(api: httpx.AsyncClient, edge: Callabl
             "bins": ["F-01"],
         },
     ]
-    assert (await get(api, "/api/v1/replenishment", ward="icu")) == {"data": [], "count": 0}
+    assert (await get(api, "/api/v1/replenishment", ward="icu")) == {"data": [], "count": 0, "unknown_stock": []}
 
 
 async def test_the_access_log_says_who_took_what_and_when(api: httpx.AsyncClient, edge: Callable[..., Any]) -> None:
@@ -329,4 +242,6 @@ async def test_before_its_first_inventory_a_cabinets_stock_against_par_is_unknow
         ("D1-01", 0, None),  # movements alone: 6 taken from an unknown count
         ("F-01", 0, None),
     ]
-    assert (await get(api, "/api/v1/replenishment")) == {"data": [], "count": 0}
+    picks = await get(api, "/api/v1/replenishment")
+    assert (picks["data"], picks["count"]) == ([], 0)  # not "every cabinet is at par": its stock is unknown
+    assert [(c["cabinet"], c["ward"]) for c in picks["unknown_stock"]] == [("cabinet-1", "ward-3a")]
