@@ -2,6 +2,7 @@
 
 import ipaddress
 import uuid
+import zoneinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -15,6 +16,14 @@ from contract.ids import check_identifier
 
 def _client_id() -> str:
     return f"wardlink-gateway-{uuid.uuid4().hex[:12]}"
+
+
+def _check_zone(zone: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{zone!r} is not an IANA time zone (e.g. Asia/Shanghai, Europe/Berlin, UTC)") from None
+    return zone
 
 
 class GatewaySettings(BaseSettings):
@@ -127,6 +136,43 @@ class GatewaySettings(BaseSettings):
     maps_dir: Path | None = None
     """A folder of robot node graphs, `{site}.yaml` in the format of device_profiles/maps; None: robots are listed
     without a map. `wardlink demo` points it at the packaged maps."""
+
+    # -- dashboard: hospital time (gateway/dashboard/render.py, docs/dashboard.md) -------------------------------
+    time_zone: str = "UTC"
+    """The IANA time zone the dashboard shows times in (`Asia/Shanghai`), for sites without their own below."""
+    site_time_zones: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    """Each site's own zone, `site=Area/City,...` from the environment (`campus-east=Asia/Urumqi`)."""
+
+    @field_validator("site_time_zones", mode="before")
+    @classmethod
+    def _site_zone_list(cls, value: object) -> object:
+        """`site=Area/City,site=Area/City` from the environment; a mapping as it is."""
+        if not isinstance(value, str):
+            return value
+        zones: dict[str, str] = {}
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            site, sep, zone = part.partition("=")
+            if not sep or not site.strip() or not zone.strip():
+                raise ValueError(f"{part!r} is not site=Area/City (e.g. general-hospital=Asia/Shanghai)")
+            zones[site.strip()] = zone.strip()
+        return zones
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        return _check_zone(zone)
+
+    @field_validator("site_time_zones")
+    @classmethod
+    def _known_site_zones(cls, zones: dict[str, str]) -> dict[str, str]:
+        return {
+            check_identifier(site, what="a site in WARDLINK_SITE_TIME_ZONES"): _check_zone(z)
+            for site, z in zones.items()
+        }
+
+    def zone_of(self, site: str | None) -> str:
+        """The time zone of `site`: its own, else the hospital's (`time_zone`)."""
+        return self.site_time_zones.get(site or "", self.time_zone)
 
     # -- HL7 v2 outbound: tell the LIS when a specimen reached the lab and was sorted (docs/integration.md)
     hl7_outbound_url: str | None = None

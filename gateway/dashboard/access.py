@@ -25,6 +25,7 @@ VIEWS: tuple[View, ...] = (
     View("lab", "Laboratory", "/lab", frozenset({"lab"})),
     View("pharmacy", "Pharmacy", "/pharmacy", frozenset({"pharmacy"})),
     View("engineering", "Engineering", "/engineering", frozenset({"engineer"})),
+    View("alerts", "Alerts", "/alerts", frozenset({"lab", "pharmacy", "engineer"})),
     View("admin", "Administration", "/admin", frozenset()),  # admin only: users, tokens, reference data, audit
 )
 VIEW = {view.name: view for view in VIEWS}

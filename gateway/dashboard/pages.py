@@ -1,4 +1,4 @@
-"""The dashboard's pages: login, each role's home, the lab, a specimen, pharmacy and engineering views.
+"""The dashboard's pages: login, each role's home, the lab, a specimen, pharmacy, engineering and alert history.
 
 Each page is a server-rendered shell; its JavaScript module reads the API and follows the live stream. Pages
 check the session themselves: anonymous callers go to /login, a role the view is not for gets a 403 page that
@@ -16,12 +16,19 @@ from gateway.auth.principal import Principal
 from gateway.dashboard import assets
 from gateway.dashboard.access import VIEW, View, home_of, viewer
 from gateway.dashboard.i18n import language_of, translate
-from gateway.dashboard.render import fragment, login_page, page, view_title
+from gateway.dashboard.render import Zones, fragment, login_page, page, view_title
+from gateway.rules.alerting import ALERT_KINDS
 
 router = APIRouter(include_in_schema=False)
 router.include_router(assets.router)
 
 NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _zones(request: Request) -> Zones:
+    """The hospital's time zone and each site's own, from the gateway's settings."""
+    settings = request.app.state.settings
+    return Zones(settings.time_zone, dict(settings.site_time_zones))
 
 
 def _html(body: str, status_code: int = 200) -> HTMLResponse:
@@ -33,7 +40,7 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303, headers=NO_STORE)
 
 
-def _refused(principal: Principal, view: View, language: str) -> HTMLResponse:
+def _refused(request: Request, principal: Principal, view: View, language: str) -> HTMLResponse:
     home = home_of(principal)
     roles = [translate(language, f"role.{role}") for role in sorted(view.roles | {"admin"})]
     needed = f" {translate(language, 'common.or')} ".join(roles)
@@ -47,21 +54,40 @@ def _refused(principal: Principal, view: View, language: str) -> HTMLResponse:
         home=home.path if home else "/login",
     )
     title = translate(language, "refused.title")
-    return _html(page(principal, language=language, title=title, view=None, content=content), 403)
+    return _html(
+        page(principal, language=language, title=title, view=None, content=content, zones=_zones(request)), 403
+    )
 
 
-def _not_found(principal: Principal, language: str, detail: str, back: str, status_code: int = 404) -> HTMLResponse:
+def _not_found(
+    request: Request, principal: Principal, language: str, detail: str, back: str, status_code: int = 404
+) -> HTMLResponse:
     content = fragment("not_found", language, detail=detail, back=back)
     title = translate(language, "not_found.title")
-    return _html(page(principal, language=language, title=title, view=None, content=content), status_code)
+    zones = _zones(request)
+    return _html(page(principal, language=language, title=title, view=None, content=content, zones=zones), status_code)
 
 
-def _view(request: Request, principal: Principal, name: str) -> HTMLResponse:
-    """A view's page: its template, and its script `js/{name}.js`."""
+def _view(
+    request: Request, principal: Principal, name: str, data: dict[str, str] | None = None, script: str | None = None
+) -> HTMLResponse:
+    """A view's page: its template, and its script (`js/{name}.js` unless named); `data` goes on <body> for it."""
     view, language = VIEW[name], language_of(request)
     content = fragment(name, language)
     title = view_title(view, language)
-    return _html(page(principal, language=language, title=title, view=view, content=content, script=f"js/{name}.js"))
+    script = script or f"js/{name}.js"
+    return _html(
+        page(
+            principal,
+            language=language,
+            title=title,
+            view=view,
+            content=content,
+            script=script,
+            data=data,
+            zones=_zones(request),
+        )
+    )
 
 
 async def _open(request: Request, name: str) -> Principal | Response:
@@ -70,7 +96,7 @@ async def _open(request: Request, name: str) -> Principal | Response:
     if principal is None:
         return _to_login(request)
     if not VIEW[name].allows(principal.role):
-        return _refused(principal, VIEW[name], language_of(request))
+        return _refused(request, principal, VIEW[name], language_of(request))
     return principal
 
 
@@ -89,7 +115,7 @@ async def home(request: Request) -> Response:
     if view is None:
         language = language_of(request)
         detail = translate(language, "not_found.no_view", role=translate(language, f"role.{principal.role}"))
-        return _not_found(principal, language, detail, "/login", status_code=403)
+        return _not_found(request, principal, language, detail, "/login", status_code=403)
     return RedirectResponse(view.path, status_code=303, headers=NO_STORE)
 
 
@@ -114,11 +140,13 @@ async def specimen(request: Request, barcode: Annotated[str, Path(max_length=128
     try:
         check_identifier(barcode, what="barcode")
     except InvalidIdentifierError as exc:
-        return _not_found(principal, language, translate(language, "not_found.bad_barcode", reason=exc), "/lab")
+        return _not_found(
+            request, principal, language, translate(language, "not_found.bad_barcode", reason=exc), "/lab"
+        )
     found = await request.app.state.stores.specimens.get(barcode)
     if principal.scoped and (found is None or not principal.can_see_ward(found[0].ward)):
         # Another ward's specimen and an unknown barcode get the same answer: a guessed barcode tells nothing.
-        return _not_found(principal, language, missing, "/lab")
+        return _not_found(request, principal, language, missing, "/lab")
     content = fragment("specimen", language, barcode=barcode)
     return _html(
         page(
@@ -129,6 +157,7 @@ async def specimen(request: Request, barcode: Annotated[str, Path(max_length=128
             content=content,
             script="js/specimen.js",
             data={"barcode": barcode},
+            zones=_zones(request),
         )
     )
 
@@ -151,13 +180,12 @@ async def delivery(request: Request, delivery: Annotated[str, Path(max_length=64
     try:
         check_identifier(delivery, what="delivery id")
     except InvalidIdentifierError as exc:
-        return _not_found(principal, language, str(exc), "/pharmacy")
+        return _not_found(request, principal, language, str(exc), "/pharmacy")
     if principal.scoped:  # another ward's delivery is as if unknown, as in the API
         found = await request.app.state.stores.deliveries.get(delivery)
         if found is None or not principal.can_see_ward(found[0].ward):
-            return _not_found(
-                principal, language, translate(language, "pharmacy.delivery.not_found", id=delivery), "/pharmacy"
-            )
+            detail = translate(language, "pharmacy.delivery.not_found", id=delivery)
+            return _not_found(request, principal, language, detail, "/pharmacy")
     title = f"{translate(language, 'pharmacy.delivery.heading')} {delivery}"
     content = fragment("delivery", language, delivery=delivery)
     return _html(
@@ -169,6 +197,7 @@ async def delivery(request: Request, delivery: Annotated[str, Path(max_length=64
             content=content,
             script="js/delivery.js",
             data={"delivery": delivery},
+            zones=_zones(request),
         )
     )
 
@@ -179,6 +208,15 @@ async def engineering(request: Request) -> Response:
     if isinstance(principal, Response):
         return principal
     return _view(request, principal, "engineering")
+
+
+@router.get("/alerts")
+async def alerts(request: Request) -> Response:
+    """The alert history: every alert the viewer may see, filtered and paged (`js/alerts_page.js`)."""
+    principal = await _open(request, "alerts")
+    if isinstance(principal, Response):
+        return principal
+    return _view(request, principal, "alerts", data={"kinds": ",".join(ALERT_KINDS)}, script="js/alerts_page.js")
 
 
 ADMIN_SCREENS = ("users", "tokens", "reference", "audit")
@@ -197,9 +235,13 @@ async def admin(request: Request, screen: Annotated[str, Path(max_length=32)]) -
         return principal
     language, tab = language_of(request), f'href="/admin/{screen}"'
     if screen not in ADMIN_SCREENS:
-        return _not_found(principal, language, translate(language, "admin.no_screen", screen=screen), "/admin")
+        detail = translate(language, "admin.no_screen", screen=screen)
+        return _not_found(request, principal, language, detail, "/admin")
     tabs = fragment("admin_tabs", language).replace(tab, f'{tab} aria-current="page"')
     content = tabs + fragment(f"admin_{screen}", language)
     title = f"{view_title(VIEW['admin'], language)} · {translate(language, f'admin.{screen}.tab')}"
     script = f"js/admin_{screen}.js"
-    return _html(page(principal, language=language, title=title, view=VIEW["admin"], content=content, script=script))
+    view, zones = VIEW["admin"], _zones(request)
+    return _html(
+        page(principal, language=language, title=title, view=view, content=content, script=script, zones=zones)
+    )

@@ -4,7 +4,9 @@ Templates are `string.Template`s (`$name` for a value) with `{{key}}` markers fo
 is rendered in one language, with that language's catalogue embedded for its scripts.
 """
 
+import json
 import re
+from dataclasses import dataclass, field
 from functools import cache
 from html import escape
 from pathlib import Path
@@ -37,6 +39,14 @@ def _localized(name: str, language: str, values: dict[str, str]) -> Template:
     return Template(MARKER.sub(message, _source(name)))
 
 
+@dataclass(frozen=True, slots=True)
+class Zones:
+    """The hospital's time zone (IANA), and each site's own where it has one: what times on a page are shown in."""
+
+    hospital: str = "UTC"
+    sites: dict[str, str] = field(default_factory=dict)
+
+
 def view_title(view: View, language: str) -> str:
     return translate(language, f"view.{view.name}")
 
@@ -65,15 +75,25 @@ def page(
     content: str,
     script: str | None = None,
     data: dict[str, str] | None = None,
+    zones: Zones | None = None,
 ) -> str:
-    """A staff page; `content` is already HTML (from `fragment`), `data` goes on <body> as data-* attributes."""
-    extra = "".join(f' data-{escape(key)}="{escape(value)}"' for key, value in (data or {}).items())
-    tag = f'<script type="module" src="{assets.url(script)}"></script>' if script else ""
-    tag += f'<script type="module" src="{assets.url("js/shell.js")}"></script>'
+    """A staff page; `content` is already HTML (from `fragment`), `data` goes on <body> as data-* attributes;
+    times on it are shown in `zones` (`data-tz`, and `data-site-zones` for sites with their own)."""
+    zones = zones or Zones()
+    attributes = {
+        "tz": zones.hospital,
+        **({"site-zones": json.dumps(zones.sites)} if zones.sites else {}),
+        **(data or {}),
+    }
+    extra = "".join(f' data-{escape(key)}="{escape(value)}"' for key, value in attributes.items())
+    # The shell's script first: its small graph runs before the view's, so the header's buttons work at once.
+    tag = f'<script type="module" src="{assets.url("js/shell.js")}"></script>'
+    tag += f'<script type="module" src="{assets.url(script)}"></script>' if script else ""
     values = {
         "title": title,
         "role_name": translate(language, f"role.{principal.role}"),
         "user": principal.name,
+        "zone": zones.hospital,
     }
     return _localized("shell", language, values).substitute(
         lang=language,

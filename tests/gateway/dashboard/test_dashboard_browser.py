@@ -98,7 +98,9 @@ async def test_a_lab_user_is_refused_the_engineering_view(gateway: Gateway, cont
     assert response is not None
     assert response.status == 403
     await expect(page.locator("#refused")).to_contain_text("The Engineering view needs the admin or engineer role")
-    await expect(page.get_by_role("navigation", name="Views").get_by_role("link")).to_have_text(["Laboratory"])
+    await expect(page.get_by_role("navigation", name="Views").get_by_role("link")).to_have_text(
+        ["Laboratory", "Alerts"]
+    )
 
 
 async def test_a_ward_scoped_lab_user_cannot_open_another_wards_specimen(
@@ -132,11 +134,14 @@ async def test_an_engineer_sees_the_devices_and_acknowledges_an_alert(
     device = page.locator('tr[data-device="sorter-1"]')
     await expect(device).to_have_attribute("data-state", "offline", timeout=LIVE_S)
     await expect(device).to_contain_text("no Modbus reply")
-    alert = page.locator("#alerts tr[data-state]").filter(has_text="sorter-1")
+    alert = page.locator("#inbox li[data-state]").filter(has_text="sorter-1")
     await expect(alert).to_have_attribute("data-state", "raised", timeout=LIVE_S)  # raised live by the alert pass
     await alert.get_by_role("button", name="Acknowledge").click()
+    await alert.get_by_label("Note (optional)").fill("power-cycled the sorter")
+    await alert.get_by_role("button", name="Acknowledge", exact=True).click()
     await expect(alert).to_have_attribute("data-state", "acknowledged", timeout=LIVE_S)
-    await expect(alert).to_contain_text("acknowledged by engineer-")
+    await expect(alert).to_contain_text("Acknowledged by engineer-")
+    await expect(alert).to_contain_text("power-cycled the sorter")
     await expect(page.locator("#simulation")).to_be_hidden()  # no simulator is attached to this gateway
     await screenshot(page, "engineering")
 

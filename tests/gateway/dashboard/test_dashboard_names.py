@@ -123,6 +123,7 @@ async def test_engineering_shows_devices_by_name_where_they_are_and_the_alerts_a
     await expect(known).to_contain_text("Main laboratory")
     unknown = page.locator('tr[data-device="sorter-2"] th .unknown-ref')
     await expect(unknown).to_have_attribute("title", UNKNOWN)
-    alert = page.locator("#alerts tr[data-state]").filter(has_text="Lab sorter")
-    await expect(alert).to_contain_text("device Lab sorter", timeout=rig.LIVE_S)  # raised by the alert pass
+    alert = page.locator("#inbox li[data-state]").filter(has_text="Lab sorter")
+    await expect(alert).to_contain_text("Lab sorter offline since", timeout=rig.LIVE_S)  # raised by the alert pass
+    await expect(alert.locator(".about .ref", has_text="Lab sorter")).to_have_attribute("title", "sorter-1")
     await rig.screenshot(page, "engineering-names")

@@ -72,17 +72,17 @@ async def test_the_root_sends_each_role_to_its_home(gateway: Gateway, role: str,
 @pytest.mark.parametrize(
     ("role", "allowed"),
     [
-        ("lab", {"/lab"}),
-        ("pharmacy", {"/pharmacy"}),
-        ("engineer", {"/engineering"}),
-        ("admin", {"/lab", "/pharmacy", "/engineering", "/admin"}),
+        ("lab", {"/lab", "/alerts"}),
+        ("pharmacy", {"/pharmacy", "/alerts"}),
+        ("engineer", {"/engineering", "/alerts"}),
+        ("admin", {"/lab", "/pharmacy", "/engineering", "/alerts", "/admin"}),
     ],
 )
 async def test_each_role_opens_its_views_and_is_refused_the_others(
     gateway: Gateway, role: str, allowed: set[str]
 ) -> None:
     async with logged_in(gateway, role) as client:
-        for path in ("/lab", "/pharmacy", "/engineering"):
+        for path in ("/lab", "/pharmacy", "/engineering", "/alerts", "/admin"):
             response = await client.get(path)
             assert response.status_code == (200 if path in allowed else 403), path
             assert response.headers["cache-control"] == "no-store"

@@ -1,4 +1,5 @@
 // The gateway's API from the browser: JSON in and out; 401 sends the person to the login page.
+import { t } from "./i18n.js";
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -21,13 +22,13 @@ async function request(method, path, body) {
   });
   if (response.status === 401 && !path.startsWith("/api/v1/auth/login")) {
     toLogin();
-    throw new ApiError(401, "not logged in");
+    throw new ApiError(401, t("api.not_logged_in"));
   }
   const text = await response.text();
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) {
     const detail = data && (data.detail || data.title);
-    throw new ApiError(response.status, typeof detail === "string" ? detail : `${method} ${path}: HTTP ${response.status}`);
+    throw new ApiError(response.status, typeof detail === "string" ? detail : t("api.failed", { status: response.status }));
   }
   return data;
 }

@@ -1,17 +1,17 @@
-// The engineering view: every device's health, the open alerts (acknowledge them), and simulator control.
+// The engineering view: the engineers' alert inbox, every device's health, and simulator control.
+import "./alerts_inbox.js";
 import { getJson, postJson } from "./api.js";
 import { hospitalNow } from "./clock.js";
-import { badge, coalesce, duration, el, fill, named, table, timeEl, words } from "./format.js";
+import { badge, coalesce, duration, el, named, table, timeEl } from "./format.js";
+import { t } from "./i18n.js";
 import { follow } from "./live.js";
-import { viewer } from "./shell.js";
+import { replaceKeepingFocus as fill } from "./render.js";
 
 await hospitalNow().catch(() => {}); // times on the hospital's day show without a date
 
 const problem = (id) => (error) => fill(document.getElementById(id), [el("p", { class: "problem", text: error.message })]);
 
 const ERROR_EVENTS = ["device.offline", "device.fault_raised"];
-/** Alert subjects the reference data names (a specimen's barcode or a delivery's id has no name to show). */
-const NAMED_SUBJECTS = new Set(["cabinet", "device", "edge"]);
 
 /** The latest readings whose metric name matches `pattern` (e.g. a poll latency the edge reports). */
 function reading(device, pattern) {
@@ -37,51 +37,21 @@ async function loadDevices() {
   );
   const rows = details.map((d) => {
     const latency = reading(d, /latency/);
-    return el("tr", { "data-device": d.device, "data-state": d.state },
+    return el("tr", { "data-key": `device-${d.site}-${d.device}`, "data-device": d.device, "data-state": d.state },
       el("th", { scope: "row" }, named(d.device, d.device_name),
         d.location ? el("div", { class: "empty" }, named(d.location, d.location_name)) : null),
       el("td", {}, badge(d.state)),
       el("td", {}, timeEl(d.since)),
-      el("td", {}, timeEl(d.last_seen_at), el("div", { class: "empty", text: `${duration((now - Date.parse(d.last_seen_at)) / 1000)} ago` })),
+      el("td", {}, timeEl(d.last_seen_at), el("div", { class: "empty", text: t("engineering.devices.ago", { duration: duration((now - Date.parse(d.last_seen_at)) / 1000) }) })),
       el("td", { class: "num", text: latency.length ? latency.map((r) => `${r.value.toFixed(0)} ${r.unit}`).join(", ") : "—" }),
       el("td", { class: "num", text: String(d.errors) }),
-      el("td", {}, d.faults.length ? d.faults.map((f) => el("div", {}, badge(f.severity), ` ${f.code}${f.component ? ` (${f.component})` : ""}`)) : "none"),
+      el("td", {}, d.faults.length ? d.faults.map((f) => el("div", {}, badge(f.severity), ` ${f.code}${f.component ? ` (${f.component})` : ""}`)) : t("engineering.devices.no_faults")),
       el("td", { text: d.status ?? d.offline_reason ?? "—" }),
       el("td", { text: d.edge }));
   });
-  const headers = ["Device", "State", "Since", "Last seen", { text: "Poll latency", num: true }, { text: "Errors, 24 h", num: true }, "Active faults", "Status", "Edge"];
-  fill(document.getElementById("devices"), rows.length ? [table(headers, rows, { caption: "Devices" })] : [], "No device has reported yet.");
-}
-
-async function acknowledge(alert, button) {
-  button.disabled = true;
-  try {
-    await postJson(`/api/v1/alerts/${alert.id}/acknowledge`, { by: viewer.name, note: "acknowledged on the dashboard" });
-    await loadAlerts();
-  } catch (error) {
-    button.disabled = false;
-    button.after(el("span", { class: "problem", role: "alert", text: error.message }));
-  }
-}
-
-async function loadAlerts() {
-  const alerts = await getJson("/api/v1/alerts", { state: "open", limit: "100" });
-  const rows = alerts.data.map((a) => {
-    const button = a.state === "raised"
-      ? el("button", { type: "button", class: "secondary", "aria-label": `Acknowledge alert ${words(a.kind)} on ${a.subject.id}` }, "Acknowledge")
-      : null;
-    button?.addEventListener("click", () => acknowledge(a, button));
-    return el("tr", { "data-alert": a.id, "data-state": a.state },
-      el("td", {}, badge(a.severity)),
-      el("td", { text: a.kind.replaceAll(/[._]/g, " ") }),
-      el("td", {}, `${a.subject.kind} `, NAMED_SUBJECTS.has(a.subject.kind) ? named(a.subject.id, a.subject.name) : a.subject.id,
-        a.ward ? el("div", { class: "empty" }, named(a.ward, a.ward_name)) : null),
-      el("td", { text: a.message }),
-      el("td", {}, timeEl(a.raised_at)),
-      el("td", {}, a.state === "acknowledged" ? el("span", {}, badge("acknowledged"), " by ", a.acknowledged_by_name ? named(a.acknowledged_by, a.acknowledged_by_name) : a.acknowledged_by) : button));
-  });
-  fill(document.getElementById("alerts"), rows.length ? [table(["Severity", "Kind", "About", "What to do", "Raised", ""], rows, { caption: "Open alerts" })] : [],
-    "No open alerts.");
+  const headers = ["device", "state", "since", "last_seen", { text: "latency", num: true }, { text: "errors", num: true }, "faults", "status", "edge"]
+    .map((h) => (typeof h === "string" ? t(`engineering.devices.col.${h}`) : { ...h, text: t(`engineering.devices.col.${h.text}`) }));
+  fill(document.getElementById("devices"), rows.length ? [table(headers, rows, { caption: t("engineering.devices.title") })] : [], t("engineering.devices.none"));
 }
 
 // -- simulators (shown only when GET /api/v1/simulation says some are attached) ---------------------------------
@@ -92,8 +62,8 @@ function select(id, label, options) {
 
 function scenarioForm(sim) {
   const form = el("form", { "data-simulator": sim.simulator },
-    select(`scenario-${sim.simulator}`, "Scenario", sim.scenarios),
-    el("button", { class: "primary", type: "submit" }, "Start scenario"),
+    select(`scenario-${sim.simulator}`, t("engineering.sim.scenario"), sim.scenarios),
+    el("button", { class: "primary", type: "submit", id: `start-${sim.simulator}` }, t("engineering.sim.start")),
     el("span", { role: "status", class: "result" }));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -103,16 +73,16 @@ function scenarioForm(sim) {
 }
 
 function faultForm(sim) {
-  const faultPick = select(`fault-${sim.simulator}`, "Fault", sim.faults.map((f) => f.fault));
-  const targetPick = select(`target-${sim.simulator}`, "Device", sim.faults[0]?.targets ?? []);
-  const minutes = el("div", {}, el("label", { for: `minutes-${sim.simulator}`, text: "Minutes" }),
+  const faultPick = select(`fault-${sim.simulator}`, t("engineering.sim.fault"), sim.faults.map((f) => f.fault));
+  const targetPick = select(`target-${sim.simulator}`, t("engineering.sim.device"), sim.faults[0]?.targets ?? []);
+  const minutes = el("div", {}, el("label", { for: `minutes-${sim.simulator}`, text: t("engineering.sim.minutes") }),
     el("input", { id: `minutes-${sim.simulator}`, type: "number", min: "1", step: "1", value: "10", required: true }));
   const form = el("form", { "data-simulator": sim.simulator }, faultPick, targetPick, minutes,
-    el("button", { class: "primary", type: "submit" }, "Inject fault"), el("span", { role: "status", class: "result" }));
+    el("button", { class: "primary", type: "submit", id: `inject-${sim.simulator}` }, t("engineering.sim.inject")), el("span", { role: "status", class: "result" }));
   const faultSelect = faultPick.querySelector("select"), targetSelect = targetPick.querySelector("select");
   faultSelect.addEventListener("change", () => {
     const offer = sim.faults.find((f) => f.fault === faultSelect.value);
-    targetSelect.replaceChildren(...(offer?.targets ?? []).map((t) => el("option", { value: t, text: t })));
+    targetSelect.replaceChildren(...(offer?.targets ?? []).map((target) => el("option", { value: target, text: target })));
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -129,7 +99,8 @@ async function send(form, path, body) {
   button.disabled = true;
   try {
     const record = await postJson(path, body);
-    result.textContent = record.status === "refused" ? `refused: ${record.reason}` : `${record.status}${record.reason ? `: ${record.reason}` : ""}`;
+    const status = t(`engineering.sim.status.${record.status === "refused" ? "refused" : "other"}`, { status: record.status });
+    result.textContent = record.reason ? t("engineering.sim.because", { status, reason: record.reason }) : status;
     result.className = `result badge ${record.status === "refused" ? "bad" : "ok"}`;
     refreshSimulation();
   } catch (error) {
@@ -153,24 +124,25 @@ async function loadSimulation() {
   if (!answer.attached) return;
   fill(document.getElementById("simulation-body"), answer.simulators.filter((s) => s.online).map((sim) => el("div", { class: "simulator" },
     el("h3", { text: `${sim.simulator}${sim.description ? `: ${sim.description}` : ""}` }),
-    el("p", {}, sim.scenario ? `Playing ${sim.scenario.name} at ${sim.scenario.speed}× since ` : "No scenario running.", sim.scenario ? timeEl(sim.scenario.started_at) : null),
+    el("p", {}, sim.scenario ? t("engineering.sim.playing", { name: sim.scenario.name, speed: sim.scenario.speed }) : t("engineering.sim.idle"),
+      sim.scenario ? [" ", timeEl(sim.scenario.started_at)] : null),
     sim.scenarios.length ? scenarioForm(sim) : null,
     sim.faults.length ? faultForm(sim) : null,
     sim.active_faults.length
-      ? table(["Active fault", "Device", "Until", "From"], sim.active_faults.map((f) => el("tr", {}, el("td", { text: f.fault }), el("td", { text: f.target }), el("td", {}, timeEl(f.ends_at)), el("td", { text: f.source }))), { caption: "Active faults" })
-      : el("p", { class: "empty", text: "No active fault." }))));
+      ? table(["fault", "device", "until", "from"].map((h) => t(`engineering.sim.col.${h}`)),
+        sim.active_faults.map((f) => el("tr", { "data-key": `fault-${f.fault}-${f.target}` }, el("td", { text: f.fault }), el("td", { text: f.target }), el("td", {}, timeEl(f.ends_at)), el("td", { text: f.source }))),
+        { caption: t("engineering.sim.col.fault") })
+      : el("p", { class: "empty", text: t("engineering.sim.no_fault") }))));
 }
 
 const refreshDevices = coalesce(() => loadDevices().catch(problem("devices")), 500);
-const refreshAlerts = coalesce(() => loadAlerts().catch(problem("alerts")), 250);
 const refreshSimulation = coalesce(() => loadSimulation().catch(problem("simulation-body")), 500);
-const refreshAll = () => { refreshDevices(); refreshAlerts(); refreshSimulation(); };
+const refreshAll = () => { refreshDevices(); refreshSimulation(); };
 
 refreshAll();
 follow({}, {
   onOpen: refreshAll,
   onChange: (change) => {
-    if (change.type.startsWith("alert.")) refreshAlerts();
     if (change.type.startsWith("device.") || change.subject_kind === "device") refreshDevices();
   },
 });

@@ -1,4 +1,6 @@
-// Formatting and DOM helpers shared by every view. Times are shown in UTC, consistently (the footer says so).
+// Formatting and DOM helpers shared by every view. Times are the hospital's (time.js; the footer names the zone).
+import { has, t } from "./i18n.js";
+import { clock, fullTime } from "./time.js";
 
 /** Build an element: el("td", {class: "num", text: "3"}, child, ...). Text is always set as text, never HTML. */
 export function el(tag, attrs = {}, ...children) {
@@ -18,38 +20,28 @@ export function el(tag, attrs = {}, ...children) {
 }
 
 const pad = (n) => String(n).padStart(2, "0");
-let today = new Date().toISOString().slice(0, 10);
 
-/** The hospital's day (UTC date of the gateway's now), so a simulated day's times show without a date. */
-export function setToday(iso) {
-  today = String(iso).slice(0, 10);
-}
+export { clock, setToday, zone, zoneOf } from "./time.js";
 
-/** "08:03:12" on the hospital's day (UTC), "2026-11-22 08:03" on another day; "—" for nothing. */
-export function clock(iso, { seconds = true } = {}) {
-  if (!iso) return "—";
-  const t = new Date(iso);
-  const hm = `${pad(t.getUTCHours())}:${pad(t.getUTCMinutes())}`;
-  const day = t.toISOString().slice(0, 10);
-  if (day !== today) return `${day} ${hm}`;
-  return seconds ? `${hm}:${pad(t.getUTCSeconds())}` : hm;
-}
-
-/** A <time> element showing `clock(iso)` with the full UTC instant as its machine-readable value. */
-export function timeEl(iso, options) {
+/** A <time> element showing `clock(iso)` in the hospital's zone (`site`'s own where it has one), the full instant
+ * with its zone on hover and as its machine-readable value. */
+export function timeEl(iso, options = {}) {
   if (!iso) return el("span", { text: "—" });
-  return el("time", { datetime: iso, title: `${iso.replace("T", " ").replace("Z", "")} UTC` }, clock(iso, options));
+  return el("time", { datetime: iso, title: fullTime(iso, options) }, clock(iso, options));
 }
 
 /** Seconds as people say it: "45 s", "4 min 12 s", "1 h 05 min", "2 d 3 h"; negative ones with a minus sign. */
 export function duration(seconds) {
   if (seconds === null || seconds === undefined) return "—";
   const sign = seconds < 0 ? "−" : "";
-  let s = Math.round(Math.abs(seconds));
-  if (s < 60) return `${sign}${s} s`;
-  if (s < 3600) return `${sign}${Math.floor(s / 60)} min${s % 60 ? ` ${pad(s % 60)} s` : ""}`;
-  if (s < 86400) return `${sign}${Math.floor(s / 3600)} h ${pad(Math.floor((s % 3600) / 60))} min`;
-  return `${sign}${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
+  const s = Math.round(Math.abs(seconds));
+  if (s < 60) return sign + t("time.duration.s", { s });
+  if (s < 3600) {
+    const m = Math.floor(s / 60);
+    return sign + (s % 60 ? t("time.duration.min_s", { m, s: pad(s % 60) }) : t("time.duration.min", { m }));
+  }
+  if (s < 86400) return sign + t("time.duration.h_min", { h: Math.floor(s / 3600), m: pad(Math.floor((s % 3600) / 60)) });
+  return sign + t("time.duration.d_h", { d: Math.floor(s / 86400), h: Math.floor((s % 86400) / 3600) });
 }
 
 /** "specimen.sorted" → "sorted"; "handed_over" → "handed over". */
@@ -66,21 +58,24 @@ export function words(value) {
 export function named(id, name, { kind } = {}) {
   if (id === null || id === undefined || id === "") return el("span", { text: "—" });
   if (name) return el("span", { class: "ref", title: kind ? `${id} (${kind})` : String(id), "data-id": id }, name);
-  const unknown = el("span", { class: "unknown-ref", title: "not in the reference data", "data-id": id }, id);
-  return kind ? el("span", {}, unknown, ` (${kind})`) : unknown;
+  const unknown = el("span", { class: "unknown-ref", title: t("format.unknown_ref"), "data-id": id }, id);
+  return kind ? el("span", {}, unknown, ` (${kindWord(kind)})`) : unknown;
 }
+
+/** What kind of place or holder an id is, in the page's language ("station", "检验科"); the code when unknown. */
+export const kindWord = (kind) => (has(`format.kind.${kind}`) ? t(`format.kind.${kind}`) : kind);
 
 /** A { kind, id, name } reference (a place or a handler) as `named` shows it; a tube carrier (an RFID tag, which
  * reference data does not list) shows as itself, unmarked. */
 export function namedRef(r) {
   if (!r) return el("span", { text: "—" });
-  if (r.kind === "carrier" && !r.name) return el("span", { text: `${r.id} (carrier)` });
+  if (r.kind === "carrier" && !r.name) return el("span", { text: `${r.id} (${kindWord("carrier")})` });
   return named(r.id, r.name, { kind: r.kind });
 }
 
 /** A specimen's place or holder: its carrier (in the tube) is an RFID tag the reference data does not list, so it
  * shows as "carrier C-77", not as unknown. */
-export const carried = (id, name, specimen) => (id && id === specimen.carrier && !name ? `carrier ${id}` : named(id, name));
+export const carried = (id, name, specimen) => (id && id === specimen.carrier && !name ? t("format.carrier", { id }) : named(id, name));
 
 /** A medication by its GTIN: name and strength from the formulary (the GTIN on hover), or the GTIN marked unknown. */
 export function drug({ gtin, medication_name: name, medication_strength: strength }) {
@@ -91,12 +86,13 @@ export function drug({ gtin, medication_name: name, medication_strength: strengt
 /** Plain text where no element fits (a <select>'s option, an SVG label): the name, else the id. */
 export const nameOr = (id, name) => name ?? id ?? "—";
 
+/** A state as a coloured badge, in the page's language where the catalogue has the word (`format.state.offline`). */
 export function badge(value, cls = value) {
-  return el("span", { class: `badge ${cls ?? ""}`, text: words(value) });
+  return el("span", { class: `badge ${cls ?? ""}`, text: has(`format.state.${value}`) ? t(`format.state.${value}`) : words(value) });
 }
 
 /** Replace a container's children; a message in italics when there is nothing. */
-export function fill(container, children, emptyText = "Nothing to show.") {
+export function fill(container, children, emptyText = t("format.nothing")) {
   container.replaceChildren(...(children.length ? children : [el("p", { class: "empty", text: emptyText })]));
 }
 

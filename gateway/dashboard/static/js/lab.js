@@ -1,3 +1,4 @@
+import "./alerts_inbox.js"; // the role's alert inbox (<section id="inbox">)
 // The lab view: the scan box, the board of specimens that need attention (with its filters), the STAT list, and
 // turnaround charts for the last 24 h against their targets; all live.
 import { getJson } from "./api.js";

@@ -5,7 +5,7 @@ import { t } from "./i18n.js";
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30000;
 
-function indicate(state) {
+function show(state) {
   const badge = document.getElementById("live");
   if (!badge) return;
   badge.dataset.state = state;
@@ -14,9 +14,11 @@ function indicate(state) {
 
 /**
  * Follow the stream with `filter` (subject_kind, subject_id, type). `onChange(change)` gets each change;
- * `onOpen()` runs on every (re)connection, so the view re-reads what it may have missed while away.
+ * `onOpen()` runs on every (re)connection, so the view re-reads what it may have missed while away. A `quiet` stream
+ * (the header's, beside the page's own) leaves the live badge to the page's stream.
  */
-export function follow(filter, { onChange, onOpen }) {
+export function follow(filter, { onChange, onOpen, quiet = false }) {
+  const indicate = quiet ? () => {} : show;
   let retry = RETRY_MIN_MS;
   let source = null;
   const params = new URLSearchParams(Object.entries(filter).filter(([, v]) => v));

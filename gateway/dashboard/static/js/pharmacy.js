@@ -1,3 +1,4 @@
+import "./alerts_inbox.js"; // the role's alert inbox (<section id="inbox">)
 // The pharmacy view: deliveries in progress and a search, robots on the node graph, every cabinet at a glance and
 // one in detail, the pick list; live.
 import { hospitalNow } from "./clock.js";

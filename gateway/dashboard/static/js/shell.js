@@ -1,4 +1,5 @@
-// What every staff page has: the logout button, the language switcher, and who is looking (from the page the server rendered).
+// What every staff page has: the logout button, the language switcher, who is looking (from the page the server
+// rendered), the hospital's clock and the viewer's alert count in the header, and toasts for new critical alerts.
 import { postJson } from "./api.js";
 import { choose } from "./i18n.js";
 
@@ -17,3 +18,7 @@ document.getElementById("logout")?.addEventListener("click", async () => {
 });
 
 document.getElementById("language")?.addEventListener("change", (event) => choose(event.target.value));
+
+// The header's clock and alert count load after the buttons above work: a person may log out at once.
+import("./header_clock.js");
+import("./alert_badge.js");
