@@ -4,7 +4,7 @@
 import { getJson } from "./api.js";
 import { el, fill, named, table, timeEl } from "./format.js";
 import { t } from "./i18n.js";
-import { keepingFocus } from "./lab_nodes.js";
+import { keepingFocus } from "./render.js";
 import { PRIORITIES, STATUSES, heldBy, heldReason, outlookBadge, priorityText, slackText, statusText, whereNow } from "./lab_place.js";
 
 const BOARD_ROWS = 30;

@@ -1,4 +1,4 @@
-// Small DOM helpers of the lab pages: messages with elements in their placeholders, and focus kept across re-renders.
+// Messages with elements in their placeholders (a link or a <time> inside a sentence), for the lab pages.
 import { t } from "./i18n.js";
 
 const PLACEHOLDER = /\{([a-z_][a-z0-9_]*)\}/g;
@@ -15,17 +15,4 @@ export function tNodes(key, params = {}) {
   }
   parts.push(text.slice(last));
   return parts.filter((part) => part !== "" && part !== null && part !== undefined);
-}
-
-/**
- * Re-render `container` with `render()` and give the keyboard focus back: a live refresh replaces the elements,
- * so the focused one (inside `container`, marked with `data-key`) is found again by its key and focused.
- */
-export function keepingFocus(container, render) {
-  const active = document.activeElement;
-  const key = active && container.contains(active) ? active.dataset?.key : undefined;
-  render();
-  if (key === undefined) return;
-  const again = container.querySelector(`[data-key="${CSS.escape(key)}"]`);
-  if (again) again.focus({ preventScroll: true });
 }

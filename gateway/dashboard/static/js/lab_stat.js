@@ -3,7 +3,7 @@
 import { getJson } from "./api.js";
 import { el, fill, named, table, timeEl } from "./format.js";
 import { t } from "./i18n.js";
-import { keepingFocus } from "./lab_nodes.js";
+import { keepingFocus } from "./render.js";
 import { heldReason, outlookBadge, slackText, whereNow } from "./lab_place.js";
 
 const SHOWN = 15;

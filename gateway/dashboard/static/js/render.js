@@ -13,7 +13,7 @@ function focusMark(container) {
   if (active.id) return { id: active.id, caret };
   const keyed = active.closest("[data-key]");
   if (!keyed || !container.contains(keyed)) return null;
-  const index = [...keyed.querySelectorAll(FOCUSABLE)].indexOf(active);
+  const index = keyed === active ? -1 : [...keyed.querySelectorAll(FOCUSABLE)].indexOf(active); // -1: the keyed one
   return { key: keyed.dataset.key, index, caret };
 }
 
@@ -22,7 +22,7 @@ function refocus(container, mark) {
   if (mark.id) target = document.getElementById(mark.id);
   else {
     const keyed = [...container.querySelectorAll("[data-key]")].find((node) => node.dataset.key === mark.key);
-    target = keyed ? keyed.querySelectorAll(FOCUSABLE)[mark.index] ?? null : null;
+    target = keyed && mark.index === -1 ? keyed : (keyed?.querySelectorAll(FOCUSABLE)[mark.index] ?? null);
   }
   if (!target || !container.contains(target)) return;
   target.focus({ preventScroll: true });
@@ -52,22 +52,34 @@ function restore(container, values) {
 }
 
 /**
- * Replace `container`'s children with `children` (a message in italics when there are none), keeping keyboard focus
- * on the equivalent element, what was typed in its controls, and the scroll positions of the panel, its wide tables and
- * the page. Give the elements
- * people act on an id, or put them inside an element with a `data-key` (a row's `data-key="alert-…"`).
+ * Run `render()`, which replaces what `container` shows, keeping keyboard focus on the equivalent element and the
+ * scroll positions of the panel, its wide tables and the page; with `values`, also what was typed in its controls
+ * (restored with a `change` event, so leave it off where a change re-renders the container).
  */
-export function replaceKeepingFocus(container, children, emptyText = t("format.nothing")) {
+export function keepingFocus(container, render, { values = false } = {}) {
   const mark = focusMark(container);
-  const values = entries(container);
+  const typed = values ? entries(container) : [];
   const before = scrolls(container);
   const page = [window.scrollX, window.scrollY];
-  container.replaceChildren(...(children.length ? children : [el("p", { class: "empty", text: emptyText })]));
+  render();
   scrolls(container).forEach((_, n) => {
     const node = n === 0 ? container : container.querySelectorAll(".scroll")[n - 1];
     if (before[n]) [node.scrollLeft, node.scrollTop] = before[n];
   });
-  restore(container, values);
+  restore(container, typed);
   if (mark) refocus(container, mark);
   if (window.scrollX !== page[0] || window.scrollY !== page[1]) window.scrollTo(page[0], page[1]);
+}
+
+/**
+ * Replace `container`'s children with `children` (a message in italics when there are none), keeping keyboard focus
+ * on the equivalent element, what was typed in its controls, and the scroll positions (`keepingFocus`). Give the
+ * elements people act on an id, or a `data-key` (on them or on an element around them: a row's `data-key="alert-…"`).
+ */
+export function replaceKeepingFocus(container, children, emptyText = t("format.nothing")) {
+  keepingFocus(
+    container,
+    () => container.replaceChildren(...(children.length ? children : [el("p", { class: "empty", text: emptyText })])),
+    { values: true },
+  );
 }
