@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from contract.ids import Identifier
-from gateway.api.names import Named, NamedByKind
+from gateway.api.names import DetailNames, Named, NamedByKind
 from gateway.api.page_models import KeysetListPublic
 
 
@@ -44,7 +44,12 @@ class AlertPublic(BaseModel):
     ward: Annotated[str | None, Named("location")]
     ward_name: str | None = None
     message: str = Field(description="What is wrong and what to do, for a person (ids, never patient data).")
-    details: dict[str, Any]
+    details: Annotated[dict[str, Any], DetailNames()]
+    details_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Names of the ids in `details` that the reference data knows (devices, wards, stations, "
+        "cabinets, robots, badges), by id.",
+    )
     raised_at: datetime = Field(description="When the gateway raised it (the gateway's clock).")
     acknowledged_at: datetime | None
     acknowledged_by: Annotated[str | None, Named("staff")] = Field(

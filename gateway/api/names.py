@@ -165,7 +165,31 @@ class DataNames:
         return {self.into: found}
 
 
-MARKERS = (Named, NamedByKind, Formulary, DevicePlace, DataNames)
+DETAIL_KEYS: Mapping[str, tuple[Kind, ...]] = {**DATA_KEYS, "device": ("device", "location")}
+"""The keys of an alert's details that hold ids people read (the device at fault besides an event's keys)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DetailNames:
+    """An alert's details: the name of every id its `DETAIL_KEYS` hold, by id, go in `into` (a screen that writes an
+    alert's text in its own language puts the name where the id would be)."""
+
+    into: str = "details_names"
+
+    def targets(self, field: str) -> tuple[str, ...]:
+        return (self.into,)
+
+    def names(self, reference: ReferenceData, field: str, model: BaseModel) -> dict[str, object]:
+        details: Mapping[str, Any] = getattr(model, field)
+        found: dict[str, str] = {}
+        for key, kinds in DETAIL_KEYS.items():
+            value = details.get(key)
+            if isinstance(value, str) and (name := name_of(reference, kinds, value)) is not None:
+                found[value] = name
+        return {self.into: found}
+
+
+MARKERS = (Named, NamedByKind, Formulary, DevicePlace, DataNames, DetailNames)
 
 
 @cache

@@ -242,6 +242,9 @@ async def test_alerts_name_their_ward_and_the_cabinet_or_device_they_are_about(
     assert (other["ward"], other["ward_name"], other["subject"]["name"]) == ("ward-4b", None, None)
     offline = next(a for a in alerts if a["subject"]["kind"] == "device" and a["subject"]["id"] == "sorter-1")
     assert offline["subject"]["name"] == "Lab sorter"
+    # the ids inside the details, named by id, for a screen that writes the alert's text in its own language
+    assert ajar["details_names"]["cabinet-1"] == "Ward 3A medication cabinet"
+    assert other["details_names"] == {}  # cabinet-2 and ward-4b are unknown to the reference data
     one = await get(api, f"/api/v1/alerts/{ajar['id']}")
     assert one["subject"]["name"] == "Ward 3A medication cabinet"
 
