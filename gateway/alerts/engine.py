@@ -149,6 +149,13 @@ async def reconcile(
     c = alerts.c
     evaluation = Evaluation(at=now, rules_version=rules.version, conditions=len(conditions))
     wanted = {condition.key: condition for condition in conditions}
+    # Keys a root cause now stands for: their alerts close without owing an acknowledgement (the root cause is owed).
+    explained = {
+        str(child["key"])
+        for condition in conditions
+        for child in condition.details.get("children") or ()
+        if "key" in child
+    }
     open_rows = list(await connection.execute(sa.select(alerts).where(c.open_key.is_not(None))))
     open_keys = {str(r.open_key) for r in open_rows}
     # Episodes are removals and rejections within the lookback, so their alerts were raised within it (plus slack
@@ -183,8 +190,13 @@ async def reconcile(
         elif row.kind in STICKY_KINDS:
             evaluation.kept += 1
             continue
-        owed = row.acknowledged_at is None and rules.alerts.enabled(row.kind) and rules.alerts.owed(row.severity)
-        if await _clear(connection, row.id, now, owed=owed):
+        owed = (
+            row.acknowledged_at is None
+            and row.open_key not in explained
+            and rules.alerts.enabled(row.kind)
+            and rules.alerts.owed(row.severity)
+        )
+        if await _clear(connection, row, now, owed=owed):
             evaluation.cleared.append(row.id)
 
     evaluation.escalated = await _escalate_unanswered(connection, rules, now)
@@ -238,7 +250,7 @@ async def _follow(
         if now_shown != (row.message, row.details, row.severity, row.audience):
             await connection.execute(
                 sa.update(alerts)
-                .where(alerts.c.id == row.id, alerts.c.open_key.is_not(None))
+                .where(alerts.c.id == row.id, alerts.c.open_key.is_not(None), _unanswered_as_seen(row))
                 .values(message=_fit(condition.message), details=details, severity=severity, audience=audience)
             )
         return
@@ -246,8 +258,12 @@ async def _follow(
         return
     await connection.execute(
         sa.update(alerts)
-        .where(alerts.c.id == row.id, alerts.c.open_key.is_not(None))
-        .values(severity=condition.severity, message=_fit(condition.message), details=dict(condition.details))
+        .where(alerts.c.id == row.id, alerts.c.open_key.is_not(None), _unanswered_as_seen(row))
+        .values(
+            severity=condition.severity,
+            message=_fit(condition.message),
+            details={**(row.details or {}), **condition.details},  # an acknowledgement's note stays
+        )
     )
 
 
@@ -303,7 +319,14 @@ async def _escalate_unanswered(connection: AsyncConnection, rules: TrackingRules
     return escalated
 
 
-async def _clear(connection: AsyncConnection, alert_id: UUID, now: datetime, *, owed: bool) -> bool:
+def _unanswered_as_seen(row: sa.Row[*tuple[Any, ...]]) -> sa.ColumnElement[bool]:
+    """The alert's acknowledgement is still as the pass read it: one that lands while the pass runs (another
+    transaction) makes the pass's change match nothing, and the next pass decides again from what is stored."""
+    c = alerts.c
+    return c.acknowledged_at.is_(None) if row.acknowledged_at is None else c.acknowledged_at == row.acknowledged_at
+
+
+async def _clear(connection: AsyncConnection, row: sa.Row[*tuple[Any, ...]], now: datetime, *, owed: bool) -> bool:
     """The condition is gone; an `owed` alert keeps its open key (listed, re-activated if the condition returns)."""
     c = alerts.c
     values: dict[str, Any] = {"state": "cleared", "cleared_at": now}
@@ -311,7 +334,7 @@ async def _clear(connection: AsyncConnection, alert_id: UUID, now: datetime, *, 
         values["open_key"] = None
     result = await connection.execute(
         sa.update(alerts)
-        .where(c.id == alert_id, c.open_key.is_not(None), c.state != "cleared")
+        .where(c.id == row.id, c.open_key.is_not(None), c.state != "cleared", _unanswered_as_seen(row))
         .values(**values)
         .returning(c.id)
     )

@@ -46,3 +46,20 @@ async def test_a_door_open_that_comes_to_hold_a_stat_specimen_at_risk_rises_to_c
     assert after.severity == "critical"
     assert after.details["stat_specimens"] == ["S1"]
     assert "1 STAT" in after.message
+
+
+async def test_an_at_risk_alert_a_later_jam_explains_closes_without_owing_an_acknowledgement(store: Stores) -> None:
+    """A STAT already at risk when the sorter jams becomes the jam's child: its own alert closes, and the lab is owed
+    one acknowledgement (the jam's), not one per specimen the jam now stands for."""
+    waiting = specimen("S1", "stat", status="scanned", device="sorter-1", due_at=T0 + 3 * MIN)
+    await pass_at(store, Snapshot(specimens=[waiting]), T0 + MIN)
+    async with store.db.engine.connect() as connection:
+        [at_risk], _ = await list_alerts(connection, AlertFilter(state="open"), limit=10, offset=0)
+    assert at_risk.kind == "specimen.at_risk"
+
+    await pass_at(store, Snapshot(faults=[fault("jam")], specimens=[waiting]), T0 + 2 * MIN)
+
+    async with store.db.engine.connect() as connection:
+        found, _ = await list_alerts(connection, AlertFilter(state="open"), limit=10, offset=0)
+    assert [(a.kind, a.owed) for a in found] == [("device.fault", False)]
+    assert [c["subject_id"] for c in found[0].details["children"]] == ["S1"]
