@@ -110,7 +110,7 @@ def page(
         extra=extra,
         nav=_nav(principal, view.name if view else None, language),
         live_state="connecting" if script else "off",
-        live_text=translate(language, "live.connecting" if script else "live.off"),
+        live_text=escape(translate(language, "live.connecting" if script else "live.off")),
         content=content,
     )
 

@@ -275,7 +275,7 @@ alerts = sa.Table(
     sa.Column("acknowledged_by", sa.String(64), nullable=True),
     sa.Column("cleared_at", UtcDateTime(), nullable=True),
     sa.Column("rules_version", sa.Integer(), nullable=False),
-    sa.Column("audience", sa.String(64), nullable=False),  # "lab,engineer": `gateway.alerts.audience` (0016)
+    sa.Column("audience", sa.String(64), nullable=False, server_default="engineer"),  # "lab,engineer" (0016)
     sa.Column("escalated_at", UtcDateTime(), nullable=True),
     sa.Column("escalation_level", sa.Integer(), nullable=False, server_default="0"),
     sa.Index("ix_alerts_state_raised", "state", "raised_at"),

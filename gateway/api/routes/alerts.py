@@ -4,12 +4,12 @@ A caller lists the alerts for their role by default (admin: every alert); `audie
 the others' alerts, read-only: only a role in an alert's audience (or admin) may acknowledge it.
 """
 
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from contract.base import UtcDatetime
 from gateway.alerts.alert_store import (
     AlertAlreadyClearedError,
     AlertFilter,
@@ -110,8 +110,8 @@ async def list_all(
             "alert; a role: the alerts for that role. Others' alerts are read-only."
         ),
     ] = "mine",
-    since: Annotated[datetime | None, Query(description="Raised at or after this (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Raised before this (ISO 8601).")] = None,
+    since: Annotated[UtcDatetime | None, Query(description="Raised at or after this (ISO 8601, with a zone).")] = None,
+    until: Annotated[UtcDatetime | None, Query(description="Raised before this (ISO 8601, with a zone).")] = None,
     acknowledged: Annotated[bool | None, Query(description="Only acknowledged (true) or unacknowledged.")] = None,
     active: Annotated[bool | None, Query(description="Only those whose condition holds (true), or cleared.")] = None,
 ) -> AlertListPublic:

@@ -175,6 +175,8 @@ async def test_the_history_view_filters_by_when_raised_acknowledged_and_active(
     assert await history(audience="engineer", active="true") == ["ward-edge"]
     bad = await admin("GET", "/api/v1/alerts", params={"audience": "nurse"})
     assert (bad.status_code, bad.headers["content-type"]) == (422, "application/problem+json")
+    no_zone = await admin("GET", "/api/v1/alerts", params={"since": "2026-11-23T08:05:00"})  # 08:05 where?
+    assert (no_zone.status_code, no_zone.headers["content-type"]) == (422, "application/problem+json")
 
 
 async def test_an_escalated_alert_reaches_the_next_role_and_the_live_stream(
