@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 PARTITIONED: dict[str, str] = {"events": "occurred_at", "custody_log": "recorded_at", "telemetry": "at"}
 """Each partitioned table and its partition key, as migration 0014 made them."""
 
+MAKE_LOCK_TIMEOUT = "5s"
+"""How long making a month waits for the table (writers wait behind it meanwhile); past it, the next pass tries."""
+
 _MONTHLY = re.compile(r"_p(\d{4})(\d{2})$")
 
 
@@ -91,6 +94,8 @@ async def make_ahead(connection: AsyncConnection, table: str, *, now: datetime, 
     wanted = [Month(table, month_start(now, plus=plus)) for plus in range(ahead + 1)]
     if all(month.start in have for month in wanted):
         return []
+    # Not behind a long reader for long: writers queue behind this lock; a pass that cannot have it soon tries again.
+    await connection.execute(sa.text(f"SET LOCAL lock_timeout = '{MAKE_LOCK_TIMEOUT}'"))
     await connection.execute(sa.text(f'LOCK TABLE "{table}" IN SHARE ROW EXCLUSIVE MODE'))
     made = []
     for month in wanted:
