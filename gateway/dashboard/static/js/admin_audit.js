@@ -4,6 +4,7 @@ import { send } from "./admin_api.js";
 import { clearErrors, fieldError, showErrors, when } from "./admin_forms.js";
 import { badge, el, fill, table } from "./format.js";
 import { t } from "./i18n.js";
+import { instantIn } from "./time.js";
 
 const form = document.getElementById("audit-filter");
 const list = document.getElementById("audit");
@@ -18,7 +19,7 @@ const outcomeName = (outcome) =>
 let rows = [];
 let cursor = null;
 
-/** The filter as API parameters; times typed in local time, sent as instants. Null (and a reason shown) if wrong. */
+/** The filter as API parameters; times typed in the hospital's time zone, sent as instants. Null (and a reason shown) if wrong. */
 function filters() {
   const params = new URLSearchParams();
   for (const name of ["actor", "action", "outcome"]) {
@@ -28,12 +29,12 @@ function filters() {
   for (const name of ["since", "until"]) {
     const value = form.elements[name].value;
     if (!value) continue;
-    const at = new Date(value);
-    if (Number.isNaN(at.getTime())) {
+    const at = instantIn(value); // typed in the hospital's time zone, like every time the pages show
+    if (at === null) {
       fieldError(form, name, t("admin.audit.bad_time"));
       return null;
     }
-    params.set(name, at.toISOString());
+    params.set(name, at);
   }
   const { since, until } = Object.fromEntries(params);
   if (since && until && since >= until) {

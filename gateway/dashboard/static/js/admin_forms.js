@@ -2,6 +2,7 @@
 // a confirmation before anything destructive, and dates in the reader's own clock.
 import { el } from "./format.js";
 import { t } from "./i18n.js";
+import { dated, fullTime } from "./time.js";
 
 /** "ward-3a, ward-4b" → ["ward-3a", "ward-4b"]; empty → [] (every ward). */
 export const wardList = (text) => text.split(/[,，\s]+/).map((w) => w.trim()).filter(Boolean);
@@ -19,15 +20,11 @@ export const roleName = (role) =>
     integration: t("admin.role.integration"),
   })[role] ?? role;
 
-const pad = (n) => String(n).padStart(2, "0");
-
-/** An instant in the reader's local time, with the date ("2026-12-06 16:03:12"); "never" for none. Audit entries
- * and logins are real time, not the hospital's simulated day, so they are not shown with `format.js`'s clock. */
+/** An instant in the hospital's time zone, always with the date ("2026/12/06 16:03:12"); "never" for none. Audit
+ * entries and logins are real time, not the hospital's simulated day, so they are not shown with the clock's "today". */
 export function when(iso) {
   if (!iso) return el("span", { text: t("admin.never") });
-  const at = new Date(iso);
-  const day = `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}`;
-  return el("time", { datetime: iso, title: iso }, `${day} ${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`);
+  return el("time", { datetime: iso, title: fullTime(iso) }, dated(iso));
 }
 
 // The admin screens read the API on demand; nothing on them follows the live stream, and the header says so.

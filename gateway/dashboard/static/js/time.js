@@ -43,12 +43,15 @@ export function clock(iso, { seconds = true, site } = {}) {
   return format(tz, { year, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }).format(date);
 }
 
+/** The instant with its date and seconds in the site's zone, whatever the day (audit entries, logins). */
+export function dated(iso, { site } = {}) {
+  return format(zoneOf(site), { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+    .format(new Date(iso));
+}
+
 /** The full instant with its date, zone and seconds, for a title on hover. */
 export function fullTime(iso, { site } = {}) {
-  const tz = zoneOf(site);
-  const text = format(tz, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
-    .format(new Date(iso));
-  return `${text} (${tz})`;
+  return `${dated(iso, { site })} (${zoneOf(site)})`;
 }
 
 /** How far `tz`'s wall clock is ahead of UTC at `ms`, in ms. */
