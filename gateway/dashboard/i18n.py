@@ -12,7 +12,6 @@ their browser asks for that we have, else English.
 import json
 import re
 from functools import cache
-from html import escape
 from pathlib import Path
 
 from fastapi import Request
@@ -58,11 +57,6 @@ def translate(language: str, key: str, **params: object) -> str:
     """The message `key` in `language` with its placeholders filled; English, then the key itself, if missing."""
     text = catalogue(language).get(key) or catalogue(DEFAULT).get(key) or key
     return PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), text)
-
-
-def localize(html: str, language: str) -> str:
-    """`html` with every `{{key}}` replaced by its message, HTML-escaped."""
-    return MARKER.sub(lambda m: escape(translate(language, m.group(1))), html)
 
 
 def catalogue_json(language: str) -> str:

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from gateway.dashboard import i18n
-from gateway.dashboard.i18n import LANGUAGES, PLACEHOLDER, accepted, catalogue, localize, translate
+from gateway.dashboard.i18n import LANGUAGES, PLACEHOLDER, accepted, catalogue, translate
+from gateway.dashboard.render import fragment
 
 DASHBOARD = Path(i18n.__file__).resolve().parent
 SCRIPT_KEYS = re.compile(r"""\bt\(\s*["'`]([a-z][a-z0-9_.-]*)["'`]""")
@@ -65,4 +66,5 @@ def test_the_browsers_language_picks_the_best_we_have(header: str, language: str
 def test_messages_fill_placeholders_and_templates_are_escaped() -> None:
     assert translate("zh-CN", "not_found.specimen", barcode="S1").startswith("没有您可查看的标本 S1")
     assert translate("zh-CN", "no.such.key") == "no.such.key"
-    assert localize("<b>{{common.loading}}</b>", "zh-CN") == "<b>加载中…</b>"
+    page = fragment("refused", "zh-CN", page="<检验科>", needed="x", user="u$1", role="r", home="/lab")
+    assert "“&lt;检验科&gt;”视图需要 x 角色；您以 u$1 登录" in page  # values escaped inside a message, `$` kept
