@@ -43,6 +43,11 @@ class HeldSpecimens:
         wanted = set(specimens)
         if not wanted:
             return {}
+        return {key: why for key, why in (await self.every()).items() if key in wanted}
+
+    async def every(self) -> dict[tuple[str, str], Held]:
+        """(site, barcode) -> why it is held, for every specimen an active root-cause alert holds (the few open
+        root causes list them; the first raised names the reason when two hold one specimen)."""
         c = alerts.c
         query = (
             sa.select(c.id, c.kind, c.site, c.details)
@@ -55,8 +60,7 @@ class HeldSpecimens:
         for row in rows:
             details = row.details or {}
             for barcode in details.get("specimens", ()):
-                if (row.site, barcode) in wanted and (row.site, barcode) not in held:
-                    held[(row.site, barcode)] = _held(row.id, row.kind, details)
+                held.setdefault((row.site, barcode), _held(row.id, row.kind, details))
         return held
 
 

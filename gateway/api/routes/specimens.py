@@ -163,6 +163,9 @@ async def list_specimens(
     open_: Annotated[
         bool, Query(alias="open", description="true: only specimens not resulted yet (the lab's open work).")
     ] = False,
+    held: Annotated[
+        bool, Query(description="true: only specimens a device fault holds (a blocked zone, a jammed sorter).")
+    ] = False,
     site: Annotated[Identifier | None, Query(description="Only specimens last seen at this site.")] = None,
     ward: Annotated[Identifier | None, Query(description="Only specimens ordered by this ward.")] = None,
     priority: Annotated[SpecimenPriority | None, Query()] = None,
@@ -183,7 +186,9 @@ async def list_specimens(
 ) -> SpecimenListPublic:
     """Specimens, the most recently active first, or the most urgent first."""
     now = clock()
+    holding = await holds.every() if held else None
     where = SpecimenFilter(
+        barcodes=tuple(sorted({barcode for _, barcode in holding})) if holding is not None else None,
         status=status,
         site=site,
         ward=ward,
@@ -200,10 +205,10 @@ async def list_specimens(
         by_due=by_due,
         at_risk_at=now if at_risk else None,
     )
-    held = await holds.of((row.site, row.barcode) for row in found.rows)
+    why = holding if holding is not None else await holds.of((row.site, row.barcode) for row in found.rows)
     trips = await carriers.under_way([row.barcode for row in found.rows if row.status == "in_transit"])
     data = [
-        SpecimenBase(**_base(row, rules.current, now, held.get((row.site, row.barcode)), trips.get(row.barcode)))
+        SpecimenBase(**_base(row, rules.current, now, why.get((row.site, row.barcode)), trips.get(row.barcode)))
         for row in found.rows
     ]
     return named(SpecimenListPublic(data=data, **paging_of(found)), reference)

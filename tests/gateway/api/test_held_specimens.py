@@ -85,6 +85,8 @@ async def test_a_specimen_in_a_carrier_held_by_a_blocked_zone_shows_held_until_t
     }
     assert listed["S2"]["held"] is None
     assert (await api.get("/api/v1/specimens/S1")).json()["held"] == held
+    only_held = (await api.get("/api/v1/specimens", params={"held": "true"})).json()
+    assert ([s["barcode"] for s in only_held["data"]], only_held["count"]) == (["S1"], 1)  # the board's held list
 
     cleared = event(
         "device.fault_cleared", "device", "tubes-1", T0 + 21 * MIN, "tubes-1", code="zone_blocked", component="zone-b"
@@ -93,3 +95,4 @@ async def test_a_specimen_in_a_carrier_held_by_a_blocked_zone_shows_held_until_t
     clock.now = T0 + 22 * MIN
     await engine.evaluate()
     assert (await api.get("/api/v1/specimens/S1")).json()["held"] is None
+    assert (await api.get("/api/v1/specimens", params={"held": "true"})).json()["data"] == []

@@ -103,7 +103,7 @@ export function board(refresh) {
   }
 
   async function load() {
-    const lists = { overdue: { overdue: "true" }, at_risk: { at_risk: "true" } };
+    const lists = { overdue: { overdue: "true" }, at_risk: { at_risk: "true" }, held: { held: "true", open: "true" } };
     const others = chosen.status ? { [chosen.status]: { status: chosen.status } } : { in_transit: { status: "in_transit" }, rejected: { status: "rejected" } };
     const asked = { ...lists, ...others };
     const names = Object.keys(asked);
