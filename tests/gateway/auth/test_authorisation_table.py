@@ -122,6 +122,7 @@ TABLE: dict[tuple[str, str], tuple[int, ...]] = {
     # -- dashboard pages: a session cookie only (a bearer token is nobody there: 303 to /login)
     ("GET", "/"): (303, 303, 303, 303, 303, 303, 303, 303),
     ("GET", "/engineering"): (303, 403, 403, 200, 200, 303, 403, 403),
+    ("GET", "/alerts"): (303, 200, 200, 200, 200, 303, 200, 200),
     ("GET", "/admin"): (303, 403, 403, 403, 200, 303, 403, 403),
     ("GET", "/admin/{screen}"): (303, 403, 403, 403, 200, 303, 403, 403),
     ("GET", "/lab"): (303, 200, 403, 403, 200, 303, 200, 403),
