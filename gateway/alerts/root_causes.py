@@ -11,6 +11,7 @@ by themselves: `group_under_root_causes` lists them in the root cause's `childre
 alert, not thirty. Only sorters and tube systems hold anything; other devices' offline alerts stay as they are.
 """
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -61,7 +62,11 @@ class _Cause:
 
 def root_causes(snapshot: Snapshot, rules: TrackingRules, now: datetime) -> list[RootCause]:
     """Every fault of a sorter or tube system (info faults aside) and every one offline past its grace."""
-    causes = [*_faults(snapshot), *_offline(snapshot, rules, now)]
+    offline = list(_offline(snapshot, rules, now))
+    # A device offline says nothing new of its faults (the last it reported may be long gone): the offline is the cause.
+    silent = {(c.site, c.device) for c in offline}
+    causes = [*(f for f in _faults(snapshot) if (f.site, f.device) not in silent), *offline]
+    sorters = Counter(d.site for d in snapshot.devices if d.device_type == "sorter")
     limit = rules.alerts.thresholds(device_type="tube_system").minutes("carrier_transit_minutes")
     held_trips = _assign_trips(causes, snapshot, limit, now)
     rows = {(r.site, r.barcode): r for r in snapshot.specimens}
@@ -70,7 +75,8 @@ def root_causes(snapshot: Snapshot, rules: TrackingRules, now: datetime) -> list
         trips = held_trips.get(n, [])
         barcodes = list(dict.fromkeys(b for t in trips for b in t.specimens))
         if cause.device_type == "sorter":
-            barcodes += [r.barcode for r in _waiting_at(cause, snapshot.specimens) if r.barcode not in barcodes]
+            waiting = _waiting_at(cause, snapshot.specimens, only_sorter=sorters[cause.site] <= 1)
+            barcodes += [r.barcode for r in waiting if r.barcode not in barcodes]
         stat_trips = {b for t in trips if t.priority == "stat" for b in t.specimens}
         stat = [b for b in barcodes if _is_stat(rows.get((cause.site, b)), b in stat_trips)]
         found.append(
@@ -162,15 +168,16 @@ def _assign_trips(
     return held
 
 
-def _waiting_at(cause: _Cause, specimens: Iterable[SpecimenRow]) -> list[SpecimenRow]:
-    """Specimens not yet through the sorter: scanned by it and not sorted, or arrived at a station."""
+def _waiting_at(cause: _Cause, specimens: Iterable[SpecimenRow], *, only_sorter: bool) -> list[SpecimenRow]:
+    """Specimens not yet through the sorter: scanned by it and not sorted, or (where it is the site's only sorter,
+    so every tube that arrives is for it) arrived at a station."""
     waiting = [
         r
         for r in specimens
         if r.site == cause.site
         and r.resulted_at is None
         and r.lab_received_at is None
-        and (r.status == "arrived" or (r.status == "scanned" and r.device == cause.device))
+        and ((r.status == "arrived" and only_sorter) or (r.status == "scanned" and r.device == cause.device))
     ]
     return sorted(waiting, key=lambda r: (r.last_event_at, r.barcode))
 

@@ -195,3 +195,23 @@ def test_with_the_root_cause_kind_disabled_its_children_raise_by_themselves() ->
     snapshot = Snapshot(faults=[fault("zone_blocked", "tubes-1")], carrier_trips=[trip(1, minutes_before=10)])
     rules = rules_with(disabled=["device.fault"])
     assert kinds(active_conditions(snapshot, rules, T0 + 10 * MIN)) == [("carrier.lost", "C-1#1001")]
+
+
+def test_where_a_site_has_two_sorters_a_jam_holds_only_the_tubes_it_scanned() -> None:
+    sorters = [Device(SITE, name, "sorter", "online", T0, None) for name in ("sorter-1", "sorter-2")]
+    arrived = specimen("S1")  # at a station: for sorter-1 or sorter-2, nobody can say
+    scanned = specimen("S2", status="scanned", device="sorter-2")
+    snapshot = Snapshot(devices=sorters, faults=[fault("jam", device="sorter-2")], specimens=[arrived, scanned])
+
+    [jam] = active_conditions(snapshot, RULES, T0 + MIN)
+
+    assert (jam.subject_id, jam.details["specimens"]) == ("sorter-2", ["S2"])
+
+
+def test_a_sorter_offline_is_the_one_cause_whatever_fault_it_last_reported() -> None:
+    sorter = Device(SITE, "sorter-1", "sorter", "offline", T0, "modbus timeout")
+    snapshot = Snapshot(devices=[sorter], faults=[fault("jam", since=T0 - 30 * MIN)], specimens=[specimen("S1")])
+
+    found = active_conditions(snapshot, RULES, T0 + 6 * MIN)
+
+    assert [(c.kind, c.subject_id, c.details["specimens"]) for c in found] == [("device.offline", "sorter-1", ["S1"])]
