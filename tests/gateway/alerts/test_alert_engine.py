@@ -1,13 +1,12 @@
 """The alert engine on SQLite and PostgreSQL with a clock the test moves: raise, acknowledge, clear, raise again."""
 
-import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from contract import EdgeState, Event, Reading, Subject, Telemetry, new_event
+from contract import EdgeState, Reading, Telemetry
 from gateway.alerts.alert_store import (
     AlertAlreadyClearedError,
     AlertFilter,
@@ -20,12 +19,11 @@ from gateway.composition.stores import Stores
 from gateway.rules.store import import_rules, rules_document, validate_document
 from gateway.storage.tables import alerts
 from gateway.tracking.specimens.store import reproject_open
+from tests.alert_events import SITE, event
 from tests.clock import SteppedClock
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
-SITE = "general-hospital"
-_seq = itertools.count(1)
 
 
 @pytest.fixture
@@ -36,20 +34,6 @@ def clock() -> SteppedClock:
 @pytest.fixture
 def engine(store: Stores, clock: SteppedClock) -> AlertEngine:
     return AlertEngine(store.db, store.rules, clock)
-
-
-def event(kind: str, subject_kind: str, subject_id: str, at: datetime, device: str, **data: Any) -> Event:
-    built = new_event(
-        kind,  # type: ignore[arg-type]
-        seq=next(_seq),
-        site=SITE,
-        edge="hospital-edge",
-        device=device,
-        subject=Subject(kind=subject_kind, id=subject_id),  # type: ignore[arg-type]
-        occurred_at=at,
-        data=data,
-    )
-    return built.model_copy(update={"received_at": at})
 
 
 async def at(engine: AlertEngine, clock: SteppedClock, when: datetime) -> tuple[int, int]:

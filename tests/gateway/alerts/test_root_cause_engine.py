@@ -1,23 +1,20 @@
 """Root causes through the engine and the tables: the device events a jammed sorter or a blocked tube zone sends
 raise one alert that names the device and lists what it holds, and it follows what it holds while it lasts."""
 
-import itertools
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from contract import Event, Subject, new_event
+from contract import Event
 from gateway.alerts.alert_store import AlertFilter, AlertRow, list_alerts
 from gateway.alerts.engine import AlertEngine
 from gateway.composition.stores import Stores
 from gateway.reference.model import Location
+from tests.alert_events import event
 from tests.clock import SteppedClock
 
 T0 = datetime(2026, 11, 23, 9, 12, tzinfo=UTC)
 MIN = timedelta(minutes=1)
-SITE = "general-hospital"
-_seq = itertools.count(1)
 
 
 @pytest.fixture
@@ -28,20 +25,6 @@ def clock() -> SteppedClock:
 @pytest.fixture
 def engine(store: Stores, clock: SteppedClock) -> AlertEngine:
     return AlertEngine(store.db, store.rules, clock)
-
-
-def event(kind: str, subject_kind: str, subject_id: str, at: datetime, device: str, **data: Any) -> Event:
-    built = new_event(
-        kind,  # type: ignore[arg-type]
-        seq=next(_seq),
-        site=SITE,
-        edge="hospital-edge",
-        device=device,
-        subject=Subject(kind=subject_kind, id=subject_id),  # type: ignore[arg-type]
-        occurred_at=at,
-        data=data,
-    )
-    return built.model_copy(update={"received_at": at})
 
 
 def dispatched(n: int, at: datetime, to_station: str = "lab") -> Event:

@@ -1,40 +1,22 @@
 """Specimens a blocked tube zone holds say so on the lab board (`held`), with the root-cause alert that holds them,
 however their outlook reads; when the zone clears they are no longer held."""
 
-import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 
-from contract import Event, Subject, new_event
 from gateway.alerts.engine import AlertEngine
 from gateway.api import create_app
 from gateway.composition.stores import Stores
 from gateway.settings import GatewaySettings
+from tests.alert_events import event
 from tests.auth import bearer
 from tests.clock import SteppedClock
 
-SITE = "general-hospital"
 T0 = datetime(2026, 11, 23, 9, 12, tzinfo=UTC)
 MIN = timedelta(minutes=1)
-_seq = itertools.count(1)
-
-
-def event(kind: str, subject_kind: str, subject_id: str, at: datetime, device: str, **data: Any) -> Event:
-    built = new_event(
-        kind,  # type: ignore[arg-type]
-        seq=next(_seq),
-        site=SITE,
-        edge="hospital-edge",
-        device=device,
-        subject=Subject(kind=subject_kind, id=subject_id),  # type: ignore[arg-type]
-        occurred_at=at,
-        data=data,
-    )
-    return built.model_copy(update={"received_at": at})
 
 
 @pytest.fixture
