@@ -8,18 +8,17 @@ would read as that other host.
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright, expect
+from playwright.async_api import BrowserContext, ConsoleMessage, Page, expect
 
 from gateway.service import Gateway
-from gateway.settings import GatewaySettings
+from tests import browser_rig as rig
 from tests.auth import new_user
-from tests.browser_rig import CHROMIUM, chromium_missing
-from tests.infra import Infra, embedded_infra
 
-LIVE_S = 10_000
+# The browser tests' fixtures: embedded services, a gateway, headless chromium (failed, not skipped, under CI=true).
+infra, gateway, browser, context = rig.infra, rig.gateway, rig.browser, rig.context
+LIVE_S = rig.LIVE_S
 
 
 class OtherOrigin:
@@ -60,43 +59,9 @@ class OtherOrigin:
 
 
 @pytest.fixture
-async def infra(tmp_path: Path) -> AsyncIterator[Infra]:
-    async with embedded_infra(tmp_path) as value:
-        yield value
-
-
-@pytest.fixture
-async def gateway(gateway_settings: GatewaySettings) -> AsyncIterator[Gateway]:
-    settings = gateway_settings.model_copy(update={"ingest_batch_wait_ms": 5, "telemetry_batch_wait_ms": 5})
-    async with Gateway(settings) as running:
-        yield running
-
-
-@pytest.fixture
 async def other() -> AsyncIterator[OtherOrigin]:
     async with OtherOrigin() as server:
         yield server
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if (reason := chromium_missing()) is not None:
-        pytest.skip(reason)
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-@pytest.fixture
-async def context(browser: Browser, gateway: Gateway) -> AsyncIterator[BrowserContext]:
-    opened = await browser.new_context(base_url=gateway.api_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _logged_in(context: BrowserContext, gateway: Gateway, role: str) -> None:
