@@ -1,7 +1,7 @@
 """Each role on a hospital day with faults, in a real browser: the person who must act sees it on the page they land
 on, and it stays there until they acknowledge it.
 
-The whole path runs (tests/gateway/simulation/test_root_cause_alerts_end_to_end.py has the same day): the hospital
+The whole path runs on a quiet day (tests/quiet_day.py): the hospital
 simulator with one device of each family at 120x, an edge, the gateway on the embedded broker and database. Faults
 go in through the gateway's simulation API, as an engineer injects them from the engineering page: the sorter jams,
 tube zone B is blocked, and cabinet-1's fridge warms to 12 °C. Staff log in through the login form and land on
@@ -20,10 +20,10 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests import browser_rig as rig
 from tests.auth import bearer, new_user
-from tests.gateway.simulation.test_root_cause_alerts_end_to_end import _attached, _quiet_day
 from tests.infra import Infra
 from tests.polling import eventually
-from wardlink.stack import Stack, StackConfig
+from tests.quiet_day import attached, quiet_stack
+from wardlink.stack import Stack
 
 infra, browser = rig.infra, rig.browser
 ALERT_S = 90_000  # ms: a fault takes simulated minutes (seconds at 120x) to become an alert, more on a loaded machine
@@ -31,16 +31,7 @@ ALERT_S = 90_000  # ms: a fault takes simulated minutes (seconds at 120x) to bec
 
 @pytest.fixture
 async def stack(infra: Infra, tmp_path: Path) -> AsyncIterator[Stack]:
-    config = StackConfig(
-        data_dir=tmp_path / "data",
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        topic_root=infra.topic_root,
-        api_port=0,
-        scenario=str(_quiet_day(tmp_path / "day.yaml")),
-        reference_data=True,
-    )
+    config = quiet_stack(infra, tmp_path, reference_data=True, carriers_per_hour=60, seed=7)
     async with Stack(config) as running:
         yield running
 
@@ -48,7 +39,7 @@ async def stack(infra: Infra, tmp_path: Path) -> AsyncIterator[Stack]:
 @pytest.fixture
 async def engineer(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.api_url, headers=await bearer(stack, "engineer"), timeout=15) as api:
-        await _attached(api)
+        await attached(api)
         yield api
 
 

@@ -12,34 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from gateway.auth.accounts import create_token
 from tests.infra import Infra
 from tests.polling import eventually
-from wardlink.stack import Stack, StackConfig
-
-
-def _quiet_day(path: Path) -> Path:
-    """One sorter and one tube system with steady traffic, no faults of their own: the faults are the test's."""
-    scenario = {
-        "name": "quiet-jam-day",
-        "seed": 7,
-        "speed": 120,
-        "start": "07:00",
-        "end": "20:00",
-        "devices": {"sorters": 1, "tube_systems": 1, "robots": 1, "cabinets": 1},
-        "traffic": [{"start": "07:00", "specimens_per_hour": 6, "carriers_per_hour": 60}],
-    }
-    path.write_text(yaml.safe_dump(scenario))
-    return path
-
-
-async def _attached(api: httpx.AsyncClient) -> None:
-    async def attached() -> bool:
-        return bool((await api.get("/api/v1/simulation")).json()["attached"])
-
-    await eventually(attached, what="the hospital simulator attached", timeout_s=30)
+from tests.quiet_day import attached, quiet_stack
+from wardlink.stack import Stack
 
 
 async def _device_alerts(api: httpx.AsyncClient, device: str) -> list[dict[str, Any]]:
@@ -49,16 +27,7 @@ async def _device_alerts(api: httpx.AsyncClient, device: str) -> list[dict[str, 
 
 @pytest.fixture
 async def engineer(infra: Infra, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    config = StackConfig(
-        data_dir=tmp_path / "data",
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        topic_root=infra.topic_root,
-        api_port=0,
-        scenario=str(_quiet_day(tmp_path / "day.yaml")),
-        reference_data=True,  # the stations' zones
-    )
+    config = quiet_stack(infra, tmp_path, reference_data=True, carriers_per_hour=60, seed=7)  # the stations' zones
     async with Stack(config) as stack:
         assert stack.gateway is not None
         assert stack.gateway.store is not None
@@ -71,7 +40,7 @@ async def engineer(infra: Infra, tmp_path: Path) -> AsyncIterator[httpx.AsyncCli
 async def test_a_sorter_jam_injected_through_the_simulation_api_raises_one_critical_alert_naming_the_sorter(
     engineer: httpx.AsyncClient,
 ) -> None:
-    await _attached(engineer)
+    await attached(engineer)
     answer = await engineer.post(
         "/api/v1/simulation/faults",
         json={"simulator": "hospital", "fault": "jam", "target": "sorter-1", "minutes": 240},
@@ -87,7 +56,7 @@ async def test_a_sorter_jam_injected_through_the_simulation_api_raises_one_criti
 async def test_a_blocked_zone_is_one_alert_whose_lost_carriers_are_its_children_not_alerts_of_their_own(
     engineer: httpx.AsyncClient,
 ) -> None:
-    await _attached(engineer)
+    await attached(engineer)
     answer = await engineer.post(
         "/api/v1/simulation/faults",
         json={

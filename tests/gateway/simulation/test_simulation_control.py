@@ -16,7 +16,6 @@ from typing import Any
 import aiomqtt
 import httpx
 import pytest
-import yaml
 
 from contract.simulation import ControlResult, SimulatorPresence
 from contract.topics import SimulationTopics
@@ -29,39 +28,17 @@ from simulators.hospital.hospital import Hospital
 from simulators.hospital.scenario import load_scenario
 from tests.infra import Infra
 from tests.polling import eventually
-from wardlink.stack import Stack, StackConfig
+from tests.quiet_day import attached, quiet_stack
+from wardlink.stack import Stack
 
 SIMULATOR = "hospital"
 MQTT_WAIT_S = 30
 """A deadline for a message the test waits for on the broker, so a missing one fails instead of hanging."""
 
 
-def _quiet_day(path: Path) -> Path:
-    """Few devices, a little traffic, no faults of its own: whatever goes wrong, the test asked for it."""
-    scenario = {
-        "name": "quiet-test-day",
-        "seed": 5,
-        "speed": 120,
-        "start": "07:00",
-        "end": "20:00",
-        "devices": {"sorters": 1, "tube_systems": 1, "robots": 1, "cabinets": 1},
-        "traffic": [{"start": "07:00", "specimens_per_hour": 6, "carriers_per_hour": 12}],
-    }
-    path.write_text(yaml.safe_dump(scenario))
-    return path
-
-
 @pytest.fixture
 async def hospital_stack(infra: Infra, tmp_path: Path) -> AsyncIterator[Stack]:
-    config = StackConfig(
-        data_dir=tmp_path / "data",
-        mqtt_url=infra.mqtt_url,
-        database_url=infra.database_url,
-        database_schema=infra.database_schema,
-        topic_root=infra.topic_root,
-        api_port=0,
-        scenario=str(_quiet_day(tmp_path / "day.yaml")),
-    )
+    config = quiet_stack(infra, tmp_path)
     async with Stack(config) as stack:
         yield stack
 
@@ -77,14 +54,6 @@ async def engineer(hospital_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def _attached(api: httpx.AsyncClient) -> dict[str, Any]:
-    async def body() -> dict[str, Any] | None:
-        answer = (await api.get("/api/v1/simulation")).json()
-        return answer if answer["attached"] else None
-
-    return await eventually(body, what="the hospital simulator attached", timeout_s=30)
-
-
 async def _events(api: httpx.AsyncClient, **params: Any) -> list[dict[str, Any]]:
     return (await api.get("/api/v1/events", params={"limit": 1000, **params})).json()["data"]
 
@@ -96,7 +65,7 @@ def _offer(presence: dict[str, Any], fault: str) -> dict[str, Any]:
 async def test_a_fridge_failure_injected_from_the_api_shows_in_the_stored_events_and_ends_when_cleared(
     hospital_stack: Stack, engineer: httpx.AsyncClient
 ) -> None:
-    overview = await _attached(engineer)
+    overview = await attached(engineer)
     (presence,) = overview["simulators"]
     assert presence["simulator"] == SIMULATOR
     assert presence["online"] is True
@@ -172,7 +141,7 @@ async def test_a_tube_blockage_blocks_its_zone_for_its_minutes_then_ends_by_itse
 ) -> None:
     assert hospital_stack.hospital is not None
     tubes = hospital_stack.hospital.tube_systems["tubes-1"]
-    presence = (await _attached(engineer))["simulators"][0]
+    presence = (await attached(engineer))["simulators"][0]
     zone = _offer(presence, "zone_blocked")["parameters"][0]["choices"][-1]
     blocked: list[str] = []  # at 120x the minute may be over before the answer arrives: note the blockage itself
     block_zone = tubes.block_zone
@@ -201,7 +170,7 @@ async def test_a_tube_blockage_blocks_its_zone_for_its_minutes_then_ends_by_itse
 async def test_bad_requests_are_refused_with_the_reason(
     hospital_stack: Stack, engineer: httpx.AsyncClient, infra: Infra
 ) -> None:
-    await _attached(engineer)
+    await attached(engineer)
 
     async def fault(**body: Any) -> httpx.Response:
         return await engineer.post("/api/v1/simulation/faults", json={"simulator": SIMULATOR, "minutes": 5, **body})
@@ -270,7 +239,7 @@ async def test_bad_requests_are_refused_with_the_reason(
 async def test_a_scenario_started_from_the_api_runs_and_a_killed_simulator_is_gone(
     hospital_stack: Stack, engineer: httpx.AsyncClient, infra: Infra
 ) -> None:
-    await _attached(engineer)
+    await attached(engineer)
     answer = await engineer.post("/api/v1/simulation/scenarios", json={"simulator": SIMULATOR, "scenario": "demo"})
     assert answer.status_code == 200, answer.text
     assert answer.json()["status"] == "accepted"
@@ -356,7 +325,7 @@ async def test_a_simulator_that_stops_cleanly_withdraws_its_presence(infra: Infr
         base_url=gateway.api_url, headers={"Authorization": f"Bearer {secret}"}, timeout=10
     ) as api:
         async with control:
-            (presence,) = (await _attached(api))["simulators"]
+            (presence,) = (await attached(api))["simulators"]
             assert presence["simulator"] == "bench-hospital"
             assert presence["scenario"]["name"] == "demo"
 
