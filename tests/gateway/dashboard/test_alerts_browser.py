@@ -19,6 +19,7 @@ from gateway.settings import GatewaySettings
 from tests import browser_rig as rig
 from tests.auth import bearer
 from tests.dashboard_rig import EDGE, LIS, SITE, Events, Journey, publisher
+from tests.gateway.dashboard.test_lab_browser import Tube
 from tests.infra import Infra
 
 infra, browser, context = rig.infra, rig.browser, rig.context
@@ -201,6 +202,20 @@ async def test_the_header_clock_and_every_time_are_the_hospitals_in_its_zone(
     await expect(page.locator("header.top")).to_be_visible()
     assert await rig.no_horizontal_overflow(page) == 0
     await rig.screenshot(page, "lab-tablet-header")
+
+
+async def test_the_turnaround_chart_by_hour_reads_the_hour_in_the_hospitals_zone(
+    gateway: Gateway, context: BrowserContext
+) -> None:
+    assert gateway.store is not None
+    tube = Tube("S-HOUR1", 90, {}, priority="stat")
+    await gateway.store.events.commit_batch([tube.collected(), tube.resulted(25)])
+    local = tube.start.astimezone(ZoneInfo(ZONE)).replace(minute=0)  # the collection hour, as Shanghai reads it
+    page = await rig.logged_in_page(context, gateway, "lab")
+    await page.goto("/lab")
+    hours = page.locator("#tat-hour details table")
+    await expect(hours).to_contain_text(local.strftime("%H:%M"), timeout=rig.LIVE_S)
+    await expect(page.locator("#tat-hour-title")).not_to_contain_text("UTC")
 
 
 async def test_the_zh_cn_lab_page_says_the_alerts_in_chinese(

@@ -11,6 +11,7 @@ import { priorityText } from "./lab_place.js";
 import { scanBox } from "./lab_scan.js";
 import { loadStatList } from "./lab_stat.js";
 import { follow } from "./live.js";
+import { localHour } from "./time.js";
 
 // The box has `autofocus` and the form works without this script (GET /lab?barcode=...): keystrokes that come
 // before the modules have loaded are not lost.
@@ -27,8 +28,10 @@ async function loadCharts() {
   const priorities = [...byPriority.groups].sort((a, b) => (PRIORITY_ORDER[a.key] ?? 9) - (PRIORITY_ORDER[b.key] ?? 9));
   fill(document.getElementById("tat-priority"), [turnaroundChart(priorities,
     { title: t("charts.title.priority"), goal: byPriority.on_time_goal, groupName: (g) => priorityText(g.key) })]);
-  fill(document.getElementById("tat-hour"), [turnaroundChart(byHour.groups,
-    { title: t("charts.title.hour"), goal: byHour.on_time_goal })]);
+  // The API groups by UTC hour; people read the hour in the hospital's zone, in the order of their day.
+  const hours = byHour.groups.map((g) => ({ ...g, label: localHour(g.key) })).sort((a, b) => a.label.localeCompare(b.label));
+  fill(document.getElementById("tat-hour"), [turnaroundChart(hours,
+    { title: t("charts.title.hour"), goal: byHour.on_time_goal, groupName: (g) => g.label })]);
 }
 
 const showProblem = (id) => (error) => fill(document.getElementById(id), [el("p", { class: "problem", text: error.message })]);

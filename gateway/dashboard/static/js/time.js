@@ -71,3 +71,11 @@ export function instantIn(local, tz = zone) {
   ms = wall - offsetAt(ms, tz); // once more, for a time near a change of the zone's offset
   return new Date(ms).toISOString();
 }
+
+/** The wall-clock time in the hospital's zone at which UTC hour `utcHour` (0-23) starts on the hospital's today:
+ * "15:00" for UTC hour 7 in Asia/Shanghai, "12:30" for 7 in Asia/Kolkata (the API groups by UTC hour). */
+export function localHour(utcHour, tz = zone) {
+  const [year, month, day] = today.split("-").map(Number);
+  const at = new Date(Date.UTC(year, month - 1, day, Number(utcHour)));
+  return format(tz, { hour: "2-digit", minute: "2-digit" }).format(at);
+}
