@@ -129,6 +129,6 @@ def test_every_api_model_marks_only_fields_it_can_fill_and_the_families_are_mark
     assert marked["PickLinePublic"] == ["cabinet", "ward", "gtin"]
     assert marked["TripPublic"] == ["device", "from_station", "to_station", "station", "released_by"]
     assert marked["DeviceBase"] == ["device"]
-    assert marked["AlertPublic"] == ["ward", "acknowledged_by"]
+    assert marked["AlertPublic"] == ["ward", "details", "acknowledged_by"]
     assert marked["RobotPublic"] == ["robot", "node"]
     assert marked["CustodyRecordPublic"] == ["device", "data"]
