@@ -225,6 +225,10 @@ async def influx_gateway(gateway_settings: GatewaySettings, server: InfluxServer
             "influx_org": ORG,
             "influx_bucket": BUCKET,
             "influx_flush_ms": 20,
+            # T0 is a fixed day, long past: keep its readings raw, or the downsampling pass may turn them into
+            # one-minute means between storing and reading them back (seen once under load: [4.75, 9.0])
+            "telemetry_raw_hours": 24 * 3650,
+            "telemetry_retention_days": 3650,
         }
     )
     async with Gateway(configured) as running_gateway:
