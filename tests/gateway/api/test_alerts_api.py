@@ -1,6 +1,5 @@
 """The alerts and rules API: filters and order, acknowledge (409 once cleared), rules as JSON/YAML, PUT a version."""
 
-import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,7 +8,7 @@ import httpx
 import pytest
 import yaml
 
-from contract import EdgeState, Event, Subject, new_event
+from contract import EdgeState, Event
 from gateway.alerts.engine import AlertEngine
 from gateway.api import create_app
 from gateway.composition.stores import Stores
@@ -18,13 +17,13 @@ from gateway.rules.store import import_rules
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.tracking.specimens.store import reproject_open
+from tests import alert_events
 from tests.auth import authorised, bearer
 from tests.clock import SteppedClock
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 SITE = "general-hospital"
-_seq = itertools.count(1)
 
 
 @pytest.fixture
@@ -44,17 +43,8 @@ async def api(
 
 
 def event(kind: str, subject_kind: str, subject_id: str, at: datetime, **data: Any) -> Event:
-    built = new_event(
-        kind,  # type: ignore[arg-type]
-        seq=next(_seq),
-        site=SITE,
-        edge="hospital-edge",
-        device=subject_id,
-        subject=Subject(kind=subject_kind, id=subject_id),  # type: ignore[arg-type]
-        occurred_at=at,
-        data=data,
-    )
-    return built.model_copy(update={"received_at": at})
+    """An event the subject reports about itself (its device is its id)."""
+    return alert_events.event(kind, subject_kind, subject_id, at, subject_id, **data)
 
 
 async def seed(store: Stores, clock: SteppedClock) -> None:
