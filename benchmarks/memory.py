@@ -111,12 +111,13 @@ def _rows(count: int, now: datetime, seed: int = 3) -> list[tuple[Any, ...]]:
     return rows
 
 
-async def fill_rollups(database_url: str, schema: str) -> None:
-    """The turnaround rollups of the specimens loaded (the projector keeps them; a bulk load does not)."""
+async def fill_rollups(database_url: str, schema: str, since: datetime | None = None) -> int:
+    """The turnaround rollups of the specimens loaded (the projector keeps them; a bulk load does not): of those
+    collected from `since` (a UTC day's start) on, or all; how many specimens were counted."""
     engine = create_async_engine(database_url, connect_args={"server_settings": {"search_path": schema}})
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(rebuild_rollups)
+            return await connection.run_sync(rebuild_rollups, since)
     finally:
         await engine.dispose()
 

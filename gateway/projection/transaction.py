@@ -35,6 +35,10 @@ class Tx:
     history: HistoryCache = field(default_factory=HistoryCache)
     """Histories held (`gateway.projection.held`): the projecting process's, kept between passes; a new one when the
     transaction is not a pass (then it only saves the projectors of one transaction reading a trip twice)."""
+    network_rollups: dict[Any, Any] = field(default_factory=dict)
+    """Changes to the rows every site shares (the network's turnaround rollups), left by the specimen projector for
+    the pass's last step (`tracking.specimens.rollup_writes.roll_up_network`), which applies them under
+    `network_lock`: so passes of different sites wait for each other only at their end."""
 
     @property
     def dialect(self) -> str:
@@ -86,6 +90,18 @@ async def site_lock(tx: Tx, site: str) -> None:
     if tx.dialect == "postgresql":
         lock = sa.text("SELECT pg_advisory_xact_lock(hashtext(:site), hashtext(current_schema()))")
         await tx.connection.execute(lock, {"site": _SITE_LOCK_PREFIX + site})
+
+
+_NETWORK_LOCK = 0x57_4C_4E_57  # "WLNW"; with the schema as the second key
+
+
+async def network_lock(tx: Tx) -> None:
+    """The rows every site shares to this transaction until it ends (PostgreSQL; SQLite has one writer): passes
+    of different sites run at once, and each reads, merges and writes those rows in turn. Taken last in a pass,
+    after its site locks, so no cycle of waits can form."""
+    if tx.dialect == "postgresql":
+        lock = sa.text("SELECT pg_advisory_xact_lock(CAST(:key AS integer), hashtext(current_schema()))")
+        await tx.connection.execute(lock, {"key": _NETWORK_LOCK})
 
 
 def dialect_insert(connection: AsyncConnection) -> Callable[..., Any]:

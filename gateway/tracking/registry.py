@@ -6,6 +6,7 @@ from gateway.tracking.cabinets.store import project_cabinets
 from gateway.tracking.carriers.store import project_carriers
 from gateway.tracking.deliveries.store import project_deliveries
 from gateway.tracking.devices.store import project_devices
+from gateway.tracking.specimens.rollup_writes import roll_up_network
 from gateway.tracking.specimens.store import project_specimens
 
 
@@ -18,4 +19,5 @@ def projectors() -> list[Projector]:
         project_deliveries,
         project_cabinets,
         project_custody_log,
+        roll_up_network,  # last: the rows every site shares are locked from here to the commit only
     ]

@@ -4,8 +4,9 @@ A window [since, until) is cut into what the rollups hold whole and what they ca
 partial hours at either end (less than an hour each) come from the specimens table, as before; the whole hours
 from hour rows; when the window spans whole UTC days, those days from day rows, and only the hours around them
 from hour rows. Per hour of day (`group_by=hour`) reads hour rows throughout. Of the rows of each period, only those
-that keep what the figures are grouped or filtered by (`dimensions`): so the rows read grow with the window's days
-and the sites and groups that occur, never with the specimens.
+that keep what the figures are grouped or filtered by (`dimensions`), of the site asked for or else of the whole
+network (`NETWORK`): so the rows read grow with the window's days and the groups that occur, never with the
+specimens or the sites.
 
 Counts and shares within target equal a computation over the specimens; p50 and p90 are the midpoints of the
 buckets the nearest-rank values fall in (`histogram.precision`).
@@ -20,7 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.storage.rollup_tables import turnaround_rollups
 from gateway.tracking.specimens.fold import SpecimenRow
-from gateway.tracking.specimens.rollups import DAY, DIMENSIONS, HOUR, NONE, Tally, ceil_to, contribution, floor_to
+from gateway.tracking.specimens.rollups import (
+    DAY,
+    DIMENSIONS,
+    HOUR,
+    NETWORK,
+    NONE,
+    Tally,
+    ceil_to,
+    contribution,
+    floor_to,
+)
 from gateway.tracking.specimens.store import resulted_between
 from gateway.tracking.specimens.turnaround import GroupBy, TurnaroundReport, group_key
 from gateway.tracking.wards import visible
@@ -70,9 +81,7 @@ def _rollup_rows(
     ]
     group = {None: sa.null(), "hour": t.period, "priority": t.priority, "ward": t.ward, "category": t.category}
     query = sa.select(t.count, t.targeted, t.within_target, t.histograms, group[group_by].label("grouped_by"))
-    query = query.where(sa.or_(*periods))
-    if site is not None:
-        query = query.where(t.site == site)
+    query = query.where(sa.or_(*periods), t.site == (NETWORK if site is None else site))
     if wards is not None:
         query = query.where(t.ward.in_(wards))
     return query

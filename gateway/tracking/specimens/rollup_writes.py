@@ -7,8 +7,11 @@ changed its target) is taken out of its old rows and added to its new ones; one 
 gives the rows `rollups.tallies` computes from the table.
 
 Only specimens whose new row has a turnaround are looked up: a resulted specimen stays resulted (its result event
-is never taken back), so a row without a turnaround had none before either. The rows of a pass are read, merged
-and written under the projection lock, which keeps a concurrent pass from merging the same rows.
+is never taken back), so a row without a turnaround had none before either. A site's rows are read, merged and
+written under that site's projection lock, which keeps a concurrent pass from merging the same rows. The network's
+rows (`rollups.NETWORK`) are shared by passes of every site: their changes wait on the transaction until the pass's
+last step, `roll_up_network`, which merges them under a lock of their own (`network_lock`), held only from there to
+the commit.
 """
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,12 +19,13 @@ from collections.abc import Iterable, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.projection.transaction import Tx
+from contract import Event
+from gateway.projection.transaction import Tx, network_lock
 from gateway.storage.chunks import chunks
 from gateway.storage.rollup_tables import turnaround_rollups
 from gateway.storage.tables import specimens
 from gateway.tracking.specimens.fold import SpecimenRow
-from gateway.tracking.specimens.rollups import Contribution, RollupKey, Tally, contribution, key_values
+from gateway.tracking.specimens.rollups import NETWORK, Contribution, RollupKey, Tally, contribution, key_values
 
 _KEY = ("grain_s", "dims", "period", "site", "ward", "priority", "category")
 
@@ -55,8 +59,26 @@ def deltas(prior: Mapping[str, Contribution], rows: Iterable[SpecimenRow]) -> di
 
 
 async def roll_up(tx: Tx, prior: Mapping[str, Contribution], rows: Sequence[SpecimenRow]) -> None:
-    """Move the specimens' counts from their old rollup rows to their new ones (after their rows were upserted)."""
+    """Move the specimens' counts from their old rollup rows to their new ones (after their rows were upserted): their
+    sites' rows now, the network's left on the transaction for `roll_up_network`."""
     changes = deltas(prior, rows)
+    for key, change in changes.items():
+        if key.site == NETWORK:
+            tx.network_rollups.setdefault(key, Tally()).add(change)
+    await _apply(tx, {key: change for key, change in changes.items() if key.site != NETWORK})
+
+
+async def roll_up_network(tx: Tx, _events: Sequence[Event] = ()) -> None:
+    """The network's share of the pass's rollup changes, merged under `network_lock`: a pass's last step."""
+    changes = {key: change for key, change in tx.network_rollups.items() if not change.is_zero()}
+    tx.network_rollups.clear()
+    if changes:
+        await network_lock(tx)
+        await _apply(tx, changes)
+
+
+async def _apply(tx: Tx, changes: Mapping[RollupKey, Tally]) -> None:
+    """Add the changes to the stored rows: rows left with no specimen deleted, the others upserted."""
     if not changes:
         return
     connection = tx.connection

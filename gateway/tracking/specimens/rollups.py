@@ -4,9 +4,10 @@ A rollup row counts the resulted specimens collected in one period (an hour, or 
 one ward, at one priority, of one test category: how many, how many had a target and made it, and a histogram of
 every leg's seconds (`gateway.tracking.specimens.histogram`). Each specimen is also counted in rows that keep only
 some of ward, priority and category (`DIMENSIONS`), so a figure per priority over 90 days sums a few rows per day
-instead of one per ward, priority and category that occurred. Everything here is pure, so the projector, the
-migration that backfills the table and the benchmark that bulk-loads it compute the same rows from the same
-specimens.
+instead of one per ward, priority and category that occurred; and in the same rows of the whole network
+(`NETWORK`), so a figure over every site reads what one site's reads, not one row per site. Everything here is
+pure, so the projector, the migrations that backfill the table and the benchmark that bulk-loads it compute the
+same rows from the same specimens.
 """
 
 from collections.abc import Iterable, Mapping
@@ -25,6 +26,8 @@ GRAINS = (HOUR, DAY)
 NONE = ""
 """A ward, priority or category that is not known, or not kept by the row (`dims`), as stored in its key (keys cannot
 be NULL)."""
+NETWORK = ""
+"""The site key of the rows that count every site (a site id is never empty: `contract.ids`)."""
 DIMENSIONS = ("wpc", "w", "p", "c", "")
 """Which of ward (w), priority (p) and category (c) a row keeps: all three, one (what `group_by` and a ward-scoped
 caller need), or none (the overall figures and per hour)."""
@@ -68,7 +71,7 @@ class Contribution:
     """The histogram bucket of each leg that has both ends (`total` always)."""
 
     def rollup_keys(self) -> list[RollupKey]:
-        """The rows it counts in: per grain, one for each of `DIMENSIONS`."""
+        """The rows it counts in: per grain, one for each of `DIMENSIONS`, of its site and of the network."""
         keys = []
         for grain in GRAINS:
             period = floor_to(self.hour, grain)
@@ -76,7 +79,8 @@ class Contribution:
                 ward = self.ward if "w" in dims else NONE
                 priority = self.priority if "p" in dims else NONE
                 category = self.category if "c" in dims else NONE
-                keys.append(RollupKey(grain, dims, period, self.site, ward, priority, category))
+                for site in (self.site, NETWORK):
+                    keys.append(RollupKey(grain, dims, period, site, ward, priority, category))
         return keys
 
 

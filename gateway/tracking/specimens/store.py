@@ -24,7 +24,7 @@ from gateway.storage.stored_event import StoredEvent, stored_event
 from gateway.storage.tables import events, specimens
 from gateway.tracking.carriers.store import loaded_barcodes, trip_events, trip_keys, trips_of
 from gateway.tracking.specimens.fold import SpecimenRow, fold_specimen
-from gateway.tracking.specimens.rollup_writes import prior_contributions, roll_up
+from gateway.tracking.specimens.rollup_writes import prior_contributions, roll_up, roll_up_network
 
 
 async def project_specimens(tx: Tx, new: Sequence[Event]) -> None:
@@ -104,6 +104,7 @@ async def reproject_unresulted(tx: Tx) -> int:
     barcodes = list((await tx.connection.execute(query)).scalars())
     await projection_lock(tx)
     await _reproject(tx, barcodes, tx.rules)
+    await roll_up_network(tx)
     return len(barcodes)
 
 

@@ -1,4 +1,5 @@
-"""Migration 0012 backfills the turnaround rollups from the specimens a database already holds."""
+"""Migrations 0012 and 0017 backfill the turnaround rollups from the specimens a database already holds, and the
+network's rows from the sites'."""
 
 import dataclasses
 from collections import defaultdict
@@ -21,7 +22,8 @@ from gateway.storage.stored_event import StoredEvent
 from gateway.storage.tables import specimens
 from gateway.tracking.specimens.fold import SpecimenRow, fold_specimen
 from gateway.tracking.specimens.rollup_reads import rolled_up_turnaround
-from gateway.tracking.specimens.rollups import RollupKey, Tally, key_values, tallies
+from gateway.tracking.specimens.rollup_rebuild import rebuild_rollups
+from gateway.tracking.specimens.rollups import NETWORK, RollupKey, Tally, key_values, tallies
 from gateway.tracking.specimens.turnaround import aggregate
 from tests.gateway.tracking.test_turnaround_rollups import assert_same_report
 from tests.turnaround_data import T0, Journeys
@@ -101,3 +103,27 @@ async def test_the_migration_counts_the_specimens_already_stored(
             rolled = await rolled_up_turnaround(connection, since, until, group_by=group_by)
             inside = [r for r in rows if r.collected_at is not None and since <= r.collected_at < until]
             assert_same_report(rolled, aggregate(inside, group_by))
+
+
+async def test_migration_0017_sums_the_sites_rows_into_the_networks(
+    engine: AsyncEngine, gateway_settings: GatewaySettings
+) -> None:
+    schema = gateway_settings.database_schema
+    rows = projected_rows(120)
+    async with engine.begin() as connection:  # a database as 0016 left it: rollups of its sites, none of the network
+        await connection.run_sync(_upgrade_to, "0016", schema)
+        await connection.execute(sa.insert(specimens), [dataclasses.asdict(row) for row in rows])
+        await connection.run_sync(rebuild_rollups)
+        await connection.execute(sa.delete(turnaround_rollups).where(turnaround_rollups.c.site == NETWORK))
+        sites_rows = (await connection.execute(sa.select(sa.func.count()).select_from(turnaround_rollups))).scalar()
+
+    await migrate(engine, schema)
+
+    async with engine.connect() as connection:
+        stored = {
+            RollupKey(r.grain_s, r.dims, r.period, r.site, r.ward, r.priority, r.category): Tally.of_row(r).stored()
+            for r in await connection.execute(sa.select(turnaround_rollups))
+        }
+    assert stored == {key: tally.stored() for key, tally in tallies(rows).items()}
+    assert sum(1 for key in stored if key.site != NETWORK) == sites_rows  # the sites' rows untouched
+    assert any(key.site == NETWORK for key in stored)
