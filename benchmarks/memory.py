@@ -7,51 +7,21 @@ queries a lab dashboard makes (a page of specimens, one specimen, at-risk STAT s
 while the alert engine runs its pass. Its RSS is read from /proc before and after, and its peak (VmHWM) at the end.
 """
 
-import random
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import httpx
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from benchmarks.feed import replicas
 from benchmarks.schemas import schema_for
+from benchmarks.specimen_load import load_specimens
 from benchmarks.tokens import admin_headers
 from gateway.tracking.specimens.rollup_rebuild import rebuild_rollups
-
-WARDS = tuple(f"ward-{n}" for n in range(1, 41))
-CATEGORIES = ("biochemistry", "cbc", "coagulation", "immunology", "blood-gas", "urinalysis")
-COLUMNS = (
-    "barcode",
-    "status",
-    "site",
-    "device",
-    "first_seen_at",
-    "last_event_at",
-    "event_count",
-    "priority",
-    "category",
-    "ward",
-    "order_id",
-    "location",
-    "carrier",
-    "collected_at",
-    "dispatched_at",
-    "arrived_at",
-    "sorted_at",
-    "lab_received_at",
-    "resulted_at",
-    "target_s",
-    "due_at",
-    "tat_s",
-    "within_target",
-)
 
 
 @dataclass(frozen=True)
@@ -63,52 +33,6 @@ class MemoryFigures:
     peak_mb: float
     queries: dict[str, float]
     """Seconds each query took."""
-
-
-def _rows(count: int, now: datetime, seed: int = 3) -> list[tuple[Any, ...]]:
-    rng = random.Random(seed)
-    span = timedelta(days=61).total_seconds()
-    rows = []
-    for i in range(count):
-        collected = now - timedelta(seconds=span * (1 - i / count))
-        stat = rng.random() < 0.05
-        target = 3600 if stat else 4 * 3600
-        open_ = collected > now - timedelta(hours=3) and rng.random() < 0.6
-        dispatched = collected + timedelta(seconds=rng.randint(60, 900))
-        arrived = dispatched + timedelta(seconds=rng.randint(120, 600))
-        sorted_at = arrived + timedelta(seconds=rng.randint(30, 300))
-        received = sorted_at + timedelta(seconds=rng.randint(30, 600))
-        resulted = None if open_ else received + timedelta(seconds=rng.randint(600, 9000))
-        last = sorted_at if open_ else resulted
-        tat = None if resulted is None else int((resulted - collected).total_seconds())
-        rows.append(
-            (
-                f"M{i:09d}",
-                "sorted" if open_ else "resulted",
-                "bench-site",
-                "sorter-1",
-                collected,
-                last,
-                5 if open_ else 7,
-                "stat" if stat else "routine",
-                rng.choice(CATEGORIES),
-                rng.choice(WARDS),
-                f"LAB-{i:09d}",
-                "sorter-1" if open_ else "analyser-1",
-                f"C{rng.randint(1, 400):03d}",
-                collected,
-                dispatched,
-                arrived,
-                sorted_at,
-                None if open_ else received,
-                resulted,
-                target,
-                collected + timedelta(seconds=target),
-                tat,
-                None if tat is None else tat <= target,
-            )
-        )
-    return rows
 
 
 async def fill_rollups(database_url: str, schema: str, since: datetime | None = None) -> int:
@@ -137,15 +61,7 @@ async def gateway_memory(mqtt_url: str, database_url: str, count: int) -> Memory
             assert schema is not None, "the memory benchmark runs on PostgreSQL"
             headers = await admin_headers(database_url, schema, data_dir)
             started = time.perf_counter()
-            conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-            try:
-                for begin in range(0, count, 100_000):
-                    rows = _rows(min(100_000, count - begin), now, seed=begin)
-                    rows = [(f"M{begin + i:09d}", *r[1:]) for i, r in enumerate(rows)]
-                    await conn.copy_records_to_table("specimens", records=rows, columns=COLUMNS, schema_name=schema)
-                await conn.execute(f'ANALYZE "{schema}".specimens')
-            finally:
-                await conn.close()
+            await load_specimens(database_url, schema, count, now=now)
             await fill_rollups(database_url, schema)  # the rows were loaded past the projector: count them as it would
             load_s = time.perf_counter() - started
             env = {

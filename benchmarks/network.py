@@ -2,9 +2,11 @@
 site, publish -> queryable latency and the dashboard pages in a real browser, as ratios measured in the same run.
 
     python -m benchmarks.network --specimens 10000000 --sites 30 [--repeat 5] [--rollup-days 8] [--no-browser]
+                                 [--schema NAME]
 
-One run, in this order (each on PostgreSQL in a schema of its own; the method is in docs/performance.md):
-1. `--specimens` projected specimen rows COPYed round-robin over `site-1..N` (`read_queries.load_specimens`), their
+One run, in this order (each on PostgreSQL in a schema of its own, dropped afterwards; `--schema` keeps one and
+reuses its specimens on the next run; the method is in docs/performance.md):
+1. `--specimens` projected specimen rows COPYed round-robin over `site-1..N` (`specimen_load.load_specimens`), their
    turnaround rollups filled for the last `--rollup-days` days (0: all of them, `memory.fill_rollups`);
 2. a real gateway process on that schema answers the lab dashboard's queries over HTTP, for one site (`site=site-1`)
    and for the network: each `--repeat` times after one warm-up, the median, and its ratio to the median lookup of
@@ -27,7 +29,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,9 +44,9 @@ from benchmarks.event_mix import tracking_mix
 from benchmarks.feed import REPO, mqtt_link, replicas
 from benchmarks.memory import fill_rollups
 from benchmarks.mosquitto import tuned_mosquitto
-from benchmarks.read_queries import load_specimens
 from benchmarks.scale import percentile, replica_ingest
 from benchmarks.schemas import REAL_DB, schema_for
+from benchmarks.specimen_load import load_specimens
 from benchmarks.tokens import admin_headers
 from gateway.auth.accounts import create_user
 from gateway.composition.stores import Stores
@@ -92,6 +95,36 @@ class Table:
 
 
 # -- 1. the load --------------------------------------------------------------------------------------------------
+@asynccontextmanager
+async def kept_schema(database_url: str, name: str | None) -> AsyncIterator[str]:
+    """The schema `name` (created if missing, kept afterwards, so a rerun reuses its load); else a new one, dropped
+    afterwards (`schemas.schema_for`)."""
+    if name is None:
+        async with schema_for(database_url) as schema:
+            assert schema is not None, "the network benchmark runs on PostgreSQL"
+            yield schema
+        return
+    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+    finally:
+        await conn.close()
+    yield name
+
+
+async def specimens_in(database_url: str, schema: str) -> int:
+    """The specimens a (migrated) schema holds, as the planner counts them (0: none)."""
+    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        if await conn.fetchval(f'SELECT NOT EXISTS (SELECT 1 FROM "{schema}".specimens)'):  # noqa: S608 (our schema)
+            return 0
+        return int(
+            await conn.fetchval("SELECT reltuples FROM pg_class WHERE oid = to_regclass($1)", f"{schema}.specimens")
+        )
+    finally:
+        await conn.close()
+
+
 async def create_users(database_url: str, schema: str, data_dir: str) -> dict[str, tuple[str, str]]:
     """A lab user and a pharmacy user in the schema (as `tests.auth.new_user` makes them): role -> (name, password)."""
     settings = GatewaySettings(database_url=database_url, database_schema=schema, data_dir=Path(data_dir))
@@ -278,12 +311,17 @@ async def bare_latencies(url: str, count: int, rate_per_s: float = 1000) -> list
 async def measure(args: argparse.Namespace, table: Table, mq: str) -> None:
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as data_dir:
-        async with schema_for(args.database_url) as schema:
-            assert schema is not None, "the network benchmark runs on PostgreSQL"
+        async with kept_schema(args.database_url, args.schema) as schema:
             headers = await admin_headers(args.database_url, schema, data_dir)  # migrates the schema first
-            load_s = await load_specimens(args.database_url, schema, args.specimens, sites=args.sites, now=now)
-            note = f"{args.specimens:,} specimens over {args.sites} sites, COPY + VACUUM ANALYZE"
-            table.add(Row("load (bulk)", load_s, "s", note=note))
+            loaded = await specimens_in(args.database_url, schema)
+            if loaded:
+                note = f"{loaded:,} specimens already in schema {schema} (--schema): not loaded again"
+                table.add(Row("load (bulk)", 0.0, "s", note=note))
+                args.specimens = loaded
+            else:
+                load_s = await load_specimens(args.database_url, schema, args.specimens, sites=args.sites, now=now)
+                note = f"{args.specimens:,} specimens over {args.sites} sites, COPY + VACUUM ANALYZE"
+                table.add(Row("load (bulk)", load_s, "s", note=note))
             began = time.perf_counter()
             if args.rollup_days:
                 # The dashboard's turnaround reads cover the last 7 days at most (whole hours and days from the
@@ -296,7 +334,8 @@ async def measure(args: argparse.Namespace, table: Table, mq: str) -> None:
                 what = "every resulted specimen"
             table.add(Row("turnaround rollups filled", time.perf_counter() - began, "s", note=what))
             users = await create_users(args.database_url, schema, data_dir)
-            await pharmacy_day(args.database_url, schema, data_dir, now)
+            if not loaded:
+                await pharmacy_day(args.database_url, schema, data_dir, now)
             env = {
                 "WARDLINK_MQTT_URL": mq,
                 "WARDLINK_DATABASE_URL": args.database_url,
@@ -386,6 +425,9 @@ def run(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--per-site", type=int, default=1000, help="events of each site projected (1,000)")
     parser.add_argument("--rollup-days", type=int, default=8, help="rollups of the last N days (8); 0: all")
     parser.add_argument("--no-browser", dest="browser", action="store_false")
+    parser.add_argument(
+        "--schema", help="a schema to keep: loaded when it holds no specimens, reused as it is when it does"
+    )
     parser.add_argument("--database-url", default=REAL_DB)
     args = parser.parse_args(argv)
     args.browser = args.browser and CHROMIUM.exists()

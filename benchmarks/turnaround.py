@@ -1,32 +1,32 @@
 """Benchmark rows: turnaround figures over 90 days of a large hospital's specimens, from the rollups.
 
 N specimens (default 1,000,000) collected evenly over 90 days up to now (~11,000 a day at a million) are bulk-loaded
-(COPY) into a PostgreSQL schema migrated to revision 0010, as projected rows; then migration 0012 runs, which creates
-the rollups and backfills them from those rows (timed: what upgrading a hospital's database costs). Then the real
-query functions (`SpecimenQueries`, as the API calls them) are timed: one specimen by barcode, and turnaround by
-priority over 24 h, by ward over 7 days, overall and by ward over 90 days, each the median of five runs after one
-warm-up; and, for comparison, the computation over the specimens rows that the rollups replaced (24 h and 7 days,
-one run each). Windows end now, so they are not aligned to hours: their edges come from the specimens table.
+(COPY, `specimen_load`) into a PostgreSQL schema migrated to revision 0010, as projected rows; then the migrations
+run: 0012 creates the rollups and backfills them from those rows, 0017 the network's (timed: what upgrading a
+hospital's database costs). Then the real query functions (`SpecimenQueries`, as the API calls them) are timed: one
+specimen by barcode, and turnaround by priority over 24 h, by ward over 7 days, overall and by ward over 90 days,
+each the median of five runs after one warm-up; and, for comparison, the computation over the specimens rows that
+the rollups replaced (24 h and 7 days, one run each). Windows end now, so they are not aligned to hours: their edges
+come from the specimens table.
 
     python -m benchmarks.turnaround --count 1000000
 """
 
 import argparse
 import asyncio
-import random
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from benchmarks.schemas import REAL_DB, schema_for
+from benchmarks.specimen_load import load_specimens
 from gateway.rules.in_force import RulesInForce
 from gateway.storage.database import Database
 from gateway.storage.migrate import MIGRATIONS, migrate
@@ -36,74 +36,7 @@ from gateway.tracking.specimens.rollup_reads import _rollup_rows, cover
 from gateway.tracking.specimens.store import resulted_between
 from gateway.tracking.specimens.turnaround import aggregate
 
-SPAN = timedelta(days=90)
-WARDS = tuple(f"ward-{n}" for n in range(1, 41))
-CATEGORIES = ("biochemistry", "cbc", "coagulation", "immunology", "blood-gas", "urinalysis")
-COLUMNS = (
-    "barcode",
-    "status",
-    "site",
-    "device",
-    "first_seen_at",
-    "last_event_at",
-    "event_count",
-    "priority",
-    "category",
-    "ward",
-    "location",
-    "carrier",
-    "collected_at",
-    "dispatched_at",
-    "arrived_at",
-    "sorted_at",
-    "lab_received_at",
-    "resulted_at",
-    "target_s",
-    "due_at",
-    "tat_s",
-    "within_target",
-)
-
-
-def specimen_rows(count: int, now: datetime, seed: int = 11) -> Iterator[tuple[Any, ...]]:
-    """Projected rows of `count` specimens collected evenly over `SPAN` up to `now`; the last 3 h partly open."""
-    rng = random.Random(seed)
-    span = SPAN.total_seconds()
-    for i in range(count):
-        collected = now - timedelta(seconds=span * (1 - i / count))
-        priority = "stat" if rng.random() < 0.05 else rng.choice(("routine", "routine", "routine", "urgent"))
-        target = 1800 if priority == "stat" else 7200 if priority == "urgent" else 4 * 3600
-        open_ = collected > now - timedelta(hours=3) and rng.random() < 0.6
-        dispatched = collected + timedelta(seconds=rng.randint(60, 900))
-        arrived = dispatched + timedelta(seconds=rng.randint(120, 600))
-        sorted_at = arrived + timedelta(seconds=rng.randint(30, 300))
-        received = sorted_at + timedelta(seconds=rng.randint(30, 600))
-        resulted = None if open_ else received + timedelta(seconds=rng.randint(600, 9000))
-        tat = None if resulted is None else round((resulted - collected).total_seconds())
-        yield (
-            f"T{i:09d}",
-            "sorted" if open_ else "resulted",
-            "bench-site",
-            "sorter-1",
-            collected,
-            sorted_at if open_ else resulted,
-            5 if open_ else 7,
-            priority,
-            rng.choice(CATEGORIES),
-            rng.choice(WARDS),
-            "sorter-1" if open_ else "analyser-1",
-            f"C{rng.randint(1, 400):03d}",
-            collected,
-            dispatched,
-            arrived,
-            sorted_at,
-            None if open_ else received,
-            resulted,
-            target,
-            collected + timedelta(seconds=target),
-            tat,
-            None if tat is None else tat <= target,
-        )
+SPAN_DAYS = 90
 
 
 def _upgrade_to(connection: sa.Connection, revision: str, schema: str) -> None:
@@ -112,17 +45,6 @@ def _upgrade_to(connection: sa.Connection, revision: str, schema: str) -> None:
     config.attributes["connection"] = connection
     config.attributes["schema"] = schema
     command.upgrade(config, revision)
-
-
-async def _copy(database_url: str, schema: str, count: int, now: datetime) -> None:
-    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        rows = specimen_rows(count, now)
-        while batch := [row for _, row in zip(range(100_000), rows, strict=False)]:
-            await conn.copy_records_to_table("specimens", records=batch, columns=COLUMNS, schema_name=schema)
-        await conn.execute(f'ANALYZE "{schema}".specimens')
-    finally:
-        await conn.close()
 
 
 async def _timed(run: Callable[[], Awaitable[object]], repeat: int = 5) -> float:
@@ -153,11 +75,11 @@ async def measure(database_url: str, count: int) -> dict[str, float]:
             async with engine.begin() as connection:
                 await connection.run_sync(_upgrade_to, "0010", schema)
             began = time.perf_counter()
-            await _copy(database_url, schema, count, now)
+            await load_specimens(database_url, schema, count, days=SPAN_DAYS, now=now)
             figures["load specimens (COPY), s"] = time.perf_counter() - began
             began = time.perf_counter()
             await migrate(engine, schema)
-            figures["migration 0012 with backfill, s"] = time.perf_counter() - began
+            figures["migrations 0012-0017 with backfills, s"] = time.perf_counter() - began
             async with engine.begin() as connection:
                 await connection.execute(sa.text(f'ANALYZE "{schema}".turnaround_rollups'))
                 figures["rollup rows"] = (
@@ -167,7 +89,7 @@ async def measure(database_url: str, count: int) -> dict[str, float]:
                 rows_read = sa.select(sa.func.count()).select_from(_rollup_rows(ninety, None, None, None).subquery())
                 figures["rollup rows read, 90 days"] = (await connection.execute(rows_read)).scalar_one()
             queries = SpecimenQueries(Database(engine), RulesInForce())
-            middle = f"T{count // 2:09d}"
+            middle = f"M{count // 2:09d}"
             figures["one specimen, ms"] = await _timed(lambda: queries.get(middle))
             windows: dict[str, tuple[timedelta, Any]] = {
                 "turnaround by priority, 24 h, ms": (timedelta(hours=24), "priority"),
