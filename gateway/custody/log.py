@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Event
 from gateway.projection.transaction import Tx
 from gateway.storage.chunks import chunks
+from gateway.storage.custody_anchors import anchors
 from gateway.storage.page_total import total_of_empty_page
 from gateway.storage.tables import custody_chain_start, custody_log, events, projection_backlog
 
@@ -150,10 +151,14 @@ async def chain_start(connection: AsyncConnection) -> tuple[int, str]:
 
 
 async def _site_head(connection: AsyncConnection, site: str) -> tuple[int, str] | None:
+    """The site's last record (site_position and hash), or its anchor's once retention removed them all; None for a
+    site with no chain yet."""
     c = custody_log.c
     query = sa.select(c.site_position, c.hash).where(c.site == site).order_by(c.site_position.desc()).limit(1)
     row = (await connection.execute(query)).first()
-    return None if row is None else (int(row.site_position), str(row.hash))
+    if row is not None:
+        return (int(row.site_position), str(row.hash))
+    return (await anchors(connection, site)).get(site)
 
 
 async def _positions(connection: AsyncConnection, count: int) -> list[int]:

@@ -11,6 +11,9 @@ Problems are named for what an investigator needs to know:
 - `reordered`: a record chains to a record other than the one before it (records were moved or swapped);
 - `unrecorded`: an event about a specimen, carrier, delivery or cabinet has no record at all.
 
+A chain whose oldest records retention archived or deleted is walked from its anchor (`custody_anchors`: the place
+and hash of the last record removed), and events received before the removal are not asked for a record.
+
 A hash chain alone cannot show that its newest records were cut off together with their events: keep the heads
 (each site's position and hash) that `verify` reports somewhere else, and compare them later.
 """
@@ -23,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.custody.log import CUSTODY_KINDS, GENESIS_HASH, CustodyFields, body_sha256, chain_start, record_hash
+from gateway.storage.custody_anchors import LEGACY_CHAIN, anchors, removed_before
 from gateway.storage.tables import custody_log, events
 
 ProblemKind = Literal["edited", "removed", "reordered", "unrecorded"]
@@ -52,12 +56,15 @@ class ChainReport:
     head_position: int | None = None
     head_hash: str | None = None
     problems: int = 0
+    anchored_at: int | None = None
+    """The place of the last record retention removed (the walk started after it); None: nothing removed."""
 
     def summary(self) -> str:
         name = "single chain of before" if self.site is None else f"site {self.site}"
         head = "empty" if self.head_position is None else f"head at {self.head_position} ({self.head_hash})"
         verdict = "intact" if not self.problems else f"NOT intact ({self.problems} problem(s))"
-        return f"{name}: {verdict}, {self.records} record(s), {head}"
+        archived = "" if self.anchored_at is None else f", archived up to {self.anchored_at}"
+        return f"{name}: {verdict}, {self.records} record(s), {head}{archived}"
 
 
 @dataclass(slots=True)
@@ -111,9 +118,12 @@ class AuditReport:
 async def _unrecorded(connection: AsyncConnection, report: AuditReport) -> None:
     c = events.c
     recorded = sa.select(custody_log.c.event_id).where(custody_log.c.event_id == c.id).exists()
+    # An event received before retention removed records up to a time may have had its record removed with them.
+    removed = await removed_before(connection)
+    kept = [] if removed is None else [c.received_at >= removed]
     query = (
         sa.select(c.id, c.type, c.subject_kind, c.subject_id)
-        .where(c.subject_kind.in_(CUSTODY_KINDS), ~recorded)
+        .where(c.subject_kind.in_(CUSTODY_KINDS), ~recorded, *kept)
         .order_by(c.received_at, c.id)
         .limit(MAX_PROBLEMS + 1)
     )
@@ -159,14 +169,23 @@ async def _page(connection: AsyncConnection, site: str | None, after: int) -> li
 class _Chain:
     """The walk's state in one chain: where the previous record was and what it hashed to."""
 
-    def __init__(self, connection: AsyncConnection, report: AuditReport, site: str | None, genesis: str) -> None:
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        report: AuditReport,
+        site: str | None,
+        genesis: str,
+        anchor: tuple[int, str] | None = None,
+    ) -> None:
+        """A chain walked from `genesis` (the hash its first record chains to), or from its `anchor` (the place and
+        hash of its last record retention removed)."""
         self.connection = connection
         self.report = report
         self.site = site
-        self.summary = ChainReport(site)
-        self.expected = 1
-        self.prev_hash = genesis
-        self._positions: dict[str, int | None] = {genesis: 0}
+        self.summary = ChainReport(site, anchored_at=None if anchor is None else anchor[0])
+        after, self.prev_hash = anchor or (0, genesis)
+        self.expected = after + 1
+        self._positions: dict[str, int | None] = {self.prev_hash: after}
 
     def add(self, kind: ProblemKind, detail: str, position: int | None, event_id: UUID | None = None) -> None:
         where = "" if self.site is None else f"site {self.site}: "
@@ -266,7 +285,7 @@ class _Chain:
 
 
 async def _walk(connection: AsyncConnection, chain: _Chain) -> None:
-    after = 0
+    after = chain.expected - 1
     while rows := await _page(connection, chain.site, after):
         for row in rows:
             await chain.check(row)
@@ -279,7 +298,7 @@ async def _walk(connection: AsyncConnection, chain: _Chain) -> None:
 def _check_closed(chain: _Chain, start: tuple[int, str]) -> None:
     """The single chain of before must end where the site chains start: at the head recorded then."""
     position, digest = start
-    head = chain.summary.head_position or 0
+    head = chain.expected - 1  # its last record's place (or its anchor's, when retention removed them all)
     if head < position:
         chain.add(
             "removed",
@@ -293,7 +312,7 @@ def _check_closed(chain: _Chain, start: tuple[int, str]) -> None:
             f"records were added after position {position}, where the chain was closed and the site chains start",
             position=position + 1,
         )
-    elif position and chain.summary.head_hash != digest:
+    elif position and chain.prev_hash != digest:
         chain.add("edited", f"record {position}, where the site chains start, is not the one they start from", position)
 
 
@@ -304,14 +323,16 @@ async def verify_custody_log(connection: AsyncConnection) -> AuditReport:
     # below is a whole record with its event, never a false "unrecorded".
     await _unrecorded(connection, report)
     start = await chain_start(connection)
-    before = _Chain(connection, report, None, GENESIS_HASH)
+    anchored = await anchors(connection)
+    before = _Chain(connection, report, None, GENESIS_HASH, anchored.get(LEGACY_CHAIN))
     await _walk(connection, before)
     _check_closed(before, start)
-    if before.summary.records or before.summary.problems:
+    if before.summary.records or before.summary.problems or before.summary.anchored_at is not None:
         report.chains.append(before.summary)
-    sites = sa.select(custody_log.c.site).where(custody_log.c.site.is_not(None)).distinct().order_by(custody_log.c.site)
-    for site in list((await connection.execute(sites)).scalars()):
-        chain = _Chain(connection, report, site, start[1])
+    sites = sa.select(custody_log.c.site).where(custody_log.c.site.is_not(None)).distinct()
+    every = set((await connection.execute(sites)).scalars()) | {chain for chain in anchored if chain != LEGACY_CHAIN}
+    for site in sorted(every):
+        chain = _Chain(connection, report, site, start[1], anchored.get(site))
         await _walk(connection, chain)
         report.chains.append(chain.summary)
     return report

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.settings import GatewaySettings
 from gateway.storage.archive import Archived, write_archive
+from gateway.storage.custody_anchors import anchor_removed
 from gateway.storage.database import Database
 from gateway.storage.partitions import PARTITIONED, Month, expired, is_partitioned, lock_maintenance, make_ahead, months
 from gateway.storage.tables import custody_log, events, projection_backlog
@@ -90,15 +92,20 @@ async def _maintain_partitions(db: Database, policy: RetentionPolicy, now: datet
         for month in expired(found, now - keep):
             async with db.engine.begin() as connection:
                 await lock_maintenance(connection)
-                report.archived.append(await _archive_and_drop(connection, month, policy.archive_dir))
+                report.archived.append(await _archive_and_drop(connection, month, policy.archive_dir, now))
 
 
-async def _archive_and_drop(connection: AsyncConnection, month: Month, directory: Path) -> Archived:
-    """Write the month's file, then detach and drop it; a failure before the commit leaves the month attached."""
+async def _archive_and_drop(connection: AsyncConnection, month: Month, directory: Path, now: datetime) -> Archived:
+    """Write the month's file, then detach and drop it; a failure before the commit leaves the month attached. A
+    custody month's chains are anchored at their last record in it first (`custody_anchors`)."""
     # SHARE: a late row for this month waits (and lands after the drop in the default partition) instead of
     # being written after the copy and dropped unarchived; reads go on.
     await connection.execute(sa.text(f'LOCK TABLE "{month.name}" IN SHARE MODE'))
     archived = await write_archive(connection, month, directory)
+    if month.table == custody_log.name:
+        recorded = custody_log.c.recorded_at
+        in_month = sa.and_(recorded >= month.start, recorded < month.end)
+        await anchor_removed(connection, in_month, before=month.end, archive=str(archived.path), now=now)
     await connection.execute(sa.text(f"SET LOCAL lock_timeout = '{DETACH_LOCK_TIMEOUT}'"))
     await connection.execute(sa.text(f'ALTER TABLE "{month.table}" DETACH PARTITION "{month.name}"'))
     await connection.execute(sa.text(f'DROP TABLE "{month.name}"'))
@@ -111,24 +118,26 @@ async def _archive_and_drop(connection: AsyncConnection, month: Month, directory
 async def _delete_expired(db: Database, policy: RetentionPolicy, now: datetime, report: MaintenanceReport) -> None:
     rowid: sa.ColumnClause[int] = sa.literal_column("rowid")
     waiting = sa.exists().where(projection_backlog.c.event_id == events.c.id)  # still to be projected: kept
-    expiring = {
-        "events": sa.select(rowid).select_from(events).where(events.c.occurred_at < sa.bindparam("before"), ~waiting),
-        "custody_log": sa.select(rowid)
-        .select_from(custody_log)
-        .where(custody_log.c.recorded_at < sa.bindparam("before")),
+    # Each table's rows by a key of their own: the custody log's records by position, which its anchors name.
+    expiring: dict[str, tuple[sa.Table, sa.ColumnElement[Any], sa.ColumnElement[bool]]] = {
+        "events": (events, rowid, sa.and_(events.c.occurred_at < sa.bindparam("before"), ~waiting)),
+        "custody_log": (custody_log, custody_log.c.position, custody_log.c.recorded_at < sa.bindparam("before")),
     }
-    tables = {"events": events, "custody_log": custody_log}
-    for name, query in expiring.items():
+    for name, (table, key, old) in expiring.items():
         keep = policy.keep[name]
         if keep is None:
             continue
+        before = now - keep
         deleted = 0
         while True:
-            batch = sa.delete(tables[name]).where(rowid.in_(query.limit(policy.batch_rows)))
             async with db.write(), db.engine.begin() as connection:
-                count = (await connection.execute(batch, {"before": now - keep})).rowcount
-            deleted += count
-            if count < policy.batch_rows:
+                query = sa.select(key).select_from(table).where(old).limit(policy.batch_rows)
+                batch = list((await connection.execute(query, {"before": before})).scalars())
+                if table is custody_log and batch:
+                    await anchor_removed(connection, key.in_(batch), before=before, archive=None, now=now)
+                await connection.execute(sa.delete(table).where(key.in_(batch)))
+            deleted += len(batch)
+            if len(batch) < policy.batch_rows:
                 break
         report.deleted[name] = deleted
 
