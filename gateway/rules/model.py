@@ -47,6 +47,12 @@ class ExpectedLegs(_Model):
     def to_result(self, category: str | None) -> float:
         return self.sorted_to_result_by_category.get(category or "", self.sorted_to_result)
 
+    @property
+    def longest_minutes(self) -> float:
+        """Every leg of the slowest category: no prediction lies further past its latest milestone (or now)."""
+        slowest = max([self.sorted_to_result, *self.sorted_to_result_by_category.values()])
+        return self.collection_to_dispatch + self.transit + self.arrival_to_sorted + slowest
+
 
 class TurnaroundRules(_Model):
     targets: list[TurnaroundTarget] = Field(min_length=1)

@@ -2,7 +2,7 @@
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -90,24 +90,27 @@ class SpecimenQueries:
         """One page of specimens by keyset, most recent first (or the earliest due first), and the list's total.
 
         With `at_risk_at` (now), only the specimens predicted to miss a target not yet passed; those are few (open,
-        due later: `ix_specimens_due_open`), so they are judged here with `turnaround.outlook`, counted exactly, and
-        paged in memory, after the cursor's row when there is one.
+        due from now to the longest legs' time ahead: `ix_specimens_due_open`, `SpecimenFilter.open_due_within`), so
+        they are judged here with `turnaround.outlook`, counted exactly, and paged in memory, after the cursor's row
+        when there is one.
         """
+        rules = self._rules.current
         async with self._db.engine.connect() as connection:
             if at_risk_at is None:
                 return await specimen_page(connection, where, by_due=by_due, request=request)
-            candidates = dataclasses.replace(where, open_due_from=at_risk_at)
+            horizon = timedelta(minutes=rules.turnaround.expected_legs.longest_minutes)
+            candidates = dataclasses.replace(where, open_due_from=at_risk_at, open_due_within=(at_risk_at, horizon))
             every = await keyed_specimens(connection, candidates, by_due=by_due)
-            after = every
+            after = None
             if request.cursor is not None:
                 after = await keyed_specimens(connection, candidates, by_due=by_due, cursor=request.cursor)
-        rules = self._rules.current
 
         def risky(keyed: list[tuple[SpecimenRow, Any]]) -> list[tuple[SpecimenRow, Any]]:
             return [(row, key) for row, key in keyed if outlook(row, rules, at_risk_at).state == "at_risk"]
 
-        total = len(risky(every))
-        window = risky(after)[request.offset : request.offset + request.limit + 1]
+        at_risk = risky(every)
+        total = len(at_risk)
+        window = (at_risk if after is None else risky(after))[request.offset : request.offset + request.limit + 1]
         rows = window[: request.limit]
         more = len(window) > request.limit
         next_cursor = specimen_keyset(by_due).encode(rows[-1][1], candidates.scope()) if more else None

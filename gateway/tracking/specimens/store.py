@@ -7,7 +7,7 @@ A specimen's history is its own events plus the events of every carrier trip it 
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -125,6 +125,10 @@ class SpecimenFilter:
     """Only specimens not resulted whose due time is before this instant (now, by the gateway's clock)."""
     open_due_from: datetime | None = None
     """Only specimens not resulted, with a target, due at or after this instant (at-risk candidates)."""
+    open_due_within: tuple[datetime, timedelta] | None = None
+    """(now, horizon): only specimens due before `now + horizon`, or with a milestone after `now`. A prediction is
+    at most the longest legs past the later of now and its milestone (`ExpectedLegs.longest_minutes`): a specimen
+    due later than that cannot be at risk."""
     barcodes: tuple[str, ...] | None = None
     statuses: tuple[str, ...] | None = None
     """Only specimens in one of these statuses (`status` is one; both may be given, and both must hold)."""
@@ -163,6 +167,11 @@ class SpecimenFilter:
             clauses += [c.resulted_at.is_(None), c.due_at < self.overdue_at]
         if self.open_due_from is not None:
             clauses += [c.resulted_at.is_(None), c.due_at >= self.open_due_from]
+        if self.open_due_within is not None:
+            now, horizon = self.open_due_within
+            moments = (c.first_seen_at, c.last_event_at, c.collected_at, c.dispatched_at, c.arrived_at, c.sorted_at)
+            later = [moment > now for moment in (*moments, c.lab_received_at)]  # a clock ahead: judged in Python
+            clauses += [c.resulted_at.is_(None), sa.or_(c.due_at < now + horizon, *later)]
         return clauses
 
     def scope(self) -> str:
@@ -171,6 +180,7 @@ class SpecimenFilter:
             self,
             overdue_at=None if self.overdue_at is None else _NOW,
             open_due_from=None if self.open_due_from is None else _NOW,
+            open_due_within=None,  # follows from open_due_from and the rules in force
         )
         return repr(fixed)
 
