@@ -116,11 +116,12 @@ class Tally:
         for leg, counts in other.histograms.items():
             histogram.add(self.histograms.setdefault(leg, {}), counts, sign)
 
-    def add_stored(self, row: Any) -> None:
-        """Add a stored rollup row's sums (the read path's inner loop: no histogram decoded on the way)."""
-        self.count += row.count
-        self.targeted += row.targeted
-        self.within_target += row.within_target
+    def add_stored(self, row: Any, sign: int = 1) -> None:
+        """Add a stored rollup row's sums, or take them out with `sign` -1 (the read path's inner loop: no histogram
+        decoded on the way)."""
+        self.count += sign * row.count
+        self.targeted += sign * row.targeted
+        self.within_target += sign * row.within_target
         stored: Mapping[LegName, list[int]] = row.histograms
         for leg, pairs in stored.items():
             counts = self.histograms.get(leg)
@@ -128,7 +129,7 @@ class Tally:
                 counts = self.histograms[leg] = {}
             values = iter(pairs)
             for bucket, n in zip(values, values, strict=True):
-                counts[bucket] = counts.get(bucket, 0) + n
+                counts[bucket] = counts.get(bucket, 0) + sign * n
 
     def add_contribution(self, c: Contribution, sign: int = 1) -> None:
         self.count += sign

@@ -1,6 +1,6 @@
 """The turnaround histogram: fixed buckets, exact below 128 s, then within 1/128; percentiles from merged counts."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -65,49 +65,65 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
+def hour(start: str, end: str, sign: int = 1) -> tuple[tuple[datetime, datetime], int]:
+    return ((at(f"2026-11-{start}"), at(f"2026-11-{end}")), sign)
+
+
 @pytest.mark.parametrize(
     ("since", "until", "by_hour", "expected"),
     [
-        # Inside one hour: all from the specimens.
+        # Inside one hour, near neither end: from the specimens.
+        ("20T10:05", "20T10:30", False, Cover((hour("20T10:05", "20T10:30"),), (), ())),
+        # Most of one hour: its row, the minutes around the window taken out.
         (
-            "2026-11-20T10:05",
-            "2026-11-20T10:55",
-            False,
-            Cover(((at("2026-11-20T10:05"), at("2026-11-20T10:55")),), (), ()),
-        ),
-        # Partial hours at the ends, whole hours between.
-        (
-            "2026-11-20T10:05",
-            "2026-11-20T13:30",
+            "20T10:05",
+            "20T10:55",
             False,
             Cover(
-                ((at("2026-11-20T10:05"), at("2026-11-20T11:00")), (at("2026-11-20T13:00"), at("2026-11-20T13:30"))),
-                ((at("2026-11-20T11:00"), at("2026-11-20T13:00")),),
+                (hour("20T10:00", "20T10:05", -1), hour("20T10:55", "20T11:00", -1)),
+                (hour("20T10:00", "20T11:00"),),
+                (),
+            ),
+        ),
+        # Ends rounded to the nearer hour (a tie: down), whole hours between; no day row for three hours.
+        (
+            "20T10:05",
+            "20T13:30",
+            False,
+            Cover(
+                (hour("20T10:00", "20T10:05", -1), hour("20T13:00", "20T13:30")),
+                (hour("20T10:00", "20T13:00"),),
                 (),
             ),
         ),
         # Whole days from day rows, the hours around them from hour rows; aligned ends need no specimens.
         (
-            "2026-11-20T22:00",
-            "2026-11-23T01:00",
+            "20T22:00",
+            "23T01:00",
             False,
-            Cover(
-                (),
-                ((at("2026-11-20T22:00"), at("2026-11-21T00:00")), (at("2026-11-23T00:00"), at("2026-11-23T01:00"))),
-                ((at("2026-11-21T00:00"), at("2026-11-23T00:00")),),
-            ),
+            Cover((), (hour("20T22:00", "21T00:00"), hour("23T00:00", "23T01:00")), (hour("21T00:00", "23T00:00"),)),
+        ),
+        # A day that is mostly in the window: its row, the hours before the window taken out.
+        (
+            "20T04:00",
+            "22T00:00",
+            False,
+            Cover((), (hour("20T00:00", "20T04:00", -1),), (hour("20T00:00", "22T00:00"),)),
         ),
         # Per hour of day: hour rows throughout.
-        (
-            "2026-11-20T22:00",
-            "2026-11-23T01:00",
-            True,
-            Cover((), ((at("2026-11-20T22:00"), at("2026-11-23T01:00")),), ()),
-        ),
+        ("20T22:00", "23T01:00", True, Cover((), (hour("20T22:00", "23T01:00"),), ())),
     ],
 )
 def test_a_window_is_cut_into_edges_hours_and_days(since: str, until: str, by_hour: bool, expected: Cover) -> None:
-    assert cover(at(since), at(until), by_hour=by_hour) == expected
+    assert cover(at(f"2026-11-{since}"), at(f"2026-11-{until}"), by_hour=by_hour) == expected
+
+
+def test_the_part_of_a_window_still_to_come_costs_nothing_to_take_out() -> None:
+    now = at("2026-11-27T14:20")
+    plan = cover(now - timedelta(days=7), now, now=now)
+    assert plan.edges == (hour("20T14:00", "20T14:20", -1), hour("27T14:20", "27T15:00", -1))
+    assert plan.hours == (hour("20T14:00", "21T00:00"), hour("27T15:00", "28T00:00", -1))
+    assert plan.days == (hour("21T00:00", "28T00:00"),)
 
 
 @pytest.mark.parametrize(
