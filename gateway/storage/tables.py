@@ -96,6 +96,14 @@ specimens = sa.Table(
     sa.Index("ix_specimens_collected", "collected_at"),
     # One site's board in a network (migration 0015): its specimens, the most recently active first.
     sa.Index("ix_specimens_site_last_event_at", "site", "last_event_at"),
+    # The lab's open work by priority, the earliest due first (migration 0019): the STAT list over years of rows.
+    sa.Index(
+        "ix_specimens_open_priority_due",
+        "priority",
+        "due_at",
+        postgresql_where=sa.text("resulted_at IS NULL"),
+        sqlite_where=sa.text("resulted_at IS NULL"),
+    ),
 )
 
 edges = sa.Table(

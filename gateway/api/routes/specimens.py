@@ -32,7 +32,6 @@ from gateway.rules import TrackingRules
 from gateway.storage.keyset_page import PageRequest
 from gateway.tracking.carriers.fold import TripRow
 from gateway.tracking.specimens.fold import (
-    SPECIMEN_STATUSES,
     CustodyStep,
     Ref,
     SpecimenRow,
@@ -44,7 +43,6 @@ from gateway.tracking.specimens.store import SpecimenFilter
 from gateway.tracking.specimens.turnaround import LegName, legs, outlook
 
 MAX_PAGE = 500
-OPEN: tuple[SpecimenStatus, ...] = tuple(s for s in SPECIMEN_STATUSES if s != "resulted")
 
 router = APIRouter(prefix="/specimens", tags=["specimens"], dependencies=[require("lab")])
 
@@ -196,7 +194,7 @@ async def list_specimens(
         priority=priority,
         category=category,
         overdue_at=now if overdue else None,
-        statuses=OPEN if open_ else None,
+        unresulted=open_,
     )
     by_due = sort == "due" or (sort is None and (overdue or at_risk))
     found = await specimens.listing(

@@ -121,6 +121,9 @@ class SpecimenFilter:
     """Only specimens ordered by one of these wards (a ward-scoped caller's); None: any ward or none."""
     priority: str | None = None
     category: str | None = None
+    unresulted: bool = False
+    """Only specimens not resulted yet (the lab's open work): `resulted_at` NULL, as every status but resulted has,
+    which the open-work indexes serve."""
     overdue_at: datetime | None = None
     """Only specimens not resulted whose due time is before this instant (now, by the gateway's clock)."""
     open_due_from: datetime | None = None
@@ -163,6 +166,8 @@ class SpecimenFilter:
             clauses.append(c.last_event_at >= self.updated_since)
         if self.updated_before is not None:
             clauses.append(c.last_event_at < self.updated_before)
+        if self.unresulted:
+            clauses.append(c.resulted_at.is_(None))
         if self.overdue_at is not None:
             clauses += [c.resulted_at.is_(None), c.due_at < self.overdue_at]
         if self.open_due_from is not None:

@@ -45,7 +45,7 @@ async def test_migrations_create_the_tables_and_the_version_in_the_configured_pl
     assert {"reference_versions", "reference_items"} <= tables  # 0008: names beside ids
     assert {"hl7_messages", "hl7_orders", "clinical_dead_letters"} <= tables  # 0009: HL7 v2 inbound
     assert {"hl7_outbox", "hl7_outbox_cursor"} <= tables  # 0010: HL7 v2 outbound to the LIS
-    assert versions == ["0018"]  # 0017: the network's turnaround rollups; 0018: custody anchors
+    assert versions == ["0019"]  # 0018: custody anchors; 0019: the open work by priority
     if store.db.engine.dialect.name == "sqlite":
         async with store.db.engine.connect() as connection:
             assert (await connection.execute(sa.text("PRAGMA journal_mode"))).scalar_one() == "wal"

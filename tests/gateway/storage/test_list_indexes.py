@@ -287,3 +287,15 @@ async def test_each_list_query_reads_its_big_table_through_an_index(
         if ordered and is_page:
             sorts = [n["Node Type"] for n in nodes if n["Node Type"] == "Sort"]
             assert not sorts, f"{name}: the page is sorted, not read in index order: {statement}"
+
+
+async def test_the_open_stat_list_reads_only_the_open_work(seeded: Stores) -> None:
+    """The lab's STAT list (priority=stat&open=true&sort=due): from the index of the open specimens alone, never
+    from the priority index of every STAT specimen there ever was."""
+    stat_list = _page(SpecimenFilter(priority="stat", unresulted=True), by_due=True)
+    statements = await _statements(seeded, stat_list)
+    assert statements
+    for statement, parameters in statements:
+        nodes = _nodes(await _plan(seeded, statement, parameters))
+        read = {n["Index Name"] for n in nodes if n.get("Index Name", "").startswith("ix_specimens")}
+        assert read == {"ix_specimens_open_priority_due"}, f"{statement}\nreads {read}"
