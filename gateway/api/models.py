@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from contract import SubjectKind
 from contract.events.specimen import SpecimenPriority
 from gateway.api.names import HOLDER, PLACE, DataNames, DevicePlace, Named, NamedByKind
-from gateway.api.page_models import KeysetListPublic
+from gateway.api.page_models import COUNTED_UP_TO_CAP, TOTAL_CAPPED, KeysetListPublic
 from gateway.tracking.devices.fold import DeviceState
 from gateway.tracking.specimens.fold import RefKind, SpecimenStatus
 from gateway.tracking.specimens.turnaround import LegName, OutlookState
@@ -313,7 +313,8 @@ class TelemetryListPublic(BaseModel):
     device: Annotated[str, Named("device")]
     device_name: str | None = None
     data: list[TelemetryPointPublic] = Field(description="Points in time order, the oldest first.")
-    count: int = Field(description="How many points match, across all pages.")
+    count: int = Field(description=f"How many points match, across all pages: {COUNTED_UP_TO_CAP}.")
+    total_capped: bool = Field(default=False, description=TOTAL_CAPPED)
 
 
 class TelemetryCountersPublic(BaseModel):

@@ -7,6 +7,10 @@ from pydantic import BaseModel, Field
 from gateway.storage.keyset_page import Page
 from gateway.storage.totals import CAP
 
+COUNTED_UP_TO_CAP = f"exact up to {CAP:,}; beyond, it is {CAP:,} and `total_capped` is true"
+"""How a list's `count` is counted (`storage/totals.py`), for the lists paged by offset that report no estimate."""
+TOTAL_CAPPED = f"true: counting stopped at {CAP:,}; there are at least that many (show it as {CAP:,}+)."
+
 
 class KeysetListPublic(BaseModel):
     """The paging half of a list's answer; each list adds its `data`."""
@@ -22,7 +26,7 @@ class KeysetListPublic(BaseModel):
     )
     total_capped: bool = Field(
         default=False,
-        description=f"true: counting stopped at {CAP:,}; there are at least that many (show it as {CAP:,}+).",
+        description=TOTAL_CAPPED,
     )
     next_cursor: str | None = Field(
         default=None,

@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from gateway.api.names import PLACE, Formulary, Named
-from gateway.api.page_models import KeysetListPublic
+from gateway.api.page_models import COUNTED_UP_TO_CAP, TOTAL_CAPPED, KeysetListPublic
 from gateway.tracking.cabinets.fold import DoorState
 from gateway.tracking.deliveries.fold import DeliveryStatus
 
@@ -199,7 +199,8 @@ class TemperaturePublic(BaseModel):
     cabinet_name: str | None = None
     metric: str
     data: list[TemperaturePointPublic] = Field(description="Oldest first.")
-    count: int = Field(description="How many points match, across all pages.")
+    count: int = Field(description=f"How many points match, across all pages: {COUNTED_UP_TO_CAP}.")
+    total_capped: bool = Field(default=False, description=TOTAL_CAPPED)
 
 
 AccessAction = Literal["opened", "closed", "removed", "returned", "restocked"]

@@ -34,8 +34,8 @@ from contract import Event
 from gateway.projection.transaction import Tx
 from gateway.storage.chunks import chunks
 from gateway.storage.custody_anchors import anchors
-from gateway.storage.page_total import total_of_empty_page
 from gateway.storage.tables import custody_chain_start, custody_log, events, projection_backlog
+from gateway.storage.totals import Total, total_of
 
 CUSTODY_KINDS: tuple[str, ...] = ("specimen", "carrier", "delivery", "cabinet")
 """Subject kinds whose events are custody evidence (robots and devices report health, not custody)."""
@@ -334,27 +334,31 @@ async def subject_records(
     limit: int,
     offset: int,
     trips: Sequence[tuple[str, int]] | None = None,
-) -> tuple[list[CustodyRecord], int]:
-    """A subject's records in log order (the order they were recorded), one page, and how many in all.
+    exact_total: bool = False,
+) -> tuple[list[CustodyRecord], Total]:
+    """A subject's records in log order (the order they were recorded), one page, and how many in all: a short first
+    page is its own total, else they are counted up to `CAP` + 1 (`storage/totals.py`; a carrier over years has
+    hundreds of thousands).
 
-    `trips` (a carrier's): only the records of these (site, transaction) trips."""
+    `trips` (a carrier's): only the records of these (site, transaction) trips; `exact_total`: count every one
+    (FHIR's `Bundle.total`)."""
     log = custody_log.c
-    where = [log.subject_kind == subject_kind, log.subject_id == subject_id]
-    if trips is not None:
-        transaction = sa.cast(events.c.body[("data", "transaction")].as_string(), sa.BigInteger)
-        where.append(sa.tuple_(events.c.site, transaction).in_([tuple(trip) for trip in trips]))
-    joined = custody_log.outerjoin(events, events.c.id == log.event_id)
+    where: list[sa.ColumnElement[bool]] = [log.subject_kind == subject_kind, log.subject_id == subject_id]
+    if trips is not None:  # a condition on the log's rows alone, so that the total counts the log without a join
+        trip = events.alias("trip_event")
+        transaction = sa.cast(trip.c.body[("data", "transaction")].as_string(), sa.BigInteger)
+        on_trip = sa.tuple_(trip.c.site, transaction).in_([tuple(t) for t in trips])
+        where.append(sa.exists().where(trip.c.id == log.event_id, on_trip))
     page = (
-        sa.select(custody_log, events.c.device, events.c.body, sa.func.count().over().label("total"))
-        .select_from(joined)
+        sa.select(custody_log, events.c.device, events.c.body)
+        .select_from(custody_log.outerjoin(events, events.c.id == log.event_id))
         .where(*where)
         .order_by(log.position)
-        .limit(limit)
+        .limit(limit + 1)  # one past the page: a first page without it is the whole list
         .offset(offset)
     )
-    rows = list(await connection.execute(page))
-    if not rows:
-        count = sa.select(sa.func.count()).select_from(joined).where(*where)
-        return [], await total_of_empty_page(connection, count, offset)
-    records = [_record(r) for r in rows]
-    return records, rows[0].total
+    fetched = list(await connection.execute(page))
+    rows = fetched[:limit]
+    whole_list = len(rows) if offset == 0 and len(fetched) <= limit else None
+    total = await total_of(connection, custody_log, where, whole_list=whole_list, exact=exact_total)
+    return [_record(r) for r in rows], total

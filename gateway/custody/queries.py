@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from gateway.custody.log import CustodyRecord, record_at, subject_records
 from gateway.custody.verify import AuditReport, verify_custody_log
 from gateway.storage.database import Database
+from gateway.storage.totals import Total
 
 
 class CustodyQueries:
@@ -21,10 +22,20 @@ class CustodyQueries:
         limit: int,
         offset: int,
         trips: Sequence[tuple[str, int]] | None = None,
-    ) -> tuple[list[CustodyRecord], int]:
-        """A subject's records in log order, one page, and how many in all; `trips`: only those carrier trips'."""
+        exact_total: bool = False,
+    ) -> tuple[list[CustodyRecord], Total]:
+        """A subject's records in log order, one page, and how many in all (counted up to `CAP` unless `exact_total`);
+        `trips`: only those carrier trips'."""
         async with self._db.engine.connect() as connection:
-            return await subject_records(connection, subject_kind, subject_id, limit=limit, offset=offset, trips=trips)
+            return await subject_records(
+                connection,
+                subject_kind,
+                subject_id,
+                limit=limit,
+                offset=offset,
+                trips=trips,
+                exact_total=exact_total,
+            )
 
     async def record(self, position: int) -> CustodyRecord | None:
         """The record at `position` in the log; None when there is none."""

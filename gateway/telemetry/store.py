@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from contract import Telemetry
 from gateway.storage.chunks import chunks
 from gateway.storage.database import Database
-from gateway.storage.page_total import total_of_empty_page
 from gateway.storage.tables import device_readings, telemetry
+from gateway.storage.totals import Total, total_of
 from gateway.tracking.devices.store import latest_sightings, touch_devices
 
 Insert = Callable[[sa.Table], Any]
@@ -114,10 +114,11 @@ async def series(
     until: datetime | None,
     limit: int,
     offset: int,
-) -> tuple[list[Point], int]:
-    """Points of a device (one metric or all), oldest first, and how many match in all."""
+) -> tuple[list[Point], Total]:
+    """Points of a device (one metric or all), oldest first, and how many match in all: a short first page is its own
+    total, else they are counted up to `CAP` + 1 (`storage/totals.py`; a device over years has millions)."""
     c = telemetry.c
-    where = [c.site == site, c.device == device]
+    where: list[sa.ColumnElement[bool]] = [c.site == site, c.device == device]
     if metric is not None:
         where.append(c.metric == metric)
     if since is not None:
@@ -125,18 +126,17 @@ async def series(
     if until is not None:
         where.append(c.at < until)
     page = (
-        sa.select(telemetry, sa.func.count().over().label("total"))
+        sa.select(telemetry)
         .where(*where)
         .order_by(c.at, c.metric, c.resolution_s)
-        .limit(limit)
+        .limit(limit + 1)  # one past the page: a first page without it is the whole series
         .offset(offset)
     )
-    rows = list(await connection.execute(page))
-    if not rows:
-        count = sa.select(sa.func.count()).select_from(telemetry).where(*where)
-        return [], await total_of_empty_page(connection, count, offset)
+    fetched = list(await connection.execute(page))
+    rows = fetched[:limit]
+    whole_list = len(rows) if offset == 0 and len(fetched) <= limit else None
     points = [Point(r.metric, r.at, r.value, r.unit, r.samples, r.resolution_s) for r in rows]
-    return points, rows[0].total
+    return points, await total_of(connection, telemetry, where, whole_list=whole_list)
 
 
 class TelemetryStore:
@@ -165,8 +165,9 @@ class TelemetryStore:
         until: datetime | None,
         limit: int,
         offset: int,
-    ) -> tuple[list[Point], int]:
-        """A device's telemetry, oldest first: raw readings, and one-minute means where they were downsampled."""
+    ) -> tuple[list[Point], Total]:
+        """A device's telemetry, oldest first (raw readings, and one-minute means where they were downsampled), and how
+        many points match (counted up to `CAP`)."""
         async with self._db.engine.connect() as connection:
             return await series(
                 connection,

@@ -76,7 +76,10 @@ async def search_provenance(
     for kind in KINDS_OF[target_type]:
         if caller.role not in KIND_ROLES[kind] or await _hidden(caller, db, rules, kind, subject_id):
             continue
-        records, total = await custody.records(kind, subject_id, limit=page_limit(search), offset=search.offset)
+        records, counted = await custody.records(
+            kind, subject_id, limit=page_limit(search), offset=search.offset, exact_total=True
+        )
+        total = counted.value
         if total:
             await audit("custody.view", target=f"{kind} {subject_id}")
             break

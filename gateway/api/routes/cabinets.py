@@ -219,7 +219,7 @@ async def read_temperature(
         row = await cabinets.find(cabinet, site, wards=caller.wards or None)
     except CabinetLookupError as exc:
         raise _unknown(exc) from None
-    points, count = await telemetry.series(
+    points, total = await telemetry.series(
         site=row.site,
         device=row.cabinet,
         metric=TEMPERATURE_METRIC,
@@ -232,7 +232,14 @@ async def read_temperature(
         TemperaturePointPublic(at=p.at, value=p.value, unit=p.unit, samples=p.samples, resolution_s=p.resolution_s)
         for p in points
     ]
-    public = TemperaturePublic(site=row.site, cabinet=row.cabinet, metric=TEMPERATURE_METRIC, data=data, count=count)
+    public = TemperaturePublic(
+        site=row.site,
+        cabinet=row.cabinet,
+        metric=TEMPERATURE_METRIC,
+        data=data,
+        count=total.value,
+        total_capped=total.capped,
+    )
     return named(public, reference)
 
 

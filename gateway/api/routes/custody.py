@@ -12,12 +12,14 @@ from contract import Identifier
 from gateway.api.deps import CarriersDep, CustodyDep, DatabaseDep, ReferenceDep, RulesDep
 from gateway.api.models import Problem
 from gateway.api.names import DataNames, Named, named
+from gateway.api.page_models import COUNTED_UP_TO_CAP, TOTAL_CAPPED
 from gateway.api.paging import Offset
 from gateway.auth.deps import AuditDep, PrincipalDep, require
 from gateway.auth.scope import WARDED_KINDS, subject_ward
 from gateway.auth.subject_roles import SUBJECT_ROLES
 from gateway.custody.log import CustodyRecord
 from gateway.custody.verify import AuditReport, ProblemKind
+from gateway.storage.totals import Total
 from gateway.tracking.carriers.queries import CarrierQueries
 from gateway.tracking.carriers.scope import TripScope
 
@@ -55,7 +57,8 @@ class CustodyListPublic(BaseModel):
     subject_kind: CustodyKind
     subject_id: str
     data: list[CustodyRecordPublic] = Field(description="The subject's records in log order.")
-    count: int = Field(description="How many records the subject has, across all pages.")
+    count: int = Field(description=f"How many records the subject has, across all pages: {COUNTED_UP_TO_CAP}.")
+    total_capped: bool = Field(default=False, description=TOTAL_CAPPED)
 
 
 class AuditProblemPublic(BaseModel):
@@ -157,14 +160,14 @@ async def read_custody(
     scope = TripScope.of(caller.wards, reference.locations) if caller.scoped and subject_kind == "carrier" else None
     trips = await carriers.visible_trips(subject_id, scope) if scope is not None else None
     hidden = hidden or trips == []
-    records, count = (
-        ([], 0)
+    records, total = (
+        ([], Total(0))
         if hidden
         else await custody.records(subject_kind, subject_id, limit=min(limit, MAX_PAGE), offset=offset, trips=trips)
     )
     if scope is not None and records:
         records = await _without_other_wards(carriers, scope, records)
-    if count == 0 or hidden:  # another ward's subject: as if unknown
+    if total.value == 0 or hidden:  # another ward's subject: as if unknown
         raise HTTPException(
             status_code=404,
             detail=f"no custody record for {subject_kind} {subject_id} yet; check the id, "
@@ -172,6 +175,10 @@ async def read_custody(
         )
     await audit("custody.view", target=f"{subject_kind} {subject_id}")
     public = CustodyListPublic(
-        subject_kind=subject_kind, subject_id=subject_id, data=[_record(r) for r in records], count=count
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+        data=[_record(r) for r in records],
+        count=total.value,
+        total_capped=total.capped,
     )
     return named(public, reference)

@@ -146,7 +146,7 @@ async def read_telemetry(
     """The device's readings, oldest first: raw for the recent past, one-minute means beyond it."""
     check_window(since, until)
     row, _readings = await _the_device(devices, telemetry, device, site)
-    points, count = await telemetry.series(
+    points, total = await telemetry.series(
         site=row.site,
         device=row.device,
         metric=metric,
@@ -161,4 +161,7 @@ async def read_telemetry(
         )
         for p in points
     ]
-    return named(TelemetryListPublic(site=row.site, device=row.device, data=data, count=count), reference)
+    public = TelemetryListPublic(
+        site=row.site, device=row.device, data=data, count=total.value, total_capped=total.capped
+    )
+    return named(public, reference)

@@ -214,7 +214,14 @@ async def test_the_same_device_id_at_two_sites_needs_the_site(api: httpx.AsyncCl
     assert "exists at sites general-hospital, north-campus; add ?site=" in response.json()["detail"]
     assert (await device(api, "sorter-1", site="north-campus"))["state"] == "offline"
     telemetry = await api.get("/api/v1/devices/sorter-1/telemetry", params={"site": "general-hospital"})
-    assert telemetry.json() == {"site": SITE, "device": "sorter-1", "device_name": None, "data": [], "count": 0}
+    assert telemetry.json() == {
+        "site": SITE,
+        "device": "sorter-1",
+        "device_name": None,
+        "data": [],
+        "count": 0,
+        "total_capped": False,
+    }
 
 
 @pytest.mark.parametrize(
