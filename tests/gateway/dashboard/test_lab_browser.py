@@ -304,3 +304,16 @@ async def test_a_specimen_a_blocked_zone_holds_reads_held_and_where_in_the_tube_
     await expect(row).not_to_contain_text("on track")
     await expect(row.locator(".in-tube")).to_contain_text("in the tube, zone D, from Ward 3A (Cardiology)")
     await rig.screenshot(page, "lab-held")
+
+
+async def test_the_board_loads_at_once_not_after_its_refresh_interval(gateway: Gateway, context: BrowserContext) -> None:
+    """A page's first load runs at once; only the refreshes a burst of changes asks for wait their interval. With
+    the page's timers stopped, the board still fills (its lists come over the network, not after a timer)."""
+    seqs: dict[str, int] = {}
+    tube = Tube("S-NOW01", 20, seqs)
+    page = await _lab_page(gateway, context, tube.collected(), tube.rejected(9))
+    await page.clock.install()
+    await page.clock.pause_at(datetime.now(UTC) + timedelta(minutes=1))
+    await page.goto("/lab")
+    await page.clock.run_for(50)  # what is due at once; the board refreshes every 1,000 ms at most
+    await expect(page.locator('#board tr[data-barcode="S-NOW01"]')).to_be_visible(timeout=rig.LIVE_S)

@@ -111,17 +111,20 @@ export function table(headers, rows, { caption } = {}) {
 }
 
 /**
- * Coalesce a burst of calls into one call of `fn`, `ms` after the first: a busy stream (a change every few
- * milliseconds) still refreshes the view at least every `ms`, never once per change. Runs never overlap (a slow
- * answer cannot overwrite a newer one); calls during a run schedule one more run after it.
+ * Coalesce a burst of calls into few calls of `fn`: the first runs at once (a page's first load never waits), and
+ * later ones at most every `ms`, so a busy stream (a change every few milliseconds) still refreshes the view at
+ * least every `ms`, never once per change. Runs never overlap (a slow answer cannot overwrite a newer one); calls
+ * during a run schedule one more run after it.
  */
 export function coalesce(fn, ms) {
   let timer = null;
   let running = false;
   let again = false;
+  let lastRun = -Infinity;
   const run = async () => {
     timer = null;
     running = true;
+    lastRun = performance.now();
     try {
       await fn();
     } finally {
@@ -134,7 +137,7 @@ export function coalesce(fn, ms) {
   };
   const schedule = () => {
     if (running) again = true;
-    else if (timer === null) timer = setTimeout(run, ms);
+    else if (timer === null) timer = setTimeout(run, Math.max(0, lastRun + ms - performance.now()));
   };
   return schedule;
 }
