@@ -11,7 +11,7 @@ reuses its specimens on the next run; the method is in docs/performance.md):
 2. a real gateway process on that schema answers the lab dashboard's queries over HTTP, for one site (`site=site-1`)
    and for the network: each `--repeat` times after one warm-up, the median, and its ratio to the median lookup of
    one specimen by barcode of the same scope;
-3. Chromium (Playwright) logs in as a lab user and a pharmacy user and opens their pages on that gateway: from
+3. Chromium (Playwright, `browser_pages`) logs in as a lab user and a pharmacy user and opens their pages: from
    navigation start to the board's first data rows, the median of 3 after a warm-up;
 4. 30 sites' events projected by 1, 2 and 4 projector processes (`by_site.measure`), the ratio to one;
 5. p99 publish -> queryable at 1,000 events/s through one gateway (`scale.replica_ingest`), beside the p99 publish
@@ -40,6 +40,7 @@ import asyncpg
 import httpx
 
 from benchmarks import by_site
+from benchmarks.browser_pages import CHROMIUM, page_times
 from benchmarks.event_mix import tracking_mix
 from benchmarks.feed import REPO, mqtt_link, replicas
 from benchmarks.memory import fill_rollups
@@ -56,7 +57,6 @@ from gateway.tracking.specimens.store import RECENT, SpecimenFilter
 
 RESULTS = Path(__file__).resolve().parent / "network-results.json"
 REAL_MQTT = "mqtt://127.0.0.1:1883"
-CHROMIUM = Path("/usr/bin/chromium")
 LOOKUP = "one specimen by barcode"
 PAGE_BOUND, TURNAROUND_BOUND, PROJECTION_BOUND, PAGE_MS = 2.0, 5.0, 1.7, 1000.0
 LATENCY_EVENTS = 10_000
@@ -228,52 +228,6 @@ def query_rows(table: Table, figures: dict[str, dict[str, float]], specimens: in
                     f"median of repeats, {specimens:,} specimens",
                 )
             )
-
-
-# -- 3. the pages in a real browser -------------------------------------------------------------------------------
-BOARDS = {
-    # The lab board's first specimen row; the pharmacy's deliveries board filled (its rows, or "No delivery is on
-    # its way." where none is in progress).
-    "lab": ("/lab", "document.querySelector('#board tr[data-barcode]')"),
-    "pharmacy": (
-        "/pharmacy",
-        "(() => { const b = document.querySelector('#deliveries');"
-        " return b && !b.textContent.includes('Loading') ? b : null; })()",
-    ),
-}
-
-
-async def page_times(api_url: str, users: dict[str, tuple[str, str]], runs: int = 3) -> dict[str, list[float]]:
-    """{role: [ms from navigation start to the board's first data rows]} in headless Chromium, after a warm-up."""
-    from playwright.async_api import async_playwright
-
-    found: dict[str, list[float]] = {}
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            for role, (path, board) in BOARDS.items():
-                # bypass_csp: the page's policy (script-src 'self') forbids the eval Playwright's wait relies on
-                context = await browser.new_context(
-                    base_url=api_url, viewport={"width": 1280, "height": 900}, bypass_csp=True
-                )
-                name, password = users[role]
-                response = await context.request.post(
-                    "/api/v1/auth/login", data={"username": name, "password": password}
-                )
-                assert response.ok, await response.text()
-                found[role] = []
-                for attempt in range(runs + 1):
-                    page = await context.new_page()
-                    await page.goto(path, wait_until="commit")
-                    # performance.now() is ms since the navigation started, read on the frame the rows appear in
-                    handle = await page.wait_for_function(f"{board} ? performance.now() : null", timeout=60_000)
-                    if attempt:  # the first is a warm-up (the static files into the browser's cache)
-                        found[role].append(float(await handle.json_value()))
-                    await page.close()
-                await context.close()
-        finally:
-            await browser.close()
-    return found
 
 
 # -- 5. latency: the bare subscriber at 1,000 messages/s --------------------------------------------------------------

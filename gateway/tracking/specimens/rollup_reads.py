@@ -1,16 +1,16 @@
 """Turnaround figures over a window, read from the rollups: rows summed, histograms merged, percentiles from them.
 
-A window [since, until) is cut into what the rollups hold whole and what they cannot answer (`cover`): the
-partial hours at either end from the specimens table, the whole hours from hour rows, and, when the window spans
-whole UTC days, those days from day rows and only the hours around them from hour rows. Each end is rounded to the
-nearer boundary: a window from 10:50 reads the hour row of 10:00 and takes out the specimens of 10:00-10:50 rather
-than reading 10:50-11:00's, and one from 04:00 reads the day row and takes out the four hours before. So at most
-half an hour of specimens and twelve hours of rows are read at each end, and none for the part of a window that
-is still to come (hour rows alone when they are fewer than the days' and the hours' around them). Per hour of day (`group_by=hour`) reads hour rows throughout. Of the rows of each period, only
-those that keep what the figures are grouped or filtered by (`dimensions`), of the site asked for or else of the
-whole network (`NETWORK`): so the rows read grow with the window's days and the groups that occur, never with the
-specimens or the sites. All of it is read in one snapshot (PostgreSQL's repeatable read), so what is added and
-what is taken out agree.
+A window [since, until) is cut into what the rollups hold whole and what they cannot answer (`cover`): the partial
+hours at either end from the specimens table, the whole hours from hour rows, and, when the window spans whole UTC
+days, those days from day rows and only the hours around them from hour rows. Each end is rounded to the nearer
+boundary: a window from 10:50 reads the hour row of 10:00 and takes out the specimens of 10:00-10:50 rather than
+reading 10:50-11:00's, and one from 04:00 reads the day row and takes out the four hours before. So at most half an
+hour of specimens and twelve hours of rows are read at each end, and none for the part of a window that is still to
+come (hour rows alone when they are fewer than the days' and the hours' around them). Per hour of day
+(`group_by=hour`) reads hour rows throughout. Of the rows of each period, only those that keep what the figures are
+grouped or filtered by (`dimensions`), of the site asked for or else of the whole network (`NETWORK`): so the rows
+read grow with the window's days and the groups that occur, never with the specimens or the sites. All of it is read
+in one snapshot (PostgreSQL's repeatable read), so what is added and what is taken out agree.
 
 Counts and shares within target equal a computation over the specimens; p50 and p90 are the midpoints of the
 buckets the nearest-rank values fall in (`histogram.precision`).

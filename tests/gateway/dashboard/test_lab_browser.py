@@ -306,7 +306,9 @@ async def test_a_specimen_a_blocked_zone_holds_reads_held_and_where_in_the_tube_
     await rig.screenshot(page, "lab-held")
 
 
-async def test_the_board_loads_at_once_not_after_its_refresh_interval(gateway: Gateway, context: BrowserContext) -> None:
+async def test_the_board_loads_at_once_not_after_its_refresh_interval(
+    gateway: Gateway, context: BrowserContext
+) -> None:
     """A page's first load runs at once; only the refreshes a burst of changes asks for wait their interval. With
     the page's timers stopped, the board still fills (its lists come over the network, not after a timer)."""
     seqs: dict[str, int] = {}
