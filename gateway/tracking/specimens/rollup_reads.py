@@ -3,8 +3,8 @@
 A window [since, until) is cut into what the rollups hold whole and what they cannot answer (`cover`): the partial
 hours at either end from the specimens table, the whole hours from hour rows, and, when the window spans whole UTC
 days, those days from day rows and only the hours around them from hour rows. Each end is rounded to the nearer
-boundary: a window from 10:50 reads the hour row of 10:00 and takes out the specimens of 10:00-10:50 rather than
-reading 10:50-11:00's, and one from 04:00 reads the day row and takes out the four hours before. So at most half an
+boundary: a window from 10:10 reads the hour row of 10:00 and takes out the specimens of 10:00-10:10 rather than
+reading 10:10-11:00's, and one from 04:00 reads the day row and takes out the four hours before. So at most half an
 hour of specimens and twelve hours of rows are read at each end, and none for the part of a window that is still to
 come (hour rows alone when they are fewer than the days' and the hours' around them). Per hour of day
 (`group_by=hour`) reads hour rows throughout. Of the rows of each period, only those that keep what the figures are
