@@ -35,7 +35,15 @@ async function loadCharts() {
 }
 
 const showProblem = (id) => (error) => fill(document.getElementById(id), [el("p", { class: "problem", text: error.message })]);
-const refreshBoard = coalesce(() => loadBoard().catch(showProblem("board")), 1000);
+// The board answers "what must I do now?": the charts are asked for once its first lists are in, not beside them.
+let chartsAsked = false;
+const chartsAfterBoard = () => {
+  if (!chartsAsked) {
+    chartsAsked = true;
+    loadCharts().catch(showProblem("tat-priority"));
+  }
+};
+const refreshBoard = coalesce(() => loadBoard().catch(showProblem("board")).finally(chartsAfterBoard), 1000);
 const loadBoard = board(refreshBoard);
 const refreshStat = coalesce(() => loadStatList().catch(showProblem("stat-list")), 1000);
 const refreshCharts = coalesce(() => loadCharts().catch(showProblem("tat-priority")), 5000);
@@ -45,7 +53,6 @@ const refreshLists = () => {
 };
 
 refreshLists();
-loadCharts().catch(showProblem("tat-priority"));
 follow({}, {
   onOpen: refreshLists,
   onChange: (change) => {
