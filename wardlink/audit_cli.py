@@ -93,6 +93,7 @@ async def verify(settings: "GatewaySettings", *, as_json: bool = False) -> int:
                     "records": chain.records,
                     "head_position": chain.head_position,
                     "head_hash": chain.head_hash,
+                    "archived_up_to": chain.anchored_at,
                     "problems": chain.problems,
                 }
                 for chain in report.chains
