@@ -5,12 +5,13 @@ import dataclasses
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from contract import Event
 from gateway.rules import default_rules
@@ -65,6 +66,14 @@ def as_stored(event: Event) -> StoredEvent:
     )
 
 
+async def stored_rollups(connection: AsyncConnection) -> dict[RollupKey, dict[str, Any]]:
+    """Every rollup row as stored, by key."""
+    return {
+        RollupKey(r.grain_s, r.dims, r.period, r.site, r.ward, r.priority, r.category): Tally.of_row(r).stored()
+        for r in await connection.execute(sa.select(turnaround_rollups))
+    }
+
+
 def projected_rows(count: int) -> list[SpecimenRow]:
     """The specimens' rows as the projector folds them (each journey's carrier trip carries its one specimen)."""
     history: dict[str, list[StoredEvent]] = defaultdict(list)
@@ -92,10 +101,7 @@ async def test_the_migration_counts_the_specimens_already_stored(
     await migrate(engine, schema)
 
     async with engine.connect() as connection:
-        stored = {
-            RollupKey(r.grain_s, r.dims, r.period, r.site, r.ward, r.priority, r.category): Tally.of_row(r).stored()
-            for r in await connection.execute(sa.select(turnaround_rollups))
-        }
+        stored = await stored_rollups(connection)
         assert stored == {key: tally.stored() for key, tally in tallies(rows).items()}
         assert {key_values(k)["grain_s"] for k in stored} == {3600, 86400}
         since, until = T0 - timedelta(hours=3), T0 + timedelta(days=2, minutes=7)
@@ -120,10 +126,7 @@ async def test_migration_0017_sums_the_sites_rows_into_the_networks(
     await migrate(engine, schema)
 
     async with engine.connect() as connection:
-        stored = {
-            RollupKey(r.grain_s, r.dims, r.period, r.site, r.ward, r.priority, r.category): Tally.of_row(r).stored()
-            for r in await connection.execute(sa.select(turnaround_rollups))
-        }
+        stored = await stored_rollups(connection)
     assert stored == {key: tally.stored() for key, tally in tallies(rows).items()}
     assert sum(1 for key in stored if key.site != NETWORK) == sites_rows  # the sites' rows untouched
     assert any(key.site == NETWORK for key in stored)
