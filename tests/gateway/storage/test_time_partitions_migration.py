@@ -17,6 +17,7 @@ from gateway.storage.database import Database
 from gateway.storage.engine import create_engine
 from gateway.storage.migrate import migrate
 from gateway.storage.partitions import Month, month_start
+from gateway.storage.site_tables import custody_anchors
 from gateway.storage.tables import telemetry
 from tests.gateway.custody.test_custody_log import custody_event, device_event
 from tests.infra import real_infra
@@ -95,8 +96,13 @@ async def test_an_upgrade_moves_every_row_into_its_month_and_the_gateway_works_o
     db = Database(engine)
     store = Stores.build(db, settings)
     try:
+        # Today's projector writes the history; it reads the custody anchors (0018), which a 0013 database has not:
+        # the table is lent for the seeding and dropped before the upgrade.
+        async with db.engine.begin() as connection:
+            await connection.run_sync(custody_anchors.create)
         await store.events.commit_batch(history())
         async with db.engine.begin() as connection:
+            await connection.run_sync(custody_anchors.drop)
             await connection.execute(sa.insert(telemetry), readings())
         before = await fingerprints(db)
         assert before["events"][0] == 25

@@ -8,7 +8,15 @@ export class ApiError extends Error {
   }
 }
 
+let loggingOut = false;
+
+/** The person asked to log out: a refresh answered 401 meanwhile must not send them back with `next` to this page. */
+export function loggingOutNow() {
+  loggingOut = true;
+}
+
 export function toLogin() {
+  if (loggingOut) return;
   const next = location.pathname + location.search;
   location.assign(`/login?next=${encodeURIComponent(next)}`);
 }

@@ -1,6 +1,6 @@
 // What every staff page has: the logout button, the language switcher, who is looking (from the page the server
 // rendered), the hospital's clock and the viewer's alert count in the header, and toasts for new critical alerts.
-import { postJson } from "./api.js";
+import { loggingOutNow, postJson } from "./api.js";
 import { choose } from "./i18n.js";
 
 export const viewer = {
@@ -10,6 +10,7 @@ export const viewer = {
 };
 
 document.getElementById("logout")?.addEventListener("click", async () => {
+  loggingOutNow();
   try {
     await postJson("/api/v1/auth/logout");
   } finally {
