@@ -57,8 +57,11 @@ async def test_after_an_excursion_the_items_in_the_fridge_are_to_be_checked_and_
     stock = [item("D1-01", PARACETAMOL, 30), item("F-01", INSULIN, 5)]
     await edge(cabinet_event("cabinet.inventory_reported", C, 0, n(), bins=stock))
     await edge(*(fridge(m, c) for m, c in ((1, 5.0), (2, 9.1), (3, 10.4), (4, 7.2), (5, 5.0))))
-    # The last reading (minute 5) is in: the first one read 5.0 °C too, so the value alone does not say so.
-    cabinet = await until(api, f"/api/v1/cabinets/{C}", lambda b: b["temperature_at"] == "2026-11-23T08:05:00Z")
+    # Every reading is in: the embedded broker may deliver minute 5 before minute 4, so neither the latest reading's
+    # time nor its value (the first read 5.0 °C too) says that all five are stored; the fridge's series does.
+    await until(api, f"/api/v1/cabinets/{C}/temperature", lambda b: b["count"] == 5)
+    cabinet = await get(api, f"/api/v1/cabinets/{C}")
+    assert cabinet["temperature_at"] == "2026-11-23T08:05:00Z"
     excursion = {"started_at": "2026-11-23T08:02:00Z", "ended_at": "2026-11-23T08:04:00Z", "max_c": 10.4, "min_c": 9.1}
     assert cabinet["excursion"] == excursion
     assert [(i["gtin"], i["cold"], i["check"]) for i in cabinet["items"] if i["on_hand"]] == [
