@@ -11,8 +11,11 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from gateway.api import create_app
 from gateway.auth.accounts import HasEngine, create_token, create_user
+from gateway.composition.stores import Stores
 from gateway.service import Gateway
+from gateway.settings import GatewaySettings
 from wardlink.stack import Stack
 
 Target = HasEngine | Gateway | Stack
@@ -46,6 +49,15 @@ async def new_user(
     password = secrets.token_urlsafe(16)
     await create_user(_store(target), name=name, password=password, role=role, wards=tuple(wards))
     return name, password
+
+
+@asynccontextmanager
+async def in_process(settings: GatewaySettings, store: Stores, role: str = "admin") -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the API served in process over `store` (no socket), sending a service token of `role`."""
+    transport = httpx.ASGITransport(app=create_app(settings, store))
+    headers = await bearer(store.db, role)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway", headers=headers) as client:
+        yield client
 
 
 @asynccontextmanager

@@ -8,11 +8,10 @@ import httpx
 import pytest
 
 from gateway.alerts.engine import AlertEngine
-from gateway.api import create_app
 from gateway.composition.stores import Stores
 from gateway.settings import GatewaySettings
 from tests.alert_events import event
-from tests.auth import bearer
+from tests.auth import in_process
 from tests.clock import SteppedClock
 
 T0 = datetime(2026, 11, 23, 9, 12, tzinfo=UTC)
@@ -21,10 +20,7 @@ MIN = timedelta(minutes=1)
 
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(gateway_settings, store)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
-    ) as client:
+    async with in_process(gateway_settings, store) as client:
         yield client
 
 

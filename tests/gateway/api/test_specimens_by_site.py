@@ -7,20 +7,16 @@ import httpx
 import pytest
 
 from contract import Subject, new_event
-from gateway.api import create_app
 from gateway.composition.stores import Stores
 from gateway.settings import GatewaySettings
-from tests.auth import bearer
+from tests.auth import in_process
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(gateway_settings, store)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
-    ) as client:
+    async with in_process(gateway_settings, store) as client:
         yield client
 
 

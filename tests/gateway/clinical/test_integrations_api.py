@@ -13,13 +13,12 @@ import sqlalchemy as sa
 from contract import Subject, new_event
 from gateway.alerts.alert_store import alerts_by_id
 from gateway.alerts.engine import AlertEngine
-from gateway.api import create_app
 from gateway.clinical.reports import INTEGRATION_EDGE, ReportedEvent, SequenceCounter, build_events
 from gateway.composition.stores import Stores
 from gateway.service import Gateway
 from gateway.settings import GatewaySettings
 from gateway.storage.reliability_tables import tampered_events
-from tests.auth import bearer
+from tests.auth import in_process
 from tests.gateway.test_gateway_e2e import FakeEdge
 from tests.infra import Infra
 from tests.polling import eventually
@@ -45,10 +44,7 @@ def report(*events: dict[str, Any], source: str = "lis") -> dict[str, Any]:
 @pytest.fixture
 async def asgi(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
     """The API in-process on this test's store (no broker needed)."""
-    app = create_app(gateway_settings, store)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
-    ) as client:
+    async with in_process(gateway_settings, store) as client:
         yield client
 
 

@@ -18,13 +18,12 @@ import pytest
 import sqlalchemy as sa
 
 from contract import Event, Subject, new_event
-from gateway.api import create_app
 from gateway.composition.stores import Stores
 from gateway.custody.log import GENESIS_HASH, CustodyFields, canonical_json, record_hash
 from gateway.custody.verify import AuditReport, verify_custody_log
 from gateway.settings import GatewaySettings
 from gateway.storage.tables import custody_log, events
-from tests.auth import bearer
+from tests.auth import in_process
 from tests.cli import cli_env, wardlink
 
 SITE, EDGE = "general-hospital", "ward-edge"
@@ -300,10 +299,7 @@ async def test_a_tampered_log_stays_detectable_as_the_chain_grows(store: Stores,
 # -- the API -----------------------------------------------------------------------------------------------------
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(gateway_settings, store)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
-    ) as client:
+    async with in_process(gateway_settings, store) as client:
         yield client
 
 

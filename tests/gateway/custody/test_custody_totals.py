@@ -13,13 +13,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from gateway.api import create_app
 from gateway.composition.stores import Stores
 from gateway.custody.log import subject_records
 from gateway.settings import GatewaySettings
 from gateway.storage.tables import custody_log
 from gateway.storage.totals import CAP, Total
-from tests.auth import bearer
+from tests.auth import in_process
 from tests.gateway.custody.test_custody_log import SITE, T0, custody_event
 
 CARRIER = "C-LONG"
@@ -53,10 +52,7 @@ async def insert_records(store: Stores, count: int, subject_id: str = CARRIER, f
 
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(gateway_settings, store)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
-    ) as client:
+    async with in_process(gateway_settings, store) as client:
         yield client
 
 

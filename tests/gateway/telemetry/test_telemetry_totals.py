@@ -13,13 +13,12 @@ import pytest
 import sqlalchemy as sa
 
 from contract import Reading, Telemetry
-from gateway.api import create_app
 from gateway.composition.stores import Stores
 from gateway.settings import GatewaySettings
 from gateway.storage.tables import telemetry
 from gateway.storage.totals import CAP, Total
 from gateway.telemetry.store import series
-from tests.auth import bearer
+from tests.auth import in_process
 from tests.pharmacy_events import EDGE, SITE, T0, cabinet_event
 
 CABINET, METRIC = "cabinet-1", "fridge_temperature"
@@ -55,10 +54,7 @@ async def fridge(store: Stores) -> Stores:
 
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, fridge: Stores) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(gateway_settings, fridge)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(fridge.db, "admin")
-    ) as client:
+    async with in_process(gateway_settings, fridge) as client:
         yield client
 
 

@@ -11,12 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contract import Event, Subject, new_event
-from gateway.api import create_app
 from gateway.composition.stores import Stores
 from gateway.settings import GatewaySettings
 from gateway.storage.stored_event import StoredEvent
 from gateway.tracking.carriers.fold import fold_trip
-from tests.auth import bearer
+from tests.auth import in_process
 
 SITE = "general-hospital"
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -120,10 +119,7 @@ def test_any_order_and_duplicates_give_the_same_trip(events: list[StoredEvent], 
 # -- stored and served -----------------------------------------------------------------------------------------
 @pytest.fixture
 async def api(gateway_settings: GatewaySettings, store: Stores) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(gateway_settings, store)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://gateway", headers=await bearer(store.db, "admin")
-    ) as client:
+    async with in_process(gateway_settings, store) as client:
         yield client
 
 
